@@ -1,0 +1,213 @@
+"""annotation.create / annotation.update / annotation.delete / annotation.restore.
+
+Geometry is immutable: an edit replaces it. ``prepare`` clips shapes to their plane before the op
+is written, so the log holds exactly what was stored; a shape wholly outside is refused.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from labeldesk.core.geometry import GeometryError, geometry_from_dict
+from labeldesk.core.model import Plane
+from labeldesk.core.ontology import SchemaError, check_attribute_values
+from labeldesk.core.op_types.rows import fetch, loads
+from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+
+FIELDS = ("class_id", "geometry", "attributes", "plane", "layer_id")
+
+
+def plane_extent(asset: sqlite3.Row, plane: Plane) -> tuple[int, int, int]:
+    """(width, height, slices along the axis) of ``plane`` on ``asset``."""
+    w, h, d = asset["width"], asset["height"], asset["depth"]
+    if plane.axis == "coronal":
+        return w, d, h
+    if plane.axis == "sagittal":
+        return h, d, w
+    return w, h, d
+
+
+def _plane(asset: sqlite3.Row, value: Any) -> Plane:
+    try:
+        plane = Plane.from_dict(value)
+    except (TypeError, ValueError) as exc:
+        require(False, f"annotation: bad plane ({exc})")
+    _, _, n = plane_extent(asset, plane)
+    require(plane.z < n, f"annotation: slice {plane.z} is outside the asset (0..{n - 1})")
+    require(plane.t < asset["frames"], f"annotation: frame {plane.t} is outside the asset (0..{asset['frames'] - 1})")
+    return plane
+
+
+def _clipped_geometry(asset: sqlite3.Row, plane: Plane, value: Any) -> dict[str, Any]:
+    try:
+        geom = geometry_from_dict(value)
+    except GeometryError as exc:
+        require(False, f"annotation: {exc}")
+    w, h, _ = plane_extent(asset, plane)
+    try:
+        clipped = geom.clip(w, h)
+    except GeometryError as exc:
+        require(False, f"annotation: {exc}")
+    require(clipped is not None, f"annotation: the {geom.kind} lies wholly outside the {w}x{h} image")
+    return clipped.to_dict()
+
+
+def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, Any], attributes: Any) -> None:
+    if class_id is None:
+        require(not attributes, "annotation: attributes need a class")
+        return
+    cls = fetch(conn, "classes", class_id, "class")
+    require(cls["merged_into"] is None,
+            f"annotation: class {cls['name']!r} was merged into another class; use that one")
+    require(not cls["deprecated"], f"annotation: class {cls['name']!r} is deprecated")
+    kinds = loads(cls["kinds"], [])
+    require(not kinds or geometry["kind"] in kinds,
+            f"annotation: class {cls['name']!r} allows {kinds}, not {geometry['kind']}")
+    try:
+        check_attribute_values(loads(cls["attributes"], []), attributes or {})
+    except SchemaError as exc:
+        require(False, f"annotation: {exc}")
+
+
+def _bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    return geometry_from_dict(geometry).bounds()
+
+
+def _ontology_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'ontology_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+@op_type("annotation.create")
+class CreateAnnotation:
+    def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        d = dict(draft.payload.get("annotation") or {})
+        asset = fetch(conn, "assets", d.get("asset_id"), "asset")
+        require(not asset["removed"], f"annotation: asset {asset['name']} was removed")
+        plane = _plane(asset, d.get("plane"))
+        d["plane"] = plane.to_dict()
+        d["geometry"] = _clipped_geometry(asset, plane, d.get("geometry"))
+        d.setdefault("attributes", {})
+        d.setdefault("class_id", None)
+        return OpDraft(draft.type, draft.entity, {"annotation": d}, draft.base, draft.reason, draft.local)
+
+    def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        return OpDraft("annotation.delete", draft.entity, {})
+
+    def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
+        d = op.payload.get("annotation") or {}
+        require(op.entity is not None, "annotation.create: no annotation id")
+        require(conn.execute("SELECT 1 FROM annotations WHERE id = ?", (op.entity,)).fetchone() is None,
+                f"annotation {op.entity} exists already")
+        fetch(conn, "assets", d.get("asset_id"), "asset")
+        layer = fetch(conn, "layers", d.get("layer_id"), "layer")
+        require(not layer["removed"], f"annotation: layer {layer['name']} was removed")
+        geometry = d["geometry"]
+        _check_class(conn, d.get("class_id"), geometry, d.get("attributes"))
+        plane = Plane.from_dict(d["plane"])
+        x0, y0, x1, y1 = _bbox(geometry)
+        conn.execute(
+            "INSERT INTO annotations (id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind,"
+            " geometry, x0, y0, x1, y1, attributes, author, ontology_version, deleted, revision)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?)",
+            (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
+             geometry["kind"], canonical_json(geometry), x0, y0, x1, y1,
+             canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id))
+        return ChangeSet(annotations={op.entity})
+
+
+def _current(conn: sqlite3.Connection, entity: str | None) -> sqlite3.Row:
+    return fetch(conn, "annotations", entity, "annotation")
+
+
+def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in keys:
+        if k == "plane":
+            out[k] = {"axis": row["plane_axis"], "z": row["plane_z"], "t": row["plane_t"]}
+        elif k in ("geometry", "attributes"):
+            out[k] = json.loads(row[k])
+        else:
+            out[k] = row[k]
+    return out
+
+
+@op_type("annotation.update")
+class UpdateAnnotation:
+    def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        row = _current(conn, draft.entity)
+        values = dict(draft.payload.get("set") or {})
+        require(bool(values), "annotation.update: nothing to change")
+        unknown = set(values) - set(FIELDS)
+        require(not unknown, f"annotation.update: unknown fields {sorted(unknown)}")
+        asset = fetch(conn, "assets", row["asset_id"], "asset")
+        plane = _plane(asset, values["plane"]) if "plane" in values else Plane(row["plane_z"], row["plane_t"], row["plane_axis"])
+        if "plane" in values:
+            values["plane"] = plane.to_dict()
+        if "geometry" in values:
+            values["geometry"] = _clipped_geometry(asset, plane, values["geometry"])
+        return OpDraft(draft.type, draft.entity, {"set": values}, draft.base or (row["revision"],),
+                       draft.reason, draft.local)
+
+    def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        row = _current(conn, draft.entity)
+        return OpDraft("annotation.update", draft.entity, {"set": _values(row, draft.payload["set"].keys())})
+
+    def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
+        row = _current(conn, op.entity)
+        require(not row["deleted"], "annotation.update: the annotation was deleted")
+        values = op.payload.get("set") or {}
+        merged = _values(row, ("class_id", "geometry", "attributes"))
+        merged.update({k: v for k, v in values.items() if k in merged})
+        if {"class_id", "attributes", "geometry"} & set(values):
+            _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
+        cols: dict[str, Any] = {"revision": op.op_id}
+        for k, v in values.items():
+            if k == "geometry":
+                cols.update(geometry=canonical_json(v), kind=v["kind"])
+                cols.update(zip(("x0", "y0", "x1", "y1"), _bbox(v)))
+            elif k == "attributes":
+                cols["attributes"] = canonical_json(v)
+            elif k == "plane":
+                cols.update(plane_axis=v["axis"], plane_z=v["z"], plane_t=v["t"])
+            elif k == "layer_id":
+                fetch(conn, "layers", v, "layer")
+                cols["layer_id"] = v
+            else:
+                cols[k] = v
+        if {"class_id", "attributes"} & set(values):
+            cols["ontology_version"] = _ontology_version(conn)
+        conn.execute(f"UPDATE annotations SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?",
+                     (*cols.values(), op.entity))
+        return ChangeSet(annotations={str(op.entity)})
+
+
+class _SetDeleted:
+    deleted = 1
+
+    def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
+        row = _current(conn, op.entity)
+        require(bool(row["deleted"]) != bool(self.deleted),
+                "annotation is " + ("already deleted" if self.deleted else "not deleted"))
+        conn.execute("UPDATE annotations SET deleted = ?, revision = ? WHERE id = ?",
+                     (self.deleted, op.op_id, op.entity))
+        return ChangeSet(annotations={str(op.entity)})
+
+
+@op_type("annotation.delete")
+class DeleteAnnotation(_SetDeleted):
+    """A tombstone: the state stays in the store so restore (undo) brings it back exactly."""
+
+    deleted = 1
+
+    def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        return OpDraft("annotation.restore", draft.entity, {})
+
+
+@op_type("annotation.restore")
+class RestoreAnnotation(_SetDeleted):
+    deleted = 0
+
+    def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        return OpDraft("annotation.delete", draft.entity, {})

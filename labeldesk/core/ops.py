@@ -1,0 +1,123 @@
+"""Ops: the one path for every change.
+
+A tool, panel, CLI command or sync merge builds an :class:`OpDraft`. The project assigns it an
+op id (``device:seq``), a hybrid-logical-clock time, the user and the wall time, then the op's
+*type* validates it against the current state, writes the materialised rows and reports the ids it
+changed (:class:`ChangeSet`), all in the transaction that also appends the op to the hash-chained
+log and the sync outbox. Each type also computes the inverse draft (undo applies it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from labeldesk.core.errors import OpRejected
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8, no NaN: the form that is hashed and synced."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class OpDraft:
+    type: str
+    entity: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+    base: tuple[str, ...] = ()
+    reason: str | None = None
+    # Local-only side data (e.g. an asset's file locator): written with the op, never synced.
+    local: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Op:
+    op_id: str
+    dev: str
+    seq: int
+    hlc: tuple[int, int]
+    wall: str
+    user: str | None
+    type: str
+    entity: str | None
+    payload: dict[str, Any]
+    base: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op_id": self.op_id, "dev": self.dev, "seq": self.seq, "hlc": list(self.hlc),
+                "wall": self.wall, "user": self.user, "type": self.type, "entity": self.entity,
+                "payload": self.payload, "base": list(self.base), "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Op":
+        return cls(op_id=d["op_id"], dev=d["dev"], seq=int(d["seq"]), hlc=(int(d["hlc"][0]), int(d["hlc"][1])),
+                   wall=d["wall"], user=d.get("user"), type=d["type"], entity=d.get("entity"),
+                   payload=dict(d.get("payload") or {}), base=tuple(d.get("base") or ()),
+                   reason=d.get("reason"))
+
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
+
+
+@dataclass
+class ChangeSet:
+    """Exactly which ids an op changed, by entity kind."""
+
+    assets: set[str] = field(default_factory=set)
+    annotations: set[str] = field(default_factory=set)
+    classes: set[str] = field(default_factory=set)
+    layers: set[str] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)
+    settings: set[str] = field(default_factory=set)
+
+    def update(self, other: "ChangeSet") -> None:
+        for name in ("assets", "annotations", "classes", "layers", "users", "settings"):
+            getattr(self, name).update(getattr(other, name))
+
+    def __bool__(self) -> bool:
+        return any((self.assets, self.annotations, self.classes, self.layers, self.users, self.settings))
+
+
+@dataclass(frozen=True)
+class Applied:
+    op: Op
+    changes: ChangeSet
+    inverse: OpDraft | None
+
+
+class OpType(Protocol):
+    def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft | None:
+        """The draft that undoes ``draft`` given the state before it (validates too)."""
+
+    def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
+        """Validate against the current state and write the materialised rows."""
+
+
+OP_TYPES: dict[str, OpType] = {}
+
+
+def op_type(name: str) -> Callable[[type], type]:
+    """Class decorator registering an op type under ``name``."""
+    def register(cls: type) -> type:
+        if name in OP_TYPES:
+            raise RuntimeError(f"op type {name!r} registered twice")
+        OP_TYPES[name] = cls()
+        return cls
+    return register
+
+
+def get_op_type(name: str) -> OpType:
+    from labeldesk.core import op_types  # noqa: F401  (registers the built-in types)
+    try:
+        return OP_TYPES[name]
+    except KeyError:
+        raise OpRejected(f"unknown op type {name!r}") from None
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise OpRejected(message)

@@ -1,0 +1,310 @@
+"""A project: one local SQLite store plus a local cache, identified by a UUID, not a path.
+
+Every change goes through :meth:`Project.apply` (or :meth:`Project.apply_all` for bulk work): the
+op is validated, appended to the hash-chained log and the outbox, and materialised, in one
+transaction. The result says exactly which ids changed and carries the inverse draft for undo.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import os
+import platform
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from labeldesk import __version__
+from labeldesk.core import ids
+from labeldesk.core.clock import HybridClock, Timestamp
+from labeldesk.core.errors import LabeldeskError, OpRejected
+from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
+from labeldesk.core.ontology import LabelClass
+from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft, get_op_type
+from labeldesk.core.store import oplog, repo
+from labeldesk.core.store.connection import backup, connect, integrity_check
+from labeldesk.core.store.location import check_store_location
+from labeldesk.core.store.lock import ProjectLock
+
+STORE_NAME = "project.labeldesk"
+LOCK_NAME = "project.lock"
+CACHE_DIR = "cache"
+
+
+def is_project(root: str | Path) -> bool:
+    return (Path(root) / STORE_NAME).is_file()
+
+
+def _machine_id() -> str:
+    for p in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            return Path(p).read_text().strip()
+        except OSError:
+            continue
+    return platform.node()
+
+
+def _instance_nonce(store_path: Path) -> str:
+    """Binds the device identity to this machine and store path (design/sync.md §2.3)."""
+    return hashlib.sha256(f"{_machine_id()}|{store_path.resolve()}".encode()).hexdigest()[:32]
+
+
+def default_user_name() -> str:
+    try:
+        return os.environ.get("LABELDESK_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "user"
+
+
+class Project:
+    def __init__(self, root: Path, conn: sqlite3.Connection, lock: ProjectLock) -> None:
+        self.root = root
+        self.conn = conn
+        self._lock = lock
+        self.store_path = root / STORE_NAME
+        self.cache_dir = root / CACHE_DIR
+        self.id = self._meta("project_id")
+        self.device_id = self._meta("device_id")
+        last = self._meta("hlc", "0,0").split(",")
+        self.clock = HybridClock(Timestamp(int(last[0]), int(last[1])))
+        self.user_id = self._meta("user_id")
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, name: str | None = None, *, user_name: str | None = None,
+               allow_unsafe_location: bool = False) -> "Project":
+        root = Path(root).resolve()
+        if is_project(root):
+            raise LabeldeskError(f"{root}: a labeldesk project exists here already")
+        if root.exists() and not root.is_dir():
+            raise LabeldeskError(f"{root}: exists and is not a folder")
+        check_store_location(root, allow_unsafe_location)
+        root.mkdir(parents=True, exist_ok=True)
+        lock = ProjectLock(root / LOCK_NAME)
+        lock.acquire()
+        try:
+            conn = connect(root / STORE_NAME)
+            conn.execute("BEGIN IMMEDIATE")
+            for key, value in {
+                "project_id": str(uuid.uuid4()), "name": name or root.name,
+                "device_id": ids.new_device_id(), "next_seq": 1, "hlc": "0,0",
+                "instance_nonce": _instance_nonce(root / STORE_NAME),
+                "created_by_app": f"labeldesk/{__version__}", "ontology_version": 0,
+                "project_salt": os.urandom(16).hex(),
+            }.items():
+                repo.set_meta(conn, key, value)
+            conn.execute("COMMIT")
+            project = cls(root, conn, lock)
+        except BaseException:
+            lock.release()
+            raise
+        uname = user_name or default_user_name()
+        user_id = ids.new_id()
+        project.apply_all([
+            OpDraft("user.add", user_id, {"name": uname}),
+            OpDraft("role.grant", user_id, {"role": "admin"}),
+            OpDraft("role.grant", user_id, {"role": "annotator"}),
+            OpDraft("layer.create", ids.new_id(), {"layer": {"name": uname, "kind": "annotator", "owner": user_id}}),
+        ], user=user_id)
+        with project.transaction():
+            repo.set_meta(conn, "user_id", user_id)
+        project.user_id = user_id
+        project.cache_dir.mkdir(exist_ok=True)
+        return project
+
+    @classmethod
+    def open(cls, root: str | Path, *, allow_unsafe_location: bool = False) -> "Project":
+        root = Path(root).resolve()
+        if not is_project(root):
+            raise LabeldeskError(f"{root}: not a labeldesk project (no {STORE_NAME}); "
+                                 f"create one with `labeldesk init {root}`")
+        check_store_location(root, allow_unsafe_location)
+        lock = ProjectLock(root / LOCK_NAME)
+        lock.acquire()
+        try:
+            conn = connect(root / STORE_NAME)
+            project = cls(root, conn, lock)
+            project._check_identity()
+        except BaseException:
+            lock.release()
+            raise
+        project.cache_dir.mkdir(exist_ok=True)
+        return project
+
+    def _check_identity(self) -> None:
+        """A store copied to another machine or path gets a new device id (never two writers
+        publishing under one identity); its earlier ops keep their original op ids."""
+        nonce = _instance_nonce(self.store_path)
+        if self._meta("instance_nonce") != nonce:
+            with self.transaction():
+                old = self.device_id
+                self.device_id = ids.new_device_id()
+                repo.set_meta(self.conn, "previous_device_id", old)
+                repo.set_meta(self.conn, "device_id", self.device_id)
+                repo.set_meta(self.conn, "next_seq", 1)
+                repo.set_meta(self.conn, "instance_nonce", nonce)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self.conn.close()
+            self.conn = None  # type: ignore[assignment]
+        self._lock.release()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the one write path ----------------------------------------------------------------
+    def transaction(self) -> "_Transaction":
+        return _Transaction(self.conn)
+
+    def apply(self, draft: OpDraft, *, user: str | None = None) -> Applied:
+        return self.apply_all([draft], user=user)[0]
+
+    def apply_all(self, drafts: Iterable[OpDraft], *, user: str | None = None) -> list[Applied]:
+        """Apply drafts in one transaction: all land or none does (OpRejected names the problem)."""
+        results: list[Applied] = []
+        with self.transaction():
+            seq = int(self._meta("next_seq", "1"))
+            for draft in drafts:
+                kind = get_op_type(draft.type)
+                prepare = getattr(kind, "prepare", None)
+                if prepare is not None:
+                    draft = prepare(self.conn, draft)
+                inverse = kind.inverse(self.conn, draft)
+                op = self._stamp(draft, seq, user)
+                oplog.append(self.conn, op, outbox=True)
+                changes = kind.apply(self.conn, op, draft.local)
+                results.append(Applied(op, changes, inverse))
+                seq += 1
+            repo.set_meta(self.conn, "next_seq", seq)
+            repo.set_meta(self.conn, "hlc", f"{self.clock.last.ms},{self.clock.last.counter}")
+        return results
+
+    def _stamp(self, draft: OpDraft, seq: int, user: str | None) -> Op:
+        ts = self.clock.tick()
+        now = dt.datetime.now(dt.timezone.utc)
+        return Op(op_id=ids.op_id(self.device_id, seq), dev=self.device_id, seq=seq,
+                  hlc=(ts.ms, ts.counter), wall=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                  user=user or self.user_id, type=draft.type, entity=draft.entity,
+                  payload=draft.payload, base=tuple(draft.base), reason=draft.reason)
+
+    # ---- reads -----------------------------------------------------------------------------
+    def _meta(self, key: str, default: str | None = None) -> Any:
+        return repo.get_meta(self.conn, key, default)
+
+    @property
+    def name(self) -> str:
+        return str(self._meta("name", self.root.name))
+
+    @property
+    def ontology_version(self) -> int:
+        return int(self._meta("ontology_version", "0"))
+
+    def assets(self, include_removed: bool = False) -> list[Asset]:
+        return repo.assets(self.conn, include_removed)
+
+    def asset(self, asset_id: str) -> Asset:
+        a = repo.asset(self.conn, asset_id)
+        if a is None:
+            raise LabeldeskError(f"no asset with id {asset_id} in this project")
+        return a
+
+    def locator(self, asset_id: str) -> dict[str, Any] | None:
+        return repo.locator(self.conn, asset_id)
+
+    def open_source(self, asset_id: str) -> Any:
+        """The asset's pixels as an ImageSource (readers are imported lazily)."""
+        from labeldesk.core.io.registry import open_locator
+        loc = self.locator(asset_id)
+        if loc is None:
+            raise LabeldeskError(f"asset {self.asset(asset_id).name}: its files are not on this machine")
+        return open_locator(loc)
+
+    def annotations(self, asset_id: str, plane: Plane | None = None, layer_id: str | None = None,
+                    include_deleted: bool = False) -> list[Annotation]:
+        return repo.annotations(self.conn, asset_id, plane, layer_id, include_deleted)
+
+    def annotation(self, annotation_id: str) -> Annotation | None:
+        return repo.annotation(self.conn, annotation_id)
+
+    def classes(self) -> list[LabelClass]:
+        return repo.classes(self.conn)
+
+    def layers(self) -> list[Layer]:
+        return repo.layers(self.conn)
+
+    def users(self) -> list[User]:
+        return repo.users(self.conn)
+
+    @property
+    def my_layer_id(self) -> str:
+        """The local user's own annotator layer (created with the project or on first use)."""
+        for layer in self.layers():
+            if layer.owner == self.user_id and layer.kind == "annotator":
+                return layer.id
+        uname = next((u.name for u in self.users() if u.id == self.user_id), default_user_name())
+        return str(self.apply(OpDraft("layer.create", ids.new_id(),
+                                      {"layer": {"name": uname, "kind": "annotator", "owner": self.user_id}})).op.entity)
+
+    def counts(self) -> dict[str, int]:
+        return repo.counts(self.conn)
+
+    def ops(self, entity: str | None = None) -> Iterator[Op]:
+        return oplog.iter_ops(self.conn, entity)
+
+    def verify_chain(self) -> oplog.ChainReport:
+        return oplog.verify_chain(self.conn)
+
+    def integrity_check(self) -> str:
+        return integrity_check(self.conn)
+
+    def backup(self, dest: str | Path) -> Path:
+        return backup(self.conn, dest)
+
+    def info(self) -> dict[str, Any]:
+        return {"project_id": self.id, "name": self.name, "root": str(self.root),
+                "device_id": self.device_id, "user_id": self.user_id,
+                "ontology_version": self.ontology_version, "counts": self.counts(),
+                "assets": [{"id": a.id, "name": a.name, "kind": a.kind, "width": a.width,
+                            "height": a.height, "depth": a.depth, "frames": a.frames, "dtype": a.dtype}
+                           for a in self.assets()]}
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except sqlite3.Error as err:
+                self.conn.execute("ROLLBACK")
+                raise _store_error(err) from err
+        self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and not isinstance(exc, OpRejected):
+            raise _store_error(exc) from exc
+
+
+def _store_error(err: sqlite3.Error) -> LabeldeskError:
+    text = str(err)
+    if "full" in text:
+        return LabeldeskError(f"the disk is full: the change was not saved (nothing was lost); "
+                              f"free some space and try again ({text})")
+    if "append-only" in text:
+        return LabeldeskError(f"refused: {text}")
+    return LabeldeskError(f"the project store refused the change: {text}")
