@@ -197,6 +197,8 @@ class Polygon:
         if any(len(h) < 3 for h in holes):
             raise GeometryError("polygon hole needs at least 3 distinct points")
         shp = self.to_shapely()
+        if shp.convex_hull.area <= 0:
+            raise GeometryError("polygon has zero area")
         if not shp.is_valid:
             from shapely.validation import explain_validity
             raise GeometryError(f"polygon is not valid ({explain_validity(shp)}); "

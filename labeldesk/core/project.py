@@ -287,16 +287,21 @@ class _Transaction:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on some errors (e.g. a full disk): only roll back if open.
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")
                 return
             except sqlite3.Error as err:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise _store_error(err) from err
-        self.conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error) and not isinstance(exc, OpRejected):
+        self._rollback()
+        if isinstance(exc, sqlite3.Error):
             raise _store_error(exc) from exc
 
 

@@ -48,7 +48,7 @@ def unsafe_reason(directory: str | Path, mounts_file: str = "/proc/mounts") -> s
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    fstype = mount_fstype(existing, mounts_file)
+    fstype = mount_fstype(path, mounts_file)
     if fstype and fstype.lower() in NETWORK_FS:
         return f"it is on a network filesystem ({fstype})"
     if os.name == "nt" and str(path).startswith("\\\\"):  # pragma: no cover
