@@ -409,7 +409,7 @@ class Mask:
         return Mask(self.x + int(round(dx)), self.y + int(round(dy)), self.width, self.height, self.counts)
 
     def to_shapely(self) -> Any:
-        import cv2
+        from labeldesk.core.io.opencv import cv2
         from shapely.geometry import Polygon as SPolygon
         from shapely.ops import unary_union
         contours, _ = cv2.findContours(self.to_array().astype(np.uint8), cv2.RETR_EXTERNAL,

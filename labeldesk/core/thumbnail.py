@@ -11,7 +11,7 @@ SIZE = 128
 
 
 def make_thumbnail(locator: dict[str, Any], size: int = SIZE) -> bytes:
-    import cv2
+    from labeldesk.core.io.opencv import cv2
 
     from labeldesk.core.display import auto_window, window_level
     from labeldesk.core.io.registry import open_locator

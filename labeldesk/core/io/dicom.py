@@ -1,0 +1,172 @@
+"""Loading a DICOM stack into one preallocated array in its stored dtype.
+
+Uncompressed little-endian files take the fast path: the header scan recorded where each file's
+pixel bytes start, so loading is one ``readinto`` per slice straight into the volume (no per-slice
+``pixel_array``, no copies). Compressed transfer syntaxes decode through pydicom with *our* plugin
+order, chosen by measured speed (performance.md §0.3), across processes when there are many frames.
+Pixels keep their stored values; slope/intercept and MONOCHROME1 are metadata for the display.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from labeldesk.core.errors import InputError
+from labeldesk.core.io.base import Discovered, SourceInfo
+from labeldesk.core.io.volume import VolumeSource
+from labeldesk.core.tasks import NO_PROGRESS, Progress
+
+# Fastest first, per transfer syntax (pydicom's default order puts GDCM first, which is slower).
+PLUGIN_ORDER = {
+    "1.2.840.10008.1.2.5": ("pylibjpeg", "pydicom"),                      # RLE
+    "1.2.840.10008.1.2.4.80": ("pyjpegls", "pylibjpeg"),                  # JPEG-LS lossless
+    "1.2.840.10008.1.2.4.81": ("pyjpegls", "pylibjpeg"),                  # JPEG-LS near-lossless
+    "1.2.840.10008.1.2.4.90": ("pylibjpeg", "pillow"),                    # JPEG 2000 lossless
+    "1.2.840.10008.1.2.4.91": ("pylibjpeg", "pillow"),                    # JPEG 2000
+    "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg"),                    # JPEG baseline
+    "1.2.840.10008.1.2.4.51": ("pylibjpeg", "pillow"),                    # JPEG extended
+    "1.2.840.10008.1.2.4.57": ("pylibjpeg",),                             # JPEG lossless
+    "1.2.840.10008.1.2.4.70": ("pylibjpeg",),                             # JPEG lossless SV1
+    "1.2.840.10008.1.2.4.201": ("pylibjpeg",), "1.2.840.10008.1.2.4.202": ("pylibjpeg",),
+    "1.2.840.10008.1.2.4.203": ("pylibjpeg",),                            # HTJ2K
+}
+PARALLEL_MIN_FRAMES = 24
+
+
+def _shape(loc: dict[str, Any]) -> tuple[int, ...]:
+    rows, cols, samples = loc["rows"], loc["cols"], loc["samples"]
+    return (rows, cols, samples) if samples > 1 else (rows, cols)
+
+
+def _fast_path_ok(loc: dict[str, Any]) -> bool:
+    return bool(loc.get("offsets")) and loc["ts"] in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1") \
+        and loc["bits"] in (8, 16, 32) and not loc.get("slopes") \
+        and (loc["samples"] == 1 or (loc["photometric"] == "RGB" and loc["planar"] == 0))
+
+
+def _read_raw(loc: dict[str, Any], out: np.ndarray, progress: Progress) -> None:
+    frame_bytes = out[0].nbytes
+    flat = out.reshape(len(out), -1).view(np.uint8)
+    for i, (path, frame, offset) in enumerate(zip(loc["files"], loc["frames"], loc["offsets"])):
+        if i % 32 == 0:
+            progress.report(i, len(out), "reading slices")
+        try:
+            with open(path, "rb", buffering=0) as fh:
+                fh.seek(offset + frame * frame_bytes)
+                got = fh.readinto(memoryview(flat[i]))
+        except OSError as exc:
+            raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+        if got != frame_bytes:
+            raise InputError(path, f"the pixel data is truncated ({got} of {frame_bytes} bytes)")
+
+
+def decode_frame(path: str, frame: int, ts: str) -> np.ndarray:
+    """One frame through pydicom, trying the plugins in our order."""
+    from pydicom.pixels import pixel_array
+    from pydicom.pixels.decoders.base import get_decoder
+    from pydicom.uid import UID
+    try:
+        available = set(get_decoder(UID(ts))._available) if ts not in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99") else None
+    except NotImplementedError:
+        raise InputError(path, f"transfer syntax {UID(ts).name} ({ts}) is not supported") from None
+    if available is not None and not available:
+        raise InputError(path, f"no decoder for {UID(ts).name} is installed (it needs GDCM: "
+                               "pip install python-gdcm)")
+    problems = []
+    order = [p for p in PLUGIN_ORDER.get(ts, ("",)) if available is None or p in available or not p]
+    order += [p for p in (available or ()) if p not in order]
+    for plugin in order or [""]:
+        try:
+            return pixel_array(path, index=frame, decoding_plugin=plugin)
+        except Exception as exc:  # noqa: BLE001 - try the next plugin, report all if none works
+            problems.append(f"{plugin or 'default'}: {' '.join(str(exc).split())[:120]}")
+    raise InputError(path, f"frame {frame} could not be decoded ({'; '.join(problems)})")
+
+
+def _decode_chunk(items: list[tuple[str, int, str]]) -> list[np.ndarray]:
+    return [decode_frame(p, f, ts) for p, f, ts in items]
+
+
+def _decode_all(loc: dict[str, Any], out: np.ndarray, progress: Progress) -> None:
+    items = [(p, f, loc["ts"]) for p, f in zip(loc["files"], loc["frames"])]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_MIN_FRAMES or workers < 2:
+        for i, item in enumerate(items):
+            if i % 8 == 0:
+                progress.report(i, len(items), "decoding slices")
+            out[i] = _as_slice(decode_frame(*item), loc, i, out.dtype)
+        return
+    size = max(4, len(items) // (workers * 4))
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_decode_chunk, c) for c in chunks]
+        try:
+            for fut, start in zip(futures, range(0, len(items), size)):
+                for j, arr in enumerate(fut.result()):
+                    out[start + j] = _as_slice(arr, loc, start + j, out.dtype)
+                done += size
+                progress.report(min(done, len(items)), len(items), "decoding slices")
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _as_slice(arr: np.ndarray, loc: dict[str, Any], i: int, dtype: np.dtype) -> np.ndarray:
+    if loc.get("slopes"):
+        return arr.astype(np.float32) * np.float32(loc["slopes"][i]) + np.float32(loc["intercepts"][i])
+    if arr.shape != tuple(_shape(loc)):
+        raise InputError(loc["files"][i], f"frame shape {arr.shape} differs from the series {_shape(loc)}")
+    return arr
+
+
+def load_series(loc: dict[str, Any] | Discovered, progress: Progress = NO_PROGRESS,
+                info: SourceInfo | None = None) -> np.ndarray:
+    """Voxels as (T, Z, Y, X[, 3]) in the stored dtype (float32 only if slopes vary per slice)."""
+    if isinstance(loc, Discovered):
+        loc = loc.locator
+    n = len(loc["files"])
+    dtype = np.float32 if loc.get("slopes") else np.dtype(loc["stored_dtype"])
+    out = np.empty((n, *_shape(loc)), dtype=dtype)
+    if _fast_path_ok(loc):
+        _read_raw(loc, out, progress)
+    else:
+        _decode_all(loc, out, progress)
+    progress.report(n, n, "loaded")
+    t = int(loc.get("t", 1))
+    return out.reshape(t, n // t, *out.shape[1:])
+
+
+def verify_decodable(found: Discovered) -> None:
+    """Prove the pixels can be read here (raises InputError naming the file): every file is long
+    enough for the uncompressed fast path; otherwise the middle frame decodes."""
+    loc = found.locator
+    if _fast_path_ok(loc):
+        frame_bytes = int(np.prod(_shape(loc))) * np.dtype(loc["stored_dtype"]).itemsize
+        for path, frame, offset in zip(loc["files"], loc["frames"], loc["offsets"]):
+            need = offset + (frame + 1) * frame_bytes
+            if os.path.getsize(path) < need:
+                raise InputError(path, f"the pixel data is truncated ({os.path.getsize(path) - offset - frame * frame_bytes}"
+                                       f" of {frame_bytes} bytes)")
+        return
+    mid = len(loc["files"]) // 2
+    decode_frame(loc["files"][mid], loc["frames"][mid], loc["ts"])
+
+
+def open_locator(locator: dict[str, Any], progress: Progress = NO_PROGRESS) -> VolumeSource:
+    voxels = load_series(locator, progress)
+    geo = locator.get("geometry") or {}
+    t, z, rows, cols = voxels.shape[:4]
+    info = SourceInfo(
+        kind="volume", width=cols, height=rows, depth=z, frames=t, channels=locator["samples"],
+        dtype=voxels.dtype.name, levels=((cols, rows),),
+        spacing=tuple(geo["spacing"]) if geo.get("spacing") else None,
+        affine=tuple(tuple(r) for r in geo["affine"]) if geo.get("affine") else None,
+        rescale=tuple(geo.get("rescale") or (1.0, 0.0)), photometric=locator["photometric"],
+        window=tuple(geo["window"]) if geo.get("window") else None,
+        meta={"modality": geo.get("modality", "")})
+    return VolumeSource(locator["files"][0], voxels, info)

@@ -1,0 +1,111 @@
+"""NIfTI-1/2 volumes (.nii, .nii.gz; 3-D and 4-D) as VolumeSource, in the stored dtype.
+
+nibabel arrays are (X, Y, Z[, T]); labeldesk volumes are (T, Z, Y, X), obtained as a transposed
+*view* (no copy). Scaling (scl_slope/scl_inter) is kept as metadata, never applied to the pixels,
+so a 512³ int16 volume stays 268 MB instead of 2.1 GB of float64. The affine comes from the sform
+when its code is set, else the qform, and is converted from NIfTI's RAS+ to DICOM's LPS.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labeldesk.core.errors import InputError
+from labeldesk.core.io.base import Discovered, SourceInfo
+from labeldesk.core.io.volume import VolumeSource
+
+RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def _load(path: str) -> Any:
+    import nibabel as nib
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(path, "no such file")
+    if p.stat().st_size == 0:
+        raise InputError(path, "the file is empty (0 bytes)")
+    try:
+        img = nib.load(path, mmap=True)
+    except FileNotFoundError as exc:
+        raise InputError(path, f"the header's data file is missing ({Path(exc.filename or '').name or 'image file'})") from None
+    except Exception as exc:
+        raise InputError(path, f"not a readable NIfTI file ({_short(exc)})") from None
+    if not isinstance(img, (nib.Nifti1Pair, nib.Nifti2Pair)):
+        raise InputError(path, f"{type(img).__name__} is not NIfTI-1/2")
+    if len(img.shape) not in (2, 3, 4):
+        raise InputError(path, f"{len(img.shape)}-D data is not supported (3-D and 4-D are)")
+    return img
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _affine_lps(img: Any) -> np.ndarray:
+    sform, scode = img.get_sform(coded=True)
+    affine = sform if scode and sform is not None else img.get_qform()
+    return RAS_TO_LPS @ np.asarray(affine, dtype=float)
+
+
+def _info(path: str, img: Any) -> SourceInfo:
+    shape = tuple(int(s) for s in img.shape) + (1,) * (4 - len(img.shape))
+    x, y, z, t = shape
+    zooms = tuple(float(v) for v in img.header.get_zooms()[:3]) + (1.0,) * max(0, 3 - len(img.header.get_zooms()))
+    # nibabel moves the scaling from the header into the data proxy when it loads
+    slope, inter = getattr(img.dataobj, "slope", None), getattr(img.dataobj, "inter", None)
+    slope = 1.0 if slope is None or not math.isfinite(slope) or slope == 0 else float(slope)
+    inter = 0.0 if inter is None or not math.isfinite(inter) else float(inter)
+    dtype = np.dtype(img.get_data_dtype())
+    aff = _affine_lps(img)
+    return SourceInfo(kind="volume", width=x, height=y, depth=z, frames=t, channels=1,
+                      dtype=dtype.name, levels=((x, y),), spacing=(zooms[0], zooms[1], zooms[2]),
+                      affine=tuple(tuple(float(v) for v in r) for r in aff), rescale=(slope, inter),
+                      meta={"format": f"NIfTI-{2 if img.header.sizeof_hdr == 540 else 1}",
+                            "qform_code": int(img.header["qform_code"]),
+                            "sform_code": int(img.header["sform_code"])})
+
+
+def probe(path: str) -> Discovered:
+    path = str(Path(path).resolve())
+    img = _load(path)
+    info = _info(path, img)
+    _read_voxels(path, img, probe_only=True)
+    files = tuple(str(Path(f).resolve()) for f in dict.fromkeys(fm.filename for fm in img.file_map.values())
+                  if f)
+    return Discovered(name=Path(path).name, info=info, locator={"reader": "nifti", "path": path},
+                      files=files or (path,))
+
+
+def _read_voxels(path: str, img: Any, probe_only: bool = False) -> np.ndarray:
+    """Unscaled voxels in the stored dtype; for .nii this is a memory map (instant)."""
+    try:
+        proxy = img.dataobj
+        if probe_only and not path.endswith(".gz"):
+            data = proxy.get_unscaled() if hasattr(proxy, "get_unscaled") else np.asanyarray(proxy)
+            _ = data.reshape(-1)[-1]          # touch the last voxel: catches short files
+            return data
+        data = proxy.get_unscaled() if hasattr(proxy, "get_unscaled") else np.asanyarray(proxy)
+    except FileNotFoundError as exc:
+        raise InputError(path, f"header without data: the data file {Path(exc.filename or '?').name} "
+                               "is missing") from None
+    except (EOFError, OSError, ValueError, zlib.error) as exc:
+        raise InputError(path, f"the voxel data is truncated or corrupt ({_short(exc)})") from None
+    return np.asarray(data)
+
+
+def open_locator(locator: dict[str, Any]) -> VolumeSource:
+    path = locator["path"]
+    img = _load(path)
+    info = _info(path, img)
+    data = _read_voxels(path, img)
+    if data.dtype.byteorder == ">" or (data.dtype.byteorder == "=" and not np.little_endian):
+        data = data.astype(data.dtype.newbyteorder("<"))
+    while data.ndim < 4:
+        data = data[..., np.newaxis]
+    voxels = data.transpose(3, 2, 1, 0)         # (X, Y, Z, T) -> (T, Z, Y, X), a view
+    return VolumeSource(path, voxels, info)

@@ -1,0 +1,17 @@
+"""The one place that imports OpenCV (quiet logging; a home for environment workarounds)."""
+from __future__ import annotations
+
+import os
+
+import cv2 as _cv2
+
+# opencv-python (non-headless) sets these and breaks PySide6 on a real display (ecosystem.md §3.5).
+for _var in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+    if _var in os.environ and "cv2" in os.environ[_var]:
+        os.environ.pop(_var)
+try:
+    _cv2.utils.logging.setLogLevel(_cv2.utils.logging.LOG_LEVEL_ERROR)
+except AttributeError:  # pragma: no cover - older builds
+    pass
+
+cv2 = _cv2
