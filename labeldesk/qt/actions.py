@@ -1,0 +1,70 @@
+"""Every action of the main window in one table: id, text, shortcut, what it does (slot name)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6 import QtGui, QtWidgets
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    id: str
+    text: str
+    shortcut: str
+    slot: str
+    menu: str
+    help: str = ""
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("open", "&Open project…", "Ctrl+O", "open_project_dialog", "File", "Open a project folder"),
+    ActionSpec("add_files", "&Add files…", "Ctrl+Shift+A", "add_files_dialog", "File", "Add images, videos, DICOM, NIfTI"),
+    ActionSpec("add_folder", "Add &folder…", "Ctrl+Shift+F", "add_folder_dialog", "File", "Add a folder recursively"),
+    ActionSpec("quit", "&Quit", "Ctrl+Q", "close", "File"),
+    ActionSpec("fit", "&Fit to window", "F", "viewport.fit", "View", "Zoom to fit the whole plane"),
+    ActionSpec("zoom_in", "Zoom &in", "+", "viewport.zoom_in", "View"),
+    ActionSpec("zoom_out", "Zoom &out", "-", "viewport.zoom_out", "View"),
+    ActionSpec("slice_next", "Next slice", "Up", "viewport.next_slice", "View", "Wheel with Ctrl also steps"),
+    ActionSpec("slice_prev", "Previous slice", "Down", "viewport.prev_slice", "View"),
+    ActionSpec("slice_next10", "Slice +10", "PgUp", "viewport.next_slice_10", "View"),
+    ActionSpec("slice_prev10", "Slice −10", "PgDown", "viewport.prev_slice_10", "View"),
+    ActionSpec("frame_next", "Next frame", "Right", "viewport.next_frame", "View", "Video frame or 4-D time point"),
+    ActionSpec("frame_prev", "Previous frame", "Left", "viewport.prev_frame", "View"),
+    ActionSpec("frame_next10", "Frame +10", "Shift+Right", "viewport.next_frame_10", "View"),
+    ActionSpec("frame_prev10", "Frame −10", "Shift+Left", "viewport.prev_frame_10", "View"),
+    ActionSpec("axial", "&Axial", "A", "viewport.show_axial", "View", "Volume reformat"),
+    ActionSpec("coronal", "&Coronal", "C", "viewport.show_coronal", "View"),
+    ActionSpec("sagittal", "&Sagittal", "S", "viewport.show_sagittal", "View"),
+    ActionSpec("invert", "&Invert", "I", "viewport.toggle_invert", "View"),
+    ActionSpec("reset_wl", "&Reset window/level", "0", "viewport.reset_window", "View", "Ctrl+drag changes W/L"),
+    ActionSpec("wl_brain", "W/L: brain", "Alt+1", "viewport.preset_brain", "View"),
+    ActionSpec("wl_lung", "W/L: lung", "Alt+2", "viewport.preset_lung", "View"),
+    ActionSpec("wl_bone", "W/L: bone", "Alt+3", "viewport.preset_bone", "View"),
+    ActionSpec("wl_abdomen", "W/L: abdomen", "Alt+4", "viewport.preset_abdomen", "View"),
+    ActionSpec("wl_soft", "W/L: soft tissue", "Alt+5", "viewport.preset_soft", "View"),
+    ActionSpec("wl_auto", "W/L: auto", "Alt+0", "viewport.preset_auto", "View"),
+    ActionSpec("shortcuts", "&Keyboard shortcuts", "F1", "show_shortcuts", "Help"),
+    ActionSpec("about", "&About labeldesk", "", "show_about", "Help"),
+)
+
+
+def build_actions(window: QtWidgets.QMainWindow) -> dict[str, QtGui.QAction]:
+    """Create the QActions, put them in menus and connect them to ``window`` (dotted slots allowed)."""
+    menus: dict[str, QtWidgets.QMenu] = {}
+    out: dict[str, QtGui.QAction] = {}
+    for spec in ACTIONS:
+        menu = menus.get(spec.menu)
+        if menu is None:
+            menu = menus[spec.menu] = window.menuBar().addMenu(f"&{spec.menu}")
+        action = QtGui.QAction(spec.text, window)
+        if spec.shortcut:
+            action.setShortcut(QtGui.QKeySequence(spec.shortcut))
+        action.setStatusTip(spec.help)
+        target: object = window
+        *path, name = spec.slot.split(".")
+        for part in path:
+            target = getattr(target, part)
+        action.triggered.connect(lambda _=False, t=target, n=name: getattr(t, n)())
+        menu.addAction(action)
+        out[spec.id] = action
+    return out

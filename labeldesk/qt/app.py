@@ -1,0 +1,61 @@
+"""`labeldesk gui`: the QApplication, error reporting and the headless screenshot mode."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from labeldesk.qt.main_window import MainWindow
+
+
+def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(text)
+    app = QtWidgets.QApplication.instance()
+    if app is not None and QtGui.QGuiApplication.platformName() != "offscreen":
+        QtWidgets.QMessageBox.critical(None, "labeldesk: unexpected error", f"{exc}\n\n{text[-2000:]}")
+
+
+def take_screenshot(window: MainWindow, path: str, app: QtWidgets.QApplication, timeout_ms: int = 20000) -> bool:
+    """Wait until the current asset (if any) is shown, then grab the window to ``path``."""
+    timer = QtCore.QElapsedTimer()
+    timer.start()
+    while timer.elapsed() < timeout_ms:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        if window.project is None or window.viewport.source is not None or window._loading is None:
+            break
+    for _ in range(5):
+        app.processEvents()
+    return window.grab().save(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="labeldesk gui")
+    parser.add_argument("project", nargs="?")
+    parser.add_argument("--screenshot", metavar="PNG")
+    args = parser.parse_args((argv or sys.argv)[1:])
+    sys.excepthook = _excepthook
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["labeldesk"])
+    app.setApplicationName("labeldesk")
+    window = MainWindow()
+    if args.project:
+        try:
+            window.open_project(args.project)
+        except Exception as exc:
+            print(f"labeldesk: error: {exc}", file=sys.stderr)
+            if args.screenshot:
+                return 1
+            QtWidgets.QMessageBox.critical(window, "Cannot open project", str(exc))
+    window.show()
+    if args.screenshot:
+        ok = take_screenshot(window, args.screenshot, app)
+        window.close()
+        return 0 if ok else 1
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

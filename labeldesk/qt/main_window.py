@@ -1,0 +1,167 @@
+"""The main window: composition of the asset panel, the viewport and the status bar. No domain
+logic here: it calls core functions (on worker threads when they can be slow)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from labeldesk import __version__
+from labeldesk.core.store import repo
+from labeldesk.qt.actions import build_actions
+from labeldesk.qt.panels.asset_panel import AssetPanel
+from labeldesk.qt.tasks import TaskRunner
+from labeldesk.qt.viewer.viewport_view import ViewportView
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    sig_asset_shown = QtCore.Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.project: Any = None
+        self.current_asset_id: str | None = None
+        self._loading: TaskRunner | None = None
+        self._tasks: set[TaskRunner] = set()
+        self.setWindowTitle("labeldesk")
+        self.resize(1400, 900)
+        self.viewport = ViewportView()
+        self.setCentralWidget(self.viewport)
+        self.asset_panel = AssetPanel()
+        dock = QtWidgets.QDockWidget("Assets", self)
+        dock.setObjectName("assets_dock")
+        dock.setWidget(self.asset_panel)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.readout = QtWidgets.QLabel()
+        self.statusBar().addPermanentWidget(self.readout, 1)
+        self.actions_by_id = build_actions(self)
+        self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
+        self.viewport.sig_readout.connect(self.readout.setText)
+
+    # ---- project ------------------------------------------------------------------------------
+    def open_project(self, root: str | Path) -> None:
+        from labeldesk.core.project import Project
+        if self.project is not None:
+            self.viewport.set_source(None)
+            self.project.close()
+        self.project = Project.open(root)
+        self.setWindowTitle(f"{self.project.name} — labeldesk")
+        self.refresh_assets()
+        ids = self.asset_panel.asset_ids()
+        if ids:
+            self.asset_panel.select(ids[0])
+        else:
+            self.viewport.set_message("This project has no assets yet: File ▸ Add files… (Ctrl+Shift+A)")
+
+    def refresh_assets(self) -> None:
+        assets = self.project.assets()
+        thumbs = {a.id: repo.thumbnail(self.project.conn, a.id) for a in assets}
+        self.asset_panel.set_assets(assets, thumbs)
+
+    def show_asset(self, asset_id: str) -> None:
+        """Open the asset's pixels on a worker thread; the viewport shows it when ready."""
+        from labeldesk.core.io.registry import open_locator
+        if self._loading is not None:
+            self._loading.cancel()
+        asset = self.project.asset(asset_id)
+        locator = self.project.locator(asset_id)
+        self.current_asset_id = asset_id
+        if locator is None:
+            self.viewport.set_source(None)
+            self.viewport.set_message(f"{asset.name}: its files are not on this machine")
+            return
+        self.viewport.set_source(None)
+        self.viewport.set_message(f"Loading {asset.name}…")
+        runner = TaskRunner(open_locator, locator, with_progress=False)
+        runner.signals.sig_finished.connect(lambda src, a=asset_id: self._on_source_ready(a, src))
+        runner.signals.sig_failed.connect(lambda msg, a=asset: self._on_source_failed(a, msg))
+        self._loading = runner
+        runner.start()
+
+    def _on_source_ready(self, asset_id: str, source: Any) -> None:
+        if asset_id != self.current_asset_id:
+            source.close()
+            return
+        self._loading = None
+        self.viewport.set_source(source)
+        self.viewport.setFocus()
+        self.sig_asset_shown.emit(asset_id)
+
+    def _on_source_failed(self, asset: Any, message: str) -> None:
+        self._loading = None
+        self.viewport.set_message(f"{asset.name} could not be opened:\n{message}")
+
+    def _on_asset_panel_asset_selected(self, asset_id: str) -> None:
+        self.show_asset(asset_id)
+
+    # ---- actions ------------------------------------------------------------------------------
+    def open_project_dialog(self) -> None:
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open labeldesk project")
+        if path:
+            try:
+                self.open_project(path)
+            except Exception as exc:
+                QtWidgets.QMessageBox.critical(self, "Cannot open project", str(exc))
+
+    def add_files_dialog(self) -> None:
+        files, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Add files to the project")
+        if files:
+            self.add_paths(files)
+
+    def add_folder_dialog(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Add a folder to the project")
+        if folder:
+            self.add_paths([folder])
+
+    def add_paths(self, paths: list[str]) -> TaskRunner | None:
+        """Add files/folders on a worker with a cancellable progress dialog; report at the end."""
+        from labeldesk.core.importer import add_paths
+        if self.project is None:
+            QtWidgets.QMessageBox.information(self, "No project", "Open or create a project first.")
+            return None
+        dialog = QtWidgets.QProgressDialog("Adding…", "Cancel", 0, 100, self)
+        dialog.setWindowTitle("Adding assets")
+        dialog.setMinimumDuration(300)
+        runner = TaskRunner(add_paths, self.project, paths)
+        self._tasks.add(runner)
+        runner.signals.sig_progress.connect(
+            lambda d, t, s: (dialog.setMaximum(max(t, 1)), dialog.setValue(d), dialog.setLabelText(s)))
+        dialog.canceled.connect(runner.cancel)
+        runner.signals.sig_finished.connect(lambda report: self._on_add_finished(report, dialog, runner))
+        runner.signals.sig_failed.connect(lambda msg: self._on_add_failed(msg, dialog, runner))
+        return runner.start()
+
+    def _on_add_finished(self, report: Any, dialog: QtWidgets.QProgressDialog, runner: TaskRunner) -> None:
+        dialog.reset()
+        self._tasks.discard(runner)
+        self.refresh_assets()
+        self.statusBar().showMessage(report.summary(), 10000)
+        if report.refused:
+            details = "\n".join(f"{Path(p).name}: {r}" for p, r in report.refused[:50])
+            QtWidgets.QMessageBox.warning(self, "Some files were not added", f"{report.summary()}\n\n{details}")
+        self.last_report = report
+
+    def _on_add_failed(self, message: str, dialog: QtWidgets.QProgressDialog, runner: TaskRunner) -> None:
+        dialog.reset()
+        self._tasks.discard(runner)
+        QtWidgets.QMessageBox.critical(self, "Adding failed", message)
+
+    def show_shortcuts(self) -> None:
+        from labeldesk.qt.dialogs.shortcuts_dialog import ShortcutsDialog
+        ShortcutsDialog(self).exec()
+
+    def show_about(self) -> None:
+        QtWidgets.QMessageBox.about(self, "About labeldesk",
+                                    f"labeldesk {__version__}\nOffline-first annotation for images, video, "
+                                    "DICOM and NIfTI.")
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        for runner in list(self._tasks):
+            runner.cancel()
+        QtCore.QThreadPool.globalInstance().waitForDone(5000)
+        self.viewport.set_source(None)
+        if self.project is not None:
+            self.project.close()
+            self.project = None
+        super().closeEvent(event)

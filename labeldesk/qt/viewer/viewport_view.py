@@ -1,0 +1,346 @@
+"""One viewport: shows one plane of an asset with pan, zoom, slice/frame stepping and W/L.
+
+Coordinates: ``view_xy`` are widget pixels; ``image_xy`` are level-0 pixels of the current plane.
+Large pyramid assets are read as the visible region at the level the zoom needs, never level 0
+whole. Display pixels come from ``core.display.window_level`` and are wrapped by a QImage without
+a copy (the array is kept alive beside it).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from labeldesk.core.display import CT_PRESETS, auto_window, window_level
+from labeldesk.core.io.tiles import level_for_scale
+from labeldesk.core.model import Plane
+
+ZOOM_STEP = 1.25
+
+
+class ViewportView(QtWidgets.QWidget):
+    sig_readout = QtCore.Signal(str)
+    sig_plane_changed = QtCore.Signal(object)
+    sig_window_changed = QtCore.Signal(float, float)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(200, 200)
+        self.source: Any = None
+        self.plane = Plane()
+        self.zoom = 1.0                     # view px per displayed image px (before aspect)
+        self.center = (0.0, 0.0)            # image_xy at the widget centre
+        self.window: tuple[float, float] = (127.5, 255.0)
+        self.invert = False
+        self.message = "No asset selected"
+        self._plane_pixels: np.ndarray | None = None
+        self._drag: tuple[str, QtCore.QPointF, Any] | None = None
+        self._display: tuple[np.ndarray, QtGui.QImage, QtCore.QRectF] | None = None
+
+    # ---- source and state ----------------------------------------------------------------------
+    def set_source(self, source: Any) -> None:
+        if self.source is not None and self.source is not source:
+            self.source.close()
+        self.source = source
+        self.plane = Plane()
+        if source is not None and source.info.kind == "volume":
+            self.plane = Plane(z=source.plane_count("axial") // 2)
+        self._load_plane()
+        self.reset_window()
+        self.fit()
+
+    def set_message(self, text: str) -> None:
+        self.message = text
+        self.update()
+
+    @property
+    def rescale(self) -> tuple[float, float]:
+        return tuple(self.source.info.rescale) if self.source is not None else (1.0, 0.0)  # type: ignore[return-value]
+
+    def plane_size(self) -> tuple[int, int]:
+        return self.source.plane_size(self.plane) if self.source is not None else (1, 1)
+
+    def _load_plane(self) -> None:
+        self._display = None
+        if self.source is None or self.source.info.kind == "pyramid":
+            self._plane_pixels = None
+        else:
+            self._plane_pixels = self.source.read_plane(self.plane)
+        self.update()
+        self.sig_plane_changed.emit(self.plane)
+
+    def set_plane(self, plane: Plane) -> None:
+        if self.source is None:
+            return
+        info = self.source.info
+        n = self.source.plane_count(plane.axis)
+        frames = info.frames
+        plane = Plane(min(max(plane.z, 0), n - 1), min(max(plane.t, 0), frames - 1), plane.axis)
+        if plane != self.plane:
+            axis_changed = plane.axis != self.plane.axis
+            self.plane = plane
+            self._load_plane()
+            if axis_changed:
+                self.fit()
+
+    # aspect: physical height of a displayed pixel row relative to its width; flip for volumes
+    def _geometry(self) -> tuple[float, bool]:
+        info = self.source.info if self.source is not None else None
+        if info is None or info.kind != "volume" or not info.spacing:
+            return 1.0, False
+        sx, sy, sz = info.spacing
+        if self.plane.axis == "axial":
+            return sy / sx, False
+        flip = bool(info.affine and info.affine[2][2] > 0)   # k grows toward superior: put it on top
+        return (sz / sx, flip) if self.plane.axis == "coronal" else (sz / sy, flip)
+
+    # ---- coordinates --------------------------------------------------------------------------
+    def _scales(self) -> tuple[float, float]:
+        aspect, _ = self._geometry()
+        return self.zoom, self.zoom * aspect
+
+    def view_to_image(self, view_xy: QtCore.QPointF) -> tuple[float, float]:
+        kx, ky = self._scales()
+        _, flip = self._geometry()
+        x = self.center[0] + (view_xy.x() - self.width() / 2) / kx
+        y_disp = self.center[1] + (view_xy.y() - self.height() / 2) / ky
+        h = self.plane_size()[1]
+        return x, (h - y_disp if flip else y_disp)
+
+    def image_to_view(self, x: float, y: float) -> QtCore.QPointF:
+        kx, ky = self._scales()
+        _, flip = self._geometry()
+        h = self.plane_size()[1]
+        y_disp = h - y if flip else y
+        return QtCore.QPointF((x - self.center[0]) * kx + self.width() / 2,
+                              (y_disp - self.center[1]) * ky + self.height() / 2)
+
+    # ---- navigation ---------------------------------------------------------------------------
+    def fit(self) -> None:
+        w, h = self.plane_size()
+        aspect, _ = self._geometry()
+        self.zoom = max(1e-4, min(self.width() / w, self.height() / (h * aspect)) * 0.98)
+        self.center = (w / 2, h / 2)
+        self._display = None
+        self.update()
+
+    def zoom_by(self, factor: float, anchor: QtCore.QPointF | None = None) -> None:
+        anchor = anchor or QtCore.QPointF(self.width() / 2, self.height() / 2)
+        before = self.view_to_image(anchor)
+        self.zoom = min(64.0, max(1e-4, self.zoom * factor))
+        after = self.view_to_image(anchor)
+        _, flip = self._geometry()
+        dy = (after[1] - before[1]) * (-1 if flip else 1)
+        self.center = (self.center[0] - (after[0] - before[0]), self.center[1] - dy)
+        self._display = None
+        self.update()
+
+    def zoom_in(self) -> None:
+        self.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / ZOOM_STEP)
+
+    def step_slice(self, n: int) -> None:
+        self.set_plane(replace(self.plane, z=self.plane.z + n))
+
+    def step_frame(self, n: int) -> None:
+        self.set_plane(replace(self.plane, t=self.plane.t + n))
+
+    def next_slice(self) -> None: self.step_slice(1)
+    def prev_slice(self) -> None: self.step_slice(-1)
+    def next_slice_10(self) -> None: self.step_slice(10)
+    def prev_slice_10(self) -> None: self.step_slice(-10)
+    def next_frame(self) -> None: self.step_frame(1)
+    def prev_frame(self) -> None: self.step_frame(-1)
+    def next_frame_10(self) -> None: self.step_frame(10)
+    def prev_frame_10(self) -> None: self.step_frame(-10)
+
+    def show_axis(self, axis: str) -> None:
+        if self.source is None or self.source.info.kind != "volume":
+            return
+        n = self.source.plane_count(axis)
+        self.set_plane(Plane(n // 2, self.plane.t, axis))
+
+    def show_axial(self) -> None: self.show_axis("axial")
+    def show_coronal(self) -> None: self.show_axis("coronal")
+    def show_sagittal(self) -> None: self.show_axis("sagittal")
+
+    # ---- window / level -----------------------------------------------------------------------
+    def set_window(self, center: float, width: float) -> None:
+        self.window = (float(center), max(1e-3, float(width)))
+        self._display = None
+        self.update()
+        self.sig_window_changed.emit(*self.window)
+
+    def reset_window(self) -> None:
+        if self.source is None:
+            return
+        info = self.source.info
+        if info.window:
+            self.set_window(*info.window)
+        elif info.dtype == "uint8":
+            self.set_window(127.5, 255.0)
+        else:
+            sample = self._plane_pixels if self._plane_pixels is not None else \
+                self.source.read_plane(self.plane, len(info.levels) - 1 if info.levels else 0)
+            self.set_window(*auto_window(sample, *self.rescale))
+
+    def preset(self, name: str) -> None:
+        self.set_window(*CT_PRESETS[name])
+
+    def preset_brain(self) -> None: self.preset("brain")
+    def preset_lung(self) -> None: self.preset("lung")
+    def preset_bone(self) -> None: self.preset("bone")
+    def preset_abdomen(self) -> None: self.preset("abdomen")
+    def preset_soft(self) -> None: self.preset("soft tissue")
+
+    def preset_auto(self) -> None:
+        if self._plane_pixels is not None:
+            self.set_window(*auto_window(self._plane_pixels, *self.rescale))
+
+    def toggle_invert(self) -> None:
+        self.invert = not self.invert
+        self._display = None
+        self.update()
+
+    # ---- pixels -------------------------------------------------------------------------------
+    def value_at(self, x: float, y: float) -> tuple[Any, Any] | None:
+        """(stored, rescaled) value under image_xy, or None outside the plane."""
+        if self.source is None:
+            return None
+        w, h = self.plane_size()
+        ix, iy = int(np.floor(x)), int(np.floor(y))
+        if not (0 <= ix < w and 0 <= iy < h):
+            return None
+        if self._plane_pixels is not None:
+            v = self._plane_pixels[iy, ix]
+        else:
+            v = self.source.read_region(0, ix, iy, 1, 1, self.plane)[0, 0]
+        if np.ndim(v):
+            return tuple(int(c) for c in v), None
+        slope, intercept = self.rescale
+        stored = v.item()
+        return stored, stored * slope + intercept
+
+    def _render(self) -> tuple[np.ndarray, QtGui.QImage, QtCore.QRectF]:
+        """Display image of the visible part and the image_xy rect it covers (cached until moved)."""
+        if self._display is not None:
+            return self._display
+        info = self.source.info
+        if self._plane_pixels is not None:
+            pixels, rect = self._plane_pixels, QtCore.QRectF(0, 0, *self.plane_size())
+        else:
+            level = level_for_scale(self.zoom, len(info.levels))
+            f = 2 ** level
+            lw, lh = info.levels[level]
+            tl = self.view_to_image(QtCore.QPointF(0, 0))
+            br = self.view_to_image(QtCore.QPointF(self.width(), self.height()))
+            x0, y0 = max(0, int(tl[0] / f) - 1), max(0, int(tl[1] / f) - 1)
+            x1, y1 = min(lw, int(br[0] / f) + 2), min(lh, int(br[1] / f) + 2)
+            pixels = self.source.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+            rect = QtCore.QRectF(x0 * f, y0 * f, pixels.shape[1] * f, pixels.shape[0] * f)
+        slope, intercept = self.rescale
+        invert = self.invert != (info.photometric == "MONOCHROME1")
+        disp = np.ascontiguousarray(window_level(pixels, *self.window, slope=slope, intercept=intercept,
+                                                 invert=invert))
+        if disp.ndim == 3:
+            disp = np.ascontiguousarray(disp[..., :3])
+            fmt = QtGui.QImage.Format.Format_RGB888
+        else:
+            fmt = QtGui.QImage.Format.Format_Grayscale8
+        image = QtGui.QImage(disp.data, disp.shape[1], disp.shape[0], disp.strides[0], fmt)
+        self._display = (disp, image, rect)
+        return self._display
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QtGui.QPainter(self)
+        painter.fillRect(self.rect(), QtGui.QColor(18, 18, 20))
+        if self.source is None:
+            painter.setPen(QtGui.QColor(170, 170, 170))
+            painter.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, self.message)
+            return
+        _, image, rect = self._render()
+        p0 = self.image_to_view(rect.left(), rect.top())
+        p1 = self.image_to_view(rect.right(), rect.bottom())
+        target = QtCore.QRectF(p0, p1).normalized()
+        _, flip = self._geometry()
+        painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
+        painter.drawImage(target, image.mirrored(False, True) if flip else image)
+        self._draw_overlay(painter)
+
+    def _draw_overlay(self, painter: QtGui.QPainter) -> None:
+        info = self.source.info
+        lines = [f"{self.zoom * 100:.0f}%"]
+        if info.kind == "volume":
+            lines.append(f"{self.plane.axis} {self.plane.z + 1}/{self.source.plane_count(self.plane.axis)}")
+            if info.frames > 1:
+                lines.append(f"t {self.plane.t + 1}/{info.frames}")
+            lines.append(f"W {self.window[1]:.0f} L {self.window[0]:.0f}")
+        elif info.kind == "video":
+            lines.append(f"frame {self.plane.t + 1}/{info.frames}")
+        painter.setPen(QtGui.QColor(230, 230, 120))
+        painter.drawText(QtCore.QRectF(8, 6, 400, 80), "\n".join(lines))
+
+    # ---- input ---------------------------------------------------------------------------------
+    def wheelEvent(self, event: QtGui.QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120
+        if event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
+            if self.source is not None and self.source.info.kind == "video":
+                self.step_frame(int(np.sign(steps)))
+            else:
+                self.step_slice(int(np.sign(steps)))
+        else:
+            self.zoom_by(ZOOM_STEP ** steps, event.position())
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
+        ctrl = event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and ctrl:
+            self._drag = ("window", event.position(), self.window)
+        elif event.button() in (QtCore.Qt.MouseButton.MiddleButton, QtCore.Qt.MouseButton.RightButton,
+                                QtCore.Qt.MouseButton.LeftButton):
+            self._drag = ("pan", event.position(), self.center)
+
+    def mouseMoveEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None:
+            mode, start, value = self._drag
+            d = event.position() - start
+            if mode == "window":
+                c, w = value
+                self.set_window(c + d.y() * max(1.0, w / 256), w + d.x() * max(1.0, w / 256))
+            else:
+                kx, ky = self._scales()
+                self.center = (value[0] - d.x() / kx, value[1] - d.y() / ky)
+                self._display = None
+                self.update()
+        self._emit_readout(event.position())
+
+    def mouseReleaseEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
+        self._drag = None
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
+        self._display = None
+        super().resizeEvent(event)
+
+    def _emit_readout(self, view_xy: QtCore.QPointF) -> None:
+        if self.source is None:
+            return
+        x, y = self.view_to_image(view_xy)
+        value = self.value_at(x, y)
+        if value is None:
+            self.sig_readout.emit("")
+            return
+        text = f"x {int(x)}  y {int(y)}"
+        spacing = self.source.info.spacing
+        if spacing and self.source.info.kind == "volume":
+            text += f"  ({x * spacing[0]:.1f}, {y * spacing[1]:.1f} mm)"
+        stored, physical = value
+        text += f"   value {stored}"
+        if physical is not None and self.rescale != (1.0, 0.0):
+            unit = " HU" if self.source.info.meta.get("modality") == "CT" else ""
+            text += f"  → {physical:g}{unit}"
+        self.sig_readout.emit(text)
