@@ -129,8 +129,12 @@ def _record(path: str, ds: Any, pixel_pos: int, size: int) -> dict[str, Any]:
     has_pixels = pixel_pos < size and "Rows" in ds
     if not has_pixels or modality in NON_IMAGE_MODALITIES:
         what = NON_IMAGE_MODALITIES.get(modality) or (UID(sop_class).name if sop_class else "object")
+        if not sop_class and not modality:
+            return {"path": path, "kind": "error",
+                    "problem": "no SOP class, modality or pixel data: truncated or not an image object"}
         if modality not in NON_IMAGE_MODALITIES and "Image" in what:
-            what += " without pixel data"
+            return {"path": path, "kind": "error",
+                    "problem": f"{what} object without pixel data (truncated or stripped); not added"}
         return {"path": path, "kind": "non_image", "what": what}
     if not ts:
         ts = "1.2.840.10008.1.2"     # no file meta: implicit VR little endian by default

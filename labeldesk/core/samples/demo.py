@@ -16,7 +16,7 @@ from labeldesk.core.tasks import NO_PROGRESS, Progress
 def write_demo_data(data_dir: Path, small: bool = False) -> list[Path]:
     from labeldesk.core.samples import ct, images, video, volume
     data_dir.mkdir(parents=True, exist_ok=True)
-    big = (9000, 1000) if small else (20000, 15000)
+    big = (9000, 1000) if small else (20000, 10000)
     out = [
         Path(ct.write_ct_series(data_dir / "ct-abdomen", n_slices=16 if small else 96,
                                 size=128 if small else 512, spacing=(0.7, 0.7, 2.5))[0].parent),

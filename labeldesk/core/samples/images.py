@@ -8,21 +8,32 @@ import numpy as np
 
 
 def scene_rgb(width: int, height: int, seed: int = 0, x0: int = 0, y0: int = 0) -> np.ndarray:
-    """A deterministic 'aerial' scene: field texture, roads, roofs and small vehicles."""
-    rng = np.random.default_rng(seed + y0 * 7919 + x0)
-    yy, xx = np.mgrid[y0:y0 + height, x0:x0 + width]
-    r = (90 + 40 * np.sin(xx / 97.0) + 30 * np.cos(yy / 131.0)).astype(np.float32)
-    g = (120 + 35 * np.sin((xx + yy) / 157.0)).astype(np.float32)
-    b = (70 + 20 * np.cos(xx / 61.0)).astype(np.float32)
-    img = np.dstack([r, g, b])
-    road = ((xx % 1500) < 40) | ((yy % 1100) < 40)
+    """A deterministic 'aerial' scene: field texture, roads, roofs and small vehicles. Any window
+    (x0, y0, width, height) of the infinite scene can be made on its own, so huge images are
+    generated band by band; built from 1-D terms in int16, so it costs a few ns per pixel."""
+    xs = np.arange(x0, x0 + width, dtype=np.float32)
+    ys = np.arange(y0, y0 + height, dtype=np.float32)[:, None]
+    i16 = np.int16
+    noise = np.random.default_rng(seed).normal(0, 6, (256, 256, 3)).astype(i16)
+    ox, oy = (x0 * 7 + seed) % 256, (y0 * 3) % 256
+    reps = (height + oy) // 256 + 1, (width + ox) // 256 + 1, 1
+    tiled = np.tile(noise, reps)[oy:oy + height, ox:ox + width]
+    terms = (
+        (90 + 40 * np.sin(xs / 97.0)).astype(i16) + (30 * np.cos(ys / 131.0)).astype(i16),
+        (120 + 35 * np.sin(xs / 157.0)).astype(i16) + (20 * np.cos(ys / 89.0)).astype(i16),
+        (70 + 20 * np.cos(xs / 61.0)).astype(i16) + np.zeros_like(ys, dtype=i16),
+    )
+    img = np.empty((height, width, 3), np.uint8)
+    for c, term in enumerate(terms):
+        img[..., c] = np.clip(term + tiled[..., c], 0, 255)
+    xm, ym = np.arange(x0, x0 + width), np.arange(y0, y0 + height)[:, None]
+    road = ((xm % 1500) < 40) | ((ym % 1100) < 40)
+    roof = ((xm % 700) > 300) & ((xm % 700) < 420) & ((ym % 600) > 200) & ((ym % 600) < 300)
+    car = ((xm % 1500) > 8) & ((xm % 1500) < 30) & ((ym % 230) < 40) & ~((ym % 1100) < 40)
     img[road] = (128, 128, 128)
-    roof = ((xx % 700) > 300) & ((xx % 700) < 420) & ((yy % 600) > 200) & ((yy % 600) < 300)
     img[roof] = (180, 60, 50)
-    car = ((xx % 1500) > 8) & ((xx % 1500) < 30) & ((yy % 230) < 40) & ~((yy % 1100) < 40)
     img[car] = (20, 40, 200)
-    img += rng.normal(0, 6, img.shape).astype(np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    return img
 
 
 def write_image(path: str | Path, array: np.ndarray) -> Path:
