@@ -146,10 +146,10 @@ class ViewportView(QtWidgets.QWidget):
         self.zoom_by(1 / ZOOM_STEP)
 
     def step_slice(self, n: int) -> None:
-        self.set_plane(replace(self.plane, z=self.plane.z + n))
+        self.set_plane(replace(self.plane, z=max(0, self.plane.z + n)))
 
     def step_frame(self, n: int) -> None:
-        self.set_plane(replace(self.plane, t=self.plane.t + n))
+        self.set_plane(replace(self.plane, t=max(0, self.plane.t + n)))
 
     def next_slice(self) -> None: self.step_slice(1)
     def prev_slice(self) -> None: self.step_slice(-1)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from labeldesk.core.samples.demo import build_demo
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory):
+    return build_demo(tmp_path_factory.mktemp("demo") / "project", small=True)
+
+
+@pytest.fixture
+def window(qtbot, demo_project, monkeypatch):
+    from PySide6 import QtWidgets
+
+    from labeldesk.qt.main_window import MainWindow
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: None)
+    monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda *a, **k: None)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    w.open_project(demo_project)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def show(qtbot, window):
+    return lambda name_part: _show(qtbot, window, name_part)
+
+
+def _show(qtbot, window, name_part):
+    """Select the asset whose name contains ``name_part`` and wait until it is displayed."""
+    for a in window.project.assets():
+        if name_part in a.name:
+            with qtbot.waitSignal(window.sig_asset_shown, timeout=20000):
+                window.asset_panel.select(a.id)
+                if window.current_asset_id == a.id and window.viewport.source is not None:
+                    window.sig_asset_shown.emit(a.id)
+            return a
+    raise AssertionError(f"no asset named like {name_part}")
