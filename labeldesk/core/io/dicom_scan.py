@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ NON_IMAGE_MODALITIES = {"RTDOSE": "RT Dose grid", "SEG": "segmentation", "RTSTRU
                         "RTPLAN": "RT Plan", "SR": "structured report", "PR": "presentation state",
                         "KO": "key object selection", "REG": "registration"}
 UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
-SKIP_TAGS = None
 
 
 @dataclass
@@ -98,6 +97,7 @@ def read_header(path: str) -> dict[str, Any]:
             except InvalidDicomError:
                 return {"path": path, "kind": "other"}
             pixel_pos = fh.tell()
+            pixel_head = fh.read(12)
             fh.seek(0, os.SEEK_END)
             size = fh.tell()
     except Exception as exc:  # noqa: BLE001 - any parser failure is reported, never raised
@@ -105,7 +105,7 @@ def read_header(path: str) -> dict[str, Any]:
     if not has_magic and "SOPClassUID" not in ds and "Modality" not in ds:
         return {"path": path, "kind": "other"}
     try:
-        return _record(path, ds, pixel_pos, size)
+        return _record(path, ds, pixel_pos, size, pixel_head)
     except Exception as exc:  # noqa: BLE001
         return {"path": path, "kind": "error", "problem": _problem(exc)}
 
@@ -118,7 +118,7 @@ def _problem(exc: Exception) -> str:
     return f"not a valid DICOM file ({type(exc).__name__}: {text})"
 
 
-def _record(path: str, ds: Any, pixel_pos: int, size: int) -> dict[str, Any]:
+def _record(path: str, ds: Any, pixel_pos: int, size: int, pixel_head: bytes) -> dict[str, Any]:
     from pydicom.uid import UID
     meta = getattr(ds, "file_meta", None)
     ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
@@ -162,14 +162,12 @@ def _record(path: str, ds: Any, pixel_pos: int, size: int) -> dict[str, Any]:
         "pixel_offset": None, "pixel_length": None,
     }
     if ts in UNCOMPRESSED:
-        rec["pixel_offset"], rec["pixel_length"] = _pixel_value_offset(path, pixel_pos, ts)
+        rec["pixel_offset"], rec["pixel_length"] = _pixel_value_offset(pixel_head, pixel_pos, ts)
     return rec
 
 
-def _pixel_value_offset(path: str, pos: int, ts: str) -> tuple[int | None, int | None]:
-    with open(path, "rb") as fh:
-        fh.seek(pos)
-        head = fh.read(12)
+def _pixel_value_offset(head: bytes, pos: int, ts: str) -> tuple[int | None, int | None]:
+    """Where the pixel bytes start, from the 12 bytes at the Pixel Data element."""
     if head[:4] != b"\xe0\x7f\x10\x00":
         return None, None
     if ts == "1.2.840.10008.1.2.1" and head[4:6] in (b"OW", b"OB"):
@@ -201,7 +199,9 @@ def read_headers(files: list[str], progress: Progress = NO_PROGRESS) -> list[dic
                 progress.report(i, len(files), "reading DICOM headers")
             out.append(read_header(f))
         return out
+    import pydicom  # noqa: F401  (imported once here, inherited by forked workers)
     chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
+    from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for i, recs in enumerate(pool.map(_read_chunk, chunks)):
             out += recs

@@ -19,6 +19,7 @@ from labeldesk.core.io.base import Discovered, SourceInfo
 from labeldesk.core.io.volume import VolumeSource
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+CHUNK = 8 * 1024 * 1024
 
 
 def _load(path: str) -> Any:
@@ -98,10 +99,38 @@ def _read_voxels(path: str, img: Any, probe_only: bool = False) -> np.ndarray:
     return np.asarray(data)
 
 
+def _inflate_into(path: str, img: Any) -> np.ndarray:
+    """A .nii.gz straight into one (T, Z, Y, X) array: NIfTI's Fortran order (x fastest) is that
+    array's C order, so no transpose and no intermediate bytes object (memory 1.0x, not 2x)."""
+    import gzip
+    shape = tuple(int(s) for s in img.shape) + (1,) * (4 - len(img.shape))
+    dtype = img.get_data_dtype()
+    out = np.empty(shape[::-1], dtype=dtype)
+    try:
+        with gzip.open(path, "rb") as fh:
+            fh.seek(int(getattr(img.dataobj, "offset", None) or img.header["vox_offset"]))
+            view = memoryview(out.reshape(-1).view(np.uint8))
+            got = 0
+            while got < len(view):     # chunks: GzipFile.readinto copies through a temporary
+                n = fh.readinto(view[got:got + CHUNK])
+                if not n:
+                    break
+                got += n
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(path, f"the voxel data is truncated or corrupt ({_short(exc)})") from None
+    if got != out.nbytes:
+        raise InputError(path, f"the voxel data is truncated ({got} of {out.nbytes} bytes)")
+    if not out.dtype.isnative:
+        out = out.astype(out.dtype.newbyteorder("="))
+    return out
+
+
 def open_locator(locator: dict[str, Any]) -> VolumeSource:
     path = locator["path"]
     img = _load(path)
     info = _info(path, img)
+    if path.endswith(".nii.gz"):
+        return VolumeSource(path, _inflate_into(path, img), info)
     data = _read_voxels(path, img)
     if data.dtype.byteorder == ">" or (data.dtype.byteorder == "=" and not np.little_endian):
         data = data.astype(data.dtype.newbyteorder("<"))
