@@ -186,6 +186,16 @@ def _expand(paths: list[str]) -> list[str]:
     return list(dict.fromkeys(files))
 
 
+def _dicomdir_files(path: str) -> list[str]:
+    """Files referenced by a DICOMDIR (resolved beside it); unreadable entries are skipped."""
+    try:
+        from pydicom.fileset import FileSet
+        fs = FileSet(path)
+        return [str(Path(inst.path).resolve()) for inst in fs if Path(inst.path).is_file()]
+    except Exception:  # noqa: BLE001 - a broken DICOMDIR still lets the folder scan go on
+        return []
+
+
 def _read_chunk(paths: list[str]) -> list[dict[str, Any]]:
     return [read_header(p) for p in paths]
 
@@ -214,6 +224,11 @@ def scan(paths: list[str], progress: Progress = NO_PROGRESS) -> DicomScan:
     from labeldesk.core.io.dicom_stack import build_stacks
     result = DicomScan()
     records = read_headers(_expand(paths), progress)
+    listed = [p for rec in records if rec["kind"] == "dicomdir" for p in _dicomdir_files(rec["path"])]
+    known = {rec["path"] for rec in records}
+    extra = [p for p in listed if p not in known]
+    if extra:   # a DICOMDIR given on its own: scan the files it lists
+        records += read_headers(extra, progress)
     images = []
     for rec in records:
         kind = rec["kind"]

@@ -108,3 +108,11 @@ def test_cancel(tmp_path):
     progress.cancel()
     with pytest.raises(Cancelled):
         dicom.load_series(found.locator, progress)
+
+
+def test_dicomdir_on_its_own_brings_its_files(tmp_path):
+    src = os.path.join(TEST_FILES, "dicomdirtests")
+    shutil.copytree(src, tmp_path / "dd")
+    scan = dicom_scan.scan([str(tmp_path / "dd" / "DICOMDIR")])
+    seen = len(scan.series) + len(scan.errors) + len(scan.non_images)
+    assert seen > 10, "the DICOMDIR's referenced files were not scanned"

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labeldesk.core.clock import HybridClock, Timestamp
+
+
+def test_tick_is_monotonic_even_when_wall_clock_goes_back():
+    times = iter([1000, 1000, 990, 1005])
+    clock = HybridClock(now_ms=lambda: next(times))
+    stamps = [clock.tick() for _ in range(4)]
+    assert stamps == [Timestamp(1000, 0), Timestamp(1000, 1), Timestamp(1000, 2), Timestamp(1005, 0)]
+
+
+def test_observe_moves_past_a_remote_clock_ahead():
+    clock = HybridClock(now_ms=lambda: 100)
+    assert clock.observe(Timestamp(500, 3)) == Timestamp(500, 4)
+    assert clock.tick() == Timestamp(500, 5)
+    assert clock.skew_ms(Timestamp(500, 0)) == 400
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 10**6), st.integers(0, 5)), max_size=60))
+def test_hlc_never_goes_backwards(events):
+    wall = iter(range(10**6, 10**7))
+    clock = HybridClock(now_ms=lambda: next(wall) // 7)
+    last = Timestamp(0, 0)
+    for is_remote, ms, ctr in events:
+        ts = clock.observe(Timestamp(ms, ctr)) if is_remote else clock.tick()
+        assert ts > last
+        if is_remote:
+            assert ts > Timestamp(ms, ctr)
+        last = ts
