@@ -56,9 +56,15 @@ def expand(paths: Iterable[str | os.PathLike[str]], report: ImportReport) -> lis
     for p in paths:
         path = Path(p).expanduser()
         if path.is_dir():
-            for sub in sorted(path.rglob("*")):
-                if sub.is_file():
-                    if sub.name.lower() in IGNORED_NAMES or sub.name.startswith("."):
+            for top, dirs, names in os.walk(path):
+                if "project.labeldesk" in names:       # another project (or this one): its store and cache
+                    report.skipped.append(top)
+                    dirs[:] = []
+                    continue
+                dirs.sort()
+                for name in sorted(names):
+                    sub = Path(top) / name
+                    if name.lower() in IGNORED_NAMES or name.startswith("."):
                         report.skipped.append(str(sub))
                     else:
                         files.append(str(sub.resolve()))

@@ -9,8 +9,13 @@ from PySide6 import QtCore, QtWidgets
 
 from labeldesk import __version__
 from labeldesk.core.store import repo
+from PySide6 import QtGui
+
 from labeldesk.qt.actions import build_actions
+from labeldesk.qt.edit_session import TOOLS, EditSession
+from labeldesk.qt.panels.annotation_panel import AnnotationPanel
 from labeldesk.qt.panels.asset_panel import AssetPanel
+from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt.viewer.viewport_view import ViewportView
 
@@ -33,11 +38,69 @@ class MainWindow(QtWidgets.QMainWindow):
         dock.setObjectName("assets_dock")
         dock.setWidget(self.asset_panel)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.session = EditSession(self.viewport, self)
+        self.ontology_panel = OntologyPanel()
+        self.annotation_panel = AnnotationPanel()
+        for title, widget, area in (("Classes", self.ontology_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
+                                    ("Annotations", self.annotation_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
+            d = QtWidgets.QDockWidget(title, self)
+            d.setObjectName(title.lower() + "_dock")
+            d.setWidget(widget)
+            self.addDockWidget(area, d)
         self.readout = QtWidgets.QLabel()
         self.statusBar().addPermanentWidget(self.readout, 1)
         self.actions_by_id = build_actions(self)
+        self._build_tools()
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         self.viewport.sig_readout.connect(self.readout.setText)
+        self.ontology_panel.sig_class_activated.connect(self.session.set_active_class)
+        self.session.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.session.sig_annotations_changed.connect(self._on_session_annotations_changed)
+        self.session.sig_selection_changed.connect(self.annotation_panel.show_selection)
+        self.annotation_panel.sig_selection_requested.connect(self.session.select)
+        self.annotation_panel.sig_jump_requested.connect(self._on_annotation_panel_jump_requested)
+
+    def _build_tools(self) -> None:
+        """Tools toolbar (single-key shortcuts), undo/redo, and class hotkeys 1–9."""
+        bar = self.addToolBar("Tools")
+        bar.setObjectName("tools_toolbar")
+        group = QtGui.QActionGroup(self)
+        self.tool_actions: dict[str, QtGui.QAction] = {}
+        for cls in TOOLS:
+            act = QtGui.QAction(f"{cls.label} ({cls.shortcut})", self, checkable=True)
+            act.setShortcut(QtGui.QKeySequence(cls.shortcut))
+            act.triggered.connect(lambda _=False, n=cls.name: self.session.set_tool(n))
+            group.addAction(act)
+            bar.addAction(act)
+            self.tool_actions[cls.name] = act
+        self.tool_actions["select"].setChecked(True)
+        self.session.sig_tool_changed.connect(lambda n: self.tool_actions[n].setChecked(True))
+        bar.addSeparator()
+        undo = self.session.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
+        redo = self.session.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence("Ctrl+Y")])
+        for act in (undo, redo):
+            bar.addAction(act)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addActions([undo, redo])
+        self.undo_action, self.redo_action = undo, redo
+        for digit in "123456789":
+            sc = QtGui.QShortcut(QtGui.QKeySequence(digit), self)
+            sc.activated.connect(lambda d=digit: self.ontology_panel.activate_hotkey(d))
+
+    def _on_session_annotations_changed(self) -> None:
+        if self.project is None or self.current_asset_id is None:
+            self.annotation_panel.set_annotations([], {})
+            return
+        names = {c.id: c.name for c in self.project.classes()}
+        self.annotation_panel.set_annotations(self.project.annotations(self.current_asset_id), names)
+        self.annotation_panel.show_selection(self.session.painter.selected)
+
+    def _on_annotation_panel_jump_requested(self, annotation: Any) -> None:
+        if annotation.plane != self.viewport.plane:
+            self.viewport.set_plane(annotation.plane)
+        self.session.select({annotation.id})
 
     # ---- project ------------------------------------------------------------------------------
     def open_project(self, root: str | Path) -> None:
@@ -47,6 +110,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.project.close()
         self.project = Project.open(root)
         self.setWindowTitle(f"{self.project.name} — labeldesk")
+        self.session.set_project(self.project)
+        self.ontology_panel.set_classes(self.project.classes())
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
         if ids:
@@ -72,6 +137,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.viewport.set_message(f"{asset.name}: its files are not on this machine")
             return
         self.viewport.set_source(None)
+        self.session.set_asset(None)
         self.viewport.set_message(f"Loading {asset.name}…")
         runner = TaskRunner(open_locator, locator, with_progress=False)
         runner.signals.sig_finished.connect(lambda src, a=asset_id: self._on_source_ready(a, src))
@@ -85,6 +151,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._loading = None
         self.viewport.set_source(source)
+        self.session.set_asset(asset_id)
         self.viewport.setFocus()
         self.sig_asset_shown.emit(asset_id)
 

@@ -6,8 +6,17 @@ from labeldesk.core.samples.demo import build_demo
 
 
 @pytest.fixture(scope="session")
-def demo_project(tmp_path_factory):
+def demo_template(tmp_path_factory):
     return build_demo(tmp_path_factory.mktemp("demo") / "project", small=True)
+
+
+@pytest.fixture
+def demo_project(demo_template, tmp_path):
+    """A fresh copy of the demo project per test (source data stays shared and read-only)."""
+    import shutil
+    dest = tmp_path / "project"
+    shutil.copytree(demo_template, dest, ignore=shutil.ignore_patterns("source-data", "project.lock"))
+    return dest
 
 
 @pytest.fixture

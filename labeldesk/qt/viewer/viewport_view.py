@@ -40,6 +40,8 @@ class ViewportView(QtWidgets.QWidget):
         self._plane_pixels: np.ndarray | None = None
         self._drag: tuple[str, QtCore.QPointF, Any] | None = None
         self._display: tuple[np.ndarray, QtGui.QImage, QtCore.QRectF] | None = None
+        self.overlay: Any = None            # draws annotations (AnnotationPainter)
+        self.tool: Any = None               # the active annotation tool, fed image_xy events
 
     # ---- source and state ----------------------------------------------------------------------
     def set_source(self, source: Any) -> None:
@@ -271,6 +273,8 @@ class ViewportView(QtWidgets.QWidget):
         _, flip = self._geometry()
         painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
         painter.drawImage(target, image.mirrored(False, True) if flip else image)
+        if self.overlay is not None:
+            self.overlay.paint(painter, self)
         self._draw_overlay(painter)
 
     def _draw_overlay(self, painter: QtGui.QPainter) -> None:
@@ -297,16 +301,23 @@ class ViewportView(QtWidgets.QWidget):
         else:
             self.zoom_by(ZOOM_STEP ** steps, event.position())
 
+    def _tool_event(self, kind: str, event: QtGui.QMouseEvent) -> bool:
+        if self.tool is None or self.source is None:
+            return False
+        return bool(getattr(self.tool, kind)(self.view_to_image(event.position()), event))
+
     def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
         ctrl = event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier
         if event.button() == QtCore.Qt.MouseButton.LeftButton and ctrl:
             self._drag = ("window", event.position(), self.window)
+        elif event.button() == QtCore.Qt.MouseButton.LeftButton and self._tool_event("press", event):
+            self._drag = ("tool", event.position(), None)
         elif event.button() in (QtCore.Qt.MouseButton.MiddleButton, QtCore.Qt.MouseButton.RightButton,
                                 QtCore.Qt.MouseButton.LeftButton):
             self._drag = ("pan", event.position(), self.center)
 
     def mouseMoveEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
-        if self._drag is not None:
+        if self._drag is not None and self._drag[0] != "tool":
             mode, start, value = self._drag
             d = event.position() - start
             if mode == "window":
@@ -317,10 +328,23 @@ class ViewportView(QtWidgets.QWidget):
                 self.center = (value[0] - d.x() / kx, value[1] - d.y() / ky)
                 self._display = None
                 self.update()
+        else:
+            self._tool_event("move", event)
         self._emit_readout(event.position())
 
     def mouseReleaseEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None and self._drag[0] == "tool":
+            self._tool_event("release", event)
         self._drag = None
+
+    def mouseDoubleClickEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if not self._tool_event("double_click", event):
+            super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802
+        if self.tool is not None and self.tool.key(event):
+            return
+        super().keyPressEvent(event)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
         self._display = None

@@ -1,0 +1,143 @@
+"""The editing state of the window: current asset and plane, active tool and class, selection,
+and the undo stack. Tools call ``create``/``move``/``delete_selected``; every change becomes core
+ops pushed as one undo command and saved as it happens (there is no save button)."""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6 import QtCore, QtGui
+
+from labeldesk.core import ids
+from labeldesk.core.errors import OpRejected
+from labeldesk.core.ops import ChangeSet, OpDraft
+from labeldesk.qt.commands import push
+from labeldesk.qt.tools.base import Tool
+from labeldesk.qt.tools.box_tool import BoxTool
+from labeldesk.qt.tools.polygon_tool import PointsTool, PolygonTool, PolylineTool
+from labeldesk.qt.tools.select_tool import SelectTool
+from labeldesk.qt.viewer.annotation_painter import AnnotationPainter
+
+TOOLS: tuple[type[Tool], ...] = (SelectTool, BoxTool, PolygonTool, PolylineTool, PointsTool)
+
+
+class EditSession(QtCore.QObject):
+    sig_annotations_changed = QtCore.Signal()
+    sig_selection_changed = QtCore.Signal(object)
+    sig_message = QtCore.Signal(str)
+    sig_tool_changed = QtCore.Signal(str)
+    sig_class_changed = QtCore.Signal(object)
+
+    def __init__(self, viewport: Any, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.viewport = viewport
+        self.project: Any = None
+        self.asset_id: str | None = None
+        self.active_class_id: str | None = None
+        self.undo_stack = QtGui.QUndoStack(self)
+        self.painter = AnnotationPainter()
+        viewport.overlay = self.painter
+        self.tools = {cls.name: cls(self) for cls in TOOLS}
+        self.tool: Tool = self.tools["select"]
+        viewport.tool = self.tool
+        viewport.sig_plane_changed.connect(lambda _plane: self.refresh())
+
+    # ---- context ------------------------------------------------------------------------------
+    def set_project(self, project: Any) -> None:
+        self.project = project
+        self.asset_id = None
+        self.undo_stack.clear()
+        self.refresh_classes()
+        self.refresh()
+
+    def set_asset(self, asset_id: str | None) -> None:
+        self.tool.cancel()
+        self.asset_id = asset_id
+        self.painter.selected = set()
+        self.refresh()
+
+    def refresh_classes(self) -> None:
+        classes = self.project.classes() if self.project else []
+        by_id = {c.id: c for c in classes}
+        colours = {}
+        for c in classes:            # a merged class is drawn in its target's colour
+            target = by_id.get(c.merged_into) if c.merged_into else c
+            colours[c.id] = (target or c).color
+        self.painter.colours = colours
+        self.viewport.update()
+
+    def refresh(self, changes: ChangeSet | None = None) -> None:
+        if self.project is None or self.asset_id is None or self.viewport.source is None:
+            self.painter.set_annotations([])
+        else:
+            self.painter.set_annotations(self.project.annotations(self.asset_id, self.viewport.plane))
+        self.viewport.update()
+        self.sig_annotations_changed.emit()
+
+    def _on_changed(self, changes: ChangeSet) -> None:
+        if changes.classes:
+            self.refresh_classes()
+        self.refresh(changes)
+
+    # ---- tool and class -----------------------------------------------------------------------
+    def set_tool(self, name: str) -> None:
+        self.tool.deactivate()
+        self.tool = self.tools[name]
+        self.viewport.tool = self.tool
+        self.tool.activate()
+        self.sig_tool_changed.emit(name)
+
+    def set_active_class(self, class_id: str | None) -> None:
+        self.active_class_id = class_id
+        self.sig_class_changed.emit(class_id)
+
+    def message(self, text: str) -> None:
+        self.sig_message.emit(text)
+
+    # ---- edits --------------------------------------------------------------------------------
+    def commit(self, drafts: list[OpDraft], text: str, merge_key: str | None = None) -> bool:
+        try:
+            push(self.undo_stack, self.project, drafts, text, self._on_changed, merge_key)
+        except OpRejected as exc:
+            self.message(f"{text}: not saved: {exc}")
+            return False
+        return True
+
+    def create(self, geometry: dict[str, Any], text: str) -> str | None:
+        if self.project is None or self.asset_id is None:
+            return None
+        class_id = self.active_class_id
+        if class_id is not None:
+            cls = next((c for c in self.project.classes() if c.id == class_id), None)
+            if cls is not None and cls.kinds and geometry["kind"] not in cls.kinds:
+                self.message(f"class {cls.name!r} allows {', '.join(cls.kinds)}, not {geometry['kind']}")
+                return None
+        ann_id = ids.new_id()
+        draft = OpDraft("annotation.create", ann_id, {"annotation": {
+            "asset_id": self.asset_id, "layer_id": self.project.my_layer_id, "class_id": class_id,
+            "plane": self.viewport.plane.to_dict(), "geometry": geometry, "attributes": {}}})
+        if self.commit([draft], text):
+            self.select({ann_id})
+            return ann_id
+        return None
+
+    def move(self, originals: dict[str, Any], dx: float, dy: float, merge_key: str) -> None:
+        drafts = [OpDraft("annotation.update", ann_id, {"set": {"geometry": geom.translate(dx, dy).to_dict()}})
+                  for ann_id, geom in originals.items()]
+        self.commit(drafts, "Move", merge_key)
+
+    def delete_selected(self) -> None:
+        chosen = sorted(self.painter.selected)
+        if chosen:
+            self.commit([OpDraft("annotation.delete", a, {}) for a in chosen], f"Delete {len(chosen)}")
+            self.select(set())
+
+    def set_class_of_selected(self, class_id: str | None) -> None:
+        chosen = sorted(self.painter.selected)
+        if chosen:
+            self.commit([OpDraft("annotation.update", a, {"set": {"class_id": class_id}}) for a in chosen],
+                        "Change class")
+
+    def select(self, annotation_ids: set[str]) -> None:
+        self.painter.selected = set(annotation_ids)
+        self.viewport.update()
+        self.sig_selection_changed.emit(set(annotation_ids))
