@@ -1,0 +1,1 @@
+"""Semi-automatic tools, all local: each returns an ordinary geometry the user can edit."""

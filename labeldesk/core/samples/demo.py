@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from labeldesk.core import ids
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import OpDraft
 from labeldesk.core.tasks import NO_PROGRESS, Progress
@@ -31,18 +30,10 @@ def write_demo_data(data_dir: Path, small: bool = False) -> list[Path]:
 
 
 def load_ontology(project: Any, path: Path) -> int:
-    """Create the classes of an ontology JSON file (``{"classes": [...]}``) in one transaction."""
+    """Bring the project's ontology up to a JSON file in one transaction (never deletes)."""
+    from labeldesk.core.ontology_io import import_ontology
     data = json.loads(path.read_text(encoding="utf-8"))
-    drafts = []
-    name_to_id: dict[str, str] = {}
-    for i, cls in enumerate(data.get("classes", [])):
-        cid = cls.get("id") or ids.new_id()
-        name_to_id[cls["name"]] = cid
-        fields = {k: v for k, v in cls.items() if k not in ("id", "parent")}
-        if cls.get("parent"):
-            fields["parent_id"] = name_to_id[cls["parent"]]
-        fields.setdefault("sort_order", float(i))
-        drafts.append(OpDraft("ontology.class.create", cid, {"class": fields}))
+    drafts, _notes = import_ontology(project, data)
     project.apply_all(drafts)
     if data.get("guide"):
         project.apply(OpDraft("project.settings", None, {"set": {"labeling_guide": data["guide"]}}))
