@@ -11,13 +11,17 @@ from labeldesk.core import ids
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.ops import ChangeSet, OpDraft
 from labeldesk.qt.commands import push
+from labeldesk.qt.tools.assist_tools import GrabCutTool, ThresholdTool, WandTool
 from labeldesk.qt.tools.base import Tool
 from labeldesk.qt.tools.box_tool import BoxTool
+from labeldesk.qt.tools.brush_tool import BrushTool, EraserTool
 from labeldesk.qt.tools.polygon_tool import PointsTool, PolygonTool, PolylineTool
 from labeldesk.qt.tools.select_tool import SelectTool
+from labeldesk.qt.tools.shape_tools import EllipseTool, RotatedBoxTool
 from labeldesk.qt.viewer.annotation_painter import AnnotationPainter
 
-TOOLS: tuple[type[Tool], ...] = (SelectTool, BoxTool, PolygonTool, PolylineTool, PointsTool)
+TOOLS: tuple[type[Tool], ...] = (SelectTool, BoxTool, RotatedBoxTool, EllipseTool, PolygonTool, PolylineTool,
+                                 PointsTool, BrushTool, EraserTool, WandTool, GrabCutTool, ThresholdTool)
 
 
 class EditSession(QtCore.QObject):
@@ -34,6 +38,10 @@ class EditSession(QtCore.QObject):
         self.asset_id: str | None = None
         self.active_class_id: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
+        self.brush_radius = 8.0
+        self.wand_tolerance = 12
+        self._threshold: tuple[float, float] | None = None
+        self.clipboard: list[Any] = []
         self.painter = AnnotationPainter()
         viewport.overlay = self.painter
         self.tools = {cls.name: cls(self) for cls in TOOLS}
@@ -136,6 +144,84 @@ class EditSession(QtCore.QObject):
         if chosen:
             self.commit([OpDraft("annotation.update", a, {"set": {"class_id": class_id}}) for a in chosen],
                         "Change class")
+
+    def update_geometry(self, annotation_id: str, geometry: Any, text: str) -> None:
+        self.commit([OpDraft("annotation.update", annotation_id, {"set": {"geometry": geometry.to_dict()}})], text)
+
+    def delete(self, annotation_ids: list[str], text: str) -> None:
+        self.commit([OpDraft("annotation.delete", a, {}) for a in annotation_ids], text)
+
+    def set_attributes(self, annotation_id: str, values: dict[str, Any]) -> bool:
+        return self.commit([OpDraft("annotation.update", annotation_id, {"set": {"attributes": values}})],
+                           "Edit attributes")
+
+    # ---- settings of the semi-automatic tools ---------------------------------------------------
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = float(min(200.0, max(0.5, radius)))
+        self.message(f"brush size {2 * self.brush_radius:.0f} px")
+
+    @property
+    def threshold_range(self) -> tuple[float, float]:
+        """The threshold tool's range (physical units); by default the current window."""
+        if self._threshold is not None:
+            return self._threshold
+        c, w = self.viewport.window
+        return (c - w / 2, c + w / 2)
+
+    def set_threshold_range(self, low: float, high: float) -> None:
+        self._threshold = (min(low, high), max(low, high))
+
+    # ---- clipboard, copy to the next plane, interpolation ---------------------------------------
+    def selected_annotations(self) -> list[Any]:
+        return [a for a in self.painter.annotations if a.id in self.painter.selected]
+
+    def copy(self) -> None:
+        self.clipboard = self.selected_annotations()
+        self.message(f"copied {len(self.clipboard)} annotation(s)")
+
+    def paste(self) -> None:
+        from labeldesk.core.interpolation import copy_to_plane
+        if not self.clipboard or self.asset_id is None:
+            return
+        plane = self.viewport.plane.to_dict()
+        drafts = [copy_to_plane(a, plane, self.project.my_layer_id) for a in self.clipboard
+                  if a.asset_id == self.asset_id]
+        if drafts and self.commit(drafts, f"Paste {len(drafts)}"):
+            self.select({d.entity for d in drafts})
+
+    def copy_to_next(self, step: int = 1) -> None:
+        """Copy the selection to the next slice (volumes) or frame (video) and go there."""
+        from dataclasses import replace
+
+        from labeldesk.core.interpolation import copy_to_plane
+        chosen = self.selected_annotations()
+        if not chosen:
+            self.message("select annotations to copy to the next slice or frame")
+            return
+        info = self.viewport.source.info
+        field = "t" if info.kind == "video" or (info.frames > 1 and info.kind != "volume") else "z"
+        target = replace(self.viewport.plane, **{field: getattr(self.viewport.plane, field) + step})
+        drafts = [copy_to_plane(a, target.to_dict(), self.project.my_layer_id) for a in chosen]
+        if self.commit(drafts, "Copy to next"):
+            self.viewport.set_plane(target)
+            self.select({d.entity for d in drafts})
+
+    def interpolate_selection(self) -> None:
+        """Fill the slices/frames between two selected annotations (one undo step)."""
+        from labeldesk.core.geometry import GeometryError
+        from labeldesk.core.interpolation import fill_between
+        chosen = [self.project.annotation(a) for a in sorted(self.painter.selected)]
+        if len(chosen) != 2:
+            self.message("interpolation needs two annotations on different slices or frames: "
+                         "pick them in the Annotations list (Ctrl+click), then Ctrl+I")
+            return
+        try:
+            drafts = fill_between(chosen[0], chosen[1], self.project.my_layer_id)
+        except GeometryError as exc:
+            self.message(f"interpolation: {exc}")
+            return
+        if drafts and self.commit(drafts, f"Interpolate {len(drafts)} planes"):
+            self.message(f"interpolated {len(drafts)} planes")
 
     def select(self, annotation_ids: set[str]) -> None:
         self.painter.selected = set(annotation_ids)

@@ -14,7 +14,9 @@ from PySide6 import QtGui
 from labeldesk.qt.actions import build_actions
 from labeldesk.qt.edit_session import TOOLS, EditSession
 from labeldesk.qt.panels.annotation_panel import AnnotationPanel
+from labeldesk.qt.dialogs import ontology_dialogs
 from labeldesk.qt.panels.asset_panel import AssetPanel
+from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt.viewer.viewport_view import ViewportView
@@ -41,8 +43,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = EditSession(self.viewport, self)
         self.ontology_panel = OntologyPanel()
         self.annotation_panel = AnnotationPanel()
+        self.attribute_panel = AttributePanel()
         for title, widget, area in (("Classes", self.ontology_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("Annotations", self.annotation_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
+                                    ("Annotations", self.annotation_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
+                                    ("Attributes", self.attribute_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
             d = QtWidgets.QDockWidget(title, self)
             d.setObjectName(title.lower() + "_dock")
             d.setWidget(widget)
@@ -56,7 +60,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ontology_panel.sig_class_activated.connect(self.session.set_active_class)
         self.session.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.session.sig_annotations_changed.connect(self._on_session_annotations_changed)
-        self.session.sig_selection_changed.connect(self.annotation_panel.show_selection)
+        self.session.sig_selection_changed.connect(self._on_session_selection_changed)
+        self.attribute_panel.sig_attributes_edited.connect(self.session.set_attributes)
+        self.attribute_panel.sig_class_edited.connect(self._on_attribute_panel_class_edited)
+        self.ontology_panel.sig_menu_requested.connect(
+            lambda cid, pos: ontology_dialogs.context_menu(self, cid, pos))
+        self.session.undo_stack.indexChanged.connect(lambda _i: self._after_undo_redo())
         self.annotation_panel.sig_selection_requested.connect(self.session.select)
         self.annotation_panel.sig_jump_requested.connect(self._on_annotation_panel_jump_requested)
 
@@ -84,6 +93,32 @@ class MainWindow(QtWidgets.QMainWindow):
             bar.addAction(act)
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addActions([undo, redo])
+        edit_menu.addSeparator()
+        for text, keys, slot in (
+                ("&Copy", "Ctrl+C", self.session.copy), ("&Paste", "Ctrl+V", self.session.paste),
+                ("Copy to &next slice/frame", "Ctrl+D", self.session.copy_to_next),
+                ("&Interpolate between the two selected", "Ctrl+I", self.session.interpolate_selection),
+                ("&Delete selected", "Del", self.session.delete_selected),
+                ("Import ontology JSON…", "", lambda: ontology_dialogs.import_json(self)),
+                ("Export ontology JSON…", "", lambda: ontology_dialogs.export_json(self)),
+                ("Add class…", "", lambda: ontology_dialogs.add_class(self))):
+            act = edit_menu.addAction(text, slot)
+            if keys:
+                act.setShortcut(QtGui.QKeySequence(keys))
+                act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.viewport.addAction(act)
+        bar.addSeparator()
+        self.threshold_low, self.threshold_high = QtWidgets.QDoubleSpinBox(), QtWidgets.QDoubleSpinBox()
+        for box, value in ((self.threshold_low, -100.0), (self.threshold_high, 200.0)):
+            box.setRange(-100000, 100000)
+            box.setValue(value)
+            box.setToolTip("Threshold tool range (physical units, e.g. HU)")
+            box.valueChanged.connect(lambda _v: self.session.set_threshold_range(
+                self.threshold_low.value(), self.threshold_high.value()))
+        bar.addWidget(QtWidgets.QLabel(" Threshold "))
+        bar.addWidget(self.threshold_low)
+        bar.addWidget(self.threshold_high)
+        self.session.set_threshold_range(self.threshold_low.value(), self.threshold_high.value())
         self.undo_action, self.redo_action = undo, redo
         for digit in "123456789":
             sc = QtGui.QShortcut(QtGui.QKeySequence(digit), self)
@@ -96,6 +131,35 @@ class MainWindow(QtWidgets.QMainWindow):
         names = {c.id: c.name for c in self.project.classes()}
         self.annotation_panel.set_annotations(self.project.annotations(self.current_asset_id), names)
         self.annotation_panel.show_selection(self.session.painter.selected)
+
+    def _on_session_selection_changed(self, ids: set[str]) -> None:
+        self.annotation_panel.show_selection(ids)
+        self._show_attributes(ids)
+
+    def _show_attributes(self, ids: set[str]) -> None:
+        from labeldesk.core.measure import measure, pixel_size_mm
+        ann = self.project.annotation(next(iter(ids))) if self.project and len(ids) == 1 else None
+        text = ""
+        if ann is not None and not ann.deleted:
+            asset = self.project.asset(ann.asset_id)
+            calib = self.project.conn.execute("SELECT value FROM meta WHERE key='setting.mm_per_pixel'").fetchone()
+            px = pixel_size_mm(asset, ann.plane.axis, float(calib[0]) if calib else None)
+            text = measure(ann.geometry, px).text() if ann.geometry.kind != "points" else ""
+        else:
+            ann = None
+        self.attribute_panel.show_annotation(ann, self.project.classes() if self.project else [], text)
+
+    def _on_attribute_panel_class_edited(self, annotation_id: str, class_id: Any) -> None:
+        from labeldesk.core.ops import OpDraft
+        ann = self.project.annotation(annotation_id)
+        cls = next((c for c in self.project.classes() if c.id == class_id), None)
+        keys = {d["key"] for d in cls.attributes} if cls else set()
+        values = {"class_id": class_id, "attributes": {k: v for k, v in ann.attributes.items() if k in keys}}
+        self.session.commit([OpDraft("annotation.update", annotation_id, {"set": values})], "Change class")
+
+    def _after_undo_redo(self) -> None:
+        self.ontology_panel.set_classes(self.project.classes() if self.project else [])
+        self._show_attributes(self.session.painter.selected)
 
     def _on_annotation_panel_jump_requested(self, annotation: Any) -> None:
         if annotation.plane != self.viewport.plane:

@@ -31,6 +31,7 @@ def guide_html(cls: Any) -> str:
 
 class OntologyPanel(QtWidgets.QWidget):
     sig_class_activated = QtCore.Signal(object)
+    sig_menu_requested = QtCore.Signal(object, object)        # class id or None, global position
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,6 +39,11 @@ class OntologyPanel(QtWidgets.QWidget):
         self.tree = QtWidgets.QTreeWidget()
         self.tree.setHeaderLabels(["Class", "Key"])
         self.tree.setColumnWidth(0, 200)
+        self.tree.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(
+            lambda pos: self.sig_menu_requested.emit(
+                (self.tree.itemAt(pos).data(0, CLASS_ROLE) if self.tree.itemAt(pos) else None),
+                self.tree.viewport().mapToGlobal(pos)))
         self.guide = QtWidgets.QTextBrowser()
         self.guide.setMinimumHeight(120)
         layout = QtWidgets.QVBoxLayout(self)
