@@ -69,14 +69,14 @@ class AttributePanel(QtWidgets.QWidget):
             cond = d.get("shown_when")
             if cond and annotation.attributes.get(cond["key"]) != cond["equals"]:
                 continue
-            widget = self._widget(d, annotation.attributes.get(d["key"]))
+            widget = self._widget(d, annotation.attributes.get(d["key"]), d["key"])
             self.widgets[d["key"]] = widget
             self.form.addRow(d.get("name", d["key"]) + (" *" if d.get("required") else ""), widget)
         missing = missing_required(list(self.cls.attributes), annotation.attributes) if self.cls else []
         self.missing.setText("Missing required: " + ", ".join(missing) if missing else "")
         self._building = False
 
-    def _widget(self, d: dict[str, Any], value: Any) -> QtWidgets.QWidget:
+    def _widget(self, d: dict[str, Any], value: Any, key: str) -> QtWidgets.QWidget:
         t = d["type"]
         if t == "enum":
             w = QtWidgets.QComboBox()
@@ -84,7 +84,7 @@ class AttributePanel(QtWidgets.QWidget):
             for o in d["options"]:
                 w.addItem(o, o)
             w.setCurrentIndex(max(0, w.findData(value)))
-            w.currentIndexChanged.connect(lambda _i: self._emit())
+            w.currentIndexChanged.connect(lambda _i: self._emit(key))
         elif t == "multi":
             w = QtWidgets.QListWidget()
             for o in d["options"]:
@@ -92,11 +92,11 @@ class AttributePanel(QtWidgets.QWidget):
                 item.setCheckState(QtCore.Qt.CheckState.Checked if value and o in value else QtCore.Qt.CheckState.Unchecked)
                 w.addItem(item)
             w.setMaximumHeight(22 * len(d["options"]) + 6)
-            w.itemChanged.connect(lambda _i: self._emit())
+            w.itemChanged.connect(lambda _i: self._emit(key))
         elif t == "bool":
             w = QtWidgets.QCheckBox()
             w.setChecked(bool(value))
-            w.toggled.connect(lambda _b: self._emit())
+            w.toggled.connect(lambda _b: self._emit(key))
         elif t == "number":
             w = QtWidgets.QDoubleSpinBox()
             w.setRange(d.get("min", -1e9) if d.get("min") is not None else -1e9,
@@ -104,33 +104,39 @@ class AttributePanel(QtWidgets.QWidget):
             w.setDecimals(3)
             w.setSpecialValueText("—")
             w.setValue(float(value) if value is not None else w.minimum())
-            w.editingFinished.connect(self._emit)
+            w.editingFinished.connect(lambda: self._emit(key))
         else:
             w = QtWidgets.QLineEdit(value or "")
-            w.editingFinished.connect(self._emit)
+            w.editingFinished.connect(lambda: self._emit(key))
         w.setProperty("attr_type", t)
         return w
 
-    def values(self) -> dict[str, Any]:
-        out = dict(self.annotation.attributes) if self.annotation else {}
-        for key, w in self.widgets.items():
-            t = w.property("attr_type")
-            if t == "enum":
-                out[key] = w.currentData()
-            elif t == "multi":
-                out[key] = [w.item(i).text() for i in range(w.count())
-                            if w.item(i).checkState() == QtCore.Qt.CheckState.Checked]
-            elif t == "bool":
-                out[key] = w.isChecked()
-            elif t == "number":
-                out[key] = None if w.value() == w.minimum() else w.value()
-            else:
-                out[key] = w.text() or None
-        return {k: v for k, v in out.items() if v is not None}
+    def value_of(self, key: str) -> Any:
+        w = self.widgets[key]
+        t = w.property("attr_type")
+        if t == "enum":
+            return w.currentData()
+        if t == "multi":
+            return [w.item(i).text() for i in range(w.count())
+                    if w.item(i).checkState() == QtCore.Qt.CheckState.Checked] or None
+        if t == "bool":
+            return w.isChecked()
+        if t == "number":
+            return None if w.value() == w.minimum() else w.value()
+        return w.text() or None
 
-    def _emit(self) -> None:
-        if not self._building and self.annotation is not None:
-            self.sig_attributes_edited.emit(self.annotation.id, self.values())
+    def _emit(self, key: str) -> None:
+        """Send the annotation's values with just this attribute changed (untouched ones stay unset)."""
+        if self._building or self.annotation is None:
+            return
+        values = dict(self.annotation.attributes)
+        value = self.value_of(key)
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+        if values != self.annotation.attributes:
+            self.sig_attributes_edited.emit(self.annotation.id, values)
 
     def _on_class_combo_activated(self, _index: int) -> None:
         if self.annotation is not None:
