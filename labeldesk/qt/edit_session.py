@@ -42,6 +42,7 @@ class EditSession(QtCore.QObject):
         self.wand_tolerance = 12
         self._threshold: tuple[float, float] | None = None
         self.clipboard: list[Any] = []
+        self.locked: set[str] = set()
         self.painter = AnnotationPainter()
         viewport.overlay = self.painter
         self.tools = {cls.name: cls(self) for cls in TOOLS}
@@ -134,7 +135,9 @@ class EditSession(QtCore.QObject):
         self.commit(drafts, "Move", merge_key)
 
     def delete_selected(self) -> None:
-        chosen = sorted(self.painter.selected)
+        chosen = sorted(self.painter.selected - self.locked)
+        if len(chosen) < len(self.painter.selected):
+            self.message("locked annotations were not deleted (unlock them in the Annotations panel)")
         if chosen:
             self.commit([OpDraft("annotation.delete", a, {}) for a in chosen], f"Delete {len(chosen)}")
             self.select(set())
@@ -144,6 +147,18 @@ class EditSession(QtCore.QObject):
         if chosen:
             self.commit([OpDraft("annotation.update", a, {"set": {"class_id": class_id}}) for a in chosen],
                         "Change class")
+
+    def replace_vertices(self, annotation: Any, points: list[tuple[float, float]], text: str,
+                         merge_key: str | None = None) -> None:
+        from labeldesk.core.geometry import GeometryError, Polygon, Polyline
+        try:
+            geom = (Polygon(tuple(points), annotation.geometry.holes) if annotation.geometry.kind == "polygon"
+                    else Polyline(tuple(points)))
+        except GeometryError as exc:
+            self.message(f"{text}: {exc}")
+            return
+        self.commit([OpDraft("annotation.update", annotation.id, {"set": {"geometry": geom.to_dict()}})],
+                    text, merge_key)
 
     def update_geometry(self, annotation_id: str, geometry: Any, text: str) -> None:
         self.commit([OpDraft("annotation.update", annotation_id, {"set": {"geometry": geometry.to_dict()}})], text)

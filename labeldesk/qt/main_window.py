@@ -68,6 +68,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.undo_stack.indexChanged.connect(lambda _i: self._after_undo_redo())
         self.annotation_panel.sig_selection_requested.connect(self.session.select)
         self.annotation_panel.sig_jump_requested.connect(self._on_annotation_panel_jump_requested)
+        self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
+        self.annotation_panel.sig_opacity_changed.connect(self._on_annotation_panel_opacity_changed)
+        self.annotation_panel.sig_lock_requested.connect(self._on_annotation_panel_lock_requested)
 
     def _build_tools(self) -> None:
         """Tools toolbar (single-key shortcuts), undo/redo, and class hotkeys 1–9."""
@@ -128,8 +131,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.project is None or self.current_asset_id is None:
             self.annotation_panel.set_annotations([], {})
             return
+        from labeldesk.core.ontology_io import flagged_annotations
         names = {c.id: c.name for c in self.project.classes()}
-        self.annotation_panel.set_annotations(self.project.annotations(self.current_asset_id), names)
+        authors = {u.id: u.name for u in self.project.users()}
+        flags: dict[str, str] = {}
+        for ann, reason in flagged_annotations(self.project, self.current_asset_id):
+            flags[ann.id] = f"{flags[ann.id]}; {reason}" if ann.id in flags else reason
+        self.annotation_panel.set_annotations(self.project.annotations(self.current_asset_id), names, authors,
+                                              flags, self.session.painter.hidden, self.session.locked)
         self.annotation_panel.show_selection(self.session.painter.selected)
 
     def _on_session_selection_changed(self, ids: set[str]) -> None:
@@ -160,6 +169,19 @@ class MainWindow(QtWidgets.QMainWindow):
     def _after_undo_redo(self) -> None:
         self.ontology_panel.set_classes(self.project.classes() if self.project else [])
         self._show_attributes(self.session.painter.selected)
+
+    def _on_annotation_panel_visibility_changed(self, hidden: set[str]) -> None:
+        self.session.painter.hidden = set(hidden)
+        self.viewport.update()
+
+    def _on_annotation_panel_opacity_changed(self, value: float) -> None:
+        self.session.painter.opacity = value
+        self.viewport.update()
+
+    def _on_annotation_panel_lock_requested(self, lock: bool) -> None:
+        chosen = set(self.session.painter.selected)
+        self.session.locked = (self.session.locked | chosen) if lock else (self.session.locked - chosen)
+        self._on_session_annotations_changed()
 
     def _on_annotation_panel_jump_requested(self, annotation: Any) -> None:
         if annotation.plane != self.viewport.plane:

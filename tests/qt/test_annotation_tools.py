@@ -134,3 +134,47 @@ def test_everything_drawn_is_saved_without_a_save_button(qtbot, window, photo, d
     with Project.open(demo_project) as p:
         assert [a.geometry for a in p.annotations(photo.id)] == [geom]
         assert p.verify_chain().ok
+
+
+def test_vertex_drag_add_and_remove(qtbot, window, photo):
+    view = window.viewport
+    window.session.create({"kind": "polygon", "shell": [[100, 100], [300, 100], [300, 300], [100, 300]]}, "p")
+    ann = window.project.annotations(photo.id)[0]
+    qtbot.keyClick(view, Key.Key_V)
+    # drag the (300, 300) corner to (350, 320): one undo step
+    qtbot.mousePress(view, Btn.LeftButton, NoMod, vp(view, 300, 300))
+    for x, y in ((320, 305), (340, 315), (350, 320)):
+        qtbot.mouseMove(view, vp(view, x, y))
+    qtbot.mouseRelease(view, Btn.LeftButton, NoMod, vp(view, 350, 320))
+    shell = window.project.annotation(ann.id).geometry.shell
+    end = img(view, vp(view, 350, 320))
+    assert shell[2] == pytest.approx(end)
+    window.undo_action.trigger()
+    assert window.project.annotation(ann.id).geometry.shell[2] == (300.0, 300.0)
+    # double-click on the top edge adds a vertex; Alt+click removes it again
+    qtbot.mouseDClick(view, Btn.LeftButton, NoMod, vp(view, 200, 100))
+    shell = window.project.annotation(ann.id).geometry.shell
+    assert len(shell) == 5 and shell[1][1] == pytest.approx(100, abs=1)
+    qtbot.mouseClick(view, Btn.LeftButton, QtCore.Qt.KeyboardModifier.AltModifier, vp(view, *shell[1]))
+    assert len(window.project.annotation(ann.id).geometry.shell) == 4
+
+
+def test_visibility_opacity_and_lock_from_the_panel(qtbot, window, photo):
+    view = window.viewport
+    window.session.create({"kind": "box", "xyxy": [100, 100, 200, 200]}, "b")
+    ann = window.project.annotations(photo.id)[0]
+    item = window.annotation_panel.list.item(0)
+    item.setCheckState(QtCore.Qt.CheckState.Unchecked)
+    assert window.session.painter.hidden == {ann.id}
+    item = window.annotation_panel.list.item(0)
+    item.setCheckState(QtCore.Qt.CheckState.Checked)
+    window.annotation_panel.opacity.setValue(60)
+    assert window.session.painter.opacity == pytest.approx(0.6)
+    window.session.select({ann.id})
+    window.annotation_panel.sig_lock_requested.emit(True)
+    qtbot.keyClick(view, Key.Key_V)
+    drag(qtbot, view, vp(view, 150, 150), vp(view, 250, 250))
+    qtbot.keyClick(view, Key.Key_Delete)
+    assert window.project.annotation(ann.id).geometry == Box(100, 100, 200, 200)
+    assert not window.project.annotation(ann.id).deleted
+    assert "🔒" in window.annotation_panel.list.item(0).text()

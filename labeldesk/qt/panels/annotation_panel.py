@@ -1,5 +1,6 @@
-"""The current asset's annotations: class, shape, plane; filter by class; selection synced with the
-viewport; double-click jumps to the annotation's plane."""
+"""The current asset's annotations: class, shape, plane, author and any flag (deprecated class,
+missing required attributes…); filter by any of them; visibility (checkbox), opacity, lock;
+selection synced with the viewport; double-click jumps to the annotation's plane."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,6 +13,9 @@ ANN_ROLE = QtCore.Qt.ItemDataRole.UserRole
 class AnnotationPanel(QtWidgets.QWidget):
     sig_selection_requested = QtCore.Signal(object)     # set of annotation ids
     sig_jump_requested = QtCore.Signal(object)          # an Annotation
+    sig_visibility_changed = QtCore.Signal(object)      # set of hidden ids
+    sig_opacity_changed = QtCore.Signal(float)
+    sig_lock_requested = QtCore.Signal(bool)            # lock / unlock the selection
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -19,11 +23,26 @@ class AnnotationPanel(QtWidgets.QWidget):
         self.list = QtWidgets.QListWidget()
         self.list.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.count = QtWidgets.QLabel()
+        self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(25)
+        self.opacity.setToolTip("Fill opacity")
+        lock, unlock = QtWidgets.QPushButton("Lock"), QtWidgets.QPushButton("Unlock")
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Opacity"))
+        row.addWidget(self.opacity, 1)
+        row.addWidget(lock)
+        row.addWidget(unlock)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.filter)
         layout.addWidget(self.list)
+        layout.addLayout(row)
         layout.addWidget(self.count)
+        self.opacity.valueChanged.connect(lambda v: self.sig_opacity_changed.emit(v / 100))
+        lock.clicked.connect(lambda: self.sig_lock_requested.emit(True))
+        unlock.clicked.connect(lambda: self.sig_lock_requested.emit(False))
+        self.list.itemChanged.connect(self._on_list_item_changed)
         self._annotations: dict[str, Any] = {}
         self._syncing = False
         self.filter.textChanged.connect(lambda _t: self._apply_filter())
@@ -31,8 +50,11 @@ class AnnotationPanel(QtWidgets.QWidget):
         self.list.itemDoubleClicked.connect(
             lambda item: self.sig_jump_requested.emit(self._annotations[item.data(ANN_ROLE)]))
 
-    def set_annotations(self, annotations: list[Any], class_names: dict[str | None, str]) -> None:
+    def set_annotations(self, annotations: list[Any], class_names: dict[str | None, str],
+                        authors: dict[str | None, str] | None = None, flags: dict[str, str] | None = None,
+                        hidden: set[str] | None = None, locked: set[str] | None = None) -> None:
         self._syncing = True
+        authors, flags, hidden, locked = authors or {}, flags or {}, hidden or set(), locked or set()
         self.list.clear()
         self._annotations = {a.id: a for a in annotations}
         for a in annotations:
@@ -40,8 +62,13 @@ class AnnotationPanel(QtWidgets.QWidget):
             where = f"{plane.axis} {plane.z + 1}" if plane.axis != "axial" or plane.z else ""
             where += f" t{plane.t + 1}" if plane.t else ""
             text = f"{class_names.get(a.class_id, 'no class')} · {a.geometry.kind}" + (f" · {where}" if where else "")
+            text += f" · {authors.get(a.author, '?')}" + (" · 🔒" if a.id in locked else "")
+            if a.id in flags:
+                text += f"\n   ⚠ {flags[a.id]}"
             item = QtWidgets.QListWidgetItem(text)
             item.setData(ANN_ROLE, a.id)
+            item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(QtCore.Qt.CheckState.Unchecked if a.id in hidden else QtCore.Qt.CheckState.Checked)
             self.list.addItem(item)
         self._syncing = False
         self._apply_filter()
@@ -66,3 +93,10 @@ class AnnotationPanel(QtWidgets.QWidget):
     def _on_list_item_selection_changed(self) -> None:
         if not self._syncing:
             self.sig_selection_requested.emit({i.data(ANN_ROLE) for i in self.list.selectedItems()})
+
+    def _on_list_item_changed(self, _item: QtWidgets.QListWidgetItem) -> None:
+        if self._syncing:
+            return
+        hidden = {self.list.item(i).data(ANN_ROLE) for i in range(self.list.count())
+                  if self.list.item(i).checkState() == QtCore.Qt.CheckState.Unchecked}
+        self.sig_visibility_changed.emit(hidden)
