@@ -226,12 +226,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.set_asset(None)
         self.viewport.set_message(f"Loading {asset.name}…")
         runner = TaskRunner(open_locator, locator, with_progress=False)
-        runner.signals.sig_finished.connect(lambda src, a=asset_id: self._on_source_ready(a, src))
-        runner.signals.sig_failed.connect(lambda msg, a=asset: self._on_source_failed(a, msg))
+        self._tasks.add(runner)          # a running QRunnable must outlive its Python wrapper
+        runner.signals.sig_finished.connect(lambda src, a=asset_id, r=runner: self._on_source_ready(a, src, r))
+        runner.signals.sig_failed.connect(lambda msg, a=asset, r=runner: self._on_source_failed(a, msg, r))
         self._loading = runner
         runner.start()
 
-    def _on_source_ready(self, asset_id: str, source: Any) -> None:
+    def _on_source_ready(self, asset_id: str, source: Any, runner: TaskRunner | None = None) -> None:
+        self._tasks.discard(runner)
         if asset_id != self.current_asset_id:
             source.close()
             return
@@ -241,7 +243,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.viewport.setFocus()
         self.sig_asset_shown.emit(asset_id)
 
-    def _on_source_failed(self, asset: Any, message: str) -> None:
+    def _on_source_failed(self, asset: Any, message: str, runner: TaskRunner | None = None) -> None:
+        self._tasks.discard(runner)
+        if asset.id != self.current_asset_id:
+            return
         self._loading = None
         self.viewport.set_message(f"{asset.name} could not be opened:\n{message}")
 
