@@ -44,6 +44,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("wl_soft", "W/L: soft tissue", "Alt+5", "viewport.preset_soft", "View"),
     ActionSpec("wl_auto", "W/L: auto", "Alt+0", "viewport.preset_auto", "View"),
     ActionSpec("shortcuts", "&Keyboard shortcuts", "F1", "show_shortcuts", "Help"),
+    ActionSpec("guide", "&Labeling guide", "Shift+F1", "show_labeling_guide", "Help", "The project's labeling guide"),
     ActionSpec("about", "&About labeldesk", "", "show_about", "Help"),
 )
 

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["labeldesk"])
     app.setApplicationName("labeldesk")
     window = MainWindow()
+    window.offer_guide = not args.screenshot
     if args.project:
         try:
             window.open_project(args.project)

@@ -238,6 +238,19 @@ class EditSession(QtCore.QObject):
         if drafts and self.commit(drafts, f"Interpolate {len(drafts)} planes"):
             self.message(f"interpolated {len(drafts)} planes")
 
+    def classify(self, scope: str) -> None:
+        """Give the active class to the whole asset (scope 'asset') or to the current slice/frame."""
+        if self.asset_id is None or self.active_class_id is None:
+            self.message("pick a class first (keys 1–9 or the Classes panel), then classify")
+            return
+        payload = {"asset_id": self.asset_id, "layer_id": self.project.my_layer_id, "scope": scope,
+                   "class_id": self.active_class_id}
+        if scope == "plane":
+            payload["plane"] = self.viewport.plane.to_dict()
+        if self.commit([OpDraft("classification.add", ids.new_id(), payload)],
+                       "Classify asset" if scope == "asset" else "Classify slice/frame"):
+            self.sig_annotations_changed.emit()
+
     def select(self, annotation_ids: set[str]) -> None:
         self.painter.selected = set(annotation_ids)
         self.viewport.update()

@@ -29,6 +29,7 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.project: Any = None
         self.current_asset_id: str | None = None
+        self.offer_guide = True             # off in screenshot mode
         self._loading: TaskRunner | None = None
         self._tasks: set[TaskRunner] = set()
         self.setWindowTitle("labeldesk")
@@ -104,7 +105,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("&Delete selected", "Del", self.session.delete_selected),
                 ("Import ontology JSON…", "", lambda: ontology_dialogs.import_json(self)),
                 ("Export ontology JSON…", "", lambda: ontology_dialogs.export_json(self)),
-                ("Add class…", "", lambda: ontology_dialogs.add_class(self))):
+                ("Add class…", "", lambda: ontology_dialogs.add_class(self)),
+                ("Classify this slice/frame as the active class", "Ctrl+K", lambda: self.session.classify("plane")),
+                ("Classify the whole asset as the active class", "Ctrl+Shift+K", lambda: self.session.classify("asset"))):
             act = edit_menu.addAction(text, slot)
             if keys:
                 act.setShortcut(QtGui.QKeySequence(keys))
@@ -137,8 +140,11 @@ class MainWindow(QtWidgets.QMainWindow):
         flags: dict[str, str] = {}
         for ann, reason in flagged_annotations(self.project, self.current_asset_id):
             flags[ann.id] = f"{flags[ann.id]}; {reason}" if ann.id in flags else reason
+        from labeldesk.core.op_types.classifications import classifications
         self.annotation_panel.set_annotations(self.project.annotations(self.current_asset_id), names, authors,
                                               flags, self.session.painter.hidden, self.session.locked)
+        self.annotation_panel.show_classifications(classifications(self.project.conn, self.current_asset_id),
+                                                   self.viewport.plane)
         self.annotation_panel.show_selection(self.session.painter.selected)
 
     def _on_session_selection_changed(self, ids: set[str]) -> None:
@@ -198,6 +204,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"{self.project.name} — labeldesk")
         self.session.set_project(self.project)
         self.ontology_panel.set_classes(self.project.classes())
+        QtCore.QTimer.singleShot(0, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
         if ids:
@@ -304,6 +311,35 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog.reset()
         self._tasks.discard(runner)
         QtWidgets.QMessageBox.critical(self, "Adding failed", message)
+
+    def labeling_guide(self) -> dict[str, Any] | None:
+        import json
+        row = self.project.conn.execute("SELECT value FROM meta WHERE key = 'setting.labeling_guide'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def show_labeling_guide_once(self) -> None:
+        """The project's labeling guide, the first time this user opens this project here."""
+        if self.project is None or not self.offer_guide or self.labeling_guide() is None:
+            return
+        settings = QtCore.QSettings(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
+                                    "labeldesk", "labeldesk")
+        key = f"guide_seen/{self.project.id}/{self.project.user_id}"
+        if settings.value(key, False, type=bool):
+            return
+        settings.setValue(key, True)
+        self.show_labeling_guide()
+
+    def show_labeling_guide(self) -> None:
+        guide = self.labeling_guide() if self.project else None
+        if not guide:
+            QtWidgets.QMessageBox.information(self, "Labeling guide", "This project has no labeling guide yet.")
+            return
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, guide.get("title", "Labeling guide"),
+                                    guide.get("text", ""), QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText("Each class has its own guide card in the Classes panel. "
+                               "Help ▸ Labeling guide shows this again.")
+        self.guide_box = box
+        box.open()
 
     def show_shortcuts(self) -> None:
         from labeldesk.qt.dialogs.shortcuts_dialog import ShortcutsDialog

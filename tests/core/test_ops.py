@@ -9,7 +9,7 @@ from labeldesk.core import ids
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.ops import OpDraft
 
-TABLES = ("assets", "layers", "classes", "annotations", "users", "roles", "meta")
+TABLES = ("assets", "layers", "classes", "annotations", "users", "roles", "meta", "classifications")
 
 
 def snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
@@ -20,7 +20,8 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
         # revisions, seq counters and clocks move forward on undo by design
         keep = [i for i, c in enumerate(cols) if c not in ("revision", "ontology_version")]
         # creations are undone by tombstones (nothing is ever hard-deleted): compare live rows
-        flag = {"assets": "removed", "layers": "removed", "annotations": "deleted", "classes": "deprecated"}.get(t)
+        flag = {"assets": "removed", "layers": "removed", "annotations": "deleted", "classes": "deprecated",
+                "classifications": "deleted"}.get(t)
         if flag:
             rows = [r for r in rows if not r[cols.index(flag)]]
         rows = [tuple(r[i] for i in keep) for r in rows]
@@ -78,6 +79,8 @@ def test_round_trip_every_op_type(project, image_asset):
         OpDraft("annotation.delete", ann, {}),
         OpDraft("role.grant", uid, {"role": "reviewer"}),
         OpDraft("project.settings", None, {"set": {"guide_url": "guide.html"}}),
+        OpDraft("classification.add", ids.new_id(), {"asset_id": image_asset, "layer_id": project.my_layer_id,
+                                                      "scope": "asset", "class_id": cid}),
     ]
     for draft in drafts:
         assert_round_trip(project, draft)
@@ -166,3 +169,13 @@ def test_apply_all_is_all_or_nothing(project, image_asset):
     with pytest.raises(OpRejected):
         project.apply_all([good, OpDraft("annotation.delete", "missing", {})])
     assert project.counts() == n
+
+
+def test_classification_remove_round_trip_and_plane_scope(project, image_asset):
+    cid = _class(project)
+    k = ids.new_id()
+    project.apply(OpDraft("classification.add", k, {"asset_id": image_asset, "layer_id": project.my_layer_id,
+                                                    "scope": "plane", "plane": {"t": 0}, "class_id": cid}))
+    assert_round_trip(project, OpDraft("classification.remove", k, {}))
+    from labeldesk.core.op_types.classifications import classifications
+    assert [c["scope"] for c in classifications(project.conn, image_asset)] == ["plane"]

@@ -150,3 +150,17 @@ def test_disk_full_is_reported_and_store_unharmed(project, image_asset):
 def test_ids_are_time_ordered():
     a = [ids.new_id() for _ in range(2000)]
     assert a == sorted(a) and len(set(a)) == len(a)
+
+
+def test_v1_store_with_data_migrates_to_current(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=1)
+    conn.execute("INSERT INTO meta VALUES ('project_id', 'p1')")
+    conn.execute("INSERT INTO assets (id, kind, name, content_hash, width, height, dtype, revision) "
+                 "VALUES ('a1', 'image', 'x.png', 'h', 4, 4, 'uint8', 'd:1')")
+    conn.close()
+    conn = connect(path)
+    assert user_version(conn) == SCHEMA_VERSION
+    assert conn.execute("SELECT name FROM assets").fetchone()[0] == "x.png"
+    assert conn.execute("SELECT COUNT(*) FROM classifications").fetchone()[0] == 0

@@ -5,6 +5,15 @@ import pytest
 from labeldesk.core.samples.demo import build_demo
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_qsettings(tmp_path_factory):
+    """QSettings go to a temporary folder, never to the user's real configuration."""
+    from PySide6 import QtCore
+    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
+    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
+                             str(tmp_path_factory.mktemp("qsettings")))
+
+
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory):
     return build_demo(tmp_path_factory.mktemp("demo") / "project", small=True)
@@ -24,6 +33,8 @@ def window(qtbot, demo_project, monkeypatch):
     from PySide6 import QtWidgets
 
     from labeldesk.qt.main_window import MainWindow
+    # the first-open labeling guide is tested on its own (test_labeling_guide_opens_once…)
+    monkeypatch.setattr(MainWindow, "show_labeling_guide_once", lambda self: None)
     monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: None)
     monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda *a, **k: None)
     w = MainWindow()

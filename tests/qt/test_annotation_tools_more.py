@@ -13,6 +13,9 @@ from PySide6 import QtCore, QtWidgets
 from labeldesk.core.geometry import Ellipse, Mask
 from labeldesk.core.model import Plane
 from labeldesk.core.project import Project
+from labeldesk.qt.main_window import MainWindow
+
+SHOW_GUIDE_ONCE = MainWindow.show_labeling_guide_once      # the real one (the fixture stubs it)
 
 Btn = QtCore.Qt.MouseButton
 Key = QtCore.Qt.Key
@@ -187,3 +190,27 @@ def test_killing_the_app_mid_session_loses_nothing_committed(demo_project):
         assert p.integrity_check() == "ok" and p.verify_chain().ok
         photo = [a for a in p.assets() if a.name.startswith("site-photo-1")][0]
         assert len(p.annotations(photo.id)) >= drawn
+
+
+def test_classify_asset_and_slice(qtbot, window, ct):
+    from labeldesk.core.op_types.classifications import classifications
+    cls = {c.name: c.id for c in window.project.classes()}
+    window.ontology_panel.activate(cls["Liver"])
+    window.session.classify("asset")
+    window.ontology_panel.activate(cls["Lesion"])
+    window.session.classify("plane")
+    rows = classifications(window.project.conn, ct.id)
+    assert [(r["scope"], r["class_name"], r["plane_z"]) for r in rows] == [("asset", "Liver", None), ("plane", "Lesion", 8)]
+    assert "asset: Liver" in window.annotation_panel.classified.text()
+    assert "this slice/frame: Lesion" in window.annotation_panel.classified.text()
+    window.undo_action.trigger()
+    assert len(classifications(window.project.conn, ct.id)) == 1
+
+
+def test_labeling_guide_opens_once_per_user_and_project(qtbot, window):
+    SHOW_GUIDE_ONCE(window)
+    assert window.guide_box.text().startswith("Label every visible instance")
+    window.guide_box.close()
+    window.guide_box = None
+    SHOW_GUIDE_ONCE(window)
+    assert window.guide_box is None

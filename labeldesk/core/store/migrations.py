@@ -15,6 +15,7 @@ Step = Union[str, Callable[[sqlite3.Connection], None]]
 
 MIGRATIONS: list[Step] = [
     "schema_v1.sql",
+    "schema_v2.sql",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

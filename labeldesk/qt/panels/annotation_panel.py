@@ -19,7 +19,9 @@ class AnnotationPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.filter = QtWidgets.QLineEdit(placeholderText="Filter by class or shape…")
+        self.classified = QtWidgets.QLabel()
+        self.classified.setWordWrap(True)
+        self.filter = QtWidgets.QLineEdit(placeholderText="Filter by class, shape, author or flag…")
         self.list = QtWidgets.QListWidget()
         self.list.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.count = QtWidgets.QLabel()
@@ -35,6 +37,7 @@ class AnnotationPanel(QtWidgets.QWidget):
         row.addWidget(unlock)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.classified)
         layout.addWidget(self.filter)
         layout.addWidget(self.list)
         layout.addLayout(row)
@@ -72,6 +75,13 @@ class AnnotationPanel(QtWidgets.QWidget):
             self.list.addItem(item)
         self._syncing = False
         self._apply_filter()
+
+    def show_classifications(self, rows: list[dict[str, Any]], plane: Any) -> None:
+        whole = [r["class_name"] for r in rows if r["scope"] == "asset"]
+        here = [r["class_name"] for r in rows if r["scope"] == "plane" and plane is not None
+                and (r["plane_axis"], r["plane_z"], r["plane_t"]) == (plane.axis, plane.z, plane.t)]
+        parts = ([f"asset: {', '.join(whole)}"] if whole else []) + ([f"this slice/frame: {', '.join(here)}"] if here else [])
+        self.classified.setText("Classified — " + "; ".join(parts) if parts else "")
 
     def show_selection(self, ids: set[str]) -> None:
         self._syncing = True
