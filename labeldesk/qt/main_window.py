@@ -66,7 +66,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.attribute_panel.sig_class_edited.connect(self._on_attribute_panel_class_edited)
         self.ontology_panel.sig_menu_requested.connect(
             lambda cid, pos: ontology_dialogs.context_menu(self, cid, pos))
-        self.session.undo_stack.indexChanged.connect(lambda _i: self._after_undo_redo())
+        self.session.undo_stack.indexChanged.connect(self._after_undo_redo)
         self.annotation_panel.sig_selection_requested.connect(self.session.select)
         self.annotation_panel.sig_jump_requested.connect(self._on_annotation_panel_jump_requested)
         self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
@@ -172,7 +172,12 @@ class MainWindow(QtWidgets.QMainWindow):
         values = {"class_id": class_id, "attributes": {k: v for k, v in ann.attributes.items() if k in keys}}
         self.session.commit([OpDraft("annotation.update", annotation_id, {"set": values})], "Change class")
 
-    def _after_undo_redo(self) -> None:
+    def _after_undo_redo(self, _index: int = 0) -> None:
+        # Deferred: the change may come from a widget of these panels, which must not be deleted
+        # while its own signal is being delivered.
+        QtCore.QTimer.singleShot(0, self, self._refresh_side_panels)
+
+    def _refresh_side_panels(self) -> None:
         self.ontology_panel.set_classes(self.project.classes() if self.project else [])
         self._show_attributes(self.session.painter.selected)
 
@@ -204,7 +209,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"{self.project.name} — labeldesk")
         self.session.set_project(self.project)
         self.ontology_panel.set_classes(self.project.classes())
-        QtCore.QTimer.singleShot(0, self.show_labeling_guide_once)
+        QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
         if ids:

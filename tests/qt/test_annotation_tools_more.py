@@ -104,10 +104,10 @@ def test_attributes_panel_edits_typed_values_and_flags_required(qtbot, window, c
     combo.setCurrentIndex(combo.findData("malignant"))
     ann = window.project.annotations(ct.id, Plane(z=8))[0]
     assert ann.attributes == {"malignancy": "malignant"}
-    assert panel.missing.text() == ""
+    qtbot.waitUntil(lambda: panel.missing.text() == "", timeout=2000)
     assert "biopsy_id" not in panel.widgets                     # shown only when confirmed
     panel.widgets["confirmed"].setChecked(True)
-    assert "biopsy_id" in window.attribute_panel.widgets
+    qtbot.waitUntil(lambda: "biopsy_id" in window.attribute_panel.widgets, timeout=2000)
     assert window.project.annotation(ann.id).attributes["confirmed"] is True
 
 
@@ -139,8 +139,10 @@ def test_ontology_editing_through_dialogs(qtbot, window, ct, monkeypatch, tmp_pa
     ontology_dialogs.merge_class(window, cls["Kidney"])
     names = {c.name: c for c in window.project.classes()}
     assert "Hepatic lesion" in names and names["Kidney"].merged_into == cls["Liver"]
-    tree_names = [window.ontology_panel.tree.topLevelItem(i).text(0) for i in range(window.ontology_panel.tree.topLevelItemCount())]
-    assert "Hepatic lesion" in tree_names
+    def tree_names():
+        tree = window.ontology_panel.tree
+        return [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
+    qtbot.waitUntil(lambda: "Hepatic lesion" in tree_names(), timeout=2000)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"classes": [{"name": "A", "color": "red"}]}))
     before = window.project.ontology_version
