@@ -437,8 +437,24 @@ Geometry = Union[Box, RotatedBox, Ellipse, Polygon, Polyline, Points, Mask]
 KINDS = ("box", "rotated_box", "ellipse", "polygon", "polyline", "points", "mask")
 
 
-def geometry_from_dict(d: dict[str, Any]) -> Geometry:
-    """Parse the dict form written by ``to_dict``; raises GeometryError on anything malformed."""
+def _trusted(cls: type, **fields: Any) -> Any:
+    """Build a geometry without re-validating it (for rows the store validated on write)."""
+    obj = object.__new__(cls)
+    for k, v in fields.items():
+        object.__setattr__(obj, k, v)
+    return obj
+
+
+def geometry_from_dict(d: dict[str, Any], trusted: bool = False) -> Geometry:
+    """Parse the dict form written by ``to_dict``; raises GeometryError on anything malformed.
+    ``trusted`` skips validation for geometry read back from the store (validated when written)."""
+    if trusted:
+        kind = d.get("kind")
+        if kind == "polygon":
+            return _trusted(Polygon, shell=tuple(map(tuple, d["shell"])),
+                            holes=tuple(tuple(map(tuple, h)) for h in d.get("holes", ())))
+        if kind == "polyline":
+            return _trusted(Polyline, points=tuple(map(tuple, d["points"])))
     try:
         kind = d["kind"]
         if kind == "box":

@@ -59,7 +59,7 @@ def set_thumbnail(conn: sqlite3.Connection, asset_id: str, png: bytes) -> None:
 def row_to_annotation(row: sqlite3.Row) -> Annotation:
     return Annotation(id=row["id"], asset_id=row["asset_id"], layer_id=row["layer_id"],
                       class_id=row["class_id"], plane=Plane(row["plane_z"], row["plane_t"], row["plane_axis"]),
-                      geometry=geometry_from_dict(json.loads(row["geometry"])),
+                      geometry=geometry_from_dict(json.loads(row["geometry"]), trusted=True),
                       attributes=json.loads(row["attributes"]), author=row["author"],
                       revision=row["revision"], deleted=bool(row["deleted"]))
 

@@ -1,8 +1,10 @@
 """Draws the current plane's annotations over the viewport and answers hit tests.
 
 Geometry is converted image_xy → view_xy through the viewport's own transform, so what is drawn
-is exactly where the core annotation lies. Only annotations whose bounding box meets the visible
-rectangle are drawn.
+is exactly where the core annotation lies. Bounding boxes live in one numpy array, so culling and
+hit tests are vectorised. Up to ``VECTOR_LIMIT`` visible annotations are drawn as vectors; beyond
+that (zoomed out over thousands of shapes) a raster overlay of the whole plane, built once per
+change from one QPainterPath per class, is blitted like the image itself.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from PySide6 import QtCore, QtGui
 from labeldesk.core import geometry as g
 
 DEFAULT_COLOUR = "#ffd000"
+VECTOR_LIMIT = 1500
+RASTER_MAX_SIDE = 4096
 
 
 class AnnotationPainter:
@@ -29,6 +33,16 @@ class AnnotationPainter:
         self.annotations = annotations
         live = {a.id for a in annotations}
         self.selected &= live
+        self.bounds = (np.array([a.geometry.bounds() for a in annotations], dtype=np.float64)
+                       if annotations else np.zeros((0, 4)))
+        self._raster = None
+
+    bounds = np.zeros((0, 4))
+    _raster: Any = None
+
+    def visible_indices(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        b = self.bounds
+        return np.flatnonzero((b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1))
 
     def colour(self, class_id: str | None) -> QtGui.QColor:
         return QtGui.QColor(self.colours.get(class_id) or DEFAULT_COLOUR)
@@ -40,15 +54,87 @@ class AnnotationPainter:
         br = view.view_to_image(QtCore.QPointF(view.width(), view.height()))
         vx0, vx1 = sorted((tl[0], br[0]))
         vy0, vy1 = sorted((tl[1], br[1]))
+        visible = self.visible_indices(vx0, vy0, vx1, vy1)
+        if len(visible) > VECTOR_LIMIT:
+            self._paint_raster(painter, view)
+            for ann in self.annotations:                 # the selection stays crisp on top
+                if ann.id in self.selected:
+                    self._draw(painter, view, ann.geometry, self.colour(ann.class_id), True)
+        else:
+            self._paint_vectors(painter, view, visible)
+        if self.preview is not None:
+            self._draw_preview(painter, view)
+
+    def _paint_vectors(self, painter: QtGui.QPainter, view: Any, visible: np.ndarray) -> None:
+        """Area shapes as one path per class drawn through the view transform (cosmetic pens);
+        the selection, lines, points and masks one by one."""
+        from labeldesk.qt.viewer.paths import path_from_rings
+        by_class: dict[Any, list[np.ndarray]] = {}
+        singles = []
+        for i in visible:
+            ann = self.annotations[i]
+            if ann.id in self.hidden:
+                continue
+            ring = None if (ann.id in self.selected or isinstance(ann.geometry, g.Mask)) else _outline(ann.geometry)
+            if ring is None:
+                singles.append(ann)
+            else:
+                by_class.setdefault(ann.class_id, []).append(ring)
+        painter.save()
+        painter.setTransform(view.image_transform())
+        for class_id, rings in by_class.items():
+            colour = self.colour(class_id)
+            pen = QtGui.QPen(colour, 1)       # 1 px: Qt's thick antialiased stroker is ~50x slower
+            pen.setCosmetic(True)
+            fill = QtGui.QColor(colour)
+            fill.setAlphaF(self.opacity)
+            path = path_from_rings(rings)
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)   # fills: no AA
+            painter.setPen(QtCore.Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawPath(path)
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)    # outlines: AA
+            painter.setPen(pen)
+            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)
+        painter.restore()
+        for ann in singles:
+            self._draw(painter, view, ann.geometry, self.colour(ann.class_id), ann.id in self.selected)
+
+    # ---- raster overlay for thousands of shapes --------------------------------------------------
+    def _paint_raster(self, painter: QtGui.QPainter, view: Any) -> None:
+        w, h = view.plane_size()
+        key = (w, h, self.opacity, frozenset(self.hidden), len(self.annotations))
+        if self._raster is None or self._raster[0] != key:
+            self._raster = (key, self.render_raster(w, h))
+        image = self._raster[1]
+        target = QtCore.QRectF(view.image_to_view(0, 0), view.image_to_view(w, h)).normalized()
+        painter.drawImage(target, image)
+
+    def render_raster(self, width: int, height: int) -> QtGui.QImage:
+        """The whole plane's annotations as one image (at most RASTER_MAX_SIDE on a side)."""
+        from labeldesk.qt.viewer.paths import path_from_rings
+        scale = min(1.0, RASTER_MAX_SIDE / max(width, height))
+        image = QtGui.QImage(max(1, int(width * scale)), max(1, int(height * scale)),
+                             QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(0)
+        by_class: dict[Any, list[np.ndarray]] = {}
         for ann in self.annotations:
             if ann.id in self.hidden:
                 continue
-            x0, y0, x1, y1 = ann.geometry.bounds()
-            if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
-                continue
-            self._draw(painter, view, ann.geometry, self.colour(ann.class_id), ann.id in self.selected)
-        if self.preview is not None:
-            self._draw_preview(painter, view)
+            ring = _outline(ann.geometry)
+            if ring is not None:
+                by_class.setdefault(ann.class_id, []).append(ring * scale)
+        p = QtGui.QPainter(image)
+        for class_id, rings in by_class.items():
+            colour = self.colour(class_id)
+            fill = QtGui.QColor(colour)
+            fill.setAlphaF(self.opacity)
+            p.setPen(QtGui.QPen(colour, 1))
+            p.setBrush(fill)
+            p.drawPath(path_from_rings(rings))
+        p.end()
+        return image
 
     def _pts(self, view: Any, points: Any) -> QtGui.QPolygonF:
         return QtGui.QPolygonF([view.image_to_view(float(x), float(y)) for x, y in points])
@@ -111,13 +197,28 @@ class AnnotationPainter:
         """Topmost visible annotation at image_xy (within ``tolerance`` image pixels)."""
         from shapely.geometry import Point
         pt = Point(x, y)
-        for ann in reversed(self.annotations):
+        for i in self.visible_indices(x - tolerance, y - tolerance, x + tolerance, y + tolerance)[::-1]:
+            ann = self.annotations[i]
             if ann.id in self.hidden:
-                continue
-            x0, y0, x1, y1 = ann.geometry.bounds()
-            if not (x0 - tolerance <= x <= x1 + tolerance and y0 - tolerance <= y <= y1 + tolerance):
                 continue
             shape = ann.geometry.to_shapely()
             if shape.distance(pt) <= tolerance or (ann.geometry.area() > 0 and shape.contains(pt)):
                 return ann.id
         return None
+
+
+def _outline(geom: Any) -> np.ndarray | None:
+    """A closed ring (N x 2) standing for the shape in bulk drawing (polygons with holes, lines and
+    points are drawn one by one)."""
+    if isinstance(geom, g.Polygon):
+        return np.asarray(geom.shell, dtype=np.float64) if not geom.holes else None
+    if isinstance(geom, g.Box):
+        return np.array([(geom.x0, geom.y0), (geom.x1, geom.y0), (geom.x1, geom.y1), (geom.x0, geom.y1)])
+    if isinstance(geom, (g.RotatedBox,)):
+        return np.asarray(geom.corners())
+    if isinstance(geom, g.Ellipse):
+        return np.asarray(geom.outline(32))
+    if isinstance(geom, g.Mask):
+        x0, y0, x1, y1 = geom.bounds()
+        return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    return None

@@ -121,6 +121,16 @@ class ViewportView(QtWidgets.QWidget):
         return QtCore.QPointF((x - self.center[0]) * kx + self.width() / 2,
                               (y_disp - self.center[1]) * ky + self.height() / 2)
 
+    def image_transform(self) -> QtGui.QTransform:
+        """The image_xy -> view_xy mapping as a QTransform (for drawing whole paths in C++)."""
+        kx, ky = self._scales()
+        _, flip = self._geometry()
+        h = self.plane_size()[1]
+        dx = self.width() / 2 - self.center[0] * kx
+        if flip:     # y_view = (h - y - cy) * ky + H/2
+            return QtGui.QTransform(kx, 0, 0, -ky, dx, (h - self.center[1]) * ky + self.height() / 2)
+        return QtGui.QTransform(kx, 0, 0, ky, dx, self.height() / 2 - self.center[1] * ky)
+
     # ---- navigation ---------------------------------------------------------------------------
     def fit(self) -> None:
         w, h = self.plane_size()

@@ -1,0 +1,179 @@
+"""ANN-1, ANN-2, ANN-3, ANN-5, ANN-7: many 32-vertex polygons on one image.
+
+    python benchmarks/bench_ann.py [--n 100000] [--repeats 5]
+
+B20 = SELECT of the rows + numpy decode + one QDataStream path build; B21 = blit of a cached
+viewport-sized overlay image; B22 = drawPath of the visible polygons' outlines; B24 = numpy bbox
+cull; B26 = raw single-row UPDATE commit (WAL/NORMAL). Paint is measured offscreen into a
+1920x1080 viewport.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import machine, pct, row, timed  # noqa: E402
+
+from labeldesk.core import ids  # noqa: E402
+from labeldesk.core.io.base import ImageSource, SourceInfo  # noqa: E402
+from labeldesk.core.ops import OpDraft  # noqa: E402
+from labeldesk.core.project import Project  # noqa: E402
+
+SIDE = 20000
+
+
+class BlankSource(ImageSource):
+    def __init__(self) -> None:
+        self.path = "blank"
+        self.info = SourceInfo(kind="pyramid", width=SIDE, height=SIDE,
+                               levels=tuple((SIDE >> k, SIDE >> k) for k in range(6)))
+
+    def read_region(self, level, x, y, w, h, plane=None):  # noqa: ANN001
+        return np.zeros((max(1, h), max(1, w)), np.uint8)
+
+
+def polygons(n: int) -> list[list[list[float]]]:
+    rng = np.random.default_rng(0)
+    side = int(math.ceil(math.sqrt(n)))
+    step = SIDE / side
+    t = np.linspace(0, 2 * math.pi, 32, endpoint=False)
+    out = []
+    for i in range(n):
+        cx, cy = (i % side + 0.5) * step, (i // side + 0.5) * step
+        r = step * 0.35 * (0.8 + 0.2 * rng.random())
+        out.append(np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1).round(2).tolist())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    print(machine())
+    from PySide6 import QtCore, QtGui, QtWidgets
+    app = QtWidgets.QApplication([])
+    from labeldesk.qt.viewer.annotation_painter import AnnotationPainter
+    from labeldesk.qt.viewer.paths import path_from_rings
+    from labeldesk.qt.viewer.viewport_view import ViewportView
+
+    tmp = Path(tempfile.mkdtemp())
+    project = Project.create(tmp / "p")
+    asset = ids.new_id()
+    project.apply(OpDraft("asset.add", asset, {"asset": {"kind": "pyramid", "name": "big", "content_hash": "h",
+                                                          "width": SIDE, "height": SIDE}}))
+    layer = project.my_layer_id
+    shells = polygons(a.n)
+    t0 = time.perf_counter()
+    drafts = [OpDraft("annotation.create", ids.new_id(), {"annotation": {"asset_id": asset, "layer_id": layer,
+              "geometry": {"kind": "polygon", "shell": s}}}) for s in shells]
+    project.apply_all(drafts)
+    print(f"(setup: {a.n} polygons through the op path in {time.perf_counter() - t0:.1f} s)")
+
+    view = ViewportView()
+    view.resize(1920, 1080)
+    painter = AnnotationPainter()
+    view.overlay = painter
+    view.set_source(BlankSource())
+
+    def load_and_paint() -> None:
+        painter.set_annotations(project.annotations(asset))
+        view._display = None
+        view.grab()
+
+    def baseline_load() -> None:
+        rows = project.conn.execute("SELECT geometry FROM annotations WHERE asset_id = ?", (asset,)).fetchall()
+        rings = [np.asarray(json.loads(r[0])["shell"]) for r in rows]
+        path_from_rings(rings)
+    ours = timed(load_and_paint, max(2, a.repeats // 2))
+    base = timed(baseline_load, max(2, a.repeats // 2))
+    print(row("ANN-1", f"load {a.n} polygons from SQLite and paint", ours, base, "<= 1.5x B20, < 2 s"))
+
+    view.fit()
+    view.grab()                                  # builds the raster overlay once
+    pans = []
+    for i in range(a.repeats * 4):
+        view.center = (view.center[0] + 3, view.center[1])
+        view._display = None
+        t = time.perf_counter()
+        view.grab()
+        pans.append((time.perf_counter() - t) * 1000)
+    cached = QtGui.QImage(1920, 1080, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    cached.fill(0)
+    target = QtGui.QImage(1920, 1080, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+
+    def blit() -> None:
+        p = QtGui.QPainter(target)
+        p.drawImage(0, 0, cached)
+        p.end()
+    print(row("ANN-2", "pan fully zoomed out (whole viewport paint)", pans, timed(blit, a.repeats * 4), "<= 3x B21"))
+
+    view.zoom = 10 * view.zoom
+    view.center = (SIDE / 2, SIDE / 2)
+    view._display = None
+    zoomed = []
+    for i in range(a.repeats * 2):
+        view.center = (view.center[0] + 2, view.center[1])
+        view._display = None
+        t = time.perf_counter()
+        view.grab()
+        zoomed.append((time.perf_counter() - t) * 1000)
+    tl, br = view.view_to_image(QtCore.QPointF(0, 0)), view.view_to_image(QtCore.QPointF(1920, 1080))
+    vis = painter.visible_indices(tl[0], tl[1], br[0], br[1])
+    vis_rings = [np.asarray(painter.annotations[i].geometry.shell) for i in vis]
+    path = path_from_rings(vis_rings)
+
+    def outline() -> None:
+        p = QtGui.QPainter(target)
+        p.drawPath(path)
+        p.end()
+    print(row("ANN-3", f"pan at 10x ({len(vis)} polygons visible), vector", zoomed, timed(outline, a.repeats * 2),
+              "<= 1.3x B22, < 16.7 ms"))
+
+    pts = np.random.default_rng(1).random((200, 2)) * SIDE
+    hits = timed(lambda: [painter.hit(x, y, 3.0) for x, y in pts], a.repeats)
+    b = painter.bounds
+    cull = timed(lambda: [np.flatnonzero((b[:, 0] <= x) & (b[:, 2] >= x) & (b[:, 1] <= y) & (b[:, 3] >= y))
+                          for x, y in pts], a.repeats)
+    print(row("ANN-5", f"hit test among {a.n} (per 200 probes)", hits, cull, "<= 2x B24"))
+
+    ann_id = painter.annotations[0].id
+    shell = np.asarray(shells[0])
+    raw = sqlite3.connect(tmp / "raw.db", isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("PRAGMA synchronous=NORMAL")
+    raw.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, g BLOB)")
+    raw.execute("INSERT INTO t VALUES (1, ?)", (b"x" * 600,))
+    ours, base = [], []
+    for i in range(300):
+        g = {"kind": "polygon", "shell": (shell + (i % 5)).tolist()}
+        t = time.perf_counter()
+        project.apply(OpDraft("annotation.update", ann_id, {"set": {"geometry": g}}))
+        ours.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        raw.execute("BEGIN")
+        raw.execute("UPDATE t SET g = ? WHERE id = 1", (json.dumps(g).encode(),))
+        raw.execute("COMMIT")
+        base.append((time.perf_counter() - t) * 1000)
+    print(row("ANN-7", f"save one edit with {a.n} polygons present", ours, base, "p99 <= 3x B26, < 1 ms"))
+    print(f"        p99 ours {pct(ours, .99):.3f} ms vs base {pct(base, .99):.3f} ms")
+    project.close()
+    del app
+
+
+if __name__ == "__main__":
+    main()
