@@ -16,12 +16,14 @@ from labeldesk.qt.tools.base import Tool
 from labeldesk.qt.tools.box_tool import BoxTool
 from labeldesk.qt.tools.brush_tool import BrushTool, EraserTool
 from labeldesk.qt.tools.polygon_tool import PointsTool, PolygonTool, PolylineTool
+from labeldesk.qt.tools.scissors_tool import ScissorsTool
 from labeldesk.qt.tools.select_tool import SelectTool
 from labeldesk.qt.tools.shape_tools import EllipseTool, RotatedBoxTool
 from labeldesk.qt.viewer.annotation_painter import AnnotationPainter
 
 TOOLS: tuple[type[Tool], ...] = (SelectTool, BoxTool, RotatedBoxTool, EllipseTool, PolygonTool, PolylineTool,
-                                 PointsTool, BrushTool, EraserTool, WandTool, GrabCutTool, ThresholdTool)
+                                 PointsTool, BrushTool, EraserTool, WandTool, GrabCutTool, ThresholdTool,
+                                 ScissorsTool)
 
 
 class EditSession(QtCore.QObject):
@@ -39,6 +41,7 @@ class EditSession(QtCore.QObject):
         self.active_class_id: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
         self.brush_radius = 8.0
+        self.brush_sphere = False
         self.wand_tolerance = 12
         self._threshold: tuple[float, float] | None = None
         self.clipboard: list[Any] = []
@@ -48,7 +51,11 @@ class EditSession(QtCore.QObject):
         self.tools = {cls.name: cls(self) for cls in TOOLS}
         self.tool: Tool = self.tools["select"]
         viewport.tool = self.tool
-        viewport.sig_plane_changed.connect(lambda _plane: self.refresh())
+        viewport.sig_plane_changed.connect(self._on_viewport_plane_changed)
+
+    def _on_viewport_plane_changed(self, _plane: Any) -> None:
+        self.tool.cancel()           # a half-drawn shape belongs to the plane it was started on
+        self.refresh()
 
     # ---- context ------------------------------------------------------------------------------
     def set_project(self, project: Any) -> None:

@@ -57,3 +57,15 @@ def test_mask_polygon_round_trip_with_hole():
     assert iou(back, Mask.from_array(a)) > 0.95
     square = Polygon(((10.5, 10.5), (20.5, 10.5), (20.5, 20.5), (10.5, 20.5)))
     assert polygon_to_mask(square, 40, 40).area() == 121     # cv2.fillPoly includes both edges
+
+
+def test_live_wire_follows_an_edge():
+    from labeldesk.core.assist.scissors import LiveWire
+    img = np.zeros((80, 120), np.uint8)
+    img[:, 60:] = 200                                   # a vertical edge at x = 60
+    wire = LiveWire(img)
+    wire.set_anchor((60, 10))
+    path = wire.path_to((60, 70))
+    xs = [x for x, _ in path]
+    assert path[0] == (60.5, 10.5) and path[-1] == (60.5, 70.5)
+    assert max(abs(x - 60.5) for x in xs) <= 1.0       # stays on the edge, never cuts across

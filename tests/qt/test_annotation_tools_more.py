@@ -216,3 +216,32 @@ def test_labeling_guide_opens_once_per_user_and_project(qtbot, window):
     window.guide_box = None
     SHOW_GUIDE_ONCE(window)
     assert window.guide_box is None
+
+
+def test_scissors_follow_the_spine_edge(qtbot, window, ct):
+    import math
+    view = window.viewport
+    view.set_window(0, 2000)
+    qtbot.keyClick(view, Key.Key_X)
+    cx, cy, r = 64.0, 64 + 0.2 * 128, 0.05 * 128
+    for a in (0, 2.1, 4.2):
+        qtbot.mouseClick(view, Btn.LeftButton, NoMod, vp(view, cx + (r + 0.3) * math.cos(a), cy + (r + 0.3) * math.sin(a)))
+    qtbot.keyClick(view, Key.Key_Return)
+    poly = window.project.annotations(ct.id, Plane(z=8))[0].geometry
+    assert poly.kind == "polygon"
+    assert abs(poly.area() - math.pi * r * r) < 0.5 * math.pi * r * r     # hugs the disk, not the triangle
+
+
+def test_spherical_brush_reaches_neighbouring_slices(qtbot, window, ct):
+    view = window.viewport
+    cls = {c.name: c.id for c in window.project.classes()}
+    window.ontology_panel.activate(cls["Liver"])
+    qtbot.keyClick(view, Key.Key_D)
+    qtbot.keyClick(view, Key.Key_Backslash)
+    window.session.brush_radius = 8          # 8 px * 0.7 mm = 5.6 mm; slices are 2.5 mm apart
+    qtbot.mouseClick(view, Btn.LeftButton, NoMod, vp(view, 40, 60))
+    areas = {z: sum(a.geometry.area() for a in window.project.annotations(ct.id, Plane(z=z))) for z in range(4, 13)}
+    assert areas[8] > areas[7] > areas[6] > 0 and areas[9] == areas[7] and areas[10] == areas[6]
+    assert areas[5] == 0 and areas[11] == 0
+    window.undo_action.trigger()
+    assert all(not window.project.annotations(ct.id, Plane(z=z)) for z in range(6, 11))
