@@ -1,7 +1,7 @@
 """Brush and eraser: paint a mask on the current plane. A stroke adds to the selected mask (or the
 active class's mask on this plane), else starts a new one; each stroke is one undo step.
 ``[`` and ``]`` change the size; the eraser removes from the mask under it. On volumes, the
-spherical option (toggle with ``\``) paints a ball: the stroke reaches the neighbouring slices with
+spherical option (toggle with the backslash key) paints a ball: the stroke reaches the neighbouring slices with
 the disk radius of the sphere's cross-section there (in mm, so anisotropic slices are right)."""
 from __future__ import annotations
 
