@@ -111,9 +111,10 @@ def interpolate_track(keyframes: dict[int, Any], t: int) -> Any:
     return keyframes[lo] if lo == hi else interpolate(keyframes[lo], keyframes[hi], (t - lo) / (hi - lo))
 
 
-def fill_between(first: Any, second: Any, layer_id: str | None = None) -> list[OpDraft]:
+def fill_between(first: Any, second: Any, layer_id: str | None = None, track_id: str | None = None) -> list[OpDraft]:
     """``annotation.create`` drafts for every slice (volumes: same axis) or frame strictly between
-    two annotations of one asset; class and attributes are those of ``first``."""
+    two annotations of one asset; class and attributes are those of ``first``. The new ones belong
+    to ``track_id`` and are marked as interpolated (not keyframes)."""
     if first.asset_id != second.asset_id:
         raise g.GeometryError("interpolate between annotations of the same asset")
     pa, pb = first.plane, second.plane
@@ -131,7 +132,8 @@ def fill_between(first: Any, second: Any, layer_id: str | None = None) -> list[O
         plane = {"axis": pa.axis, "z": v if along == "z" else pa.z, "t": v if along == "t" else pa.t}
         drafts.append(OpDraft("annotation.create", ids.new_id(), {"annotation": {
             "asset_id": a.asset_id, "layer_id": layer_id or a.layer_id, "class_id": a.class_id,
-            "plane": plane, "geometry": geom.to_dict(), "attributes": dict(a.attributes)}},
+            "plane": plane, "geometry": geom.to_dict(), "attributes": dict(a.attributes),
+            "track_id": track_id, "keyframe": False}},
             reason=f"interpolated between {first.id} and {second.id}"))
     return drafts
 

@@ -107,6 +107,9 @@ class Annotation:
     author: str | None = None
     revision: str | None = None   # op_id of the op that produced this state
     deleted: bool = False
+    z_order: float = 0.0          # drawing order on its plane (higher on top)
+    track_id: str | None = None   # video/volume object identity across frames or slices
+    keyframe: bool = True         # False: made by interpolation between keyframes
 
     def with_(self, **changes: Any) -> "Annotation":
         return replace(self, **changes)

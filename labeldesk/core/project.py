@@ -236,6 +236,9 @@ class Project:
     def annotation(self, annotation_id: str) -> Annotation | None:
         return repo.annotation(self.conn, annotation_id)
 
+    def track(self, track_id: str) -> list[Annotation]:
+        return repo.track(self.conn, track_id)
+
     def classes(self) -> list[LabelClass]:
         return repo.classes(self.conn)
 

@@ -136,10 +136,29 @@ class EditSession(QtCore.QObject):
             return ann_id
         return None
 
+    def _edit_drafts(self, changes: dict[str, Any]) -> list[OpDraft]:
+        """Geometry updates plus, for track members, the keyframe flag and re-interpolation."""
+        from labeldesk.core.tracks import after_edit
+        drafts = [OpDraft("annotation.update", ann_id, {"set": {"geometry": geom.to_dict()}})
+                  for ann_id, geom in changes.items()]
+        for ann_id, geom in changes.items():
+            ann = self.project.annotation(ann_id)
+            if ann is not None and ann.track_id:
+                drafts += after_edit(self.project, ann, geom)
+        return drafts
+
     def move(self, originals: dict[str, Any], dx: float, dy: float, merge_key: str) -> None:
-        drafts = [OpDraft("annotation.update", ann_id, {"set": {"geometry": geom.translate(dx, dy).to_dict()}})
-                  for ann_id, geom in originals.items()]
-        self.commit(drafts, "Move", merge_key)
+        self.commit(self._edit_drafts({a: g.translate(dx, dy) for a, g in originals.items()}), "Move", merge_key)
+
+    def reorder(self, to_front: bool) -> None:
+        """Bring the selection to the front of its plane, or send it to the back."""
+        chosen = sorted(self.painter.selected)
+        if not chosen:
+            return
+        zs = [a.z_order for a in self.painter.annotations] or [0.0]
+        base = max(zs) + 1 if to_front else min(zs) - len(chosen)
+        self.commit([OpDraft("annotation.update", a, {"set": {"z_order": base + i}}) for i, a in enumerate(chosen)],
+                    "Bring to front" if to_front else "Send to back")
 
     def delete_selected(self) -> None:
         chosen = sorted(self.painter.selected - self.locked)
@@ -164,11 +183,10 @@ class EditSession(QtCore.QObject):
         except GeometryError as exc:
             self.message(f"{text}: {exc}")
             return
-        self.commit([OpDraft("annotation.update", annotation.id, {"set": {"geometry": geom.to_dict()}})],
-                    text, merge_key)
+        self.commit(self._edit_drafts({annotation.id: geom}), text, merge_key)
 
     def update_geometry(self, annotation_id: str, geometry: Any, text: str) -> None:
-        self.commit([OpDraft("annotation.update", annotation_id, {"set": {"geometry": geometry.to_dict()}})], text)
+        self.commit(self._edit_drafts({annotation_id: geometry}), text)
 
     def delete(self, annotation_ids: list[str], text: str) -> None:
         self.commit([OpDraft("annotation.delete", a, {}) for a in annotation_ids], text)
@@ -229,21 +247,25 @@ class EditSession(QtCore.QObject):
             self.select({d.entity for d in drafts})
 
     def interpolate_selection(self) -> None:
-        """Fill the slices/frames between two selected annotations (one undo step)."""
+        """Link the two selected annotations (on different frames or slices) as keyframes of one
+        track and interpolate between them (one undo step). Editing an in-between later makes it a
+        keyframe and re-interpolates its neighbours."""
+        from labeldesk.core.errors import LabeldeskError
         from labeldesk.core.geometry import GeometryError
-        from labeldesk.core.interpolation import fill_between
+        from labeldesk.core.tracks import link
         chosen = [self.project.annotation(a) for a in sorted(self.painter.selected)]
         if len(chosen) != 2:
             self.message("interpolation needs two annotations on different slices or frames: "
                          "pick them in the Annotations list (Ctrl+click), then Ctrl+I")
             return
         try:
-            drafts = fill_between(chosen[0], chosen[1], self.project.my_layer_id)
-        except GeometryError as exc:
+            drafts = link(self.project, chosen[0], chosen[1])
+        except (GeometryError, LabeldeskError) as exc:
             self.message(f"interpolation: {exc}")
             return
-        if drafts and self.commit(drafts, f"Interpolate {len(drafts)} planes"):
-            self.message(f"interpolated {len(drafts)} planes")
+        made = sum(d.type == "annotation.create" for d in drafts)
+        if drafts and self.commit(drafts, f"Interpolate {made} planes"):
+            self.message(f"interpolated {made} planes")
 
     def classify(self, scope: str) -> None:
         """Give the active class to the whole asset (scope 'asset') or to the current slice/frame."""

@@ -103,6 +103,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("Copy to &next slice/frame", "Ctrl+D", self.session.copy_to_next),
                 ("&Interpolate between the two selected", "Ctrl+I", self.session.interpolate_selection),
                 ("&Delete selected", "Del", self.session.delete_selected),
+                ("Bring to &front", "Ctrl+]", lambda: self.session.reorder(True)),
+                ("Send to &back", "Ctrl+[", lambda: self.session.reorder(False)),
                 ("Import ontology JSON…", "", lambda: ontology_dialogs.import_json(self)),
                 ("Export ontology JSON…", "", lambda: ontology_dialogs.export_json(self)),
                 ("Add class…", "", lambda: ontology_dialogs.add_class(self)),

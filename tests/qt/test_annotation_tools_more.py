@@ -245,3 +245,30 @@ def test_spherical_brush_reaches_neighbouring_slices(qtbot, window, ct):
     assert areas[5] == 0 and areas[11] == 0
     window.undo_action.trigger()
     assert all(not window.project.annotations(ct.id, Plane(z=z)) for z in range(6, 11))
+
+
+def test_video_track_keyframes_and_z_order(qtbot, window, show):
+    video = show("traffic")
+    view = window.viewport
+    s = window.session
+    s.create({"kind": "box", "xyxy": [10, 10, 40, 40]}, "b")
+    first = s.selected_annotations()[0]
+    view.set_plane(Plane(t=10))
+    s.create({"kind": "box", "xyxy": [110, 10, 140, 40]}, "b")
+    second = window.project.annotations(video.id, Plane(t=10))[0]
+    s.select({first.id, second.id})
+    s.interpolate_selection()
+    mid = window.project.annotations(video.id, Plane(t=5))[0]
+    assert mid.geometry.bounds() == (60, 10, 90, 40) and not mid.keyframe
+    view.set_plane(Plane(t=5))
+    s.select({mid.id})
+    s.move({mid.id: mid.geometry}, 0, 50, merge_key="m")
+    assert window.project.annotation(mid.id).keyframe
+    assert window.project.annotations(video.id, Plane(t=3))[0].geometry.bounds()[1] == 40   # follows the new key
+    # z-order: the older box is drawn under a new one until brought to the front
+    s.create({"kind": "box", "xyxy": [50, 50, 100, 100]}, "b")
+    top = s.selected_annotations()[0]
+    s.select({mid.id})
+    s.reorder(True)
+    assert [a.id for a in window.project.annotations(video.id, Plane(t=5))][-1] == mid.id
+    assert top.id in [a.id for a in window.project.annotations(video.id, Plane(t=5))]

@@ -15,7 +15,7 @@ from labeldesk.core.ontology import SchemaError, check_attribute_values
 from labeldesk.core.op_types.rows import fetch, loads
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
 
-FIELDS = ("class_id", "geometry", "attributes", "plane", "layer_id")
+FIELDS = ("class_id", "geometry", "attributes", "plane", "layer_id", "z_order", "track_id", "keyframe")
 
 
 def plane_extent(asset: sqlite3.Row, plane: Plane) -> tuple[int, int, int]:
@@ -109,11 +109,12 @@ class CreateAnnotation:
         x0, y0, x1, y1 = _bbox(geometry)
         conn.execute(
             "INSERT INTO annotations (id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind,"
-            " geometry, x0, y0, x1, y1, attributes, author, ontology_version, deleted, revision)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?)",
+            " geometry, x0, y0, x1, y1, attributes, author, ontology_version, deleted, revision, z_order,"
+            " track_id, keyframe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
             (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
              geometry["kind"], canonical_json(geometry), x0, y0, x1, y1,
-             canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id))
+             canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id,
+             float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True)))))
         return ChangeSet(annotations={op.entity})
 
 
@@ -128,6 +129,8 @@ def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
             out[k] = {"axis": row["plane_axis"], "z": row["plane_z"], "t": row["plane_t"]}
         elif k in ("geometry", "attributes"):
             out[k] = json.loads(row[k])
+        elif k == "keyframe":
+            out[k] = bool(row[k])
         else:
             out[k] = row[k]
     return out
@@ -174,6 +177,11 @@ class UpdateAnnotation:
             elif k == "layer_id":
                 fetch(conn, "layers", v, "layer")
                 cols["layer_id"] = v
+            elif k == "keyframe":
+                cols["keyframe"] = int(bool(v))
+            elif k == "z_order":
+                require(isinstance(v, (int, float)), "annotation.update: z_order must be a number")
+                cols["z_order"] = float(v)
             else:
                 cols[k] = v
         if {"class_id", "attributes"} & set(values):

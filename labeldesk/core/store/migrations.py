@@ -16,6 +16,7 @@ Step = Union[str, Callable[[sqlite3.Connection], None]]
 MIGRATIONS: list[Step] = [
     "schema_v1.sql",
     "schema_v2.sql",
+    "schema_v3.sql",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -61,7 +61,8 @@ def row_to_annotation(row: sqlite3.Row) -> Annotation:
                       class_id=row["class_id"], plane=Plane(row["plane_z"], row["plane_t"], row["plane_axis"]),
                       geometry=geometry_from_dict(json.loads(row["geometry"]), trusted=True),
                       attributes=json.loads(row["attributes"]), author=row["author"],
-                      revision=row["revision"], deleted=bool(row["deleted"]))
+                      revision=row["revision"], deleted=bool(row["deleted"]), z_order=row["z_order"],
+                      track_id=row["track_id"], keyframe=bool(row["keyframe"]))
 
 
 def annotations(conn: sqlite3.Connection, asset_id: str, plane: Plane | None = None,
@@ -76,7 +77,12 @@ def annotations(conn: sqlite3.Connection, asset_id: str, plane: Plane | None = N
         args.append(layer_id)
     if not include_deleted:
         sql += " AND deleted = 0"
-    return [row_to_annotation(r) for r in conn.execute(sql + " ORDER BY rowid", args)]
+    return [row_to_annotation(r) for r in conn.execute(sql + " ORDER BY z_order, rowid", args)]
+
+
+def track(conn: sqlite3.Connection, track_id: str) -> list[Annotation]:
+    return [row_to_annotation(r) for r in conn.execute(
+        "SELECT * FROM annotations WHERE track_id = ? AND deleted = 0 ORDER BY plane_t, plane_z", (track_id,))]
 
 
 def annotation(conn: sqlite3.Connection, annotation_id: str) -> Annotation | None:
