@@ -124,3 +124,14 @@ def test_shortcuts_dialog_lists_actions(qtbot, window, show):
     qtbot.addWidget(dlg)
     keys = {dlg.table.item(r, 0).text() for r in range(dlg.table.rowCount())}
     assert {"Up", "PgUp", "Shift+Right", "A", "C", "S", "I", "Ctrl + left drag"} <= keys
+
+
+def test_shortcuts_dialog_lists_every_tool(qtbot, window):
+    from labeldesk.qt.dialogs.shortcuts_dialog import ShortcutsDialog
+    from labeldesk.qt.edit_session import TOOLS
+    dlg = ShortcutsDialog(window)
+    qtbot.addWidget(dlg)
+    rows = {dlg.table.item(r, 0).text(): dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())}
+    for tool in TOOLS:
+        assert rows[tool.shortcut] == f"{tool.label} tool"
+    assert "Ctrl+I" in rows and "1 … 9" in rows

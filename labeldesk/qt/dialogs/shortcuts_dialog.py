@@ -5,6 +5,22 @@ from PySide6 import QtWidgets
 
 from labeldesk.qt.actions import ACTIONS
 
+EDITING = (
+    ("1 … 9", "Pick the class with that hotkey"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (every edit is saved as it happens)"),
+    ("Ctrl+C / Ctrl+V", "Copy / paste the selection onto the current plane"),
+    ("Ctrl+D", "Copy the selection to the next slice or frame"),
+    ("Ctrl+I", "Interpolate between two selected annotations (a track)"),
+    ("Ctrl+] / Ctrl+[", "Bring to front / send to back"),
+    ("Ctrl+K / Ctrl+Shift+K", "Classify this slice/frame / the whole asset as the active class"),
+    ("Del", "Delete the selection (locked annotations are kept)"),
+    ("Enter / double-click", "Finish a polygon, polyline or scissors outline"),
+    ("Backspace", "Remove the last vertex while drawing"),
+    ("Esc", "Cancel the shape being drawn"),
+    ("[ / ]", "Brush size or wand tolerance"),
+    ("\\", "Spherical brush across slices on/off"),
+    ("Alt+click a vertex", "Remove it (select tool); double-click an edge adds one"),
+)
 MOUSE = (
     ("Wheel", "Zoom at the cursor"),
     ("Ctrl + wheel", "Next/previous slice (frame for video)"),
@@ -17,8 +33,11 @@ class ShortcutsDialog(QtWidgets.QDialog):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
+        from labeldesk.qt.edit_session import TOOLS
         rows = [(a.shortcut, a.text.replace("&", ""), a.help) for a in ACTIONS if a.shortcut]
-        rows += [(k, v, "") for k, v in MOUSE]
+        rows += [(t.shortcut, f"{t.label} tool", (t.__doc__ or "").strip().splitlines()[0] if t.__doc__ else "")
+                 for t in TOOLS]
+        rows += [(k, v, "") for k, v in EDITING + MOUSE]
         table = QtWidgets.QTableWidget(len(rows), 3)
         table.setHorizontalHeaderLabels(["Keys", "Action", "Notes"])
         for r, row in enumerate(rows):
