@@ -95,7 +95,8 @@ class MainWindow(QtWidgets.QMainWindow):
         redo.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence("Ctrl+Y")])
         for act in (undo, redo):
             bar.addAction(act)
-        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu = QtWidgets.QMenu("&Edit", self)
+        self.menuBar().insertMenu(self.menuBar().actions()[1], edit_menu)     # File, Edit, View, Help
         edit_menu.addActions([undo, redo])
         edit_menu.addSeparator()
         for text, keys, slot in (
