@@ -19,6 +19,7 @@ from labeldesk.qt.panels.asset_panel import AssetPanel
 from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
+from labeldesk.qt.viewer.playback_bar import PlaybackBar
 from labeldesk.qt.viewer.viewport_view import ViewportView
 
 
@@ -35,7 +36,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("labeldesk")
         self.resize(1400, 900)
         self.viewport = ViewportView()
-        self.setCentralWidget(self.viewport)
+        self.playback = PlaybackBar(self.viewport)
+        central = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.viewport, 1)
+        column.addWidget(self.playback)
+        self.setCentralWidget(central)
         self.asset_panel = AssetPanel()
         dock = QtWidgets.QDockWidget("Assets", self)
         dock.setObjectName("assets_dock")
@@ -206,6 +214,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_project(self, root: str | Path) -> None:
         from labeldesk.core.project import Project
         if self.project is not None:
+            self._save_view_state()
             self.viewport.set_source(None)
             self.project.close()
         self.project = Project.open(root)
@@ -230,6 +239,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from labeldesk.core.io.registry import open_locator
         if self._loading is not None:
             self._loading.cancel()
+        self._save_view_state()
         asset = self.project.asset(asset_id)
         locator = self.project.locator(asset_id)
         self.current_asset_id = asset_id
@@ -238,6 +248,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.viewport.set_message(f"{asset.name}: its files are not on this machine")
             return
         self.viewport.set_source(None)
+        self.playback.source_changed()
         self.session.set_asset(None)
         self.viewport.set_message(f"Loading {asset.name}…")
         runner = TaskRunner(open_locator, locator, with_progress=False)
@@ -254,6 +265,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._loading = None
         self.viewport.set_source(source)
+        self._restore_view_state(asset_id)
+        self.playback.source_changed()
         self.session.set_asset(asset_id)
         self.viewport.setFocus()
         self.sig_asset_shown.emit(asset_id)
@@ -349,6 +362,38 @@ class MainWindow(QtWidgets.QMainWindow):
         self.guide_box = box
         box.open()
 
+    def show_header(self) -> None:
+        from labeldesk.qt.dialogs.header_dialog import header_dialog
+        if self.project is None or self.current_asset_id is None or self.viewport.source is None:
+            return
+        asset = self.project.asset(self.current_asset_id)
+        try:
+            self.header_dialog = header_dialog(self, asset, self.project.locator(asset.id), self.viewport.source.info)
+        except Exception as exc:   # a header that cannot be read is reported, not fatal
+            QtWidgets.QMessageBox.warning(self, "Header", f"{asset.name}: {exc}")
+            return
+        self.header_dialog.show()
+
+    # ---- view state per asset -------------------------------------------------------------------
+    def _settings(self) -> QtCore.QSettings:
+        return QtCore.QSettings(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
+                                "labeldesk", "labeldesk")
+
+    def _save_view_state(self) -> None:
+        import json
+        if self.project is not None and self.current_asset_id and self.viewport.source is not None:
+            self._settings().setValue(f"view/{self.project.id}/{self.current_asset_id}",
+                                      json.dumps(self.viewport.view_state()))
+
+    def _restore_view_state(self, asset_id: str) -> None:
+        import json
+        raw = self._settings().value(f"view/{self.project.id}/{asset_id}", "")
+        if raw:
+            try:
+                self.viewport.restore_state(json.loads(raw))
+            except ValueError:
+                pass
+
     def show_shortcuts(self) -> None:
         from labeldesk.qt.dialogs.shortcuts_dialog import ShortcutsDialog
         ShortcutsDialog(self).exec()
@@ -359,6 +404,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                     "DICOM and NIfTI.")
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._save_view_state()
         for runner in list(self._tasks):
             runner.cancel()
         QtCore.QThreadPool.globalInstance().waitForDone(5000)

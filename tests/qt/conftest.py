@@ -5,9 +5,9 @@ import pytest
 from labeldesk.core.samples.demo import build_demo
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def isolated_qsettings(tmp_path_factory):
-    """QSettings go to a temporary folder, never to the user's real configuration."""
+    """QSettings go to a fresh temporary folder per test, never to the user's configuration."""
     from PySide6 import QtCore
     QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
     QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,

@@ -18,6 +18,8 @@ from labeldesk.core.io.tiles import level_for_scale
 from labeldesk.core.model import Plane
 
 ZOOM_STEP = 1.25
+COLOURMAPS = ("grey", "hot", "bone", "viridis", "jet")
+OVERVIEW_SIDE = 180
 
 
 class ViewportView(QtWidgets.QWidget):
@@ -40,6 +42,8 @@ class ViewportView(QtWidgets.QWidget):
         self._plane_pixels: np.ndarray | None = None
         self._drag: tuple[str, QtCore.QPointF, Any] | None = None
         self._display: tuple[np.ndarray, QtGui.QImage, QtCore.QRectF] | None = None
+        self.colourmap = "grey"
+        self._overview: tuple[Any, QtGui.QImage, np.ndarray] | None = None
         self.overlay: Any = None            # draws annotations (AnnotationPainter)
         self.tool: Any = None               # the active annotation tool, fed image_xy events
 
@@ -48,6 +52,7 @@ class ViewportView(QtWidgets.QWidget):
         if self.source is not None and self.source is not source:
             self.source.close()
         self.source = source
+        self._overview = None
         self.plane = Plane()
         if source is not None and source.info.kind == "volume":
             self.plane = Plane(z=source.plane_count("axial") // 2)
@@ -260,6 +265,8 @@ class ViewportView(QtWidgets.QWidget):
         invert = self.invert != (info.photometric == "MONOCHROME1")
         disp = np.ascontiguousarray(window_level(pixels, *self.window, slope=slope, intercept=intercept,
                                                  invert=invert))
+        if self.colourmap != "grey" and disp.ndim == 2:
+            disp = apply_colourmap(disp, self.colourmap)
         if disp.ndim == 3:
             disp = np.ascontiguousarray(disp[..., :3])
             fmt = QtGui.QImage.Format.Format_RGB888
@@ -286,6 +293,8 @@ class ViewportView(QtWidgets.QWidget):
         if self.overlay is not None:
             self.overlay.paint(painter, self)
         self._draw_overlay(painter)
+        self._draw_scale_bar(painter)
+        self._draw_overview(painter)
 
     def _draw_overlay(self, painter: QtGui.QPainter) -> None:
         info = self.source.info
@@ -299,6 +308,79 @@ class ViewportView(QtWidgets.QWidget):
             lines.append(f"frame {self.plane.t + 1}/{info.frames}")
         painter.setPen(QtGui.QColor(230, 230, 120))
         painter.drawText(QtCore.QRectF(8, 6, 400, 80), "\n".join(lines))
+
+    def cycle_colourmap(self) -> None:
+        self.colourmap = COLOURMAPS[(COLOURMAPS.index(self.colourmap) + 1) % len(COLOURMAPS)]
+        self._display = None
+        self.update()
+
+    def pixel_mm(self) -> float | None:
+        """mm per displayed image pixel horizontally, where the asset is calibrated."""
+        info = self.source.info if self.source is not None else None
+        if info is None or not info.spacing or info.kind != "volume":
+            return None
+        sx, sy, _ = info.spacing
+        return sx if self.plane.axis in ("axial", "coronal") else sy
+
+    def _draw_scale_bar(self, painter: QtGui.QPainter) -> None:
+        mm = self.pixel_mm()
+        if mm is None:
+            return
+        px_per_mm = self.zoom / mm
+        target = 120 / px_per_mm                        # about 120 px long, rounded to 1/2/5 × 10^n mm
+        step = 10 ** np.floor(np.log10(target))
+        length_mm = max(s * step for s in (1, 2, 5) if s * step <= target) if target >= step else step
+        length_px = length_mm * px_per_mm
+        x0, y = 12, self.height() - 16
+        painter.setPen(QtGui.QPen(QtGui.QColor(230, 230, 120), 2))
+        painter.drawLine(QtCore.QPointF(x0, y), QtCore.QPointF(x0 + length_px, y))
+        painter.drawText(QtCore.QPointF(x0, y - 6), f"{length_mm:g} mm")
+
+    def _draw_overview(self, painter: QtGui.QPainter) -> None:
+        """For zoomed-in large images: a small picture of the whole plane with the visible part."""
+        if self.source is None or self.source.info.kind != "pyramid":
+            return
+        w, h = self.plane_size()
+        tl = self.view_to_image(QtCore.QPointF(0, 0))
+        br = self.view_to_image(QtCore.QPointF(self.width(), self.height()))
+        if tl[0] <= 0 and tl[1] <= 0 and br[0] >= w and br[1] >= h:
+            return                                       # everything is visible already
+        if self._overview is None or self._overview[0] is not self.source:
+            level = len(self.source.info.levels) - 1
+            pixels = self.source.read_plane(self.plane, level)
+            disp = np.ascontiguousarray(window_level(pixels, *self.window)[..., :3] if pixels.ndim == 3
+                                        else window_level(pixels, *self.window))
+            fmt = QtGui.QImage.Format.Format_RGB888 if disp.ndim == 3 else QtGui.QImage.Format.Format_Grayscale8
+            img = QtGui.QImage(disp.data, disp.shape[1], disp.shape[0], disp.strides[0], fmt)
+            self._overview = (self.source, img, disp)
+        img = self._overview[1]
+        scale = OVERVIEW_SIDE / max(w, h)
+        box = QtCore.QRectF(self.width() - w * scale - 10, 10, w * scale, h * scale)
+        painter.drawImage(box, img)
+        painter.setPen(QtGui.QPen(QtGui.QColor(255, 255, 255), 1))
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        painter.drawRect(box)
+        painter.setPen(QtGui.QPen(QtGui.QColor(255, 210, 0), 2))
+        painter.drawRect(QtCore.QRectF(box.left() + max(0, tl[0]) * scale, box.top() + max(0, tl[1]) * scale,
+                                       (min(w, br[0]) - max(0, tl[0])) * scale, (min(h, br[1]) - max(0, tl[1])) * scale))
+        self.overview_rect = box
+
+    def view_state(self) -> dict[str, Any]:
+        return {"zoom": self.zoom, "center": list(self.center), "window": list(self.window),
+                "invert": self.invert, "plane": self.plane.to_dict(), "colourmap": self.colourmap}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Put back a view state saved with :meth:`view_state` (ignored where it no longer fits)."""
+        try:
+            self.set_plane(Plane.from_dict(state["plane"]))
+            self.zoom, self.center = float(state["zoom"]), (float(state["center"][0]), float(state["center"][1]))
+            self.invert = bool(state.get("invert", False))
+            self.colourmap = state.get("colourmap", "grey") if state.get("colourmap") in COLOURMAPS else "grey"
+            self.set_window(*state["window"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self._display = None
+        self.update()
 
     # ---- input ---------------------------------------------------------------------------------
     def wheelEvent(self, event: QtGui.QWheelEvent) -> None:  # noqa: N802
@@ -317,6 +399,15 @@ class ViewportView(QtWidgets.QWidget):
         return bool(getattr(self.tool, kind)(self.view_to_image(event.position()), event))
 
     def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
+        box = getattr(self, "overview_rect", None)
+        if box is not None and self._overview is not None and box.contains(event.position()) \
+                and self.source is not None and self.source.info.kind == "pyramid":
+            w, h = self.plane_size()        # click in the overview: centre the view there
+            scale = box.width() / w
+            self.center = ((event.position().x() - box.left()) / scale, (event.position().y() - box.top()) / scale)
+            self._display = None
+            self.update()
+            return
         ctrl = event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier
         if event.button() == QtCore.Qt.MouseButton.LeftButton and ctrl:
             self._drag = ("window", event.position(), self.window)
@@ -378,3 +469,11 @@ class ViewportView(QtWidgets.QWidget):
             unit = " HU" if self.source.info.meta.get("modality") == "CT" else ""
             text += f"  → {physical:g}{unit}"
         self.sig_readout.emit(text)
+
+
+def apply_colourmap(grey: np.ndarray, name: str) -> np.ndarray:
+    """RGB display of an 8-bit image through one of OpenCV's colour maps."""
+    from labeldesk.core.io.opencv import cv2
+    code = {"hot": cv2.COLORMAP_HOT, "bone": cv2.COLORMAP_BONE, "viridis": cv2.COLORMAP_VIRIDIS,
+            "jet": cv2.COLORMAP_JET}[name]
+    return cv2.cvtColor(cv2.applyColorMap(grey, code), cv2.COLOR_BGR2RGB)

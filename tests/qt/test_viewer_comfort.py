@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore
+
+from labeldesk.core.model import Plane
+from labeldesk.core.samples.video import read_stamp
+
+Key = QtCore.Qt.Key
+
+
+def test_video_plays_at_its_rate_pauses_and_scrubs(qtbot, window, show):
+    show("traffic")
+    bar = window.playback
+    assert bar.isVisible() and bar.fps_box.value() == 25.0 and bar.slider.maximum() == 49
+    qtbot.keyClick(window.viewport, Key.Key_Space)
+    assert bar.playing and bar.timer.interval() == 40
+    qtbot.waitUntil(lambda: window.viewport.plane.t >= 3, timeout=3000)
+    qtbot.keyClick(window.viewport, Key.Key_Space)
+    assert not bar.playing
+    bar.slider.setValue(37)                                  # scrub
+    assert window.viewport.plane.t == 37 and read_stamp(window.viewport._plane_pixels) == 37
+    assert bar.label.text() == "38 / 50"
+    bar.jump(500)
+    assert window.viewport.plane.t == 49
+
+
+def test_cine_through_volume_slices(qtbot, window, show):
+    show("CT series")
+    bar = window.playback
+    assert bar.isVisible() and bar.slider.maximum() == 15
+    bar.play()
+    start = window.viewport.plane.z
+    qtbot.waitUntil(lambda: window.viewport.plane.z != start, timeout=3000)
+    bar.pause()
+
+
+def test_view_state_is_remembered_per_asset(qtbot, window, show):
+    show("CT series")
+    view = window.viewport
+    view.set_plane(Plane(z=3))
+    view.set_window(-600, 1500)
+    view.zoom_by(2.0)
+    zoom = view.zoom
+    show("site-photo-1")
+    show("CT series")
+    assert view.plane.z == 3 and view.window == (-600.0, 1500.0) and view.zoom == zoom
+
+
+def test_colour_maps_scale_bar_and_overview(qtbot, window, show):
+    show("CT series")
+    view = window.viewport
+    grey = view._render()[0]
+    qtbot.keyClick(view, Key.Key_M)
+    assert view.colourmap == "hot"
+    hot = view._render()[0]
+    assert grey.ndim == 2 and hot.ndim == 3
+    assert view.pixel_mm() == 0.7
+    show("aerial")
+    view.zoom = 1.0
+    view.center = (4500, 500)
+    view._display = None
+    view.grab()
+    box = view.overview_rect
+    assert box.width() <= 181 and box.right() <= view.width()
+    press = QtCore.QPointF(box.left() + box.width() * 0.1, box.top() + box.height() / 2)
+    from PySide6.QtTest import QTest
+    QTest.mouseClick(view, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, press.toPoint())
+    assert abs(view.center[0] - 900) < 120                  # the view jumped to 10 % of the width
+
+
+def test_dicom_tag_browser_and_nifti_header(qtbot, window, show):
+    show("CT series")
+    window.show_header()
+    dlg = window.header_dialog
+    qtbot.addWidget(dlg)
+    dlg.search.setText("Rescale Intercept")
+    assert "Rescale Intercept" in dlg.matching()
+    assert "Patient's Name" not in dlg.matching()
+    show("brain-phantom")
+    window.show_header()
+    names = [window.header_dialog.tree.topLevelItem(i).text(1) for i in range(window.header_dialog.tree.topLevelItemCount())]
+    assert "sform_code" in names and "pixdim" in names
