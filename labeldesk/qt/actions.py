@@ -21,6 +21,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("add_files", "&Add files…", "Ctrl+Shift+A", "add_files_dialog", "File", "Add images, videos, DICOM, NIfTI"),
     ActionSpec("add_folder", "Add &folder…", "Ctrl+Shift+F", "add_folder_dialog", "File", "Add a folder recursively"),
     ActionSpec("quit", "&Quit", "Ctrl+Q", "close", "File"),
+    ActionSpec("layout_1x1", "Layout 1×1", "Ctrl+1", "layout_1x1", "View", "One viewport"),
+    ActionSpec("layout_1x2", "Layout 1×2", "Ctrl+2", "layout_1x2", "View", "Two side by side"),
+    ActionSpec("layout_2x1", "Layout 2×1", "Ctrl+Shift+2", "layout_2x1", "View", "Two stacked"),
+    ActionSpec("layout_2x2", "Layout 2×2", "Ctrl+4", "layout_2x2", "View", "Four viewports"),
+    ActionSpec("layout_1x3", "Layout 1×3", "Ctrl+Shift+3", "layout_1x3", "View", "Three side by side"),
+    ActionSpec("mpr", "Axial, coronal, sagittal (1×3)", "Ctrl+3", "show_mpr", "View",
+               "The current volume in three linked reformats; Shift+click moves the crosshair"),
     ActionSpec("fit", "&Fit to window", "F", "viewport.fit", "View", "Zoom to fit the whole plane"),
     ActionSpec("zoom_in", "Zoom &in", "+", "viewport.zoom_in", "View"),
     ActionSpec("zoom_out", "Zoom &out", "-", "viewport.zoom_out", "View"),
@@ -65,11 +72,17 @@ def build_actions(window: QtWidgets.QMainWindow) -> dict[str, QtGui.QAction]:
         if spec.shortcut:
             action.setShortcut(QtGui.QKeySequence(spec.shortcut))
         action.setStatusTip(spec.help)
-        target: object = window
-        *path, name = spec.slot.split(".")
-        for part in path:
-            target = getattr(target, part)
-        action.triggered.connect(lambda _=False, t=target, n=name: getattr(t, n)())
+        action.triggered.connect(lambda _=False, slot=spec.slot: call(window, slot))
         menu.addAction(action)
         out[spec.id] = action
     return out
+
+
+def call(window: object, slot: str) -> None:
+    """Call a dotted slot such as ``viewport.fit`` on the window, resolved now (the active
+    viewport changes as the user clicks around the grid)."""
+    target = window
+    *path, name = slot.split(".")
+    for part in path:
+        target = getattr(target, part)
+    getattr(target, name)()

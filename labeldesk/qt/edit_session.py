@@ -40,18 +40,37 @@ class EditSession(QtCore.QObject):
         self.asset_id: str | None = None
         self.active_class_id: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
+        self._colours: dict[Any, str] = {}
         self.brush_radius = 8.0
         self.brush_sphere = False
         self.wand_tolerance = 12
         self._threshold: tuple[float, float] | None = None
         self.clipboard: list[Any] = []
         self.locked: set[str] = set()
-        self.painter = AnnotationPainter()
-        viewport.overlay = self.painter
         self.tools = {cls.name: cls(self) for cls in TOOLS}
         self.tool: Tool = self.tools["select"]
+        self.views = lambda: [self.viewport]       # every viewport that shows annotations
+        self.viewport = None
+        self.attach(viewport)
+
+    def attach(self, viewport: Any) -> None:
+        """Make ``viewport`` the one tools and keys act on (the active viewport of the grid)."""
+        if viewport is self.viewport:
+            return
+        if self.viewport is not None:
+            self.tool.cancel()
+            self.viewport.tool = None
+            try:
+                self.viewport.sig_plane_changed.disconnect(self._on_viewport_plane_changed)
+            except (RuntimeError, TypeError):
+                pass
+        self.viewport = viewport
+        if viewport.overlay is None:
+            viewport.overlay = AnnotationPainter()
+        self.painter = viewport.overlay
         viewport.tool = self.tool
         viewport.sig_plane_changed.connect(self._on_viewport_plane_changed)
+        self.asset_id = getattr(viewport, "asset_id", None)
 
     def _on_viewport_plane_changed(self, _plane: Any) -> None:
         self.tool.cancel()           # a half-drawn shape belongs to the plane it was started on
@@ -68,6 +87,7 @@ class EditSession(QtCore.QObject):
     def set_asset(self, asset_id: str | None) -> None:
         self.tool.cancel()
         self.asset_id = asset_id
+        self.viewport.asset_id = asset_id
         self.painter.selected = set()
         self.refresh()
 
@@ -78,16 +98,29 @@ class EditSession(QtCore.QObject):
         for c in classes:            # a merged class is drawn in its target's colour
             target = by_id.get(c.merged_into) if c.merged_into else c
             colours[c.id] = (target or c).color
-        self.painter.colours = colours
-        self.viewport.update()
+        self._colours = colours
+        for view in self.views():
+            if view.overlay is not None:
+                view.overlay.colours = colours
+                view.update()
 
     def refresh(self, changes: ChangeSet | None = None) -> None:
-        if self.project is None or self.asset_id is None or self.viewport.source is None:
-            self.painter.set_annotations([])
-        else:
-            self.painter.set_annotations(self.project.annotations(self.asset_id, self.viewport.plane))
-        self.viewport.update()
+        for view in self.views():
+            self.refresh_view(view)
         self.sig_annotations_changed.emit()
+
+    def refresh_view(self, view: Any) -> None:
+        """Reload the annotations one viewport shows (its asset, its plane)."""
+        if view.overlay is None:
+            view.overlay = AnnotationPainter()
+        painter = view.overlay
+        painter.colours = self._colours
+        asset_id = self.asset_id if view is self.viewport else getattr(view, "asset_id", None)
+        if self.project is None or asset_id is None or view.source is None:
+            painter.set_annotations([])
+        else:
+            painter.set_annotations(self.project.annotations(asset_id, view.plane))
+        view.update()
 
     def _on_changed(self, changes: ChangeSet) -> None:
         if changes.classes:

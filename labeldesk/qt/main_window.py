@@ -20,7 +20,7 @@ from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt.viewer.playback_bar import PlaybackBar
-from labeldesk.qt.viewer.viewport_view import ViewportView
+from labeldesk.qt.viewer.viewport_grid import ViewportGrid
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -35,13 +35,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._tasks: set[TaskRunner] = set()
         self.setWindowTitle("labeldesk")
         self.resize(1400, 900)
-        self.viewport = ViewportView()
-        self.playback = PlaybackBar(self.viewport)
+        self.grid = ViewportGrid()
+        self._sources: dict[str, Any] = {}          # asset id -> open source, shared by viewports
+        self.playback = PlaybackBar(self.grid.active)
         central = QtWidgets.QWidget()
         column = QtWidgets.QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
-        column.addWidget(self.viewport, 1)
+        column.addWidget(self.grid, 1)
         column.addWidget(self.playback)
         self.setCentralWidget(central)
         self.asset_panel = AssetPanel()
@@ -49,7 +50,8 @@ class MainWindow(QtWidgets.QMainWindow):
         dock.setObjectName("assets_dock")
         dock.setWidget(self.asset_panel)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.session = EditSession(self.viewport, self)
+        self.session = EditSession(self.grid.active, self)
+        self.session.views = self.grid.visible_views
         self.ontology_panel = OntologyPanel()
         self.annotation_panel = AnnotationPanel()
         self.attribute_panel = AttributePanel()
@@ -65,7 +67,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions_by_id = build_actions(self)
         self._build_tools()
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
-        self.viewport.sig_readout.connect(self.readout.setText)
+        for view in self.grid.views:
+            self._wire_view(view)
+        self.grid.sig_active_changed.connect(self._on_grid_active_changed)
+        self.grid.sig_asset_dropped.connect(lambda view, asset_id: self.show_asset(asset_id, view))
         self.ontology_panel.sig_class_activated.connect(self.session.set_active_class)
         self.session.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.session.sig_annotations_changed.connect(self._on_session_annotations_changed)
@@ -80,6 +85,94 @@ class MainWindow(QtWidgets.QMainWindow):
         self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
         self.annotation_panel.sig_opacity_changed.connect(self._on_annotation_panel_opacity_changed)
         self.annotation_panel.sig_lock_requested.connect(self._on_annotation_panel_lock_requested)
+
+    # ---- the viewport grid ----------------------------------------------------------------------
+    @property
+    def viewport(self) -> Any:
+        """The active viewport: tools, keys and panels act on it."""
+        return self.grid.active
+
+    def _wire_view(self, view: Any) -> None:
+        view.sig_readout.connect(self.readout.setText)
+        view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
+        view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
+
+    def set_layout(self, name: str) -> None:
+        before = len(self.grid.views)
+        self.grid.set_layout(name)
+        for view in self.grid.views[before:]:
+            self._wire_view(view)
+        self.session.refresh()
+
+    def layout_1x1(self) -> None: self.set_layout("1x1")
+    def layout_1x2(self) -> None: self.set_layout("1x2")
+    def layout_2x1(self) -> None: self.set_layout("2x1")
+    def layout_2x2(self) -> None: self.set_layout("2x2")
+    def layout_1x3(self) -> None: self.set_layout("1x3")
+
+    def show_mpr(self) -> None:
+        """The active viewport's volume in axial, coronal and sagittal viewports with a crosshair."""
+        view = self.viewport
+        if view.source is None or view.source.info.kind != "volume":
+            self.statusBar().showMessage("the 1×3 reformat layout needs a volume (a DICOM series or NIfTI)", 8000)
+            return
+        asset_id, source = view.asset_id, view.source
+        self.set_layout("1x3")
+        for v, axis in zip(self.grid.visible_views(), ("axial", "coronal", "sagittal")):
+            if v.source is not source:
+                v.asset_id = asset_id
+                v.set_source(source)
+            v.show_axis(axis)
+            v.fit()
+        n = source.plane_count
+        centre = (n("sagittal") // 2, n("coronal") // 2, n("axial") // 2)
+        self.set_crosshair(asset_id, centre)
+        self.session.refresh()
+
+    def set_crosshair(self, asset_id: str, ijk: tuple[int, int, int]) -> None:
+        """Move the linked cursor: every viewport on this volume goes to the slices through it."""
+        from labeldesk.core.model import Plane
+        for v in self.grid.visible_views():
+            if v.asset_id != asset_id or v.source is None or v.source.info.kind != "volume":
+                continue
+            i, j, k = ijk
+            z = {"axial": k, "coronal": j, "sagittal": i}[v.plane.axis]
+            v.crosshair_ijk = ijk
+            v.set_plane(Plane(z, v.plane.t, v.plane.axis))
+            v.update()
+        info = self.viewport.source.info if self.viewport.source is not None else None
+        if info is not None and info.affine is not None:
+            import numpy as np
+            lps = np.array(info.affine) @ np.array([ijk[0], ijk[1], ijk[2], 1.0])
+            self.statusBar().showMessage(f"crosshair ijk {ijk}  LPS ({lps[0]:.1f}, {lps[1]:.1f}, {lps[2]:.1f}) mm", 10000)
+
+    def _on_view_crosshair_requested(self, view: Any, image_xy: tuple[float, float]) -> None:
+        n = view.source.plane_count
+        x = int(min(max(image_xy[0], 0), view.plane_size()[0] - 1))
+        y = int(min(max(image_xy[1], 0), view.plane_size()[1] - 1))
+        ijk = {"axial": (x, y, view.plane.z), "coronal": (x, view.plane.z, y),
+               "sagittal": (view.plane.z, x, y)}[view.plane.axis]
+        ijk = (min(ijk[0], n("sagittal") - 1), min(ijk[1], n("coronal") - 1), min(ijk[2], n("axial") - 1))
+        self.set_crosshair(view.asset_id, ijk)
+
+    def _on_grid_active_changed(self, view: Any) -> None:
+        self.session.attach(view)
+        self.playback.viewport = view
+        view.sig_plane_changed.connect(self.playback._on_viewport_plane_changed, QtCore.Qt.ConnectionType.UniqueConnection)
+        self.playback.source_changed()
+        self.current_asset_id = view.asset_id
+        self._on_session_annotations_changed()
+        if view.asset_id:
+            self.asset_panel.list.blockSignals(True)
+            self.asset_panel.select(view.asset_id)
+            self.asset_panel.list.blockSignals(False)
+
+    def _release_unused_sources(self) -> None:
+        used = {id(v.source) for v in self.grid.views if v.source is not None}
+        for asset_id, src in list(self._sources.items()):
+            if id(src) not in used:
+                src.close()
+                del self._sources[asset_id]
 
     def _build_tools(self) -> None:
         """Tools toolbar (single-key shortcuts), undo/redo, and class hotkeys 1–9."""
@@ -215,7 +308,10 @@ class MainWindow(QtWidgets.QMainWindow):
         from labeldesk.core.project import Project
         if self.project is not None:
             self._save_view_state()
-            self.viewport.set_source(None)
+            for v in self.grid.views:
+                v.set_source(None)
+                v.asset_id = None
+            self._release_unused_sources()
             self.project.close()
         self.project = Project.open(root)
         self.setWindowTitle(f"{self.project.name} — labeldesk")
@@ -234,49 +330,67 @@ class MainWindow(QtWidgets.QMainWindow):
         thumbs = {a.id: repo.thumbnail(self.project.conn, a.id) for a in assets}
         self.asset_panel.set_assets(assets, thumbs)
 
-    def show_asset(self, asset_id: str) -> None:
-        """Open the asset's pixels on a worker thread; the viewport shows it when ready."""
+    def show_asset(self, asset_id: str, view: Any = None) -> None:
+        """Show an asset in a viewport (the active one by default). Pixels open on a worker thread;
+        an asset already open in another viewport shares its source (one copy of a volume)."""
         from labeldesk.core.io.registry import open_locator
-        if self._loading is not None:
-            self._loading.cancel()
+        view = view or self.viewport
+        self.grid.set_active(view)
         self._save_view_state()
         asset = self.project.asset(asset_id)
         locator = self.project.locator(asset_id)
         self.current_asset_id = asset_id
-        if locator is None:
-            self.viewport.set_source(None)
-            self.viewport.set_message(f"{asset.name}: its files are not on this machine")
+        view.asset_id = asset_id
+        if asset_id in self._sources:
+            self._on_source_ready(asset_id, self._sources[asset_id], None, view)
             return
-        self.viewport.set_source(None)
+        view.set_source(None)
+        self._release_unused_sources()
         self.playback.source_changed()
-        self.session.set_asset(None)
-        self.viewport.set_message(f"Loading {asset.name}…")
+        self.session.set_asset(asset_id)
+        if locator is None:
+            view.set_message(f"{asset.name}: its files are not on this machine")
+            return
+        view.set_message(f"Loading {asset.name}…")
         runner = TaskRunner(open_locator, locator, with_progress=False)
         self._tasks.add(runner)          # a running QRunnable must outlive its Python wrapper
-        runner.signals.sig_finished.connect(lambda src, a=asset_id, r=runner: self._on_source_ready(a, src, r))
-        runner.signals.sig_failed.connect(lambda msg, a=asset, r=runner: self._on_source_failed(a, msg, r))
+        runner.signals.sig_finished.connect(
+            lambda src, a=asset_id, r=runner, v=view: self._on_source_ready(a, src, r, v))
+        runner.signals.sig_failed.connect(lambda msg, a=asset, r=runner, v=view: self._on_source_failed(a, msg, r, v))
         self._loading = runner
         runner.start()
 
-    def _on_source_ready(self, asset_id: str, source: Any, runner: TaskRunner | None = None) -> None:
+    def _on_source_ready(self, asset_id: str, source: Any, runner: TaskRunner | None = None, view: Any = None) -> None:
         self._tasks.discard(runner)
-        if asset_id != self.current_asset_id:
-            source.close()
+        view = view or self.viewport
+        if view.asset_id != asset_id:                     # the viewport moved on meanwhile
+            if self._sources.get(asset_id) is not source:
+                source.close()
             return
-        self._loading = None
-        self.viewport.set_source(source)
-        self._restore_view_state(asset_id)
-        self.playback.source_changed()
-        self.session.set_asset(asset_id)
-        self.viewport.setFocus()
+        if runner is not None and runner is self._loading:
+            self._loading = None
+        source = self._sources.setdefault(asset_id, source)
+        view.set_source(source)
+        self._release_unused_sources()
+        if view is self.viewport:
+            self._restore_view_state(asset_id)
+            self.playback.source_changed()
+            self.session.set_asset(asset_id)
+            self.session.refresh()
+            view.setFocus()
+        else:
+            view.fit()
+            self.session.refresh_view(view)
         self.sig_asset_shown.emit(asset_id)
 
-    def _on_source_failed(self, asset: Any, message: str, runner: TaskRunner | None = None) -> None:
+    def _on_source_failed(self, asset: Any, message: str, runner: TaskRunner | None = None, view: Any = None) -> None:
         self._tasks.discard(runner)
-        if asset.id != self.current_asset_id:
+        view = view or self.viewport
+        if view.asset_id != asset.id:
             return
-        self._loading = None
-        self.viewport.set_message(f"{asset.name} could not be opened:\n{message}")
+        if runner is self._loading:
+            self._loading = None
+        view.set_message(f"{asset.name} could not be opened:\n{message}")
 
     def _on_asset_panel_asset_selected(self, asset_id: str) -> None:
         self.show_asset(asset_id)
@@ -408,7 +522,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for runner in list(self._tasks):
             runner.cancel()
         QtCore.QThreadPool.globalInstance().waitForDone(5000)
-        self.viewport.set_source(None)
+        for v in self.grid.views:
+            v.set_source(None)
+        self._release_unused_sources()
         if self.project is not None:
             self.project.close()
             self.project = None

@@ -34,7 +34,7 @@ class AssetPanel(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.filter_edit = QtWidgets.QLineEdit(placeholderText="Filter assets…")
-        self.list = QtWidgets.QListWidget()
+        self.list = _AssetList()
         self.list.setIconSize(QtCore.QSize(64, 64))
         self.list.setUniformItemSizes(True)
         layout = QtWidgets.QVBoxLayout(self)
@@ -76,3 +76,16 @@ class AssetPanel(QtWidgets.QWidget):
     def _on_list_current_item_changed(self, current: QtWidgets.QListWidgetItem | None, _: Any) -> None:
         if current is not None:
             self.sig_asset_selected.emit(current.data(ASSET_ROLE))
+
+
+class _AssetList(QtWidgets.QListWidget):
+    """Drag an asset into any viewport of the grid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setDragEnabled(True)
+        self.setDragDropMode(QtWidgets.QAbstractItemView.DragDropMode.DragOnly)
+
+    def mimeData(self, items: Any) -> QtCore.QMimeData:  # noqa: N802 - Qt override
+        from labeldesk.qt.viewer.viewport_grid import asset_mime
+        return asset_mime(items[0].data(ASSET_ROLE)) if items else QtCore.QMimeData()

@@ -26,6 +26,7 @@ class ViewportView(QtWidgets.QWidget):
     sig_readout = QtCore.Signal(str)
     sig_plane_changed = QtCore.Signal(object)
     sig_window_changed = QtCore.Signal(float, float)
+    sig_crosshair_requested = QtCore.Signal(object, object)      # this view, image_xy
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,16 +44,17 @@ class ViewportView(QtWidgets.QWidget):
         self._drag: tuple[str, QtCore.QPointF, Any] | None = None
         self._display: tuple[np.ndarray, QtGui.QImage, QtCore.QRectF] | None = None
         self.colourmap = "grey"
+        self.crosshair_ijk: tuple[int, int, int] | None = None
         self._overview: tuple[Any, QtGui.QImage, np.ndarray] | None = None
         self.overlay: Any = None            # draws annotations (AnnotationPainter)
         self.tool: Any = None               # the active annotation tool, fed image_xy events
 
     # ---- source and state ----------------------------------------------------------------------
     def set_source(self, source: Any) -> None:
-        if self.source is not None and self.source is not source:
-            self.source.close()
+        """Show ``source`` (the window owns sources and may share one among viewports)."""
         self.source = source
         self._overview = None
+        self.crosshair_ijk = None
         self.plane = Plane()
         if source is not None and source.info.kind == "volume":
             self.plane = Plane(z=source.plane_count("axial") // 2)
@@ -289,9 +291,13 @@ class ViewportView(QtWidgets.QWidget):
         target = QtCore.QRectF(p0, p1).normalized()
         _, flip = self._geometry()
         painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
-        painter.drawImage(target, image.mirrored(False, True) if flip else image)
+        if flip:
+            image = (image.flipped(QtCore.Qt.Orientation.Vertical) if hasattr(image, "flipped")
+                     else image.mirrored(False, True))
+        painter.drawImage(target, image)
         if self.overlay is not None:
             self.overlay.paint(painter, self)
+        self._draw_crosshair(painter)
         self._draw_overlay(painter)
         self._draw_scale_bar(painter)
         self._draw_overview(painter)
@@ -321,6 +327,22 @@ class ViewportView(QtWidgets.QWidget):
             return None
         sx, sy, _ = info.spacing
         return sx if self.plane.axis in ("axial", "coronal") else sy
+
+    def crosshair_xy(self) -> tuple[float, float] | None:
+        """Where the crosshair (a voxel ijk) lies in this view's plane, in image_xy."""
+        if self.crosshair_ijk is None:
+            return None
+        i, j, k = self.crosshair_ijk
+        return {"axial": (i + 0.5, j + 0.5), "coronal": (i + 0.5, k + 0.5), "sagittal": (j + 0.5, k + 0.5)}[self.plane.axis]
+
+    def _draw_crosshair(self, painter: QtGui.QPainter) -> None:
+        xy = self.crosshair_xy()
+        if xy is None:
+            return
+        p = self.image_to_view(*xy)
+        painter.setPen(QtGui.QPen(QtGui.QColor(0, 220, 120), 1))
+        painter.drawLine(QtCore.QPointF(0, p.y()), QtCore.QPointF(self.width(), p.y()))
+        painter.drawLine(QtCore.QPointF(p.x(), 0), QtCore.QPointF(p.x(), self.height()))
 
     def _draw_scale_bar(self, painter: QtGui.QPainter) -> None:
         mm = self.pixel_mm()
@@ -409,6 +431,12 @@ class ViewportView(QtWidgets.QWidget):
             self.update()
             return
         ctrl = event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier
+        shift = event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and shift and self.source is not None \
+                and self.source.info.kind == "volume":
+            self.sig_crosshair_requested.emit(self, self.view_to_image(event.position()))
+            self._drag = ("crosshair", event.position(), None)
+            return
         if event.button() == QtCore.Qt.MouseButton.LeftButton and ctrl:
             self._drag = ("window", event.position(), self.window)
         elif event.button() == QtCore.Qt.MouseButton.LeftButton and self._tool_event("press", event):
@@ -418,7 +446,9 @@ class ViewportView(QtWidgets.QWidget):
             self._drag = ("pan", event.position(), self.center)
 
     def mouseMoveEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
-        if self._drag is not None and self._drag[0] != "tool":
+        if self._drag is not None and self._drag[0] == "crosshair":
+            self.sig_crosshair_requested.emit(self, self.view_to_image(event.position()))
+        elif self._drag is not None and self._drag[0] != "tool":
             mode, start, value = self._drag
             d = event.position() - start
             if mode == "window":
