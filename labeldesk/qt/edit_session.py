@@ -119,7 +119,8 @@ class EditSession(QtCore.QObject):
         if self.project is None or asset_id is None or view.source is None:
             painter.set_annotations([])
         else:
-            painter.set_annotations(self.project.annotations(asset_id, view.plane))
+            painter.set_annotations(self.project.annotations(asset_id, view.plane,
+                                                             getattr(view, "layer_id", None)))
         view.update()
 
     def _on_changed(self, changes: ChangeSet) -> None:

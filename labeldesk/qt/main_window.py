@@ -36,6 +36,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("labeldesk")
         self.resize(1400, 900)
         self.grid = ViewportGrid()
+        self.links: dict[str, bool] = {}
         self._sources: dict[str, Any] = {}          # asset id -> open source, shared by viewports
         self.playback = PlaybackBar(self.grid.active)
         central = QtWidgets.QWidget()
@@ -92,10 +93,55 @@ class MainWindow(QtWidgets.QMainWindow):
         """The active viewport: tools, keys and panels act on it."""
         return self.grid.active
 
+    LINKS = (("pan_zoom", "Link pan and zoom"), ("slice", "Link slice position (patient mm)"),
+             ("window", "Link window/level"), ("frame", "Link video frame / time"))
+
     def _wire_view(self, view: Any) -> None:
         view.sig_readout.connect(self.readout.setText)
+        view.sig_view_changed.connect(lambda v=view: self._propagate(v, "pan_zoom"))
+        view.sig_window_changed.connect(lambda _c, _w, v=view: self._propagate(v, "window"))
+        view.sig_plane_changed.connect(lambda _p, v=view: (self._propagate(v, "slice"), self._propagate(v, "frame")))
         view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
+
+    def _propagate(self, source_view: Any, what: str) -> None:
+        """Carry one viewport's change to the others when that kind of link is on."""
+        if not self.links.get(what) or getattr(self, "_propagating", False) or source_view.source is None:
+            return
+        self._propagating = True
+        try:
+            for v in self.grid.visible_views():
+                if v is source_view or v.source is None:
+                    continue
+                if what == "pan_zoom":
+                    v.zoom, v.center = source_view.zoom, source_view.center
+                    v._display = None
+                    v.update()
+                elif what == "window":
+                    v.set_window(*source_view.window)
+                elif what == "slice" and v.plane.axis == source_view.plane.axis:
+                    if v.asset_id == source_view.asset_id:
+                        v.set_plane(type(v.plane)(source_view.plane.z, v.plane.t, v.plane.axis))
+                    else:
+                        v.go_to_position_mm(source_view.slice_position_mm())
+                elif what == "frame" and v.source.info.frames > 1:
+                    v.set_plane(type(v.plane)(v.plane.z, min(source_view.plane.t, v.source.info.frames - 1), v.plane.axis))
+        finally:
+            self._propagating = False
+
+    def show_layer_in_viewport(self) -> None:
+        """Choose which layer the active viewport shows (side-by-side review of two annotators)."""
+        if self.project is None:
+            return
+        layers = self.project.layers()
+        names = ["All layers"] + [f"{l.name} ({l.kind})" for l in layers]
+        name, ok = QtWidgets.QInputDialog.getItem(self, "Layer", "Show in this viewport:", names, 0, False)
+        if ok:
+            self.set_viewport_layer(None if name == "All layers" else layers[names.index(name) - 1].id)
+
+    def set_viewport_layer(self, layer_id: Any) -> None:
+        self.viewport.layer_id = layer_id
+        self.session.refresh()
 
     def set_layout(self, name: str) -> None:
         before = len(self.grid.views)
@@ -217,6 +263,14 @@ class MainWindow(QtWidgets.QMainWindow):
                 act.setShortcut(QtGui.QKeySequence(keys))
                 act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 self.viewport.addAction(act)
+        view_menu = next(a.menu() for a in self.menuBar().actions() if a.text() == "&View")
+        view_menu.addSeparator()
+        for key, text in self.LINKS:
+            act = view_menu.addAction(text)
+            act.setCheckable(True)
+            act.toggled.connect(lambda on, k=key: self.links.__setitem__(k, on))
+            self.actions_by_id[f"link_{key}"] = act
+        view_menu.addAction("Show layer in this viewport…", self.show_layer_in_viewport)
         bar.addSeparator()
         self.threshold_low, self.threshold_high = QtWidgets.QDoubleSpinBox(), QtWidgets.QDoubleSpinBox()
         for box, value in ((self.threshold_low, -100.0), (self.threshold_high, 200.0)):

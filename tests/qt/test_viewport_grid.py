@@ -87,3 +87,50 @@ def test_mpr_refuses_non_volumes(qtbot, window, show):
     window.show_mpr()
     assert "needs a volume" in window.statusBar().currentMessage()
     assert len(window.grid.visible_views()) == 1
+
+
+def test_links_carry_pan_zoom_window_slice_and_frame(qtbot, window, show):
+    ct = show("CT series")
+    window.set_layout("1x2")
+    left, right = window.grid.visible_views()
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+        window.show_asset(ct.id, right)
+    for key in ("pan_zoom", "window", "slice"):
+        window.actions_by_id[f"link_{key}"].setChecked(True)
+    left.zoom_by(2.0)
+    assert right.zoom == left.zoom and right.center == left.center
+    left.set_window(-600, 1500)
+    assert right.window == (-600.0, 1500.0)
+    left.set_plane(Plane(z=3))
+    assert right.plane.z == 3
+    # a different series: the nearest slice by patient position, not by index
+    brain = next(a for a in window.project.assets() if a.name.startswith("brain"))
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+        window.show_asset(brain.id, right)
+    window.grid.set_active(left)
+    left.set_plane(Plane(z=10))
+    z_mm = left.slice_position_mm()[2]
+    r_mm = right.slice_position_mm()[2]
+    spacing = right.source.info.spacing[2]
+    assert abs(z_mm - r_mm) <= spacing / 2 + 1e-6 or right.plane.z in (0, right.source.plane_count("axial") - 1)
+
+
+def test_same_asset_two_viewports_two_layers(qtbot, window, show):
+    from labeldesk.core import ids
+    from labeldesk.core.ops import OpDraft
+    ct = show("CT series")
+    other = ids.new_id()
+    window.project.apply(OpDraft("layer.create", other, {"layer": {"name": "second reader"}}))
+    window.session.create({"kind": "box", "xyxy": [10, 10, 30, 30]}, "mine")
+    window.project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": ct.id, "layer_id": other, "plane": {"z": 8}, "geometry": {"kind": "box", "xyxy": [50, 50, 70, 70]}}}))
+    window.set_layout("1x2")
+    left, right = window.grid.visible_views()
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+        window.show_asset(ct.id, right)
+    window.grid.set_active(left)
+    window.set_viewport_layer(window.project.my_layer_id)
+    window.grid.set_active(right)
+    window.set_viewport_layer(other)
+    assert [a.layer_id for a in left.overlay.annotations] == [window.project.my_layer_id]
+    assert [a.layer_id for a in right.overlay.annotations] == [other]

@@ -30,6 +30,7 @@ class ViewportGrid(QtWidgets.QWidget):
     def _new_view(self) -> ViewportView:
         view = ViewportView()
         view.asset_id = None
+        view.layer_id = None            # None: every layer; else only that layer's annotations
         view.setAcceptDrops(True)
         view.installEventFilter(self)
         self.views.append(view)

@@ -27,6 +27,7 @@ class ViewportView(QtWidgets.QWidget):
     sig_plane_changed = QtCore.Signal(object)
     sig_window_changed = QtCore.Signal(float, float)
     sig_crosshair_requested = QtCore.Signal(object, object)      # this view, image_xy
+    sig_view_changed = QtCore.Signal()                           # pan or zoom moved
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -157,6 +158,7 @@ class ViewportView(QtWidgets.QWidget):
         self.center = (self.center[0] - (after[0] - before[0]), self.center[1] - dy)
         self._display = None
         self.update()
+        self.sig_view_changed.emit()
 
     def zoom_in(self) -> None:
         self.zoom_by(ZOOM_STEP)
@@ -191,6 +193,8 @@ class ViewportView(QtWidgets.QWidget):
 
     # ---- window / level -----------------------------------------------------------------------
     def set_window(self, center: float, width: float) -> None:
+        if (float(center), max(1e-3, float(width))) == self.window:
+            return
         self.window = (float(center), max(1e-3, float(width)))
         self._display = None
         self.update()
@@ -387,6 +391,25 @@ class ViewportView(QtWidgets.QWidget):
                                        (min(w, br[0]) - max(0, tl[0])) * scale, (min(h, br[1]) - max(0, tl[1])) * scale))
         self.overview_rect = box
 
+    def slice_position_mm(self) -> Any:
+        """The current slice's centre in patient (LPS) mm, for linking series by position."""
+        info = self.source.info if self.source is not None else None
+        if info is None or info.kind != "volume" or info.affine is None:
+            return None
+        w, h = self.plane_size()
+        c = {"axial": (w / 2, h / 2, self.plane.z), "coronal": (w / 2, self.plane.z, h / 2),
+             "sagittal": (self.plane.z, w / 2, h / 2)}[self.plane.axis]
+        return (np.array(info.affine) @ np.array([c[0], c[1], c[2], 1.0]))[:3]
+
+    def go_to_position_mm(self, lps: Any) -> None:
+        """Move to the slice nearest to a patient position (same axis)."""
+        info = self.source.info if self.source is not None else None
+        if info is None or info.kind != "volume" or info.affine is None or lps is None:
+            return
+        ijk = np.linalg.solve(np.array(info.affine), np.array([lps[0], lps[1], lps[2], 1.0]))[:3]
+        index = {"axial": ijk[2], "coronal": ijk[1], "sagittal": ijk[0]}[self.plane.axis]
+        self.set_plane(Plane(max(0, int(round(index))), self.plane.t, self.plane.axis))
+
     def view_state(self) -> dict[str, Any]:
         return {"zoom": self.zoom, "center": list(self.center), "window": list(self.window),
                 "invert": self.invert, "plane": self.plane.to_dict(), "colourmap": self.colourmap}
@@ -459,6 +482,7 @@ class ViewportView(QtWidgets.QWidget):
                 self.center = (value[0] - d.x() / kx, value[1] - d.y() / ky)
                 self._display = None
                 self.update()
+                self.sig_view_changed.emit()
         else:
             self._tool_event("move", event)
         self._emit_readout(event.position())
