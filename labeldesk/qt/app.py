@@ -27,6 +27,7 @@ def take_screenshot(window: MainWindow, path: str, app: QtWidgets.QApplication, 
         app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
         if window.project is None or window.viewport.source is not None or window._loading is None:
             break
+    window.grid.tile_loader.wait(timeout_ms)          # large images: let visible tiles arrive
     for _ in range(5):
         app.processEvents()
     return window.grab().save(path)

@@ -81,3 +81,47 @@ def test_dicom_tag_browser_and_nifti_header(qtbot, window, show):
     window.show_header()
     names = [window.header_dialog.tree.topLevelItem(i).text(1) for i in range(window.header_dialog.tree.topLevelItemCount())]
     assert "sform_code" in names and "pixdim" in names
+
+
+def test_pyramid_tiles_load_off_the_gui_thread_with_placeholders(qtbot, window, show):
+    show("aerial")
+    view = window.viewport
+    view.zoom, view.center = 1.0, (3000, 500)
+    view.source.cache.clear()
+    view._display = None
+    first = view._render()[0].copy()
+    assert view.missing_tiles > 0                       # drawn from the coarse level meanwhile
+    def settled() -> bool:
+        view._display = None
+        view._render()
+        return view.missing_tiles == 0
+    qtbot.waitUntil(settled, timeout=10000)
+    disp, _, rect = view._render()
+    assert view.missing_tiles == 0
+    x0, y0 = int(rect.left()), int(rect.top())
+    exact = view.source.read_region(0, x0, y0, disp.shape[1], disp.shape[0])
+    assert np.array_equal(disp, exact)                  # uint8 RGB passes W/L unchanged
+    assert not np.array_equal(first, disp)
+
+
+def test_stale_tile_requests_are_dropped():
+    import threading
+
+    from labeldesk.qt.viewer.tile_loader import TileLoader
+    gate = threading.Event()
+    decoded = []
+
+    class SlowSource:
+        def read_tile(self, level, col, row):
+            if (level, col, row) == (0, 0, 0):
+                gate.wait(5)
+            decoded.append((level, col, row))
+
+    loader = TileLoader(threads=1)
+    src = SlowSource()
+    loader.request(src, [(0, 0, 0), (0, 1, 0), (0, 2, 0), (0, 3, 0)])
+    loader.request(src, [(0, 0, 0), (0, 9, 9)])        # the view moved: 1..3 are no longer wanted
+    gate.set()
+    assert loader.wait(5000)
+    assert (0, 9, 9) in decoded and not {(0, 1, 0), (0, 2, 0), (0, 3, 0)} & set(decoded)
+    assert loader.stats["dropped"] == 3

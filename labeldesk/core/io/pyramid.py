@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -168,16 +169,18 @@ class PyramidSource(ImageSource):
         self.tile = int(self.index["tile"])
         self.cache = cache or TileCache(128 * 1024 * 1024)
         self._fds: dict[int, int] = {}
+        self._fd_lock = threading.Lock()
         levels = tuple((lv["width"], lv["height"]) for lv in self.index["levels"])
         self.info = SourceInfo(kind="pyramid", width=self.index["width"], height=self.index["height"],
                                channels=self.index["channels"], dtype=self.index["dtype"], levels=levels)
 
     def _fd(self, level: int) -> int:
-        fd = self._fds.get(level)
-        if fd is None:
-            fd = os.open(os.path.join(self.path, f"level-{level}.pack"), os.O_RDONLY)
-            self._fds[level] = fd
-        return fd
+        with self._fd_lock:                     # tiles are decoded from several threads
+            fd = self._fds.get(level)
+            if fd is None:
+                fd = os.open(os.path.join(self.path, f"level-{level}.pack"), os.O_RDONLY)
+                self._fds[level] = fd
+            return fd
 
     def read_tile(self, level: int, col: int, row: int) -> np.ndarray:
         key = (self.path, level, col, row)

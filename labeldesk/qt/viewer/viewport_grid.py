@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from labeldesk.qt.viewer.tile_loader import TileLoader
 from labeldesk.qt.viewer.viewport_view import ViewportView
 
 LAYOUTS: dict[str, tuple[int, int]] = {"1x1": (1, 1), "1x2": (1, 2), "2x1": (2, 1), "2x2": (2, 2), "1x3": (1, 3)}
@@ -20,6 +21,7 @@ class ViewportGrid(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.views: list[ViewportView] = []
+        self.tile_loader = TileLoader(parent=self)
         self._grid = QtWidgets.QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
@@ -29,6 +31,8 @@ class ViewportGrid(QtWidgets.QWidget):
 
     def _new_view(self) -> ViewportView:
         view = ViewportView()
+        view.tile_loader = self.tile_loader
+        self.tile_loader.sig_tile_ready.connect(view._on_tile_ready)
         view.asset_id = None
         view.layer_id = None            # None: every layer; else only that layer's annotations
         view.setAcceptDrops(True)

@@ -49,6 +49,7 @@ class ViewportView(QtWidgets.QWidget):
         self._overview: tuple[Any, QtGui.QImage, np.ndarray] | None = None
         self.overlay: Any = None            # draws annotations (AnnotationPainter)
         self.tool: Any = None               # the active annotation tool, fed image_xy events
+        self.tile_loader: Any = None        # decodes pyramid tiles off the GUI thread when set
 
     # ---- source and state ----------------------------------------------------------------------
     def set_source(self, source: Any) -> None:
@@ -265,7 +266,10 @@ class ViewportView(QtWidgets.QWidget):
             br = self.view_to_image(QtCore.QPointF(self.width(), self.height()))
             x0, y0 = max(0, int(tl[0] / f) - 1), max(0, int(tl[1] / f) - 1)
             x1, y1 = min(lw, int(br[0] / f) + 2), min(lh, int(br[1] / f) + 2)
-            pixels = self.source.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+            if self.tile_loader is not None and hasattr(self.source, "read_tile"):
+                pixels = self._compose_tiles(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+            else:
+                pixels = self.source.read_region(level, x0, y0, max(1, x1 - x0), max(1, y1 - y0))
             rect = QtCore.QRectF(x0 * f, y0 * f, pixels.shape[1] * f, pixels.shape[0] * f)
         slope, intercept = self.rescale
         invert = self.invert != (info.photometric == "MONOCHROME1")
@@ -318,6 +322,48 @@ class ViewportView(QtWidgets.QWidget):
             lines.append(f"frame {self.plane.t + 1}/{info.frames}")
         painter.setPen(QtGui.QColor(230, 230, 120))
         painter.drawText(QtCore.QRectF(8, 6, 400, 80), "\n".join(lines))
+
+    def _compose_tiles(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """The region from cached tiles; missing ones are drawn from the coarsest level (always in
+        memory) and requested from the tile loader, centre first."""
+        from labeldesk.core.io.opencv import cv2
+        from labeldesk.core.io.tiles import tiles_for_rect
+        src, info = self.source, self.source.info
+        top = len(info.levels) - 1
+        if getattr(self, "_coarse", None) is None or self._coarse[0] is not src:
+            self._coarse = (src, src.read_plane(self.plane, top))
+        coarse = self._coarse[1]
+        t = src.tile
+        shape = (h, w) + ((info.channels,) if info.channels > 1 else ())
+        out = np.zeros(shape, dtype=np.dtype(info.dtype))
+        missing = []
+        for key in tiles_for_rect(info.levels[level], t, x, y, x + w, y + h, level):
+            tx0, ty0 = key.col * t, key.row * t
+            tile = src.cache.get((src.path, level, key.col, key.row))
+            sx0, sy0 = max(x, tx0), max(y, ty0)
+            if tile is None:
+                missing.append(tuple(key))
+                lw, lh = info.levels[level]
+                sx1, sy1 = min(x + w, tx0 + t, lw), min(y + h, ty0 + t, lh)
+                if sx1 <= sx0 or sy1 <= sy0:
+                    continue
+                k = 2 ** (top - level)             # placeholder: the coarse level, scaled up
+                cx0, cy0 = int(sx0 / k), int(sy0 / k)
+                cx1, cy1 = max(cx0 + 1, int(np.ceil(sx1 / k))), max(cy0 + 1, int(np.ceil(sy1 / k)))
+                patch = coarse[cy0:cy1, cx0:cx1]
+                if patch.size:
+                    up = cv2.resize(patch, (sx1 - sx0, sy1 - sy0), interpolation=cv2.INTER_LINEAR)
+                    out[sy0 - y:sy1 - y, sx0 - x:sx1 - x] = up
+                continue
+            sx1, sy1 = min(x + w, tx0 + tile.shape[1]), min(y + h, ty0 + tile.shape[0])
+            out[sy0 - y:sy1 - y, sx0 - x:sx1 - x] = tile[sy0 - ty0:sy1 - ty0, sx0 - tx0:sx1 - tx0]
+        self.tile_loader.request(src, missing)
+        self.missing_tiles = len(missing)
+        return out
+
+    def _on_tile_ready(self) -> None:
+        self._display = None
+        self.update()
 
     def cycle_colourmap(self) -> None:
         self.colourmap = COLOURMAPS[(COLOURMAPS.index(self.colourmap) + 1) % len(COLOURMAPS)]
