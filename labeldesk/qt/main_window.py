@@ -98,6 +98,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _wire_view(self, view: Any) -> None:
         view.sig_readout.connect(self.readout.setText)
+        view.sig_escape.connect(self.cancel_loading)
         view.sig_view_changed.connect(lambda v=view: self._propagate(v, "pan_zoom"))
         view.sig_window_changed.connect(lambda _c, _w, v=view: self._propagate(v, "window"))
         view.sig_plane_changed.connect(lambda _p, v=view: (self._propagate(v, "slice"), self._propagate(v, "frame")))
@@ -406,8 +407,13 @@ class MainWindow(QtWidgets.QMainWindow):
             view.set_message(f"{asset.name}: its files are not on this machine")
             return
         view.set_message(f"Loading {asset.name}…")
-        runner = TaskRunner(open_locator, locator, with_progress=False)
+        runner = TaskRunner(open_locator, locator)
         self._tasks.add(runner)          # a running QRunnable must outlive its Python wrapper
+        runner.signals.sig_progress.connect(
+            lambda d, t, _s, v=view, n=asset.name: v.set_message(
+                f"Loading {n}… {100 * d // max(t, 1)}%  (Esc cancels)") if v.source is None else None)
+        runner.signals.sig_cancelled.connect(
+            lambda r=runner, v=view, n=asset.name: (self._tasks.discard(r), v.set_message(f"Loading {n} was cancelled")))
         runner.signals.sig_finished.connect(
             lambda src, a=asset_id, r=runner, v=view: self._on_source_ready(a, src, r, v))
         runner.signals.sig_failed.connect(lambda msg, a=asset, r=runner, v=view: self._on_source_failed(a, msg, r, v))
@@ -529,6 +535,12 @@ class MainWindow(QtWidgets.QMainWindow):
                                "Help ▸ Labeling guide shows this again.")
         self.guide_box = box
         box.open()
+
+    def cancel_loading(self) -> None:
+        """Esc while an asset loads: stop reading it (nothing else changes)."""
+        if self._loading is not None:
+            self._loading.cancel()
+            self._loading = None
 
     def show_header(self) -> None:
         from labeldesk.qt.dialogs.header_dialog import header_dialog

@@ -125,3 +125,25 @@ def test_stale_tile_requests_are_dropped():
     assert loader.wait(5000)
     assert (0, 9, 9) in decoded and not {(0, 1, 0), (0, 2, 0), (0, 3, 0)} & set(decoded)
     assert loader.stats["dropped"] == 3
+
+
+def test_escape_cancels_a_slow_load(qtbot, window, show, monkeypatch):
+    import threading
+
+    from labeldesk.core.io import registry
+    release = threading.Event()
+    real = registry.open_locator
+
+    def slow(locator, progress=None):
+        for i in range(200):
+            progress.report(i, 200, "reading")           # raises Cancelled once Esc was pressed
+            release.wait(0.02)
+        return real(locator)
+    monkeypatch.setattr(registry, "open_locator", slow)
+    photo = next(a for a in window.project.assets() if a.name.startswith("site-photo-2"))
+    window.show_asset(photo.id)
+    view = window.viewport
+    qtbot.waitUntil(lambda: "%" in view.message, timeout=5000)
+    qtbot.keyClick(view, Key.Key_Escape)
+    qtbot.waitUntil(lambda: "cancelled" in view.message, timeout=5000)
+    assert view.source is None

@@ -21,11 +21,16 @@ READERS: dict[str, str] = {
 }
 
 
-def open_locator(locator: dict[str, Any]) -> ImageSource:
+def open_locator(locator: dict[str, Any], progress: Any = None) -> ImageSource:
+    """Open an asset's pixels; readers that take long (DICOM series) report to ``progress`` and
+    stop when it is cancelled."""
+    import inspect
     name = locator.get("reader")
     target = READERS.get(str(name))
     if target is None:
         raise InputError(locator.get("path"), f"no reader named {name!r}")
     module_name, func_name = target.split(":")
     func = getattr(importlib.import_module(module_name), func_name)
+    if progress is not None and "progress" in inspect.signature(func).parameters:
+        return func(locator, progress=progress)
     return func(locator)

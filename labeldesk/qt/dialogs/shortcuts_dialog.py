@@ -16,7 +16,7 @@ EDITING = (
     ("Del", "Delete the selection (locked annotations are kept)"),
     ("Enter / double-click", "Finish a polygon, polyline or scissors outline"),
     ("Backspace", "Remove the last vertex while drawing"),
-    ("Esc", "Cancel the shape being drawn"),
+    ("Esc", "Cancel the shape being drawn, or the loading of a large asset"),
     ("[ / ]", "Brush size or wand tolerance"),
     ("\\", "Spherical brush across slices on/off"),
     ("Alt+click a vertex", "Remove it (select tool); double-click an edge adds one"),

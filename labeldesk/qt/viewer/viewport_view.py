@@ -28,6 +28,7 @@ class ViewportView(QtWidgets.QWidget):
     sig_window_changed = QtCore.Signal(float, float)
     sig_crosshair_requested = QtCore.Signal(object, object)      # this view, image_xy
     sig_view_changed = QtCore.Signal()                           # pan or zoom moved
+    sig_escape = QtCore.Signal()                                 # Esc that no tool used (cancels loading)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -543,7 +544,10 @@ class ViewportView(QtWidgets.QWidget):
             super().mouseDoubleClickEvent(event)
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802
-        if self.tool is not None and self.tool.key(event):
+        if self.tool is not None and self.source is not None and self.tool.key(event):
+            return
+        if event.key() == QtCore.Qt.Key.Key_Escape:
+            self.sig_escape.emit()
             return
         super().keyPressEvent(event)
 
