@@ -392,6 +392,9 @@ class MainWindow(QtWidgets.QMainWindow):
         view = view or self.viewport
         self.grid.set_active(view)
         self._save_view_state()
+        self.asset_panel.list.blockSignals(True)          # keep the list in step with the viewport
+        self.asset_panel.select(asset_id)
+        self.asset_panel.list.blockSignals(False)
         asset = self.project.asset(asset_id)
         locator = self.project.locator(asset_id)
         self.current_asset_id = asset_id

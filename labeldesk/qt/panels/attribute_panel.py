@@ -62,8 +62,10 @@ class AttributePanel(QtWidgets.QWidget):
             self.class_combo.addItem(f"{self.cls.name} (deprecated)", self.cls.id)
             idx = self.class_combo.count() - 1
         self.class_combo.setCurrentIndex(max(idx, 0))
-        self.title.setText(f"{annotation.geometry.kind} on {annotation.plane.axis} {annotation.plane.z + 1}"
-                           + (f", frame {annotation.plane.t + 1}" if annotation.plane.t else ""))
+        p = annotation.plane
+        where = [f"{p.axis} slice {p.z + 1}"] if (p.z or p.axis != "axial") else []
+        where += [f"frame {p.t + 1}"] if p.t else []
+        self.title.setText(annotation.geometry.kind + (" on " + ", ".join(where) if where else ""))
         self.measure.setText(measurement)
         for d in (self.cls.attributes if self.cls else ()):
             cond = d.get("shown_when")

@@ -16,8 +16,12 @@ class PlaybackBar(QtWidgets.QWidget):
     def __init__(self, viewport: Any, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewport = viewport
-        self.play_button = QtWidgets.QPushButton("▶")
+        self.play_button = QtWidgets.QPushButton()
         self.play_button.setFixedWidth(36)
+        style = self.style()
+        self._icons = (style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay),
+                       style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause))
+        self.play_button.setIcon(self._icons[0])
         self.play_button.setToolTip("Play / pause (Space)")
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.label = QtWidgets.QLabel()
@@ -76,11 +80,11 @@ class PlaybackBar(QtWidgets.QWidget):
         if self._axis() is None:
             return
         self.timer.start(int(1000 / self.fps_box.value()))
-        self.play_button.setText("⏸")
+        self.play_button.setIcon(self._icons[1])
 
     def pause(self) -> None:
         self.timer.stop()
-        self.play_button.setText("▶")
+        self.play_button.setIcon(self._icons[0])
 
     @property
     def playing(self) -> bool:
