@@ -175,10 +175,14 @@ class VideoSource(ImageSource):
     def plane_count(self, axis: str = "axial") -> int:
         return 1
 
-    def close(self) -> None:
-        self._cap.release()
+    def drop_cache(self) -> None:
+        """Forget decoded frames (the next reads decode again)."""
         self._ring.clear()
         self._held = 0
+
+    def close(self) -> None:
+        self._cap.release()
+        self.drop_cache()
 
 
 class _Misaligned(Exception):
