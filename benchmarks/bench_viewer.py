@@ -261,8 +261,9 @@ def extra() -> None:
     ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
     ds.PhotometricInterpretation = "YBR_FULL_422"
     ds.save_as(ds_path, enforce_file_format=True)
-    ours = [x / 30 for x in timed(lambda: [dicom.decode_frame(str(ds_path), i, ds.file_meta.TransferSyntaxUID)
-                                           for i in range(30)], 3)]
+    from labeldesk.core.io import dicom_scan
+    found = dicom_scan.scan([str(ds_path)]).series[0]
+    ours = [x / 30 for x in timed(lambda: dicom.load_series(found.locator), 3)]
     raw = pydicom.dcmread(ds_path)
     b6 = [x / 30 for x in timed(lambda: [cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_COLOR)
                                          for f in generate_frames(raw.PixelData, number_of_frames=30)], 3)]

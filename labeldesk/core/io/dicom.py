@@ -92,7 +92,37 @@ def _decode_chunk(items: list[tuple[str, int, str]]) -> list[np.ndarray]:
     return [decode_frame(p, f, ts) for p, f, ts in items]
 
 
+JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+
+
+def _jpeg_cine(loc: dict[str, Any], out: np.ndarray, progress: Progress) -> bool:
+    """Multi-frame JPEG baseline (ultrasound cine): parse the file once and let libjpeg-turbo
+    decode each encapsulated frame (4x faster than per-frame pydicom). Only for YBR photometrics:
+    OpenCV always converts YCbCr to RGB, which is wrong for JPEGs stored without a colour
+    transform (PhotometricInterpretation RGB), so those take the pydicom path."""
+    if loc["ts"] != JPEG_BASELINE or len(set(loc["files"])) != 1 or loc["samples"] != 3 \
+            or not str(loc["photometric"]).startswith("YBR_FULL"):
+        return False
+    import pydicom
+    from pydicom.encaps import generate_frames
+
+    from labeldesk.core.io.opencv import cv2
+    path = loc["files"][0]
+    ds = pydicom.dcmread(path)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1))))
+    for i, f in enumerate(loc["frames"]):
+        if i % 16 == 0:
+            progress.report(i, len(loc["frames"]), "decoding frames")
+        bgr = cv2.imdecode(np.frombuffer(frames[f], np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None or bgr.shape[:2] != out.shape[1:3]:
+            return False                     # anything unusual: the general path decides
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=out[i])
+    return True
+
+
 def _decode_all(loc: dict[str, Any], out: np.ndarray, progress: Progress) -> None:
+    if _jpeg_cine(loc, out, progress):
+        return
     items = [(p, f, loc["ts"]) for p, f in zip(loc["files"], loc["frames"])]
     workers = min(os.cpu_count() or 1, 8)
     if len(items) < PARALLEL_MIN_FRAMES or workers < 2 or loc["ts"] in SERIAL_SYNTAXES:

@@ -116,3 +116,27 @@ def test_dicomdir_on_its_own_brings_its_files(tmp_path):
     scan = dicom_scan.scan([str(tmp_path / "dd" / "DICOMDIR")])
     seen = len(scan.series) + len(scan.errors) + len(scan.non_images)
     assert seen > 10, "the DICOMDIR's referenced files were not scanned"
+
+
+def test_jpeg_cine_fast_path_matches_pydicom():
+    from pydicom.pixels import pixel_array
+    candidates = [os.path.join(TEST_FILES, n) for n in os.listdir(TEST_FILES)]
+    cine = None
+    for c in candidates:
+        if not c.endswith(".dcm"):
+            continue
+        try:
+            ds = pydicom.dcmread(c, stop_before_pixels=True)
+        except Exception:
+            continue
+        if (str(ds.file_meta.get("TransferSyntaxUID", "")) == dicom.JPEG_BASELINE
+                and int(ds.get("NumberOfFrames", 1) or 1) > 1 and str(ds.get("PhotometricInterpretation", "")).startswith("YBR_FULL")):
+            cine = c
+            break
+    if cine is None:
+        pytest.skip("no multi-frame YBR JPEG-baseline file in this pydicom")
+    found = dicom_scan.scan([cine]).series[0]
+    ours = dicom.load_series(found.locator)[0]
+    ref = pixel_array(cine, decoding_plugin="pillow")
+    assert ours.shape == ref.shape
+    assert np.abs(ours.astype(int) - ref.astype(int)).max() <= 2       # both libjpeg; rounding only
