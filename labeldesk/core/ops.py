@@ -59,8 +59,18 @@ class Op:
                    payload=dict(d.get("payload") or {}), base=tuple(d.get("base") or ()),
                    reason=d.get("reason"))
 
-    def digest(self) -> str:
-        return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
+    def canonical(self, payload_json: str | None = None) -> str:
+        """``canonical_json(self.to_dict())`` built from an already encoded payload (the payload is
+        by far the largest part; encoding it once saves a third of a commit)."""
+        pj = payload_json if payload_json is not None else canonical_json(self.payload)
+        c = canonical_json
+        return ('{"base":' + c(list(self.base)) + ',"dev":' + c(self.dev) + ',"entity":' + c(self.entity)
+                + ',"hlc":' + c(list(self.hlc)) + ',"op_id":' + c(self.op_id) + ',"payload":' + pj
+                + ',"reason":' + c(self.reason) + ',"seq":' + c(self.seq) + ',"type":' + c(self.type)
+                + ',"user":' + c(self.user) + ',"wall":' + c(self.wall) + "}")
+
+    def digest(self, payload_json: str | None = None) -> str:
+        return hashlib.sha256(self.canonical(payload_json).encode()).hexdigest()
 
 
 @dataclass

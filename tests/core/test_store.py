@@ -164,3 +164,11 @@ def test_v1_store_with_data_migrates_to_current(tmp_path):
     assert user_version(conn) == SCHEMA_VERSION
     assert conn.execute("SELECT name FROM assets").fetchone()[0] == "x.png"
     assert conn.execute("SELECT COUNT(*) FROM classifications").fetchone()[0] == 0
+
+
+def test_op_canonical_form_equals_canonical_json_of_the_record():
+    from labeldesk.core.ops import Op, canonical_json
+    op = Op(op_id="d:000000000001", dev="d", seq=1, hlc=(5, 2), wall="2026-01-01T00:00:00.000Z", user=None,
+            type="annotation.create", entity="e", payload={"b": [1.5, "é"], "a": {"z": None, "y": True}},
+            base=("x:1",), reason="why")
+    assert op.canonical() == canonical_json(op.to_dict())

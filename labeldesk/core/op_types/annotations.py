@@ -71,7 +71,8 @@ def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, An
 
 
 def _bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
-    return geometry_from_dict(geometry).bounds()
+    # ``prepare`` validated (and clipped) this geometry moments ago: do not validate twice
+    return geometry_from_dict(geometry, trusted=True).bounds()
 
 
 def _ontology_version(conn: sqlite3.Connection) -> int:

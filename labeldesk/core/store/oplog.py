@@ -23,13 +23,14 @@ def last_chain_hash(conn: sqlite3.Connection) -> str:
 
 def append(conn: sqlite3.Connection, op: Op, *, outbox: bool) -> str:
     """Append ``op`` inside the caller's transaction; returns its chain hash."""
-    op_hash = op.digest()
+    payload_json = canonical_json(op.payload)
+    op_hash = op.digest(payload_json)
     chain_hash = chain(last_chain_hash(conn), op_hash)
     conn.execute(
         "INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
         " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
-         canonical_json(list(op.base)), canonical_json(op.payload), op.reason, op_hash, chain_hash))
+         canonical_json(list(op.base)), payload_json, op.reason, op_hash, chain_hash))
     if outbox:
         conn.execute("INSERT INTO outbox (op_id) VALUES (?)", (op.op_id,))
     return chain_hash
