@@ -268,7 +268,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layouts.setObjectName("layout_toolbar")
         for key in ("layout_1x1", "layout_1x2", "layout_2x1", "layout_2x2", "layout_1x3", "mpr"):
             act = self.actions_by_id[key]
-            act.setIconText({"mpr": "MPR"}.get(key, key.split("_")[1].replace("x", "×")))
+            act.setIconText("MPR" if key == "mpr" else key.split("_")[1].replace("x", "×"))
             layouts.addAction(act)
         view_menu = next(a.menu() for a in self.menuBar().actions() if a.text() == "&View")
         view_menu.addSeparator()
