@@ -264,6 +264,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 act.setShortcut(QtGui.QKeySequence(keys))
                 act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 self.viewport.addAction(act)
+        self.addToolBarBreak()
         layouts = self.addToolBar("Layout")
         layouts.setObjectName("layout_toolbar")
         for key in ("layout_1x1", "layout_1x2", "layout_2x1", "layout_2x2", "layout_1x3", "mpr"):
