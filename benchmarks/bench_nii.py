@@ -47,7 +47,7 @@ def main() -> None:
         raw = Path(tmp) / "v.nii"
         write_nifti(raw, shape=(a.size, a.size, a.size))
         loc2 = {"reader": "nifti", "path": str(raw)}
-        mm = lambda: np.ascontiguousarray(np.load if False else nifti.open_locator(loc2).read_plane())  # noqa: E731
+        mm = lambda: np.ascontiguousarray(nifti.open_locator(loc2).read_plane())  # noqa: E731
         import nibabel as nib
         base = lambda: np.ascontiguousarray(np.asarray(nib.load(str(raw), mmap=True).dataobj.get_unscaled())[:, :, a.size // 2])  # noqa: E731
         x, b = interleaved(mm, base, a.repeats)

@@ -19,6 +19,8 @@ from labeldesk.qt.panels.asset_panel import AssetPanel
 from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
+from labeldesk.qt import window_state
+from labeldesk.qt.viewer import linking
 from labeldesk.qt.viewer.playback_bar import PlaybackBar
 from labeldesk.qt.viewer.viewport_grid import ViewportGrid
 
@@ -106,29 +108,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
 
     def _propagate(self, source_view: Any, what: str) -> None:
-        """Carry one viewport's change to the others when that kind of link is on."""
-        if not self.links.get(what) or getattr(self, "_propagating", False) or source_view.source is None:
-            return
-        self._propagating = True
-        try:
-            for v in self.grid.visible_views():
-                if v is source_view or v.source is None:
-                    continue
-                if what == "pan_zoom":
-                    v.zoom, v.center = source_view.zoom, source_view.center
-                    v._display = None
-                    v.update()
-                elif what == "window":
-                    v.set_window(*source_view.window)
-                elif what == "slice" and v.plane.axis == source_view.plane.axis:
-                    if v.asset_id == source_view.asset_id:
-                        v.set_plane(type(v.plane)(source_view.plane.z, v.plane.t, v.plane.axis))
-                    else:
-                        v.go_to_position_mm(source_view.slice_position_mm())
-                elif what == "frame" and v.source.info.frames > 1:
-                    v.set_plane(type(v.plane)(v.plane.z, min(source_view.plane.t, v.source.info.frames - 1), v.plane.axis))
-        finally:
-            self._propagating = False
+        linking.propagate(self, source_view, what)
 
     def show_layer_in_viewport(self) -> None:
         """Choose which layer the active viewport shows (side-by-side review of two annotators)."""
@@ -158,49 +138,13 @@ class MainWindow(QtWidgets.QMainWindow):
     def layout_1x3(self) -> None: self.set_layout("1x3")
 
     def show_mpr(self) -> None:
-        """The active viewport's volume in axial, coronal and sagittal viewports with a crosshair."""
-        view = self.viewport
-        if view.source is None or view.source.info.kind != "volume":
-            self.statusBar().showMessage("the 1×3 reformat layout needs a volume (a DICOM series or NIfTI)", 8000)
-            return
-        asset_id, source = view.asset_id, view.source
-        self.set_layout("1x3")
-        for v, axis in zip(self.grid.visible_views(), ("axial", "coronal", "sagittal")):
-            if v.source is not source:
-                v.asset_id = asset_id
-                v.set_source(source)
-            v.show_axis(axis)
-            v.fit()
-        n = source.plane_count
-        centre = (n("sagittal") // 2, n("coronal") // 2, n("axial") // 2)
-        self.set_crosshair(asset_id, centre)
-        self.session.refresh()
+        linking.show_mpr(self)
 
     def set_crosshair(self, asset_id: str, ijk: tuple[int, int, int]) -> None:
-        """Move the linked cursor: every viewport on this volume goes to the slices through it."""
-        from labeldesk.core.model import Plane
-        for v in self.grid.visible_views():
-            if v.asset_id != asset_id or v.source is None or v.source.info.kind != "volume":
-                continue
-            i, j, k = ijk
-            z = {"axial": k, "coronal": j, "sagittal": i}[v.plane.axis]
-            v.crosshair_ijk = ijk
-            v.set_plane(Plane(z, v.plane.t, v.plane.axis))
-            v.update()
-        info = self.viewport.source.info if self.viewport.source is not None else None
-        if info is not None and info.affine is not None:
-            import numpy as np
-            lps = np.array(info.affine) @ np.array([ijk[0], ijk[1], ijk[2], 1.0])
-            self.statusBar().showMessage(f"crosshair ijk {ijk}  LPS ({lps[0]:.1f}, {lps[1]:.1f}, {lps[2]:.1f}) mm", 10000)
+        linking.set_crosshair(self, asset_id, ijk)
 
     def _on_view_crosshair_requested(self, view: Any, image_xy: tuple[float, float]) -> None:
-        n = view.source.plane_count
-        x = int(min(max(image_xy[0], 0), view.plane_size()[0] - 1))
-        y = int(min(max(image_xy[1], 0), view.plane_size()[1] - 1))
-        ijk = {"axial": (x, y, view.plane.z), "coronal": (x, view.plane.z, y),
-               "sagittal": (view.plane.z, x, y)}[view.plane.axis]
-        ijk = (min(ijk[0], n("sagittal") - 1), min(ijk[1], n("coronal") - 1), min(ijk[2], n("axial") - 1))
-        self.set_crosshair(view.asset_id, ijk)
+        linking.crosshair_from_click(self, view, image_xy)
 
     def _on_grid_active_changed(self, view: Any) -> None:
         self.session.attach(view)
@@ -518,33 +462,13 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QMessageBox.critical(self, "Adding failed", message)
 
     def labeling_guide(self) -> dict[str, Any] | None:
-        import json
-        row = self.project.conn.execute("SELECT value FROM meta WHERE key = 'setting.labeling_guide'").fetchone()
-        return json.loads(row[0]) if row else None
+        return window_state.labeling_guide(self)
 
     def show_labeling_guide_once(self) -> None:
-        """The project's labeling guide, the first time this user opens this project here."""
-        if self.project is None or not self.offer_guide or self.labeling_guide() is None:
-            return
-        settings = QtCore.QSettings(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
-                                    "labeldesk", "labeldesk")
-        key = f"guide_seen/{self.project.id}/{self.project.user_id}"
-        if settings.value(key, False, type=bool):
-            return
-        settings.setValue(key, True)
-        self.show_labeling_guide()
+        window_state.show_labeling_guide_once(self)
 
     def show_labeling_guide(self) -> None:
-        guide = self.labeling_guide() if self.project else None
-        if not guide:
-            QtWidgets.QMessageBox.information(self, "Labeling guide", "This project has no labeling guide yet.")
-            return
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, guide.get("title", "Labeling guide"),
-                                    guide.get("text", ""), QtWidgets.QMessageBox.StandardButton.Ok, self)
-        box.setInformativeText("Each class has its own guide card in the Classes panel. "
-                               "Help ▸ Labeling guide shows this again.")
-        self.guide_box = box
-        box.open()
+        window_state.show_labeling_guide(self)
 
     def cancel_loading(self) -> None:
         """Esc while an asset loads: stop reading it (nothing else changes)."""
@@ -553,36 +477,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self._loading = None
 
     def show_header(self) -> None:
-        from labeldesk.qt.dialogs.header_dialog import header_dialog
-        if self.project is None or self.current_asset_id is None or self.viewport.source is None:
-            return
-        asset = self.project.asset(self.current_asset_id)
-        try:
-            self.header_dialog = header_dialog(self, asset, self.project.locator(asset.id), self.viewport.source.info)
-        except Exception as exc:   # a header that cannot be read is reported, not fatal
-            QtWidgets.QMessageBox.warning(self, "Header", f"{asset.name}: {exc}")
-            return
-        self.header_dialog.show()
-
-    # ---- view state per asset -------------------------------------------------------------------
-    def _settings(self) -> QtCore.QSettings:
-        return QtCore.QSettings(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
-                                "labeldesk", "labeldesk")
+        window_state.show_header(self)
 
     def _save_view_state(self) -> None:
-        import json
-        if self.project is not None and self.current_asset_id and self.viewport.source is not None:
-            self._settings().setValue(f"view/{self.project.id}/{self.current_asset_id}",
-                                      json.dumps(self.viewport.view_state()))
+        window_state.save_view_state(self)
 
     def _restore_view_state(self, asset_id: str) -> None:
-        import json
-        raw = self._settings().value(f"view/{self.project.id}/{asset_id}", "")
-        if raw:
-            try:
-                self.viewport.restore_state(json.loads(raw))
-            except ValueError:
-                pass
+        window_state.restore_view_state(self, asset_id)
 
     def show_shortcuts(self) -> None:
         from labeldesk.qt.dialogs.shortcuts_dialog import ShortcutsDialog

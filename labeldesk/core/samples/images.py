@@ -71,7 +71,7 @@ def write_large_tiff(path: str | Path, width: int = 20000, height: int = 15000, 
                     part = full
                 yield part
     tifffile.imwrite(path, tiles(), shape=(height, width, 3), dtype=np.uint8, tile=(tile, tile),
-                     photometric="rgb", compression="deflate" if False else None, bigtiff=width * height * 3 > 2**31)
+                     photometric="rgb", bigtiff=width * height * 3 > 2**31)
     return path
 
 
