@@ -361,6 +361,9 @@ class MainWindow(QtWidgets.QMainWindow):
             view.set_message(f"{asset.name}: its files are not on this machine")
             return
         view.set_message(f"Loading {asset.name}…")
+        if locator.get("reader") == "dicom":
+            self._open_progressive(asset, locator, view)
+            return
         runner = TaskRunner(open_locator, locator)
         self._tasks.add(runner)          # a running QRunnable must outlive its Python wrapper
         runner.signals.sig_progress.connect(
@@ -373,6 +376,35 @@ class MainWindow(QtWidgets.QMainWindow):
         runner.signals.sig_failed.connect(lambda msg, a=asset, r=runner, v=view: self._on_source_failed(a, msg, r, v))
         self._loading = runner
         runner.start()
+
+    def _open_progressive(self, asset: Any, locator: dict[str, Any], view: Any) -> None:
+        """DICOM series: the middle slice now, the rest on a worker (the first image does not wait
+        for the whole series); viewports repaint when it is complete."""
+        from labeldesk.core.errors import LabeldeskError
+        from labeldesk.core.io.dicom import open_progressive
+        try:
+            source, fill = open_progressive(locator)
+        except LabeldeskError as exc:
+            view.set_message(f"{asset.name} could not be opened:\n{exc}")
+            return
+        self._on_source_ready(asset.id, source, None, view)
+        runner = TaskRunner(fill)
+        self._tasks.add(runner)
+        runner.signals.sig_progress.connect(
+            lambda d, t, _s, n=asset.name: self.statusBar().showMessage(f"loading {n}: {100 * d // max(t, 1)}%", 2000))
+        runner.signals.sig_finished.connect(lambda _src, r=runner: self._on_volume_complete(r))
+        runner.signals.sig_failed.connect(lambda msg, r=runner, n=asset.name: (
+            self._tasks.discard(r), self.statusBar().showMessage(f"{n}: {msg}", 15000)))
+        self._loading = runner
+        runner.start()
+
+    def _on_volume_complete(self, runner: TaskRunner) -> None:
+        self._tasks.discard(runner)
+        if runner is self._loading:
+            self._loading = None
+        for v in self.grid.views:
+            v._load_plane() if v.source is not None and v.source.info.kind == "volume" else None
+        self.statusBar().showMessage("volume loaded", 3000)
 
     def _on_source_ready(self, asset_id: str, source: Any, runner: TaskRunner | None = None, view: Any = None) -> None:
         self._tasks.discard(runner)

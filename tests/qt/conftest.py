@@ -60,5 +60,8 @@ def _show(qtbot, window, name_part):
                 window.asset_panel.select(a.id)
                 if window.current_asset_id == a.id and window.viewport.source is not None:
                     window.sig_asset_shown.emit(a.id)
+            # DICOM series open progressively: wait until every slice is in
+            qtbot.waitUntil(lambda: getattr(window.viewport.source, "complete", True), timeout=20000)
+            qtbot.waitUntil(lambda: window._loading is None, timeout=20000)
             return a
     raise AssertionError(f"no asset named like {name_part}")

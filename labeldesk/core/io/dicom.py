@@ -158,21 +158,51 @@ def _as_slice(arr: np.ndarray, loc: dict[str, Any], i: int, dtype: np.dtype) -> 
     return arr
 
 
+def _allocate(loc: dict[str, Any], zeroed: bool = False) -> np.ndarray:
+    dtype = np.float32 if loc.get("slopes") else np.dtype(loc["stored_dtype"])
+    return (np.zeros if zeroed else np.empty)((len(loc["files"]), *_shape(loc)), dtype=dtype)
+
+
+def _fill(loc: dict[str, Any], out: np.ndarray, progress: Progress) -> None:
+    if _fast_path_ok(loc):
+        _read_raw(loc, out, progress)
+    else:
+        _decode_all(loc, out, progress)
+    progress.report(len(out), len(out), "loaded")
+
+
 def load_series(loc: dict[str, Any] | Discovered, progress: Progress = NO_PROGRESS,
                 info: SourceInfo | None = None) -> np.ndarray:
     """Voxels as (T, Z, Y, X[, 3]) in the stored dtype (float32 only if slopes vary per slice)."""
     if isinstance(loc, Discovered):
         loc = loc.locator
-    n = len(loc["files"])
-    dtype = np.float32 if loc.get("slopes") else np.dtype(loc["stored_dtype"])
-    out = np.empty((n, *_shape(loc)), dtype=dtype)
-    if _fast_path_ok(loc):
-        _read_raw(loc, out, progress)
-    else:
-        _decode_all(loc, out, progress)
-    progress.report(n, n, "loaded")
+    out = _allocate(loc)
+    _fill(loc, out, progress)
     t = int(loc.get("t", 1))
-    return out.reshape(t, n // t, *out.shape[1:])
+    return out.reshape(t, len(out) // t, *out.shape[1:])
+
+
+def open_progressive(locator: dict[str, Any]) -> tuple[VolumeSource, Any]:
+    """A volume whose middle slice is readable now and whose other slices arrive when the returned
+    ``fill(progress)`` runs (on a worker thread): the first image is on screen in milliseconds
+    whatever the series length. Slices not yet read are zero; ``source.complete`` says when done."""
+    out = _allocate(locator, zeroed=True)            # untouched pages cost nothing until read
+    n = len(out)
+    mid = n // 2
+    one = {**locator, "files": [locator["files"][mid]], "frames": [locator["frames"][mid]],
+           "offsets": [locator["offsets"][mid]] if locator.get("offsets") else None,
+           "slopes": [locator["slopes"][mid]] if locator.get("slopes") else None,
+           "intercepts": [locator["intercepts"][mid]] if locator.get("intercepts") else None}
+    _fill(one, out[mid:mid + 1], NO_PROGRESS)
+    t = int(locator.get("t", 1))
+    source = _volume(locator, out.reshape(t, n // t, *out.shape[1:]))
+    source.complete = False
+
+    def fill(progress: Progress = NO_PROGRESS) -> VolumeSource:
+        _fill(locator, out, progress)
+        source.complete = True
+        return source
+    return source, fill
 
 
 def verify_decodable(found: Discovered) -> None:
@@ -192,7 +222,10 @@ def verify_decodable(found: Discovered) -> None:
 
 
 def open_locator(locator: dict[str, Any], progress: Progress = NO_PROGRESS) -> VolumeSource:
-    voxels = load_series(locator, progress)
+    return _volume(locator, load_series(locator, progress))
+
+
+def _volume(locator: dict[str, Any], voxels: np.ndarray) -> VolumeSource:
     geo = locator.get("geometry") or {}
     t, z, rows, cols = voxels.shape[:4]
     info = SourceInfo(

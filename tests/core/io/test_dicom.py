@@ -143,3 +143,16 @@ def test_jpeg_cine_fast_path_matches_pydicom():
     ref = pixel_array(cine, decoding_plugin="pillow")
     assert ours.shape == ref.shape
     assert np.abs(ours.astype(int) - ref.astype(int)).max() <= 2       # both libjpeg; rounding only
+
+
+def test_progressive_open_shows_the_middle_slice_first(tmp_path):
+    write_ct_series(tmp_path / "ct", n_slices=20, size=32, seed=4)
+    found = _one(tmp_path / "ct")
+    source, fill = dicom.open_progressive(found.locator)
+    hu = phantom_hu(32, 20, seed=4)
+    assert not source.complete
+    assert np.array_equal(source.voxels[0, 10].astype(np.int32) + INTERCEPT, hu[10])
+    assert not source.voxels[0, 0].any()                   # not read yet
+    fill()
+    assert source.complete
+    assert np.array_equal(source.voxels[0].astype(np.int32) + INTERCEPT, hu)
