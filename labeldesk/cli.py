@@ -106,11 +106,16 @@ def _no_display() -> bool:
 
 
 def _run_gui(project_dir: str | None, screenshot: str | None) -> int:
+    from labeldesk.core.project import is_project
     argv = ["labeldesk"]
     if project_dir:
+        if not is_project(project_dir):
+            raise LabeldeskError(f"{project_dir}: not a labeldesk project; create one with "
+                                 f"`labeldesk init {project_dir}` or try `labeldesk demo`")
         argv.append(str(project_dir))
-    if screenshot is None and _no_display():
-        screenshot = str(Path(project_dir or ".").resolve() / "labeldesk-screenshot.png")
+    if _no_display():
+        if screenshot is None:
+            screenshot = str(Path(project_dir or ".").resolve() / "labeldesk-screenshot.png")
         print("no display found: running offscreen; a screenshot of the main window goes to "
               f"{screenshot}", file=sys.stderr)
         os.environ["QT_QPA_PLATFORM"] = "offscreen"

@@ -69,3 +69,19 @@ def test_self_test_passes():
     out = json.loads(res.stdout)
     assert out["ok"] and {"read_image", "read_pyramid", "read_video", "read_volume-dicom",
                           "read_volume-nifti", "dicom_codecs", "main_window"} <= set(out["checks"])
+
+
+def test_gui_on_a_missing_project_says_so_without_starting_qt(tmp_path):
+    res = run("gui", str(tmp_path / "nope"))
+    assert res.returncode == 1 and "not a labeldesk project" in res.stderr
+
+
+@pytest.mark.gui
+def test_gui_without_a_display_writes_a_screenshot(tmp_path):
+    import os
+    assert run("demo", "--no-gui", "--small", "--dir", str(tmp_path / "d")).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, "-m", "labeldesk", "gui", str(tmp_path / "d"), "--screenshot",
+                          str(tmp_path / "s.png")], capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "no display found" in res.stderr and (tmp_path / "s.png").stat().st_size > 1000
