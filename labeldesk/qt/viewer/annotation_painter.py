@@ -17,6 +17,7 @@ from labeldesk.core import geometry as g
 
 DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
+BUCKETS = 32                 # spatial buckets per side for cached vector paths
 RASTER_MAX_SIDE = 4096
 
 
@@ -36,9 +37,13 @@ class AnnotationPainter:
         self.bounds = (np.array([a.geometry.bounds() for a in annotations], dtype=np.float64)
                        if annotations else np.zeros((0, 4)))
         self._raster = None
+        self._scaled = None
+        self._buckets = None
 
     bounds = np.zeros((0, 4))
     _raster: Any = None
+    _scaled: Any = None
+    _buckets: Any = None
 
     def visible_indices(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         b = self.bounds
@@ -66,29 +71,23 @@ class AnnotationPainter:
             self._draw_preview(painter, view)
 
     def _paint_vectors(self, painter: QtGui.QPainter, view: Any, visible: np.ndarray) -> None:
-        """Area shapes as one path per class drawn through the view transform (cosmetic pens);
-        the selection, lines, points and masks one by one."""
-        from labeldesk.qt.viewer.paths import path_from_rings
-        by_class: dict[Any, list[np.ndarray]] = {}
-        singles = []
-        for i in visible:
-            ann = self.annotations[i]
-            if ann.id in self.hidden:
-                continue
-            ring = None if (ann.id in self.selected or isinstance(ann.geometry, g.Mask)) else _outline(ann.geometry)
-            if ring is None:
-                singles.append(ann)
-            else:
-                by_class.setdefault(ann.class_id, []).append(ring)
+        """Area shapes from cached spatial buckets (one path per bucket and class, built once per
+        change) drawn through the view transform; the selection, lines, points and masks one by one."""
+        buckets = self._bucket_paths()
+        tl = view.view_to_image(QtCore.QPointF(0, 0))
+        br = view.view_to_image(QtCore.QPointF(view.width(), view.height()))
+        vx0, vx1 = sorted((tl[0], br[0]))
+        vy0, vy1 = sorted((tl[1], br[1]))
         painter.save()
         painter.setTransform(view.image_transform())
-        for class_id, rings in by_class.items():
+        for (x0, y0, x1, y1), class_id, path in buckets:
+            if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
+                continue
             colour = self.colour(class_id)
             pen = QtGui.QPen(colour, 1)       # 1 px: Qt's thick antialiased stroker is ~50x slower
             pen.setCosmetic(True)
             fill = QtGui.QColor(colour)
             fill.setAlphaF(self.opacity)
-            path = path_from_rings(rings)
             painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)   # fills: no AA
             painter.setPen(QtCore.Qt.PenStyle.NoPen)
             painter.setBrush(fill)
@@ -98,8 +97,40 @@ class AnnotationPainter:
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
             painter.drawPath(path)
         painter.restore()
-        for ann in singles:
-            self._draw(painter, view, ann.geometry, self.colour(ann.class_id), ann.id in self.selected)
+        for i in visible:
+            ann = self.annotations[i]
+            if ann.id not in self.hidden and self._single(ann):
+                self._draw(painter, view, ann.geometry, self.colour(ann.class_id), ann.id in self.selected)
+
+    def _single(self, ann: Any) -> bool:
+        return ann.id in self.selected or isinstance(ann.geometry, g.Mask) or _outline(ann.geometry) is None
+
+    def _bucket_paths(self) -> list[tuple[tuple[float, float, float, float], Any, QtGui.QPainterPath]]:
+        """(bounds, class, path) per spatial bucket, rebuilt when annotations, selection or
+        visibility change."""
+        from labeldesk.qt.viewer.paths import path_from_rings
+        key = (id(self.annotations), frozenset(self.selected), frozenset(self.hidden))
+        if self._buckets is not None and self._buckets[0] == key:
+            return self._buckets[1]
+        groups: dict[tuple[int, int, Any], list[int]] = {}
+        if len(self.bounds):
+            b = self.bounds
+            x0, y0 = b[:, 0].min(), b[:, 1].min()
+            cw = max((b[:, 2].max() - x0) / BUCKETS, 1.0)
+            ch = max((b[:, 3].max() - y0) / BUCKETS, 1.0)
+            cx = ((b[:, 0] + b[:, 2]) / 2 - x0) // cw
+            cy = ((b[:, 1] + b[:, 3]) / 2 - y0) // ch
+            for i, ann in enumerate(self.annotations):
+                if ann.id in self.hidden or self._single(ann):
+                    continue
+                groups.setdefault((int(cx[i]), int(cy[i]), ann.class_id), []).append(i)
+        out = []
+        for (_, _, class_id), members in groups.items():
+            mb = self.bounds[members]
+            bounds = (mb[:, 0].min(), mb[:, 1].min(), mb[:, 2].max(), mb[:, 3].max())
+            out.append((bounds, class_id, path_from_rings([_outline(self.annotations[i].geometry) for i in members])))
+        self._buckets = (key, out)
+        return out
 
     # ---- raster overlay for thousands of shapes --------------------------------------------------
     def _paint_raster(self, painter: QtGui.QPainter, view: Any) -> None:
@@ -109,7 +140,15 @@ class AnnotationPainter:
             self._raster = (key, self.render_raster(w, h))
         image = self._raster[1]
         target = QtCore.QRectF(view.image_to_view(0, 0), view.image_to_view(w, h)).normalized()
-        painter.drawImage(target, image)
+        size = (round(target.width()), round(target.height()))
+        if max(size) <= RASTER_MAX_SIDE:
+            # panning at one zoom: scale the overlay once, then every frame is a 1:1 blit
+            if self._scaled is None or self._scaled[0] != (key, size):
+                self._scaled = ((key, size), image.scaled(size[0], size[1], QtCore.Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                          QtCore.Qt.TransformationMode.SmoothTransformation))
+            painter.drawImage(target.topLeft(), self._scaled[1])
+        else:
+            painter.drawImage(target, image)
 
     def render_raster(self, width: int, height: int) -> QtGui.QImage:
         """The whole plane's annotations as one image (at most RASTER_MAX_SIDE on a side)."""
