@@ -39,11 +39,13 @@ class AnnotationPainter:
         self._raster = None
         self._scaled = None
         self._buckets = None
+        self._index = {a.id: i for i, a in enumerate(annotations)}
 
     bounds = np.zeros((0, 4))
     _raster: Any = None
     _scaled: Any = None
     _buckets: Any = None
+    _index: dict[str, int] = {}
 
     def visible_indices(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         b = self.bounds
@@ -62,8 +64,10 @@ class AnnotationPainter:
         visible = self.visible_indices(vx0, vy0, vx1, vy1)
         if len(visible) > VECTOR_LIMIT:
             self._paint_raster(painter, view)
-            for ann in self.annotations:                 # the selection stays crisp on top
-                if ann.id in self.selected:
+            for aid in self.selected:                    # the selection stays crisp on top
+                i = self._index.get(aid)
+                if i is not None:
+                    ann = self.annotations[i]
                     self._draw(painter, view, ann.geometry, self.colour(ann.class_id), True)
         else:
             self._paint_vectors(painter, view, visible)
@@ -103,7 +107,10 @@ class AnnotationPainter:
                 self._draw(painter, view, ann.geometry, self.colour(ann.class_id), ann.id in self.selected)
 
     def _single(self, ann: Any) -> bool:
-        return ann.id in self.selected or isinstance(ann.geometry, g.Mask) or _outline(ann.geometry) is None
+        """Drawn on its own: selected, a mask, a line or points, or a polygon with holes."""
+        geom = ann.geometry
+        return (ann.id in self.selected or isinstance(geom, (g.Mask, g.Polyline, g.Points))
+                or (isinstance(geom, g.Polygon) and bool(geom.holes)))
 
     def _bucket_paths(self) -> list[tuple[tuple[float, float, float, float], Any, QtGui.QPainterPath]]:
         """(bounds, class, path) per spatial bucket, rebuilt when annotations, selection or
@@ -157,21 +164,17 @@ class AnnotationPainter:
         image = QtGui.QImage(max(1, int(width * scale)), max(1, int(height * scale)),
                              QtGui.QImage.Format.Format_ARGB32_Premultiplied)
         image.fill(0)
-        by_class: dict[Any, list[np.ndarray]] = {}
-        for ann in self.annotations:
-            if ann.id in self.hidden:
-                continue
-            ring = _outline(ann.geometry)
-            if ring is not None:
-                by_class.setdefault(ann.class_id, []).append(ring * scale)
         p = QtGui.QPainter(image)
-        for class_id, rings in by_class.items():
+        p.scale(scale, scale)
+        for _bounds, class_id, path in self._bucket_paths():   # the same cached paths as vectors
             colour = self.colour(class_id)
             fill = QtGui.QColor(colour)
             fill.setAlphaF(self.opacity)
-            p.setPen(QtGui.QPen(colour, 1))
+            pen = QtGui.QPen(colour, 1)
+            pen.setCosmetic(True)
+            p.setPen(pen)
             p.setBrush(fill)
-            p.drawPath(path_from_rings(rings))
+            p.drawPath(path)
         p.end()
         return image
 

@@ -21,15 +21,22 @@ def path_from_rings(rings: Iterable[np.ndarray], closed: bool = True) -> QtGui.Q
     parts = [r for r in parts if len(r) >= 2]
     if not parts:
         return QtGui.QPainterPath()
-    if closed:
-        parts = [np.vstack([r, r[:1]]) for r in parts]
-    n = sum(len(r) for r in parts)
-    elements = np.empty(n, dtype=_ELEMENT)
+    lens = np.fromiter((len(r) for r in parts), dtype=np.int64, count=len(parts))
     pts = np.concatenate(parts)
+    if closed:      # repeat each ring's first point at its end, without a copy per ring
+        out_lens = lens + 1
+        ends = np.cumsum(out_lens) - 1
+        keep = np.ones(int(out_lens.sum()), dtype=bool)
+        keep[ends] = False
+        full = np.empty((len(keep), 2))
+        full[keep] = pts
+        full[ends] = pts[np.cumsum(lens) - lens]
+        pts, lens = full, out_lens
+    n = len(pts)
+    elements = np.empty(n, dtype=_ELEMENT)
     elements["x"], elements["y"] = pts[:, 0], pts[:, 1]
     elements["kind"] = 1
-    starts = np.cumsum([0] + [len(r) for r in parts[:-1]])
-    elements["kind"][starts] = 0
+    elements["kind"][np.cumsum(lens) - lens] = 0
     buf = struct.pack(">i", n) + elements.tobytes() + struct.pack(">i", 0)      # 0 = odd-even fill
     path = QtGui.QPainterPath()
     data = QtCore.QByteArray(buf)           # must outlive the stream that reads it
