@@ -294,16 +294,20 @@ class ViewportView(QtWidgets.QWidget):
             painter.setPen(QtGui.QColor(170, 170, 170))
             painter.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, self.message)
             return
-        _, image, rect = self._render()
+        disp, image, rect = self._render()
         p0 = self.image_to_view(rect.left(), rect.top())
         p1 = self.image_to_view(rect.right(), rect.bottom())
         target = QtCore.QRectF(p0, p1).normalized()
         _, flip = self._geometry()
-        painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
-        if flip:
-            image = (image.flipped(QtCore.Qt.Orientation.Vertical) if hasattr(image, "flipped")
-                     else image.mirrored(False, True))
-        painter.drawImage(target, image)
+        blit = self._prescaled(disp, target, flip)
+        if blit is not None:                 # OpenCV resizes the visible part; Qt only copies
+            painter.drawImage(blit[0], blit[1])
+        else:
+            painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
+            if flip:
+                image = (image.flipped(QtCore.Qt.Orientation.Vertical) if hasattr(image, "flipped")
+                         else image.mirrored(False, True))
+            painter.drawImage(target, image)
         if self.overlay is not None:
             self.overlay.paint(painter, self)
         self._draw_crosshair(painter)
@@ -361,6 +365,38 @@ class ViewportView(QtWidgets.QWidget):
         self.tile_loader.request(src, missing)
         self.missing_tiles = len(missing)
         return out
+
+    def _prescaled(self, disp: np.ndarray, target: QtCore.QRectF, flip: bool) -> Any:
+        """(top-left, QImage) of the visible part of ``disp`` resized to screen pixels by OpenCV,
+        cached until the display image or the view moves; None when Qt should scale instead."""
+        from labeldesk.core.io.opencv import cv2
+        visible = target.intersected(QtCore.QRectF(self.rect()))
+        if visible.isEmpty() or target.width() < 1 or target.height() < 1:
+            return None
+        key = (id(disp), target.getRect(), flip)
+        cached = getattr(self, "_blit", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        sx, sy = disp.shape[1] / target.width(), disp.shape[0] / target.height()
+        x0, x1 = (visible.left() - target.left()) * sx, (visible.right() - target.left()) * sx
+        y0, y1 = (visible.top() - target.top()) * sy, (visible.bottom() - target.top()) * sy
+        src = cv2.flip(disp, 0) if flip else disp
+        cx0, cy0 = int(np.floor(x0)), int(np.floor(y0))
+        cx1, cy1 = min(src.shape[1], int(np.ceil(x1))), min(src.shape[0], int(np.ceil(y1)))
+        crop = src[cy0:cy1, cx0:cx1]
+        if crop.size == 0:
+            return None
+        # the crop starts at pixel (cx0, cy0): place it where that pixel lands on screen
+        left = target.left() + cx0 / sx
+        top = target.top() + cy0 / sy
+        w, h = max(1, round(crop.shape[1] / sx)), max(1, round(crop.shape[0] / sy))
+        interp = cv2.INTER_NEAREST if sx < 1 else cv2.INTER_AREA
+        scaled = np.ascontiguousarray(cv2.resize(crop, (w, h), interpolation=interp))
+        fmt = QtGui.QImage.Format.Format_RGB888 if scaled.ndim == 3 else QtGui.QImage.Format.Format_Grayscale8
+        qimg = QtGui.QImage(scaled.data, w, h, scaled.strides[0], fmt)
+        result = (QtCore.QPointF(round(left), round(top)), qimg, scaled)
+        self._blit = (key, result)
+        return result
 
     def _on_tile_ready(self) -> None:
         self._display = None
