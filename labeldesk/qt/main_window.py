@@ -361,7 +361,7 @@ class MainWindow(QtWidgets.QMainWindow):
             view.set_message(f"{asset.name}: its files are not on this machine")
             return
         view.set_message(f"Loading {asset.name}…")
-        if locator.get("reader") == "dicom":
+        if locator.get("reader") == "dicom" or str(locator.get("path", "")).endswith(".nii.gz"):
             self._open_progressive(asset, locator, view)
             return
         runner = TaskRunner(open_locator, locator)
@@ -381,7 +381,10 @@ class MainWindow(QtWidgets.QMainWindow):
         """DICOM series: the middle slice now, the rest on a worker (the first image does not wait
         for the whole series); viewports repaint when it is complete."""
         from labeldesk.core.errors import LabeldeskError
-        from labeldesk.core.io.dicom import open_progressive
+        if locator.get("reader") == "dicom":
+            from labeldesk.core.io.dicom import open_progressive
+        else:
+            from labeldesk.core.io.nifti import open_progressive
         try:
             source, fill = open_progressive(locator)
         except LabeldeskError as exc:
@@ -391,12 +394,24 @@ class MainWindow(QtWidgets.QMainWindow):
         runner = TaskRunner(fill)
         self._tasks.add(runner)
         runner.signals.sig_progress.connect(
-            lambda d, t, _s, n=asset.name: self.statusBar().showMessage(f"loading {n}: {100 * d // max(t, 1)}%", 2000))
+            lambda d, t, _s, n=asset.name, src=source: self._on_volume_progress(src, n, d, t))
         runner.signals.sig_finished.connect(lambda _src, r=runner: self._on_volume_complete(r))
         runner.signals.sig_failed.connect(lambda msg, r=runner, n=asset.name: (
             self._tasks.discard(r), self.statusBar().showMessage(f"{n}: {msg}", 15000)))
         self._loading = runner
         runner.start()
+
+    def _on_volume_progress(self, source: Any, name: str, done: int, total: int) -> None:
+        """Slices that arrived are shown as soon as the viewport's slice is among them."""
+        from labeldesk.core.io.nifti import slice_ready
+        self.statusBar().showMessage(f"loading {name}: {100 * done // max(total, 1)}%", 2000)
+        for v in self.grid.visible_views():
+            if v.source is source and v.plane.axis == "axial" and slice_ready(source, v.plane.z, v.plane.t) \
+                    and not getattr(v, "_shown_ready", None) == (id(source), v.plane):
+                v._shown_ready = (id(source), v.plane)
+                v._load_plane()
+                if v.window[1] <= 1.0:           # the window was guessed from a slice not yet there
+                    v.reset_window()
 
     def _on_volume_complete(self, runner: TaskRunner) -> None:
         self._tasks.discard(runner)

@@ -63,3 +63,16 @@ def test_broken_files_are_refused(tmp_path):
     for hdr in headers:
         with pytest.raises(InputError, match="data file .* is missing"):
             nifti.probe(hdr)
+
+
+def test_progressive_nifti_fills_slices_in_order(tmp_path):
+    from labeldesk.core.io.nifti import open_progressive, slice_ready
+    p = write_nifti(tmp_path / "v.nii.gz", shape=(64, 64, 300))
+    source, fill = open_progressive({"reader": "nifti", "path": str(p)})
+    assert not source.complete and not slice_ready(source, 0)
+    seen = []
+    from labeldesk.core.tasks import Progress
+    fill(Progress(lambda d, t, s: seen.append((slice_ready(source, 0), slice_ready(source, 299)))))
+    assert source.complete and slice_ready(source, 299)
+    assert np.array_equal(source.voxels[0], phantom((64, 64, 300)).transpose(2, 1, 0))
+    assert seen[-1] == (True, True)
