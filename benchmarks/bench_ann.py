@@ -14,7 +14,6 @@ import json
 import math
 import os
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

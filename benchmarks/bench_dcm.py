@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import interleaved, machine, row, timed  # noqa: E402
 
 from labeldesk.core.io import dicom, dicom_scan  # noqa: E402
-from labeldesk.core.samples.ct import SYNTAXES, write_ct_series  # noqa: E402
+from labeldesk.core.samples.ct import write_ct_series  # noqa: E402
 
 
 def drop_cache(files: list[str]) -> None:

@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     a = ap.parse_args()
     print(machine())
-    from PySide6 import QtCore, QtGui, QtWidgets
+    from PySide6 import QtGui, QtWidgets
     app = QtWidgets.QApplication([])
     import cv2
     import pydicom
@@ -274,7 +274,6 @@ def extra() -> None:
     print(row("DCM-5", "JPEG-baseline cine 640x480, per frame", ours, b6, "<= 1.3x B6"))
 
     p = write_nifti(tmp / "v.nii.gz", shape=(256, 256, 256))
-    data = p.read_bytes()
 
     def first_slice() -> float:
         """ms until the middle slice can be shown (the rest keeps inflating on the worker)."""

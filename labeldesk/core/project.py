@@ -19,10 +19,10 @@ from typing import Any, Iterable, Iterator
 from labeldesk import __version__
 from labeldesk.core import ids
 from labeldesk.core.clock import HybridClock, Timestamp
-from labeldesk.core.errors import LabeldeskError, OpRejected
+from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
-from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft, get_op_type
+from labeldesk.core.ops import Applied, Op, OpDraft, get_op_type
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.store.connection import backup, connect, integrity_check
 from labeldesk.core.store.location import check_store_location

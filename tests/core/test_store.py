@@ -7,7 +7,7 @@ import pytest
 from labeldesk.core import ids
 from labeldesk.core.errors import LabeldeskError, ProjectLocked, StoreLocationError
 from labeldesk.core.ops import OpDraft
-from labeldesk.core.project import STORE_NAME, Project
+from labeldesk.core.project import Project
 from labeldesk.core.store import location
 from labeldesk.core.store.connection import connect
 from labeldesk.core.store.migrations import MIGRATIONS, SCHEMA_VERSION, migrate, user_version

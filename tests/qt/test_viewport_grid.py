@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PySide6 import QtCore
 from PySide6.QtTest import QTest

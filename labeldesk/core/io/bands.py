@@ -6,7 +6,6 @@ in one piece (under its 2^30-pixel limit) are decoded whole and then served band
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from labeldesk.core.errors import InputError, UnsupportedInput
-from labeldesk.core.io.base import Discovered, SourceInfo
+from labeldesk.core.io.base import Discovered
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
 PARALLEL_MIN_FILES = 256

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from labeldesk.core.errors import Cancelled, InputError
+from labeldesk.core.errors import InputError
 from labeldesk.core.io.base import ImageSource, SourceInfo, clip_rect
 from labeldesk.core.io.tiles import TileCache
 from labeldesk.core.model import Plane

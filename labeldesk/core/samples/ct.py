@@ -101,7 +101,6 @@ def write_ct_series(dest_dir: str | Path, n_slices: int = 64, size: int = 256,
 
 def write_multiframe(path: str | Path, n_frames: int = 8, size: int = 64, seed: int = 0) -> Path:
     """One enhanced-style multi-frame CT file with per-frame positions (frames stored reversed)."""
-    import pydicom
     from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
     from pydicom.sequence import Sequence
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid

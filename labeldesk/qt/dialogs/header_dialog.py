@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 
 def dicom_rows(path: str) -> list[tuple[str, str, str, str, list]]:

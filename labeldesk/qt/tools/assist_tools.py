@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from labeldesk.core.geometry import Box, GeometryError
-from labeldesk.qt.tools.base import Tool
+from labeldesk.core.geometry import GeometryError
+from labeldesk.qt.tools.base import DragTool, Tool
 
 
 def _display(view: Any) -> np.ndarray:
@@ -23,12 +23,17 @@ def _display(view: Any) -> np.ndarray:
     return window_level(pixels, *view.window, slope=slope, intercept=intercept)
 
 
+def plane_pixels(tool: Tool) -> np.ndarray | None:
+    """The current plane's pixels, or None (and a message) on a tiled large image."""
+    if tool.view._plane_pixels is None:
+        tool.session.message(f"{tool.label} works on images, frames and slices, not on tiled large images yet")
+        return None
+    return tool.view._plane_pixels
+
+
 class _PlaneTool(Tool):
     def _pixels(self) -> np.ndarray | None:
-        if self.view._plane_pixels is None:
-            self.session.message(f"{self.label} works on images, frames and slices, not on tiled large images yet")
-            return None
-        return self.view._plane_pixels
+        return plane_pixels(self)
 
 
 class WandTool(_PlaneTool):
@@ -55,47 +60,22 @@ class WandTool(_PlaneTool):
         return super().key(event)
 
 
-class GrabCutTool(_PlaneTool):
+class GrabCutTool(DragTool):
     name, label, shortcut = "grabcut", "GrabCut", "G"
 
-    def __init__(self, session: Any) -> None:
-        super().__init__(session)
-        self.start: tuple[float, float] | None = None
+    def ready(self) -> bool:
+        return plane_pixels(self) is not None
 
-    def press(self, image_xy: tuple[float, float], event: Any) -> bool:
-        if event.button() != QtCore.Qt.MouseButton.LeftButton or self._pixels() is None:
-            return False
-        self.start = image_xy
-        return True
-
-    def move(self, image_xy: tuple[float, float], event: Any) -> bool:
-        if self.start is None:
-            return False
-        try:
-            self.painter.preview = Box(*self.start, *image_xy)
-        except GeometryError:
-            self.painter.preview = None
-        self.view.update()
-        return True
-
-    def release(self, image_xy: tuple[float, float], event: Any) -> bool:
-        if self.start is None:
-            return False
+    def finish(self, start: tuple[float, float], end: tuple[float, float]) -> None:
         from labeldesk.core.assist.segment import grabcut_from_box
-        (x0, y0), (x1, y1) = self.start, image_xy
-        self.cancel()
+        (x0, y0), (x1, y1) = start, end
         try:
             mask = grabcut_from_box(self.view._plane_pixels, (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)),
                                     display=_display(self.view))
         except GeometryError as exc:
             self.session.message(f"GrabCut: {exc}")
-            return True
+            return
         self.session.create(mask.to_dict(), "GrabCut")
-        return True
-
-    def cancel(self) -> None:
-        self.start = None
-        super().cancel()
 
 
 class ThresholdTool(_PlaneTool):

@@ -51,3 +51,51 @@ class Tool:
             self.cancel()
             return True
         return False
+
+
+class DragTool(Tool):
+    """Press, drag, release: ``preview(start, end)`` is shown while dragging and ``finish(start,
+    end)`` runs on release (box, ellipse, GrabCut's box)."""
+
+    def __init__(self, session: Any) -> None:
+        super().__init__(session)
+        self.start: tuple[float, float] | None = None
+
+    def press(self, image_xy: tuple[float, float], event: Any) -> bool:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or not self.ready():
+            return False
+        self.start = image_xy
+        return True
+
+    def move(self, image_xy: tuple[float, float], event: Any) -> bool:
+        if self.start is None:
+            return False
+        self.painter.preview = self.preview(self.start, image_xy)
+        self.view.update()
+        return True
+
+    def release(self, image_xy: tuple[float, float], event: Any) -> bool:
+        if self.start is None:
+            return False
+        start, self.start = self.start, None
+        self.cancel()
+        self.finish(start, image_xy)
+        return True
+
+    def cancel(self) -> None:
+        self.start = None
+        super().cancel()
+
+    def ready(self) -> bool:
+        return True
+
+    def preview(self, start: tuple[float, float], end: tuple[float, float]) -> Any:
+        """A geometry (or None) to show while dragging."""
+        from labeldesk.core.geometry import Box, GeometryError
+        try:
+            return Box(*start, *end)
+        except GeometryError:
+            return None
+
+    def finish(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        raise NotImplementedError

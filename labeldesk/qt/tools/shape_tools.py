@@ -8,50 +8,25 @@ from typing import Any
 from PySide6 import QtCore
 
 from labeldesk.core.geometry import Ellipse, GeometryError, RotatedBox
-from labeldesk.qt.tools.base import Tool
+from labeldesk.qt.tools.base import DragTool, Tool
 
 
-class EllipseTool(Tool):
+class EllipseTool(DragTool):
     name, label, shortcut = "ellipse", "Ellipse", "O"
 
-    def __init__(self, session: Any) -> None:
-        super().__init__(session)
-        self.start: tuple[float, float] | None = None
-
-    def _shape(self, end: tuple[float, float]) -> Ellipse | None:
-        (x0, y0), (x1, y1) = self.start, end
+    def preview(self, start: tuple[float, float], end: tuple[float, float]) -> Ellipse | None:
+        (x0, y0), (x1, y1) = start, end
         try:
             return Ellipse((x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2, abs(y1 - y0) / 2)
         except GeometryError:
             return None
 
-    def press(self, image_xy: tuple[float, float], event: Any) -> bool:
-        if event.button() != QtCore.Qt.MouseButton.LeftButton:
-            return False
-        self.start = image_xy
-        return True
-
-    def move(self, image_xy: tuple[float, float], event: Any) -> bool:
-        if self.start is None:
-            return False
-        self.painter.preview = self._shape(image_xy)
-        self.view.update()
-        return True
-
-    def release(self, image_xy: tuple[float, float], event: Any) -> bool:
-        if self.start is None:
-            return False
-        shape = self._shape(image_xy)
-        self.cancel()
+    def finish(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        shape = self.preview(start, end)
         if shape is None:
             self.session.message("ellipse not created: it has no area")
         else:
             self.session.create(shape.to_dict(), "Draw ellipse")
-        return True
-
-    def cancel(self) -> None:
-        self.start = None
-        super().cancel()
 
 
 class RotatedBoxTool(Tool):

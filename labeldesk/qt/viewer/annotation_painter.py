@@ -159,7 +159,6 @@ class AnnotationPainter:
 
     def render_raster(self, width: int, height: int) -> QtGui.QImage:
         """The whole plane's annotations as one image (at most RASTER_MAX_SIDE on a side)."""
-        from labeldesk.qt.viewer.paths import path_from_rings
         scale = min(1.0, RASTER_MAX_SIDE / max(width, height))
         image = QtGui.QImage(max(1, int(width * scale)), max(1, int(height * scale)),
                              QtGui.QImage.Format.Format_ARGB32_Premultiplied)

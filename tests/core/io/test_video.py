@@ -40,7 +40,7 @@ def test_step_back_after_seek_comes_from_the_ring(tmp_path):
 
 
 def test_bad_videos_give_clear_messages(tmp_path):
-    bogus = write_unsupported_codec(tmp_path / "bogus.avi")
+    write_unsupported_codec(tmp_path / "bogus.avi")
     (tmp_path / "zero.mp4").write_bytes(b"")
     (tmp_path / "text.mp4").write_text("hello, not a video")
     good = write_stamped_clip(tmp_path / "ok.mp4", n_frames=10, size=(64, 48)).read_bytes()
