@@ -195,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("self-test", cmd_self_test, "check this installation: build a demo project, read every asset kind")
     p.add_argument("--screenshot", metavar="PNG", help="also write a screenshot of the main window")
     p.add_argument("--no-gui", action="store_true", help="skip the offscreen window check")
+
+    import importlib
+    from labeldesk.commands import AREAS
+    for area in AREAS:
+        importlib.import_module(f"labeldesk.commands.{area}").register(command)
     return parser
 
 

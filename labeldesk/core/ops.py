@@ -83,13 +83,21 @@ class ChangeSet:
     layers: set[str] = field(default_factory=set)
     users: set[str] = field(default_factory=set)
     settings: set[str] = field(default_factory=set)
+    reviews: set[str] = field(default_factory=set)      # asset ids whose review/task state changed
+    issues: set[str] = field(default_factory=set)       # review issue ids (and their comments)
+    conflicts: set[str] = field(default_factory=set)    # sync conflict record ids
+    releases: set[str] = field(default_factory=set)
 
     def update(self, other: "ChangeSet") -> None:
-        for name in ("assets", "annotations", "classes", "layers", "users", "settings"):
+        for name in CHANGE_KINDS:
             getattr(self, name).update(getattr(other, name))
 
     def __bool__(self) -> bool:
-        return any((self.assets, self.annotations, self.classes, self.layers, self.users, self.settings))
+        return any(getattr(self, name) for name in CHANGE_KINDS)
+
+
+CHANGE_KINDS = ("assets", "annotations", "classes", "layers", "users", "settings", "reviews", "issues",
+          "conflicts", "releases")
 
 
 @dataclass(frozen=True)

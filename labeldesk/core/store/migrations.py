@@ -17,6 +17,9 @@ MIGRATIONS: list[Step] = [
     "schema_v1.sql",
     "schema_v2.sql",
     "schema_v3.sql",
+    "schema_v4.sql",     # sync: cursors, pending ops, conflicts, devices
+    "schema_v5.sql",     # review: tasks/assignments, review decisions, issues and comments
+    "schema_v6.sql",     # interchange: prediction provenance, releases
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

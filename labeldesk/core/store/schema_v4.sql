@@ -1,0 +1,1 @@
+-- labeldesk project store, step 3 -> 4: (reserved; filled by its area)

@@ -1,0 +1,1 @@
+-- labeldesk project store, step 4 -> 5: (reserved; filled by its area)

@@ -1,0 +1,1 @@
+-- labeldesk project store, step 5 -> 6: (reserved; filled by its area)
