@@ -1,0 +1,202 @@
+"""What goes out in an export: which layer(s), which classes, which assets, which time range.
+
+* ``layer``: ``None`` = the final (adjudicated) layer(s) if the project has any, else your own
+  layer; ``"final"`` (alias ``"approved"`` until review states exist) = the final layer(s);
+  ``"mine"`` = your own annotator layer; anything else = a layer id, a layer name or the user name
+  of an annotator (that annotator's own layer).
+* ``classes``: class names (or ids); empty = all. A class merged into another is exported as the
+  class it was merged into.
+* ``since`` / ``until``: the wall time of the op that produced an annotation's current state
+  (made or last changed in ``[since, until)``). Times without a zone are local times.
+* ``assets``: asset names or ids; empty = all.
+
+:class:`ExportContext` applies a selection for an exporter and keeps the report.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from labeldesk.core.errors import LabeldeskError
+from labeldesk.core.formats.report import InterchangeReport
+from labeldesk.core.model import Annotation, Asset, Layer, Plane
+from labeldesk.core.tasks import NO_PROGRESS, Progress
+
+
+@dataclass(frozen=True)
+class Selection:
+    layer: str | None = None
+    classes: tuple[str, ...] = ()
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    assets: tuple[str, ...] = ()
+
+
+def parse_time(text: str) -> dt.datetime:
+    """``2026-03-01`` or ``2026-03-01T14:30`` (local time) or with a zone (``...Z``, ``+02:00``)."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise LabeldeskError(f"{text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T14:30)") from None
+    return value.astimezone() if value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class ClassEntry:
+    id: str
+    name: str            # unique in the export: "parent/name" where two classes share a name
+    index: int           # 0-based position (YOLO class index; COCO category id is index + 1)
+    color: str
+    parent: str | None
+    attributes: tuple[dict[str, Any], ...] = ()
+
+
+class ClassTable:
+    """The classes of an export in ontology order (merged-away classes resolve to their target)."""
+
+    def __init__(self, classes: list[Any], wanted: tuple[str, ...] = ()) -> None:
+        by_id = {c.id: c for c in classes}
+        kept = [c for c in classes if not c.merged_into]
+        counts: dict[str, int] = {}
+        for c in kept:
+            counts[c.name] = counts.get(c.name, 0) + 1
+        names = {c.id: (f"{by_id[c.parent_id].name}/{c.name}" if counts[c.name] > 1 and c.parent_id in by_id
+                        else c.name) for c in kept}
+        if wanted:
+            known = {n for n in names.values()} | {c.name for c in kept} | set(names)
+            unknown = [w for w in wanted if w not in known]
+            if unknown:
+                raise LabeldeskError(f"no class named {', '.join(map(repr, unknown))}; classes are: "
+                                     + ", ".join(sorted(names.values())))
+            kept = [c for c in kept if c.id in wanted or c.name in wanted or names[c.id] in wanted]
+        self.entries = [ClassEntry(c.id, names[c.id], i, c.color,
+                                   by_id[c.parent_id].name if c.parent_id in by_id else None, tuple(c.attributes))
+                        for i, c in enumerate(kept)]
+        self._by_id = {e.id: e for e in self.entries}
+        self._merged = {c.id: c.merged_into for c in classes if c.merged_into}
+
+    def resolve(self, class_id: str | None) -> ClassEntry | None:
+        seen = set()
+        while class_id in self._merged and class_id not in seen:
+            seen.add(class_id)
+            class_id = self._merged[class_id]
+        return self._by_id.get(class_id) if class_id else None
+
+    def __iter__(self) -> Iterator[ClassEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def resolve_layers(project: Any, wanted: str | None, report: InterchangeReport | None = None) -> list[Layer]:
+    layers = project.layers()
+    finals = [l for l in layers if l.kind == "final"]
+    mine = [l for l in layers if l.owner == project.user_id and l.kind == "annotator"]
+    if wanted is None:
+        chosen = finals or mine
+        if report is not None and chosen:
+            report.note("", "exported layer " + ", ".join(repr(l.name) for l in chosen)
+                        + (" (final)" if finals else " (your own; the project has no final layer)"))
+    elif wanted in ("final", "approved"):
+        chosen = finals
+        if not chosen:
+            raise LabeldeskError("the project has no final layer; choose an annotator's layer with --layer")
+    elif wanted == "mine":
+        chosen = mine
+    else:
+        users = {u.id: u.name for u in project.users()}
+        chosen = [l for l in layers if l.id == wanted] or [l for l in layers if l.name == wanted] or \
+                 [l for l in layers if l.kind == "annotator" and users.get(l.owner or "") == wanted]
+    if not chosen:
+        raise LabeldeskError(f"no layer {wanted!r}; layers are: " + ", ".join(f"{l.name} ({l.kind})" for l in layers))
+    return chosen
+
+
+class ExportContext:
+    def __init__(self, project: Any, selection: Selection | None, report: InterchangeReport,
+                 options: dict[str, Any] | None = None, progress: Progress = NO_PROGRESS) -> None:
+        self.project = project
+        self.selection = selection or Selection()
+        self.report = report
+        self.options = dict(options or {})
+        self.progress = progress
+        self.layers = resolve_layers(project, self.selection.layer, report)
+        self.classes = ClassTable(project.classes(), tuple(self.selection.classes))
+        self._class_filter = bool(self.selection.classes)
+        self.assets = self._assets()
+        self._walls: dict[str, dt.datetime] | None = None
+
+    def _assets(self) -> list[Asset]:
+        assets = self.project.assets()
+        wanted = self.selection.assets
+        if not wanted:
+            return assets
+        chosen = [a for a in assets if a.id in wanted or a.name in wanted]
+        missing = [w for w in wanted if not any(w in (a.id, a.name) for a in chosen)]
+        if missing:
+            raise LabeldeskError("no asset named " + ", ".join(map(repr, missing)))
+        return chosen
+
+    def _in_time(self, revision: str | None) -> bool:
+        s = self.selection
+        if s.since is None and s.until is None:
+            return True
+        if self._walls is None:
+            self._walls = {op.op_id: dt.datetime.fromisoformat(op.wall) for op in self.project.ops()}
+        wall = self._walls.get(revision or "")
+        if wall is None:
+            return False
+        return (s.since is None or wall >= s.since) and (s.until is None or wall < s.until)
+
+    def annotations(self, asset: Asset) -> list[Annotation]:
+        """The selected annotations of ``asset`` ordered by plane, then drawing order."""
+        out: list[Annotation] = []
+        for layer in self.layers:
+            for ann in self.project.annotations(asset.id, layer_id=layer.id):
+                if self._class_filter and self.classes.resolve(ann.class_id) is None:
+                    continue
+                if self._in_time(ann.revision):
+                    out.append(ann)
+        out.sort(key=lambda a: (a.plane.axis, a.plane.t, a.plane.z, a.z_order))
+        return out
+
+    def planes(self, asset: Asset) -> list[tuple[Plane, list[Annotation]]]:
+        groups: dict[Plane, list[Annotation]] = {}
+        for ann in self.annotations(asset):
+            groups.setdefault(ann.plane, []).append(ann)
+        return list(groups.items())
+
+    def classifications(self, asset: Asset) -> list[dict[str, Any]]:
+        from labeldesk.core.op_types.classifications import classifications
+        layer_ids = {l.id for l in self.layers}
+        out = []
+        for c in classifications(self.project.conn, asset.id):
+            if c["layer_id"] in layer_ids and self.classes.resolve(c["class_id"]) is not None \
+                    and self._in_time(c.get("revision")):
+                out.append(c)
+        return out
+
+    def entry(self, asset: Asset, ann: Annotation) -> ClassEntry | None:
+        """The annotation's export class; refuses (reports) annotations without one."""
+        entry = self.classes.resolve(ann.class_id)
+        if entry is None:
+            self.skip(asset, ann, "has no class" if ann.class_id is None else "its class is not exported")
+        return entry
+
+    def where(self, asset: Asset, ann: Annotation) -> str:
+        plane = "" if asset.kind in ("image", "pyramid") else f" {ann.plane.axis} z={ann.plane.z} t={ann.plane.t}"
+        return f"{asset.name}{plane} annotation {ann.id}"
+
+    def skip(self, asset: Asset, ann: Annotation, reason: str) -> None:
+        self.report.refuse(self.where(asset, ann), reason + "; not exported")
+
+    def converted(self, asset: Asset, ann: Annotation, what: str) -> None:
+        self.report.note(self.where(asset, ann), what)
+
+    def each_asset(self) -> Iterator[Asset]:
+        for i, asset in enumerate(self.assets):
+            self.progress.report(i, len(self.assets), f"exporting {asset.name}")
+            yield asset
+        self.progress.report(len(self.assets), len(self.assets), "writing")
