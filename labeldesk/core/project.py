@@ -19,10 +19,11 @@ from typing import Any, Iterable, Iterator
 from labeldesk import __version__
 from labeldesk.core import ids
 from labeldesk.core.clock import HybridClock, Timestamp
-from labeldesk.core.errors import LabeldeskError
+from labeldesk.core.errors import LabeldeskError, OpRejected
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
 from labeldesk.core.ops import Applied, Op, OpDraft, get_op_type
+from labeldesk.core.review.roles import authorisation_problem
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.store.connection import backup, connect, integrity_check
 from labeldesk.core.store.location import check_store_location
@@ -181,6 +182,9 @@ class Project:
                     draft = prepare(self.conn, draft)
                 inverse = kind.inverse(self.conn, draft)
                 op = self._stamp(draft, seq, user)
+                problem = authorisation_problem(self.conn, op)
+                if problem is not None:
+                    raise OpRejected(problem)
                 oplog.append(self.conn, op, outbox=True)
                 changes = kind.apply(self.conn, op, draft.local)
                 results.append(Applied(op, changes, inverse))

@@ -1,3 +1,3 @@
 """Built-in op types; importing this package registers them."""
 from labeldesk.core.op_types import (  # noqa: F401
-    annotations, assets, classifications, layers, ontology, people, settings)
+    annotations, assets, classifications, layers, ontology, people, review, settings)

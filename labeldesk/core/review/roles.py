@@ -1,0 +1,189 @@
+"""Who may apply which op: roles (annotator, reviewer, adjudicator, admin) and layer ownership.
+
+:func:`authorisation_problem` is evaluated against the ``roles`` table at apply time: locally by
+``Project.apply_all`` (an unauthorised op is refused) and by the sync merge for ops from other
+devices (recorded, not applied). Rules:
+
+* annotators edit annotations and classifications only in annotator layers they own, and submit them;
+* reviewers decide (approve / fix-and-approve / return), never on a layer they own; a reviewer's
+  fix goes into a *final* layer, which reviewers and adjudicators write;
+* adjudicators adjudicate and write the final layer;
+* admins add users, grant and revoke roles, change the ontology, the project settings and the
+  assets, and may write any layer (an import into a named layer, a correction — all audited);
+* bootstrap: while the project has no admin, ``user.add`` and ``role.grant`` pass (Project.create).
+
+Op types not listed in :data:`REQUIRED_ROLES` need only a user who is a member of the project.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+from labeldesk.core.errors import LabeldeskError
+from labeldesk.core.ops import Op
+
+ANY_ROLE = ("annotator", "reviewer", "adjudicator", "admin")
+EDITORS = ANY_ROLE          # annotation edits: the layer rule below decides
+ADMIN = ("admin",)
+
+REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
+    "user.add": ADMIN, "role.grant": ADMIN, "role.revoke": ADMIN,
+    "project.settings": ADMIN,
+    "ontology.class.create": ADMIN, "ontology.class.update": ADMIN, "ontology.class.merge": ADMIN,
+    "asset.add": ADMIN, "asset.remove": ADMIN, "asset.restore": ADMIN, "asset.rename": ADMIN,
+    "layer.create": ANY_ROLE, "layer.remove": ADMIN, "layer.restore": ADMIN,
+    "annotation.create": EDITORS, "annotation.update": EDITORS, "annotation.delete": EDITORS,
+    "annotation.restore": EDITORS, "classification.add": EDITORS, "classification.remove": EDITORS,
+    "task.assign": ("admin", "reviewer"), "task.unassign": ("admin", "reviewer"),
+    "review.submit": ("annotator", "admin"),
+    "review.decide": ("reviewer", "adjudicator"),
+    "review.adjudicate": ("adjudicator",),
+    "issue.open": ANY_ROLE, "issue.comment": ANY_ROLE, "issue.resolve": ANY_ROLE, "issue.reopen": ANY_ROLE,
+}
+
+# Which roles may write annotations into a layer of each kind (admins may write any layer).
+LAYER_WRITERS = {"final": ("reviewer", "adjudicator"), "predictions": ("annotator",)}
+
+
+def user_roles(conn: sqlite3.Connection, user_id: str | None) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT role FROM roles WHERE user_id = ?", (user_id,))}
+
+
+def user_name(conn: sqlite3.Connection, user_id: str | None) -> str:
+    row = conn.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()
+    return row[0] if row else str(user_id)
+
+
+def _has_admin(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM roles WHERE role = 'admin' LIMIT 1").fetchone() is not None
+
+
+def _is_member(conn: sqlite3.Connection, user_id: str | None) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is not None
+
+
+def _either(roles: tuple[str, ...]) -> str:
+    return "role " + " or ".join(roles)
+
+
+def layer_write_problem(conn: sqlite3.Connection, user_id: str | None, roles: set[str],
+                        layer: dict[str, Any] | sqlite3.Row) -> str | None:
+    """Why ``user_id`` may not write annotations into ``layer`` (None = allowed)."""
+    if "admin" in roles:
+        return None
+    kind, owner, name = layer["kind"], layer["owner"], layer["name"]
+    if kind == "annotator":
+        if owner != user_id:
+            return f"layer {name!r} belongs to {user_name(conn, owner) if owner else 'nobody'} (needs role admin)"
+        return None if "annotator" in roles else f"needs role annotator to edit own layer {name!r}"
+    wanted = LAYER_WRITERS.get(kind, ADMIN)
+    return None if roles & set(wanted) else f"needs {_either(wanted)} to write the {kind} layer {name!r}"
+
+
+def _layer(conn: sqlite3.Connection, layer_id: Any) -> sqlite3.Row | None:
+    return conn.execute("SELECT id, name, kind, owner FROM layers WHERE id = ?", (layer_id,)).fetchone()
+
+
+def _row_layer(conn: sqlite3.Connection, table: str, entity: str | None) -> sqlite3.Row | None:
+    row = conn.execute(f"SELECT layer_id FROM {table} WHERE id = ?", (entity,)).fetchone()
+    return _layer(conn, row[0]) if row else None
+
+
+def _touched_layers(conn: sqlite3.Connection, op: Op) -> list[sqlite3.Row | dict[str, Any]]:
+    """The layers an annotation/classification/layer op writes (those that exist yet)."""
+    p = op.payload
+    out: list[Any] = []
+    if op.type == "annotation.create":
+        out.append(_layer(conn, (p.get("annotation") or {}).get("layer_id")))
+    elif op.type == "annotation.update":
+        out.append(_row_layer(conn, "annotations", op.entity))
+        if "layer_id" in (p.get("set") or {}):
+            out.append(_layer(conn, p["set"]["layer_id"]))
+    elif op.type in ("annotation.delete", "annotation.restore"):
+        out.append(_row_layer(conn, "annotations", op.entity))
+    elif op.type == "classification.add":
+        out.append(_row_layer(conn, "classifications", op.entity) if p.get("restore") else _layer(conn, p.get("layer_id")))
+    elif op.type == "classification.remove":
+        out.append(_row_layer(conn, "classifications", op.entity))
+    elif op.type == "layer.create":
+        d = p.get("layer") or {}
+        out.append({"kind": d.get("kind", "annotator"), "owner": d.get("owner"), "name": d.get("name")})
+    elif op.type == "review.submit":
+        out.append(_layer(conn, p.get("layer_id")))
+    return [x for x in out if x is not None]
+
+
+def _op_problem(conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+    if op.type == "layer.create":
+        d = op.payload.get("layer") or {}
+        kind, owner = d.get("kind", "annotator"), d.get("owner")
+        if "admin" in roles:
+            return None
+        if kind == "annotator" and owner != op.user:
+            return None if "reviewer" in roles else "needs role admin or reviewer to make a layer for another user"
+        if kind == "annotator":
+            return None if "annotator" in roles else "needs role annotator to make an annotator layer"
+        wanted = LAYER_WRITERS.get(kind, ADMIN)
+        return None if roles & set(wanted) else f"needs {_either(wanted)} to make a {kind} layer"
+    if op.type == "review.submit":
+        for layer in _touched_layers(conn, op):
+            if "admin" not in roles and layer["owner"] != op.user:
+                return f"layer {layer['name']!r} is not theirs to submit"
+        return None
+    if op.type == "review.decide":
+        layer = _layer(conn, op.payload.get("layer_id"))
+        if layer is not None and layer["owner"] == op.user:
+            return f"may not review their own layer {layer['name']!r}"
+        return None
+    for layer in _touched_layers(conn, op):
+        problem = layer_write_problem(conn, op.user, roles, layer)
+        if problem:
+            return problem
+    return None
+
+
+def authorisation_problem(conn: sqlite3.Connection, op: Op) -> str | None:
+    """Why ``op`` may not be applied by its user given the roles now in the store (None = allowed).
+
+    The text names the user, the op and the missing role."""
+    if op.type in ("user.add", "role.grant") and not _has_admin(conn):
+        return None                                   # bootstrap: the project's first admin
+    who = f"user {user_name(conn, op.user)!r}"
+    if op.user is None or not _is_member(conn, op.user):
+        return f"{who} is not a member of this project: {op.type} ({op.op_id}) refused"
+    roles = user_roles(conn, op.user)
+    wanted = REQUIRED_ROLES.get(op.type)
+    if wanted is not None and not roles & set(wanted):
+        have = ", ".join(sorted(roles)) or "no roles"
+        return f"{who} may not {op.type} ({op.op_id}): needs {_either(wanted)} (has {have})"
+    problem = _op_problem(conn, op, roles)
+    return f"{who} may not {op.type} ({op.op_id}): {problem}" if problem else None
+
+
+# ---- acting as a user (CLI --as NAME, or LABELDESK_USER) --------------------------------------
+def find_user(conn: sqlite3.Connection, ref: str) -> str:
+    """A user id from a user name or id; an unknown or ambiguous name is an error."""
+    rows = conn.execute("SELECT id, name FROM users WHERE id = ? OR name = ?", (ref, ref)).fetchall()
+    if not rows:
+        rows = conn.execute("SELECT id, name FROM users WHERE lower(name) = lower(?)", (ref,)).fetchall()
+    if not rows:
+        names = ", ".join(r[0] for r in conn.execute("SELECT name FROM users ORDER BY name"))
+        raise LabeldeskError(f"no user {ref!r} in this project (users: {names}); add one with `labeldesk user add`")
+    if len(rows) > 1:
+        raise LabeldeskError(f"the user name {ref!r} is ambiguous; use the user id ({', '.join(r[0] for r in rows)})")
+    return str(rows[0][0])
+
+
+def acting_user(project: Any, name: str | None = None) -> str:
+    """Who acts: ``name`` if given, else the LABELDESK_USER environment variable when it names a
+    member of the project, else the project's own user (the one who created or opened it here)."""
+    if name:
+        return find_user(project.conn, name)
+    env = os.environ.get("LABELDESK_USER")
+    if env:
+        try:
+            return find_user(project.conn, env)
+        except LabeldeskError as exc:
+            raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
+    return str(project.user_id)
