@@ -1,8 +1,168 @@
-"""`labeldesk` sub-commands: interchange."""
+"""`labeldesk import`, `labeldesk export` and `labeldesk formats`: annotation files in and out.
+
+Ctrl+C during an import or export cancels it cleanly: an import changes nothing (it is one
+transaction), an export leaves no half-written output.
+"""
 from __future__ import annotations
 
-from typing import Any, Callable
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from typing import Any, Callable, Iterator
+
+UNSAFE_HELP = "allow a project store on a network filesystem or synced folder (risk of corruption)"
 
 
 def register(command: Callable[..., Any]) -> None:
-    """Add this area's sub-commands (none yet)."""
+    p = command("import", cmd_import, "import annotations from COCO, YOLO, VOC, CVAT, labelme, CSV, NIfTI "
+                                      "or DICOM SEG files into a project (refused items are reported)")
+    p.add_argument("project", metavar="PROJECT", help="project folder")
+    p.add_argument("file", metavar="FILE", help="annotation file, folder or .zip archive")
+    p.add_argument("--format", default="auto", metavar="F",
+                   help="format name (see `labeldesk formats`; default: detected from the file)")
+    p.add_argument("--create-classes", action="store_true",
+                   help="add classes the ontology lacks (default: refuse their annotations)")
+    p.add_argument("--layer", metavar="NAME", help="layer to import into, by name or id; created if missing "
+                   "(default: your own layer; a predictions layer for COCO results)")
+    p.add_argument("--model", metavar="NAME", help="model that made these predictions (kept with each annotation)")
+    p.add_argument("--model-version", metavar="V", help="version of that model")
+    p.add_argument("--gt", metavar="FILE", help="COCO results: the ground-truth COCO file that defines "
+                   "image ids and category ids")
+    p.add_argument("--min-score", type=float, metavar="S", help="COCO results: leave out detections scored below S")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a format option (e.g. asset=ct.nii.gz for NIfTI or DICOM SEG); repeatable")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE_HELP)
+
+    p = command("export", cmd_export, "export annotations to COCO, YOLO, VOC, CVAT, labelme, CSV, NIfTI or "
+                                      "DICOM SEG (what a format cannot hold is reported)")
+    p.add_argument("project", metavar="PROJECT", help="project folder")
+    p.add_argument("fmt", metavar="FORMAT", help="format name (see `labeldesk formats`)")
+    p.add_argument("dest", metavar="DEST", help="output file, folder, or a .zip archive")
+    p.add_argument("--layer", metavar="final|mine|NAME",
+                   help="final (the adjudicated layer), mine (your own layer), or a layer name, id or "
+                        "annotator user name (default: final if the project has one, else mine)")
+    p.add_argument("--classes", metavar="A,B", help="only these classes (comma-separated names)")
+    p.add_argument("--since", metavar="T", help="only annotations made or changed at or after T "
+                   "(e.g. 2026-03-01 or 2026-03-01T14:30, local time unless a zone is given)")
+    p.add_argument("--until", metavar="T", help="only annotations made or changed before T")
+    p.add_argument("--assets", nargs="+", metavar="ASSET", help="only these assets (names or ids)")
+    p.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    p.add_argument("--polygon-holes", choices=("rings", "rle"),
+                   help="COCO: write polygons with holes as extra rings (default) or as RLE masks")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a format option; repeatable")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE_HELP)
+
+    command("formats", cmd_formats, "list the annotation formats import and export understand")
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    from labeldesk.core.errors import LabeldeskError
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise LabeldeskError(f"--option {pair!r}: expected KEY=VALUE")
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+@contextlib.contextmanager
+def _cancel_on_interrupt(progress: Any) -> Iterator[None]:
+    """Ctrl+C asks the running core function to stop at its next check (a clean cancel)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        progress.cancel()
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    from labeldesk.cli import ProgressBar
+    from labeldesk.core.tasks import Progress
+    return Progress(None if args.quiet else ProgressBar())
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    if report.refused:
+        common = report.reasons().most_common(5)
+        if len(report.refused) > 10:
+            print("refused by reason: " + "; ".join(f"{n} x {r}" for r, n in common))
+    for line in report.lines(limit=50)[1:]:
+        print(line)
+    print(report.summary())
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from labeldesk.cli import _open
+    from labeldesk.core.errors import LabeldeskError
+    from labeldesk.core.interchange import import_file
+    options = _options(args.option)
+    options["create_classes"] = bool(args.create_classes)
+    for key in ("layer", "model", "model_version", "gt", "min_score"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    if args.model_version and not args.model:
+        raise LabeldeskError("--model-version needs --model NAME")
+    progress = _progress(args)
+    with _open(args) as project:
+        with _cancel_on_interrupt(progress):
+            try:
+                report = import_file(project, args.format, args.file, progress, options)
+            except KeyboardInterrupt:
+                print("cancelled: nothing was changed", file=sys.stderr)
+                return 130
+        _print_report(report, args.json)
+        if report.cancelled:
+            return 130
+        return 1 if report.refused and not report.imported else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from labeldesk.cli import _open
+    from labeldesk.core.interchange import Selection, export
+    from labeldesk.core.formats.selection import parse_time
+    options = _options(args.option)
+    options["overwrite"] = bool(args.overwrite)
+    if args.polygon_holes:
+        options["polygon_holes"] = args.polygon_holes
+    selection = Selection(
+        layer=args.layer,
+        classes=tuple(c.strip() for c in (args.classes or "").split(",") if c.strip()),
+        since=parse_time(args.since) if args.since else None,
+        until=parse_time(args.until) if args.until else None,
+        assets=tuple(args.assets or ()))
+    progress = _progress(args)
+    with _open(args) as project:
+        with _cancel_on_interrupt(progress):
+            try:
+                report = export(project, args.fmt, args.dest, selection, progress, options)
+            except KeyboardInterrupt:
+                print("cancelled: nothing was written", file=sys.stderr)
+                return 130
+        _print_report(report, args.json)
+        return 130 if report.cancelled else 0
+
+
+def cmd_formats(args: argparse.Namespace) -> int:
+    from labeldesk.core.interchange import formats
+    print(f"{'format':<13} {'import':<7} {'export':<7} description")
+    for f in formats():
+        print(f"{f.name:<13} {'yes' if f.can_import else '-':<7} {'yes' if f.can_export else '-':<7} {f.title}")
+    return 0
