@@ -183,11 +183,21 @@ def _no_entities(*_: Any) -> None:
 
 def parse_xml(data: bytes, where: str) -> ET.Element:
     """Parse XML refusing DTD entity declarations; errors carry the line and column."""
+    from xml.parsers import expat as _expat
+    # ElementTree's C parser does not expose its expat handlers: a first pass with a bare expat
+    # parser refuses entity declarations before ElementTree sees the document.
+    check = _expat.ParserCreate()
+    check.EntityDeclHandler = _no_entities
+    check.UnparsedEntityDeclHandler = _no_entities
+    check.ExternalEntityRefHandler = _no_entities
+    try:
+        check.Parse(data, True)
+    except _expat.ExpatError:
+        pass                    # reported with its position by the parse below
+    except ValueError as exc:
+        raise InputError(where, f"refused XML at line {check.CurrentLineNumber}: {exc} "
+                                "(possible XML bomb)") from None
     parser = ET.XMLParser()
-    expat = parser.parser  # type: ignore[attr-defined]
-    expat.EntityDeclHandler = _no_entities
-    expat.UnparsedEntityDeclHandler = _no_entities
-    expat.ExternalEntityRefHandler = _no_entities
     try:
         parser.feed(data)
         return parser.close()
@@ -195,9 +205,6 @@ def parse_xml(data: bytes, where: str) -> ET.Element:
         line, col = exc.position
         msg = str(exc).split(":")[0]
         raise InputError(where, f"malformed XML at line {line}, column {col + 1}: {msg}") from None
-    except ValueError as exc:
-        line = getattr(expat, "CurrentLineNumber", "?")
-        raise InputError(where, f"refused XML at line {line}: {exc} (possible XML bomb)") from None
 
 
 class OutputTree:

@@ -1,0 +1,588 @@
+"""CVAT XML 1.1: "CVAT for images" (shapes and tags per image) and "CVAT for video" (tracks).
+
+Images, pyramids and the planes of volumes go to ``annotations.xml`` as ``<image>`` elements
+(planes named like ``ct.nii.gz/axial_0040``, see :mod:`.matching`); each video goes to its own
+document with ``<track>`` elements. A track's keyframes are written with ``keyframe="1"``, its
+interpolated frames with ``keyframe="0"`` and the frame after its last keyframe with
+``outside="1"``; an annotation that is not part of a track becomes a one-frame track. On import the
+keyframes are kept and the in-betweens rebuilt by our interpolation; a shape CVAT holds until an
+``outside`` frame (or the end of the video) gets a copy of its keyframe at its last frame.
+
+Geometry: ``box`` (with ``rotation``: degrees clockwise on screen; ours is counter-clockwise),
+``polygon``, ``polyline``, ``points``, ``ellipse`` and ``mask`` (CVAT's RLE in the mask's box,
+background first, row-major: the same as ours). ``<tag>`` is a classification (``frame`` on a
+video tag: that frame; no ``frame``: the whole asset). ``occluded`` maps to a boolean class
+attribute ``occluded`` when the class has one. Numbers are written so that they read back exactly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal, localcontext
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from labeldesk.core import ids
+from labeldesk.core.errors import InputError
+from labeldesk.core.formats.archive import InputTree, OutputTree
+from labeldesk.core.formats.context import ImportContext
+from labeldesk.core.formats.floats import number
+from labeldesk.core.formats.matching import SLICE_RE, FRAME_RE, extent, item_name, strip_suffix
+from labeldesk.core.formats.selection import ExportContext
+from labeldesk.core.geometry import GeometryError, geometry_from_dict
+from labeldesk.core.interpolation import interpolate
+from labeldesk.core.model import Asset, Plane
+
+SHAPES = ("box", "polygon", "polyline", "points", "ellipse", "mask")
+UNSUPPORTED = ("cuboid", "skeleton")
+INPUT_TYPES = {"select": "enum", "radio": "enum", "checkbox": "bool", "number": "number", "text": "text"}
+OUTPUT_TYPES = {"enum": "select", "multi": "text", "bool": "checkbox", "number": "number", "text": "text"}
+
+
+class _Bad(ValueError):
+    """One element cannot be read; the message says why."""
+
+
+# ---- numbers and angles ------------------------------------------------------------------------
+def _num(el: ET.Element, name: str) -> float:
+    raw = el.get(name)
+    if raw is None:
+        raise _Bad(f"<{el.tag}> has no {name}")
+    try:
+        v = float(raw)
+    except ValueError:
+        raise _Bad(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(v):
+        raise _Bad(f"{name}={raw!r} is not finite")
+    return v
+
+
+def _points(el: ET.Element) -> list[list[float]]:
+    raw = el.get("points")
+    if not raw:
+        raise _Bad(f"<{el.tag}> has no points")
+    out = []
+    for pair in raw.strip().split(";"):
+        try:
+            x, y = (float(v) for v in pair.split(","))
+        except ValueError:
+            raise _Bad(f"points: {pair!r} is not x,y") from None
+        out.append([x, y])
+    return out
+
+
+def _decimal(el: ET.Element, name: str) -> Decimal:
+    _num(el, name)                               # the same checks and messages as other numbers
+    return Decimal(str(el.get(name)).strip())
+
+
+def _angle(rotation: Decimal) -> float:
+    """CVAT rotation (clockwise on screen) -> our angle (counter-clockwise, in (-180, 180]).
+    Decimal arithmetic: the text we write reads back to our float exactly."""
+    with localcontext() as c:
+        c.prec = 120
+        r = rotation % 360
+        r = r + 360 if r < 0 else r
+        if r > 180:
+            return float(Decimal(360) - r)
+        return 180.0 if r == 180 else float(-r)
+
+
+def _shortest(exact: Decimal, ok: Any) -> str:
+    """The fewest decimals of ``exact`` that ``ok`` accepts (the exact expansion at worst)."""
+    for n in range(0, 60):
+        text = f"{exact:.{n}f}"
+        if ok(text):
+            return text
+    return str(exact)
+
+
+def _rotation(angle: float) -> str:
+    """Text of the CVAT rotation for our angle (reads back through :func:`_angle` exactly)."""
+    a = angle if -180 < angle <= 180 else (angle + 180.0) % 360.0 - 180.0
+    with localcontext() as c:
+        c.prec = 120
+        exact = Decimal(360) - Decimal(a) if 0 < a < 180 else (Decimal(180) if a in (180, -180) else -Decimal(a))
+        return _shortest(exact, lambda t: _angle(Decimal(t)) == a)
+
+
+def _read_span(lo: Decimal, hi: Decimal) -> tuple[float, float]:
+    """(centre, size) of an interval given by its ends, computed exactly, rounded once."""
+    with localcontext() as c:
+        c.prec = 120
+        return float((lo + hi) / 2), float(hi - lo)
+
+
+def _span(c: float, size: float) -> tuple[str, str]:
+    """Texts of the ends of an interval of centre ``c`` and ``size`` that read back exactly."""
+    with localcontext() as ctx:
+        ctx.prec = 120
+        lo, hi = Decimal(c) - Decimal(size) / 2, Decimal(c) + Decimal(size) / 2
+        for n in range(0, 60):
+            t_lo, t_hi = f"{lo:.{n}f}", f"{hi:.{n}f}"
+            if _read_span(Decimal(t_lo), Decimal(t_hi)) == (c, size):
+                return t_lo, t_hi
+        return str(lo), str(hi)
+
+
+# ---- reading -----------------------------------------------------------------------------------
+def _geometry(el: ET.Element) -> dict[str, Any]:
+    tag = el.tag
+    if tag == "box":
+        x0, y0, x1, y1 = (_num(el, k) for k in ("xtl", "ytl", "xbr", "ybr"))
+        if el.get("rotation") in (None, ""):          # CVAT writes rotation only when it is not 0
+            return {"kind": "box", "xyxy": [x0, y0, x1, y1]}
+        if x1 <= x0 or y1 <= y0:
+            raise _Bad(f"box has zero area: {[x0, y0, x1, y1]}")
+        cx, w = _read_span(_decimal(el, "xtl"), _decimal(el, "xbr"))
+        cy, h = _read_span(_decimal(el, "ytl"), _decimal(el, "ybr"))
+        return {"kind": "rotated_box", "cxcywha": [cx, cy, w, h, _angle(_decimal(el, "rotation"))]}
+    if tag == "ellipse":
+        cx, cy, rx, ry = (_num(el, k) for k in ("cx", "cy", "rx", "ry"))
+        angle = _angle(_decimal(el, "rotation")) if el.get("rotation") not in (None, "") else 0.0
+        return {"kind": "ellipse", "cxcyrxrya": [cx, cy, rx, ry, angle]}
+    if tag == "polygon":
+        return {"kind": "polygon", "shell": _points(el)}
+    if tag in ("polyline", "points"):
+        return {"kind": tag, "points": _points(el)}
+    if tag == "mask":
+        left, top, w, h = (int(_num(el, k)) for k in ("left", "top", "width", "height"))
+        try:
+            counts = [int(float(c)) for c in (el.get("rle") or "").replace(" ", "").split(",") if c != ""]
+        except ValueError:
+            raise _Bad("rle is not a list of run lengths") from None
+        if sum(counts) != w * h:
+            raise _Bad(f"mask rle covers {sum(counts)} pixels, not its {w}x{h} box")
+        return {"kind": "mask", "bbox": [left, top, w, h], "counts": counts}
+    raise _Bad(f"<{tag}> shapes are not supported")
+
+
+def _raw_attributes(el: ET.Element) -> dict[str, Any]:
+    return {a.get("name", ""): (a.text or "") for a in el.findall("attribute")}
+
+
+def _label_defs(root: ET.Element) -> dict[str, tuple[list[dict[str, Any]], str | None]]:
+    """Attribute schemas and colours of the labels in the document's meta (for new classes)."""
+    from labeldesk.core.formats.context import attribute_key
+    out: dict[str, tuple[list[dict[str, Any]], str | None]] = {}
+    for label in root.iterfind(".//meta//labels/label"):
+        name = (label.findtext("name") or "").strip()
+        defs = []
+        for a in label.iterfind("attributes/attribute"):
+            kind = INPUT_TYPES.get((a.findtext("input_type") or "text").strip(), "text")
+            d: dict[str, Any] = {"key": attribute_key(a.findtext("name") or ""), "type": kind,
+                                 "name": (a.findtext("name") or "").strip()}
+            values = [v for v in (a.findtext("values") or "").split("\n") if v.strip()]
+            if kind == "enum":
+                if not values:
+                    d["type"] = "text"
+                else:
+                    d["options"] = values
+            defs.append(d)
+        colour = (label.findtext("color") or "").strip()
+        out[name] = (defs, colour if len(colour) == 7 and colour.startswith("#") else None)
+    return out
+
+
+class _Document:
+    def __init__(self, ctx: ImportContext, root: ET.Element, where: str, member: str) -> None:
+        self.ctx, self.root, self.where, self.member = ctx, root, where, member
+        self.labels = _label_defs(root)
+        self._video: tuple[Asset | None] | None = None
+
+    def cls(self, name: Any, loc: str) -> Any:
+        defs, colour = self.labels.get(str(name or "").strip(), ([], None))
+        return self.ctx.class_for(name, loc, defs, colour)
+
+    def read(self) -> None:
+        for i, image in enumerate(self.root.findall("image")):
+            self.ctx.progress.check()
+            self.image(image, i)
+        for i, track in enumerate(self.root.findall("track")):
+            self.track(track, i)
+        for i, tag in enumerate(self.root.findall("tag")):
+            self.video_tag(tag, i)
+
+    # images --------------------------------------------------------------------------------------
+    def image(self, image: ET.Element, i: int) -> None:
+        name = image.get("name") or ""
+        loc = f"{self.where}: image {name!r}" if name else f"{self.where}: image #{i}"
+        hit = self.ctx.asset(name, loc)
+        if hit is None:
+            return
+        asset, plane = hit
+        w, h, _ = extent(asset, plane)
+        declared = (image.get("width"), image.get("height"))
+        if all(declared):
+            try:
+                same = (float(declared[0] or 0), float(declared[1] or 0)) == (w, h)
+            except ValueError:
+                same = False
+            if not same:
+                self.ctx.report.refuse(loc, f"the file says {declared[0]}x{declared[1]} but {asset.name} is "
+                                            f"{w}x{h}; its shapes were not imported")
+                return
+        leaf = strip_suffix(name.rsplit("/", 1)[-1]) if "/" in name else ""
+        flat = asset.kind in ("image", "pyramid") and asset.frames == 1
+        has_plane = not flat and bool(FRAME_RE.match(leaf) or SLICE_RE.match(leaf))
+        counters: dict[str, int] = {}
+        for el in image:
+            n = counters[el.tag] = counters.get(el.tag, -1) + 1
+            where = f"{loc} {el.tag} #{n}"
+            if el.tag == "tag":
+                cls = self.cls(el.get("label"), where)
+                if cls is not None:
+                    self.ctx.classification(where, asset, plane if has_plane else None, cls)
+            elif el.tag in SHAPES or el.tag in UNSUPPORTED:
+                self.shape(el, where, asset, plane)
+
+    def shape(self, el: ET.Element, where: str, asset: Asset, plane: Plane, *, track_id: str | None = None,
+              keyframe: bool = True, geometry: dict[str, Any] | None = None) -> bool:
+        try:
+            g = geometry or _geometry(el)
+        except _Bad as exc:
+            self.ctx.report.refuse(where, str(exc))
+            return False
+        cls = self.cls(el.get("label") or el.get("_track_label"), where)
+        if cls is None:
+            return False
+        attrs = _raw_attributes(el)
+        if el.get("occluded") == "1" and not any(k in ("occluded",) for k in attrs):
+            if any(d.get("key") == "occluded" and d.get("type") == "bool" for d in cls.attributes):
+                attrs["occluded"] = "true"
+            else:
+                self.ctx.report.note(where, f"occluded flag dropped: class {cls.name!r} has no boolean "
+                                            "attribute 'occluded'")
+        z = el.get("z_order")
+        try:
+            z_order = float(z) if z not in (None, "") else None
+        except ValueError:
+            z_order = None
+        return self.ctx.annotation(where, asset, plane, g, cls, attrs, track_id=track_id, keyframe=keyframe,
+                                   z_order=z_order)
+
+    # videos --------------------------------------------------------------------------------------
+    def video(self, loc: str) -> Asset | None:
+        if self._video is None:
+            task = self.root.find("meta/task")
+            wanted = [self.ctx.options.get("asset")]
+            if task is not None:
+                wanted += [task.findtext("source"), task.findtext("name")]
+            stem = self.member.rsplit("/", 1)[-1]
+            wanted.append(stem[:-4] if stem.lower().endswith(".xml") else stem)
+            found = None
+            for ref in [w.strip() for w in wanted if w and w.strip()]:
+                try:
+                    asset, _ = self.ctx.index.find(ref)
+                except LookupError:
+                    continue
+                found = asset
+                break
+            self._video = (found,)
+            if found is None:
+                self.ctx.report.refuse(self.where, "no video in the project for its tracks (tried "
+                                       + ", ".join(repr(w) for w in wanted if w) + "; name one with the asset option)")
+        return self._video[0]
+
+    def _frame(self, el: ET.Element, asset: Asset, loc: str) -> int | None:
+        try:
+            frame = int(el.get("frame", ""))
+        except ValueError:
+            self.ctx.report.refuse(loc, f"frame={el.get('frame')!r} is not a frame number")
+            return None
+        if not 0 <= frame < asset.frames:
+            self.ctx.report.refuse(loc, f"frame {frame} is outside {asset.name} (0..{asset.frames - 1})")
+            return None
+        return frame
+
+    def video_tag(self, el: ET.Element, i: int) -> None:
+        loc = f"{self.where}: tag #{i}"
+        asset = self.video(loc)
+        if asset is None:
+            return
+        cls = self.cls(el.get("label"), loc)
+        if cls is None:
+            return
+        if el.get("frame") in (None, ""):
+            self.ctx.classification(loc, asset, None, cls)
+            return
+        frame = self._frame(el, asset, f"{loc} frame {el.get('frame')}")
+        if frame is not None:
+            self.ctx.classification(loc, asset, Plane(t=frame), cls)
+
+    def track(self, track: ET.Element, i: int) -> None:
+        loc = f"{self.where}: track {track.get('id', i)}"
+        asset = self.video(loc)
+        if asset is None or self.cls(track.get("label"), loc) is None:
+            return
+        shapes: list[tuple[int, ET.Element]] = []
+        for el in track:
+            if el.tag not in SHAPES and el.tag not in UNSUPPORTED:
+                continue
+            frame = self._frame(el, asset, f"{loc} frame {el.get('frame')}")
+            if frame is not None:
+                el.set("_track_label", track.get("label") or "")
+                shapes.append((frame, el))
+        shapes.sort(key=lambda s: s[0])
+        segment: list[tuple[int, ET.Element]] = []
+        for frame, el in shapes:
+            if el.get("outside") == "1":
+                self.segment(segment, frame - 1, loc, asset)
+                segment = []
+            elif el.get("keyframe", "1") == "1" or not segment:
+                segment.append((frame, el))
+        self.segment(segment, asset.frames - 1, loc, asset)
+
+    def segment(self, keys: list[tuple[int, ET.Element]], end: int, loc: str, asset: Asset) -> None:
+        """One visible stretch of a track: keyframes, held to ``end``, in-betweens interpolated."""
+        if not keys:
+            return
+        if len(keys) == 1 and end == keys[0][0]:
+            self.shape(keys[0][1], f"{loc} frame {keys[0][0]}", asset, Plane(t=keys[0][0]))
+            return
+        geoms: list[tuple[int, ET.Element, dict[str, Any]]] = []
+        for frame, el in keys:
+            try:
+                geoms.append((frame, el, _geometry(el)))
+            except _Bad as exc:
+                self.ctx.report.refuse(f"{loc} frame {frame}", str(exc))
+        if not geoms:
+            return
+        if end > geoms[-1][0]:
+            self.ctx.report.note(f"{loc} frame {geoms[-1][0]}", f"CVAT holds the shape until frame {end}: "
+                                                               f"a keyframe copy was added there")
+            geoms.append((end, geoms[-1][1], geoms[-1][2]))
+        if len(geoms) == 1:
+            frame, el, g = geoms[0]
+            self.shape(el, f"{loc} frame {frame}", asset, Plane(t=frame), geometry=g)
+            return
+        track_id = ids.new_id()
+        for (f0, e0, g0), (f1, _, g1) in zip(geoms, geoms[1:]):
+            self.shape(e0, f"{loc} frame {f0}", asset, Plane(t=f0), track_id=track_id, geometry=g0)
+            try:
+                a, b = geometry_from_dict(g0), geometry_from_dict(g1)
+                for v in range(f0 + 1, f1):
+                    mid = interpolate(a, b, (v - f0) / (f1 - f0)).to_dict()
+                    self.shape(e0, f"{loc} frame {v} (interpolated)", asset, Plane(t=v), track_id=track_id,
+                               keyframe=False, geometry=mid)
+            except GeometryError as exc:
+                self.ctx.report.refuse(f"{loc} frames {f0 + 1}..{f1 - 1}", f"not interpolated: {exc}")
+        f_last, e_last, g_last = geoms[-1]
+        self.shape(e_last, f"{loc} frame {f_last}", asset, Plane(t=f_last), track_id=track_id, geometry=g_last)
+
+
+def import_cvat(ctx: ImportContext, path: Any) -> None:
+    with InputTree(path, ctx.report) as tree:
+        names = tree.names(".xml")
+        if not names:
+            raise InputError(path, "no .xml file in it (CVAT XML 1.1 expected)")
+        single = len(names) == 1
+        for name in names:
+            where = tree.location(name)
+            try:
+                root = tree.xml(name)
+                if root.tag != "annotations":
+                    raise InputError(where, f"not a CVAT XML file: the root element is <{root.tag}>, "
+                                            "not <annotations>")
+            except InputError as exc:
+                if single:
+                    raise
+                ctx.report.refuse(where, exc.problem + "; file skipped")
+                continue
+            version = (root.findtext("version") or "").strip()
+            if version and version != "1.1":
+                ctx.report.note(where, f"CVAT XML version {version}: read as 1.1")
+            _Document(ctx, root, where, name).read()
+
+
+# ---- writing -----------------------------------------------------------------------------------
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return number(value)
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _pts(points: Any) -> str:
+    return ";".join(f"{number(x)},{number(y)}" for x, y in points)
+
+
+def _shape_attrs(ctx: ExportContext, asset: Asset, ann: Any) -> tuple[str, dict[str, str]] | None:
+    g = ann.geometry
+    kind = g.kind
+    if kind == "box":
+        return "box", {"xtl": number(g.x0), "ytl": number(g.y0), "xbr": number(g.x1), "ybr": number(g.y1)}
+    if kind == "rotated_box":
+        x0, x1 = _span(g.cx, g.w)
+        y0, y1 = _span(g.cy, g.h)
+        return "box", {"xtl": x0, "ytl": y0, "xbr": x1, "ybr": y1, "rotation": _rotation(g.angle)}
+    if kind == "ellipse":
+        out = {"cx": number(g.cx), "cy": number(g.cy), "rx": number(g.rx), "ry": number(g.ry)}
+        if g.angle:
+            out["rotation"] = _rotation(g.angle)
+        return "ellipse", out
+    if kind == "polygon":
+        if g.holes:
+            ctx.converted(asset, ann, f"{len(g.holes)} hole(s) dropped: CVAT polygons have no holes")
+        return "polygon", {"points": _pts(g.shell)}
+    if kind == "polyline":
+        return "polyline", {"points": _pts(g.points)}
+    if kind == "points":
+        if g.labels:
+            ctx.converted(asset, ann, "point labels dropped: CVAT points have none")
+        return "points", {"points": _pts(g.points)}
+    if kind == "mask":
+        return "mask", {"rle": ", ".join(str(c) for c in g.counts), "left": str(g.x), "top": str(g.y),
+                        "width": str(g.width), "height": str(g.height)}
+    ctx.skip(asset, ann, f"CVAT has no {kind} shape")
+    return None
+
+
+def _shape(parent: ET.Element, ctx: ExportContext, asset: Asset, ann: Any, entry: Any,
+           extra: dict[str, str]) -> bool:
+    made = _shape_attrs(ctx, asset, ann)
+    if made is None:
+        return False
+    tag, geo = made
+    attrs = {} if "frame" in extra else {"label": entry.name}       # a track's shapes take its label
+    attrs.update({"source": "manual", "occluded": "1" if ann.attributes.get("occluded") is True else "0",
+                  **extra, **geo})
+    if ann.z_order:
+        attrs["z_order"] = number(ann.z_order)
+    el = ET.SubElement(parent, tag, attrs)
+    for d in entry.attributes:
+        value = ann.attributes.get(d["key"])
+        if value is not None:
+            ET.SubElement(el, "attribute", {"name": d["key"]}).text = _text(value)
+    ctx.report.count(ann.geometry.kind)
+    return True
+
+
+def _meta(root: ET.Element, ctx: ExportContext, name: str, size: int, mode: str, video: Asset | None) -> None:
+    meta = ET.SubElement(root, "meta")
+    task = ET.SubElement(meta, "task")
+    ET.SubElement(task, "name").text = name
+    ET.SubElement(task, "size").text = str(size)
+    ET.SubElement(task, "mode").text = mode
+    labels = ET.SubElement(task, "labels")
+    for entry in ctx.classes:
+        label = ET.SubElement(labels, "label")
+        ET.SubElement(label, "name").text = entry.name
+        ET.SubElement(label, "color").text = entry.color
+        ET.SubElement(label, "type").text = "any"
+        attributes = ET.SubElement(label, "attributes")
+        for d in entry.attributes:
+            a = ET.SubElement(attributes, "attribute")
+            ET.SubElement(a, "name").text = d["key"]
+            ET.SubElement(a, "mutable").text = "True"
+            ET.SubElement(a, "input_type").text = OUTPUT_TYPES.get(d["type"], "text")
+            options = list(d.get("options") or [])
+            ET.SubElement(a, "default_value").text = {"enum": options[0] if options else "", "bool": "false",
+                                                      "number": number(d.get("min") or 0)}.get(d["type"], "")
+            ET.SubElement(a, "values").text = "\n".join(options) if d["type"] == "enum" else \
+                ("false\ntrue" if d["type"] == "bool" else "")
+    if video is not None:
+        size_el = ET.SubElement(task, "original_size")
+        ET.SubElement(size_el, "width").text = str(video.width)
+        ET.SubElement(size_el, "height").text = str(video.height)
+        ET.SubElement(task, "source").text = video.name
+    ET.SubElement(meta, "dumped").text = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _tag(parent: ET.Element, ctx: ExportContext, c: dict[str, Any], extra: dict[str, str]) -> None:
+    entry = ctx.classes.resolve(c["class_id"])
+    if entry is not None:
+        ET.SubElement(parent, "tag", {"label": entry.name, "source": "manual", **extra})
+        ctx.report.count("classification")
+
+
+def _images_document(ctx: ExportContext, assets: list[Asset]) -> ET.Element:
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    items: list[tuple[Asset, Plane | None, list[Any], list[dict[str, Any]]]] = []
+    for asset in assets:
+        tags = ctx.classifications(asset)
+        planes = dict(ctx.planes(asset))
+        flat = asset.kind in ("image", "pyramid") and asset.frames == 1
+        if flat:
+            items.append((asset, Plane(), planes.get(Plane(), []), tags))
+            continue
+        asset_tags = [c for c in tags if c["scope"] == "asset"]
+        if asset_tags:
+            items.append((asset, None, [], asset_tags))
+        for c in tags:
+            if c["scope"] == "plane":
+                planes.setdefault(Plane(c["plane_z"], c["plane_t"], c["plane_axis"]), [])
+        for plane in sorted(planes):
+            here = [c for c in tags if c["scope"] == "plane" and
+                    Plane(c["plane_z"], c["plane_t"], c["plane_axis"]) == plane]
+            items.append((asset, plane, planes[plane], here))
+    _meta(root, ctx, ctx.project.name, len(items), "annotation", None)
+    for i, (asset, plane, anns, tags) in enumerate(items):
+        w, h, _ = extent(asset, plane or Plane())
+        name = asset.name if plane is None else item_name(asset, plane)
+        image = ET.SubElement(root, "image", {"id": str(i), "name": name, "width": str(w), "height": str(h)})
+        for ann in anns:
+            entry = ctx.entry(asset, ann)
+            if entry is not None:
+                _shape(image, ctx, asset, ann, entry, {})
+        for c in tags:
+            _tag(image, ctx, c, {})
+    return root
+
+
+def _video_document(ctx: ExportContext, asset: Asset) -> ET.Element:
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    _meta(root, ctx, asset.name, asset.frames, "interpolation", asset)
+    groups: dict[str, list[Any]] = {}
+    for ann in ctx.annotations(asset):
+        groups.setdefault(ann.track_id or f"single:{ann.id}", []).append(ann)
+    n = 0
+    for key in sorted(groups, key=lambda k: (min(a.plane.t for a in groups[k]), k)):
+        members = sorted(groups[key], key=lambda a: a.plane.t)
+        first = next((a for a in members if a.keyframe), members[0])
+        entry = ctx.entry(asset, first)
+        if entry is None:
+            continue
+        if any(ctx.classes.resolve(a.class_id) != entry for a in members):
+            ctx.converted(asset, first, f"track members have different classes: written as {entry.name!r}")
+        track = ET.SubElement(root, "track", {"id": str(n), "label": entry.name, "source": "manual"})
+        n += 1
+        last = members[-1].plane.t
+        for ann in members:
+            key_flag = "1" if (ann.keyframe or ann is members[0] or ann is members[-1]) else "0"
+            _shape(track, ctx, asset, ann, entry, {"frame": str(ann.plane.t), "outside": "0", "keyframe": key_flag})
+        if last + 1 < asset.frames:
+            tail = members[-1]
+            made = _shape_attrs(ctx, asset, tail)
+            if made is not None:
+                ET.SubElement(track, made[0], {"source": "manual", "occluded": "0",
+                                               "frame": str(last + 1), "outside": "1", "keyframe": "1", **made[1]})
+    for c in ctx.classifications(asset):
+        _tag(root, ctx, c, {"frame": str(c["plane_t"])} if c["scope"] == "plane" else {})
+    return root
+
+
+def _bytes(root: ET.Element) -> bytes:
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def export_cvat(ctx: ExportContext, out: OutputTree) -> None:
+    assets = list(ctx.each_asset())
+    videos = [a for a in assets if a.kind == "video"]
+    others = [a for a in assets if a.kind != "video"]
+    docs: list[tuple[str, ET.Element]] = []
+    if others:
+        docs.append(("annotations.xml", _images_document(ctx, others)))
+    for v in videos:
+        ctx.progress.check()
+        docs.append((f"videos/{v.name}.xml", _video_document(ctx, v)))
+    if len(docs) == 1:
+        docs = [("annotations.xml", docs[0][1])]
+    for name, root in docs:
+        out.write(name, _bytes(root))

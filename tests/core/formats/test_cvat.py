@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labeldesk.core import ids
+from labeldesk.core.errors import InputError
+from labeldesk.core.formats import registry
+from labeldesk.core.geometry import Mask
+from labeldesk.core.interchange import export, import_file
+from labeldesk.core.model import Plane
+from labeldesk.core.ops import OpDraft
+from labeldesk.core.tracks import link
+
+
+
+def add_image_asset(project, width=100, height=80, frames=1, kind="image", depth=1):
+    asset_id = ids.new_id()
+    project.apply(OpDraft("asset.add", asset_id, {"asset": {
+        "kind": kind, "name": f"{kind}-{asset_id[-6:]}.bin", "content_hash": "sha256:" + asset_id,
+        "width": width, "height": height, "depth": depth, "frames": frames}},
+        local={"locator": {"reader": "raster", "path": "/nowhere.png"}}))
+    return asset_id
+
+
+def _class(project, name, attributes=()):
+    cid = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", cid, {"class": {
+        "name": name, "color": "#112233", "kinds": [], "attributes": list(attributes)}}))
+    return cid
+
+
+def _ann(project, asset, cls, geometry, plane=None, attributes=None, z_order=None):
+    aid = ids.new_id()
+    ann = {"asset_id": asset, "layer_id": project.my_layer_id, "class_id": cls,
+           "plane": plane or {}, "geometry": geometry, "attributes": attributes or {}}
+    if z_order is not None:
+        ann["z_order"] = z_order
+    project.apply(OpDraft("annotation.create", aid, {"annotation": ann}))
+    return project.annotation(aid)
+
+
+def _layer(project, name):
+    return next(l.id for l in project.layers() if l.name == name)
+
+
+def _shapes(project, asset, layer_id):
+    return sorted((a.plane.t, a.plane.z, a.geometry.kind, repr(a.geometry.to_dict()),
+                   project.classes()[0].id and a.class_id, tuple(sorted(a.attributes.items())), a.keyframe,
+                   a.z_order)
+                  for a in project.annotations(asset, layer_id=layer_id))
+
+
+ATTRS = [{"key": "occluded", "type": "bool"}, {"key": "colour", "type": "enum", "options": ["red", "blue"]},
+         {"key": "count", "type": "number"}]
+
+
+def test_images_round_trip_every_shape_exactly(project, tmp_path):
+    img = add_image_asset(project, width=640, height=480)
+    car = _class(project, "car", ATTRS)
+    sign = _class(project, "sign")
+    mask = np.zeros((30, 40), bool)
+    mask[3:20, 5:17] = True
+    mask[10:25, 20:33] = True
+    shapes = [
+        {"kind": "box", "xyxy": [10.1, 20.25, 100.7, 200.3]},
+        {"kind": "rotated_box", "cxcywha": [300.3, 200.7, 80.1, 40.3, 33.3]},
+        {"kind": "rotated_box", "cxcywha": [320.1, 210.9, 60.7, 20.9, -47.1]},
+        {"kind": "polygon", "shell": [[1.5, 2.5], [50.1, 3.3], [40.7, 60.9], [3.1, 45.2]]},
+        {"kind": "polyline", "points": [[5.5, 5.5], [60.25, 70.125], [100.1, 20.2]]},
+        {"kind": "points", "points": [[7.7, 8.8], [9.9, 10.1]]},
+        {"kind": "ellipse", "cxcyrxrya": [400.5, 300.25, 30.1, 15.3, 12.5]},
+        Mask.from_array(mask, 200, 100).to_dict(),
+    ]
+    for i, g in enumerate(shapes):
+        _ann(project, img, car, g, attributes={"occluded": i % 2 == 0, "colour": "blue", "count": i},
+             z_order=i)
+    _ann(project, img, sign, {"kind": "box", "xyxy": [1, 1, 5, 5]})
+    project.apply(OpDraft("classification.add", ids.new_id(), {
+        "scope": "asset", "asset_id": img, "layer_id": project.my_layer_id, "class_id": sign}))
+    out = tmp_path / "cvat.xml"
+    rep = export(project, "cvat", out)
+    assert rep.exported == len(shapes) + 2 and not rep.refused
+    text = out.read_text()
+    assert '<box label="car"' in text and 'rotation="326.7"' in text and "<tag" in text
+    assert registry.sniff(out) == "cvat"
+
+    back = import_file(project, "cvat", out, options={"layer": "round trip"})
+    assert not back.refused, back.lines()
+    assert back.imported == len(shapes) + 2
+    mine, theirs = project.my_layer_id, _layer(project, "round trip")
+    assert _shapes(project, img, mine) == _shapes(project, img, theirs)
+    from labeldesk.core.op_types.classifications import classifications
+    assert [c["class_id"] for c in classifications(project.conn, img) if c["layer_id"] == theirs] == [sign]
+
+
+def _box(project, asset, cls, t, xyxy):
+    return _ann(project, asset, cls, {"kind": "box", "xyxy": xyxy}, plane={"t": t})
+
+
+def test_video_tracks_round_trip_keyframes_and_in_betweens(project, tmp_path):
+    video = add_image_asset(project, width=320, height=240, frames=20, kind="video")
+    car = _class(project, "car", ATTRS)
+    a = _box(project, video, car, 2, [0, 0, 10, 10])
+    b = _box(project, video, car, 8, [60, 30, 70, 50])
+    project.apply_all(link(project, a, b))
+    c = _box(project, video, car, 12, [100.5, 20.25, 130.75, 40.125])
+    project.apply_all(link(project, project.annotation(b.id), c))
+    _ann(project, video, car, {"kind": "polygon", "shell": [[1, 1], [30, 2], [15, 25.5]]}, plane={"t": 5})
+    _ann(project, video, car, {"kind": "box", "xyxy": [5, 5, 9, 9]}, plane={"t": 19})   # last frame
+    project.apply(OpDraft("classification.add", ids.new_id(), {
+        "scope": "plane", "asset_id": video, "layer_id": project.my_layer_id, "class_id": car,
+        "plane": {"t": 7}}))
+    out = tmp_path / "video.xml"
+    rep = export(project, "cvat", out)
+    assert not rep.refused
+    text = out.read_text()
+    assert 'outside="1"' in text and 'keyframe="0"' in text and "<track" in text
+
+    back = import_file(project, "cvat", out, options={"layer": "again"})
+    assert not back.refused and not back.notes, back.lines()
+    mine, theirs = project.my_layer_id, _layer(project, "again")
+    assert _shapes(project, video, mine) == _shapes(project, video, theirs)
+    new = project.annotations(video, layer_id=theirs)
+    tracks = {a.track_id for a in new if a.track_id}
+    assert len(tracks) == 1
+    track = project.track(tracks.pop())
+    assert [(x.plane.t, x.keyframe) for x in track] == [(t, t in (2, 8, 12)) for t in range(2, 13)]
+    singles = [a for a in new if a.track_id is None]
+    assert sorted(a.plane.t for a in singles) == [5, 19]
+    from labeldesk.core.op_types.classifications import classifications
+    tags = [c for c in classifications(project.conn, video) if c["layer_id"] == theirs]
+    assert [(c["scope"], c["plane_t"]) for c in tags] == [("plane", 7)]
+
+
+FOREIGN = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><name>task</name><size>15</size><mode>interpolation</mode>
+    <labels><label><name>person</name><color>#aa00cc</color>
+      <attributes><attribute><name>pose</name><mutable>True</mutable><input_type>select</input_type>
+        <default_value>standing</default_value><values>standing\nsitting</values></attribute></attributes>
+    </label></labels>
+    <source>{video}</source></task></meta>
+  <track id="7" label="person" source="manual">
+    <box frame="0" outside="0" occluded="0" keyframe="1" xtl="0" ytl="0" xbr="10" ybr="10" z_order="0">
+      <attribute name="pose">sitting</attribute></box>
+    <box frame="2" outside="0" occluded="0" keyframe="0" xtl="5" ytl="5" xbr="15" ybr="15" z_order="0"/>
+    <box frame="4" outside="0" occluded="1" keyframe="1" xtl="40" ytl="0" xbr="50" ybr="10" z_order="0"/>
+    <box frame="6" outside="1" occluded="0" keyframe="1" xtl="40" ytl="0" xbr="50" ybr="10" z_order="0"/>
+    <box frame="10" outside="0" occluded="0" keyframe="1" xtl="20" ytl="20" xbr="30" ybr="30" z_order="0"/>
+    <box frame="99" outside="0" occluded="0" keyframe="1" xtl="20" ytl="20" xbr="30" ybr="30" z_order="0"/>
+  </track>
+  <track id="8" label="alien" source="manual">
+    <box frame="1" outside="0" occluded="0" keyframe="1" xtl="0" ytl="0" xbr="10" ybr="10"/>
+  </track>
+  <tag frame="3" label="person" source="manual"/>
+</annotations>
+"""
+
+
+def test_foreign_video_outside_hold_and_bad_frames(project, tmp_path):
+    video = add_image_asset(project, width=100, height=100, frames=15, kind="video")
+    name = project.asset(video).name
+    f = tmp_path / "task.xml"
+    f.write_text(FOREIGN.format(video=name))
+    rep = import_file(project, "cvat", f, options={"create_classes": True})
+    refused = [str(i) for i in rep.refused]
+    assert any("frame 99 is outside" in r and "track 7" in r for r in refused), refused
+    assert rep.created_classes == ["person", "alien"]
+    anns = project.annotations(video)
+    person = next(c for c in project.classes() if c.name == "person")
+    assert person.color == "#aa00cc" and person.attributes[0]["options"] == ["standing", "sitting"]
+    by_t = {a.plane.t: a for a in anns if a.class_id == person.id}
+    # first stretch: keyframes 0 and 4, held to 5 (outside at 6); the keyframe="0" box at 2 is rebuilt
+    assert sorted(by_t) == [0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14]
+    assert [by_t[t].keyframe for t in (0, 2, 4, 5)] == [True, False, True, True]
+    assert by_t[2].geometry.to_dict()["xyxy"] == [20.0, 0.0, 30.0, 10.0]
+    assert by_t[0].attributes == {"pose": "sitting"}
+    assert by_t[5].geometry == by_t[4].geometry and by_t[14].geometry == by_t[10].geometry
+    assert by_t[0].track_id == by_t[5].track_id != by_t[10].track_id
+    assert any("occluded flag dropped" in str(n) for n in rep.notes)
+    assert any("holds the shape until frame 14" in str(n) for n in rep.notes)
+
+
+def test_bad_input_is_refused_with_its_location(project, tmp_path):
+    img = add_image_asset(project, width=64, height=48)
+    name = project.asset(img).name
+    _class(project, "car")
+    bad = tmp_path / "bad.xml"
+    bad.write_text('<?xml version="1.0"?>\n<annotations>\n  <image name="a" <box/>\n</annotations>\n')
+    with pytest.raises(InputError, match=r"bad.xml: malformed XML at line 3, column \d+"):
+        import_file(project, "cvat", bad)
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_text('<?xml version="1.0"?>\n<!DOCTYPE a [<!ENTITY x "xxxxxxxx">]>\n<annotations>&x;</annotations>')
+    with pytest.raises(InputError, match="entity declarations are not allowed"):
+        import_file(project, "cvat", bomb)
+    voc = tmp_path / "voc.xml"
+    voc.write_text("<annotation><object/></annotation>")
+    with pytest.raises(InputError, match="not a CVAT XML file"):
+        import_file(project, "cvat", voc)
+    mixed = tmp_path / "mixed.xml"
+    mixed.write_text(f"""<annotations><version>1.1</version>
+      <image id="0" name="{name}" width="64" height="48">
+        <box label="car" xtl="1" ytl="1" xbr="10" ybr="10"/>
+        <box label="truck" xtl="1" ytl="1" xbr="10" ybr="10"/>
+        <box label="car" xtl="one" ytl="1" xbr="10" ybr="10"/>
+        <polygon label="car" points="1,1;2"/>
+        <box label="car" xtl="100" ytl="100" xbr="110" ybr="110"/>
+        <cuboid label="car" xtl1="1"/>
+      </image>
+      <image id="1" name="missing.jpg" width="10" height="10"><box label="car" xtl="1" ytl="1" xbr="2" ybr="2"/></image>
+      <image id="2" name="{name}" width="640" height="480"><box label="car" xtl="1" ytl="1" xbr="2" ybr="2"/></image>
+    </annotations>""")
+    before = project.counts()
+    rep = import_file(project, "cvat", mixed)
+    assert rep.imported == 1
+    reasons = [str(i) for i in rep.refused]
+    assert any("box #1" in r and "'truck' is not in the ontology" in r for r in reasons), reasons
+    assert any("box #2" in r and "xtl='one' is not a number" in r for r in reasons)
+    assert any("polygon #0" in r and "not x,y" in r for r in reasons)
+    assert any("box #3" in r and "wholly outside the 64x48 image" in r for r in reasons)
+    assert any("cuboid" in r and "not supported" in r for r in reasons)
+    assert any("missing.jpg" in r and "no asset named" in r for r in reasons)
+    assert any("says 640x480" in r for r in reasons)
+    assert project.counts()["annotations"] == before["annotations"] + 1
+
+
+def test_video_without_a_matching_asset_is_refused(project, tmp_path):
+    add_image_asset(project, width=100, height=100, frames=5, kind="video")
+    _class(project, "person")
+    f = tmp_path / "nothing.xml"
+    f.write_text(FOREIGN.format(video="elsewhere.mp4"))
+    rep = import_file(project, "cvat", f)
+    assert rep.imported == 0
+    assert any("no video in the project" in str(i) for i in rep.refused)
