@@ -51,3 +51,14 @@ def shapes(project: Project, layer_id: str) -> list[tuple[str, Any, Any, dict[st
         for ann in project.annotations(a.id, layer_id=layer_id):
             out.append((a.name, ann.plane.key(), names.get(ann.class_id), ann.geometry.to_dict(), ann.attributes))
     return sorted(out, key=repr)
+
+
+def close(a: Any, b: Any, tol: float = 1e-9) -> bool:
+    """Geometry dicts (or lists of shapes) equal, numbers to within ``tol`` pixels."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(a - b) <= tol
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], tol) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(close(x, y, tol) for x, y in zip(a, b))
+    return a == b
