@@ -116,6 +116,9 @@ class CreateAnnotation:
              geometry["kind"], canonical_json(geometry), x0, y0, x1, y1,
              canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id,
              float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True)))))
+        if "score" in d or "source" in d:      # a model's prediction, or a person's copy of one
+            from labeldesk.core.predictions import record_provenance
+            record_provenance(conn, op.entity, d, op.op_id)
         return ChangeSet(annotations={op.entity})
 
 
