@@ -1,0 +1,213 @@
+"""Dual-label comparison over a project built through ops: two annotator layers."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from labeldesk.core import ids
+from labeldesk.core.errors import LabeldeskError
+from labeldesk.core.geometry import Mask
+from labeldesk.core.model import Plane
+from labeldesk.core.ops import OpDraft
+from labeldesk.core.review.comparison import compare_layers, compare_project, queue_by_agreement
+
+from tests.core.conftest import add_image_asset
+
+
+def _class(project, name):
+    cid = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", cid, {"class": {"name": name}}))
+    return cid
+
+
+def _layer(project, name):
+    uid, lid = ids.new_id(), ids.new_id()
+    project.apply_all([OpDraft("user.add", uid, {"name": name}),
+                       OpDraft("layer.create", lid, {"layer": {"name": name, "kind": "annotator", "owner": uid}})])
+    return lid
+
+
+def _ann(project, asset, layer, cls, geometry, plane=None):
+    aid = ids.new_id()
+    body = {"asset_id": asset, "layer_id": layer, "class_id": cls, "geometry": geometry}
+    if plane:
+        body["plane"] = plane
+    project.apply(OpDraft("annotation.create", aid, {"annotation": body}))
+    return aid
+
+
+def _box(x0, y0, x1, y1):
+    return {"kind": "box", "xyxy": [x0, y0, x1, y1]}
+
+
+def _square_mask(x, y, size):
+    a = np.zeros((y + size, x + size), bool)
+    a[y:y + size, x:x + size] = True
+    return Mask.from_array(a).to_dict()
+
+
+def _classify(project, asset, layer, cls):
+    project.apply(OpDraft("classification.add", ids.new_id(),
+                          {"asset_id": asset, "layer_id": layer, "scope": "asset", "class_id": cls}))
+
+
+@pytest.fixture
+def dual(project):
+    lesion, cyst = _class(project, "lesion"), _class(project, "cyst")
+    alice, bob = project.my_layer_id, _layer(project, "bob")
+    a1, a2, a3, a4 = (add_image_asset(project) for _ in range(4))
+    ids_ = {}
+    ids_["a_l1"] = _ann(project, a1, alice, lesion, _box(10, 10, 30, 30))
+    ids_["a_c1"] = _ann(project, a1, alice, cyst, _box(50, 10, 70, 30))
+    ids_["a_l2"] = _ann(project, a1, alice, lesion, {"kind": "polygon", "shell": [[10, 50], [40, 50], [25, 75]]})
+    ids_["b_l1"] = _ann(project, a1, bob, lesion, _box(12, 10, 32, 30))
+    ids_["b_l3"] = _ann(project, a1, bob, lesion, _box(50, 10, 70, 30))
+    ids_["b_far"] = _ann(project, a1, bob, lesion, _box(80, 60, 90, 70))
+    ids_["b_low"] = _ann(project, a1, bob, lesion, _box(30, 60, 45, 79))      # overlaps a_l2 a little
+    _classify(project, a1, alice, lesion)
+    _classify(project, a1, bob, lesion)
+    # a2: the same box, but the whole-asset classification differs
+    _ann(project, a2, alice, lesion, _box(5, 5, 25, 25))
+    _ann(project, a2, bob, lesion, _box(5, 5, 25, 25))
+    _classify(project, a2, alice, cyst)
+    _classify(project, a2, bob, lesion)
+    # a3: only alice has worked on it
+    _ann(project, a3, alice, lesion, _box(5, 5, 25, 25))
+    # a4: masks 20x20, bob's shifted 2 px -> Dice 0.9
+    _ann(project, a4, alice, cyst, _square_mask(10, 10, 20))
+    _ann(project, a4, bob, cyst, _square_mask(12, 10, 20))
+    # a volume with spacing (sx, sy, sz) = (0.5, 0.5, 2.0): masks on slices 1 and 2
+    vol = ids.new_id()
+    project.apply(OpDraft("asset.add", vol, {"asset": {
+        "kind": "volume", "name": "ct", "content_hash": "sha256:" + vol, "width": 40, "height": 40,
+        "depth": 4, "spacing": [0.5, 0.5, 2.0]}}))
+    for z in (1, 2):
+        _ann(project, vol, alice, lesion, _square_mask(10, 10, 10), {"z": z})
+        _ann(project, vol, bob, lesion, _square_mask(11, 10, 10), {"z": z})
+    return dict(project=project, lesion=lesion, cyst=cyst, alice=alice, bob=bob,
+                assets=(a1, a2, a3, a4, vol), ids=ids_)
+
+
+def test_pair_report_counts_matches_and_coverage(dual):
+    rep = compare_project(dual["project"], iou=0.5)
+    [pair] = rep.pair_rows()
+    assert (pair["layer_a"], pair["layer_b"]) == ("alice", "bob")
+    assert pair["assets_compared"] == 4 and pair["assets_only_a"] == 1 and pair["assets_only_b"] == 0
+    # a1: 1 match + 1 class mismatch; a2: 1; a4: 1; volume: 2 slices -> 5 matches
+    assert pair["matched"] == 5 and pair["class_mismatch"] == 1
+    assert pair["n_a"] == 3 + 1 + 1 + 2 and pair["n_b"] == 4 + 1 + 1 + 2
+    assert pair["precision"] == pytest.approx(5 / 8) and pair["recall"] == pytest.approx(5 / 7)
+    assert pair["mask_dice"] == pytest.approx(np.mean([0.9, 0.9, 0.9]))
+    assert pair["class_percent"] == pytest.approx(0.5) and pair["class_units"] == 2
+
+
+def test_item_rows_per_plane(dual):
+    rep = compare_project(dual["project"])
+    a1 = [r for r in rep.item_rows() if r["asset_id"] == dual["assets"][0]]
+    assert len(a1) == 1
+    r = a1[0]
+    assert r["plane"] == "axial:0:0" and r["matched"] == 1 and r["class_mismatch"] == 1
+    assert r["low_iou"] == 1 and r["unmatched_a"] == 1 and r["unmatched_b"] == 2
+    assert r["mean_iou"] == pytest.approx(360 / 440)
+    assert r["f1"] == pytest.approx(2 / 7) and r["score"] == pytest.approx(2 / 7)
+    masks = [x for x in rep.item_rows() if x["asset_id"] == dual["assets"][3]][0]
+    assert masks["mask_dice"] == pytest.approx(0.9) and masks["mask_hd95_mm"] > 0
+    assert masks["masks"]["cyst"]["hausdorff"] == pytest.approx(2.0)
+    vol = [x for x in rep.item_rows() if x["asset_id"] == dual["assets"][4]]
+    assert [x["plane"] for x in vol] == ["axial:1:0", "axial:2:0"]
+    # in-plane spacing 0.5 mm: a 1-pixel shift is 0.5 mm
+    assert vol[0]["masks"]["lesion"]["hausdorff"] == pytest.approx(0.5)
+
+
+def test_volume_masks_in_3d_with_spacing(dual):
+    rep = compare_project(dual["project"])
+    [v] = rep.volume_rows()
+    assert v["class"] == "lesion" and v["frame"] == 0
+    assert v["dice"] == pytest.approx(0.9)
+    assert v["hausdorff"] == pytest.approx(0.5)
+    assert v["volume_a"] == pytest.approx(2 * 100 * 0.5 * 0.5 * 2.0)
+
+
+def test_class_rows(dual):
+    rows = {(r["class"]): r for r in compare_project(dual["project"]).class_rows()}
+    les, cy = rows["lesion"], rows["cyst"]
+    assert les["n_a"] == 2 + 1 + 2 and les["n_b"] == 4 + 1 + 2       # a3 is not compared
+    assert les["matched"] == 4 and les["class_mismatch"] == 1
+    assert les["f1"] == pytest.approx(8 / 12)
+    assert cy["n_a"] == 2 and cy["n_b"] == 1 and cy["matched"] == 1 and cy["class_mismatch"] == 1
+    assert cy["mask_dice"] == pytest.approx(0.9)
+
+
+def test_classification_statistics(dual):
+    stats = compare_project(dual["project"]).classification_stats()
+    assert stats["units"] == 2
+    assert stats["percent"].value == pytest.approx(0.5)
+    [pc] = stats["pairs"]
+    assert pc.confusion.sum() == 2 and pc.percent.value == pytest.approx(0.5)
+    assert math.isnan(pc.kappa.value) or -1 <= pc.kappa.value <= 1
+    assert stats["alpha"].n == 2
+
+
+def test_queue_lowest_agreement_first(dual):
+    q = queue_by_agreement(dual["project"])
+    a1, a2, a3, a4, vol = dual["assets"]
+    order = [(e.asset_id, e.plane.key() if e.plane else None) for e in q]
+    assert order[0] == (a2, None) and q[0].score == 0.0 and "classification differs" in q[0].reason
+    assert "cyst vs lesion" in q[0].reason
+    assert order[1] == (a1, "axial:0:0") and q[1].score == pytest.approx(2 / 7)
+    assert "1 class mismatch" in q[1].reason
+    rest = {o for o in order[2:]}
+    assert rest == {(a4, "axial:0:0"), (vol, "axial:1:0"), (vol, "axial:2:0")}
+    assert all(e.score == pytest.approx(0.9) for e in q[2:])
+    assert a3 not in {e.asset_id for e in q}         # only one layer worked on it
+    assert [e.score for e in q] == sorted(e.score for e in q)
+
+
+def test_compare_layers_for_the_overlay(dual):
+    p, ids_ = dual["project"], dual["ids"]
+    cmp = compare_layers(p, dual["assets"][0], dual["alice"], dual["bob"], iou=0.5)
+    st = cmp.status
+    assert st[ids_["a_l1"]] == st[ids_["b_l1"]] == "matched"
+    assert st[ids_["a_c1"]] == st[ids_["b_l3"]] == "class_mismatch"
+    assert st[ids_["a_l2"]] == st[ids_["b_low"]] == "low_iou"
+    assert st[ids_["b_far"]] == "unmatched"
+    assert cmp.ids("unmatched") == {ids_["b_far"]}
+    assert len(cmp.pairs) == 3
+    # a stricter threshold turns the near match into a low-IoU pair
+    strict = compare_layers(p, dual["assets"][0], dual["alice"], dual["bob"], iou=0.9)
+    assert strict.status[ids_["a_l1"]] == "low_iou"
+    # one plane only
+    other = compare_layers(p, dual["assets"][0], dual["alice"], dual["bob"], plane=Plane(z=0, t=0))
+    assert other.status == st
+    with pytest.raises(LabeldeskError, match="no layer"):
+        compare_layers(p, dual["assets"][0], dual["alice"], "nope")
+    with pytest.raises(LabeldeskError, match="IoU"):
+        compare_layers(p, dual["assets"][0], dual["alice"], dual["bob"], iou=1.5)
+
+
+def test_layer_selection_and_errors(dual, tmp_path):
+    p = dual["project"]
+    rep = compare_project(p, layers=["bob", dual["alice"]])
+    assert [l.name for l in rep.layers] == ["bob", "alice"]
+    assert rep.pair_rows()[0]["n_a"] == 8
+    with pytest.raises(LabeldeskError, match="no layer named"):
+        compare_project(p, layers=["alice", "zed"])
+    with pytest.raises(LabeldeskError, match="twice"):
+        compare_project(p, layers=["alice", "alice"])
+    with pytest.raises(LabeldeskError, match="two layers"):
+        compare_project(p, layers=["alice"])
+
+
+def test_three_layers_varying_raters(dual):
+    p = dual["project"]
+    carol = _layer(p, "carol")
+    _classify(p, dual["assets"][1], carol, dual["cyst"])
+    rep = compare_project(p)
+    assert len(rep.pairs()) == 3
+    stats = rep.classification_stats()
+    # a1: alice, bob (carol missing); a2: all three -> Fleiss on a2 only, alpha on both
+    assert stats["fleiss"].n == 1 and stats["alpha"].n == 2
+    d = rep.to_dict()
+    assert len(d["pairs"]) == 3 and d["classification"]["units"] == 2
