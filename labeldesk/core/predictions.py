@@ -62,7 +62,7 @@ def record_provenance(conn: sqlite3.Connection, annotation_id: str, d: dict[str,
         require(isinstance(prediction_id, str), "annotation: source.prediction_id must be an annotation id")
         if original is None:
             original = {k: d.get(k) for k in ("geometry", "class_id", "attributes")}
-    model, version = source.get("model"), source.get("version")
+    model, version = source.get("model") or None, source.get("version") or None
     conn.execute(
         "INSERT INTO annotation_provenance (annotation_id, model, model_version, score, class_scores,"
         " prediction_id, original, source, op_id) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -242,3 +242,22 @@ def test_cli_lists_accepts_and_rejects(setup, capsys):
     assert main(["predictions", root, "--status", "rejected"]) == 0
     assert lo in capsys.readouterr().out
     Project.open(root).close()
+
+
+def test_coco_results_import_feeds_the_predictions_list(setup, tmp_path):
+    """The COCO results importer writes score and source; they come back as provenance."""
+    interchange = pytest.importorskip("labeldesk.core.interchange")
+    project, asset, cat, dog, layer = setup
+    name = project.asset(asset).name
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([
+        {"image_id": name, "category_id": 1, "bbox": [10, 10, 40, 40], "score": 0.91},
+        {"image_id": name, "category_id": 2, "bbox": [100, 10, 20, 20], "score": 0.35}]))
+    report = interchange.import_file(project, "coco-results", path, options={"model": "detr", "model_version": "2"})
+    assert not report.refused
+    states = [s for s in P.predictions(project) if s.prediction.layer_id != layer]
+    assert sorted((s.score, s.provenance.model, s.provenance.version, s.status) for s in states) == \
+        [(0.35, "detr", "2", "pending"), (0.91, "detr", "2", "pending")]
+    P.decide(project, P.select(states, min_score=0.9), "accept")
+    accepted = [s for s in P.predictions(project) if s.status == "accepted"]
+    assert len(accepted) == 1 and accepted[0].copies[0][0].class_id == cat
