@@ -180,8 +180,9 @@ class ProjectComparison:
         return rows
 
     def volume_rows(self) -> list[dict[str, Any]]:
-        return [{"asset_id": aid, "layer_a": self.layer_name(a), "layer_b": self.layer_name(b),
-                 "class": self.class_names.get(c, c or "(none)"), "frame": t, **rep.to_dict()}
+        names = {it.asset_id: it.asset_name for it in self.items}
+        return [{"asset_id": aid, "asset": names.get(aid, aid), "layer_a": self.layer_name(a),
+                 "layer_b": self.layer_name(b), "class": self.class_names.get(c, c or "(none)"), "frame": t, **rep.to_dict()}
                 for aid, a, b, c, t, rep in self.volumes]
 
     def to_dict(self) -> dict[str, Any]:

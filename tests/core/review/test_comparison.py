@@ -13,8 +13,6 @@ from labeldesk.core.model import Plane
 from labeldesk.core.ops import OpDraft
 from labeldesk.core.review.comparison import compare_layers, compare_project, queue_by_agreement
 
-from tests.core.conftest import add_image_asset
-
 
 def _class(project, name):
     cid = ids.new_id()
@@ -54,10 +52,10 @@ def _classify(project, asset, layer, cls):
 
 
 @pytest.fixture
-def dual(project):
+def dual(project, add_asset):
     lesion, cyst = _class(project, "lesion"), _class(project, "cyst")
     alice, bob = project.my_layer_id, _layer(project, "bob")
-    a1, a2, a3, a4 = (add_image_asset(project) for _ in range(4))
+    a1, a2, a3, a4 = (add_asset(project) for _ in range(4))
     ids_ = {}
     ids_["a_l1"] = _ann(project, a1, alice, lesion, _box(10, 10, 30, 30))
     ids_["a_c1"] = _ann(project, a1, alice, cyst, _box(50, 10, 70, 30))
@@ -211,3 +209,62 @@ def test_three_layers_varying_raters(dual):
     assert stats["fleiss"].n == 1 and stats["alpha"].n == 2
     d = rep.to_dict()
     assert len(d["pairs"]) == 3 and d["classification"]["units"] == 2
+
+
+# ---- the `labeldesk metrics` command ------------------------------------------------------------
+def _cli(dual, capsys, *args):
+    from labeldesk.cli import main
+    p = dual["project"]
+    root = str(p.root)
+    p.close()
+    code = main(["metrics", root, "-q", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_table(dual, capsys):
+    code, out, _ = _cli(dual, capsys)
+    assert code == 0
+    assert "Layer pairs" in out and "Classes" in out and "Items (asset + plane)" in out
+    assert "Volumes (3-D masks)" in out and "Review queue (lowest agreement first)" in out
+    assert "alice" in out and "bob" in out
+    queue = out.split("Review queue")[1]
+    assert "classification differs: cyst vs lesion" in queue
+    assert "Cohen's kappa" in out and "Krippendorff's alpha (nominal)" in out
+
+
+def test_cli_json_and_csv_files(dual, capsys, tmp_path):
+    import csv
+    import json
+    out_json = tmp_path / "m.json"
+    code, _, err = _cli(dual, capsys, "--format", "json", "-o", str(out_json), "--iou", "0.9")
+    assert code == 0 and "wrote json" in err
+    data = json.loads(out_json.read_text())
+    assert data["iou_threshold"] == 0.9
+    # at 0.9 only the identical boxes match: the 0.82 boxes and the 0.82-IoU masks do not
+    assert data["pairs"][0]["matched"] == 1 and data["pairs"][0]["low_iou"] == 5
+    assert {"plane": "asset", "score": 0.0} in [{k: q[k] for k in ("plane", "score")} for q in data["queue"]]
+    assert [q["score"] for q in data["queue"]] == sorted(q["score"] for q in data["queue"])
+    assert {"pairs", "classes", "items", "volumes", "classification", "queue"} <= set(data)
+
+
+def test_cli_csv_and_queue_and_errors(dual, capsys, tmp_path):
+    import csv
+    from labeldesk.cli import main
+    root = str(dual["project"].root)
+    code, out, _ = _cli(dual, capsys, "--format", "csv", "--layers", "alice", "bob")
+    assert code == 0
+    rows = list(csv.DictReader(out.splitlines()))
+    tables = {r["table"] for r in rows}
+    assert tables == {"pair", "class", "item", "volume", "queue"}
+    pair = [r for r in rows if r["table"] == "pair"][0]
+    assert pair["layer_a"] == "alice" and float(pair["f1"]) == pytest.approx(10 / 15)
+    assert main(["metrics", root, "-q", "--queue", "--format", "csv"]) == 0
+    q = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert {r["table"] for r in q} == {"queue"} and len(q) == 5
+    assert main(["metrics", root, "-q", "--layers", "alice", "nobody"]) == 1
+    assert "no layer named or with id 'nobody'" in capsys.readouterr().err
+    assert main(["metrics", root, "-q", "--layers", "alice"]) == 1
+    assert "at least two layers" in capsys.readouterr().err
+    assert main(["metrics", root, "-q", "-o", str(tmp_path / "no" / "such" / "dir" / "x.csv")]) == 1
+    assert "cannot write" in capsys.readouterr().err
