@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.floats import number, offset_for
@@ -38,7 +39,13 @@ def import_voc(ctx: ImportContext, path: Path) -> None:
         files = tree.names(".xml")
         for n, member in enumerate(files):
             ctx.progress.report(n, len(files), f"reading {member}")
-            root = tree.xml(member)
+            try:
+                root = tree.xml(member)
+            except InputError as exc:
+                if tree.is_single_file:
+                    raise
+                ctx.report.refuse(exc.path or member, exc.problem + "; the file was skipped")
+                continue
             where = tree.location(member)
             if root.tag != "annotation":
                 ctx.report.refuse(where, f"not a VOC file (the root element is <{root.tag}>)")
