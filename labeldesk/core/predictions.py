@@ -26,7 +26,7 @@ import json
 import math
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from labeldesk.core import ids
 from labeldesk.core.errors import LabeldeskError
@@ -100,11 +100,20 @@ def _row_to_provenance(row: sqlite3.Row) -> Provenance:
                       row["prediction_id"], json.loads(row["original"]) if row["original"] else None)
 
 
+def _rows_for(conn: sqlite3.Connection, table: str, column: str, wanted: Iterable[str] | None) -> Iterator[sqlite3.Row]:
+    if wanted is None:
+        yield from conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+        return
+    keys = sorted(set(wanted))
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        yield from conn.execute(f"SELECT * FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})"
+                                " ORDER BY rowid", chunk)
+
+
 def provenances(conn: sqlite3.Connection, annotation_ids: Iterable[str] | None = None) -> dict[str, Provenance]:
-    rows = conn.execute("SELECT * FROM annotation_provenance")
-    wanted = set(annotation_ids) if annotation_ids is not None else None
-    return {r["annotation_id"]: _row_to_provenance(r) for r in rows
-            if wanted is None or r["annotation_id"] in wanted}
+    return {r["annotation_id"]: _row_to_provenance(r)
+            for r in _rows_for(conn, "annotation_provenance", "annotation_id", annotation_ids)}
 
 
 @dataclass(frozen=True)
@@ -149,12 +158,10 @@ class Decision:
 
 def decisions(conn: sqlite3.Connection, prediction_ids: Iterable[str] | None = None) -> dict[str, list[Decision]]:
     out: dict[str, list[Decision]] = {}
-    wanted = set(prediction_ids) if prediction_ids is not None else None
-    for r in conn.execute("SELECT * FROM prediction_decisions ORDER BY id"):
-        if wanted is None or r["prediction_id"] in wanted:
-            out.setdefault(r["prediction_id"], []).append(Decision(
-                r["id"], r["prediction_id"], r["decision"], r["copy_id"], r["target"], r["reason"], r["user"],
-                r["op_id"]))
+    for r in _rows_for(conn, "prediction_decisions", "prediction_id", prediction_ids):
+        out.setdefault(r["prediction_id"], []).append(Decision(
+            r["id"], r["prediction_id"], r["decision"], r["copy_id"], r["target"], r["reason"], r["user"],
+            r["op_id"]))
     return out
 
 

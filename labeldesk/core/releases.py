@@ -4,7 +4,9 @@
 
 * ``labels.json``: every annotation (and classification) of the released layers with its id, class,
   plane, geometry in ``image_xy`` pixels of its plane, attributes, author, revision and, where a
-  model was involved, its provenance; plus the assets and the ontology it refers to;
+  model was involved, its provenance (model, version, score; for a person's accepted copy of a
+  prediction also the prediction id and how much the person changed it: IoU, class, attributes);
+  plus the assets and the ontology it refers to;
 * ``coco.json``: the same annotations as COCO, when the COCO exporter is installed (``coco=True``);
 * ``manifest.json``: counts per class and kind, the ontology version, the release op id, the diff
   against the previous release and the SHA-256 and size of every other file.
@@ -102,7 +104,7 @@ def release_layers(project: Any, wanted: str | None = None) -> list[Any]:
 def snapshot(project: Any, layers: list[Any], progress: Progress = NO_PROGRESS) -> dict[str, Any]:
     """The labels document of a release (plain JSON values; deterministic for a given state)."""
     from labeldesk.core.op_types.classifications import classifications
-    from labeldesk.core.predictions import provenances
+    from labeldesk.core.predictions import change, provenances
     classes = project.classes()
     names = {c.id: c.name for c in classes}
     provs = provenances(project.conn)
@@ -125,6 +127,10 @@ def snapshot(project: Any, layers: list[Any], progress: Progress = NO_PROGRESS) 
                     rec["provenance"] = {k: v for k, v in (("model", p.model), ("version", p.version),
                                                            ("score", p.score), ("prediction_id", p.prediction_id))
                                          if v is not None}
+                    if p.prediction_id and p.original:       # a person's copy: how much they changed it
+                        ch = change(a, p.original)
+                        rec["provenance"]["change"] = {"iou": ch.iou, "geometry": ch.geometry_changed,
+                                                       "class": ch.class_changed, "attributes": ch.attributes_changed}
                 anns.append(rec)
         for c in classifications(project.conn, asset.id):
             if c["layer_id"] in layer_ids:
@@ -159,7 +165,10 @@ def counts(doc: dict[str, Any]) -> dict[str, Any]:
             "assets": len(doc["assets"]),
             "assets_with_labels": len({a["asset_id"] for a in doc["annotations"]}
                                       | {c["asset_id"] for c in doc["classifications"]}),
-            "from_model": sum(1 for a in doc["annotations"] if "provenance" in a)}
+            "from_model": sum(1 for a in doc["annotations"] if "provenance" in a),
+            "edited_after_model": sum(1 for a in doc["annotations"]
+                                      if any((a.get("provenance") or {}).get("change", {}).get(k)
+                                             for k in ("geometry", "class", "attributes")))}
 
 
 # ---- files -----------------------------------------------------------------------------------------

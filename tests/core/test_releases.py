@@ -186,3 +186,21 @@ def test_release_cli(labelled, capsys):
     labels.write_text("{}")
     assert main(["release", "verify", root, "v1"]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_released_copies_of_predictions_say_how_much_a_person_changed_them(labelled):
+    from labeldesk.core import predictions as P
+    project, k = labelled
+    preds = ids.new_id()
+    project.apply(OpDraft("layer.create", preds, {"layer": {"name": "detr", "kind": "predictions"}}))
+    pid = _box(project, k["a1"], preds, k["dog"], (60, 60, 100, 100), score=0.6, source={"model": "detr"})
+    P.decide(project, [P.state_of(project, pid)], "accept", layer_id=k["final"])
+    copy = P.state_of(project, pid).copies[0][0]
+    project.apply(OpDraft("annotation.update", copy.id, {"set": {"geometry": {"kind": "box", "xyxy": [60, 60, 100, 80]}}}))
+    rel = R.create(project, "v1", coco=False)
+    labels = {a["id"]: a for a in json.loads((rel.path / "labels.json").read_text())["annotations"]}
+    assert pid not in labels                       # the prediction itself is not a final label
+    prov = labels[copy.id]["provenance"]
+    assert prov["prediction_id"] == pid and prov["model"] == "detr" and prov["score"] == 0.6
+    assert prov["change"] == {"iou": 0.5, "geometry": True, "class": False, "attributes": False}
+    assert rel.counts["from_model"] == 2 and rel.counts["edited_after_model"] == 1
