@@ -58,7 +58,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     with _open(args) as project:
         progress = Progress(ProgressBar() if not args.quiet else None)
         try:
-            report = add_paths(project, args.paths, progress)
+            report = add_paths(project, args.paths, progress, deidentify=getattr(args, "deidentify", False))
         except KeyboardInterrupt:
             progress.cancel()
             print("cancelled", file=sys.stderr)
@@ -67,6 +67,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"added    {asset.kind:<8} {asset.name}  ({_dims(asset)})")
         for path, reason in report.refused:
             print(f"refused  {path}: {reason}")
+        for name, reason in report.review:
+            print(f"review   {name}: {reason}")
         print(report.summary())
         return 0 if report.added or not report.refused else 1
 
@@ -173,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("add", cmd_add, "add images, videos, DICOM series and NIfTI volumes (files or folders)")
     p.add_argument("project", metavar="DIR", help="project folder")
     p.add_argument("paths", metavar="PATH", nargs="+", help="files or folders (searched recursively)")
+    p.add_argument("--deidentify", action="store_true",
+                   help="de-identify DICOM first (PS3.15 basic profile, dicognito): the copies go to the "
+                        "project's local cache, the re-identification map stays local; images whose pixels "
+                        "may carry text (burned-in annotation, secondary capture, ultrasound) are listed "
+                        "for pixel review")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-unsafe-location", action="store_true", help=unsafe_help)
 

@@ -31,6 +31,7 @@ class ImportReport:
     refused: list[tuple[str, str]] = field(default_factory=list)   # (path, reason)
     skipped: list[str] = field(default_factory=list)               # system/hidden files
     cancelled: bool = False
+    review: list[tuple[str, str]] = field(default_factory=list)    # (asset name, why): e.g. pixel review
 
     def summary(self) -> str:
         text = f"added {len(self.added)} asset(s), refused {len(self.refused)}"
@@ -85,15 +86,23 @@ def file_hash(files: Iterable[str]) -> str:
 
 
 def add_paths(project: Any, paths: Iterable[str | os.PathLike[str]],
-              progress: Progress = NO_PROGRESS) -> ImportReport:
-    """Add files and folders (recursively); returns what was added and what was refused, and why."""
+              progress: Progress = NO_PROGRESS, deidentify: bool = False) -> ImportReport:
+    """Add files and folders (recursively); returns what was added and what was refused, and why.
+    ``deidentify``: DICOM is de-identified into the project's cache first (labeldesk.core.deid)."""
     report = ImportReport()
     files = expand(paths, report)
     by_kind: dict[str, list[str]] = {"raster": [], "video": [], "nifti": [], "dicom": []}
     for f in files:
         by_kind[kind_of(f)].append(f)
+    session = None
     try:
+        if deidentify and by_kind["dicom"]:
+            from labeldesk.core.deid import Deidentifier
+            session = Deidentifier(project)
+            by_kind["dicom"] = session.run(by_kind["dicom"], report, progress)
         candidates = _discover(by_kind, report, progress)
+        if session is not None:
+            candidates = [session.describe(found, report) for found in candidates]
         for i, found in enumerate(candidates):
             progress.report(i, len(candidates), f"adding {found.name}")
             try:
@@ -103,6 +112,8 @@ def add_paths(project: Any, paths: Iterable[str | os.PathLike[str]],
         progress.report(len(candidates), len(candidates), report.summary())
     except Cancelled:
         report.cancelled = True
+    if session is not None:          # name de-identified copies by their original paths (local messages)
+        report.refused = [(session.original(p), r) for p, r in report.refused]
     return report
 
 
