@@ -171,7 +171,7 @@ def audit(project: Any, *, asset: str | None = None, user: str | None = None, si
             wall = parse_time(op.wall, "wall time")
             if (t0 and wall < t0) or (t1 and wall > t1):
                 continue
-        rows.append(AuditRow(r["local_order"], op.op_id, op.wall, f"{op.hlc[0]}.{op.hlc[1]:04d}",
+        rows.append(AuditRow(r["local_order"], op.op_id, op.wall, f"{op.hlc[0]}:{op.hlc[1]}",
                              ctx.users.get(op.user, str(op.user)), op.user, op.dev, op.type, op.entity,
                              ctx.assets.get(a, a or ""), a, ctx.summary(op), op.reason, r["op_hash"],
                              r["chain_hash"], ok))

@@ -187,3 +187,49 @@ def acting_user(project: Any, name: str | None = None) -> str:
         except LabeldeskError as exc:
             raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
     return str(project.user_id)
+
+
+# ---- membership changes (a role change always carries a reason) ------------------------------
+def _check_role(role: str) -> None:
+    if role not in ANY_ROLE:
+        raise LabeldeskError(f"unknown role {role!r}; expected one of {', '.join(ANY_ROLE)}")
+
+
+def add_user(project: Any, name: str, roles: list[str] | tuple[str, ...] = (), *, reason: str | None = None,
+             user: str | None = None) -> str:
+    """Add a member (with roles: a reason is needed); returns the new user id."""
+    from labeldesk.core import ids
+    from labeldesk.core.ops import OpDraft
+    name = name.strip()
+    if not name:
+        raise LabeldeskError("a user needs a name")
+    if project.conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        raise LabeldeskError(f"there is a user named {name!r} already")
+    for role in roles:
+        _check_role(role)
+    if roles and not (reason or "").strip():
+        raise LabeldeskError("giving roles needs a reason (--reason)")
+    uid = ids.new_id()
+    drafts = [OpDraft("user.add", uid, {"name": name})]
+    drafts += [OpDraft("role.grant", uid, {"role": r}, reason=reason) for r in dict.fromkeys(roles)]
+    project.apply_all(drafts, user=user)
+    return uid
+
+
+def change_role(project: Any, user_ref: str, role: str, grant: bool, *, reason: str | None,
+                user: str | None = None) -> bool:
+    """Grant or revoke a role with a mandatory reason; False when nothing changes."""
+    from labeldesk.core.ops import OpDraft
+    _check_role(role)
+    if not (reason or "").strip():
+        raise LabeldeskError(f"{'granting' if grant else 'revoking'} a role needs a reason (--reason)")
+    uid = find_user(project.conn, user_ref)
+    if (role in user_roles(project.conn, uid)) == grant:
+        return False
+    if not grant and role == "admin":
+        others = project.conn.execute("SELECT COUNT(*) FROM roles WHERE role = 'admin' AND user_id != ?",
+                                      (uid,)).fetchone()[0]
+        if not others:
+            raise LabeldeskError("refused: that would leave the project without an admin")
+    project.apply(OpDraft("role.grant" if grant else "role.revoke", uid, {"role": role}, reason=reason), user=user)
+    return True
