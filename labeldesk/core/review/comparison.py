@@ -339,10 +339,12 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
             else:
                 report.coverage[(la, lb)] = (both, only_a + (la in has), only_b + (lb in has))
                 continue
-            planes = sorted({x.plane.key() for x in anns[la] + anns[lb]})
-            for key in planes:
-                pa = [x for x in anns[la] if x.plane.key() == key]
-                pb = [x for x in anns[lb] if x.plane.key() == key]
+            by_plane: dict[str, tuple[list[Annotation], list[Annotation]]] = {}
+            for side, lid in ((0, la), (1, lb)):
+                for x in anns[lid]:
+                    by_plane.setdefault(x.plane.key(), ([], []))[side].append(x)
+            for key in sorted(by_plane):
+                pa, pb = by_plane[key]
                 plane = _plane_of(key)
                 report.items.append(ItemAgreement(
                     asset.id, asset.name, plane, la, lb, match_plane(pa, pb, iou),

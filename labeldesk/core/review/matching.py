@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from labeldesk.core.geometry import Mask, Points, Polyline
+from labeldesk.core.geometry import Box, Mask, Points, Polyline
 
 AREA_KINDS = ("box", "rotated_box", "ellipse", "polygon", "mask")
 DEFAULT_LINE_WIDTH = 4.0    # pixels: polylines within ~2 px of each other overlap
@@ -206,24 +206,76 @@ def _num(v: float) -> float | None:
     return None if v is None or math.isnan(v) else round(float(v), 6)
 
 
+DENSE_LIMIT = 250_000     # pairs: above this, candidate pairs come from a grid index
+
+
+def _near_pairs(ba: np.ndarray, bb: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j) whose bounding boxes come within ``margin`` of each other."""
+    def overlap(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return ~((ba[i, 2] + margin < bb[j, 0]) | (bb[j, 2] + margin < ba[i, 0])
+                 | (ba[i, 3] + margin < bb[j, 1]) | (bb[j, 3] + margin < ba[i, 1]))
+
+    if len(ba) * len(bb) <= DENSE_LIMIT:
+        i, j = np.indices((len(ba), len(bb))).reshape(2, -1)
+        keep = overlap(i, j)
+        return i[keep], j[keep]
+    # uniform grid over B's boxes, cells about the size of a typical shape
+    sizes = np.concatenate([ba[:, 2:] - ba[:, :2], bb[:, 2:] - bb[:, :2]]).ravel()
+    cell = max(1.0, float(np.median(sizes)) + 2 * margin)
+    lo = np.floor((bb[:, :2] - margin) / cell).astype(np.int64)
+    hi = np.floor((bb[:, 2:] + margin) / cell).astype(np.int64)
+    grid: dict[tuple[int, int], list[int]] = {}
+    for j in range(len(bb)):
+        for gx in range(lo[j, 0], hi[j, 0] + 1):
+            for gy in range(lo[j, 1], hi[j, 1] + 1):
+                grid.setdefault((gx, gy), []).append(j)
+    alo = np.floor(ba[:, :2] / cell).astype(np.int64)
+    ahi = np.floor(ba[:, 2:] / cell).astype(np.int64)
+    pi: list[np.ndarray] = []
+    pj: list[np.ndarray] = []
+    for i in range(len(ba)):
+        found: set[int] = set()
+        for gx in range(alo[i, 0], ahi[i, 0] + 1):
+            for gy in range(alo[i, 1], ahi[i, 1] + 1):
+                found.update(grid.get((gx, gy), ()))
+        if found:
+            js = np.fromiter(found, dtype=np.int64, count=len(found))
+            pi.append(np.full(len(js), i, dtype=np.int64))
+            pj.append(js)
+    if not pi:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    i, j = np.concatenate(pi), np.concatenate(pj)
+    keep = overlap(i, j)
+    return i[keep], j[keep]
+
+
 def _candidates(a: Sequence[Any], b: Sequence[Any], line_width: float,
                 point_sigma: float) -> list[tuple[float, int, int]]:
-    """(similarity, i, j) for every comparable pair whose boxes come near each other."""
+    """(similarity, i, j) for every comparable pair whose boxes come near each other, highest
+    first (ties by input order, so the result is deterministic). Box pairs are scored in bulk."""
     if not a or not b:
         return []
     ba = np.array([x.geometry.bounds() for x in a], dtype=float)
     bb = np.array([y.geometry.bounds() for y in b], dtype=float)
-    margin = max(line_width, 3 * point_sigma)
-    near = ~((ba[:, None, 2] + margin < bb[None, :, 0]) | (bb[None, :, 2] + margin < ba[:, None, 0])
-             | (ba[:, None, 3] + margin < bb[None, :, 1]) | (bb[None, :, 3] + margin < ba[:, None, 1]))
-    out = []
-    for i, j in zip(*np.nonzero(near)):
-        s = similarity(a[i].geometry, b[j].geometry, line_width, point_sigma)
-        if s is not None and s > 0:
-            out.append((s, int(i), int(j)))
-    # highest first; ties by input order so the result is deterministic
-    out.sort(key=lambda t: (-t[0], t[1], t[2]))
-    return out
+    i, j = _near_pairs(ba, bb, max(line_width, 3 * point_sigma))
+    box_a = np.array([type(x.geometry) is Box for x in a])
+    box_b = np.array([type(y.geometry) is Box for y in b])
+    both = box_a[i] & box_b[j]
+    s = np.zeros(len(i))
+    bi, bj = i[both], j[both]
+    w = np.clip(np.minimum(ba[bi, 2], bb[bj, 2]) - np.maximum(ba[bi, 0], bb[bj, 0]), 0, None)
+    h = np.clip(np.minimum(ba[bi, 3], bb[bj, 3]) - np.maximum(ba[bi, 1], bb[bj, 1]), 0, None)
+    inter = w * h
+    area_a = (ba[bi, 2] - ba[bi, 0]) * (ba[bi, 3] - ba[bi, 1])
+    area_b = (bb[bj, 2] - bb[bj, 0]) * (bb[bj, 3] - bb[bj, 1])
+    s[both] = inter / (area_a + area_b - inter)
+    for k in np.flatnonzero(~both):
+        v = similarity(a[i[k]].geometry, b[j[k]].geometry, line_width, point_sigma)
+        s[k] = 0.0 if v is None else v
+    keep = s > 0
+    i, j, s = i[keep], j[keep], s[keep]
+    order = np.lexsort((j, i, -s))
+    return [(float(s[k]), int(i[k]), int(j[k])) for k in order]
 
 
 def match_plane(a: Sequence[Any], b: Sequence[Any], threshold: float = 0.5,

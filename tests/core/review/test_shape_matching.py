@@ -145,3 +145,40 @@ def test_matching_is_one_to_one_and_counts_add_up(sa, sb, t):
     # symmetric in the number of pairs
     r2 = match_plane(b, a, t)
     assert len(r2.matches) + len(r2.class_mismatches) <= len(a) and r2.n_a == len(b)
+
+
+def test_grid_index_finds_the_same_pairs_as_the_dense_search(monkeypatch):
+    import labeldesk.core.review.matching as matching
+    rng = np.random.default_rng(3)
+
+    def shapes(prefix, n):
+        out = []
+        for k in range(n):
+            x, y = rng.uniform(0, 400, 2)
+            w, h = rng.uniform(3, 30, 2)
+            if k % 4 == 0:
+                geom = Polygon(((x, y), (x + w, y), (x + w / 2, y + h)))
+            elif k % 4 == 1:
+                geom = Points(((x, y),))
+            else:
+                geom = Box(x, y, x + w, y + h)
+            out.append(ann(f"{prefix}{k}", geom, cls=("c1" if k % 3 else "c2")))
+        return out
+
+    a, b = shapes("a", 300), shapes("b", 300)
+    dense = match_plane(a, b, 0.3)
+    monkeypatch.setattr(matching, "DENSE_LIMIT", 0)
+    grid = match_plane(a, b, 0.3)
+    assert dense.matches and dense.low_iou
+    for attr in ("matches", "class_mismatches", "low_iou", "unmatched_a", "unmatched_b"):
+        assert getattr(grid, attr) == getattr(dense, attr), attr
+
+
+def test_bulk_box_iou_equals_the_shapely_iou():
+    rng = np.random.default_rng(5)
+    a = [ann(f"a{k}", Box(x, y, x + w, y + h)) for k, (x, y, w, h) in enumerate(rng.uniform(1, 40, (30, 4)))]
+    b = [ann(f"b{k}", Box(x, y, x + w, y + h)) for k, (x, y, w, h) in enumerate(rng.uniform(1, 40, (30, 4)))]
+    r = match_plane(a, b, 0.05)
+    by_id = {x.id: x.geometry for x in a + b}
+    for m in r.matches + r.low_iou:
+        assert m.iou == pytest.approx(area_iou(by_id[m.a], by_id[m.b]))
