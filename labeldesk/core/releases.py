@@ -187,8 +187,24 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def _dumps(value: Any) -> bytes:
-    return (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    """Readable, deterministic JSON: pretty for small documents (the manifest); for the labels one
+    record per line (lists of objects), which keeps the fast C encoder and line-wise text diffs."""
+    if not isinstance(value, dict) or not any(isinstance(v, list) and len(v) > 50 for v in value.values()):
+        return (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    parts = []
+    for k in sorted(value):
+        v = value[k]
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            body = "[\n" + ",\n".join(_compact(x) for x in v) + "\n]"
+        else:
+            body = _compact(v)
+        parts.append(_compact(k) + ": " + body)
+    return ("{\n" + ",\n".join(parts) + "\n}\n").encode()
 
 
 def _file_entries(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -390,7 +406,8 @@ def diff_docs(old: dict[str, Any], new: dict[str, Any], old_name: str = "", new_
     out.added = sorted(set(b) - set(a))
     out.removed = sorted(set(a) - set(b))
     for i in sorted(set(a) & set(b)):
-        fields = [k for k in COMPARED if json.dumps(a[i].get(k), sort_keys=True) != json.dumps(b[i].get(k), sort_keys=True)]
+        x, y = a[i], b[i]
+        fields = [k for k in COMPARED if x.get(k) != y.get(k)]      # both parsed from JSON: plain values
         if fields:
             out.changed.append((i, fields))
     ca, cb = counts(old)["by_class"], counts(new)["by_class"]

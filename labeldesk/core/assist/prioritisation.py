@@ -137,6 +137,27 @@ def _groups(anns: Sequence[Annotation], overlap: float) -> list[list[Annotation]
     return list(out.values())
 
 
+SCORE_ONLY = ("least-confident", "entropy")
+
+
+@dataclass(frozen=True)
+class _ScoreRow:
+    id: str
+    layer_id: str
+    plane: Plane
+
+
+def _score_rows(project: Any, layer_ids: list[str]) -> dict[str, list[_ScoreRow]]:
+    """The predictions of ``layer_ids`` by asset, without their geometry (in drawing order)."""
+    out: dict[str, list[_ScoreRow]] = {}
+    marks = ",".join("?" * len(layer_ids))
+    for r in project.conn.execute(
+            f"SELECT id, asset_id, layer_id, plane_axis, plane_z, plane_t FROM annotations WHERE deleted = 0"
+            f" AND layer_id IN ({marks}) ORDER BY z_order, rowid", layer_ids):
+        out.setdefault(r[1], []).append(_ScoreRow(r[0], r[2], Plane(r[4], r[5], r[3])))
+    return out
+
+
 # ---- the queue ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class QueueItem:
@@ -207,8 +228,14 @@ def order_queue(project: Any, method: str, layers: Iterable[str] = (), *, planes
     if pending_only:
         skip = {s.prediction.id for s in predictions(project) if s.status != "pending"}
     items: list[QueueItem] = []
+    light = _score_rows(project, [l.id for l in chosen]) if method in SCORE_ONLY else None
     for asset in project.assets():
-        per_layer = [[a for a in project.annotations(asset.id, layer_id=l.id) if a.id not in skip] for l in chosen]
+        if light is not None:       # scores only: no geometry to read
+            rows = light.get(asset.id, [])
+            per_layer = [[r for r in rows if r.layer_id == l.id and r.id not in skip] for l in chosen]
+        else:
+            per_layer = [[a for a in project.annotations(asset.id, layer_id=l.id) if a.id not in skip]
+                         for l in chosen]
         everything = [a for group in per_layer for a in group]
         for plane, anns in _units(everything, planes):
             if not anns:
