@@ -17,9 +17,18 @@ from typing import Any, Callable, Protocol
 from labeldesk.core.errors import OpRejected
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_encode_str = json.encoder.encode_basestring     # what _CANONICAL does with a str (ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    """Sorted keys, no whitespace, UTF-8, no NaN: the form that is hashed and synced."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Sorted keys, no whitespace, UTF-8, no NaN: the form that is hashed and synced.
+
+    One shared encoder (``json.dumps`` with options builds a new encoder on every call, which
+    was a third of the cost of a bulk import's small values); strings take the C fast path."""
+    if type(value) is str:
+        return _encode_str(value)
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)

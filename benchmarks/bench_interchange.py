@@ -1,0 +1,170 @@
+"""ANN-8: bulk import of 100,000 annotations (COCO; labelme and YOLO with --all).
+
+    python benchmarks/bench_interchange.py [--n 100000] [--images 500] [--all] [--profile]
+
+B27 = ``json.loads`` of the same file + building the same rows (op log, outbox, annotations) in
+plain Python + ``executemany`` of them into the same schema in one transaction. labeldesk's import
+does the parse, matching, class lookup, per-item checks, op validation (clipping, polygon
+validity), the hash chain and the undo drafts on top; target <= 1.5x B27.
+
+Half the annotations are boxes, half 12-vertex polygons, spread over ``--images`` images.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import math
+import pstats
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import machine  # noqa: E402
+
+from labeldesk.core import ids  # noqa: E402
+from labeldesk.core.interchange import import_file  # noqa: E402
+from labeldesk.core.ops import OpDraft, canonical_json  # noqa: E402
+from labeldesk.core.project import STORE_NAME, Project  # noqa: E402
+
+W, H = 1024, 768
+
+
+def _polygon(i: int) -> list[list[float]]:
+    cx, cy, r = 40 + (i * 37) % (W - 80), 40 + (i * 53) % (H - 80), 10 + i % 25
+    return [[round(cx + r * math.cos(k * math.pi / 6), 2), round(cy + r * math.sin(k * math.pi / 6), 2)]
+            for k in range(12)]
+
+
+def make_coco(path: Path, n: int, images: int) -> None:
+    anns = []
+    for i in range(n):
+        rec = {"id": i + 1, "image_id": i % images + 1, "category_id": i % 5 + 1, "iscrowd": 0}
+        if i % 2:
+            pts = _polygon(i)
+            rec["segmentation"] = [[v for p in pts for v in p]]
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            rec["bbox"] = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+        else:
+            x, y = (i * 29) % (W - 60), (i * 31) % (H - 60)
+            rec["bbox"] = [x + 0.5, y + 0.25, 20 + i % 40, 10 + i % 50]
+        anns.append(rec)
+    doc = {"images": [{"id": k + 1, "file_name": f"img{k:05d}.jpg", "width": W, "height": H} for k in range(images)],
+           "categories": [{"id": c + 1, "name": f"class{c}"} for c in range(5)], "annotations": anns}
+    path.write_text(json.dumps(doc))
+
+
+def make_project(root: Path, images: int) -> Project:
+    p = Project.create(root, "bench", user_name="bench")
+    drafts = [OpDraft("ontology.class.create", ids.new_id(), {"class": {"name": f"class{c}", "color": "#123456"}})
+              for c in range(5)]
+    for k in range(images):
+        aid = ids.new_id()
+        drafts.append(OpDraft("asset.add", aid, {"asset": {"kind": "image", "name": f"img{k:05d}.jpg",
+                                                           "content_hash": "sha256:" + aid, "width": W, "height": H}},
+                              local={"locator": {"reader": "raster", "path": f"/data/img{k:05d}.jpg"}}))
+    p.apply_all(drafts)
+    return p
+
+
+def baseline(store: Path, src: Path, images: int) -> float:
+    """B27: parse + the same rows built in plain Python + executemany in one transaction."""
+    conn = sqlite3.connect(store, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    asset_ids = [r[0] for r in conn.execute("SELECT id FROM assets ORDER BY rowid")]
+    class_ids = [r[0] for r in conn.execute("SELECT id FROM classes ORDER BY rowid")]
+    layer = conn.execute("SELECT id FROM layers").fetchone()[0]
+    t0 = time.perf_counter()
+    doc = json.loads(src.read_text())
+    images_by_id = {im["id"]: asset_ids[k] for k, im in enumerate(doc["images"])}
+    ops, outbox, rows = [], [], []
+    for seq, a in enumerate(doc["annotations"], 1000):
+        seg = a.get("segmentation")
+        if seg:
+            flat = seg[0]
+            geom = {"kind": "polygon", "shell": [[flat[j], flat[j + 1]] for j in range(0, len(flat), 2)]}
+        else:
+            x, y, w, h = a["bbox"]
+            geom = {"kind": "box", "xyxy": [x, y, x + w, y + h]}
+        x, y, w, h = a["bbox"]
+        aid, op_id = ids.new_id(), f"dev:{seq}"
+        ann = {"asset_id": images_by_id[a["image_id"]], "layer_id": layer, "class_id": class_ids[a["category_id"] - 1],
+               "plane": {"z": 0, "t": 0, "axis": "axial"}, "geometry": geom, "attributes": {}}
+        ops.append((op_id, "dev", seq, 0, 0, "2026-01-01T00:00:00.000Z", "u", "annotation.create", aid, "[]",
+                    canonical_json({"annotation": ann}), "bench", "", ""))
+        outbox.append((op_id,))
+        rows.append((aid, ann["asset_id"], layer, ann["class_id"], "axial", 0, 0, geom["kind"], canonical_json(geom),
+                     x, y, x + w, y + h, "{}", "u", 0, op_id, 0.0, None, 1))
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
+                     " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ops)
+    conn.executemany("INSERT INTO outbox (op_id) VALUES (?)", outbox)
+    conn.executemany("INSERT INTO annotations (id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind,"
+                     " geometry, x0, y0, x1, y1, attributes, author, ontology_version, deleted, revision, z_order,"
+                     " track_id, keyframe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def ours(project: Project, src: Path, fmt: str, profile: bool) -> tuple[float, int]:
+    prof = cProfile.Profile() if profile else None
+    t0 = time.perf_counter()
+    if prof:
+        prof.enable()
+    rep = import_file(project, fmt, src)
+    if prof:
+        prof.disable()
+    elapsed = time.perf_counter() - t0
+    if prof:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+    assert not rep.refused, rep.lines(5)
+    return elapsed, rep.imported
+
+
+def export_as(project: Project, fmt: str, dest: Path) -> None:
+    from labeldesk.core.interchange import export
+    export(project, fmt, dest)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--images", type=int, default=500)
+    ap.add_argument("--all", action="store_true", help="also labelme and YOLO-seg (from a COCO import's export)")
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of labeldesk's import")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ann8-"))
+    src = tmp / "coco.json"
+    make_coco(src, args.n, args.images)
+    print(f"machine: {machine()}")
+    print(f"ANN-8 input: {args.n} annotations ({args.n // 2} boxes, {args.n - args.n // 2} 12-vertex polygons) "
+          f"on {args.images} images, {src.stat().st_size / 1e6:.1f} MB of COCO JSON")
+    base_project = make_project(tmp / "base", args.images)
+    base_project.close()
+    b = baseline(tmp / "base" / STORE_NAME, src, args.images)
+    project = make_project(tmp / "ours", args.images)
+    t, n = ours(project, src, "coco", args.profile)
+    print(f"ANN-8   COCO import of {n} annotations            ours {t:7.2f} s | B27 {b:7.2f} s | "
+          f"ratio {t / b:5.2f}x  (target <= 1.5x)")
+    if args.all:
+        for fmt in ("labelme", "yolo-seg"):
+            dest = tmp / f"out-{fmt}"
+            export_as(project, fmt, dest)
+            other = make_project(tmp / f"ours-{fmt}", args.images)
+            t2, n2 = ours(other, dest, fmt, False)
+            other.close()
+            print(f"ANN-8   {fmt} import of {n2} annotations{' ' * (12 - len(fmt))}ours {t2:7.2f} s | "
+                  f"B27 (COCO) {b:7.2f} s | ratio {t2 / b:5.2f}x")
+    project.close()
+
+
+if __name__ == "__main__":
+    main()
