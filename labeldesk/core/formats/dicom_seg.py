@@ -1,0 +1,253 @@
+"""DICOM SEG (binary segments) through highdicom, referencing the source DICOM series.
+
+Export: one ``<series name>.seg.dcm`` per DICOM volume asset with annotations, built by highdicom
+from the asset's own source files (the de-identified copies if it was de-identified, so the SEG
+references the new UIDs). One segment per exported class (label = class name, recommended
+display colour = class colour, algorithm type MANUAL; model predictions: AUTOMATIC with the
+layer's name as the algorithm). Masks are copied pixel for pixel; polygons, boxes, rotated boxes
+and ellipses are rasterised as for NIfTI label maps; shapes on coronal and sagittal planes land
+on the source slices they cross. Empty frames are omitted (highdicom's default).
+
+Import: ``segread`` and ``get_pixels_by_source_instance`` (``..._by_source_frame`` for a
+multi-frame source); the asset is the one whose files are the SEG's referenced instances (or the
+``asset`` option). Each segment on each source slice becomes one mask annotation of the class
+named by the segment label; fractional segments are thresholded at 0.5.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labeldesk import __version__
+from labeldesk.core.errors import InputError
+from labeldesk.core.formats.archive import InputTree, OutputTree
+from labeldesk.core.formats.context import ImportContext
+from labeldesk.core.formats.nifti_labels import plane_mask, plane_target, safe_name
+from labeldesk.core.formats.selection import ExportContext
+from labeldesk.core.geometry import Mask
+from labeldesk.core.model import Asset, Plane
+
+SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+LOCAL_SCHEME = "99LABELDESK"        # a private coding scheme for class names (no SNOMED mapping)
+TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+         "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
+# ---- export ------------------------------------------------------------------------------------
+def _class_masks(ctx: ExportContext, asset: Asset) -> dict[Any, np.ndarray]:
+    """Class entry -> (T, Z, Y, X) bool voxels of its selected annotations."""
+    out: dict[Any, np.ndarray] = {}
+    for ann in ctx.annotations(asset):
+        entry = ctx.entry(asset, ann)
+        if entry is None:
+            continue
+        vol = out.get(entry)
+        if vol is None:
+            vol = out[entry] = np.zeros((asset.frames, asset.depth, asset.height, asset.width), bool)
+        target = plane_target(vol[ann.plane.t], ann.plane)
+        pixels = plane_mask(ann.geometry, target.shape[1], target.shape[0])
+        if pixels is None:
+            ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for a segmentation")
+            continue
+        target |= pixels
+        if ann.geometry.kind != "mask":
+            ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to pixels")
+        ctx.report.count(ann.geometry.kind)
+    return {e: v for e, v in out.items() if v.any()}
+
+
+def _description(number: int, entry: Any, automatic: str | None) -> Any:
+    import highdicom as hd
+    from highdicom.sr.coding import CodedConcept
+    c = entry.color.lstrip("#")
+    rgb = (int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16))
+    algorithm = None
+    if automatic:
+        algorithm = hd.AlgorithmIdentificationSequence(
+            name=automatic[:64], version="unknown", family=CodedConcept("123110", "DCM", "Artificial Intelligence"))
+    return hd.seg.SegmentDescription(
+        segment_number=number, segment_label=entry.name[:64],
+        segmented_property_category=CodedConcept("85756007", "SCT", "Tissue"),
+        segmented_property_type=CodedConcept(f"LD{entry.index + 1}", LOCAL_SCHEME, entry.name[:64]),
+        algorithm_type="AUTOMATIC" if automatic else "MANUAL", algorithm_identification=algorithm,
+        display_color=hd.color.CIELabColor.from_rgb(*rgb))
+
+
+def _sources(ctx: ExportContext, asset: Asset) -> tuple[list[Any], list[tuple[int, int]]] | None:
+    """The source datasets (file order) and, per plane index t*Z+z, (dataset index, frame)."""
+    import pydicom
+    loc = ctx.project.locator(asset.id) or {}
+    if loc.get("reader") != "dicom":
+        ctx.report.note(asset.name, "not a DICOM series: DICOM SEG needs DICOM source images; not exported")
+        return None
+    files = [str(f) for f in loc.get("files") or []]
+    missing = [f for f in dict.fromkeys(files) if not Path(f).is_file()]
+    if missing:
+        ctx.report.refuse(asset.name, f"its DICOM files are not on this machine ({missing[0]}); not exported")
+        return None
+    order = list(dict.fromkeys(files))
+    datasets = [pydicom.dcmread(f, stop_before_pixels=True) for f in order]
+    for ds in datasets:              # type 2 attributes highdicom copies: empty where the source lacks them
+        for kw in TYPE2:
+            if kw not in ds:
+                setattr(ds, kw, "")
+    frames = [int(f) for f in loc.get("frames") or [0] * len(files)]
+    return datasets, [(order.index(f), fr) for f, fr in zip(files, frames)]
+
+
+def export_seg(ctx: ExportContext, out: OutputTree) -> None:
+    import highdicom as hd
+    layers = {l.id: l for l in ctx.layers}
+    automatic = next((l.name for l in ctx.layers if l.kind == "predictions"), None) if \
+        all(l.kind == "predictions" for l in layers.values()) else None
+    for asset in ctx.each_asset():
+        if asset.kind != "volume":
+            continue
+        masks = _class_masks(ctx, asset)
+        if not masks:
+            continue
+        found = _sources(ctx, asset)
+        if found is None:
+            continue
+        datasets, planes = found
+        entries = list(masks)
+        multiframe = len(datasets) == 1 and len(planes) > 1
+        n_frames = int(datasets[0].get("NumberOfFrames", 1) or 1) if multiframe else len(datasets)
+        pixels = np.zeros((n_frames, asset.height, asset.width, len(entries)), np.uint8)
+        for k, (ds_index, frame) in enumerate(planes):
+            t, z = divmod(k, asset.depth)
+            row = frame if multiframe else ds_index
+            for s, e in enumerate(entries):
+                pixels[row, :, :, s] = masks[e][t, z]
+        first = datasets[0]
+        seg = hd.seg.Segmentation(
+            source_images=datasets, pixel_array=pixels, segmentation_type="BINARY",
+            segment_descriptions=[_description(i + 1, e, automatic) for i, e in enumerate(entries)],
+            series_instance_uid=hd.UID(), series_number=int(first.get("SeriesNumber", 0) or 0) + 1000,
+            sop_instance_uid=hd.UID(), instance_number=1, manufacturer="labeldesk",
+            manufacturer_model_name="labeldesk", software_versions=__version__,
+            device_serial_number=str(ctx.project.device_id)[:64],
+            content_label="LABELDESK", content_description=f"labeldesk annotations ({len(entries)} classes)"[:64],
+            omit_empty_frames=True)
+        buf = io.BytesIO()
+        seg.save_as(buf)
+        out.write(safe_name(asset) + ".seg.dcm", buf.getvalue())
+
+
+# ---- import ------------------------------------------------------------------------------------
+def _read(data: bytes, where: str) -> Any:
+    import highdicom as hd
+    import pydicom
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(where, f"not a readable DICOM file ({type(exc).__name__}: {str(exc)[:160]})") from None
+    if str(ds.get("SOPClassUID", "")) != SEG_CLASS:
+        raise InputError(where, f"not a DICOM SEG (modality {ds.get('Modality', '?')}, "
+                                f"SOP class {ds.get('SOPClassUID', '?')})")
+    try:
+        return hd.seg.Segmentation.from_dataset(ds, copy=False)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(where, f"a DICOM SEG that highdicom cannot read ({type(exc).__name__}: "
+                                f"{str(exc)[:160]})") from None
+
+
+def _instance_index(ctx: ImportContext) -> dict[str, tuple[Asset, list[tuple[str, int]]]]:
+    """SOP Instance UID -> (asset, [(uid, frame) per plane index]) for the project's DICOM volumes."""
+    import pydicom
+    out: dict[str, tuple[Asset, list[tuple[str, int]]]] = {}
+    for asset in ctx.index.assets.values():
+        loc = ctx.project.locator(asset.id) or {}
+        if asset.kind != "volume" or loc.get("reader") != "dicom":
+            continue
+        uids: dict[str, str] = {}
+        planes = []
+        for f, frame in zip(loc.get("files") or [], loc.get("frames") or []):
+            if f not in uids:
+                try:
+                    uids[f] = str(pydicom.dcmread(f, stop_before_pixels=True,
+                                                  specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
+                except Exception:  # noqa: BLE001 - files not on this machine: not matchable
+                    break
+            planes.append((uids[f], int(frame)))
+        else:
+            for uid, _ in planes:
+                out[uid] = (asset, planes)
+    return out
+
+
+def _colour(desc: Any) -> str | None:
+    value = desc.get("RecommendedDisplayCIELabValue")
+    if value is None:
+        return None
+    import highdicom as hd
+    try:
+        r, g, b = hd.color.CIELabColor.from_dicom_value(list(value)).to_rgb()
+    except Exception:  # noqa: BLE001 - a colour is a nicety
+        return None
+    return f"#{int(r):02x}{int(g):02x}{int(b):02x}"
+
+
+def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any]) -> None:
+    refs = [uid for _, _, uid in seg.get_source_image_uids()]
+    wanted = ctx.options.get("asset")
+    if wanted:
+        try:
+            target = ctx.index.find(str(wanted))[0]
+        except LookupError as exc:
+            raise InputError(where, str(exc.args[0])) from None
+        hits = [index[u] for u in refs if u in index and index[u][0].id == target.id]
+    else:
+        hits = [index[u] for u in refs if u in index]
+    if not hits:
+        series = ", ".join(sorted({str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])}))
+        raise InputError(where, f"none of the {len(refs)} images it segments is in the project (referenced series "
+                                f"{series or '?'}); add that series first")
+    asset, planes = hits[0]
+    ours = {uid for uid, _ in planes}
+    if any(u not in ours for u in refs):
+        ctx.report.note(where, f"{sum(u not in ours for u in refs)} referenced image(s) are not part of {asset.name}")
+    classes = {}
+    for number in seg.segment_numbers:
+        desc = seg.get_segment_description(number)
+        classes[number] = ctx.class_for(desc.segment_label, f"{where}: segment {number}", None, _colour(desc))
+    numbers = [n for n in seg.segment_numbers if classes[n] is not None]
+    if not numbers:
+        return
+    fractional = str(seg.segmentation_type.value) == "FRACTIONAL"
+    if fractional:
+        ctx.report.note(where, "fractional segments thresholded at 0.5")
+    multiframe = len(ours) == 1 and len(planes) > 1
+    present = [p for p in planes if p[0] in set(refs)]
+    if multiframe:
+        arr = seg.get_pixels_by_source_frame(planes[0][0], [f + 1 for _, f in present], segment_numbers=numbers)
+    else:
+        arr = seg.get_pixels_by_source_instance([u for u, _ in present], segment_numbers=numbers)
+    for row, p in enumerate(present):
+        k = planes.index(p)
+        t, z = divmod(k, asset.depth)
+        for s, number in enumerate(numbers):
+            ctx.progress.check()
+            m = arr[row, :, :, s] > (0.5 if fractional else 0)
+            if m.any():
+                loc = f"{where}: segment {number} slice {z}" + (f" time {t}" if asset.frames > 1 else "")
+                ctx.annotation(loc, asset, Plane(z=z, t=t), Mask.from_array(m).to_dict(), classes[number])
+
+
+def import_seg(ctx: ImportContext, path: Any) -> None:
+    with InputTree(path, ctx.report) as tree:
+        names = [n for n in tree.names() if not n.lower().endswith((".txt", ".json", ".xml", ".csv"))]
+        if not names:
+            raise InputError(path, "no DICOM SEG file in it")
+        index = _instance_index(ctx)
+        for name in names:
+            where = tree.location(name)
+            try:
+                _segment(ctx, _read(tree.read(name), where), where, index)
+            except InputError as exc:
+                if len(names) == 1:
+                    raise
+                ctx.report.refuse(where, exc.problem)
