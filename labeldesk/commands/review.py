@@ -58,6 +58,10 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--user", metavar="NAME", help="only this member's layers")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = _common(command("visible", cmd_visible, "the layers a member may see on an asset (blind labeling: an "
+                        "annotator sees only their own layer and predictions until their layer is reviewed)"))
+    p.add_argument("asset", metavar="ASSET", help="asset id or name")
+
     p = _common(command("submit", cmd_submit, "submit your layer on an asset for review"))
     p.add_argument("asset", metavar="ASSET", help="asset id or name")
     p.add_argument("--layer", help="layer id, name or owner (default: your assigned layer)")
@@ -219,6 +223,22 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             print(f"{i.state:<12} {i.asset_name:<30} layer {i.layer_name:<16} {i.note}".rstrip())
         if not items:
             print("no assigned or annotated items")
+    return 0
+
+
+def cmd_visible(args: argparse.Namespace) -> int:
+    from labeldesk.core.review import assignment
+    project, me = _session(args)
+    with project:
+        [asset_id] = _assets(project, [args.asset])
+        visible = set(assignment.visible_layers(project, me, asset_id))
+        users = {u.id: u.name for u in project.users()}
+        for layer in project.layers():
+            if layer.id in visible:
+                print(f"{layer.name:<20} {layer.kind:<12} {users.get(layer.owner, '-')}")
+        hidden = len(project.layers()) - len(visible)
+        if hidden:
+            print(f"({hidden} other layer(s) hidden from {users.get(me, me)} until review)")
     return 0
 
 

@@ -7,9 +7,9 @@ of the ids and revisions of every annotation and classification of that layer on
 any edit, delete or restore changes it). A decision names the revision it reviewed; when the
 layer changes afterwards the approval is stale and the item needs review again.
 
-Concurrency is causal: a decision lists the decisions it saw (``supersedes``). Two decisions on
-the same revision that do not supersede one another and disagree make the item ``disputed``; only
-an adjudication closes it. No decision wins by timestamp, so every replica derives the same state
+A decision lists the decisions it replaces (``supersedes``: the same reviewer's earlier ones).
+Two open decisions on the same revision that disagree make the item ``disputed`` — whether they
+were made concurrently on two devices or one after the other; only an adjudication closes it. No decision wins by timestamp, so every replica derives the same state
 from the same records whatever order they arrived in.
 """
 from __future__ import annotations
@@ -293,8 +293,11 @@ def decide(project: Any, asset_id: str, layer_id: str, decision: str, *, user: s
            reason: str | None = None) -> list[Applied]:
     """Approve, fix-and-approve or return (with a reason) the layer's current revision.
 
-    The decision supersedes the open decisions this replica knows; fix-and-approve first copies
-    the layer's annotations into the final layer (where the reviewer then fixes them)."""
+    The decision supersedes the acting reviewer's own earlier decisions on the layer (a change of
+    mind); another reviewer's decision is never superseded, so two reviewers who disagree on one
+    revision — concurrently or not — leave the item ``disputed`` until an adjudicator closes it.
+    Fix-and-approve first copies the layer's annotations into the final layer (where the reviewer
+    then fixes them)."""
     from labeldesk.core.review import adjudication
     if decision == "return" and not (reason or "").strip():
         raise LabeldeskError("returning an item needs a reason (--return REASON)")
@@ -302,7 +305,7 @@ def decide(project: Any, asset_id: str, layer_id: str, decision: str, *, user: s
     rev = layer_revision(conn, asset_id, layer_id)
     if rev == EMPTY_REV:
         raise LabeldeskError("nothing to review: the layer has no annotations on this asset")
-    heads = [d.id for d in head_decisions(records(conn, asset_id), layer_id)]
+    heads = [d.id for d in head_decisions(records(conn, asset_id), layer_id) if d.user_id == (user or project.user_id)]
     payload: dict[str, Any] = {"asset_id": asset_id, "layer_id": layer_id, "decision": decision,
                                "target_rev": rev, "supersedes": heads}
     drafts: list[OpDraft] = []

@@ -155,3 +155,13 @@ def test_audit_command_csv_json_and_file(proj, capsys, tmp_path):
     assert any(o["type"] == "role.grant" and o["reason"] == "senior radiologist" for o in grants)
     code, _, err = run(capsys, "audit", root, "--since", "soon")
     assert code == 1 and "ISO 8601" in err
+
+
+def test_visible_command_is_blind_for_annotators(proj, capsys):
+    root, (a1, _) = proj
+    _team(capsys, root)
+    run(capsys, "assign", root, a1, "--to", "bob", "--to", "carol")
+    code, out, _ = run(capsys, "visible", root, a1, "--as", "bob")
+    assert code == 0 and "bob" in out and "carol " not in out and "hidden from bob" in out
+    code, out, _ = run(capsys, "visible", root, a1, "--as", "rita")
+    assert "bob" in out and "carol" in out and "hidden" not in out

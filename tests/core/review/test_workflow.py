@@ -225,3 +225,32 @@ def test_unassign_is_a_tombstone(project, image_asset, team):
     assert assignment.assignments(project.conn, image_asset) == []
     with pytest.raises(LabeldeskError):
         assignment.unassign(project, image_asset, team["bob"])
+
+
+def test_a_later_disagreeing_reviewer_also_disputes_and_cannot_overrule(project, image_asset, team):
+    [task] = assignment.assign(project, [image_asset], to=[team["bob"]])
+    box(project, image_asset, task.layer_id, team["bob"])
+    workflow.submit(project, image_asset, task.layer_id, user=team["bob"])
+    workflow.decide(project, image_asset, task.layer_id, "approve", user=team["rita"])
+    workflow.decide(project, image_asset, task.layer_id, "return", user=team["rex"], reason="wrong class")
+    assert _state(project, image_asset, task.layer_id).state == "disputed"
+    workflow.decide(project, image_asset, task.layer_id, "approve", user=team["rita"])      # insisting
+    assert _state(project, image_asset, task.layer_id).state == "disputed"
+    workflow.decide(project, image_asset, task.layer_id, "approve", user=team["rex"])       # rex changes his mind
+    assert _state(project, image_asset, task.layer_id).state == "approved"
+
+
+def test_review_op_inverses(project, image_asset, team):
+    [task] = assignment.assign(project, [image_asset], to=[team["bob"]])
+    draft = OpDraft("task.assign", ids.new_id(), {"asset_id": image_asset, "user_id": team["bob"],
+                                                   "layer_id": task.layer_id, "mode": "manual"})
+    applied = project.apply(draft)
+    assert len(assignment.assignments(project.conn, image_asset)) == 2
+    project.apply(applied.inverse)
+    assert [a.id for a in assignment.assignments(project.conn, image_asset)] == [task.id]
+    # records are never deleted by undo: their inverse is None
+    box(project, image_asset, task.layer_id, team["bob"])
+    assert workflow.submit(project, image_asset, task.layer_id, user=team["bob"]).inverse is None
+    with pytest.raises(OpRejected, match="not an annotator layer of that user"):
+        project.apply(OpDraft("task.assign", ids.new_id(), {"asset_id": image_asset, "user_id": team["carol"],
+                                                             "layer_id": task.layer_id}))
