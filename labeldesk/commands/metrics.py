@@ -24,8 +24,8 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--layers", nargs="+", metavar="LAYER",
                    help="layers to compare, by name or id (default: every annotator layer)")
     p.add_argument("--format", choices=FORMATS, default="table",
-                   help="table (readable, default), csv (one row per pair/class/item/volume/queue "
-                        "entry, the first column names the table) or json (everything, nested)")
+                   help="table (readable, default), csv (one row per pair/class/item/volume/"
+                        "attribute/queue entry, the first column names the table) or json (everything, nested)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--queue", action="store_true", help="only the review queue, lowest agreement first")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -78,7 +78,7 @@ def _rows(report: Any, queue: list[Any], only_queue: bool) -> list[tuple[str, li
         return [("queue", q)]
     items = [{k: v for k, v in r.items() if k != "masks"} for r in report.item_rows()]
     return [("pair", report.pair_rows()), ("class", report.class_rows()), ("item", items),
-            ("volume", report.volume_rows()), ("queue", q)]
+            ("volume", report.volume_rows()), ("attribute", report.attribute_rows()), ("queue", q)]
 
 
 def _csv(report: Any, queue: list[Any], only_queue: bool) -> str:
@@ -141,6 +141,12 @@ def _table(report: Any, queue: list[Any], only_queue: bool) -> str:
                              [("asset", "asset"), ("class", "class"), ("layer_a", "layer A"),
                               ("layer_b", "layer B"), ("dice", "Dice"), ("hd95", "HD95 mm"),
                               ("assd", "ASSD mm"), ("volume_a", "vol A mm3"), ("volume_b", "vol B mm3")]))
+        attrs = report.attribute_rows()
+        if attrs:
+            out.append(_grid("Attributes on matched shapes", attrs,
+                             [("class", "class"), ("attribute", "attribute"), ("type", "type"),
+                              ("layer_a", "layer A"), ("layer_b", "layer B"), ("n", "pairs"),
+                              ("percent", "%agree"), ("statistic", "statistic"), ("value", "value")]))
         stats = report.classification_stats()
         lines = [f"Classifications: {stats['units']} unit(s)"]
         for key in ("percent", "fleiss", "alpha"):

@@ -44,6 +44,8 @@ class ItemAgreement:
     masks: dict[str | None, SurfaceReport] = field(default_factory=dict)   # by class id
     counts_a: dict[str | None, int] = field(default_factory=dict)          # annotations by class
     counts_b: dict[str | None, int] = field(default_factory=dict)
+    # (class id, attribute key, value A, value B) of every same-class match
+    attribute_pairs: list[tuple[str | None, str, Any, Any]] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -71,6 +73,7 @@ class ProjectComparison:
     classification_units: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     coverage: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
     class_names: dict[str | None, str] = field(default_factory=dict)
+    attribute_defs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # class -> key -> def
 
     # ---- aggregates ------------------------------------------------------------------------
     def layer_name(self, layer_id: str) -> str:
@@ -157,12 +160,45 @@ class ProjectComparison:
             shapes = self.pair_shapes(a, b)
             both, only_a, only_b = self.coverage.get((a, b), (0, 0, 0))
             pc = by_pair[(a, b)]
+            paired = shapes.matches + shapes.class_mismatches
+            shape_kappa = agreement.cohen_kappa([m.class_a for m in paired], [m.class_b for m in paired])
             rows.append({"layer_a": self.layer_name(a), "layer_b": self.layer_name(b),
                          "layer_a_id": a, "layer_b_id": b, "assets_compared": both,
                          "assets_only_a": only_a, "assets_only_b": only_b, **shapes.summary(),
+                         "matched_class_kappa": _num(shape_kappa.value),
                          "mask_dice": _num(self.pair_mask_dice(a, b)),
                          "class_percent": _num(pc.percent.value), "class_kappa": _num(pc.kappa.value),
                          "class_units": pc.kappa.n, "class_kappa_note": pc.kappa.reason})
+        return rows
+
+    def attribute_rows(self) -> list[dict[str, Any]]:
+        """Per layer pair, class and attribute: agreement of the values on same-class matches
+        (enum: kappa, and quadratic-weighted kappa in option order; bool/multi: kappa; number:
+        Krippendorff's interval alpha). Text attributes are not compared."""
+        groups: dict[tuple[str, str, str | None, str], tuple[list[Any], list[Any]]] = {}
+        for it in self.items:
+            for cid, key, va, vb in it.attribute_pairs:
+                ga, gb = groups.setdefault((it.layer_a, it.layer_b, cid, key), ([], []))
+                ga.append(va)
+                gb.append(vb)
+        rows = []
+        for (la, lb, cid, key), (va, vb) in sorted(groups.items(), key=lambda kv: (
+                self.class_names.get(kv[0][2], ""), kv[0][3], kv[0][0], kv[0][1])):
+            d = self.attribute_defs.get(cid or "", {}).get(key, {})
+            kind = d.get("type")
+            row: dict[str, Any] = {"class": self.class_names.get(cid, cid or "(none)"), "attribute": key,
+                                   "type": kind, "layer_a": self.layer_name(la), "layer_b": self.layer_name(lb)}
+            pct = agreement.percent_agreement(va, vb)
+            row.update(n=pct.n, percent=_num(pct.value))
+            if kind == "number":
+                alpha = agreement.krippendorff_alpha(agreement.units_from_raters([va, vb]), "interval")
+                row.update(statistic=alpha.name, value=_num(alpha.value), note=alpha.reason)
+            else:
+                options = d.get("options") if kind == "enum" else None
+                labels = options if options and all(v in options for v in va + vb if v is not None) else None
+                k = agreement.cohen_kappa(va, vb, "quadratic" if labels else None, labels=labels)
+                row.update(statistic=k.name, value=_num(k.value), note=k.reason)
+            rows.append(row)
         return rows
 
     def item_rows(self) -> list[dict[str, Any]]:
@@ -190,7 +226,7 @@ class ProjectComparison:
         return {"iou_threshold": self.threshold,
                 "layers": [l.to_dict() for l in self.layers],
                 "pairs": self.pair_rows(), "classes": self.class_rows(), "items": self.item_rows(),
-                "volumes": self.volume_rows(),
+                "volumes": self.volume_rows(), "attributes": self.attribute_rows(),
                 "classification": {
                     "units": cls["units"], "percent": cls["percent"].to_dict(),
                     "fleiss": cls["fleiss"].to_dict(), "alpha": cls["alpha"].to_dict(),
@@ -239,6 +275,35 @@ def _classification_units(project: Any, asset: Asset, layer_ids: set[str]) -> di
         unit = "asset" if c["scope"] == "asset" else Plane(c["plane_z"], c["plane_t"], c["plane_axis"]).key()
         by_unit.setdefault(unit, {}).setdefault(c["layer_id"], []).append(c["class_id"])
     return {u: {lid: "+".join(sorted(v)) for lid, v in per.items()} for u, per in by_unit.items()}
+
+
+def _attribute_value(value: Any, kind: str | None) -> Any:
+    if value is None:
+        return None
+    if kind == "multi" and isinstance(value, (list, tuple)):
+        return "+".join(sorted(str(v) for v in value))
+    if kind == "number":
+        return float(value)
+    return value
+
+
+def _attribute_pairs(shapes: MatchResult, a: Sequence[Annotation], b: Sequence[Annotation],
+                     defs: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str | None, str, Any, Any]]:
+    """Attribute values of both sides of each same-class match (text attributes left out; a
+    value only one annotator gave counts as missing on the other side)."""
+    by_id = {x.id: x for x in list(a) + list(b)}
+    out = []
+    for m in shapes.matches:
+        xa, xb = by_id[m.a], by_id[m.b]
+        cdefs = defs.get(m.class_a or "", {})
+        for key in sorted(set(xa.attributes) | set(xb.attributes)):
+            kind = cdefs.get(key, {}).get("type")
+            if kind == "text":
+                continue
+            va = _attribute_value(xa.attributes.get(key), kind)
+            vb = _attribute_value(xb.attributes.get(key), kind)
+            out.append((m.class_a, key, va, vb))
+    return out
 
 
 def _plane_of(key: str) -> Plane:
@@ -322,7 +387,9 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
     if len(chosen) < 2:
         raise LabeldeskError(f"{project.root}: comparing needs two layers, the project has "
                              f"{len(chosen)} annotator layer(s); pick layers with --layers A B")
-    report = ProjectComparison(iou, chosen, class_names={c.id: c.name for c in project.classes()})
+    classes = project.classes()
+    report = ProjectComparison(iou, chosen, class_names={c.id: c.name for c in classes},
+                               attribute_defs={c.id: {d["key"]: d for d in c.attributes} for c in classes})
     ids = {l.id for l in chosen}
     assets = project.assets()
     for n, asset in enumerate(assets):
@@ -346,9 +413,11 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
             for key in sorted(by_plane):
                 pa, pb = by_plane[key]
                 plane = _plane_of(key)
+                shapes = match_plane(pa, pb, iou)
                 report.items.append(ItemAgreement(
-                    asset.id, asset.name, plane, la, lb, match_plane(pa, pb, iou),
-                    _plane_masks(pa, pb, _spacing_2d(asset, plane)), _counts(pa), _counts(pb)))
+                    asset.id, asset.name, plane, la, lb, shapes,
+                    _plane_masks(pa, pb, _spacing_2d(asset, plane)), _counts(pa), _counts(pb),
+                    _attribute_pairs(shapes, pa, pb, report.attribute_defs)))
             if asset.depth > 1:
                 for cid, t, rep in _volume_masks(asset, anns[la], anns[lb]):
                     report.volumes.append((asset.id, la, lb, cid, t, rep))

@@ -256,7 +256,7 @@ def test_cli_csv_and_queue_and_errors(dual, capsys, tmp_path):
     assert code == 0
     rows = list(csv.DictReader(out.splitlines()))
     tables = {r["table"] for r in rows}
-    assert tables == {"pair", "class", "item", "volume", "queue"}
+    assert tables == {"pair", "class", "item", "volume", "queue"}     # no attributes in this project
     pair = [r for r in rows if r["table"] == "pair"][0]
     assert pair["layer_a"] == "alice" and float(pair["f1"]) == pytest.approx(10 / 15)
     assert main(["metrics", root, "-q", "--queue", "--format", "csv"]) == 0
@@ -268,3 +268,53 @@ def test_cli_csv_and_queue_and_errors(dual, capsys, tmp_path):
     assert "at least two layers" in capsys.readouterr().err
     assert main(["metrics", root, "-q", "-o", str(tmp_path / "no" / "such" / "dir" / "x.csv")]) == 1
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_attribute_agreement_on_matched_pairs(project, add_asset, capsys):
+    from labeldesk.core.review.agreement import cohen_kappa, krippendorff_alpha
+    grades = ["1", "2", "3", "4", "5"]
+    nod = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", nod, {"class": {"name": "nodule", "attributes": [
+        {"key": "grade", "type": "enum", "options": grades},
+        {"key": "size", "type": "number"},
+        {"key": "note", "type": "text"},
+        {"key": "signs", "type": "multi", "options": ["spic", "calc"]}]}}))
+    alice, bob = project.my_layer_id, _layer(project, "bob")
+    asset = add_asset(project, width=400, height=100)
+    data = [("1", "1", 10, 11, ["spic"], ["spic"]), ("2", "3", 12, 12, [], ["calc"]),
+            ("3", "3", 20, 19, ["calc", "spic"], ["spic", "calc"]), ("4", "5", 30, None, [], [])]
+    for k, (ga, gb, sa, sb, ma, mb) in enumerate(data):
+        box = _box(10 + 90 * k, 10, 60 + 90 * k, 60)
+        attrs_a = {"grade": ga, "size": sa, "note": "x", "signs": ma}
+        attrs_b = {"grade": gb, "note": "y", "signs": mb, **({"size": sb} if sb is not None else {})}
+        for layer, attrs in ((alice, attrs_a), (bob, attrs_b)):
+            project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+                "asset_id": asset, "layer_id": layer, "class_id": nod, "geometry": box, "attributes": attrs}}))
+    # one more pair that matches in shape but not in class: only counted by matched_class_kappa
+    other = _class(project, "other")
+    _ann(project, asset, alice, other, _box(370, 70, 395, 95))
+    _ann(project, asset, bob, nod, _box(370, 70, 395, 95))
+    rep = compare_project(project)
+    rows = {r["attribute"]: r for r in rep.attribute_rows()}
+    assert set(rows) == {"grade", "size", "signs"}             # text is not compared
+    g = rows["grade"]
+    assert g["n"] == 4 and g["percent"] == pytest.approx(0.5) and "quadratic" in g["statistic"]
+    assert g["value"] == pytest.approx(cohen_kappa(["1", "2", "3", "4"], ["1", "3", "3", "5"],
+                                                   "quadratic", labels=grades).value)
+    s = rows["size"]
+    assert s["n"] == 3 and "interval" in s["statistic"]
+    assert s["value"] == pytest.approx(krippendorff_alpha([[10, 11], [12, 12], [20, 19], [30, None]], "interval").value)
+    m = rows["signs"]
+    assert m["n"] == 4 and m["percent"] == pytest.approx(3 / 4)    # order inside a multi does not matter
+    [pair] = rep.pair_rows()
+    assert pair["matched"] == 4 and pair["class_mismatch"] == 1
+    # classes of the 5 shape pairs: A nodule x4 + other, B nodule x5 -> po = pe = 0.8, kappa 0
+    assert pair["matched_class_kappa"] == pytest.approx(0.0)
+    assert rep.to_dict()["attributes"][0]["class"] == "nodule"
+    from labeldesk.cli import main
+    root = str(project.root)
+    project.close()
+    assert main(["metrics", root, "-q"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("Attributes on matched shapes")[1]
+    assert "grade" in table and "Cohen's kappa (quadratic)" in table and "interval" in table
