@@ -204,3 +204,17 @@ def test_released_copies_of_predictions_say_how_much_a_person_changed_them(label
     assert prov["prediction_id"] == pid and prov["model"] == "detr" and prov["score"] == 0.6
     assert prov["change"] == {"iou": 0.5, "geometry": True, "class": False, "attributes": False}
     assert rel.counts["from_model"] == 2 and rel.counts["edited_after_model"] == 1
+
+
+def test_release_op_checks_its_payload_and_has_no_inverse(project):
+    good = {"name": "r1", "layers": [{"id": "x", "name": "x", "kind": "final"}], "counts": {},
+            "files": {"labels.json": {"sha256": "0" * 64, "bytes": 2}}}
+    for bad, message in ((dict(good, files={}), "no files"),
+                         (dict(good, files={"labels.json": {"sha256": "zz", "bytes": 2}}), "bad hash"),
+                         (dict(good, name="../r1"), "not allowed"), (dict(good, layers=[]), "no layers")):
+        with pytest.raises(LabeldeskError, match=message):
+            project.apply(OpDraft("release.create", ids.new_id(), {"release": bad}))
+    applied = project.apply(OpDraft("release.create", ids.new_id(), {"release": good}))
+    assert applied.inverse is None and applied.changes.releases == {applied.op.entity}
+    with pytest.raises(LabeldeskError, match="exists already"):
+        project.apply(OpDraft("release.create", ids.new_id(), {"release": good}))
