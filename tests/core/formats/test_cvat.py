@@ -234,3 +234,21 @@ def test_video_without_a_matching_asset_is_refused(project, tmp_path):
     rep = import_file(project, "cvat", f)
     assert rep.imported == 0
     assert any("no video in the project" in str(i) for i in rep.refused)
+
+
+def test_cli_round_trip(tmp_path, capsys):
+    from labeldesk.cli import main
+    from labeldesk.core.project import Project
+    root = tmp_path / "proj"
+    assert main(["init", str(root), "--user", "alice"]) == 0
+    with Project.open(root) as p:
+        video = add_image_asset(p, width=50, height=40, frames=6, kind="video")
+        car = _class(p, "car")
+        a = _box(p, video, car, 1, [1, 1, 10, 10])
+        b = _box(p, video, car, 4, [20, 10, 30, 20])
+        p.apply_all(link(p, a, b))
+    assert main(["export", str(root), "cvat", str(tmp_path / "t.xml"), "-q"]) == 0
+    assert main(["import", str(root), str(tmp_path / "t.xml"), "--layer", "back", "-q"]) == 0
+    capsys.readouterr()
+    with Project.open(root) as p:
+        assert _shapes(p, video, p.my_layer_id) == _shapes(p, video, _layer(p, "back"))

@@ -141,3 +141,26 @@ def test_bad_seg_input(project, ct, tmp_path):
     (tmp_path / "junk.dcm").write_bytes(b"\0" * 200)
     with pytest.raises(InputError, match="junk.dcm"):
         import_file(project, "dicom-seg", tmp_path / "junk.dcm")
+
+
+def test_cli_export_and_import_seg_and_nifti(tmp_path, capsys):
+    from labeldesk.cli import main
+    from labeldesk.core.project import Project
+    root = tmp_path / "proj"
+    assert main(["init", str(root), "--user", "alice"]) == 0
+    write_ct_series(tmp_path / "ct", n_slices=3, size=16)
+    assert main(["add", str(root), str(tmp_path / "ct"), "--deidentify", "-q"]) == 0
+    with Project.open(root) as p:
+        asset = p.assets()[0]
+        cls = _class(p, "organ", "#00aa00")
+        m = np.zeros((16, 16), bool)
+        m[2:9, 3:7] = True
+        _ann(p, asset.id, cls, Mask.from_array(m).to_dict(), {"z": 2})
+    assert main(["export", str(root), "dicom-seg", str(tmp_path / "out.dcm"), "-q"]) == 0
+    assert main(["export", str(root), "nifti", str(tmp_path / "maps"), "-q"]) == 0
+    assert main(["import", str(root), str(tmp_path / "out.dcm"), "--layer", "seg", "-q"]) == 0
+    assert main(["import", str(root), str(tmp_path / "maps"), "--format", "nifti", "--layer", "nii", "-q"]) == 0
+    capsys.readouterr()
+    with Project.open(root) as p:
+        by_layer = {l.name: [a.geometry for a in p.annotations(asset.id, layer_id=l.id)] for l in p.layers()}
+    assert by_layer["seg"] == by_layer["nii"] == by_layer["alice"] == [Mask.from_array(m)]
