@@ -37,7 +37,8 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("project", metavar="DIR", help="project folder")
     p.add_argument("--by", required=True, choices=("least-confident", "margin", "entropy", "disagreement"),
                    help="least-confident: 1 - max score; margin: top-two class score difference (small first); "
-                        "entropy: of the class scores; disagreement: 1 - matched IoU agreement of two layers")
+                        "entropy: of the class scores (or of score vs 1 - score); disagreement: 1 - IoU agreement "
+                        "of two predictions layers after greedy one-to-one IoU matching")
     p.add_argument("--layers", nargs="+", metavar="LAYER",
                    help="predictions layers to use (names or ids); disagreement needs exactly two "
                         "(default: all predictions layers)")

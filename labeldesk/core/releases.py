@@ -269,8 +269,12 @@ def create(project: Any, name: str, layer: str | None = None, progress: Progress
         progress.check()
         _write(tmp / LABELS, _dumps(doc))
         written = [LABELS]
-        if coco and _write_coco(project, layers, layer, tmp / COCO):
-            written.append(COCO)
+        try:
+            if coco and _write_coco(project, layers, layer, tmp / COCO):
+                written.append(COCO)
+        except LabeldeskError as exc:
+            raise LabeldeskError(f"release {name!r} was not made: the COCO export failed ({exc}); "
+                                 "release labels.json alone with --no-coco") from exc
         progress.check()
         files = _file_entries(tmp, written)
         payload = {"name": name, "layers": [l.to_dict() for l in layers], "files": files, "counts": counts(doc),

@@ -218,3 +218,15 @@ def test_release_op_checks_its_payload_and_has_no_inverse(project):
     assert applied.inverse is None and applied.changes.releases == {applied.op.entity}
     with pytest.raises(LabeldeskError, match="exists already"):
         project.apply(OpDraft("release.create", ids.new_id(), {"release": good}))
+
+
+def test_a_failing_coco_export_leaves_nothing_behind(labelled, monkeypatch):
+    project, _ = labelled
+
+    def broken(*a, **k):
+        raise LabeldeskError("disk says no")
+    monkeypatch.setattr(R, "_write_coco", broken)
+    with pytest.raises(LabeldeskError, match="COCO export failed.*--no-coco"):
+        R.create(project, "v1")
+    assert R.releases(project) == [] and list(R.releases_dir(project).iterdir()) == []
+    assert R.create(project, "v1", coco=False).name == "v1"
