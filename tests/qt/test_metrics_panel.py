@@ -23,7 +23,8 @@ def dual(tmp_path):
     p = Project.create(tmp_path / "proj", "dual", user_name="alice")
     lesion, cyst = ids.new_id(), ids.new_id()
     bob_user, bob = ids.new_id(), ids.new_id()
-    p.apply_all([OpDraft("ontology.class.create", lesion, {"class": {"name": "lesion"}}),
+    grade = [{"key": "grade", "type": "enum", "options": ["1", "2", "3"]}]
+    p.apply_all([OpDraft("ontology.class.create", lesion, {"class": {"name": "lesion", "attributes": grade}}),
                  OpDraft("ontology.class.create", cyst, {"class": {"name": "cyst"}}),
                  OpDraft("user.add", bob_user, {"name": "bob"}),
                  OpDraft("layer.create", bob, {"layer": {"name": "bob", "owner": bob_user}})])
@@ -36,13 +37,14 @@ def dual(tmp_path):
         assets.append(a)
     made = {}
 
-    def ann(key, asset, layer, cls, geom):
+    def ann(key, asset, layer, cls, geom, attributes=None):
         made[key] = ids.new_id()
         p.apply(OpDraft("annotation.create", made[key], {"annotation": {
-            "asset_id": asset, "layer_id": layer, "class_id": cls, "geometry": geom}}))
+            "asset_id": asset, "layer_id": layer, "class_id": cls, "geometry": geom,
+            "attributes": attributes or {}}}))
 
-    ann("a_match", assets[0], alice, lesion, _box(10, 10, 30, 30))
-    ann("b_match", assets[0], bob, lesion, _box(11, 10, 31, 30))
+    ann("a_match", assets[0], alice, lesion, _box(10, 10, 30, 30), {"grade": "1"})
+    ann("b_match", assets[0], bob, lesion, _box(11, 10, 31, 30), {"grade": "2"})
     ann("a_low", assets[0], alice, lesion, _box(40, 40, 60, 60))
     ann("b_low", assets[0], bob, lesion, _box(52, 40, 72, 60))
     ann("b_only", assets[0], bob, cyst, _box(80, 5, 95, 20))
@@ -83,6 +85,10 @@ def test_panel_fills_queue_pairs_classes_and_chart(qtbot, dual):
     assert panel.chart.title == "mean IoU per class"
     assert "Krippendorff" in panel.classification.text()
     assert panel.item_table.rowCount() == 2
+    at = panel.attribute_table
+    assert at.rowCount() == 1 and at.item(0, 1).text() == "grade" and at.item(0, 4).text() == "0.000"
+    # one pair, 1 vs 2: observed = expected disagreement, so kappa is 0
+    assert at.item(0, 5).text() == "Cohen's kappa (quadratic)" and at.item(0, 6).text() == "0.000"
     assert "2 layers" in panel.status.text()
     # the chart paints its bars in the agreement colours
     panel.tabs.setCurrentIndex(2)

@@ -103,6 +103,8 @@ class MetricsPanel(QtWidgets.QWidget):
         self.class_table = self._table(["class", "layers", "A", "B", "matched", "F1", "mean IoU", "mask Dice"])
         self.item_table = self._table(["score", "asset", "plane", "layers", "matched", "only A", "only B",
                                        "F1", "mean IoU", "mask Dice", "HD95 mm"])
+        self.attribute_table = self._table(["class", "attribute", "layers", "pairs", "% agree",
+                                            "statistic", "value"])
         self.chart_metric = QtWidgets.QComboBox()
         for key, label in CHART_METRICS:
             self.chart_metric.addItem(label, key)
@@ -127,6 +129,7 @@ class MetricsPanel(QtWidgets.QWidget):
         self.tabs.addTab(pairs_box, "Pairs")
         self.tabs.addTab(chart_box, "Classes")
         self.tabs.addTab(self.item_table, "Items")
+        self.tabs.addTab(self.attribute_table, "Attributes")
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -175,6 +178,7 @@ class MetricsPanel(QtWidgets.QWidget):
         self._fill_pairs()
         self._fill_classes()
         self._fill_items()
+        self._fill_attributes()
         self._fill_chart()
         if report is not None:
             self.status.setText(f"{len(report.layers)} layers, {len(report.items)} compared item(s), "
@@ -256,6 +260,19 @@ class MetricsPanel(QtWidgets.QWidget):
                 if c == 0:
                     item.setBackground(agreement_colour(row["score"]))
                     item.setData(ROLE, (it.asset_id, it.plane, it.layer_a, it.layer_b))
+                t.setItem(r, c, item)
+
+    def _fill_attributes(self) -> None:
+        rows = self.report.attribute_rows() if self.report else []
+        t = self.attribute_table
+        t.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            values = [row["class"], row["attribute"], f"{row['layer_a']} / {row['layer_b']}", row["n"],
+                      row["percent"], row["statistic"], row["value"]]
+            for c, v in enumerate(values):
+                item = _cell(v)
+                if row["note"]:
+                    item.setToolTip(row["note"])
                 t.setItem(r, c, item)
 
     def _fill_chart(self) -> None:
