@@ -196,9 +196,11 @@ _ORDER = {"todo": 0, "in_progress": 1, "returned": 2, "submitted": 3, "approved"
 
 def asset_state(conn: sqlite3.Connection, asset_id: str) -> AssetState:
     """One asset's summary: its layers, and for dual-labeled assets whether adjudication is due."""
-    items = item_states(conn, asset_id)
-    name = conn.execute("SELECT name FROM assets WHERE id = ?", (asset_id,)).fetchone()
-    name = name[0] if name else asset_id
+    row = conn.execute("SELECT name FROM assets WHERE id = ?", (asset_id,)).fetchone()
+    return summarise(asset_id, row[0] if row else asset_id, item_states(conn, asset_id))
+
+
+def summarise(asset_id: str, name: str, items: list[ItemState]) -> AssetState:
     assigned = [i for i in items if i.assigned]
     dual = len(assigned) >= 2
     if not items:
@@ -238,8 +240,13 @@ def review_queue(conn: sqlite3.Connection) -> list[QueueEntry]:
         if item.state in ("submitted", "disputed"):
             out.append(QueueEntry(item.asset_id, item.asset_name, item.layer_id, item.layer_name,
                                   item.state, item.note))
-    for asset_id in sorted({i.asset_id for i in items if i.assigned}):
-        summary = asset_state(conn, asset_id)
+    by_asset: dict[str, list[ItemState]] = {}
+    for item in items:
+        by_asset.setdefault(item.asset_id, []).append(item)
+    for asset_id, group in by_asset.items():
+        if not any(i.assigned for i in group):
+            continue
+        summary = summarise(asset_id, group[0].asset_name, group)
         if summary.dual and summary.needs_adjudication and summary.state != "disputed":
             out.append(QueueEntry(asset_id, summary.asset_name, None, "(all layers)", "needs_adjudication",
                                   summary.note))

@@ -128,3 +128,16 @@ def test_acting_user_by_name_or_environment(project, monkeypatch):
     monkeypatch.setenv("LABELDESK_USER", "zed")
     with pytest.raises(Exception, match="LABELDESK_USER=zed"):
         acting_user(project)
+
+
+def test_any_member_gets_an_own_layer_but_only_annotators_write_it(project, image_asset):
+    team = add_team(project)
+    layer = ids.new_id()
+    project.apply(OpDraft("layer.create", layer, {"layer": {"name": "rita", "owner": team["rita"]}}), user=team["rita"])
+    with pytest.raises(OpRejected, match="needs role annotator"):
+        box(project, image_asset, layer, team["rita"])
+    with pytest.raises(OpRejected, match="admin or reviewer"):
+        project.apply(OpDraft("layer.create", ids.new_id(), {"layer": {"name": "x", "owner": team["carol"]}}),
+                      user=team["bob"])
+    with pytest.raises(OpRejected, match="final layer"):
+        project.apply(OpDraft("layer.create", ids.new_id(), {"layer": {"name": "f", "kind": "final"}}), user=team["bob"])
