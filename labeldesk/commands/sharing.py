@@ -1,8 +1,176 @@
-"""`labeldesk` sub-commands: sharing."""
+"""`labeldesk share …` and `labeldesk sync`: the team's shared folder (design/sync.md §2)."""
 from __future__ import annotations
 
+import argparse
+import json
 from typing import Any, Callable
+
+UNSAFE = "allow a project store on a network filesystem or synced folder (risk of corruption)"
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from labeldesk.cli import _open as open_project
+    return open_project(args)
+
+
+def _print_report(report: Any, as_json: bool) -> int:
+    d = report.to_dict()
+    if as_json:
+        print(json.dumps(d, indent=2))
+    else:
+        got = d["received"]
+        changed = ", ".join(f"{v} {k}" for k, v in d["changed"].items() if v) or "nothing"
+        print(f"share     {d['state']}" + (f": {d['message']}" if d["message"] else ""))
+        print(f"published {d['published_ops']} ops in {d['published_segments']} segments")
+        print(f"received  {got.get('ops', 0)} ops: {got.get('applied', 0)} applied, {got.get('pending', 0)} pending, "
+              f"{got.get('duplicates', 0)} duplicates, {got.get('unauthorised', 0)} unauthorised, "
+              f"{got.get('unknown_type', 0)} need a newer app")
+        if d["fast_forwarded"]:
+            print(f"restored  {d['fast_forwarded']} own ops found on the share (store restored from a backup?)")
+        if d["rekeyed_to"]:
+            print(f"identity  this store now publishes as device {d['rekeyed_to'][:8]}")
+        print(f"changed   {changed}")
+        for p in d["problems"]:
+            print(f"problem   {p}")
+    return 0 if d["state"] in ("ok", "read-only", "identity") else 1
+
+
+def cmd_share_init(args: argparse.Namespace) -> int:
+    from labeldesk.core.sync.engine import init_share
+    with _open(args) as project:
+        report = init_share(project, args.folder)
+        print(f"project {project.name!r} ({project.id}) is shared at {args.folder}")
+        return _print_report(report, args.json)
+
+
+def cmd_share_join(args: argparse.Namespace) -> int:
+    from labeldesk.core.sync.engine import join_share
+    project, report = join_share(args.folder, args.dest, user=args.user,
+                                 allow_unsafe_location=args.allow_unsafe_location)
+    with project:
+        print(f"joined project {project.id} at {project.root} as device {project.device_id[:8]}"
+              + (f", user {args.user}" if args.user else ""))
+        if not args.user:
+            print("no --user given: you can view; to edit, ask an admin to add you (then `labeldesk share join` "
+                  "again with --user, or sync and re-open)")
+        return _print_report(report, args.json)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from labeldesk.core.sync.engine import sync_round
+    with _open(args) as project:
+        return _print_report(sync_round(project, verify=args.verify), args.json)
+
+
+def cmd_share_status(args: argparse.Namespace) -> int:
+    from labeldesk.core.sync.status import status
+    with _open(args) as project:
+        s = status(project)
+        if args.json:
+            print(json.dumps(s, indent=2))
+            return 0
+        last = s["last_round"] or {}
+        print(f"share     {s['share'] or '(not shared)'}  last round {last.get('wall', 'never')}: "
+              f"{last.get('state', '-')} {last.get('message', '')}")
+        print(f"this      device {s['device_id'][:8]}, user {s['user']}; outbox {s['outbox']} ops; "
+              f"pending {s['pending']}; open conflicts {s['open_conflicts']}; unauthorised {s['unauthorised']}; "
+              f"need newer app {s['unknown_type']}")
+        if s["held_from_previous_identity"]:
+            print(f"held      {s['held_from_previous_identity']} ops of this store's previous device id")
+        if s["identity_alert"]:
+            print(f"ALERT     {s['identity_alert']}")
+        for a in s["share_artefacts"]:
+            print(f"ignored   sync-tool file {a}")
+        for d in s["devices"]:
+            wait = f", WAITING for seq {d['waiting_for_seq']} since {d['waiting_since']}" if d["waiting_for_seq"] else ""
+            clock = f", CLOCK {d['clock_ahead_s']} s ahead" if d["clock_ahead_s"] else ""
+            print(f"device    {d['device_id'][:8]}  user {d['user']}  last seq {d['last_seq']} "
+                  f"({d['last_segment'] or '-'}){wait}; pending {d['pending']}, conflicts {d['conflicts']}, "
+                  f"unauthorised {d['unauthorised']}{clock}")
+            for p in d["problems"]:
+                print(f"          problem: {p}")
+            for a in d["artefacts"]:
+                print(f"          sync-tool file ignored: {a}")
+        print(f"digest    {s['state_digest'][:16]} (equal on replicas that have merged the same ops)")
+        return 0
+
+
+def cmd_share_conflicts(args: argparse.Namespace) -> int:
+    from labeldesk.core.sync.status import conflicts
+    with _open(args) as project:
+        rows = conflicts(project, include_resolved=args.all)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        if not rows:
+            print("no open conflicts")
+        for c in rows:
+            print(f"{c['id'][:12]}  {c['status']:<8} {c['entity_kind']} {c['entity']} field {c['field']}"
+                  f" ({c['kind']}); shown: {c['winner']}")
+            for cand in c["candidates"]:
+                value = json.dumps(cand.get("value"))
+                print(f"    {cand['op_id']}  by {cand.get('user_name')}  {cand.get('wall')}  "
+                      f"{value[:70] + ('…' if len(value) > 70 else '')}")
+        return 0
+
+
+def cmd_share_resolve(args: argparse.Namespace) -> int:
+    from labeldesk.core.sync.status import resolve
+    with _open(args) as project:
+        applied = resolve(project, args.conflict, args.choice, args.reason)
+        print(f"resolved conflict {applied.op.payload['conflict'][:12]}: kept {applied.op.payload['choice']} "
+              f"(op {applied.op.op_id}); run `labeldesk sync` to share the decision")
+        return 0
 
 
 def register(command: Callable[..., Any]) -> None:
-    """Add this area's sub-commands (none yet)."""
+    share = command("share", lambda a: (share.print_help(), 2)[1],
+                    "work with the team's shared folder: init, join, status, conflicts, resolve")
+    sub = share.add_subparsers(dest="share_command", metavar="SUBCOMMAND")
+
+    def sub_command(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = sub_command("init", cmd_share_init, "share a project through a folder (network share or synced folder): "
+                    "writes the project marker and this device's segments; the store stays local")
+    p.add_argument("project", metavar="PROJECT", help="local project folder")
+    p.add_argument("folder", metavar="FOLDER", help="empty shared folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
+
+    p = sub_command("join", cmd_share_join, "make a new local replica of a shared project (new device id) and "
+                    "bootstrap it from every device's segments")
+    p.add_argument("folder", metavar="FOLDER", help="the shared folder (holds labeldesk-project.json)")
+    p.add_argument("dest", metavar="DEST", help="new local project folder (on a local disk)")
+    p.add_argument("--user", help="your user name in the project (an admin adds users)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
+
+    p = sub_command("status", cmd_share_status, "per device: user, last segment, waiting for a gap, pending ops, "
+                    "conflicts, clock warnings, sync-tool files seen")
+    p.add_argument("project", metavar="PROJECT", help="local project folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
+
+    p = sub_command("conflicts", cmd_share_conflicts, "list sync conflicts (same field edited concurrently, "
+                    "edit concurrent with a delete) with every candidate value")
+    p.add_argument("project", metavar="PROJECT", help="local project folder")
+    p.add_argument("--all", action="store_true", help="include resolved conflicts")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
+
+    p = sub_command("resolve", cmd_share_resolve, "decide a conflict: keep one candidate's value (a conflict.resolve op)")
+    p.add_argument("project", metavar="PROJECT", help="local project folder")
+    p.add_argument("conflict", metavar="CONFLICT", help="conflict id (or a unique prefix)")
+    p.add_argument("choice", metavar="OP_ID", help="op id of the candidate to keep (or a unique suffix)")
+    p.add_argument("--reason", help="why (kept in the audit trail)")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
+
+    p = command("sync", cmd_sync, "one sync round: publish this device's changes to the shared folder, "
+                "merge the other devices' changes, print a summary")
+    p.add_argument("project", metavar="PROJECT", help="local project folder")
+    p.add_argument("--verify", action="store_true", help="also re-hash this device's published segments")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)

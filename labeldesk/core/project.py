@@ -75,7 +75,10 @@ class Project:
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
     def create(cls, root: str | Path, name: str | None = None, *, user_name: str | None = None,
-               allow_unsafe_location: bool = False) -> "Project":
+               allow_unsafe_location: bool = False, project_id: str | None = None,
+               founder: bool = True) -> "Project":
+        """A new store. ``project_id``/``founder=False``: a replica of an existing project (sync
+        ``share join``): same project id, a new device, no founding user/roles/layer ops."""
         root = Path(root).resolve()
         if is_project(root):
             raise LabeldeskError(f"{root}: a labeldesk project exists here already")
@@ -89,7 +92,7 @@ class Project:
             conn = connect(root / STORE_NAME)
             conn.execute("BEGIN IMMEDIATE")
             for key, value in {
-                "project_id": str(uuid.uuid4()), "name": name or root.name,
+                "project_id": project_id or str(uuid.uuid4()), "name": name or root.name,
                 "device_id": ids.new_device_id(), "next_seq": 1, "hlc": "0,0",
                 "instance_nonce": _instance_nonce(root / STORE_NAME),
                 "created_by_app": f"labeldesk/{__version__}", "ontology_version": 0,
@@ -101,6 +104,9 @@ class Project:
         except BaseException:
             lock.release()
             raise
+        if not founder:
+            project.cache_dir.mkdir(exist_ok=True)
+            return project
         uname = user_name or default_user_name()
         user_id = ids.new_id()
         project.apply_all([

@@ -1,4 +1,4 @@
 """Built-in op types; importing this package registers them."""
 from labeldesk.core.op_types import (  # noqa: F401
-    annotations, assets, classifications, layers, ontology, people, review, settings)
+    annotations, assets, classifications, conflicts, layers, ontology, people, review, settings)
 from labeldesk.core.op_types import predictions, releases  # noqa: F401,E402

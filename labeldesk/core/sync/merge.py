@@ -1,0 +1,189 @@
+"""Merging segments read from the share into the local store (design/sync.md R2–R8).
+
+Runs on the thread that owns the SQLite connection. Each segment is applied in one transaction
+with its device's cursor. Ops go into the same ``ops`` table as local ones (the audit trail,
+``outbox=False``), idempotent by op id; then each is *decided*: unknown type (newer app) → kept,
+not applied; its author's causal context or ``base`` not here yet → pending; its user lacks the
+role (``labeldesk.core.review.roles``) → kept, not applied, flagged; otherwise the reducer
+materialises it through the op type's own ``apply``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import json
+import sqlite3
+from typing import Any, Callable
+
+from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
+from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, get_op_type
+from labeldesk.core.store import oplog, repo
+from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
+from labeldesk.core.sync.reducer import Reducer, save_state
+from labeldesk.core.sync.segment import GENESIS, Segment
+
+
+def now_wall() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _authoriser() -> Callable[[sqlite3.Connection, Op], str | None] | None:
+    if importlib.util.find_spec("labeldesk.core.review.roles") is None:
+        return None
+    return getattr(importlib.import_module("labeldesk.core.review.roles"), "authorisation_problem", None)
+
+
+def cursors(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
+    return {r[0]: (int(r[1]), r[2]) for r in conn.execute("SELECT dev, last_seq, last_sha FROM sync_cursors")}
+
+
+class Merger:
+    """One merge session (many segments); ``changes`` collects what changed for the views."""
+
+    def __init__(self, project: Any) -> None:
+        self.project = project
+        self.conn: sqlite3.Connection = project.conn
+        get_op_type("annotation.create")      # registers the built-in op types
+        self.history = History(self.conn)
+        self.now = now_wall()
+        self.reducer = Reducer(self.conn, self.history, self.now)
+        self.authorise = _authoriser()
+        self.changes = ChangeSet()
+        self.counts = {"ops": 0, "duplicates": 0, "applied": 0, "pending": 0, "unauthorised": 0,
+                       "unknown_type": 0, "collisions": 0, "rejected": 0}
+        self.clock_ahead: dict[str, int] = {}
+        self.users: dict[str, str] = {}
+        self._cursors = cursors(self.conn)
+
+    @property
+    def own_ids(self) -> set[str]:
+        ids = {self.project.device_id}
+        prev = repo.get_meta(self.conn, "previous_device_id")
+        return ids | ({prev} if prev else set())
+
+    # ---- segments --------------------------------------------------------------------------
+    def merge_segment(self, seg: Segment, blobs: dict[str, bytes | None]) -> None:
+        """Inside the caller's transaction: log and decide every op, advance the cursor."""
+        for line in seg.lines:
+            self.take_line(seg.dev, line, blobs)
+        self.conn.execute("INSERT OR REPLACE INTO sync_cursors (dev, last_seq, last_sha, last_segment) VALUES (?,?,?,?)",
+                          (seg.dev, seg.last, seg.sha256, seg.name))
+        self._cursors[seg.dev] = (seg.last, seg.sha256)
+
+    def take_line(self, dev: str, line: dict[str, Any], blobs: dict[str, bytes | None], *,
+                  own: bool = False) -> OpRef | None:
+        seq = int(line["seq"])
+        if isinstance(line.get("seen"), dict):
+            self.history.add_mark(dev, seq, {str(k): int(v) for k, v in line["seen"].items()})
+        blob = line.get("blob")
+        if blob:
+            data = blobs.get(str(blob))
+            if data is None:
+                self.conn.execute("INSERT OR IGNORE INTO sync_pending_lines (op_id, dev, seq, line, blob, since)"
+                                  " VALUES (?,?,?,?,?,?)", (line["op_id"], dev, seq, canonical_json(line), blob, self.now))
+                self.counts["pending"] += 1
+                return None
+            line = {**line, "payload": json.loads(data)}
+        self.counts["ops"] += 1
+        try:
+            op = Op.from_dict(line)
+        except (KeyError, TypeError, ValueError, IndexError):
+            return self._collide(line, "malformed op line")
+        if op.digest() != line.get("sha256"):
+            return self._collide(line, "op content does not match its SHA-256")
+        row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
+        if row is not None:
+            if row[0] != line["sha256"]:
+                return self._collide(line, "another op with this id exists here (duplicate device identity)")
+            self.counts["duplicates"] += 1
+            # a copied store's held ops, published by the original: nothing left to send
+            self.conn.execute("DELETE FROM outbox WHERE op_id = ? AND op_id NOT LIKE ?",
+                              (op.op_id, self.project.device_id + ":%"))
+            return None
+        oplog.append(self.conn, op, outbox=False)
+        self._observe(dev, op)
+        ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall)
+        ref.reason_text = op.reason  # type: ignore[attr-defined]
+        self.decide(ref, own=own)
+        return ref
+
+    def _collide(self, line: dict[str, Any], reason: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO sync_collisions (op_id, line, since) VALUES (?,?,?)",
+                          (str(line.get("op_id")), canonical_json({**line, "problem": reason}), self.now))
+        self.counts["collisions"] += 1
+        return None
+
+    def _observe(self, dev: str, op: Op) -> None:
+        ts = Timestamp(op.hlc[0], op.hlc[1])
+        ahead = self.project.clock.skew_ms(ts)
+        if ahead > MAX_SKEW_MS:
+            self.clock_ahead[dev] = max(self.clock_ahead.get(dev, 0), ahead)
+        self.project.clock.observe(ts)
+        if op.user:
+            self.users[dev] = op.user
+
+    # ---- deciding --------------------------------------------------------------------------
+    def _waiting_for(self, ref: OpRef) -> str | None:
+        for d, s in self.history.seen(ref.dev, ref.seq).items():
+            if d in self.own_ids:
+                continue
+            if self._cursors.get(d, (0, GENESIS))[0] < s:
+                return f"waiting for ops of device {d[:8]} up to seq {s} (its author had seen them)"
+        for b in ref.base:
+            if self.conn.execute("SELECT 1 FROM ops WHERE op_id = ?", (b,)).fetchone() is None:
+                return f"waiting for op {b} it is based on"
+        return None
+
+    def decide(self, ref: OpRef, *, own: bool = False) -> None:
+        if ref.type not in OP_TYPES:
+            ref.state, ref.reason = "unknown_type", f"op type {ref.type!r} needs a newer labeldesk"
+        elif (why := self._waiting_for(ref)) is not None:
+            ref.state, ref.reason = "pending", why
+        elif not own and ref.dev not in self.own_ids and self.authorise is not None and \
+                (problem := self.authorise(self.conn, _op(ref))) is not None:
+            ref.state, ref.reason = "unauthorised", problem
+        else:
+            self.changes.update(self.reducer.integrate(ref))
+            self._count("applied" if ref.state is None else ref.state)
+            return
+        self._count(ref.state)
+        save_state(self.conn, ref, self.now)
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def retry_pending(self, blobs: dict[str, bytes | None]) -> int:
+        """Retry pending ops (and lines waiting for a blob) until nothing more can be applied."""
+        done = 0
+        for op_id, dev, line, blob in self.conn.execute(
+                "SELECT op_id, dev, line, blob FROM sync_pending_lines ORDER BY dev, seq").fetchall():
+            if blobs.get(blob) is not None:
+                self.conn.execute("DELETE FROM sync_pending_lines WHERE op_id = ?", (op_id,))
+                self.take_line(dev, {k: v for k, v in json.loads(line).items() if k != "seen"}, blobs)
+                done += 1
+        while True:
+            rows = self.conn.execute(
+                f"SELECT {REF_COLUMNS}, s.state, s.reason, o.reason FROM ops o JOIN sync_op_state s ON "
+                "s.op_id = o.op_id WHERE s.state = 'pending' ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
+            progress = 0
+            for row in rows:
+                ref = ref_from_row(tuple(row)[:13])
+                ref.reason_text = row[13]  # type: ignore[attr-defined]
+                ref.state = None
+                self.conn.execute("DELETE FROM sync_op_state WHERE op_id = ?", (ref.op_id,))
+                self.decide(ref)
+                if ref.state != "pending":
+                    progress += 1
+            done += progress
+            if not progress:
+                return done
+
+    @staticmethod
+    def pending_blobs_of(conn: sqlite3.Connection) -> set[str]:
+        return {r[0] for r in conn.execute("SELECT DISTINCT blob FROM sync_pending_lines")}
+
+
+def _op(ref: OpRef) -> Op:
+    from labeldesk.core.sync.reducer import to_op
+    return to_op(ref)

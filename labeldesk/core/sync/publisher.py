@@ -1,0 +1,246 @@
+"""Publishing this device's outbox as segments (design/sync.md §2.5, C1–C7).
+
+:func:`plan` (SQLite thread) turns the outbox into segment bytes in memory; :func:`write` (any
+thread, share I/O only) writes each to a dot-prefixed temp name in the device's folder, fsyncs,
+links it to its final hash-bearing name without ever replacing a file, fsyncs the folder (best
+effort), re-reads and verifies it; :func:`mark_published` (SQLite thread) then clears the outbox
+rows in one local transaction. A crash anywhere leaves either nothing or a complete segment,
+which the next round recognises by content (failure modes #1, #4).
+"""
+from __future__ import annotations
+
+import errno
+import json
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labeldesk.core.ops import canonical_json
+from labeldesk.core.store import repo
+from labeldesk.core.sync import blobs as blob_store
+from labeldesk.core.sync import segment
+from labeldesk.core.sync.history import History
+from labeldesk.core.sync.layout import (OWN_TEMP_RE, DuplicateIdentity, SegmentName, ShareLayout,
+                                        fsync_dir, link_no_replace, temp_name)
+
+MAX_OPS = 5000
+MAX_BYTES = 4 * 1024 * 1024
+STALE_TEMP_S = 24 * 3600
+
+
+@dataclass
+class PlannedSegment:
+    name: str
+    data: bytes
+    first: int
+    last: int
+    sha256: str
+    op_ids: list[str]
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+
+def last_published(conn: Any, dev: str) -> tuple[int, str]:
+    row = conn.execute("SELECT last_seq, sha256 FROM sync_published WHERE dev = ? ORDER BY last_seq DESC LIMIT 1",
+                       (dev,)).fetchone()
+    return (int(row[0]), row[1]) if row else (0, segment.GENESIS)
+
+
+def _line(row: Any, seen: dict[str, int] | None, blobs: dict[str, bytes]) -> dict[str, Any]:
+    payload_json = row["payload"]
+    line: dict[str, Any] = {"v": 1, "op_id": row["op_id"], "seq": row["seq"], "dev": row["dev"],
+                            "user": row["user"], "hlc": [row["hlc_ms"], row["hlc_ctr"]], "wall": row["wall"],
+                            "type": row["type"], "entity": row["entity"], "base": json.loads(row["base"]),
+                            "reason": row["reason"], "sha256": row["op_hash"]}
+    if len(payload_json) > blob_store.THRESHOLD:
+        data = payload_json.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        blobs[digest] = data
+        line["payload"], line["blob"] = None, digest
+    else:
+        line["payload"] = json.loads(payload_json)
+    if seen is not None:
+        line["seen"] = seen
+    return line
+
+
+def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
+    """Segments for this device's unpublished ops, in seq order, chained to the last published one."""
+    conn = project.conn
+    dev = project.device_id
+    last_seq, prev_sha = last_published(conn, dev)
+    rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev = ? AND o.seq > ?"
+                        " ORDER BY o.seq LIMIT ?", (dev, last_seq, limit)).fetchall()
+    history = History(conn)
+    nonce = str(repo.get_meta(conn, "instance_nonce", ""))
+    out: list[PlannedSegment] = []
+    lines: list[dict[str, Any]] = []
+    blobs: dict[str, bytes] = {}
+    size = 0
+    expected = last_seq + 1
+    prev_seen: dict[str, int] | None = None
+
+    def flush() -> None:
+        nonlocal lines, blobs, size, prev_sha, prev_seen
+        name, data = segment.build(project.id, dev, nonce, prev_sha, lines)
+        sha = hashlib.sha256(data).hexdigest()
+        out.append(PlannedSegment(name, data, lines[0]["seq"], lines[-1]["seq"], sha,
+                                  [ln["op_id"] for ln in lines], blobs))
+        prev_sha, lines, blobs, size, prev_seen = sha, [], {}, 0, None
+
+    for row in rows:
+        if row["seq"] != expected:
+            break                       # never publish across a hole in our own seqs
+        expected += 1
+        seen = history.seen(dev, row["seq"])
+        line = _line(row, seen if seen != prev_seen else None, blobs)
+        prev_seen = seen
+        lines.append(line)
+        size += len(canonical_json(line))
+        if len(lines) >= MAX_OPS or size >= MAX_BYTES:
+            flush()
+    if lines:
+        flush()
+    return out
+
+
+def rebuild(project: Any, name: str) -> PlannedSegment | None:
+    """The exact bytes of one of our published segments, from the local log (for re-publishing a
+    damaged copy, failure mode #3); None if the log cannot reproduce them."""
+    conn = project.conn
+    row = conn.execute("SELECT * FROM sync_published WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return None
+    prev = conn.execute("SELECT sha256 FROM sync_published WHERE dev = ? AND last_seq = ?",
+                        (row["dev"], row["first_seq"] - 1)).fetchone()
+    prev_sha = prev[0] if prev else segment.GENESIS
+    ops = conn.execute("SELECT * FROM ops WHERE dev = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                       (row["dev"], row["first_seq"], row["last_seq"])).fetchall()
+    history = History(conn)
+    blobs: dict[str, bytes] = {}
+    lines, prev_seen = [], None
+    for op in ops:
+        seen = history.seen(row["dev"], op["seq"])
+        lines.append(_line(op, seen if seen != prev_seen else None, blobs))
+        prev_seen = seen
+    if not lines:
+        return None
+    nonce = str(repo.get_meta(conn, "instance_nonce", ""))
+    built_name, data = segment.build(project.id, row["dev"], nonce, prev_sha, lines)
+    if built_name != name:
+        return None
+    return PlannedSegment(name, data, row["first_seq"], row["last_seq"], hashlib.sha256(data).hexdigest(),
+                          [ln["op_id"] for ln in lines], blobs)
+
+
+def mark_published(project: Any, dev: str, segs: list[PlannedSegment]) -> None:
+    with project.transaction() as conn:
+        for seg in segs:
+            conn.executemany("DELETE FROM outbox WHERE op_id = ?", [(o,) for o in seg.op_ids])
+            conn.execute("INSERT OR IGNORE INTO sync_published (name, dev, first_seq, last_seq, sha256, size)"
+                         " VALUES (?,?,?,?,?,?)", (seg.name, dev, seg.first, seg.last, seg.sha256, len(seg.data)))
+
+
+# ---- share I/O (no SQLite) ------------------------------------------------------------------------
+TRANSIENT_WINERRORS = {5, 32, 33}
+
+
+def write(layout: ShareLayout, dev: str, segs: list[PlannedSegment]) -> list[PlannedSegment]:
+    """Write the planned segments in order; returns those now on the share. Raises
+    DuplicateIdentity when a different file holds one of our names, OSError on share trouble."""
+    seg_dir = layout.segments_dir(dev)
+    seg_dir.mkdir(parents=True, exist_ok=True)
+    done = []
+    for seg in segs:
+        for data in seg.blobs.values():
+            blob_store.put(layout, data)
+        final = seg_dir / seg.name
+        if final.exists():
+            _verify_existing(final, seg)
+            done.append(seg)
+            continue
+        tmp = temp_name(final, f"seg-{seg.first:012d}")
+        try:
+            with open(tmp, "xb") as f:
+                f.write(seg.data)
+                f.flush()
+                os.fsync(f.fileno())
+            if not _link(tmp, final):
+                _verify_existing(final, seg)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        fsync_dir(seg_dir)
+        if hashlib.sha256(final.read_bytes()).hexdigest() != seg.sha256:
+            raise OSError(errno.EIO, f"{final}: segment verification failed after publish (broken network write?)")
+        done.append(seg)
+    return done
+
+
+def _link(tmp: Path, final: Path) -> bool:
+    for attempt in range(6):
+        try:
+            return link_no_replace(tmp, final)
+        except PermissionError as exc:     # Windows AV / indexer / OneDrive holding handles
+            if getattr(exc, "winerror", None) in TRANSIENT_WINERRORS and attempt < 5:
+                time.sleep(0.05 * 2 ** attempt)
+                continue
+            raise
+    return False
+
+
+def _verify_existing(final: Path, seg: PlannedSegment) -> None:
+    data = final.read_bytes()
+    if hashlib.sha256(data).hexdigest() == seg.sha256:
+        return                           # crash after rename, before the local mark (#4)
+    if len(data) < len(seg.data) and seg.data.startswith(data):
+        raise OSError(errno.EAGAIN, f"{final}: an incomplete copy of our segment is in the way")
+    raise DuplicateIdentity(f"{final}: another store published different content under this device's "
+                            f"name: two stores share device id {final.parent.parent.name}")
+
+
+def sweep_own_temps(layout: ShareLayout, dev: str, now: float | None = None) -> int:
+    """Delete our own temp files older than 24 h (C6); nobody deletes another device's files."""
+    now = time.time() if now is None else now
+    n = 0
+    seg_dir = layout.segments_dir(dev)
+    try:
+        entries = list(os.scandir(seg_dir))
+    except OSError:
+        return 0
+    for e in entries:
+        if OWN_TEMP_RE.match(e.name):
+            try:
+                if now - e.stat().st_mtime > STALE_TEMP_S:
+                    os.unlink(e.path)
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def check_own(layout: ShareLayout, dev: str, published: dict[str, tuple[int, str]], verify: bool) -> list[str]:
+    """Names of our published segments that are missing or damaged on the share; a damaged file
+    is moved to ``quarantine/`` (by its owner only) so that it can be re-published."""
+    bad = []
+    seg_dir = layout.segments_dir(dev)
+    for name, (size, sha) in published.items():
+        path = seg_dir / name
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            bad.append(name)
+            continue
+        except OSError:
+            continue
+        if st.st_size != size or (verify and hashlib.sha256(path.read_bytes()).hexdigest() != sha):
+            layout.quarantine.mkdir(parents=True, exist_ok=True)
+            os.replace(path, layout.quarantine / f"{dev}-{name}.{int(time.time())}")
+            bad.append(name)
+    return bad
+
+
+def valid_name(name: str) -> bool:
+    return SegmentName.parse(name) is not None

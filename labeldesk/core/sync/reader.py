@@ -1,0 +1,147 @@
+"""Reading other devices' segments from the share (design/sync.md R1–R3). Share I/O only.
+
+Per device: list the folder, accept only strict segment names, take segments strictly in seq
+order from the cursor (a gap means wait; never skip), verify each (footer, name hash, header,
+hash chain to the previous one). An incomplete file stops that device for this round (retry); a
+corrupt one too, with an alert. Sync-tool artefacts are never parsed, only reported.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labeldesk.core.sync import blobs as blob_store
+from labeldesk.core.sync.layout import (DEVICE_RE, OWN_TEMP_RE, SegmentName, ShareLayout, artefact_kind,
+                                        is_segment_artefact)
+from labeldesk.core.sync.segment import GENESIS, Segment, SegmentProblem, parse
+
+
+@dataclass
+class DeviceScan:
+    dev: str
+    segments: list[Segment] = field(default_factory=list)
+    waiting_for: int | None = None
+    problems: list[str] = field(default_factory=list)
+    artefacts: list[str] = field(default_factory=list)
+    more: bool = False
+
+
+def _entries(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
+
+
+def artefacts_in(path: Path, names: list[str], owner: str | None) -> tuple[list[str], list[str]]:
+    """(artefacts, problems) among ``names``: recognised sync-tool files, and conflict copies of
+    our own files, which mean two writers may share one device id (failure mode #8)."""
+    found, problems = [], []
+    for name in names:
+        kind = artefact_kind(name)
+        if kind is None:
+            continue
+        found.append(f"{path.name}/{name} ({kind})")
+        if kind.endswith("conflict copy") or kind.endswith("conflicted copy"):
+            if is_segment_artefact(name) and owner:
+                problems.append(f"conflict copy {name} of a file of device {owner[:8]}: two stores may be "
+                                f"writing as this device (duplicate device identity)")
+    return found, problems
+
+
+def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_id: str,
+                budget: int, ours: set[str] | frozenset[str] = frozenset()) -> DeviceScan:
+    """``ours``: names this store published under a previous identity of its own; when another
+    segment competes for the same seqs, the other writer's is preferred (ours are known here)."""
+    out = DeviceScan(dev)
+    for path in (layout.device_dir(dev), layout.segments_dir(dev)):
+        names = _entries(path)
+        a, p = artefacts_in(path, names, dev)
+        out.artefacts += a
+        out.problems += p
+    by_first: dict[int, list[SegmentName]] = {}
+    for name in _entries(layout.segments_dir(dev)):
+        if OWN_TEMP_RE.match(name):
+            continue
+        sn = SegmentName.parse(name)
+        if sn is not None:
+            by_first.setdefault(sn.first, []).append(sn)
+    last_seq, last_sha = cursor
+    while True:
+        expected = last_seq + 1
+        cands = by_first.get(expected, [])
+        if not cands:
+            if any(f > expected for f in by_first):
+                out.waiting_for = expected
+            return out
+        if budget <= 0:
+            out.more = True
+            return out
+        chosen, problems = None, []
+        for sn in sorted(cands, key=lambda s: (s.name in ours, s.name)):
+            try:
+                data = (layout.segments_dir(dev) / sn.name).read_bytes()
+                seg = parse(data, sn, dev, project_id)
+            except OSError as exc:
+                problems.append(f"{dev[:8]}/{sn.name}: cannot read ({exc.strerror or exc}); will retry")
+                continue
+            except SegmentProblem as exc:
+                problems.append(f"{exc.kind}: {exc}")
+                continue
+            if seg.prev_sha != last_sha:
+                problems.append(f"corrupt: {dev[:8]}/{sn.name}: does not chain to the previous segment "
+                                f"(expected {last_sha[:12]}, names {seg.prev_sha[:12]})")
+                continue
+            if chosen is None:
+                chosen = seg
+            else:
+                problems.append(f"device {dev[:8]} has two different segments from seq {expected}: "
+                                f"duplicate device identity; applying {chosen.name}")
+        out.problems += problems
+        if chosen is None:
+            return out
+        out.segments.append(chosen)
+        budget -= len(chosen.lines)
+        last_seq, last_sha = chosen.last, chosen.sha256
+
+
+def scan_share(layout: ShareLayout, cursors: dict[str, tuple[int, str]], skip: set[str], project_id: str,
+               budget: int = 100_000, ours: set[str] | frozenset[str] = frozenset()
+               ) -> tuple[dict[str, DeviceScan], list[str]]:
+    """Every other device's ready segments (up to ``budget`` ops in all) and the artefacts seen."""
+    root_artefacts: list[str] = []
+    for path in (layout.root, layout.devices, layout.blobs.parent):
+        root_artefacts += artefacts_in(path, _entries(path), None)[0]
+    scans: dict[str, DeviceScan] = {}
+    for dev in _entries(layout.devices):
+        if not DEVICE_RE.match(dev) or dev in skip:
+            continue
+        scan = scan_device(layout, dev, cursors.get(dev, (0, GENESIS)), project_id, budget, ours)
+        budget -= sum(len(s.lines) for s in scan.segments)
+        scans[dev] = scan
+    return scans, root_artefacts
+
+
+def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id: str) -> tuple[list[Segment], list[str]]:
+    """Segments in our own folder this store did not record publishing (a crash after rename, a
+    store restored from backup, or a second writer with our id)."""
+    segs, problems = [], []
+    for name in _entries(layout.segments_dir(dev)):
+        sn = SegmentName.parse(name)
+        if sn is None or name in known:
+            continue
+        try:
+            segs.append(parse((layout.segments_dir(dev) / name).read_bytes(), sn, dev, project_id))
+        except (OSError, SegmentProblem) as exc:
+            problems.append(f"own segment {name}: {exc}")
+    segs.sort(key=lambda s: (s.first, s.name))
+    return segs, problems
+
+
+def wanted_blobs(scans: dict[str, DeviceScan]) -> set[str]:
+    return {str(line["blob"]) for s in scans.values() for seg in s.segments for line in seg.lines if line.get("blob")}
+
+
+def fetch_blobs(layout: ShareLayout, wanted: set[str]) -> dict[str, bytes | None]:
+    return {sha: blob_store.get(layout, sha) for sha in wanted}

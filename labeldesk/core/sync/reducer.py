@@ -1,0 +1,271 @@
+"""Deterministic materialisation (design/sync.md R6, §2.7).
+
+An entity's state is a pure function of the *set* of its ops, replayed in (HLC, device, seq)
+order through the same op types' ``apply`` that local edits use (rule 4). An op that arrives in
+order is applied at once; one that sorts before ops already applied to its entity (or is
+concurrent with them) makes the reducer reset that entity's rows and replay its ops. The ontology
+is reduced as one group (a merge touches several classes); so are the project settings.
+
+Rules applied on replay: same-field concurrent edits keep every value in a conflict record and
+show max (HLC, device) everywhere; a delete concurrent with an edit is *overridden* (the edit
+wins, the entity is flagged); a delete that saw the edit wins.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from typing import Any, Iterable
+
+from labeldesk.core.errors import OpRejected
+from labeldesk.core.ops import ChangeSet, Op, canonical_json, get_op_type
+from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
+
+REPLAYED = (None, "rejected", "overridden")          # states an op may leave on replay
+UPDATE_TYPES = {"annotation.update": "annotation", "ontology.class.update": "class"}
+DELETE_TYPES = {"annotation.delete": "annotation.update"}
+_ENTITY_GROUPS = {"annotation.": "annotation", "asset.": "asset", "layer.": "layer",
+                  "classification.": "classification"}
+_USER_TYPES = ("user.add", "role.grant", "role.revoke")
+
+
+def group_of(op: OpRef) -> tuple[str, str | None] | None:
+    """The replay group of an op; None for order-independent records (reviews, issues…) and
+    types this reducer does not know, which are applied once, as they arrive."""
+    t = op.type
+    if t == "conflict.resolve":
+        return ("ontology", None) if op.payload.get("entity_kind") == "class" else ("annotation", op.entity)
+    if t.startswith("ontology."):
+        return ("ontology", None)
+    if t in _USER_TYPES:
+        return ("user", op.entity)
+    if t == "project.settings":
+        return ("settings", None)
+    for prefix, kind in _ENTITY_GROUPS.items():
+        if t.startswith(prefix):
+            return (kind, op.entity)
+    return None
+
+
+def _member_sql(group: tuple[str, str | None]) -> tuple[str, tuple[Any, ...]]:
+    kind, entity = group
+    head = (f"SELECT {REF_COLUMNS}, s.state, s.reason, o.reason FROM ops o "
+            "LEFT JOIN sync_op_state s ON s.op_id = o.op_id WHERE ")
+    if kind == "ontology":
+        return head + ("((o.type >= 'ontology.' AND o.type < 'ontology/') OR (o.type = 'conflict.resolve'"
+                       " AND json_extract(o.payload, '$.entity_kind') = 'class'))"), ()
+    if kind == "settings":
+        return head + "o.type = 'project.settings'", ()
+    if kind == "user":
+        return head + "o.entity = ? AND o.type IN ('user.add', 'role.grant', 'role.revoke')", (entity,)
+    if kind == "annotation":
+        return head + "o.entity = ? AND (o.type LIKE 'annotation.%' OR o.type = 'conflict.resolve')", (entity,)
+    return head + "o.entity = ? AND o.type LIKE ?", (entity, kind + ".%")
+
+
+def members(conn: sqlite3.Connection, group: tuple[str, str | None]) -> list[OpRef]:
+    sql, args = _member_sql(group)
+    out = []
+    for row in conn.execute(sql, args):
+        ref = ref_from_row(tuple(row)[:13])
+        ref.reason_text = row[13]  # type: ignore[attr-defined]
+        if ref.state in REPLAYED:
+            out.append(ref)
+    return out
+
+
+def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def reset(conn: sqlite3.Connection, group: tuple[str, str | None]) -> ChangeSet:
+    """Remove a group's materialised rows (foreign keys are deferred by the merge transaction)."""
+    kind, entity = group
+    if kind == "annotation":
+        if _table_exists(conn, "annotation_provenance"):
+            conn.execute("DELETE FROM annotation_provenance WHERE annotation_id = ?", (entity,))
+        conn.execute("DELETE FROM annotations WHERE id = ?", (entity,))
+        conn.execute("DELETE FROM sync_conflicts WHERE entity = ?", (entity,))
+        return ChangeSet(annotations={str(entity)})
+    if kind == "ontology":
+        ids = {r[0] for r in conn.execute("SELECT id FROM classes")}
+        conn.execute("DELETE FROM classes")
+        conn.execute("DELETE FROM sync_conflicts WHERE entity_kind = 'class'")
+        return ChangeSet(classes=ids)
+    if kind == "settings":
+        keys = {r[0][len("setting."):] for r in conn.execute("SELECT key FROM meta WHERE key LIKE 'setting.%'")}
+        conn.execute("DELETE FROM meta WHERE key LIKE 'setting.%'")
+        return ChangeSet(settings=keys)
+    if kind == "user":
+        conn.execute("DELETE FROM roles WHERE user_id = ?", (entity,))
+        conn.execute("DELETE FROM users WHERE id = ?", (entity,))
+        return ChangeSet(users={str(entity)})
+    table = {"asset": "assets", "layer": "layers", "classification": "classifications"}[kind]
+    conn.execute(f"DELETE FROM {table} WHERE id = ?", (entity,))
+    return ChangeSet(**{"assets" if kind in ("asset", "classification") else "layers": {str(entity)}})
+
+
+def to_op(ref: OpRef) -> Op:
+    return Op(op_id=ref.op_id, dev=ref.dev, seq=ref.seq, hlc=ref.hlc, wall=ref.wall, user=ref.user,
+              type=ref.type, entity=ref.entity, payload=ref.payload, base=ref.base,
+              reason=getattr(ref, "reason_text", None))
+
+
+def missing_dependency(exc: Exception) -> bool:
+    """``rows.fetch`` refuses with "no <what> with id <id>": a dependency that may still arrive."""
+    text = str(exc)
+    return text.startswith("no ") and " with id " in text
+
+
+def apply_one(conn: sqlite3.Connection, ref: OpRef) -> ChangeSet:
+    """Apply through the op type inside a savepoint; sets ``ref.state`` (None = applied)."""
+    conn.execute("SAVEPOINT sync_apply")
+    try:
+        changes = get_op_type(ref.type).apply(conn, to_op(ref), None)
+    except (OpRejected, sqlite3.IntegrityError) as exc:
+        conn.execute("ROLLBACK TO sync_apply")
+        conn.execute("RELEASE sync_apply")
+        pending = isinstance(exc, OpRejected) and missing_dependency(exc)
+        ref.state, ref.reason = ("pending" if pending else "rejected"), str(exc)
+        return ChangeSet()
+    conn.execute("RELEASE sync_apply")
+    ref.state, ref.reason = None, ""
+    return changes
+
+
+def save_state(conn: sqlite3.Connection, ref: OpRef, now: str) -> None:
+    if ref.state is None:
+        conn.execute("DELETE FROM sync_op_state WHERE op_id = ?", (ref.op_id,))
+    else:
+        conn.execute("INSERT OR REPLACE INTO sync_op_state (op_id, state, reason, since) VALUES (?,?,?,?)",
+                     (ref.op_id, ref.state, ref.reason, now))
+
+
+class Reducer:
+    def __init__(self, conn: sqlite3.Connection, history: History, now: str) -> None:
+        self.conn = conn
+        self.history = history
+        self.now = now
+
+    def integrate(self, ref: OpRef) -> ChangeSet:
+        """Materialise a newly logged op: at once if it comes after everything its group holds and
+        saw all of its entity's ops, else by replaying its group."""
+        group = group_of(ref)
+        if group is None:
+            changes = apply_one(self.conn, ref)
+            save_state(self.conn, ref, self.now)
+            return changes
+        if self._in_order(group, ref):
+            changes = apply_one(self.conn, ref)
+            save_state(self.conn, ref, self.now)
+            return changes
+        return self.reduce(group)
+
+    def _in_order(self, group: tuple[str, str | None], ref: OpRef) -> bool:
+        kind, entity = group
+        if kind in ("ontology", "settings"):
+            others = [m for m in members(self.conn, group) if m.op_id != ref.op_id]
+            by_id = {m.op_id: m for m in others}
+            by_id[ref.op_id] = ref
+            return all(m.key < ref.key for m in others) and all(
+                self.history.edited_over(m, ref, by_id) for m in others if m.entity == ref.entity)
+        sql, args = _member_sql(group)
+        last = self.conn.execute(sql + " AND o.op_id != ? AND (s.state IS NULL OR s.state IN "
+                                 "('rejected', 'overridden')) ORDER BY o.hlc_ms DESC, o.hlc_ctr DESC, o.dev DESC,"
+                                 " o.seq DESC LIMIT 1", (*args, ref.op_id)).fetchone()
+        if last is None:
+            return True
+        if (last[3], last[4], last[1], last[2]) > ref.key:
+            return False
+        other_dev = self.conn.execute(sql + " AND o.dev != ? LIMIT 1", (*args, ref.dev)).fetchone()
+        if other_dev is None:
+            return True
+        others = [m for m in members(self.conn, group) if m.op_id != ref.op_id]
+        by_id = {m.op_id: m for m in others}
+        by_id[ref.op_id] = ref
+        open_conflict = self.conn.execute("SELECT 1 FROM sync_conflicts WHERE entity = ? AND status = 'open'",
+                                          (entity,)).fetchone()
+        return open_conflict is None and all(self.history.edited_over(m, ref, by_id) for m in others)
+
+    def reduce(self, group: tuple[str, str | None]) -> ChangeSet:
+        """Reset the group's rows and replay its ops in (HLC, device, seq) order."""
+        ops = sorted(members(self.conn, group), key=lambda r: r.key)
+        by_id = {o.op_id: o for o in ops}
+        changes = reset(self.conn, group)
+        overridden = self._overridden_deletes(ops, by_id)
+        for ref in ops:
+            if ref.op_id in overridden:
+                ref.state, ref.reason = "overridden", overridden[ref.op_id]
+            else:
+                changes.update(apply_one(self.conn, ref))
+            save_state(self.conn, ref, self.now)
+        entities = sorted({o.entity for o in ops if o.entity is not None and (o.type in UPDATE_TYPES
+                           or o.type in DELETE_TYPES or o.type == "conflict.resolve")})
+        for entity in entities:
+            changes.conflicts.update(self._write_conflicts(entity, ops, by_id, overridden))
+        return changes
+
+    def _overridden_deletes(self, ops: list[OpRef], by_id: dict[str, OpRef]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        h = self.history
+        for d in ops:
+            edit_type = DELETE_TYPES.get(d.type)
+            if edit_type is None:
+                continue
+            concurrent = [u for u in ops if u.entity == d.entity and u.type == edit_type
+                          and not h.before(u, d, by_id) and not h.before(d, u, by_id)]
+            if concurrent:
+                u = max(concurrent, key=lambda r: r.key)
+                out[d.op_id] = f"deleted concurrently with an edit ({u.op_id}); the edit wins"
+        return out
+
+    def _write_conflicts(self, entity: str, ops: list[OpRef], by_id: dict[str, OpRef],
+                         overridden: dict[str, str]) -> set[str]:
+        h = self.history
+        mine = [o for o in ops if o.entity == entity]
+        writers = [o for o in mine if o.state is None and (o.type in UPDATE_TYPES or o.type == "conflict.resolve")]
+        kind = next((UPDATE_TYPES[o.type] for o in mine if o.type in UPDATE_TYPES), None) \
+            or next((str(o.payload.get("entity_kind")) for o in mine if o.type == "conflict.resolve"), "annotation")
+        rows: list[tuple[Any, ...]] = []
+        fields = sorted({f for o in writers for f in _fields(o)})
+        for f in fields:
+            touching = [o for o in writers if f in _fields(o)]
+            heads = [o for o in touching if not any(h.edited_over(o, v, by_id) for v in touching if v is not o)]
+            if len(heads) > 1:
+                heads.sort(key=lambda r: r.key)
+                cands = [_candidate(o, _value(o, f)) for o in heads]
+                rows.append((_conflict_id(entity, f, heads), entity, kind, f, "field", canonical_json(cands),
+                             heads[-1].op_id))
+        resolves = [o for o in mine if o.type == "conflict.resolve" and o.payload.get("field") == "_deleted"]
+        for d in (o for o in mine if o.op_id in overridden):
+            if any(d.op_id in h.closure(r, by_id) for r in resolves):
+                continue
+            edits = [u for u in mine if u.type == DELETE_TYPES[d.type] and not h.before(u, d, by_id)
+                     and not h.before(d, u, by_id)]
+            edits.sort(key=lambda r: r.key)
+            cands = [_candidate(d, True)] + [_candidate(u, False) for u in edits]
+            rows.append((_conflict_id(entity, "_deleted", [d] + edits), entity, kind, "_deleted", "delete",
+                         canonical_json(cands), edits[-1].op_id))
+        self.conn.execute("DELETE FROM sync_conflicts WHERE entity = ? AND status = 'open'", (entity,))
+        self.conn.executemany("INSERT OR IGNORE INTO sync_conflicts (id, entity, entity_kind, field, kind, candidates,"
+                              " winner, status) VALUES (?,?,?,?,?,?,?,'open')", rows)
+        return {r[0] for r in rows}
+
+
+def _fields(o: OpRef) -> Iterable[str]:
+    if o.type == "conflict.resolve":
+        f = o.payload.get("field")
+        return () if f == "_deleted" else (str(f),)
+    return tuple((o.payload.get("set") or {}).keys())
+
+
+def _value(o: OpRef, f: str) -> Any:
+    return o.payload.get("value") if o.type == "conflict.resolve" else (o.payload.get("set") or {}).get(f)
+
+
+def _candidate(o: OpRef, value: Any) -> dict[str, Any]:
+    return {"op_id": o.op_id, "dev": o.dev, "user": o.user, "hlc": list(o.hlc), "wall": o.wall, "value": value}
+
+
+def _conflict_id(entity: str, field: str, ops: list[OpRef]) -> str:
+    text = entity + "|" + field + "|" + ",".join(sorted(o.op_id for o in ops))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,108 @@
+"""Segment files (design/sync.md §2.4): a header line, one canonical-JSON line per op, a footer line
+carrying the SHA-256 of every byte before it. The file name carries the first and last seq and the
+first 12 hex digits of the whole file's SHA-256.
+
+A segment is valid iff its name matches, the header names this project and the folder's device,
+the seqs match the name and run without a gap, the count and both hashes match. A file that stops
+short (no footer yet) is *incomplete* (retry later); a complete file that fails a check is *corrupt*.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from labeldesk import __version__
+from labeldesk.core import ids
+from labeldesk.core.ops import canonical_json
+from labeldesk.core.sync.layout import SEGMENT_FORMAT, SegmentName
+
+GENESIS = "0" * 64
+
+
+class SegmentProblem(Exception):
+    """``kind`` is 'incomplete' (not all bytes are here yet), 'corrupt' or 'newer' (newer format)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    dev: str
+    first: int
+    last: int
+    prev_sha: str
+    sha256: str           # of the whole file
+    instance_nonce: str
+    lines: list[dict[str, Any]]     # op lines, in seq order
+    size: int
+
+
+def build(project_id: str, dev: str, instance_nonce: str, prev_sha: str,
+          lines: list[dict[str, Any]]) -> tuple[str, bytes]:
+    """(file name, bytes) for op lines (dicts with at least ``seq`` and ``hlc``), in seq order.
+
+    Deterministic: the same ops and chain give the same bytes (a crash between rename and the
+    local "published" mark is recognised by content, failure mode #4)."""
+    first, last = int(lines[0]["seq"]), int(lines[-1]["seq"])
+    header = {"kind": "header", "format": SEGMENT_FORMAT, "project": project_id, "dev": dev,
+              "first_seq": first, "last_seq": last, "prev_segment_sha256": prev_sha,
+              "instance_nonce": instance_nonce, "created_hlc": list(lines[-1]["hlc"]),
+              "app": f"labeldesk/{__version__}"}
+    parts = [canonical_json(header)]
+    parts.extend(canonical_json({**line, "kind": "op"}) for line in lines)
+    body = ("\n".join(parts) + "\n").encode("utf-8")
+    footer = canonical_json({"kind": "footer", "count": len(lines),
+                             "sha256": hashlib.sha256(body).hexdigest()})
+    data = body + footer.encode("utf-8") + b"\n"
+    return SegmentName.make(first, last, hashlib.sha256(data).hexdigest()), data
+
+
+def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
+    """Verify and decode a segment read from ``devices/<dev>/segments/<name>``."""
+    where = f"{dev[:8]}/{name.name}"
+    if not data:
+        raise SegmentProblem("incomplete", f"{where}: empty (still being delivered?)")
+    if not data.endswith(b"\n"):
+        raise SegmentProblem("incomplete", f"{where}: ends mid-line (still being delivered?)")
+    cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+    try:
+        footer = json.loads(data[cut:])
+    except ValueError:
+        raise SegmentProblem("incomplete", f"{where}: no footer yet (still being delivered?)") from None
+    if not isinstance(footer, dict) or footer.get("kind") != "footer":
+        raise SegmentProblem("incomplete", f"{where}: no footer yet (still being delivered?)")
+    if hashlib.sha256(data[:cut]).hexdigest() != footer.get("sha256"):
+        raise SegmentProblem("corrupt", f"{where}: content does not match the footer's SHA-256")
+    whole = hashlib.sha256(data).hexdigest()
+    if whole[:12] != name.sha12:
+        raise SegmentProblem("corrupt", f"{where}: the file's SHA-256 does not match its name")
+    try:
+        rows = [json.loads(line) for line in data[:cut].decode("utf-8").splitlines()]
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SegmentProblem("corrupt", f"{where}: unreadable line ({exc})") from None
+    header, ops = rows[0], rows[1:]
+    if not isinstance(header, dict) or header.get("kind") != "header":
+        raise SegmentProblem("corrupt", f"{where}: no header line")
+    if header.get("format") != SEGMENT_FORMAT:
+        raise SegmentProblem("newer", f"{where}: segment format {header.get('format')!r} is newer than this "
+                                      f"app understands; update labeldesk")
+    checks = ((header.get("project") == project_id, "belongs to another project"),
+              (header.get("dev") == dev, "names another device than its folder"),
+              (header.get("first_seq") == name.first and header.get("last_seq") == name.last,
+               "header seqs do not match the name"),
+              (footer.get("count") == len(ops) == name.last - name.first + 1, "op count does not match"))
+    for ok, problem in checks:
+        if not ok:
+            raise SegmentProblem("corrupt", f"{where}: {problem}")
+    for i, line in enumerate(ops):
+        seq = name.first + i
+        if (not isinstance(line, dict) or line.get("kind") != "op" or line.get("seq") != seq
+                or line.get("dev") != dev or line.get("op_id") != ids.op_id(dev, seq)):
+            raise SegmentProblem("corrupt", f"{where}: op line {i + 1} is not op {seq} of this device")
+    return Segment(name.name, dev, name.first, name.last, str(header.get("prev_segment_sha256")), whole,
+                   str(header.get("instance_nonce")), ops, len(data))
