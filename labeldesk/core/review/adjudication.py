@@ -64,12 +64,28 @@ def copy_drafts(annotations: Iterable[Annotation], final_id: str, provenance: di
     return out
 
 
+def classification_drafts(conn: Any, asset_id: str, source_layer: str, final_id: str) -> list[OpDraft]:
+    """Per item: the final layer's classifications of the asset become the source layer's."""
+    from labeldesk.core.op_types.classifications import classifications
+    rows = classifications(conn, asset_id)
+    out = [OpDraft("classification.remove", c["id"], {}) for c in rows if c["layer_id"] == final_id]
+    for c in rows:
+        if c["layer_id"] != source_layer:
+            continue
+        d: dict[str, Any] = {"asset_id": asset_id, "layer_id": final_id, "scope": c["scope"], "class_id": c["class_id"]}
+        if c["scope"] == "plane":
+            d["plane"] = {"axis": c["plane_axis"], "z": c["plane_z"], "t": c["plane_t"]}
+        out.append(OpDraft("classification.add", ids.new_id(), d))
+    return out
+
+
 def adjudicate(project: Any, asset_id: str, *, reason: str, user: str | None = None,
                from_layer: str | None = None, annotation_ids: Iterable[str] = (),
                outcome: str = "accept") -> list[Applied]:
     """Close the asset's open decisions and write its final layer.
 
-    ``from_layer``: per item, the final layer becomes a copy of that layer. ``annotation_ids``:
+    ``from_layer``: per item, the final layer becomes a copy of that layer (its annotations and
+    its asset and plane classifications). ``annotation_ids``:
     per object, those annotations (from any layer of the asset) are copied in. ``outcome="return"``
     closes a dispute by returning the item, copying nothing."""
     if not (reason or "").strip():
@@ -104,6 +120,8 @@ def adjudicate(project: Any, asset_id: str, *, reason: str, user: str | None = N
         drafts += replace_drafts(conn, asset_id, final_id, set(), {a.id for a in chosen})
     copies = copy_drafts(chosen, final_id, provenance)
     drafts += copies
+    if outcome == "accept" and from_layer:
+        drafts += classification_drafts(conn, asset_id, from_layer, final_id)
     drafts.append(OpDraft("review.adjudicate", record_id, {
         "asset_id": asset_id, "final_layer_id": final_id, "mode": mode, "outcome": outcome,
         "closes": closes, "sources": sources, "chosen": [a.id for a in chosen],

@@ -19,7 +19,8 @@ from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.store import oplog
 
 COLUMNS = ("local_order", "op_id", "wall_utc", "hlc", "user", "user_id", "device", "type", "entity",
-           "asset", "asset_id", "summary", "reason", "op_hash", "chain_hash", "chain_verified")
+           "asset", "asset_id", "summary", "reason", "clock_flag", "op_hash", "chain_hash", "chain_verified")
+CLOCK_SLACK = dt.timedelta(minutes=10)       # design/sync.md §2.7 "Clock skew"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class AuditRow:
     asset_id: str | None
     summary: str
     reason: str | None
+    clock_flag: str           # "" or why the op's wall time is suspicious (both times are shown)
     op_hash: str
     chain_hash: str
     chain_verified: bool
@@ -140,6 +142,17 @@ class _Context:
         return text if len(text) <= 160 else text[:157] + "..."
 
 
+def clock_flag(wall: dt.datetime, hlc_ms: int, now: dt.datetime) -> str:
+    """Flag a device whose clock was ahead (wall time after this machine's now) or whose wall time
+    and hybrid logical clock disagree by more than the slack."""
+    if wall - now > CLOCK_SLACK:
+        return f"clock ahead: wall time {int((wall - now).total_seconds() // 60)} min after this machine's now"
+    hlc = dt.datetime.fromtimestamp(hlc_ms / 1000, dt.timezone.utc)
+    if abs(hlc - wall) > CLOCK_SLACK:
+        return f"wall time and HLC differ by {int(abs(hlc - wall).total_seconds() // 60)} min"
+    return ""
+
+
 def audit(project: Any, *, asset: str | None = None, user: str | None = None, since: str | None = None,
           until: str | None = None) -> AuditReport:
     """The audit rows matching the filters (asset and user by id or name; since/until inclusive, UTC)."""
@@ -151,6 +164,7 @@ def audit(project: Any, *, asset: str | None = None, user: str | None = None, si
     if t1 is not None and until and len(until.strip()) == 10:       # a bare date: the whole day
         t1 += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
     rows: list[AuditRow] = []
+    now = dt.datetime.now(dt.timezone.utc)
     prev, ok, n, first_bad, problem = oplog.GENESIS, True, 0, None, None
     for r in conn.execute("SELECT * FROM ops ORDER BY local_order"):
         n += 1
@@ -167,14 +181,13 @@ def audit(project: Any, *, asset: str | None = None, user: str | None = None, si
             continue
         if user_id and op.user != user_id:
             continue
-        if t0 or t1:
-            wall = parse_time(op.wall, "wall time")
-            if (t0 and wall < t0) or (t1 and wall > t1):
-                continue
+        wall = parse_time(op.wall, "wall time")
+        if (t0 and wall < t0) or (t1 and wall > t1):
+            continue
         rows.append(AuditRow(r["local_order"], op.op_id, op.wall, f"{op.hlc[0]}:{op.hlc[1]}",
                              ctx.users.get(op.user, str(op.user)), op.user, op.dev, op.type, op.entity,
-                             ctx.assets.get(a, a or ""), a, ctx.summary(op), op.reason, r["op_hash"],
-                             r["chain_hash"], ok))
+                             ctx.assets.get(a, a or ""), a, ctx.summary(op), op.reason,
+                             clock_flag(wall, op.hlc[0], now), r["op_hash"], r["chain_hash"], ok))
     return AuditReport(rows, ok, n, first_bad, problem,
                        {"asset": asset, "user": user, "since": since, "until": until})
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-HEADERS = ("when (UTC)", "HLC", "user", "device", "op", "asset", "summary", "reason", "chain")
+HEADERS = ("when (UTC)", "HLC", "user", "device", "op", "asset", "summary", "reason", "clock", "chain")
 ROLE = QtCore.Qt.ItemDataRole.UserRole
 
 
@@ -103,7 +103,7 @@ class AuditDialog(QtWidgets.QDialog):
         bad = QtGui.QBrush(QtGui.QColor("#c62828"))
         for r, row in enumerate(rows):
             values = (row.wall_utc, row.hlc, row.user, row.device[:8], row.type, row.asset, row.summary,
-                      row.reason or "", "verified" if row.chain_verified else "NOT VERIFIED")
+                      row.reason or "", row.clock_flag, "verified" if row.chain_verified else "NOT VERIFIED")
             for c, v in enumerate(values):
                 item = QtWidgets.QTableWidgetItem(v)
                 if c == 0:

@@ -80,3 +80,19 @@ def test_adjudication_shows_its_reason_and_provenance(project, add_asset):
     rows = audit.audit(project, user="ada").rows
     assert [r.type for r in rows] == ["layer.create", "annotation.create", "review.adjudicate"]
     assert "copy of" in rows[1].summary and rows[2].reason == "kept bob's box"
+
+
+def test_a_device_clock_ahead_is_flagged(project):
+    from labeldesk.core.ops import Op, get_op_type
+    from labeldesk.core.store import oplog
+    import time
+    now_ms = int(time.time() * 1000)
+    op = Op("dev2:000000000001", "dev2", 1, (now_ms + 3_600_000, 0), "2999-01-01T00:00:00.000Z", project.user_id,
+            "project.settings", None, {"set": {"note": "from the future"}})
+    with project.transaction() as conn:
+        oplog.append(conn, op, outbox=False)
+        get_op_type(op.type).apply(conn, op, None)
+    rows = audit.audit(project).rows
+    assert "clock ahead" in rows[-1].clock_flag and rows[-1].device == "dev2"
+    assert all(r.clock_flag == "" for r in rows[:-1])
+    assert "clock ahead" in list(csv.DictReader(io.StringIO(audit.to_csv(audit.audit(project)))))[-1]["clock_flag"]

@@ -254,3 +254,21 @@ def test_review_op_inverses(project, image_asset, team):
     with pytest.raises(OpRejected, match="not an annotator layer of that user"):
         project.apply(OpDraft("task.assign", ids.new_id(), {"asset_id": image_asset, "user_id": team["carol"],
                                                              "layer_id": task.layer_id}))
+
+
+def test_adjudication_per_item_replaces_the_final_layer_with_classifications(project, image_asset, team):
+    cid = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", cid, {"class": {"name": "normal"}}))
+    t_bob, t_carol = assignment.assign(project, [image_asset], to=[team["bob"], team["carol"]])
+    box(project, image_asset, t_bob.layer_id, team["bob"])
+    box(project, image_asset, t_carol.layer_id, team["carol"], (3, 3, 7, 7))
+    box(project, image_asset, t_carol.layer_id, team["carol"], (30, 30, 40, 40))
+    project.apply(OpDraft("classification.add", ids.new_id(), {"asset_id": image_asset, "layer_id": t_carol.layer_id,
+                                                                "scope": "asset", "class_id": cid}), user=team["carol"])
+    adjudication.adjudicate(project, image_asset, reason="bob", user=team["ada"], from_layer=t_bob.layer_id)
+    adjudication.adjudicate(project, image_asset, reason="carol after all", user=team["ada"], from_layer=t_carol.layer_id)
+    final = next(l for l in project.layers() if l.kind == "final")
+    assert len(project.annotations(image_asset, layer_id=final.id)) == 2
+    from labeldesk.core.op_types.classifications import classifications
+    assert [c["class_id"] for c in classifications(project.conn, image_asset) if c["layer_id"] == final.id] == [cid]
+    assert workflow.asset_state(project.conn, image_asset).state == "adjudicated"
