@@ -28,6 +28,9 @@ def register(command: Callable[..., Any]) -> None:
                         "attribute/queue entry, the first column names the table) or json (everything, nested)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--queue", action="store_true", help="only the review queue, lowest agreement first")
+    p.add_argument("--asset", metavar="ASSET",
+                   help="one asset (name or id): list each annotation of the two layers as matched, "
+                        "class_mismatch, low_iou or unmatched, with its partner and IoU")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-unsafe-location", action="store_true",
                    help="allow a project store on a network filesystem or synced folder (risk of corruption)")
@@ -42,6 +45,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if args.layers is not None and len(args.layers) < 2:
         raise LabeldeskError("--layers needs at least two layers (names or ids)")
     with _open(args) as project:
+        if args.asset:
+            text = _asset_report(project, args)
+            return _write(text, args)
         progress = Progress(None if args.quiet else ProgressBar())
         report = compare_project(project, args.iou, args.layers, progress)
         queue = queue_by_agreement(project, report=report)
@@ -54,6 +60,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             text = _csv(report, queue, args.queue)
         else:
             text = _table(report, queue, args.queue)
+    return _write(text, args)
+
+
+def _write(text: str, args: argparse.Namespace) -> int:
+    from labeldesk.core.errors import LabeldeskError
     if args.output:
         out = Path(args.output)
         try:
@@ -64,6 +75,53 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _asset_report(project: Any, args: argparse.Namespace) -> str:
+    from labeldesk.core.errors import LabeldeskError
+    from labeldesk.core.review.comparison import compare_layers, select_layers
+    found = [a for a in project.assets() if a.id == args.asset] or \
+        [a for a in project.assets() if a.name == args.asset]
+    if len(found) != 1:
+        raise LabeldeskError(f"{project.root}: {'no' if not found else 'more than one'} asset named "
+                             f"or with id {args.asset!r}" + ("; give its id" if found else ""))
+    asset = found[0]
+    layers = select_layers(project, args.layers)
+    if len(layers) != 2:
+        raise LabeldeskError(f"--asset compares two layers; the project has {len(layers)} annotator "
+                             "layers: choose two with --layers A B")
+    la, lb = layers
+    cmp = compare_layers(project, asset.id, la.id, lb.id, iou=args.iou)
+    partner: dict[str, tuple[str, float]] = {}
+    for m in cmp.pairs:
+        partner[m.a] = (m.b, m.iou)
+        partner[m.b] = (m.a, m.iou)
+    names = {c.id: c.name for c in project.classes()}
+    status = cmp.status
+    rows = []
+    for layer in (la, lb):
+        for ann in project.annotations(asset.id, layer_id=layer.id):
+            other, iou = partner.get(ann.id, (None, None))
+            rows.append({"annotation_id": ann.id, "layer": layer.name, "plane": ann.plane.key(),
+                         "kind": ann.geometry.kind, "class": names.get(ann.class_id, "(none)"),
+                         "status": status.get(ann.id, "unmatched"), "partner": other,
+                         "iou": None if iou is None else round(iou, 6)})
+    if args.format == "json":
+        return json.dumps({"asset": asset.name, "asset_id": asset.id, "iou_threshold": args.iou,
+                           "layer_a": la.name, "layer_b": lb.name, "annotations": rows}, indent=2) + "\n"
+    if args.format == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, list(rows[0]) if rows else ["annotation_id"], lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        return buf.getvalue()
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("matched", "class_mismatch", "low_iou", "unmatched")}
+    title = (f"{asset.name}: {la.name} vs {lb.name} at IoU {args.iou} - "
+             + "annotations " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return _grid(title, rows, [("layer", "layer"), ("plane", "plane"), ("kind", "kind"), ("class", "class"),
+                               ("status", "status"), ("iou", "IoU"), ("annotation_id", "annotation"),
+                               ("partner", "partner")])
 
 
 def _queue_row(report: Any, e: Any) -> dict[str, Any]:

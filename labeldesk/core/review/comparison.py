@@ -248,7 +248,8 @@ def _counts(anns: Sequence[Annotation]) -> dict[str | None, int]:
 
 
 # ---- reading the project -----------------------------------------------------------------------
-def _select_layers(project: Any, layers: Sequence[str] | None) -> list[Layer]:
+def select_layers(project: Any, layers: Sequence[str] | None) -> list[Layer]:
+    """The layers named (by name or id), or every annotator layer."""
     all_layers = project.layers()
     if not layers:
         return [l for l in all_layers if l.kind == "annotator"]
@@ -383,7 +384,7 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
     """Compare every pair of annotator layers (or the ``layers`` given, by name or id)."""
     if not 0 < iou <= 1:
         raise LabeldeskError(f"the IoU threshold must be in (0, 1], got {iou}")
-    chosen = _select_layers(project, layers)
+    chosen = select_layers(project, layers)
     if len(chosen) < 2:
         raise LabeldeskError(f"{project.root}: comparing needs two layers, the project has "
                              f"{len(chosen)} annotator layer(s); pick layers with --layers A B")

@@ -318,3 +318,24 @@ def test_attribute_agreement_on_matched_pairs(project, add_asset, capsys):
     out = capsys.readouterr().out
     table = out.split("Attributes on matched shapes")[1]
     assert "grade" in table and "Cohen's kappa (quadratic)" in table and "interval" in table
+
+
+def test_cli_asset_lists_each_annotation_status(dual, capsys):
+    import json
+    from labeldesk.cli import main
+    ids_ = dual["ids"]
+    code, out, _ = _cli(dual, capsys, "--asset", dual["assets"][0], "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    by_id = {r["annotation_id"]: r for r in data["annotations"]}
+    assert by_id[ids_["a_l1"]]["status"] == "matched" and by_id[ids_["a_l1"]]["partner"] == ids_["b_l1"]
+    assert by_id[ids_["a_l1"]]["iou"] == pytest.approx(360 / 440, abs=1e-6)
+    assert by_id[ids_["b_l3"]]["status"] == "class_mismatch"
+    assert by_id[ids_["a_l2"]]["status"] == "low_iou" and by_id[ids_["b_far"]]["status"] == "unmatched"
+    assert by_id[ids_["b_far"]]["partner"] is None
+    root = str(dual["project"].root)
+    assert main(["metrics", root, "--asset", dual["assets"][0]]) == 0
+    text = capsys.readouterr().out
+    assert "alice vs bob at IoU 0.5 - annotations 2 matched, 2 class_mismatch, 2 low_iou, 1 unmatched" in text
+    assert main(["metrics", root, "--asset", "missing.png"]) == 1
+    assert "no asset named or with id 'missing.png'" in capsys.readouterr().err
