@@ -125,8 +125,9 @@ def head_decisions(recs: Iterable[Record], layer_id: str) -> list[Record]:
 
 def _derive(recs: list[Record], layer_id: str, rev: str) -> tuple[str, bool, list[Record], str]:
     heads = head_decisions(recs, layer_id)
-    adjudications = [r for r in recs if r.kind == "adjudicate" and r.detail.get("sources", {}).get(layer_id) == rev]
-    current = [d for d in heads if d.target_rev == rev]
+    adjudications = sorted((r for r in recs if r.kind == "adjudicate" and r.detail.get("sources", {}).get(layer_id) == rev),
+                           key=lambda r: (r.hlc, r.op_id))
+    current = sorted((d for d in heads if d.target_rev == rev), key=lambda d: (d.hlc, d.op_id))
     stale = any(d.decision in APPROVING and d.target_rev != rev for d in heads)
     if adjudications:
         last = adjudications[-1]          # several adjudications of one revision: the latest orders

@@ -6,7 +6,7 @@ from review_team import add_team
 from labeldesk.core import ids
 from labeldesk.core.errors import LabeldeskError, OpRejected
 from labeldesk.core.model import Plane
-from labeldesk.core.ops import Op, OpDraft, get_op_type
+from labeldesk.core.ops import Op, get_op_type
 from labeldesk.core.review import issues
 from labeldesk.core.store import oplog
 

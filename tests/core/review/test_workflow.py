@@ -272,3 +272,44 @@ def test_adjudication_per_item_replaces_the_final_layer_with_classifications(pro
     from labeldesk.core.op_types.classifications import classifications
     assert [c["class_id"] for c in classifications(project.conn, image_asset) if c["layer_id"] == final.id] == [cid]
     assert workflow.asset_state(project.conn, image_asset).state == "adjudicated"
+
+
+def _record(i, kind, decision, rev, user, refs=(), sources=None):
+    return workflow.Record(f"rec{i}", kind, "asset", "L" if kind != "adjudicate" else "F", decision, rev,
+                           tuple(refs), {"sources": sources or {}}, user, user, "why", f"dev:{i:012d}", (1000 + i, 0))
+
+
+def test_derived_state_does_not_depend_on_arrival_order():
+    """Property: any permutation of the same records gives the same state (sync convergence)."""
+    from hypothesis import given, settings, strategies as st
+
+    @st.composite
+    def record_sets(draw):
+        recs = []
+        last_by_user = {}
+        for i in range(draw(st.integers(1, 7))):
+            kind = draw(st.sampled_from(["submit", "decide", "decide", "adjudicate"]))
+            rev = draw(st.sampled_from(["r1", "r2"]))
+            user = draw(st.sampled_from(["rita", "rex"]))
+            if kind == "submit":
+                recs.append(_record(i, "submit", None, rev, "bob"))
+            elif kind == "decide":
+                refs = [last_by_user[user]] if user in last_by_user and draw(st.booleans()) else []
+                recs.append(_record(i, "decide", draw(st.sampled_from(["approve", "fix_approve", "return"])), rev,
+                                    user, refs))
+                last_by_user[user] = f"rec{i}"
+            else:
+                closes = [r.id for r in recs if r.kind == "decide"]
+                recs.append(_record(i, "adjudicate", draw(st.sampled_from(["accept", "return"])), None, "ada",
+                                    closes, {"L": rev}))
+        return recs, draw(st.permutations(range(len(recs)))), draw(st.sampled_from(["r1", "r2"]))
+
+    @settings(max_examples=200, deadline=None)
+    @given(record_sets())
+    def check(case):
+        recs, order, rev = case
+        a = workflow._derive(recs, "L", rev)
+        b = workflow._derive([recs[i] for i in order], "L", rev)
+        assert (a[0], a[1], a[3], [d.id for d in a[2]]) == (b[0], b[1], b[3], [d.id for d in b[2]])
+
+    check()
