@@ -42,7 +42,7 @@ def formats() -> list[registry.FormatInfo]:
 def _reporting(drafts: list[OpDraft], progress: Progress) -> Iterator[OpDraft]:
     n = len(drafts)
     for i, d in enumerate(drafts):
-        if i % 2000 == 0:
+        if i % 500 == 0:
             progress.report(i, n, "writing annotations")
         yield d
     progress.report(n, n, "committing")
