@@ -76,6 +76,12 @@ class ProjectComparison:
     attribute_defs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # class -> key -> def
 
     # ---- aggregates ------------------------------------------------------------------------
+    def class_label(self, value: str | None) -> str:
+        """A class id, or a "+"-joined combination of ids (several classes on one unit), by name."""
+        if value is None:
+            return "(none)"
+        return "+".join(self.class_names.get(c) or c for c in value.split("+"))
+
     def layer_name(self, layer_id: str) -> str:
         return next((l.name for l in self.layers if l.id == layer_id), layer_id)
 
@@ -232,7 +238,7 @@ class ProjectComparison:
                     "fleiss": cls["fleiss"].to_dict(), "alpha": cls["alpha"].to_dict(),
                     "pairs": [{"layer_a": self.layer_name(p.layer_a), "layer_b": self.layer_name(p.layer_b),
                                "percent": p.percent.to_dict(), "kappa": p.kappa.to_dict(),
-                               "categories": [self.class_names.get(c, c) for c in p.categories],
+                               "categories": [self.class_label(c) for c in p.categories],
                                "confusion": p.confusion.tolist()} for p in cls["pairs"]]}}
 
 
@@ -468,8 +474,7 @@ def queue_by_agreement(project: Any, iou: float = 0.5, layers: Sequence[str] | N
         for la, lb in report.pairs():
             va, vb = per.get(la), per.get(lb)
             if va is not None and vb is not None and va != vb:
-                text = (f"classification differs: {report.class_names.get(va, va)} vs "
-                        f"{report.class_names.get(vb, vb)}")
+                text = f"classification differs: {report.class_label(va)} vs {report.class_label(vb)}"
                 offer(QueueEntry(asset_id, names.get(asset_id, asset_id),
                                  None if unit == "asset" else _plane_of(unit), 0.0, la, lb, text))
     return sorted(worst.values(), key=lambda e: (e.score, e.asset_name, e.plane or Plane()))

@@ -339,3 +339,15 @@ def test_cli_asset_lists_each_annotation_status(dual, capsys):
     assert "alice vs bob at IoU 0.5 - annotations 2 matched, 2 class_mismatch, 2 low_iou, 1 unmatched" in text
     assert main(["metrics", root, "--asset", "missing.png"]) == 1
     assert "no asset named or with id 'missing.png'" in capsys.readouterr().err
+
+
+def test_several_classes_on_one_unit_are_rated_as_their_combination(dual):
+    p, a2 = dual["project"], dual["assets"][1]
+    _classify(p, a2, dual["alice"], dual["lesion"])          # alice: cyst + lesion, bob: lesion
+    rep = compare_project(p)
+    q = queue_by_agreement(p, report=rep)
+    assert q[0].asset_id == a2 and q[0].plane is None
+    assert q[0].reason in ("classification differs: cyst+lesion vs lesion",
+                           "classification differs: lesion+cyst vs lesion")
+    cats = rep.to_dict()["classification"]["pairs"][0]["categories"]
+    assert any("+" in c and "cyst" in c for c in cats)
