@@ -66,9 +66,9 @@ DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
 def method_text() -> str:
     """What the asset's meta records about the method (no identifiers in it)."""
-    from importlib.metadata import version
+    import dicognito
     codes = ", ".join(f"{c} {m}" for c, m in CODES)
-    return f"DICOM PS3.15 basic profile via dicognito {version('dicognito')}; codes: {codes}"
+    return f"DICOM PS3.15 basic profile via dicognito {dicognito.__version__}; codes: {codes}"
 
 
 def pixel_review(ds: Any) -> str | None:

@@ -100,6 +100,9 @@ def add_paths(project: Any, paths: Iterable[str | os.PathLike[str]],
             from labeldesk.core.deid import Deidentifier
             session = Deidentifier(project)
             by_kind["dicom"] = session.run(by_kind["dicom"], report, progress)
+        if deidentify:
+            report.review += [(Path(f).name, "not DICOM: added as it is (its file name and header are not "
+                               "de-identified)") for k in ("raster", "video", "nifti") for f in by_kind[k]]
         candidates = _discover(by_kind, report, progress)
         if session is not None:
             candidates = [session.describe(found, report) for found in candidates]

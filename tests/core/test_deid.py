@@ -122,7 +122,14 @@ def test_burned_in_annotation_and_bad_files(project, tmp_path):
     data = (src / "burned.dcm").read_bytes()
     (src / "broken.dcm").write_bytes(data[:128] + b"DICM" + b"\x02\x00\x10\x00UI\xff")   # truncated header
     (src / "notes.txt").write_text("not an image")
+    import nibabel as nib
+    import numpy as np
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 2), np.int16), np.eye(4)), str(src / "doe_jane.nii"))
     report = add_paths(project, [src], deidentify=True)
+    assert len(report.added) == 2
+    assert ("doe_jane.nii", "not DICOM: added as it is (its file name and header are not de-identified)") \
+        in report.review
+    report.added = [a for a in report.added if a.kind == "volume" and "pixel_review" in a.meta]
     assert len(report.added) == 1
     assert report.added[0].meta["pixel_review"] == "needed: Burned In Annotation is YES"
     reasons = dict(report.refused)

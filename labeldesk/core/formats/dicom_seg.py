@@ -123,15 +123,20 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
             for s, e in enumerate(entries):
                 pixels[row, :, :, s] = masks[e][t, z]
         first = datasets[0]
-        seg = hd.seg.Segmentation(
-            source_images=datasets, pixel_array=pixels, segmentation_type="BINARY",
-            segment_descriptions=[_description(i + 1, e, automatic) for i, e in enumerate(entries)],
-            series_instance_uid=hd.UID(), series_number=int(first.get("SeriesNumber", 0) or 0) + 1000,
-            sop_instance_uid=hd.UID(), instance_number=1, manufacturer="labeldesk",
-            manufacturer_model_name="labeldesk", software_versions=__version__,
-            device_serial_number=str(ctx.project.device_id)[:64],
-            content_label="LABELDESK", content_description=f"labeldesk annotations ({len(entries)} classes)"[:64],
-            omit_empty_frames=True)
+        try:
+            seg = hd.seg.Segmentation(
+                source_images=datasets, pixel_array=pixels, segmentation_type="BINARY",
+                segment_descriptions=[_description(i + 1, e, automatic) for i, e in enumerate(entries)],
+                series_instance_uid=hd.UID(), series_number=int(first.get("SeriesNumber", 0) or 0) + 1000,
+                sop_instance_uid=hd.UID(), instance_number=1, manufacturer="labeldesk",
+                manufacturer_model_name="labeldesk", software_versions=__version__,
+                device_serial_number=str(ctx.project.device_id)[:64],
+                content_label="LABELDESK", content_description=f"labeldesk annotations ({len(entries)} classes)"[:64],
+                omit_empty_frames=True)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            ctx.report.refuse(asset.name, "no SEG could be built from its source images ("
+                              + " ".join(str(exc).split())[:200] + "); not exported")
+            continue
         buf = io.BytesIO()
         seg.save_as(buf)
         out.write(safe_name(asset) + ".seg.dcm", buf.getvalue())
@@ -222,10 +227,16 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any]) ->
         ctx.report.note(where, "fractional segments thresholded at 0.5")
     multiframe = len(ours) == 1 and len(planes) > 1
     present = [p for p in planes if p[0] in set(refs)]
-    if multiframe:
-        arr = seg.get_pixels_by_source_frame(planes[0][0], [f + 1 for _, f in present], segment_numbers=numbers)
-    else:
-        arr = seg.get_pixels_by_source_instance([u for u, _ in present], segment_numbers=numbers)
+    try:                 # frames highdicom omitted as empty are empty
+        if multiframe:
+            arr = seg.get_pixels_by_source_frame(planes[0][0], [f + 1 for _, f in present], segment_numbers=numbers,
+                                                 assert_missing_frames_are_empty=True)
+        else:
+            arr = seg.get_pixels_by_source_instance([u for u, _ in present], segment_numbers=numbers,
+                                                    assert_missing_frames_are_empty=True)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise InputError(where, "its frames cannot be matched to the source images ("
+                                + " ".join(str(exc).split())[:200] + ")") from None
     for row, p in enumerate(present):
         k = planes.index(p)
         t, z = divmod(k, asset.depth)

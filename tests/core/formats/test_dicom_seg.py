@@ -164,3 +164,33 @@ def test_cli_export_and_import_seg_and_nifti(tmp_path, capsys):
     with Project.open(root) as p:
         by_layer = {l.name: [a.geometry for a in p.annotations(asset.id, layer_id=l.id)] for l in p.layers()}
     assert by_layer["seg"] == by_layer["nii"] == by_layer["alice"] == [Mask.from_array(m)]
+
+
+def test_multiframe_source_round_trip_and_a_source_highdicom_refuses(project, tmp_path):
+    from labeldesk.core.samples.ct import write_multiframe
+    (tmp_path / "a").mkdir()
+    good = write_multiframe(tmp_path / "a" / "mf.dcm", n_frames=5, size=16)
+    ds = pydicom.dcmread(good)
+    ds.FrameOfReferenceUID = hd.UID()
+    ds.save_as(good)
+    (tmp_path / "b").mkdir()
+    bad = write_multiframe(tmp_path / "b" / "nofor.dcm", n_frames=3, size=16, seed=4)   # no Frame of Reference
+    add_paths(project, [good, bad])
+    vol, other = sorted(project.assets(), key=lambda a: -a.depth)
+    cls = _class(project, "x", "#ff0000")
+    m = np.zeros((16, 16), bool)
+    m[2:5, 3:9] = True
+    for asset in (vol, other):
+        _ann(project, asset.id, cls, Mask.from_array(m).to_dict(), {"z": 1})
+    rep = export(project, "dicom-seg", tmp_path / "segs")
+    assert rep.exported == 2 and len(rep.files) == 1
+    assert any(other.name in str(r) and "Frame Of Reference" in str(r) for r in rep.refused)
+    seg = hd.seg.segread(rep.files[0])
+    frames = project.locator(vol.id)["frames"]                  # geometric order: stored frames reversed
+    pixels = seg.get_pixels_by_source_frame(str(ds.SOPInstanceUID), [frames[1] + 1],
+                                            assert_missing_frames_are_empty=True)
+    assert np.array_equal(pixels[0, :, :, 0].astype(bool), m)
+    back = import_file(project, "dicom-seg", rep.files[0], options={"layer": "mf"})
+    layer = next(l.id for l in project.layers() if l.name == "mf")
+    assert [(a.plane.z, a.geometry) for a in project.annotations(vol.id, layer_id=layer)] == [(1, Mask.from_array(m))]
+    assert not back.refused
