@@ -182,3 +182,23 @@ def test_bulk_box_iou_equals_the_shapely_iou():
     by_id = {x.id: x.geometry for x in a + b}
     for m in r.matches + r.low_iou:
         assert m.iou == pytest.approx(area_iou(by_id[m.a], by_id[m.b]))
+
+
+def test_mask_and_box_iou_agree_with_pycocotools():
+    from pycocotools import mask as cmask
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        a = rng.random((50, 60)) < 0.3
+        b = rng.random((50, 60)) < 0.3
+        a[0, 0] = b[0, 0] = True
+        want = cmask.iou([cmask.encode(np.asfortranarray(a.astype(np.uint8)))],
+                         [cmask.encode(np.asfortranarray(b.astype(np.uint8)))], [0])[0, 0]
+        assert area_iou(Mask.from_array(a), Mask.from_array(b)) == pytest.approx(want)
+    boxes = rng.uniform(0, 50, (20, 4))
+    ga = [Box(x, y, x + w + 1, y + h + 1) for x, y, w, h in boxes[:10]]
+    gb = [Box(x, y, x + w + 1, y + h + 1) for x, y, w, h in boxes[10:]]
+    xywh = lambda g: [g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0]
+    want = cmask.iou([xywh(g) for g in ga], [xywh(g) for g in gb], [0] * 10)
+    for i, x in enumerate(ga):
+        for j, y in enumerate(gb):
+            assert area_iou(x, y) == pytest.approx(want[i, j], abs=1e-9)
