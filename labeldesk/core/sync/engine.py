@@ -213,6 +213,7 @@ def commit(project: Any, plan: RoundPlan, ex: Exchange) -> SyncReport:
         publisher.mark_published(project, plan.device_id, ex.written)
         report.published_segments = len(ex.written)
         report.published_ops = sum(len(s.op_ids) for s in ex.written)
+        _refresh_conflicts(project, merger, [o for s in ex.written for o in s.op_ids])
     with project.transaction() as conn:
         repo.set_meta(conn, "sync.repair", json.dumps(ex.own_damaged))
     if ex.own_unknown or ex.state == "identity":
@@ -234,6 +235,24 @@ def commit(project: Any, plan: RoundPlan, ex: Exchange) -> SyncReport:
     report.problems += [p for s in ex.scans.values() for p in s.problems]
     _save_round(project, report)
     return report
+
+
+def _refresh_conflicts(project: Any, merger: Merger, op_ids: list[str]) -> None:
+    """Our own edits of an entity with an open conflict change its candidates: recompute them
+    now, as every other replica does when it merges those edits."""
+    from labeldesk.core.sync.history import REF_COLUMNS, ref_from_row
+    from labeldesk.core.sync.reducer import group_of
+    groups = set()
+    for op_id in op_ids:
+        row = project.conn.execute(f"SELECT {REF_COLUMNS} FROM ops o WHERE o.op_id = ? AND o.entity IN "
+                                   "(SELECT entity FROM sync_conflicts WHERE status = 'open')", (op_id,)).fetchone()
+        if row is not None and (g := group_of(ref_from_row(tuple(row)))) is not None:
+            groups.add(g)
+    if groups:
+        with project.transaction() as conn:
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            for g in sorted(groups, key=lambda g: (g[0], g[1] or "")):
+                merger.changes.update(merger.reducer.reduce(g))
 
 
 def _reconcile(project: Any, merger: Merger, ex: Exchange, report: SyncReport) -> None:
