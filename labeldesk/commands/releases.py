@@ -189,8 +189,10 @@ def cmd_queue_order(args: argparse.Namespace) -> int:
             return 0
         for rank, it in enumerate(items, 1):
             plane = "" if it.plane is None else f" {it.plane.axis} z={it.plane.z} t={it.plane.t}"
-            value = "no predictions" if it.value is None else f"{args.by} {it.value:.4f}"
-            extra = f" ({it.detail})" if it.detail else ""
+            if it.value is None:
+                value, extra = ("no scores" if it.predictions else "no predictions"), ""
+            else:
+                value, extra = f"{args.by} {it.value:.4f}", (f" ({it.detail})" if it.detail else "")
             print(f"{rank:>4}  {it.asset_name}{plane}  {value}  {it.predictions} prediction(s){extra}")
         return 0
 

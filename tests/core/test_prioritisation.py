@@ -155,3 +155,20 @@ def test_queue_by_disagreement(project, add_asset, capsys):
 def test_no_predictions_layer_is_a_clear_error(project):
     with pytest.raises(LabeldeskError, match="no predictions layer"):
         Q.order_queue(project, "entropy")
+
+
+def test_predictions_without_scores_give_no_value(queue, capsys):
+    project, names, _ = queue
+    m2 = _layer(project, "masks")
+    cat = project.classes()[0].id
+    project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": names["C"], "layer_id": m2, "class_id": cat, "plane": {},
+        "geometry": {"kind": "mask", "bbox": [0, 0, 2, 2], "counts": [0, 4]}, "source": {"model": "unet"}}}))
+    items = Q.order_queue(project, "least-confident")
+    assert _order(items, names)[-1] == ("C", None) and items[-1].predictions == 1
+    assert items[-1].detail == "no scores"
+    root = str(project.root)
+    project.close()
+    assert main(["queue-order", root, "--by", "margin"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "no scores" in last and "1 prediction(s)" in last

@@ -20,7 +20,8 @@ smallest margin) or their mean (``aggregate="mean"``).
 class) / (|A| + |B| - matched pairs)``: 0 when both models agree exactly, 1 when nothing matches.
 Only area shapes (box, rotated box, ellipse, polygon, mask) take part in IoU; others never match.
 
-Items without predictions come last, in asset order.
+Predictions without a score (a label map from a segmentation model, say) give no value; items
+without scored predictions come last, in asset order.
 """
 from __future__ import annotations
 
@@ -175,20 +176,27 @@ def _scores(prov: Any) -> tuple[float | None, dict[str, float] | None]:
     return prov.score, prov.class_scores
 
 
-def _item_values(method: str, anns: list[Annotation], provs: dict[str, Any], overlap: float) -> list[float]:
+def _scored(prov: Any) -> bool:
+    return prov is not None and (prov.score is not None or bool(prov.class_scores))
+
+
+def _item_values(method: str, anns: list[Any], provs: dict[str, Any], overlap: float) -> list[float]:
+    """One value per prediction (per overlapping group for margin); predictions without any score
+    (e.g. a label map from a segmentation model) give none."""
+    scored = [a for a in anns if _scored(provs.get(a.id))]
     if method == "least-confident":
-        return [least_confident(*_scores(provs.get(a.id))) for a in anns]
+        return [least_confident(*_scores(provs.get(a.id))) for a in scored]
     if method == "entropy":
-        return [entropy(*_scores(provs.get(a.id))) for a in anns]
+        return [entropy(*_scores(provs.get(a.id))) for a in scored]
     values = []
-    for group in _groups(anns, overlap):
+    for group in _groups(scored, overlap):
         best: dict[Any, float] = {}
         for a in group:
             s, cs = _scores(provs.get(a.id))
             if cs and len(cs) >= 2:          # the model gave a distribution: its own margin
                 values.append(margin(s, cs))
             else:
-                p = float(s if s is not None else (max(cs.values()) if cs else 0.0))
+                p = float(s if s is not None else max(cs.values()))
                 best[a.class_id] = max(best.get(a.class_id, 0.0), p)
         if best:
             top = sorted(best.values(), reverse=True)
@@ -250,6 +258,9 @@ def order_queue(project: Any, method: str, layers: Iterable[str] = (), *, planes
                                        f"{len(a_side)} vs {len(b_side)}"))
                 continue
             values = _item_values(method, anns, provs, overlap)
+            if not values:
+                items.append(QueueItem(asset.id, asset.name, plane, None, len(anns), "no scores"))
+                continue
             if aggregate == "mean":
                 value = sum(values) / len(values)
             else:
