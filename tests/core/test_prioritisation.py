@@ -53,20 +53,6 @@ def _ann(xyxy, cls="c", plane=Plane()):
     return Annotation(ids.new_id(), "a", "l", cls, plane, Box(*xyxy))
 
 
-def test_greedy_match_is_one_to_one_best_first():
-    a1 = _ann((0, 0, 10, 10))
-    b1, b2 = _ann((0, 0, 10, 10)), _ann((0, 0, 10, 8))
-    (x, y, v), = Q.greedy_match([a1], [b2, b1])
-    assert (x, y, v) == (a1, b1, 1.0)
-    a2 = _ann((0, 0, 10, 8))
-    got = {(x.id, y.id) for x, y, _ in Q.greedy_match([a1, a2], [b1, b2])}
-    assert got == {(a1.id, b1.id), (a2.id, b2.id)}
-    # other planes never match
-    assert Q.greedy_match([_ann((0, 0, 10, 10), plane=Plane(z=1))], [b1]) == []
-    # below the threshold: no pair (IoU 0.8 < 0.9)
-    assert Q.greedy_match([a1], [b2], threshold=0.9) == []
-
-
 def test_disagreement_by_hand():
     a = [_ann((0, 0, 10, 10), "cat"), _ann((20, 0, 30, 10), "dog")]
     b = [_ann((0, 0, 10, 5), "cat"), _ann((20, 0, 30, 10), "cat"), _ann((50, 50, 60, 60), "cat")]
@@ -76,6 +62,10 @@ def test_disagreement_by_hand():
     assert Q.disagreement(a, b, threshold=0.6) == pytest.approx(1.0)
     assert Q.disagreement(a, a) == pytest.approx(0.0)
     assert Q.disagreement([], []) is None
+    # pairs never cross planes: the same box on another slice is two unmatched items
+    assert Q.disagreement([_ann((0, 0, 10, 10))], [_ann((0, 0, 10, 10), plane=Plane(z=1))]) == 1.0
+    # one-to-one: a second identical box on one side stays unmatched (1 - 1/2)
+    assert Q.disagreement([_ann((0, 0, 10, 10)), _ann((0, 0, 10, 10))], [_ann((0, 0, 10, 10))]) == pytest.approx(0.5)
 
 
 @pytest.fixture
@@ -143,6 +133,8 @@ def test_queue_by_disagreement(project, add_asset, capsys):
     assert got == [("Z", 1.0), ("X", 0.8333), ("Y", 0.0), ("W", None)]
     with pytest.raises(LabeldeskError, match="exactly two"):
         Q.order_queue(project, "disagreement", ["m1"])
+    with pytest.raises(LabeldeskError, match="IoU must be in"):
+        Q.order_queue(project, "disagreement", ["m1", "m2"], threshold=1.5)
     root = str(project.root)
     project.close()
     assert main(["queue-order", root, "--by", "disagreement", "--layers", "m1", "m2"]) == 0

@@ -15,10 +15,10 @@ An item of the queue (an asset, or one plane of an asset with ``planes=True``) g
 uncertain of its predictions (``aggregate="max"``: the largest least-confidence or entropy, the
 smallest margin) or their mean (``aggregate="mean"``).
 
-``disagreement`` compares two predictions layers on each plane: a greedy one-to-one IoU matching
-(pairs at or above ``threshold``, highest IoU first) and ``1 - sum(IoU of matched pairs of the same
-class) / (|A| + |B| - matched pairs)``: 0 when both models agree exactly, 1 when nothing matches.
-Only area shapes (box, rotated box, ellipse, polygon, mask) take part in IoU; others never match.
+``disagreement`` compares two predictions layers on each plane with the greedy one-to-one matching
+of :mod:`labeldesk.core.review.matching` (pairs at or above ``threshold``, same class first, then
+across classes) and ``1 - sum(IoU of same-class pairs) / (|A| + |B| - pairs)``: 0 when both models
+agree exactly, 1 when nothing matches. Overlap groups for ``margin`` use area shapes only.
 
 Predictions without a score (a label map from a segmentation model, say) give no value; items
 without scored predictions come last, in asset order.
@@ -84,37 +84,17 @@ def _iou(a: Annotation, b: Annotation) -> float | None:
         return None
 
 
-def greedy_match(a: Sequence[Annotation], b: Sequence[Annotation], threshold: float = 0.5
-                 ) -> list[tuple[Annotation, Annotation, float]]:
-    """One-to-one pairs (a, b, IoU) at or above ``threshold``, highest IoU first (ties by ids)."""
-    pairs = []
-    for x in a:
-        for y in b:
-            if x.plane != y.plane:
-                continue
-            v = _iou(x, y)
-            if v is not None and v >= threshold and v > 0:
-                pairs.append((-v, x.id, y.id, x, y))
-    pairs.sort(key=lambda p: p[:3])
-    used_a: set[str] = set()
-    used_b: set[str] = set()
-    out = []
-    for neg, ia, ib, x, y in pairs:
-        if ia in used_a or ib in used_b:
-            continue
-        used_a.add(ia)
-        used_b.add(ib)
-        out.append((x, y, -neg))
-    return out
-
-
 def disagreement(a: Sequence[Annotation], b: Sequence[Annotation], threshold: float = 0.5) -> float | None:
-    """0 (the two sets agree) .. 1 (nothing matches); None when both are empty."""
+    """0 (the two sets agree) .. 1 (nothing matches); None when both are empty. Matching is the
+    review module's (same class first, then across classes; IoU for areas and lines, an OKS-like
+    similarity for points), one-to-one within each plane."""
+    from labeldesk.core.review.matching import match_annotations
     if not a and not b:
         return None
-    matched = greedy_match(a, b, threshold)
-    agree = sum(v for x, y, v in matched if x.class_id == y.class_id)
-    return 1.0 - agree / (len(a) + len(b) - len(matched))
+    res = match_annotations(a, b, threshold)
+    agree = sum(m.iou for m in res.matches)
+    paired = len(res.matches) + len(res.class_mismatches)
+    return 1.0 - agree / (len(a) + len(b) - paired)
 
 
 def _groups(anns: Sequence[Annotation], overlap: float) -> list[list[Annotation]]:
@@ -220,6 +200,8 @@ def order_queue(project: Any, method: str, layers: Iterable[str] = (), *, planes
     from labeldesk.core.predictions import prediction_layers, predictions, provenances
     if method not in METHODS:
         raise LabeldeskError(f"unknown ordering {method!r}; choose one of: {', '.join(METHODS)}")
+    if not 0 < threshold <= 1 or not 0 < overlap <= 1:
+        raise LabeldeskError(f"the IoU must be in (0, 1], got {threshold if not 0 < threshold <= 1 else overlap}")
     if aggregate not in AGGREGATES:
         raise LabeldeskError(f"unknown aggregate {aggregate!r}; choose one of: {', '.join(AGGREGATES)}")
     names = list(layers)
