@@ -152,3 +152,16 @@ def test_cli_add_deidentify(tmp_path, capsys):
         assert all("deidentified" in a.meta for a in p.assets())
         text = json.dumps([tuple(r) for r in p.conn.execute("SELECT payload FROM ops")])
         assert "CompressedSamples" not in text and "1CT1" not in text
+
+
+def test_a_dicomdir_alone_brings_its_files_deidentified(project, tmp_path):
+    src = tmp_path / "in"
+    shutil.copytree(get_testdata_file("DICOMDIR").rsplit("/", 1)[0], src)     # pydicom's dicomdirtests
+    names = {str(pydicom.dcmread(f, stop_before_pixels=True, force=True).get("PatientName", ""))
+             for f in src.rglob("*") if f.is_file() and not f.name.startswith("DICOMDIR") and f.parent != src}
+    assert {"Doe^Peter", "Citizen^Jan"} <= names
+    report = add_paths(project, [src / "DICOMDIR"], deidentify=True)
+    assert report.added and not report.refused
+    assert all(str(project.cache_dir) in f for a in project.assets() for f in project.locator(a.id)["files"])
+    text = json.dumps([tuple(r) for r in project.conn.execute("SELECT * FROM ops")])
+    assert not [n for n in names if n and n in text]
