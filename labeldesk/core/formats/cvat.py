@@ -207,7 +207,21 @@ class _Document:
     def image(self, image: ET.Element, i: int) -> None:
         name = image.get("name") or ""
         loc = f"{self.where}: image {name!r}" if name else f"{self.where}: image #{i}"
-        hit = self.ctx.asset(name, loc)
+        frame = FRAME_RE.match(strip_suffix(name)) if name and "/" not in name else None
+        hit = None
+        if frame is not None:            # CVAT names the frames of a video task frame_000012
+            try:
+                hit = self.ctx.index.find(name)
+            except LookupError:
+                video = self.video(loc)
+                if video is None:
+                    return
+                t = int(frame.group(1))
+                if t >= video.frames:
+                    self.ctx.report.refuse(loc, f"frame {t} is outside {video.name} (0..{video.frames - 1})")
+                    return
+                hit = (video, Plane(t=t))
+        hit = hit or self.ctx.asset(name, loc)
         if hit is None:
             return
         asset, plane = hit
@@ -224,7 +238,7 @@ class _Document:
                 return
         leaf = strip_suffix(name.rsplit("/", 1)[-1]) if "/" in name else ""
         flat = asset.kind in ("image", "pyramid") and asset.frames == 1
-        has_plane = not flat and bool(FRAME_RE.match(leaf) or SLICE_RE.match(leaf))
+        has_plane = not flat and (frame is not None or bool(FRAME_RE.match(leaf) or SLICE_RE.match(leaf)))
         counters: dict[str, int] = {}
         for el in image:
             n = counters[el.tag] = counters.get(el.tag, -1) + 1
@@ -280,7 +294,7 @@ class _Document:
                 break
             self._video = (found,)
             if found is None:
-                self.ctx.report.refuse(self.where, "no video in the project for its tracks (tried "
+                self.ctx.report.refuse(self.where, "no video in the project for its tracks or frames (tried "
                                        + ", ".join(repr(w) for w in wanted if w) + "; name one with the asset option)")
         return self._video[0]
 

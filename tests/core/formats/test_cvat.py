@@ -252,3 +252,23 @@ def test_cli_round_trip(tmp_path, capsys):
     capsys.readouterr()
     with Project.open(root) as p:
         assert _shapes(p, video, p.my_layer_id) == _shapes(p, video, _layer(p, "back"))
+
+
+def test_cvat_for_images_of_a_video_task_names_frames(project, tmp_path):
+    video = add_image_asset(project, width=64, height=48, frames=10, kind="video")
+    _class(project, "car")
+    f = tmp_path / "frames.xml"
+    f.write_text(f"""<annotations><version>1.1</version>
+      <meta><task><name>t</name><source>{project.asset(video).name}</source></task></meta>
+      <image id="3" name="frame_000003" width="64" height="48">
+        <box label="car" xtl="1" ytl="2" xbr="10" ybr="12"/><tag label="car"/></image>
+      <image id="12" name="frame_000012" width="64" height="48"><box label="car" xtl="1" ytl="1" xbr="2" ybr="2"/></image>
+    </annotations>""")
+    rep = import_file(project, "cvat", f)
+    assert rep.imported == 2
+    assert [str(i) for i in rep.refused] == ["frames.xml: image 'frame_000012': frame 12 is outside "
+                                             f"{project.asset(video).name} (0..9)"]
+    (ann,) = project.annotations(video)
+    assert ann.plane == Plane(t=3) and ann.geometry.bounds() == (1, 2, 10, 12)
+    from labeldesk.core.op_types.classifications import classifications
+    assert [(c["scope"], c["plane_t"]) for c in classifications(project.conn, video)] == [("plane", 3)]
