@@ -48,6 +48,8 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--iou", type=float, default=0.5,
                    help="disagreement: IoU at which two predictions match (default 0.5); margin: at which they overlap")
     p.add_argument("--pending", action="store_true", help="count only predictions nobody has accepted or rejected")
+    p.add_argument("--todo", action="store_true",
+                   help="leave out assets your layer has submitted for review or that are approved or adjudicated")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("release", cmd_release,
@@ -181,7 +183,8 @@ def cmd_queue_order(args: argparse.Namespace) -> int:
     from labeldesk.core.assist.prioritisation import order_queue
     with _open(args) as project:
         items = order_queue(project, args.by, args.layers or (), planes=args.planes, aggregate=args.aggregate,
-                            threshold=args.iou, overlap=args.iou, pending_only=args.pending)
+                            threshold=args.iou, overlap=args.iou, pending_only=args.pending,
+                            todo_only=args.todo)
         if args.json:
             print(json.dumps([{"asset_id": it.asset_id, "asset": it.asset_name,
                                "plane": it.plane.to_dict() if it.plane else None, args.by: it.value,

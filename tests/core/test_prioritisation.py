@@ -164,3 +164,13 @@ def test_predictions_without_scores_give_no_value(queue, capsys):
     assert main(["queue-order", root, "--by", "margin"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert "no scores" in last and "1 prediction(s)" in last
+
+
+def test_todo_only_leaves_out_what_was_submitted(queue):
+    from labeldesk.core.review.workflow import submit
+    project, names, b = queue
+    P.decide(project, [P.state_of(project, b)], "accept")          # a copy in my layer on B
+    submit(project, names["B"], project.my_layer_id)
+    everything = [k for k, _ in _order(Q.order_queue(project, "entropy"), names)]
+    todo = [k for k, _ in _order(Q.order_queue(project, "entropy", todo_only=True), names)]
+    assert everything == ["D", "A", "B", "C"] and todo == ["D", "A", "C"]

@@ -119,6 +119,14 @@ def _groups(anns: Sequence[Annotation], overlap: float) -> list[list[Annotation]
 
 
 SCORE_ONLY = ("least-confident", "entropy")
+DONE_STATES = ("submitted", "approved", "adjudicated")
+
+
+def _done_assets(project: Any) -> set[str]:
+    """Assets that are no longer to do for you: your layer's item submitted, approved or adjudicated."""
+    from labeldesk.core.review.workflow import item_states
+    mine = {l.id for l in project.layers() if l.owner == project.user_id and l.kind == "annotator"}
+    return {i.asset_id for i in item_states(project.conn) if i.layer_id in mine and i.state in DONE_STATES}
 
 
 @dataclass(frozen=True)
@@ -195,8 +203,10 @@ def _units(anns: list[Annotation], planes: bool) -> list[tuple[Plane | None, lis
 
 def order_queue(project: Any, method: str, layers: Iterable[str] = (), *, planes: bool = False,
                 aggregate: str = "max", threshold: float = 0.5, overlap: float = 0.5,
-                pending_only: bool = False) -> list[QueueItem]:
-    """The to-do queue (assets, or asset planes) most uncertain / most disputed first."""
+                pending_only: bool = False, todo_only: bool = False) -> list[QueueItem]:
+    """The to-do queue (assets, or asset planes) most uncertain / most disputed first.
+    ``todo_only``: leave out assets your own layer has submitted or that are approved/adjudicated
+    (the review workflow's states)."""
     from labeldesk.core.predictions import prediction_layers, predictions, provenances
     if method not in METHODS:
         raise LabeldeskError(f"unknown ordering {method!r}; choose one of: {', '.join(METHODS)}")
@@ -219,7 +229,10 @@ def order_queue(project: Any, method: str, layers: Iterable[str] = (), *, planes
         skip = {s.prediction.id for s in predictions(project) if s.status != "pending"}
     items: list[QueueItem] = []
     light = _score_rows(project, [l.id for l in chosen]) if method in SCORE_ONLY else None
+    done = _done_assets(project) if todo_only else set()
     for asset in project.assets():
+        if asset.id in done:
+            continue
         if light is not None:       # scores only: no geometry to read
             rows = light.get(asset.id, [])
             per_layer = [[r for r in rows if r.layer_id == l.id and r.id not in skip] for l in chosen]
