@@ -53,6 +53,7 @@ def test_queue_approve_and_changed_signal(qtbot, setup):
     assert panel.select(asset, layer)
     with qtbot.waitSignal(panel.sig_changed) as sig:
         panel.approve_button.click()
+    assert not panel.approve()                     # nothing selected any more (left the queue)
     assert asset in sig.args[0].reviews
     assert workflow.item_state(project.conn, asset, layer).state == "approved"
     assert _rows(panel) == []                      # nothing left in the queue

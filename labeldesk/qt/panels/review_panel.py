@@ -266,6 +266,15 @@ class ReviewPanel(QtWidgets.QWidget):
         return self._run(decision.replace("_", " "), lambda: workflow.decide(
             self.project, sel[0], sel[1], decision, user=self.user_id, reason=reason))
 
+    def approve(self) -> bool:
+        return self.decide("approve")
+
+    def return_item(self) -> bool:
+        return self.decide("return")
+
+    def fix_approve(self) -> bool:
+        return self.decide("fix_approve")
+
     def submit(self) -> bool:
         sel = self.selected()
         if self.project is None or sel is None or sel[1] is None:
