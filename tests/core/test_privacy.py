@@ -77,3 +77,20 @@ def test_identifiers_of_series_added_without_deidentification(project, tmp_path)
     rename = project.apply(OpDraft("asset.rename", asset.id, {"name": "4MR1 knee"})).op
     with pytest.raises(LabeldeskError, match=r"asset.rename.*field payload.name: patient ID"):
         check_publishable(project, [rename])
+
+
+def test_import_reasons_carry_the_file_name_not_its_folders(project, tmp_path):
+    from labeldesk.core.interchange import import_file
+    aid = ids.new_id()
+    project.apply(OpDraft("asset.add", aid, {"asset": {
+        "kind": "image", "name": "a.png", "content_hash": "sha256:" + aid, "width": 10, "height": 10}},
+        local={"locator": {"reader": "raster", "path": "/x/a.png"}}))
+    folder = tmp_path / "DOE_JANE_19610304"
+    folder.mkdir()
+    f = folder / "labels.xml"
+    f.write_text('<annotations><version>1.1</version><image name="a.png" width="10" height="10">'
+                 '<box label="car" xtl="1" ytl="1" xbr="5" ybr="5"/></image></annotations>')
+    rep = import_file(project, "cvat", f, options={"create_classes": True})
+    assert rep.imported == 1
+    reasons = [op.reason for op in project.ops() if op.reason]
+    assert reasons and all(r == "imported from cvat file labels.xml" for r in reasons)

@@ -133,7 +133,8 @@ class ImportContext:
         self.progress = progress
         self.create_classes = bool(self.options.get("create_classes"))
         self.index = AssetIndex(project)
-        self.reason = f"imported from {report.fmt} file {report.path}"
+        # the file's name only: its folders may name a patient and reasons are synced (DESIGN rule 5)
+        self.reason = f"imported from {report.fmt} file {str(report.path).replace(chr(92), '/').rsplit('/', 1)[-1]}"
         self._setup: list[OpDraft] = []
         self._drafts: list[OpDraft] = []
         self._where: list[str] = []
