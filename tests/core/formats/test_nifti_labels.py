@@ -154,3 +154,23 @@ def test_wrong_grid_or_values_are_refused_and_change_nothing(project, volume, tm
     assert "slice 4 label 7" in rep.refused[0].location
     ann = project.annotations(project.assets()[0].id, Plane(z=1))[0]
     assert ann.geometry.bounds() == (2.0, 3.0, 5.0, 6.0)       # x = i (columns), y = j (rows)
+
+
+def test_four_d_maps_keep_their_time_points(project, tmp_path):
+    path = tmp_path / "perf.nii"
+    nib.save(nib.Nifti1Image(np.zeros((8, 6, 3, 2), np.int16), np.diag([1.5, 1.5, 3.0, 1.0])), str(path))
+    add_paths(project, [path])
+    asset = project.assets()[0]
+    assert (asset.depth, asset.frames) == (3, 2)
+    cls = _class(project, "vessel")
+    m = np.zeros((6, 8), bool)
+    m[1:3, 2:7] = True
+    _ann(project, asset.id, cls, Mask.from_array(m).to_dict(), {"z": 2, "t": 1})
+    export(project, "nifti", tmp_path / "out")
+    img = nib.load(str(tmp_path / "out" / "perf.labels.nii.gz"))
+    data = np.asanyarray(img.dataobj)
+    assert data.shape == (8, 6, 3, 2) and np.array_equal(data[:, :, 2, 1].T == 1, m) and data.sum() == m.sum()
+    import_file(project, "nifti", tmp_path / "out" / "perf.labels.nii.gz", options={"layer": "4d"})
+    layer = next(l.id for l in project.layers() if l.name == "4d")
+    assert [(a.plane, a.geometry) for a in project.annotations(asset.id, layer_id=layer)] == \
+        [(Plane(z=2, t=1), Mask.from_array(m))]
