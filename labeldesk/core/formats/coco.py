@@ -198,19 +198,12 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
             continue
         attrs = a.get("attributes") if isinstance(a.get("attributes"), dict) else None
         for g in geometries(ctx, a, target, loc, cats.get(a.get("category_id")) or {}):
-            ctx.annotation(loc, target[0], target[1], g, cls, attrs, score=_score(a), source=_source(ctx, a))
+            ctx.annotation(loc, target[0], target[1], g, cls, attrs, score=_score(a))
 
 
 def _score(a: dict[str, Any]) -> float | None:
     s = a.get("score")
     return float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else None
-
-
-def _source(ctx: ImportContext, a: dict[str, Any]) -> dict[str, Any] | None:
-    model = ctx.options.get("model")
-    if not model:
-        return None
-    return {"model": str(model), "version": str(ctx.options.get("model_version") or ""), "score": _score(a)}
 
 
 def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane], loc: str,
@@ -320,7 +313,7 @@ def import_results(ctx: ImportContext, path: Path) -> None:
         if cls is None:
             continue
         for g in geometries(ctx, r, target, loc, cats.get(r.get("category_id")) or {}):
-            ctx.annotation(loc, target[0], target[1], g, cls, None, score=score, source=_source(ctx, r))
+            ctx.annotation(loc, target[0], target[1], g, cls, None, score=score)
     if low:
         ctx.report.note(where, f"{low} detection(s) below min_score {min_score} left out")
 

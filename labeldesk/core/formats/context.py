@@ -265,8 +265,11 @@ class ImportContext:
             ann["z_order"] = float(z_order)
         if score is not None:
             ann["score"] = float(score)      # kept in the op log (provenance of model predictions)
+        if source is None and self.options.get("model"):
+            source = {"model": str(self.options["model"]), "version": str(self.options.get("model_version") or ""),
+                      "score": ann.get("score")}
         if source is not None:
-            ann["source"] = dict(source)     # {"model", "version", "score"} given with --model
+            ann["source"] = dict(source)     # {"model", "version", "score"}: --model NAME --model-version V
         self._drafts.append(OpDraft("annotation.create", ids.new_id(), {"annotation": ann}, reason=self.reason))
         self._where.append(location)
         return True

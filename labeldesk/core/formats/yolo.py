@@ -138,11 +138,7 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                 if cls is None:
                     continue
                 score = geometry.pop("_score", None)
-                source = None
-                if ctx.options.get("model"):
-                    source = {"model": str(ctx.options["model"]),
-                              "version": str(ctx.options.get("model_version") or ""), "score": score}
-                ctx.annotation(loc, asset, plane, geometry, cls, score=score, source=source)
+                ctx.annotation(loc, asset, plane, geometry, cls, score=score)
 
 
 def _box_or_polygon(vals: list[float], w: int, h: int) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def test_confidences_become_scores_and_bad_lines_are_refused(proj, tmp_path):
         "0 0.95 0.5 0.2 0.2\n"          # clipped
         "0 0.5 0.5\n")                  # too few numbers
     (tmp_path / "ds/labels/missing.txt").write_text("0 0.5 0.5 0.2 0.2\n")
-    rep = interchange.import_file(proj, "yolo", tmp_path / "ds")
+    rep = interchange.import_file(proj, "yolo", tmp_path / "ds", options={"model": "yolo11s", "model_version": "8.3"})
     assert rep.imported == 2
     text = "\n".join(map(str, rep.refused))
     assert "a.txt line 2: not a YOLO detection or segmentation line (could not convert" in text
@@ -102,6 +102,9 @@ def test_confidences_become_scores_and_bad_lines_are_refused(proj, tmp_path):
     assert "missing.txt: no asset named 'missing'" in text
     op = next(o for o in proj.ops() if o.type == "annotation.create")
     assert op.payload["annotation"]["score"] == 0.87
+    assert op.payload["annotation"]["source"] == {"model": "yolo11s", "version": "8.3", "score": 0.87}
+    last = [o for o in proj.ops() if o.type == "annotation.create"][-1]
+    assert "score" not in last.payload["annotation"] and last.payload["annotation"]["source"]["score"] is None
 
 
 @pytest.mark.parametrize("text,names", [
