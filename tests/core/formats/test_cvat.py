@@ -272,3 +272,28 @@ def test_cvat_for_images_of_a_video_task_names_frames(project, tmp_path):
     assert ann.plane == Plane(t=3) and ann.geometry.bounds() == (1, 2, 10, 12)
     from labeldesk.core.op_types.classifications import classifications
     assert [(c["scope"], c["plane_t"]) for c in classifications(project.conn, video)] == [("plane", 3)]
+
+
+def test_volume_planes_and_asset_tags_round_trip(project, tmp_path):
+    vol = add_image_asset(project, width=40, height=30, depth=8, kind="volume")
+    organ = _class(project, "organ", [{"key": "side", "type": "multi", "options": ["left", "right"]}])
+    _ann(project, vol, organ, {"kind": "polygon", "shell": [[1.5, 1.5], [20.5, 3.5], [10.25, 25.75]]},
+         plane={"z": 3}, attributes={"side": ["left", "right"]})
+    _ann(project, vol, organ, {"kind": "box", "xyxy": [2, 1, 12, 7]}, plane={"z": 5, "axis": "coronal"})
+    for scope, plane in (("asset", None), ("plane", {"z": 4, "axis": "sagittal"})):
+        payload = {"scope": scope, "asset_id": vol, "layer_id": project.my_layer_id, "class_id": organ}
+        if plane:
+            payload["plane"] = plane
+        project.apply(OpDraft("classification.add", ids.new_id(), payload))
+    out = tmp_path / "vol.xml"
+    export(project, "cvat", out)
+    text = out.read_text()
+    name = project.asset(vol).name
+    assert f'name="{name}/coronal_0005"' in text and f'name="{name}/axial_0003"' in text
+    back = import_file(project, "cvat", out, options={"layer": "v"})
+    assert not back.refused, back.lines()
+    assert _shapes(project, vol, project.my_layer_id) == _shapes(project, vol, _layer(project, "v"))
+    from labeldesk.core.op_types.classifications import classifications
+    got = sorted((c["scope"], c["plane_axis"], c["plane_z"]) for c in classifications(project.conn, vol)
+                 if c["layer_id"] == _layer(project, "v"))
+    assert got == [("asset", None, None), ("plane", "sagittal", 4)]
