@@ -10,6 +10,7 @@ starts a new polygon (COCO's own meaning of several rings: parts of one object).
 pycocotools rasterises every ring as filled, so for tools that rasterise, export polygons with
 holes as RLE (option ``polygon_holes=rle``).
 
+A class attribute ``iscrowd`` (bool) is written as, and read from, COCO's ``iscrowd`` flag.
 Extra keys we write and read (other readers ignore them): ``attributes`` on annotations (CVAT's
 convention), ``color`` and ``labeldesk_attributes`` (attribute definitions) on categories.
 """
@@ -196,7 +197,9 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
         cls = _category_class(ctx, cats, a.get("category_id"), loc, cache)
         if cls is None:
             continue
-        attrs = a.get("attributes") if isinstance(a.get("attributes"), dict) else None
+        attrs = dict(a["attributes"]) if isinstance(a.get("attributes"), dict) else {}
+        if a.get("iscrowd") == 1 and any(d["key"] == "iscrowd" for d in cls.attributes):
+            attrs.setdefault("iscrowd", True)       # kept where the class has an iscrowd attribute
         for g in geometries(ctx, a, target, loc, cats.get(a.get("category_id")) or {}):
             ctx.annotation(loc, target[0], target[1], g, cls, attrs, score=_score(a))
 
@@ -345,6 +348,8 @@ def export_coco(ctx: ExportContext, out: Any) -> None:
                     labelled.append((rec, entry.id))
                 if ann.attributes:
                     rec["attributes"] = ann.attributes
+                    if ann.attributes.get("iscrowd") is True:
+                        rec["iscrowd"] = 1
                 anns.append(rec)
                 ctx.report.count(ann.geometry.kind)
     for rec, cid in labelled:       # a class's keypoint names grew after this record was written

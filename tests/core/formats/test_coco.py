@@ -222,3 +222,16 @@ def test_selection_classes_and_layer(filled, tmp_path):
     assert [c["name"] for c in doc["categories"]] == ["person"]
     rep = interchange.export(filled, "coco", tmp_path / "d.json", interchange.Selection(layer="bob"))
     assert rep.exported == 0
+
+
+def test_iscrowd_is_kept_where_the_class_has_the_attribute(proj, tmp_path):
+    img = add_asset(proj, "a.png", 40, 40)
+    crowd = add_class(proj, "people", [{"key": "iscrowd", "type": "bool"}])
+    annotate(proj, img, crowd, _mask(), attributes={"iscrowd": True})
+    interchange.export(proj, "coco", tmp_path / "c.json")
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["annotations"][0]["iscrowd"] == 1
+    del doc["annotations"][0]["attributes"]                  # as another tool would write it
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    interchange.import_file(proj, "coco", tmp_path / "c.json", options={"layer": "back"})
+    assert shapes(proj, layer_named(proj, "back"))[0][4] == {"iscrowd": True}
