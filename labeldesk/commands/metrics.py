@@ -21,6 +21,9 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("project", metavar="DIR", help="project folder")
     p.add_argument("--iou", type=float, default=0.5,
                    help="IoU (points: OKS-like similarity) at which two shapes match (default 0.5)")
+    p.add_argument("--tolerance", type=float, default=1.0, metavar="MM",
+                   help="surface-Dice tolerance of mask comparisons in mm (pixels where the asset "
+                        "has no spacing; default 1)")
     p.add_argument("--layers", nargs="+", metavar="LAYER",
                    help="layers to compare, by name or id (default: every annotator layer)")
     p.add_argument("--format", choices=FORMATS, default="table",
@@ -49,7 +52,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             text = _asset_report(project, args)
             return _write(text, args)
         progress = Progress(None if args.quiet else ProgressBar())
-        report = compare_project(project, args.iou, args.layers, progress)
+        report = compare_project(project, args.iou, args.layers, progress, args.tolerance)
         queue = queue_by_agreement(project, report=report)
         if args.format == "json":
             data = {"queue": [_queue_row(report, e) for e in queue]}
@@ -198,7 +201,8 @@ def _table(report: Any, queue: list[Any], only_queue: bool) -> str:
             out.append(_grid("Volumes (3-D masks)", report.volume_rows(),
                              [("asset", "asset"), ("class", "class"), ("layer_a", "layer A"),
                               ("layer_b", "layer B"), ("dice", "Dice"), ("hd95", "HD95 mm"),
-                              ("assd", "ASSD mm"), ("volume_a", "vol A mm3"), ("volume_b", "vol B mm3")]))
+                              ("assd", "ASSD mm"), ("surface_dice", f"sDice@{report.tolerance:g}mm"),
+                              ("volume_a", "vol A mm3"), ("volume_b", "vol B mm3")]))
         attrs = report.attribute_rows()
         if attrs:
             out.append(_grid("Attributes on matched shapes", attrs,

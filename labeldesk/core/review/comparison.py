@@ -74,6 +74,7 @@ class ProjectComparison:
     coverage: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
     class_names: dict[str | None, str] = field(default_factory=dict)
     attribute_defs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # class -> key -> def
+    tolerance: float = 1.0        # mm, surface Dice of masks
 
     # ---- aggregates ------------------------------------------------------------------------
     def class_label(self, value: str | None) -> str:
@@ -229,7 +230,7 @@ class ProjectComparison:
 
     def to_dict(self) -> dict[str, Any]:
         cls = self.classification_stats()
-        return {"iou_threshold": self.threshold,
+        return {"iou_threshold": self.threshold, "surface_dice_tolerance_mm": self.tolerance,
                 "layers": [l.to_dict() for l in self.layers],
                 "pairs": self.pair_rows(), "classes": self.class_rows(), "items": self.item_rows(),
                 "volumes": self.volume_rows(), "attributes": self.attribute_rows(),
@@ -345,7 +346,7 @@ def _spacing_2d(asset: Asset, plane: Plane) -> tuple[float, float]:
 
 
 def _plane_masks(a: Sequence[Annotation], b: Sequence[Annotation],
-                 spacing: tuple[float, float]) -> dict[str | None, SurfaceReport]:
+                 spacing: tuple[float, float], tolerance: float) -> dict[str | None, SurfaceReport]:
     out: dict[str | None, SurfaceReport] = {}
     ma = [x for x in a if isinstance(x.geometry, Mask)]
     mb = [x for x in b if isinstance(x.geometry, Mask)]
@@ -353,12 +354,12 @@ def _plane_masks(a: Sequence[Annotation], b: Sequence[Annotation],
         ca = [x for x in ma if x.class_id == cid]
         cb = [x for x in mb if x.class_id == cid]
         win = _window(ca + cb)
-        out[cid] = compare_masks(_mask_union(ca, win), _mask_union(cb, win), spacing)
+        out[cid] = compare_masks(_mask_union(ca, win), _mask_union(cb, win), spacing, tolerance=tolerance)
     return out
 
 
-def _volume_masks(asset: Asset, a: Sequence[Annotation], b: Sequence[Annotation]
-                  ) -> list[tuple[str | None, int, SurfaceReport]]:
+def _volume_masks(asset: Asset, a: Sequence[Annotation], b: Sequence[Annotation],
+                  tolerance: float) -> list[tuple[str | None, int, SurfaceReport]]:
     """(class id, frame, 3-D report) over axial masks (z, y, x) with spacing (sz, sy, sx);
     only where the masks span two or more slices."""
     out: list[tuple[str | None, int, SurfaceReport]] = []
@@ -381,22 +382,26 @@ def _volume_masks(asset: Asset, a: Sequence[Annotation], b: Sequence[Annotation]
             for side, vol in ((ta, va), (tb, vb)):
                 for z in {x.plane.z for x in side}:
                     vol[z - z0] = _mask_union([x for x in side if x.plane.z == z], win)
-            out.append((cid, t, compare_masks(va, vb, spacing)))
+            out.append((cid, t, compare_masks(va, vb, spacing, tolerance=tolerance)))
     return out
 
 
 def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None = None,
-                    progress: Progress = NO_PROGRESS) -> ProjectComparison:
-    """Compare every pair of annotator layers (or the ``layers`` given, by name or id)."""
+                    progress: Progress = NO_PROGRESS, tolerance: float = 1.0) -> ProjectComparison:
+    """Compare every pair of annotator layers (or the ``layers`` given, by name or id);
+    ``tolerance`` (mm) is the surface-Dice tolerance of mask comparisons."""
     if not 0 < iou <= 1:
         raise LabeldeskError(f"the IoU threshold must be in (0, 1], got {iou}")
+    if not tolerance >= 0:
+        raise LabeldeskError(f"the surface-Dice tolerance must be >= 0 mm, got {tolerance}")
     chosen = select_layers(project, layers)
     if len(chosen) < 2:
         raise LabeldeskError(f"{project.root}: comparing needs two layers, the project has "
                              f"{len(chosen)} annotator layer(s); pick layers with --layers A B")
     classes = project.classes()
     report = ProjectComparison(iou, chosen, class_names={c.id: c.name for c in classes},
-                               attribute_defs={c.id: {d["key"]: d for d in c.attributes} for c in classes})
+                               attribute_defs={c.id: {d["key"]: d for d in c.attributes} for c in classes},
+                               tolerance=tolerance)
     ids = {l.id for l in chosen}
     assets = project.assets()
     for n, asset in enumerate(assets):
@@ -423,10 +428,10 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
                 shapes = match_plane(pa, pb, iou)
                 report.items.append(ItemAgreement(
                     asset.id, asset.name, plane, la, lb, shapes,
-                    _plane_masks(pa, pb, _spacing_2d(asset, plane)), _counts(pa), _counts(pb),
+                    _plane_masks(pa, pb, _spacing_2d(asset, plane), tolerance), _counts(pa), _counts(pb),
                     _attribute_pairs(shapes, pa, pb, report.attribute_defs)))
             if asset.depth > 1:
-                for cid, t, rep in _volume_masks(asset, anns[la], anns[lb]):
+                for cid, t, rep in _volume_masks(asset, anns[la], anns[lb], tolerance):
                     report.volumes.append((asset.id, la, lb, cid, t, rep))
     progress.report(len(assets), len(assets), "done")
     return report

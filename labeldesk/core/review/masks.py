@@ -6,7 +6,8 @@
   surface point of A the distance to the nearest surface point of B, and vice versa, with the
   voxel ``spacing`` (mm per pixel along each array axis).
 * HD95: the 95th percentile of both directed distance sets pooled (the medpy convention);
-  Hausdorff = the maximum; ASSD = their mean. NaN (with a reason in :class:`SurfaceReport`) when
+  Hausdorff = the maximum; ASSD = their mean; surface Dice at a tolerance τ (mm): the share of
+  both surfaces lying within τ of the other (Nikolov et al. 2018). NaN (with a reason in :class:`SurfaceReport`) when
   exactly one mask is empty; 0 when both are.
 
 Distances come from exact Euclidean distance transforms: OpenCV's (Felzenszwalb) per 2-D slice
@@ -142,13 +143,15 @@ class SurfaceReport:
     volume_a: float        # mm² (2-D) or mm³ (3-D)
     volume_b: float
     reason: str = ""
+    surface_dice: float = math.nan    # at ``tolerance`` mm
+    tolerance: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         def num(v: float) -> float | None:
             return None if math.isnan(v) else round(float(v), 6)
         return {"dice": num(self.dice), "hd95": num(self.hd95), "hausdorff": num(self.hausdorff),
-                "assd": num(self.assd), "volume_a": num(self.volume_a), "volume_b": num(self.volume_b),
-                "reason": self.reason}
+                "assd": num(self.assd), "surface_dice": num(self.surface_dice), "tolerance_mm": self.tolerance,
+                "volume_a": num(self.volume_a), "volume_b": num(self.volume_b), "reason": self.reason}
 
 
 def surface_distances(a: Any, b: Any, spacing: Sequence[float] | float | None = None
@@ -164,23 +167,25 @@ def surface_distances(a: Any, b: Any, spacing: Sequence[float] | float | None = 
 
 
 def compare_masks(a: Any, b: Any, spacing: Sequence[float] | float | None = None,
-                  percentile: float = 95.0) -> SurfaceReport:
-    """Dice, HD95 (or another percentile), Hausdorff and ASSD of two binary masks."""
+                  percentile: float = 95.0, tolerance: float = 1.0) -> SurfaceReport:
+    """Dice, HD95 (or another percentile), Hausdorff, ASSD and surface Dice at ``tolerance``
+    mm of two binary masks."""
     a, b = _pair(a, b)
     sp = _spacing(spacing, a.ndim)
     unit = float(np.prod(sp))
     va, vb = np.count_nonzero(a) * unit, np.count_nonzero(b) * unit
     d = dice(a, b)
     if not a.any() and not b.any():
-        return SurfaceReport(d, 0.0, 0.0, 0.0, 0.0, 0.0, "both masks are empty")
+        return SurfaceReport(d, 0.0, 0.0, 0.0, 0.0, 0.0, "both masks are empty", 1.0, tolerance)
     if not a.any() or not b.any():
         side = "A" if not a.any() else "B"
         return SurfaceReport(d, math.nan, math.nan, math.nan, va, vb,
-                             f"mask {side} is empty: surface distances are undefined")
+                             f"mask {side} is empty: surface distances are undefined", 0.0, tolerance)
     da, db = surface_distances(a, b, sp)
     pooled = np.concatenate([da, db])
+    within = float(np.count_nonzero(pooled <= tolerance + 1e-9)) / len(pooled)
     return SurfaceReport(d, float(np.percentile(pooled, percentile)), float(pooled.max()),
-                         float(pooled.mean()), va, vb)
+                         float(pooled.mean()), va, vb, "", within, tolerance)
 
 
 def hd95(a: Any, b: Any, spacing: Sequence[float] | float | None = None) -> float:

@@ -351,3 +351,17 @@ def test_several_classes_on_one_unit_are_rated_as_their_combination(dual):
                            "classification differs: lesion+cyst vs lesion")
     cats = rep.to_dict()["classification"]["pairs"][0]["categories"]
     assert any("+" in c and "cyst" in c for c in cats)
+
+
+def test_surface_dice_tolerance_reaches_the_report_and_cli(dual, capsys):
+    import json
+    p = dual["project"]
+    # the volume's masks are 1 px = 0.5 mm apart in-plane
+    assert compare_project(p, tolerance=0.0).volume_rows()[0]["surface_dice"] < 1.0
+    assert compare_project(p, tolerance=0.5).volume_rows()[0]["surface_dice"] == 1.0
+    with pytest.raises(LabeldeskError, match="tolerance"):
+        compare_project(p, tolerance=-1)
+    code, out, _ = _cli(dual, capsys, "--format", "json", "--tolerance", "0.5")
+    data = json.loads(out)
+    assert code == 0 and data["surface_dice_tolerance_mm"] == 0.5
+    assert data["volumes"][0]["surface_dice"] == 1.0 and data["volumes"][0]["tolerance_mm"] == 0.5

@@ -123,3 +123,17 @@ def test_label_maps_per_label():
     assert reps[2].dice == 1.0 and reps[2].hd95 == 0.0
     assert reps[3].dice == 0.0 and math.isnan(reps[3].hd95)
     assert compare_label_maps(a, b, labels=[2])[2].dice == 1.0
+
+
+def test_surface_dice_at_tolerance():
+    a, b = square(), square(3)
+    da, db = brute(a, b, (1.0, 1.0))
+    pooled = np.concatenate([da, db])
+    for tol in (0.0, 1.0, 2.0, 3.0):
+        r = compare_masks(a, b, tolerance=tol)
+        assert r.surface_dice == pytest.approx(np.mean(pooled <= tol + 1e-9))
+        assert r.tolerance == tol
+    assert compare_masks(a, b, tolerance=3.0).surface_dice == 1.0      # nothing is further than 3 px
+    assert compare_masks(a, a, tolerance=0.0).surface_dice == 1.0
+    assert compare_masks(a, np.zeros_like(a)).surface_dice == 0.0
+    assert compare_masks(np.zeros_like(a), np.zeros_like(a)).to_dict()["surface_dice"] == 1.0
