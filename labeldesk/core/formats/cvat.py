@@ -123,7 +123,11 @@ def _label_defs(root: ET.Element) -> dict[str, tuple[list[dict[str, Any]], str |
             kind = INPUT_TYPES.get((a.findtext("input_type") or "text").strip(), "text")
             d: dict[str, Any] = {"key": attribute_key(a.findtext("name") or ""), "type": kind,
                                  "name": (a.findtext("name") or "").strip()}
-            values = [v for v in (a.findtext("values") or "").split("\n") if v.strip()]
+            text = a.findtext("values") or ""
+            values = [v.strip() for v in text.split("\n") if v.strip()]
+            default = (a.findtext("default_value") or "").strip()
+            if len(values) == 1 and " " in values[0] and default in values[0].split():
+                values = values[0].split()          # older CVAT files separate the values by spaces
             if kind == "enum":
                 if not values:
                     d["type"] = "text"
@@ -208,11 +212,16 @@ class _Document:
         except _Bad as exc:
             self.ctx.report.refuse(where, str(exc))
             return False
-        cls = self.cls(el.get("label") or el.get("_track_label"), where)
-        if cls is None:
-            return False
+        label = el.get("label") if el.get("label") is not None else el.get("_track_label")
+        if label is not None and not label.strip():
+            cls = None
+            self.ctx.report.note(where, "no label: imported without a class")
+        else:
+            cls = self.cls(label, where)
+            if cls is None:
+                return False
         attrs = _raw_attributes(el)
-        if el.get("occluded") == "1" and not any(k in ("occluded",) for k in attrs):
+        if el.get("occluded") == "1" and "occluded" not in attrs and cls is not None:
             if any(d.get("key") == "occluded" and d.get("type") == "bool" for d in cls.attributes):
                 attrs["occluded"] = "true"
             else:
@@ -232,7 +241,10 @@ class _Document:
             task = self.root.find("meta/task")
             wanted = [self.ctx.options.get("asset")]
             if task is not None:
-                wanted += [task.findtext("source"), task.findtext("name")]
+                wanted += [task.findtext("source")]
+            wanted += [self.root.findtext("meta/source")]           # where CVAT 1.x writes it
+            if task is not None:
+                wanted += [task.findtext("name")]
             stem = self.member.rsplit("/", 1)[-1]
             wanted.append(stem[:-4] if stem.lower().endswith(".xml") else stem)
             found = None
@@ -279,6 +291,10 @@ class _Document:
         loc = f"{self.where}: track {track.get('id', i)}"
         asset = self.video(loc)
         if asset is None or self.cls(track.get("label"), loc) is None:
+            return
+        kinds = {el.tag for el in track if el.tag in UNSUPPORTED}
+        if kinds:
+            self.ctx.report.refuse(loc, f"<{'>, <'.join(sorted(kinds))}> tracks are not supported")
             return
         shapes: list[tuple[int, ET.Element]] = []
         for el in track:

@@ -297,3 +297,67 @@ def test_volume_planes_and_asset_tags_round_trip(project, tmp_path):
     got = sorted((c["scope"], c["plane_axis"], c["plane_z"]) for c in classifications(project.conn, vol)
                  if c["layer_id"] == _layer(project, "v"))
     assert got == [("asset", None, None), ("plane", "sagittal", 4)]
+
+
+CVAT1_VIDEO = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta>
+    <task><name>street</name><size>4</size><mode>interpolation</mode>
+      <start_frame>10</start_frame><stop_frame>19</stop_frame><frame_filter>step=3</frame_filter>
+      <labels><label><name>van</name><attributes/></label>
+              <label><name>rig</name><type>skeleton</type><attributes/></label></labels>
+      <original_size><width>40</width><height>30</height></original_size></task>
+    <source>{video}</source>
+  </meta>
+  <track id="0" label="van">
+    <box frame="10" outside="0" occluded="0" keyframe="1" xtl="3.00" ytl="4.00" xbr="10.00" ybr="5.00" z_order="0"></box>
+    <box frame="13" outside="1" occluded="0" keyframe="1" xtl="7.00" ytl="6.00" xbr="14.00" ybr="8.00" z_order="0"></box>
+    <box frame="16" outside="1" occluded="0" keyframe="1" xtl="8.00" ytl="7.00" xbr="14.0" ybr="17.00" z_order="0"></box>
+  </track>
+  <track id="1" label="rig" source="manual">
+    <skeleton frame="10" outside="0" occluded="0" keyframe="1" points="" z_order="0"></skeleton>
+    <track id="0" label="1" source="manual"><points frame="10" outside="0" keyframe="1" points="4,4"/></track>
+  </track>
+</annotations>
+"""
+
+CVAT1_IMAGES = """<annotations><version>1.1</version>
+  <meta><task><mode>annotation</mode><labels>
+    <label><name>sign</name><attributes>
+      <attribute><name>lit</name><input_type>checkbox</input_type><default_value>false</default_value><values>false true</values></attribute>
+      <attribute><name>shape kind</name><input_type>radio</input_type><default_value>round</default_value><values>round square</values></attribute>
+      <attribute><name>code</name><input_type>text</input_type><default_value>0000</default_value><values></values></attribute>
+    </attributes></label></labels></task></meta>
+  <image height="{h}" id="0" name="{name}" width="{w}">
+    <box label="sign" occluded="1" xbr="4" xtl="0" ybr="4" ytl="2" z_order="1">
+      <attribute name="lit">true</attribute><attribute name="shape kind">square</attribute><attribute name="code">0042</attribute>
+    </box>
+    <polyline label="" points="1.0,2;3,4;5,6"/>
+    <skeleton label="sign" points=""><points label="1" points="1,1"/></skeleton>
+  </image>
+</annotations>"""
+
+
+def test_files_in_the_style_of_cvat_1x(project, tmp_path):
+    video = add_image_asset(project, width=40, height=30, frames=20, kind="video")
+    f = tmp_path / "video.xml"
+    f.write_text(CVAT1_VIDEO.format(video=project.asset(video).name))
+    rep = import_file(project, "cvat", f, options={"create_classes": True})
+    van = [a for a in project.annotations(video)]
+    # the box is visible on 10 and held to 12 (outside at 13): keyframes 10, 12 and an in-between
+    assert [(a.plane.t, a.keyframe) for a in sorted(van, key=lambda a: a.plane.t)] == [(10, True), (11, False), (12, True)]
+    assert len({a.track_id for a in van}) == 1 and van[0].geometry.bounds() == (3, 4, 10, 5)
+    assert any("skeleton" in str(r) and "track 1" in str(r) for r in rep.refused)
+
+    img = add_image_asset(project, width=8, height=8)
+    g = tmp_path / "images.xml"
+    g.write_text(CVAT1_IMAGES.format(name=project.asset(img).name, w=8, h=8))
+    rep = import_file(project, "cvat", g, options={"create_classes": True})
+    sign = next(c for c in project.classes() if c.name == "sign")
+    assert [d["options"] for d in sign.attributes if d["type"] == "enum"] == [["round", "square"]]
+    anns = {a.geometry.kind: a for a in project.annotations(img)}
+    assert anns["box"].attributes == {"lit": True, "shape_kind": "square", "code": "0042"}
+    assert anns["box"].z_order == 1 and anns["polyline"].class_id is None
+    assert any("skeleton" in str(r) for r in rep.refused)
+    assert any("no label" in str(n) for n in rep.notes)
