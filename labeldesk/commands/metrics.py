@@ -28,7 +28,7 @@ def register(command: Callable[..., Any]) -> None:
                    help="layers to compare, by name or id (default: every annotator layer)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table (readable, default), csv (one row per pair/class/item/volume/"
-                        "attribute/queue entry, the first column names the table) or json (everything, nested)")
+                        "track/attribute/queue entry, the first column names the table) or json (everything, nested)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--queue", action="store_true", help="only the review queue, lowest agreement first")
     p.add_argument("--asset", metavar="ASSET",
@@ -139,7 +139,8 @@ def _rows(report: Any, queue: list[Any], only_queue: bool) -> list[tuple[str, li
         return [("queue", q)]
     items = [{k: v for k, v in r.items() if k != "masks"} for r in report.item_rows()]
     return [("pair", report.pair_rows()), ("class", report.class_rows()), ("item", items),
-            ("volume", report.volume_rows()), ("attribute", report.attribute_rows()), ("queue", q)]
+            ("volume", report.volume_rows()), ("track", report.track_rows()),
+            ("attribute", report.attribute_rows()), ("queue", q)]
 
 
 def _csv(report: Any, queue: list[Any], only_queue: bool) -> str:
@@ -203,6 +204,11 @@ def _table(report: Any, queue: list[Any], only_queue: bool) -> str:
                               ("layer_b", "layer B"), ("dice", "Dice"), ("hd95", "HD95 mm"),
                               ("assd", "ASSD mm"), ("surface_dice", f"sDice@{report.tolerance:g}mm"),
                               ("volume_a", "vol A mm3"), ("volume_b", "vol B mm3")]))
+        if report.tracks:
+            out.append(_grid("Video tracks", report.track_rows(),
+                             [("asset", "asset"), ("layer_a", "layer A"), ("layer_b", "layer B"),
+                              ("frames_compared", "frames"), ("tracks_a", "tracks A"), ("tracks_b", "tracks B"),
+                              ("id_switches", "ID switches"), ("mean_f1", "mean F1"), ("mean_iou", "mIoU")]))
         attrs = report.attribute_rows()
         if attrs:
             out.append(_grid("Attributes on matched shapes", attrs,

@@ -75,6 +75,7 @@ class ProjectComparison:
     class_names: dict[str | None, str] = field(default_factory=dict)
     attribute_defs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # class -> key -> def
     tolerance: float = 1.0        # mm, surface Dice of masks
+    tracks: list[dict[str, Any]] = field(default_factory=list)   # per video asset and layer pair
 
     # ---- aggregates ------------------------------------------------------------------------
     def class_label(self, value: str | None) -> str:
@@ -222,6 +223,10 @@ class ProjectComparison:
                          "score": _num(it.score), "masks": masks})
         return rows
 
+    def track_rows(self) -> list[dict[str, Any]]:
+        return [{**t, "layer_a": self.layer_name(t["layer_a"]), "layer_b": self.layer_name(t["layer_b"])}
+                for t in self.tracks]
+
     def volume_rows(self) -> list[dict[str, Any]]:
         names = {it.asset_id: it.asset_name for it in self.items}
         return [{"asset_id": aid, "asset": names.get(aid, aid), "layer_a": self.layer_name(a),
@@ -234,6 +239,7 @@ class ProjectComparison:
                 "layers": [l.to_dict() for l in self.layers],
                 "pairs": self.pair_rows(), "classes": self.class_rows(), "items": self.item_rows(),
                 "volumes": self.volume_rows(), "attributes": self.attribute_rows(),
+                "tracks": self.track_rows(),
                 "classification": {
                     "units": cls["units"], "percent": cls["percent"].to_dict(),
                     "fleiss": cls["fleiss"].to_dict(), "alpha": cls["alpha"].to_dict(),
@@ -312,6 +318,36 @@ def _attribute_pairs(shapes: MatchResult, a: Sequence[Annotation], b: Sequence[A
             vb = _attribute_value(xb.attributes.get(key), kind)
             out.append((m.class_a, key, va, vb))
     return out
+
+
+def _track_agreement(asset: Asset, la: str, lb: str, items: Sequence[ItemAgreement],
+                     anns: Sequence[Annotation]) -> dict[str, Any] | None:
+    """Video tracks of two layers on one asset, from the per-frame matches: frames compared,
+    mean per-frame F1 and IoU, and identity switches (a track of one layer matched to a
+    different track of the other layer than on its previous matched frame, either way)."""
+    track_of = {a.id: a.track_id for a in anns}
+    tracks_a = {a.track_id for a in anns if a.layer_id == la and a.track_id}
+    tracks_b = {a.track_id for a in anns if a.layer_id == lb and a.track_id}
+    if not tracks_a and not tracks_b:
+        return None
+    last_b: dict[str, str] = {}
+    last_a: dict[str, str] = {}
+    switches = 0
+    ious: list[float] = []
+    for it in sorted(items, key=lambda i: (i.plane.t, i.plane.axis, i.plane.z)):
+        for m in it.shapes.matches:
+            ious.append(m.iou)
+            ta, tb = track_of.get(m.a), track_of.get(m.b)
+            if ta is None or tb is None:
+                continue
+            if (ta in last_b and last_b[ta] != tb) or (tb in last_a and last_a[tb] != ta):
+                switches += 1
+            last_b[ta], last_a[tb] = tb, ta
+    return {"asset_id": asset.id, "asset": asset.name, "layer_a": la, "layer_b": lb,
+            "frames_compared": len({it.plane.t for it in items}), "tracks_a": len(tracks_a),
+            "tracks_b": len(tracks_b), "id_switches": switches,
+            "mean_f1": _num(float(np.mean([it.shapes.f1 for it in items]))) if items else None,
+            "mean_iou": _num(float(np.mean(ious))) if ious else None}
 
 
 def _plane_of(key: str) -> Plane:
@@ -422,17 +458,23 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
             for side, lid in ((0, la), (1, lb)):
                 for x in anns[lid]:
                     by_plane.setdefault(x.plane.key(), ([], []))[side].append(x)
+            pair_items: list[ItemAgreement] = []
             for key in sorted(by_plane):
                 pa, pb = by_plane[key]
                 plane = _plane_of(key)
                 shapes = match_plane(pa, pb, iou)
-                report.items.append(ItemAgreement(
+                pair_items.append(ItemAgreement(
                     asset.id, asset.name, plane, la, lb, shapes,
                     _plane_masks(pa, pb, _spacing_2d(asset, plane), tolerance), _counts(pa), _counts(pb),
                     _attribute_pairs(shapes, pa, pb, report.attribute_defs)))
+            report.items.extend(pair_items)
             if asset.depth > 1:
                 for cid, t, rep in _volume_masks(asset, anns[la], anns[lb], tolerance):
                     report.volumes.append((asset.id, la, lb, cid, t, rep))
+            if asset.frames > 1:
+                track = _track_agreement(asset, la, lb, pair_items, anns[la] + anns[lb])
+                if track is not None:
+                    report.tracks.append(track)
     progress.report(len(assets), len(assets), "done")
     return report
 

@@ -365,3 +365,31 @@ def test_surface_dice_tolerance_reaches_the_report_and_cli(dual, capsys):
     data = json.loads(out)
     assert code == 0 and data["surface_dice_tolerance_mm"] == 0.5
     assert data["volumes"][0]["surface_dice"] == 1.0 and data["volumes"][0]["tolerance_mm"] == 0.5
+
+
+def test_video_tracks_identity_switches(project, add_asset, capsys):
+    lesion = _class(project, "car")
+    alice, bob = project.my_layer_id, _layer(project, "bob")
+    video = add_asset(project, width=200, height=100, frames=6, kind="video")
+    t_a, t_b1, t_b2 = ids.new_id(), ids.new_id(), ids.new_id()
+    for f in range(4):
+        box = _box(10 + 10 * f, 10, 40 + 10 * f, 40)
+        for layer, track in ((alice, t_a), (bob, t_b1 if f < 2 else t_b2)):
+            project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+                "asset_id": video, "layer_id": layer, "class_id": lesion, "geometry": box,
+                "plane": {"t": f}, "track_id": track}}))
+    # frame 4: only alice
+    project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": video, "layer_id": alice, "class_id": lesion, "geometry": _box(60, 10, 90, 40),
+        "plane": {"t": 4}, "track_id": t_a}}))
+    rep = compare_project(project)
+    [t] = rep.track_rows()
+    assert t["frames_compared"] == 5 and t["tracks_a"] == 1 and t["tracks_b"] == 2
+    assert t["id_switches"] == 1
+    assert t["mean_f1"] == pytest.approx(4 / 5) and t["mean_iou"] == pytest.approx(1.0)
+    from labeldesk.cli import main
+    root = str(project.root)
+    project.close()
+    assert main(["metrics", root, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "Video tracks" in out and "ID switches" in out
