@@ -233,8 +233,7 @@ def test_cli_table(dual, capsys):
     assert "Cohen's kappa" in out and "Krippendorff's alpha (nominal)" in out
 
 
-def test_cli_json_and_csv_files(dual, capsys, tmp_path):
-    import csv
+def test_cli_json_file(dual, capsys, tmp_path):
     import json
     out_json = tmp_path / "m.json"
     code, _, err = _cli(dual, capsys, "--format", "json", "-o", str(out_json), "--iou", "0.9")
