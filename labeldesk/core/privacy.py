@@ -35,12 +35,24 @@ NAME_FIELDS = {k for k, v in KINDS.items() if v.endswith("name")}
 HEADER_FIELDS = tuple(KINDS) + ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 
 
+UID_TOKEN = re.compile(r"\d+(?:\.\d+)+")
+
+
 @dataclass(frozen=True)
 class Identifier:
-    kind: str                 # "patient name", "patient ID", "birth date", "original UID", ...
-    pattern: re.Pattern[str]
+    kind: str                                   # "patient name", "patient ID", "original UID", ...
+    pattern: re.Pattern[str] | None = None
+    values: frozenset[str] = frozenset()        # exact UIDs (a set: thousands per series)
+    needles: tuple[str, ...] = ()               # lower-case fragments every match contains
 
-    def found_in(self, text: str) -> bool:
+    def found_in(self, text: str, low: str | None = None) -> bool:
+        if self.values and any(tok in self.values for tok in UID_TOKEN.findall(text)):
+            return True
+        if self.pattern is None:
+            return False
+        low = text.lower() if low is None else low
+        if self.needles and not any(n in low for n in self.needles):
+            return False                        # the cheap test first: most strings hold no fragment
         return self.pattern.search(text) is not None
 
 
@@ -80,15 +92,18 @@ def identifiers_from(fields: dict[str, Iterable[str]], uids: Iterable[str] = ())
                 continue
             if kw in NAME_FIELDS:
                 pats = _name_patterns(value)
+                needle = next((p.strip() for p in value.split("^") if p.strip()), value)
+                needles = (needle.lower(),)
             elif kw == "PatientBirthDate":
                 pats = _date_patterns(value)
+                needles = tuple({v[:4], v[-4:]} if len(v := value.strip()) == 8 else {v.lower()})
             else:
                 pats = [_token(value)] if len(value) >= 4 else []
-            out += [Identifier(kind, p) for p in pats]
-    for uid in uids:
-        uid = str(uid).strip()
-        if len(uid) >= 8:
-            out.append(Identifier("original UID", _token(uid, r"0-9.")))
+                needles = (value.lower(),)
+            out += [Identifier(kind, p, needles=needles) for p in pats]
+    values = frozenset(u for u in (str(v).strip() for v in uids) if len(u) >= 8)
+    if values:
+        out.append(Identifier("original UID", values=values))
     return out
 
 
@@ -109,13 +124,49 @@ def _header_fields(path: str) -> tuple[dict[str, list[str]], list[str]]:
     return fields, uids
 
 
+def combine(identifiers: Iterable[Identifier]) -> list[Identifier]:
+    """One pattern per kind (one regex search per string and kind, however many identifiers)."""
+    pats: dict[str, list[str]] = {}
+    values: dict[str, set[str]] = {}
+    needles: dict[str, set[str] | None] = {}
+    for ident in identifiers:
+        pats.setdefault(ident.kind, [])
+        values.setdefault(ident.kind, set()).update(ident.values)
+        if ident.pattern is not None:
+            pats[ident.kind].append(ident.pattern.pattern)
+            have = needles.setdefault(ident.kind, set())
+            if have is not None:             # one pattern without needles: always run the regex
+                needles[ident.kind] = have | set(ident.needles) if ident.needles else None
+    return [Identifier(kind, re.compile("|".join(f"(?:{p})" for p in dict.fromkeys(ps)), re.IGNORECASE)
+                       if ps else None, frozenset(values[kind]), tuple(sorted(needles.get(kind) or ())))
+            for kind, ps in pats.items()]
+
+
+_CACHE: dict[str, tuple[Any, list[Identifier]]] = {}
+
+
 def known_identifiers(project: Any) -> list[Identifier]:
-    """Everything this project knows to identify a patient (from local data only)."""
+    """Everything this project knows to identify a patient (from local data only), one pattern per
+    kind; cached until the project's assets or re-identification maps change."""
+    from labeldesk.core.deid import DEID_DIR, MAP_NAME
+    assets = project.assets(include_removed=True)
+    root = Path(project.cache_dir) / DEID_DIR
+    maps = sorted(root.glob(f"*/{MAP_NAME}")) if root.is_dir() else []
+    key = (tuple(a.id for a in assets), tuple((str(p), p.stat().st_mtime_ns) for p in maps))
+    cached = _CACHE.get(str(project.store_path))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    found = combine(_gather(project, assets))
+    _CACHE[str(project.store_path)] = (key, found)
+    return found
+
+
+def _gather(project: Any, assets: list[Any]) -> list[Identifier]:
     from labeldesk.core.deid import read_maps
     out: list[Identifier] = []
     for m in read_maps(project.cache_dir):
         out += identifiers_from(m.get("patient") or {}, (m.get("uids") or {}).keys())
-    for asset in project.assets(include_removed=True):
+    for asset in assets:
         uids = [str(v) for k, v in asset.meta.items() if k.lower().endswith("uid") and isinstance(v, str)]
         loc = project.locator(asset.id) or {}
         fields: dict[str, list[str]] = {}
@@ -128,6 +179,10 @@ def known_identifiers(project: Any) -> list[Identifier]:
     return out
 
 
+def _numeric(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _walk(value: Any, path: str) -> Iterable[tuple[str, str]]:
     if isinstance(value, str):
         yield path, value
@@ -135,20 +190,29 @@ def _walk(value: Any, path: str) -> Iterable[tuple[str, str]]:
         for k, v in value.items():
             yield from _walk(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, (list, tuple)):
-        if value and all(isinstance(v, (int, float)) for v in value):
-            return                                     # coordinates, RLE counts
+        if not value or _numeric(value[0]) or (isinstance(value[0], (list, tuple)) and value[0]
+                                               and _numeric(value[0][0])):
+            return                                     # coordinates, point lists, RLE counts
         for i, v in enumerate(value):
             yield from _walk(v, f"{path}[{i}]")
 
 
 def phi_findings(payload_or_text: Any, known_identifiers: Iterable[Identifier | str] = ()) -> list[str]:
     """``"<field>: <kind>"`` for every string in ``payload_or_text`` that holds an identifier."""
-    known = [k if isinstance(k, Identifier) else Identifier("patient identifier", _token(str(k)))
-             for k in known_identifiers if isinstance(k, Identifier) or str(k).strip()]
+    known = combine(k if isinstance(k, Identifier) else
+                    Identifier("patient identifier", _token(str(k).strip()), needles=(str(k).strip().lower(),))
+                    for k in known_identifiers if isinstance(k, Identifier) or str(k).strip())
+    return _findings(payload_or_text, known)
+
+
+def _findings(payload_or_text: Any, known: list[Identifier]) -> list[str]:
     out: list[str] = []
     root = "text" if isinstance(payload_or_text, str) else ""
     for path, text in _walk(payload_or_text, root):
-        kinds = sorted({k.kind for k in known if k.found_in(text)})
+        if len(text) < 4:
+            continue
+        low = text.lower()
+        kinds = sorted({k.kind for k in known if k.found_in(text, low)})
         if PERSON_NAME.search(text) and "patient name" not in kinds:
             kinds.append("a DICOM-style person name (FAMILY^GIVEN)")
         out += [f"{path or 'value'}: {kind}" for kind in kinds]
@@ -171,14 +235,14 @@ class PhiGuard:
         out = []
         for op in ops:
             op_id, kind, fields = _op_fields(op)
-            for f in phi_findings(fields, self.identifiers):
+            for f in _findings(fields, self.identifiers):
                 out.append(f"op {op_id} ({kind}) field {f}")
         return out
 
     def check(self, ops: Iterable[Any]) -> None:
         for op in ops:
             op_id, kind, fields = _op_fields(op)
-            found = phi_findings(fields, self.identifiers)
+            found = _findings(fields, self.identifiers)
             if found:
                 raise LabeldeskError(
                     f"op {op_id} ({kind}) was not published: it would put patient identifiers in the shared "
