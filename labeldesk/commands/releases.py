@@ -221,12 +221,15 @@ def cmd_release(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps([{"name": r.name, "id": r.id, "op_id": r.op_id, "created": r.wall,
                                    "layers": [l["name"] for l in r.layers], "counts": r.counts,
-                                   "previous": r.previous, "path": str(r.path)} for r in rels], indent=2))
+                                   "previous": r.previous, "path": str(r.path), "here": r.here,
+                                   "shadowed": r.shadowed} for r in rels], indent=2))
                 return 0
             if not rels:
                 print("no releases yet")
             for r in rels:
-                missing = "" if r.path.is_dir() else "  (folder not on this machine)"
+                missing = "" if r.here else "  (folder not on this machine)"
+                if r.shadowed:
+                    missing += "  (another device made a release of this name first)"
                 print(f"{r.name:<20} {r.wall}  {r.counts['annotations']} annotations  layers "
                       f"{', '.join(l['name'] for l in r.layers)}{missing}")
             return 0

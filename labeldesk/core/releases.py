@@ -58,29 +58,50 @@ class Release:
     previous: str | None
     ontology_version: int
     path: Path
+    dev: str = ""
+    here: bool = False          # its folder is on this machine (the manifest names this release)
+    shadowed: bool = False      # another device made a release of this name earlier (by HLC)
 
 
 def releases_dir(project: Any) -> Path:
     return Path(project.root) / RELEASES_DIR
 
 
+def _manifest_id(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text("utf-8")).get("release_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def releases(project: Any, *, finish: bool = True) -> list[Release]:
-    """All releases in the order they were made (finishing any a crash interrupted)."""
+    """All releases in the order they were made (HLC order, the same on every replica), finishing
+    any a crash interrupted."""
     if finish:
         finish_pending(project)
     base = releases_dir(project)
-    return [Release(r["id"], r["name"], r["op_id"], r["wall"], r["user"], json.loads(r["layers"]),
-                    json.loads(r["files"]), json.loads(r["counts"]), r["previous"], r["ontology_version"],
-                    base / r["name"])
-            for r in project.conn.execute("SELECT * FROM releases ORDER BY rowid")]
+    out: list[Release] = []
+    seen: set[str] = set()
+    local: dict[str, str | None] = {}
+    for r in project.conn.execute("SELECT * FROM releases ORDER BY hlc_ms, hlc_ctr, dev, op_id"):
+        name = r["name"]
+        if name not in local:
+            local[name] = _manifest_id(base / name)
+        out.append(Release(r["id"], name, r["op_id"], r["wall"], r["user"], json.loads(r["layers"]),
+                           json.loads(r["files"]), json.loads(r["counts"]), r["previous"], r["ontology_version"],
+                           base / name, r["dev"], local[name] == r["id"], name in seen))
+        seen.add(name)
+    return out
 
 
 def get(project: Any, name: str) -> Release:
-    found = [r for r in releases(project) if r.name == name]
+    """The release called ``name``: the one whose folder is here, else the earliest of that name."""
+    everything = releases(project)
+    found = [r for r in everything if r.name == name]
     if not found:
-        names = [r.name for r in releases(project, finish=False)]
-        raise LabeldeskError(f"no release named {name!r}; releases are: " + (", ".join(names) or "none yet"))
-    return found[0]
+        raise LabeldeskError(f"no release named {name!r}; releases are: "
+                             + (", ".join(dict.fromkeys(r.name for r in everything)) or "none yet"))
+    return next((r for r in found if r.here), found[0])
 
 
 # ---- what goes in --------------------------------------------------------------------------------
@@ -294,22 +315,21 @@ def create(project: Any, name: str, layer: str | None = None, progress: Progress
 def finish_pending(project: Any) -> list[str]:
     """Complete releases whose op was recorded but whose folder was not yet renamed into place."""
     base = releases_dir(project)
+    if not base.is_dir():
+        return []
     done = []
-    rows = project.conn.execute("SELECT name, files FROM releases ORDER BY rowid").fetchall()
-    for name, files_json in rows:
-        if (base / name).exists():
+    for rel in releases(project, finish=False):
+        if (base / rel.name).exists():
             continue
-        files = json.loads(files_json)
-        for tmp in sorted(base.glob(_tmp_prefix(name) + "*")) if base.is_dir() else []:
-            if all((tmp / n).is_file() and sha256_file(tmp / n) == e["sha256"] for n, e in files.items()):
-                rel = next(r for r in releases(project, finish=False) if r.name == name)
+        for tmp in sorted(base.glob(_tmp_prefix(rel.name) + "*")):
+            if all((tmp / n).is_file() and sha256_file(tmp / n) == e["sha256"] for n, e in rel.files.items()):
                 manifest = build_manifest(project, rel, tmp / LABELS)
                 (tmp / MANIFEST).unlink(missing_ok=True)
                 _write(tmp / MANIFEST, _dumps(manifest))
                 _read_only(tmp)
-                os.rename(tmp, base / name)
+                os.rename(tmp, base / rel.name)
                 _fsync_dir(base)
-                done.append(name)
+                done.append(rel.name)
                 break
     return done
 
@@ -347,7 +367,8 @@ def verify(project: Any, name: str) -> Verification:
     out = Verification(name)
     folder = rel.path
     if not folder.is_dir():
-        out.problems.append(f"{folder}: the release folder is missing (it is recorded by op {rel.op_id})")
+        where = "" if rel.dev == project.device_id else f"; it was made on device {rel.dev[:12]}, whose copy has the files"
+        out.problems.append(f"{folder}: the release folder is missing (it is recorded by op {rel.op_id}{where})")
         return out
     try:
         manifest = json.loads((folder / MANIFEST).read_text("utf-8"))

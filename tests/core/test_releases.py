@@ -230,3 +230,26 @@ def test_a_failing_coco_export_leaves_nothing_behind(labelled, monkeypatch):
         R.create(project, "v1")
     assert R.releases(project) == [] and list(R.releases_dir(project).iterdir()) == []
     assert R.create(project, "v1", coco=False).name == "v1"
+
+
+def test_concurrent_releases_of_one_name_on_two_devices_are_both_kept(labelled):
+    from labeldesk.core.ops import Op
+    from labeldesk.core.op_types.releases import CreateRelease
+    project, _ = labelled
+    mine = R.create(project, "v1", coco=False)
+    # the same name from another device, as sync would apply it (earlier HLC: it owns the plain name)
+    theirs = Op(op_id="feed:000000000001", dev="feed" * 8, seq=1, hlc=(1, 0), wall="2026-01-01T00:00:00.000Z",
+                user=None, type="release.create", entity=ids.new_id(),
+                payload={"release": {"name": "v1", "layers": mine.layers, "files": mine.files, "counts": {}}})
+    with project.transaction() as conn:
+        CreateRelease().apply(conn, theirs, None)
+    listed = R.releases(project)
+    assert [(r.name, r.here, r.shadowed) for r in listed] == [("v1", False, False), ("v1", True, True)]
+    assert R.get(project, "v1").id == mine.id and R.verify(project, "v1").ok      # the one whose files are here
+    # one device never reuses a name, on any replica
+    with pytest.raises(LabeldeskError, match="exists already"):
+        with project.transaction() as conn:
+            CreateRelease().apply(conn, Op(**{**theirs.__dict__, "op_id": "feed:000000000002", "seq": 2,
+                                              "entity": ids.new_id()}), None)
+    with pytest.raises(LabeldeskError, match="exists already"):
+        R.create(project, "v1")

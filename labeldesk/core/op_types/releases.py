@@ -1,8 +1,8 @@
 """release.create: the record of a named, immutable snapshot of the final labels.
 
 The payload names the release, the layers it took, the SHA-256 of every label file and the counts;
-the files themselves are in ``releases/<name>/`` (see :mod:`labeldesk.core.releases`). A name is
-used once: a release is never overwritten, renamed or removed, so the op has no inverse.
+the files themselves are in ``releases/<name>/`` (see :mod:`labeldesk.core.releases`). A device uses
+a name once: a release is never overwritten, renamed or removed, so the op has no inverse.
 """
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class CreateRelease:
         require(problem is None, f"release.create: {problem}")
         require(op.entity is not None and not exists(conn, "releases", op.entity),
                 f"release {op.entity} exists already")
-        require(conn.execute("SELECT 1 FROM releases WHERE name = ?", (name,)).fetchone() is None,
+        # a device never reuses a name (its ops arrive in seq order everywhere, so every replica
+        # refuses the same one); concurrent picks of one name on two devices are both kept
+        require(conn.execute("SELECT 1 FROM releases WHERE name = ? AND dev = ?", (name, op.dev)).fetchone() is None,
                 f"release.create: a release named {name!r} exists already (releases are never overwritten)")
         files = d.get("files")
         require(isinstance(files, dict) and bool(files), "release.create: no files")
@@ -50,8 +52,8 @@ class CreateRelease:
         require(isinstance(counts, dict), "release.create: no counts")
         previous = d.get("previous")
         require(previous is None or isinstance(previous, str), "release.create: previous must be a name")
-        conn.execute("INSERT INTO releases (id, name, op_id, wall, user, layers, files, counts, previous,"
-                     " ontology_version) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                     (op.entity, name, op.op_id, op.wall, op.user, canonical_json(layers), canonical_json(files),
-                      canonical_json(counts), previous, int(d.get("ontology_version", 0))))
+        conn.execute("INSERT INTO releases (id, name, op_id, dev, hlc_ms, hlc_ctr, wall, user, layers, files, counts,"
+                     " previous, ontology_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     (op.entity, name, op.op_id, op.dev, op.hlc[0], op.hlc[1], op.wall, op.user, canonical_json(layers),
+                      canonical_json(files), canonical_json(counts), previous, int(d.get("ontology_version", 0))))
         return ChangeSet(releases={str(op.entity)})

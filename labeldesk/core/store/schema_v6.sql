@@ -34,11 +34,16 @@ CREATE TRIGGER prediction_decisions_no_update BEFORE UPDATE ON prediction_decisi
 CREATE TRIGGER prediction_decisions_no_delete BEFORE DELETE ON prediction_decisions
   BEGIN SELECT RAISE(ABORT, 'prediction decisions are append-only'); END;
 
--- Named, immutable snapshots of the final labels (the files live in releases/<name>/).
+-- Named, immutable snapshots of the final labels (the files live in releases/<name>/ on the
+-- machine that made them). A device never reuses a name; two devices that pick the same name
+-- concurrently both keep their record (the earlier by HLC owns the plain name in listings).
 CREATE TABLE releases (
   id TEXT PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
   op_id TEXT NOT NULL,
+  dev TEXT NOT NULL,
+  hlc_ms INTEGER NOT NULL,
+  hlc_ctr INTEGER NOT NULL,
   wall TEXT NOT NULL,
   user TEXT,
   layers TEXT NOT NULL,              -- JSON [{id, name, kind}]
@@ -47,6 +52,7 @@ CREATE TABLE releases (
   previous TEXT,                     -- name of the release before this one
   ontology_version INTEGER NOT NULL
 );
+CREATE INDEX releases_by_name ON releases(name);
 CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases
   BEGIN SELECT RAISE(ABORT, 'releases are append-only'); END;
 CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases
