@@ -10,10 +10,14 @@ identifier, never the identifier itself (the finding may be logged).
 
 :func:`check_publishable` is what the sync publisher calls before writing ops to the shared
 folder: it raises :class:`LabeldeskError` naming the op and the field when one would publish an
-identifier.
+identifier. Ops are immutable, so the better place to stop an identifier is before the op is
+applied: :class:`PhiGuard` checks OpDrafts the same way (``PhiGuard(project).check(drafts)``).
+It takes Op objects, op dicts, rows of the ``ops`` table (payload as JSON text) and OpDrafts;
+give it the ops themselves, not segment lines (large payloads are moved out of those into blobs).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,9 +224,24 @@ def _findings(payload_or_text: Any, known: list[Identifier]) -> list[str]:
 
 
 def _op_fields(op: Any) -> tuple[str, str, dict[str, Any]]:
-    d = op.to_dict() if hasattr(op, "to_dict") else dict(op)
-    return str(d.get("op_id", "?")), str(d.get("type", "?")), {"payload": d.get("payload"),
-                                                                "reason": d.get("reason")}
+    """(op id, type, {payload, reason}) of an Op, an op dict, an ``ops`` table row or an OpDraft."""
+    if hasattr(op, "to_dict"):
+        d = op.to_dict()
+    elif isinstance(op, dict):
+        d = op
+    elif hasattr(op, "keys"):                                   # sqlite3.Row of the ops table
+        d = {k: op[k] for k in op.keys()}
+    else:                                                       # an OpDraft (not applied yet)
+        d = {"type": getattr(op, "type", "?"), "entity": getattr(op, "entity", None),
+             "payload": getattr(op, "payload", None), "reason": getattr(op, "reason", None)}
+    payload = d.get("payload")
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            pass
+    name = d.get("op_id") or f"(draft for {d.get('entity')})"
+    return str(name), str(d.get("type", "?")), {"payload": payload, "reason": d.get("reason")}
 
 
 class PhiGuard:

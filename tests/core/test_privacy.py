@@ -94,3 +94,22 @@ def test_import_reasons_carry_the_file_name_not_its_folders(project, tmp_path):
     assert rep.imported == 1
     reasons = [op.reason for op in project.ops() if op.reason]
     assert reasons and all(r == "imported from cvat file labels.xml" for r in reasons)
+
+
+def test_guard_takes_drafts_and_store_rows(project, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), src / "ct.dcm")
+    add_paths(project, [src], deidentify=True)
+    asset = project.assets()[0]
+    guard = PhiGuard(project)
+    draft = OpDraft("asset.rename", asset.id, {"name": "CompressedSamples^CT1 abdomen"})
+    with pytest.raises(LabeldeskError, match=r"draft for .*asset.rename.*payload.name: patient name"):
+        guard.check([draft])
+    guard.check([OpDraft("asset.rename", asset.id, {"name": "abdomen 1"})])
+    rows = project.conn.execute("SELECT * FROM ops").fetchall()
+    assert guard.problems(rows) == []
+    project.apply(OpDraft("asset.rename", asset.id, {"name": "see 1CT1"}))
+    rows = project.conn.execute("SELECT * FROM ops").fetchall()
+    assert [p.split(" field ")[1] for p in guard.problems(rows)] == ["payload.name: patient ID",
+                                                                     "payload.name: study ID"]
