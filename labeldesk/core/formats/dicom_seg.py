@@ -10,7 +10,8 @@ on the source slices they cross. Empty frames are omitted (highdicom's default).
 
 Import: ``segread`` and ``get_pixels_by_source_instance`` (``..._by_source_frame`` for a
 multi-frame source); the asset is the one whose files are the SEG's referenced instances (or the
-``asset`` option). Each segment on each source slice becomes one mask annotation of the class
+``asset`` option); a SEG made on the original series of a de-identified asset is matched through
+the local re-identification map. Each segment on each source slice becomes one mask annotation of the class
 named by the segment label; fractional segments are thresholded at 0.5.
 """
 from __future__ import annotations
@@ -196,8 +197,15 @@ def _colour(desc: Any) -> str | None:
     return f"#{int(r):02x}{int(g):02x}{int(b):02x}"
 
 
-def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any]) -> None:
-    refs = [uid for _, _, uid in seg.get_source_image_uids()]
+def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
+             alias: dict[str, str]) -> None:
+    theirs = [uid for _, _, uid in seg.get_source_image_uids()]
+    # a SEG made on the original series of a de-identified asset: its UIDs through the local map
+    as_ours = {alias.get(u, u): u for u in theirs}
+    if any(u in alias and alias[u] in index for u in theirs):
+        ctx.report.note(where, "it references the original series of a de-identified asset: matched "
+                               "through the local re-identification map")
+    refs = list(as_ours)
     wanted = ctx.options.get("asset")
     if wanted:
         try:
@@ -229,10 +237,10 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any]) ->
     present = [p for p in planes if p[0] in set(refs)]
     try:                 # frames highdicom omitted as empty are empty
         if multiframe:
-            arr = seg.get_pixels_by_source_frame(planes[0][0], [f + 1 for _, f in present], segment_numbers=numbers,
-                                                 assert_missing_frames_are_empty=True)
+            arr = seg.get_pixels_by_source_frame(as_ours[planes[0][0]], [f + 1 for _, f in present],
+                                                 segment_numbers=numbers, assert_missing_frames_are_empty=True)
         else:
-            arr = seg.get_pixels_by_source_instance([u for u, _ in present], segment_numbers=numbers,
+            arr = seg.get_pixels_by_source_instance([as_ours[u] for u, _ in present], segment_numbers=numbers,
                                                     assert_missing_frames_are_empty=True)
     except (ValueError, KeyError, IndexError) as exc:
         raise InputError(where, "its frames cannot be matched to the source images ("
@@ -253,11 +261,13 @@ def import_seg(ctx: ImportContext, path: Any) -> None:
         names = [n for n in tree.names() if not n.lower().endswith((".txt", ".json", ".xml", ".csv"))]
         if not names:
             raise InputError(path, "no DICOM SEG file in it")
+        from labeldesk.core.deid import read_maps
         index = _instance_index(ctx)
+        alias = {old: new for m in read_maps(ctx.project.cache_dir) for old, new in (m.get("uids") or {}).items()}
         for name in names:
             where = tree.location(name)
             try:
-                _segment(ctx, _read(tree.read(name), where), where, index)
+                _segment(ctx, _read(tree.read(name), where), where, index, alias)
             except InputError as exc:
                 if len(names) == 1:
                     raise

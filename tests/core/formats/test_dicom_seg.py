@@ -194,3 +194,25 @@ def test_multiframe_source_round_trip_and_a_source_highdicom_refuses(project, tm
     layer = next(l.id for l in project.layers() if l.name == "mf")
     assert [(a.plane.z, a.geometry) for a in project.annotations(vol.id, layer_id=layer)] == [(1, Mask.from_array(m))]
     assert not back.refused
+
+
+def test_seg_of_the_original_series_lands_on_the_deidentified_asset(project, tmp_path):
+    paths = write_ct_series(tmp_path / "ct", n_slices=3, size=16)
+    add_paths(project, [tmp_path / "ct"], deidentify=True)
+    asset = project.assets()[0]
+    _class(project, "blob", "#ff0000")
+    sources = [pydicom.dcmread(p) for p in paths]                # the originals, as another tool saw them
+    for ds in sources:
+        ds.PatientBirthDate, ds.PatientSex, ds.StudyDate, ds.StudyTime = "", "", "", ""
+        ds.ReferringPhysicianName, ds.StudyID, ds.AccessionNumber = "", "", ""
+    desc = hd.seg.SegmentDescription(
+        1, "blob", hd.sr.CodedConcept("85756007", "SCT", "Tissue"), hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+        "MANUAL")
+    pix = np.zeros((3, 16, 16), np.uint8)
+    pix[2, 3:7, 4:10] = 1
+    hd.seg.Segmentation(sources, pix, "BINARY", [desc], hd.UID(), 5, hd.UID(), 1, "x", "x", "1", "1") \
+        .save_as(tmp_path / "orig.seg.dcm")
+    rep = import_file(project, "dicom-seg", tmp_path / "orig.seg.dcm")
+    assert rep.imported == 1 and any("re-identification map" in str(n) for n in rep.notes)
+    (ann,) = project.annotations(asset.id)
+    assert ann.plane == Plane(z=2) and ann.geometry == Mask.from_array(pix[2].astype(bool))
