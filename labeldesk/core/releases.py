@@ -213,10 +213,13 @@ def _compact(value: Any) -> str:
 
 
 def _dumps(value: Any) -> bytes:
-    """Readable, deterministic JSON: pretty for small documents (the manifest); for the labels one
-    record per line (lists of objects), which keeps the fast C encoder and line-wise text diffs."""
-    if not isinstance(value, dict) or not any(isinstance(v, list) and len(v) > 50 for v in value.values()):
-        return (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    """The manifest: small, pretty, deterministic JSON."""
+    return (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def _dumps_labels(value: dict[str, Any]) -> bytes:
+    """The labels: deterministic JSON with one record per line (lists of objects), which keeps the
+    fast C encoder and gives line-wise text diffs."""
     parts = []
     for k in sorted(value):
         v = value[k]
@@ -288,7 +291,7 @@ def create(project: Any, name: str, layer: str | None = None, progress: Progress
     try:
         doc = snapshot(project, layers, progress)
         progress.check()
-        _write(tmp / LABELS, _dumps(doc))
+        _write(tmp / LABELS, _dumps_labels(doc))
         written = [LABELS]
         try:
             if coco and _write_coco(project, layers, layer, tmp / COCO):

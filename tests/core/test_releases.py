@@ -69,6 +69,8 @@ def test_create_writes_labels_manifest_and_hashes(labelled):
     assert set(by_id) == {k["c1"], k["c2"], k["d1"]}
     assert by_id[k["c2"]]["provenance"] == {"model": "m", "version": "3", "score": 0.8}
     assert by_id[k["d1"]]["geometry"] == {"kind": "box", "xyxy": [5.0, 5.0, 50.0, 50.0]}
+    lines = (rel.path / "labels.json").read_text().splitlines()
+    assert sum(1 for line in lines if line.startswith('{"asset_id":')) == 3         # one annotation per line
     assert R.verify(project, "v1").ok
 
 
