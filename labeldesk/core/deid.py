@@ -146,7 +146,18 @@ class SeriesMap:
     review: set[str] = field(default_factory=set)
 
     def write(self) -> Path:
+        """Write the map, merged with what an earlier import of the same series recorded."""
         path = self.folder / MAP_NAME
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        self.uids = {**(old.get("uids") or {}), **self.uids}
+        self.files = {**(old.get("files") or {}), **self.files}
+        for kw, values in (old.get("patient") or {}).items():
+            mine = self.patient.setdefault(kw, [])
+            mine[:0] = [v for v in values if v not in mine]
+        self.review.update(old.get("pixel_review") or ())
         tmp = path.with_suffix(".tmp")
         data = {"format": "labeldesk-reidentification/1", "local_only": True, "uids": self.uids,
                 "patient": self.patient, "files": self.files, "pixel_review": sorted(self.review)}

@@ -165,3 +165,12 @@ def test_a_dicomdir_alone_brings_its_files_deidentified(project, tmp_path):
     assert all(str(project.cache_dir) in f for a in project.assets() for f in project.locator(a.id)["files"])
     text = json.dumps([tuple(r) for r in project.conn.execute("SELECT * FROM ops")])
     assert not [n for n in names if n and n in text]
+
+
+def test_a_series_added_in_two_parts_keeps_one_map(project, tmp_path):
+    paths = write_ct_series(tmp_path / "ct", n_slices=4, size=16)
+    originals = [str(pydicom.dcmread(p).SOPInstanceUID) for p in paths]
+    add_paths(project, paths[:2], deidentify=True)
+    add_paths(project, paths[2:], deidentify=True)
+    (m,) = read_maps(project.cache_dir)
+    assert all(u in m["uids"] for u in originals) and len(m["files"]) == 4
