@@ -248,7 +248,8 @@ class _Document:
             stem = self.member.rsplit("/", 1)[-1]
             wanted.append(stem[:-4] if stem.lower().endswith(".xml") else stem)
             found = None
-            for ref in [w.strip() for w in wanted if w and w.strip()]:
+            explicit = self.ctx.options.get("asset")
+            for ref in [w.strip() for w in wanted if w and w.strip()] if not explicit else [str(explicit)]:
                 try:
                     asset, _ = self.ctx.index.find(ref)
                 except LookupError:
@@ -256,6 +257,9 @@ class _Document:
                 found = asset
                 break
             self._video = (found,)
+            if found is None and explicit:
+                self.ctx.report.refuse(self.where, f"no asset named {explicit!r} (the asset option)")
+                return None
             if found is None:
                 self.ctx.report.refuse(self.where, "no video in the project for its tracks or frames (tried "
                                        + ", ".join(repr(w) for w in wanted if w) + "; name one with the asset option)")

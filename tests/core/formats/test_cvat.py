@@ -361,3 +361,14 @@ def test_files_in_the_style_of_cvat_1x(project, tmp_path):
     assert anns["box"].z_order == 1 and anns["polyline"].class_id is None
     assert any("skeleton" in str(r) for r in rep.refused)
     assert any("no label" in str(n) for n in rep.notes)
+
+
+def test_asset_option_names_the_video(project, tmp_path):
+    video = add_image_asset(project, width=100, height=100, frames=15, kind="video")
+    _class(project, "person")
+    f = tmp_path / "task.xml"
+    f.write_text(FOREIGN.format(video="recorded-elsewhere.mp4"))
+    rep = import_file(project, "cvat", f, options={"asset": project.asset(video).name})
+    assert rep.imported > 0 and {a.asset_id for a in project.annotations(video)} == {video}
+    rep = import_file(project, "cvat", f, options={"asset": "nope.mp4"})
+    assert rep.imported == 0 and any("no asset named 'nope.mp4'" in str(r) for r in rep.refused)
