@@ -242,6 +242,8 @@ def _refresh_conflicts(project: Any, merger: Merger, op_ids: list[str]) -> None:
     now, as every other replica does when it merges those edits."""
     from labeldesk.core.sync.history import REF_COLUMNS, ref_from_row
     from labeldesk.core.sync.reducer import group_of
+    if project.conn.execute("SELECT 1 FROM sync_conflicts WHERE status = 'open' LIMIT 1").fetchone() is None:
+        return
     groups = set()
     for op_id in op_ids:
         row = project.conn.execute(f"SELECT {REF_COLUMNS} FROM ops o WHERE o.op_id = ? AND o.entity IN "

@@ -90,8 +90,6 @@ class Merger:
             op = Op.from_dict(line)
         except (KeyError, TypeError, ValueError, IndexError):
             return self._collide(line, "malformed op line")
-        if op.digest() != line.get("sha256"):
-            return self._collide(line, "op content does not match its SHA-256")
         row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
         if row is not None:
             if row[0] != line["sha256"]:
@@ -101,10 +99,22 @@ class Merger:
             self.conn.execute("DELETE FROM outbox WHERE op_id = ? AND op_id NOT LIKE ?",
                               (op.op_id, self.project.device_id + ":%"))
             return None
+        if str(line.get("sha256", "")) in ("", "None"):
+            return self._collide(line, "op line without its SHA-256")
         oplog.append(self.conn, op, outbox=False)
+        stored = self.conn.execute("SELECT op_hash FROM ops WHERE local_order = last_insert_rowid()").fetchone()[0]
+        if stored != line["sha256"]:
+            # the segment passed its file hash, so its writer recorded a wrong op hash: the op is
+            # kept in the audit log as written, not applied, and reported
+            ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall,
+                        "rejected", "op content does not match the SHA-256 its writer recorded")
+            save_state(self.conn, ref, self.now)
+            self._count("rejected")
+            return ref
         self._observe(dev, op)
         ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall)
         ref.reason_text = op.reason  # type: ignore[attr-defined]
+        ref.fresh = True  # type: ignore[attr-defined]
         self.decide(ref, own=own)
         return ref
 

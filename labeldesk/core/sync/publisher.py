@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeldesk.core.ops import canonical_json
 from labeldesk.core.store import repo
 from labeldesk.core.sync import blobs as blob_store
 from labeldesk.core.sync import segment
@@ -48,22 +47,31 @@ def last_published(conn: Any, dev: str) -> tuple[int, str]:
     return (int(row[0]), row[1]) if row else (0, segment.GENESIS)
 
 
-def _line(row: Any, seen: dict[str, int] | None, blobs: dict[str, bytes]) -> dict[str, Any]:
+def _line(row: Any, seen: dict[str, int] | None, blobs: dict[str, bytes]) -> str:
+    """One op line, canonical JSON; the stored (canonical) payload JSON is used as is."""
     payload_json = row["payload"]
     line: dict[str, Any] = {"v": 1, "op_id": row["op_id"], "seq": row["seq"], "dev": row["dev"],
                             "user": row["user"], "hlc": [row["hlc_ms"], row["hlc_ctr"]], "wall": row["wall"],
                             "type": row["type"], "entity": row["entity"], "base": json.loads(row["base"]),
                             "reason": row["reason"], "sha256": row["op_hash"]}
+    if seen is not None:
+        line["seen"] = seen
     if len(payload_json) > blob_store.THRESHOLD:
         data = payload_json.encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
         blobs[digest] = data
         line["payload"], line["blob"] = None, digest
-    else:
-        line["payload"] = json.loads(payload_json)
-    if seen is not None:
-        line["seen"] = seen
-    return line
+        return segment.encode_line(line)
+    return segment.encode_line(line, payload_json)
+
+
+def _segment(project: Any, dev: str, nonce: str, prev_sha: str, rows: list[Any], lines: list[str],
+             blobs: dict[str, bytes]) -> PlannedSegment:
+    first, last = rows[0]["seq"], rows[-1]["seq"]
+    name, data = segment.build(project.id, dev, nonce, prev_sha, first, last,
+                               [rows[-1]["hlc_ms"], rows[-1]["hlc_ctr"]], lines)
+    return PlannedSegment(name, data, first, last, hashlib.sha256(data).hexdigest(),
+                          [r["op_id"] for r in rows], blobs)
 
 
 def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
@@ -76,33 +84,26 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     history = History(conn)
     nonce = str(repo.get_meta(conn, "instance_nonce", ""))
     out: list[PlannedSegment] = []
-    lines: list[dict[str, Any]] = []
+    chunk: list[Any] = []
+    lines: list[str] = []
     blobs: dict[str, bytes] = {}
     size = 0
     expected = last_seq + 1
     prev_seen: dict[str, int] | None = None
-
-    def flush() -> None:
-        nonlocal lines, blobs, size, prev_sha, prev_seen
-        name, data = segment.build(project.id, dev, nonce, prev_sha, lines)
-        sha = hashlib.sha256(data).hexdigest()
-        out.append(PlannedSegment(name, data, lines[0]["seq"], lines[-1]["seq"], sha,
-                                  [ln["op_id"] for ln in lines], blobs))
-        prev_sha, lines, blobs, size, prev_seen = sha, [], {}, 0, None
-
     for row in rows:
         if row["seq"] != expected:
             break                       # never publish across a hole in our own seqs
         expected += 1
         seen = history.seen(dev, row["seq"])
-        line = _line(row, seen if seen != prev_seen else None, blobs)
+        lines.append(_line(row, seen if seen != prev_seen else None, blobs))
+        chunk.append(row)
         prev_seen = seen
-        lines.append(line)
-        size += len(canonical_json(line))
+        size += len(lines[-1])
         if len(lines) >= MAX_OPS or size >= MAX_BYTES:
-            flush()
+            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs))
+            prev_sha, chunk, lines, blobs, size, prev_seen = out[-1].sha256, [], [], {}, 0, None
     if lines:
-        flush()
+        out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs))
     return out
 
 
@@ -120,7 +121,8 @@ def rebuild(project: Any, name: str) -> PlannedSegment | None:
                        (row["dev"], row["first_seq"], row["last_seq"])).fetchall()
     history = History(conn)
     blobs: dict[str, bytes] = {}
-    lines, prev_seen = [], None
+    lines: list[str] = []
+    prev_seen: dict[str, int] | None = None
     for op in ops:
         seen = history.seen(row["dev"], op["seq"])
         lines.append(_line(op, seen if seen != prev_seen else None, blobs))
@@ -128,11 +130,8 @@ def rebuild(project: Any, name: str) -> PlannedSegment | None:
     if not lines:
         return None
     nonce = str(repo.get_meta(conn, "instance_nonce", ""))
-    built_name, data = segment.build(project.id, row["dev"], nonce, prev_sha, lines)
-    if built_name != name:
-        return None
-    return PlannedSegment(name, data, row["first_seq"], row["last_seq"], hashlib.sha256(data).hexdigest(),
-                          [ln["op_id"] for ln in lines], blobs)
+    seg = _segment(project, row["dev"], nonce, prev_sha, list(ops), lines, blobs)
+    return seg if seg.name == name else None
 
 
 def mark_published(project: Any, dev: str, segs: list[PlannedSegment]) -> None:

@@ -133,6 +133,8 @@ def apply_one(conn: sqlite3.Connection, ref: OpRef) -> ChangeSet:
 
 
 def save_state(conn: sqlite3.Connection, ref: OpRef, now: str) -> None:
+    if ref.state is None and getattr(ref, "fresh", False):
+        return                          # a new op that was applied: it never had a state row
     if ref.state is None:
         conn.execute("DELETE FROM sync_op_state WHERE op_id = ?", (ref.op_id,))
     else:

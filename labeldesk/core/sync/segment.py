@@ -42,21 +42,28 @@ class Segment:
     size: int
 
 
-def build(project_id: str, dev: str, instance_nonce: str, prev_sha: str,
-          lines: list[dict[str, Any]]) -> tuple[str, bytes]:
-    """(file name, bytes) for op lines (dicts with at least ``seq`` and ``hlc``), in seq order.
+def encode_line(line: dict[str, Any], payload_json: str | None = None) -> str:
+    """The canonical JSON of an op line; ``payload_json`` (already canonical) is spliced in as is."""
+    if payload_json is None:
+        return canonical_json({**line, "kind": "op"})
+    body = canonical_json({**line, "kind": "op", "payload": 0})
+    key = '"payload":0'
+    i = body.index(key)
+    return body[:i] + '"payload":' + payload_json + body[i + len(key):]
+
+
+def build(project_id: str, dev: str, instance_nonce: str, prev_sha: str, first: int, last: int,
+          created_hlc: list[int], encoded: list[str]) -> tuple[str, bytes]:
+    """(file name, bytes) for op lines already encoded by :func:`encode_line`, in seq order.
 
     Deterministic: the same ops and chain give the same bytes (a crash between rename and the
     local "published" mark is recognised by content, failure mode #4)."""
-    first, last = int(lines[0]["seq"]), int(lines[-1]["seq"])
     header = {"kind": "header", "format": SEGMENT_FORMAT, "project": project_id, "dev": dev,
               "first_seq": first, "last_seq": last, "prev_segment_sha256": prev_sha,
-              "instance_nonce": instance_nonce, "created_hlc": list(lines[-1]["hlc"]),
+              "instance_nonce": instance_nonce, "created_hlc": list(created_hlc),
               "app": f"labeldesk/{__version__}"}
-    parts = [canonical_json(header)]
-    parts.extend(canonical_json({**line, "kind": "op"}) for line in lines)
-    body = ("\n".join(parts) + "\n").encode("utf-8")
-    footer = canonical_json({"kind": "footer", "count": len(lines),
+    body = (canonical_json(header) + "\n" + "\n".join(encoded) + "\n").encode("utf-8")
+    footer = canonical_json({"kind": "footer", "count": len(encoded),
                              "sha256": hashlib.sha256(body).hexdigest()})
     data = body + footer.encode("utf-8") + b"\n"
     return SegmentName.make(first, last, hashlib.sha256(data).hexdigest()), data

@@ -1,0 +1,165 @@
+"""SYNC-1 (push / pull 10k changed annotations through the shared folder), SYNC-M (merge of 100k
+foreign ops), SYNC-B (bootstrap of a new device by `share join`).
+
+    python benchmarks/bench_sync.py [--changed 10000] [--merge 100000] [--bootstrap 0]
+
+Baselines, measured in the same run: B30 = ``shutil.copyfile`` to the share of a file as large as
+the segments the round wrote (SYNC-1); a plain SQLite ``executemany`` of the same op rows into a
+table of the same columns in one transaction (SYNC-M, SYNC-B).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import machine  # noqa: E402
+
+from labeldesk.core import ids  # noqa: E402
+from labeldesk.core.ops import OpDraft  # noqa: E402
+from labeldesk.core.project import Project  # noqa: E402
+from labeldesk.core.sync import engine  # noqa: E402
+
+
+def _founder(tmp: Path, n: int) -> tuple[Project, str]:
+    a = Project.create(tmp / "a", "bench", user_name="alice")
+    asset = ids.new_id()
+    a.apply(OpDraft("asset.add", asset, {"asset": {"kind": "image", "name": "x", "content_hash": "h",
+                                                   "width": 4000, "height": 3000}}))
+    engine.init_share(a, tmp / "share")
+    _creates(a, asset, n)
+    return a, asset
+
+
+def _creates(p: Project, asset: str, n: int) -> list[str]:
+    layer, made = p.my_layer_id, []
+    for k in range(0, n, 5000):
+        drafts = []
+        for i in range(k, min(n, k + 5000)):
+            x, y = 10 + (i * 37) % 3900, 10 + (i * 91) % 2900
+            made.append(ids.new_id())
+            drafts.append(OpDraft("annotation.create", made[-1], {"annotation": {
+                "asset_id": asset, "layer_id": layer,
+                "geometry": {"kind": "polygon", "shell": [[x, y], [x + 40, y + 3], [x + 35, y + 30], [x + 2, y + 25]]}}}))
+        p.apply_all(drafts)
+    return made
+
+
+def _segment_bytes(share: Path, dev: str, names: set[str] | None = None) -> int:
+    return sum(p.stat().st_size for p in (share / "devices" / dev / "segments").glob("seg-*")
+               if names is None or p.name not in names)
+
+
+def _copy_baseline(share: Path, size: int) -> float:
+    src = share.parent / "change-file.bin"
+    src.write_bytes(b"x" * size)
+    best = float("inf")
+    for i in range(3):
+        dest = share / f"baseline-{i}.bin"
+        t0 = time.perf_counter()
+        shutil.copyfile(src, dest)
+        best = min(best, time.perf_counter() - t0)
+        dest.unlink()
+    return best
+
+
+def sync1(n: int) -> None:
+    tmp = Path(tempfile.mkdtemp())
+    a, asset = _founder(tmp, 0)
+    b, _ = engine.join_share(tmp / "share", tmp / "b")
+    made = _creates(a, asset, n // 2)
+    engine.sync_round(a)
+    engine.sync_round(b)
+    before = {p.name for p in (tmp / "share" / "devices" / a.device_id / "segments").glob("seg-*")}
+    edits = [OpDraft("annotation.update", ann, {"set": {"z_order": 1.0}}) for ann in made]
+    a.apply_all(edits)
+    _creates(a, asset, n - len(made))
+    t0 = time.perf_counter()
+    push = engine.sync_round(a)
+    t_push = time.perf_counter() - t0
+    size = _segment_bytes(tmp / "share", a.device_id, before)
+    t0 = time.perf_counter()
+    pull = engine.sync_round(b)
+    t_pull = time.perf_counter() - t0
+    base = _copy_baseline(tmp / "share", size)
+    print(f"SYNC-1  push {push.published_ops} changed annotations: {t_push * 1000:8.1f} ms | pull "
+          f"{pull.received.get('applied', 0)}: {t_pull * 1000:8.1f} ms | B30 copyfile {size / 1e6:.1f} MB: "
+          f"{base * 1000:6.2f} ms | ratio push {t_push / base:6.0f}x, pull {t_pull / base:6.0f}x  (target <= 2x)")
+    on_share = [p.name for p in (tmp / "share").rglob("*") if p.suffix in (".labeldesk", ".db", ".sqlite")]
+    print(f"        SQLite files on the share: {len(on_share)}")
+    a.close()
+    b.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _executemany_baseline(store: Path, tmp: Path) -> float:
+    src = sqlite3.connect(store)
+    rows = src.execute("SELECT op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload, reason,"
+                       " op_hash, chain_hash FROM ops").fetchall()
+    src.close()
+    raw = sqlite3.connect(tmp / "raw.db", isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("PRAGMA synchronous=NORMAL")
+    raw.execute("CREATE TABLE ops (local_order INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT UNIQUE, dev TEXT, seq INT,"
+                " hlc_ms INT, hlc_ctr INT, wall TEXT, user TEXT, type TEXT, entity TEXT, base TEXT, payload TEXT,"
+                " reason TEXT, op_hash TEXT, chain_hash TEXT, UNIQUE (dev, seq))")
+    t0 = time.perf_counter()
+    raw.execute("BEGIN")
+    raw.executemany("INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
+                    " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    raw.execute("COMMIT")
+    dt = time.perf_counter() - t0
+    raw.close()
+    return dt
+
+
+def merge(n: int, label: str) -> None:
+    tmp = Path(tempfile.mkdtemp())
+    a, _ = _founder(tmp, n)
+    engine.sync_round(a)
+    b = Project.create(tmp / "b", None, project_id=a.id, founder=False)
+    with b.transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('sync.share', ?)", (str(tmp / "share"),))
+    t_io = t_db = 0.0
+    received = 0
+    t_all = time.perf_counter()
+    while True:                                  # the bootstrap: rounds of at most 100k ops
+        plan = engine.prepare(b)
+        t0 = time.perf_counter()
+        ex = engine.exchange(plan)
+        t_io += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rep = engine.commit(b, plan, ex)
+        t_db += time.perf_counter() - t0
+        received += rep.received.get("applied", 0)
+        if not ex.more:
+            break
+    t_all = time.perf_counter() - t_all
+    base = _executemany_baseline(tmp / "b" / "project.labeldesk", tmp)
+    print(f"{label:<7} {received} foreign ops: {t_all:7.2f} s ({received / t_all:8.0f} ops/s; share read+verify "
+          f"{t_io:5.2f} s, merge {t_db:6.2f} s) | executemany of the same rows {base:5.2f} s | ratio "
+          f"{t_db / base:5.1f}x merge, {t_all / base:5.1f}x total")
+    a.close()
+    b.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--changed", type=int, default=10_000)
+    ap.add_argument("--merge", type=int, default=100_000)
+    ap.add_argument("--bootstrap", type=int, default=0, help="ops for SYNC-B (1,000,000 in the design; slow)")
+    args = ap.parse_args()
+    print(machine())
+    sync1(args.changed)
+    if args.merge:
+        merge(args.merge, "SYNC-M")
+    if args.bootstrap:
+        merge(args.bootstrap, "SYNC-B")
