@@ -1,10 +1,11 @@
 """De-identification of DICOM on import (PS3.15 Annex E, Basic Application Level Confidentiality
 Profile) through dicognito, with what dicognito leaves to us.
 
-* One ``dicognito.Anonymizer`` per import, seeded with a secret of the project (a keyed hash of
-  its local salt): names, IDs and UIDs are replaced consistently across a series and across
-  imports of one project, dates are shifted by one offset (order and intervals kept), so a series
-  imported twice is still recognised as the same asset.
+* One ``dicognito.Anonymizer`` per import, seeded with a random secret kept in the local store
+  (meta ``deid_secret``, never synced: it would let a reader undo the date shift): names, IDs and
+  UIDs are replaced consistently across a series and across the imports of one store, dates are
+  shifted by one offset (order and intervals kept), so a series imported twice is recognised as
+  the same asset. Another machine has another secret: de-identify a series on one machine.
 * On top of dicognito: private attributes are removed, free-text descriptions and comments that
   the basic profile removes (X) are removed, overlays and icon images are removed;
   PatientIdentityRemoved = YES, LongitudinalTemporalInformationModified = MODIFIED,
@@ -35,6 +36,7 @@ from labeldesk.core.store import repo
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
 DEID_DIR = "deid"
+SECRET_KEY = "deid_secret"          # meta key (local store, never synced)
 MAP_NAME = "reidentification.json"
 CODES = (("113100", "Basic Application Confidentiality Profile"),
          ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
@@ -180,15 +182,24 @@ def read_maps(cache_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return out
 
 
+def _secret(project: Any) -> str:
+    """The seed of this store's de-identification: a random secret kept in the local store only
+    (whoever knows it can recompute the date shift), made on first use."""
+    secret = repo.get_meta(project.conn, SECRET_KEY)
+    if not secret:
+        with project.transaction():
+            secret = repo.get_meta(project.conn, SECRET_KEY) or os.urandom(32).hex()
+            repo.set_meta(project.conn, SECRET_KEY, secret)
+    return hmac.new(bytes.fromhex(secret), b"labeldesk de-identification", hashlib.sha256).hexdigest()
+
+
 class Deidentifier:
     """One de-identification session (one import): ``run`` the DICOM files, then ``describe`` each
     series the scan found in the copies."""
 
     def __init__(self, project: Any) -> None:
         from dicognito.anonymizer import Anonymizer
-        salt = bytes.fromhex(repo.get_meta(project.conn, "project_salt") or "") or project.id.encode()
-        seed = hmac.new(salt, b"labeldesk de-identification", hashlib.sha256).hexdigest()
-        self.anonymizer = Anonymizer(seed=seed)
+        self.anonymizer = Anonymizer(seed=_secret(project))
         self.root = Path(project.cache_dir) / DEID_DIR
         self.series: dict[str, SeriesMap] = {}          # new series UID -> map
         self.originals: dict[str, str] = {}              # new path -> original path

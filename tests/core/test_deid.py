@@ -80,6 +80,8 @@ def test_deidentified_import_leaves_no_identifier_anywhere(project, sources):
             for t in ("assets", "ops")]
     assert not [o for o in originals if any(o in r for r in rows)]
     assert not any("reidentification" in r for r in rows)
+    secret = repo.get_meta(project.conn, "deid_secret")
+    assert secret and not any(secret in r for r in rows)          # the seed stays in the local store
     # one series stays one series: the synthetic CT's four slices share their new study/series UIDs
     ct = next(a for a in project.assets() if a.depth == 4)
     headers = [pydicom.dcmread(f) for f in project.locator(ct.id)["files"]]
