@@ -130,14 +130,20 @@ def _class_specs(doc: dict[str, Any], where: str) -> dict[Any, dict[str, Any]]:
     cats = doc.get("categories") or []
     if not isinstance(cats, list):
         raise InputError(where, "'categories' is not a list")
-    return {c.get("id"): c for c in cats if isinstance(c, dict)}
+    return {_key(c.get("id")): c for c in cats if isinstance(c, dict) and _key(c.get("id")) is not None}
+
+
+def _key(value: Any) -> Any:
+    """An id usable as a key (ints and strings); None for anything else (lists, objects, ...)."""
+    return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
 
 
 def _category_class(ctx: ImportContext, cats: dict[Any, dict[str, Any]], cid: Any, loc: str,
                     cache: dict[Any, ClassRef | None]) -> ClassRef | None:
+    raw, cid = cid, _key(cid)
     cat = cats.get(cid)
     if cat is None:
-        ctx.report.refuse(loc, f"category_id {cid!r} is not among the file's categories")
+        ctx.report.refuse(loc, f"category_id {raw!r} is not among the file's categories")
         return None
     if cid in cache and cache[cid] is not None:
         return cache[cid]
@@ -160,12 +166,13 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
     by_image: dict[Any, int] = {}
     for a in anns:
         if isinstance(a, dict):
-            by_image[a.get("image_id")] = by_image.get(a.get("image_id"), 0) + 1
+            iid = _key(a.get("image_id"))
+            by_image[iid] = by_image.get(iid, 0) + 1
     for i, im in enumerate(images):
-        if not isinstance(im, dict) or "id" not in im:
+        if not isinstance(im, dict) or _key(im.get("id")) is None:
             ctx.report.refuse(f"{where}: images[{i}]", "not an image entry with an id")
             continue
-        n = by_image.get(im["id"], 0)
+        n = by_image.get(_key(im["id"]), 0)
         found = ctx.index_find(str(im.get("file_name", "")))
         if isinstance(found, str):
             ctx.report.refuse(f"{where}: images[{i}] ({im.get('file_name')})",
@@ -187,9 +194,9 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
         if not isinstance(a, dict):
             ctx.report.refuse(loc, "not an object")
             continue
-        iid = a.get("image_id")
+        iid = _key(a.get("image_id"))
         if iid not in targets:
-            ctx.report.refuse(loc, f"image_id {iid!r} is not among the file's images")
+            ctx.report.refuse(loc, f"image_id {a.get('image_id')!r} is not among the file's images")
             continue
         target = targets[iid]
         if target is None:
@@ -200,7 +207,7 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
         attrs = dict(a["attributes"]) if isinstance(a.get("attributes"), dict) else {}
         if a.get("iscrowd") == 1 and any(d["key"] == "iscrowd" for d in cls.attributes):
             attrs.setdefault("iscrowd", True)       # kept where the class has an iscrowd attribute
-        for g in geometries(ctx, a, target, loc, cats.get(a.get("category_id")) or {}):
+        for g in geometries(ctx, a, target, loc, cats.get(_key(a.get("category_id"))) or {}):
             ctx.annotation(loc, target[0], target[1], g, cls, attrs, score=_score(a))
 
 
@@ -214,21 +221,27 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
     """The geometry dicts of one COCO annotation (several for a multi-part polygon)."""
     seg = a.get("segmentation")
     asset, plane = target
+    kp = a.get("keypoints")
+    has_kp = isinstance(kp, list) and bool(kp) and any(kp[2::3])
     try:
+        shapes: list[dict[str, Any]] = []
         if isinstance(seg, dict):
             w, h, _ = extent(asset, plane)
             arr = rle_to_array(seg, w, h)
             if not arr.any():
                 raise ValueError("the mask is empty")
-            return [Mask.from_array(arr).to_dict()]
-        if isinstance(seg, list) and seg:
-            polys = polygons_from_rings(rings_of(seg))
-            if len(polys) > 1:
-                ctx.report.note(loc, f"segmentation has {len(polys)} separate parts: imported as {len(polys)} polygons")
-            return polys
-        kp = a.get("keypoints")
-        if isinstance(kp, list) and kp and any(kp[2::3]):
-            return [_keypoints(kp, cat)]
+            shapes = [Mask.from_array(arr).to_dict()]
+        elif isinstance(seg, list) and seg:
+            shapes = polygons_from_rings(rings_of(seg))
+            if len(shapes) > 1:
+                ctx.report.note(loc, f"segmentation has {len(shapes)} separate parts: imported as {len(shapes)} polygons")
+        if shapes:
+            if has_kp:
+                ctx.report.note(loc, "keypoints imported as a points annotation of their own")
+                shapes.append(_keypoints(kp, cat))  # type: ignore[arg-type]
+            return shapes
+        if has_kp:
+            return [_keypoints(kp, cat)]  # type: ignore[arg-type]
         bbox = a.get("bbox")
         if isinstance(bbox, list) and len(bbox) == 4:
             x, y, bw, bh = (float(v) for v in bbox)
@@ -279,7 +292,7 @@ def import_results(ctx: ImportContext, path: Path) -> None:
             raise InputError(gt, "not a COCO ground-truth file (no 'images' list)")
         cats = _class_specs(doc, str(gt))
         for im in doc["images"]:
-            if isinstance(im, dict) and "id" in im:
+            if isinstance(im, dict) and _key(im.get("id")) is not None:
                 images[im["id"]] = ctx.index_find(str(im.get("file_name", "")))
     else:
         cats = {i + 1: {"id": i + 1, "name": c.name} for i, c in
@@ -301,9 +314,9 @@ def import_results(ctx: ImportContext, path: Path) -> None:
             low += 1
             continue
         iid = r.get("image_id")
-        target = images.get(iid)
+        target = images.get(_key(iid))
         if target is None:
-            if isinstance(iid, str):
+            if isinstance(iid, str) and iid:
                 target = images[iid] = ctx.index_find(iid)
             else:
                 ctx.report.refuse(loc, f"image_id {iid!r} is unknown" + ("" if gt else
@@ -315,7 +328,7 @@ def import_results(ctx: ImportContext, path: Path) -> None:
         cls = _category_class(ctx, cats, r.get("category_id"), loc, cache)
         if cls is None:
             continue
-        for g in geometries(ctx, r, target, loc, cats.get(r.get("category_id")) or {}):
+        for g in geometries(ctx, r, target, loc, cats.get(_key(r.get("category_id"))) or {}):
             ctx.annotation(loc, target[0], target[1], g, cls, None, score=score)
     if low:
         ctx.report.note(where, f"{low} detection(s) below min_score {min_score} left out")

@@ -235,3 +235,20 @@ def test_iscrowd_is_kept_where_the_class_has_the_attribute(proj, tmp_path):
     (tmp_path / "c.json").write_text(json.dumps(doc))
     interchange.import_file(proj, "coco", tmp_path / "c.json", options={"layer": "back"})
     assert shapes(proj, layer_named(proj, "back"))[0][4] == {"iscrowd": True}
+
+
+def test_odd_ids_and_keypoints_with_a_segmentation(proj, tmp_path):
+    add_asset(proj, "a.jpg", 50, 40)
+    add_class(proj, "dog")
+    path = _foreign(tmp_path, [
+        {"id": 1, "image_id": [1], "category_id": 3, "bbox": [1, 1, 5, 5]},
+        {"id": 2, "image_id": 1, "category_id": {"x": 1}, "bbox": [1, 1, 5, 5]},
+        {"id": 3, "image_id": 1, "category_id": 3, "segmentation": [[1, 1, 10, 1, 10, 10]],
+         "keypoints": [2, 2, 2, 0, 0, 0, 9, 3, 1], "num_keypoints": 2},
+    ], cats=[{"id": 3, "name": "dog", "keypoints": ["nose", "tail", "ear"]}, {"id": [4], "name": "odd"}])
+    rep = interchange.import_file(proj, "coco", path)
+    assert rep.by_kind == {"polygon": 1, "points": 1}
+    text = "\n".join(map(str, rep.refused))
+    assert "image_id [1] is not among" in text and "category_id {'x': 1} is not among" in text
+    pts = next(s[3] for s in shapes(proj, proj.my_layer_id) if s[3]["kind"] == "points")
+    assert pts == {"kind": "points", "points": [[2.0, 2.0], [9.0, 3.0]], "labels": ["nose", "ear"]}
