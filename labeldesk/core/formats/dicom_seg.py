@@ -140,7 +140,7 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
             continue
         buf = io.BytesIO()
         seg.save_as(buf)
-        out.write(safe_name(asset) + ".seg.dcm", buf.getvalue())
+        out.write(safe_name(asset, out.members, ".seg.dcm") + ".seg.dcm", buf.getvalue())
 
 
 # ---- import ------------------------------------------------------------------------------------

@@ -76,10 +76,11 @@ def affine_lps(asset: Asset) -> np.ndarray | None:
     return np.asarray(aff, float) if aff else None
 
 
-def safe_name(asset: Asset) -> str:
+def safe_name(asset: Asset, taken: Any = (), suffix: str = "") -> str:
+    """A file stem for the asset's output; the asset id is appended if ``stem + suffix`` is taken."""
     from labeldesk.core.formats.matching import strip_suffix
     name = strip_suffix(asset.name).replace("/", "_").replace("\\", "_").strip(". ") or asset.id
-    return name
+    return f"{name}-{asset.id[-8:]}" if name + suffix in taken else name
 
 
 # ---- export ------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def export_nifti(ctx: ExportContext, out: OutputTree) -> None:
             sp = asset.spacing or (1.0, 1.0, 1.0)
             affine = np.diag([*sp[:3], 1.0])
             ctx.report.note(asset.name, "the volume has no patient geometry: the map's affine is its voxel spacing")
-        stem = safe_name(asset)
+        stem = safe_name(asset, out.members, SUFFIX)
         nib.save(nifti_image(vol, affine), str(out.path_for(stem + SUFFIX)))
         out.write(stem + TABLE_SUFFIX, table)
 

@@ -174,3 +174,21 @@ def test_four_d_maps_keep_their_time_points(project, tmp_path):
     layer = next(l.id for l in project.layers() if l.name == "4d")
     assert [(a.plane, a.geometry) for a in project.annotations(asset.id, layer_id=layer)] == \
         [(Plane(z=2, t=1), Mask.from_array(m))]
+
+
+def test_two_volumes_with_one_name_get_two_files(project, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        nib.save(nib.Nifti1Image(np.zeros((6, 5, 2), np.int16), np.eye(4)), str(tmp_path / sub / "scan.nii"))
+    rep = add_paths(project, [tmp_path / "a" / "scan.nii", tmp_path / "b" / "scan.nii"])
+    assert len(rep.added) == 1          # identical content: the same asset
+    nib.save(nib.Nifti1Image(np.ones((6, 5, 2), np.int16), np.eye(4)), str(tmp_path / "b" / "scan.nii"))
+    rep = add_paths(project, [tmp_path / "b" / "scan.nii"])
+    assert len(project.assets()) == 2
+    cls = _class(project, "x")
+    m = np.zeros((5, 6), bool)
+    m[1:3, 1:4] = True
+    for a in project.assets():
+        _ann(project, a.id, cls, Mask.from_array(m).to_dict(), {"z": 1})
+    out = export(project, "nifti", tmp_path / "out")
+    assert len(out.files) == 4 and len({f.rsplit("/", 1)[-1] for f in out.files}) == 4
