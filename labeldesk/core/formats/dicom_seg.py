@@ -38,26 +38,44 @@ TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDat
 
 
 # ---- export ------------------------------------------------------------------------------------
-def _class_masks(ctx: ExportContext, asset: Asset) -> dict[Any, np.ndarray]:
-    """Class entry -> (T, Z, Y, X) bool voxels of its selected annotations."""
-    out: dict[Any, np.ndarray] = {}
+def _segments(ctx: ExportContext, asset: Asset) -> tuple[list[Any], np.ndarray]:
+    """The exported classes (segment n = entries[n - 1]) and their voxels: a (T, Z, Y, X) label
+    volume of segment numbers while classes do not overlap (one byte per voxel, whatever the
+    number of classes), a (S, T, Z, Y, X) bool stack once two classes share a voxel."""
+    entries: list[Any] = []
+    number: dict[Any, int] = {}
+    shape = (asset.frames, asset.depth, asset.height, asset.width)
+    labels = np.zeros(shape, np.uint16 if len(ctx.classes) > 255 else np.uint8)
+    stack: np.ndarray | None = None
     for ann in ctx.annotations(asset):
         entry = ctx.entry(asset, ann)
         if entry is None:
             continue
-        vol = out.get(entry)
-        if vol is None:
-            vol = out[entry] = np.zeros((asset.frames, asset.depth, asset.height, asset.width), bool)
-        target = plane_target(vol[ann.plane.t], ann.plane)
+        target = plane_target(labels[ann.plane.t], ann.plane)
         pixels = plane_mask(ann.geometry, target.shape[1], target.shape[0])
         if pixels is None:
             ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for a segmentation")
             continue
-        target |= pixels
         if ann.geometry.kind != "mask":
             ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to pixels")
         ctx.report.count(ann.geometry.kind)
-    return {e: v for e, v in out.items() if v.any()}
+        if not pixels.any():
+            continue
+        if entry not in number:
+            entries.append(entry)
+            number[entry] = len(entries)
+        n = number[entry]
+        if stack is None:
+            under = target[pixels]
+            if np.any((under != 0) & (under != n)):
+                stack = np.stack([labels == i for i in range(1, len(entries) + 1)])
+        if stack is None:
+            target[pixels] = n
+            continue
+        if stack.shape[0] < len(entries):
+            stack = np.concatenate([stack, np.zeros((len(entries) - stack.shape[0], *shape), bool)])
+        plane_target(stack[n - 1][ann.plane.t], ann.plane)[pixels] = True
+    return entries, labels if stack is None else stack
 
 
 def _description(number: int, entry: Any, automatic: str | None) -> Any:
@@ -107,22 +125,22 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
     for asset in ctx.each_asset():
         if asset.kind != "volume":
             continue
-        masks = _class_masks(ctx, asset)
-        if not masks:
+        entries, voxels = _segments(ctx, asset)
+        if not entries:
             continue
         found = _sources(ctx, asset)
         if found is None:
             continue
         datasets, planes = found
-        entries = list(masks)
         multiframe = len(datasets) == 1 and len(planes) > 1
         n_frames = int(datasets[0].get("NumberOfFrames", 1) or 1) if multiframe else len(datasets)
-        pixels = np.zeros((n_frames, asset.height, asset.width, len(entries)), np.uint8)
+        label_map = voxels.ndim == 4          # segment numbers per pixel (no overlaps)
+        pixels = np.zeros((n_frames, asset.height, asset.width) + (() if label_map else (len(entries),)),
+                          voxels.dtype if label_map else np.uint8)
         for k, (ds_index, frame) in enumerate(planes):
             t, z = divmod(k, asset.depth)
             row = frame if multiframe else ds_index
-            for s, e in enumerate(entries):
-                pixels[row, :, :, s] = masks[e][t, z]
+            pixels[row] = voxels[t, z] if label_map else np.moveaxis(voxels[:, t, z], 0, -1)
         first = datasets[0]
         try:
             seg = hd.seg.Segmentation(

@@ -216,3 +216,20 @@ def test_seg_of_the_original_series_lands_on_the_deidentified_asset(project, tmp
     assert rep.imported == 1 and any("re-identification map" in str(n) for n in rep.notes)
     (ann,) = project.annotations(asset.id)
     assert ann.plane == Plane(z=2) and ann.geometry == Mask.from_array(pix[2].astype(bool))
+
+
+def test_overlapping_classes_keep_both_segments(project, ct, tmp_path):
+    asset, paths = ct
+    a, b = _class(project, "organ", "#ff0000"), _class(project, "tumour", "#00ff00")
+    big, small = _disk(15, 15, 8), _disk(15, 15, 3)
+    _ann(project, asset.id, a, Mask.from_array(big).to_dict(), {"z": 3})
+    _ann(project, asset.id, b, Mask.from_array(small).to_dict(), {"z": 3})
+    export(project, "dicom-seg", tmp_path / "o.dcm")
+    seg = hd.seg.segread(tmp_path / "o.dcm")
+    uid = str(pydicom.dcmread(paths[3]).SOPInstanceUID)
+    pixels = seg.get_pixels_by_source_instance([uid], skip_overlap_checks=True)
+    assert np.array_equal(pixels[0, :, :, 0].astype(bool), big) and np.array_equal(pixels[0, :, :, 1].astype(bool), small)
+    back = import_file(project, "dicom-seg", tmp_path / "o.dcm", options={"layer": "o"})
+    layer = next(l.id for l in project.layers() if l.name == "o")
+    got = {a_.class_id: a_.geometry for a_ in project.annotations(asset.id, layer_id=layer)}
+    assert got == {a: Mask.from_array(big), b: Mask.from_array(small)} and not back.refused
