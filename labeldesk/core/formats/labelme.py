@@ -112,11 +112,12 @@ def _read_file(ctx: ImportContext, doc: dict[str, Any], where: str, member: str)
             ctx.report.refuse(loc, "not an object")
             continue
         loc += f" ({s.get('label')})" if s.get("label") else ""
-        kind = s.get("shape_type") or "polygon"
+        kind = str(s.get("shape_type") or "polygon")
         try:
             pts = [(float(p[0]), float(p[1])) for p in s.get("points") or []]
-            if kind == "point" and s.get("group_id") is not None and len(pts) == 1:
-                key = (s.get("label"), s.get("group_id"))
+            gid = s.get("group_id")
+            if kind == "point" and isinstance(gid, (int, str)) and len(pts) == 1:
+                key = (str(s.get("label")), gid)
                 first = groups.setdefault(key, (loc, [], [], s))
                 first[1].append(list(pts[0]))
                 first[2].append(str(s.get("point_label") or ""))
