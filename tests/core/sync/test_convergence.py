@@ -80,7 +80,7 @@ def _observe(team, tmp: Path, name: str, order_seed: int) -> str:
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fm20_random_ops_and_delivery_orders_converge(tmp_path_factory, data):
-    from conftest import Team
+    from sync_team import Team
     tmp = tmp_path_factory.mktemp("conv")
     team = Team(tmp, 3)
     try:

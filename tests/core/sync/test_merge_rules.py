@@ -114,7 +114,7 @@ def test_fm15_delete_causally_after_edit_wins(team):
 
 
 def _review_team(tmp_path):
-    from conftest import Team
+    from sync_team import Team
     return Team(tmp_path, 3, roles=("reviewer", "annotator"))
 
 
@@ -237,7 +237,7 @@ def test_unknown_op_type_is_stored_not_applied(team, faulty):
 
 
 def test_op_by_user_without_role_is_recorded_not_applied(tmp_path):
-    from conftest import Team
+    from sync_team import Team
     t = Team(tmp_path, 2, roles=("annotator",))
     a, b = t.devices
     with b.transaction() as conn:                          # a tampered store: skips its own role check

@@ -1,0 +1,110 @@
+"""Runs sync rounds without blocking the GUI (design/sync.md §2.9).
+
+The SQLite connection belongs to the GUI thread, so a round is split (labeldesk.core.sync.engine):
+``prepare`` (DB reads, GUI thread) → ``exchange`` (all share I/O, on the global QThreadPool) →
+``commit`` (DB writes, GUI thread, when the worker's result arrives). A periodic QTimer polls
+(watchers are only hints); "Sync now" asks for a round at once. While a round is out on a slow,
+sleeping or offline share nothing waits for it: the next poll is skipped, the app stays usable,
+and :meth:`SyncWorker.stalled_for` tells the panel how long the share has not answered.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6 import QtCore
+
+from labeldesk.core.sync import engine
+from labeldesk.qt.tasks import TaskRunner
+
+DEFAULT_INTERVAL_MS = 10_000
+
+
+class SyncWorker(QtCore.QObject):
+    sig_started = QtCore.Signal()
+    sig_finished = QtCore.Signal(object)       # SyncReport of the round (report.changes: a ChangeSet)
+    sig_failed = QtCore.Signal(str)
+    sig_status = QtCore.Signal(object)         # labeldesk.core.sync.status.status(project) after a round
+
+    def __init__(self, project: Any = None, interval_ms: int = DEFAULT_INTERVAL_MS,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.sync_now)
+        self._runner: TaskRunner | None = None
+        self._plan: engine.RoundPlan | None = None
+        self._since: float | None = None
+        self._total: engine.SyncReport | None = None
+        self._passes = 0
+
+    # ---- control -------------------------------------------------------------------------------
+    def set_project(self, project: Any) -> None:
+        """A new project (or None): an answer still out for the old one is dropped on arrival."""
+        self.project = project
+        self._plan = None
+        if project is None or engine.share_path(project) is None:
+            self.timer.stop()
+
+    def start(self) -> None:
+        if self.project is not None and engine.share_path(self.project) is not None:
+            self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    @property
+    def busy(self) -> bool:
+        return self._runner is not None
+
+    def stalled_for(self) -> float:
+        """Seconds the current round has been waiting on the share (0 when idle)."""
+        return 0.0 if self._since is None else time.monotonic() - self._since
+
+    def sync_now(self) -> bool:
+        """Start a round unless one is out already; False if nothing was started."""
+        if self.busy or self.project is None or engine.share_path(self.project) is None:
+            return False
+        self._total, self._passes = engine.SyncReport(), 0
+        self.sig_started.emit()
+        return self._start_pass()
+
+    def _start_pass(self) -> bool:
+        try:
+            self._plan = engine.prepare(self.project)
+        except Exception as exc:      # e.g. the project was closed; shown, never raised into Qt
+            self.sig_failed.emit(str(exc))
+            return False
+        plan, project = self._plan, self.project
+        runner = TaskRunner(engine.exchange, plan, with_progress=False)
+        runner.signals.sig_finished.connect(lambda ex, p=plan, pr=project: self._on_exchanged(pr, p, ex))
+        runner.signals.sig_failed.connect(self._on_failed)
+        self._runner, self._since = runner, time.monotonic()
+        runner.start()
+        return True
+
+    # ---- results (GUI thread) ------------------------------------------------------------------
+    def _on_failed(self, message: str) -> None:
+        self._runner, self._since = None, None
+        self.sig_failed.emit(message)
+
+    def _on_exchanged(self, project: Any, plan: engine.RoundPlan, ex: engine.Exchange) -> None:
+        self._runner, self._since = None, None
+        if project is not self.project or plan is not self._plan or project.conn is None:
+            return                                           # the project changed meanwhile
+        try:
+            report = engine.commit(project, plan, ex)
+        except Exception as exc:
+            self.sig_failed.emit(str(exc))
+            return
+        assert self._total is not None
+        self._total.add(report)
+        self._passes += 1
+        again = ex.more or bool(ex.own_unknown) or report.rekeyed_to is not None or bool(ex.own_damaged)
+        if again and self._passes < 100 and report.state not in ("offline", "wrong-project"):
+            self._start_pass()
+            return
+        from labeldesk.core.sync.status import status
+        self.sig_finished.emit(self._total)
+        self.sig_status.emit(status(project))
