@@ -12,7 +12,9 @@ Import: ``segread`` and ``get_pixels_by_source_instance`` (``..._by_source_frame
 multi-frame source); the asset is the one whose files are the SEG's referenced instances (or the
 ``asset`` option); a SEG made on the original series of a de-identified asset is matched through
 the local re-identification map. Each segment on each source slice becomes one mask annotation of the class
-named by the segment label; fractional segments are thresholded at 0.5.
+named by the segment label; fractional segments are thresholded at 0.5. Segments made by an
+algorithm (AUTOMATIC/SEMIAUTOMATIC) keep its name and version as the annotations' model
+provenance (``--model`` overrides it).
 """
 from __future__ import annotations
 
@@ -215,6 +217,18 @@ def _colour(desc: Any) -> str | None:
     return f"#{int(r):02x}{int(g):02x}{int(b):02x}"
 
 
+def _algorithm(desc: Any) -> dict[str, Any] | None:
+    """Model provenance of an AUTOMATIC/SEMIAUTOMATIC segment (its algorithm's name and version)."""
+    if str(desc.get("SegmentAlgorithmType", "MANUAL")) == "MANUAL":
+        return None
+    ident = desc.get("SegmentationAlgorithmIdentificationSequence") or [None]
+    item = ident[0]
+    name = str(item.get("AlgorithmName", "")) if item is not None else ""
+    name = name or str(desc.get("SegmentAlgorithmName", "")) or "unnamed algorithm"
+    version = str(item.get("AlgorithmVersion", "")) if item is not None else ""
+    return {"model": name, "version": version, "score": None}
+
+
 def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
              alias: dict[str, str]) -> None:
     theirs = [uid for _, _, uid in seg.get_source_image_uids()]
@@ -242,9 +256,11 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
     if any(u not in ours for u in refs):
         ctx.report.note(where, f"{sum(u not in ours for u in refs)} referenced image(s) are not part of {asset.name}")
     classes = {}
+    sources: dict[int, dict[str, Any] | None] = {}
     for number in seg.segment_numbers:
         desc = seg.get_segment_description(number)
         classes[number] = ctx.class_for(desc.segment_label, f"{where}: segment {number}", None, _colour(desc))
+        sources[number] = None if ctx.options.get("model") else _algorithm(desc)
     numbers = [n for n in seg.segment_numbers if classes[n] is not None]
     if not numbers:
         return
@@ -271,7 +287,8 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
             m = arr[row, :, :, s] > (0.5 if fractional else 0)
             if m.any():
                 loc = f"{where}: segment {number} slice {z}" + (f" time {t}" if asset.frames > 1 else "")
-                ctx.annotation(loc, asset, Plane(z=z, t=t), Mask.from_array(m).to_dict(), classes[number])
+                ctx.annotation(loc, asset, Plane(z=z, t=t), Mask.from_array(m).to_dict(), classes[number],
+                               source=sources[number])
 
 
 def import_seg(ctx: ImportContext, path: Any) -> None:

@@ -233,3 +233,24 @@ def test_overlapping_classes_keep_both_segments(project, ct, tmp_path):
     layer = next(l.id for l in project.layers() if l.name == "o")
     got = {a_.class_id: a_.geometry for a_ in project.annotations(asset.id, layer_id=layer)}
     assert got == {a: Mask.from_array(big), b: Mask.from_array(small)} and not back.refused
+
+
+def test_automatic_segments_keep_their_algorithm(project, ct, tmp_path):
+    asset, paths = ct
+    sources = [pydicom.dcmread(p) for p in paths]
+    for ds in sources:
+        ds.PatientBirthDate, ds.PatientSex, ds.StudyDate, ds.StudyTime = "", "", "", ""
+        ds.ReferringPhysicianName, ds.StudyID, ds.AccessionNumber = "", "", ""
+    algo = hd.AlgorithmIdentificationSequence(name="unet-liver", version="2.1",
+                                              family=hd.sr.CodedConcept("123110", "DCM", "Artificial Intelligence"))
+    desc = hd.seg.SegmentDescription(
+        1, "liver", hd.sr.CodedConcept("85756007", "SCT", "Tissue"), hd.sr.CodedConcept("10200004", "SCT", "Liver"),
+        "AUTOMATIC", algorithm_identification=algo)
+    pix = np.zeros((N, SIZE, SIZE), np.uint8)
+    pix[1, 4:9, 4:12] = 1
+    hd.seg.Segmentation(sources, pix, "BINARY", [desc], hd.UID(), 5, hd.UID(), 1, "x", "x", "1", "1") \
+        .save_as(tmp_path / "auto.dcm")
+    rep = import_file(project, "dicom-seg", tmp_path / "auto.dcm", options={"create_classes": True})
+    assert rep.imported == 1
+    op = [o for o in project.ops() if o.type == "annotation.create"][-1]
+    assert op.payload["annotation"]["source"] == {"model": "unet-liver", "version": "2.1", "score": None}
