@@ -26,8 +26,15 @@ def canonical_json(value: Any) -> str:
 
     One shared encoder (``json.dumps`` with options builds a new encoder on every call, which
     was a third of the cost of a bulk import's small values); strings take the C fast path."""
-    if type(value) is str:
+    t = type(value)
+    if t is str:
         return _encode_str(value)
+    if t is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if t is list and all(type(v) is int for v in value):       # op bases are [], clocks [ms, counter]
+        return "[" + ",".join(map(int.__repr__, value)) + "]"
     return _CANONICAL.encode(value)
 
 
