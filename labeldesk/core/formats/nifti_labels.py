@@ -11,8 +11,10 @@ the pixel centres, the convention of labeldesk's mask tools); points and polylin
 Shapes on coronal and sagittal planes go into the same grid. Where shapes overlap, the one drawn
 later (higher z-order) wins, with a note.
 
-Import: the map must have the asset's shape and affine (else the file is refused and nothing
-changes); each axial slice gives one mask annotation per label value present. The label table is
+Import: the map must be on the asset's grid - the same affine, or the same grid with its axes
+flipped or reordered (as DICOM to NIfTI converters write them), which is undone exactly, without
+resampling; anything else is refused and nothing changes. Each axial slice gives one mask
+annotation per label value present. The label table is
 the ``labels`` option, else a ``.txt`` beside the map (or in the same folder/zip); values without
 a name become classes ``label <n>``.
 """
@@ -188,7 +190,8 @@ def _load_bytes(data: bytes, where: str) -> Any:
         return nib.Nifti1Image.from_bytes(data) if len(data) < 540 or data[:4] != b"\x1c\x02\x00\x00" \
             else nib.Nifti2Image.from_bytes(data)
     except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds for a bad header
-        raise InputError(where, f"not a readable NIfTI file ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})") from None
+        why = str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise InputError(where, f"not a readable NIfTI file ({why})") from None
 
 
 def _find_asset(ctx: ImportContext, name: str, shape: tuple[int, ...], aff: np.ndarray, where: str) -> Asset:
@@ -216,15 +219,42 @@ def _find_asset(ctx: ImportContext, name: str, shape: tuple[int, ...], aff: np.n
                             + (f" ({len(fits)} have this grid)" if fits else "") + "; name it with the asset option")
 
 
+def _reorientation(asset: Asset, shape: tuple[int, ...], aff_lps: np.ndarray
+                   ) -> tuple[tuple[int, int, int], tuple[bool, bool, bool]] | None:
+    """How the map's voxel axes become the asset's: (source axis of each asset axis, flipped?),
+    when both are the same grid up to axis order and direction (e.g. a map written by a DICOM to
+    NIfTI converter that flipped the rows); None when they are different grids."""
+    dims = (asset.width, asset.height, asset.depth)
+    mine = affine_lps(asset)
+    if mine is None:
+        return ((0, 1, 2), (False, False, False)) if tuple(shape[:3]) == dims else None
+    m = np.linalg.inv(mine) @ aff_lps                    # map ijk -> asset ijk
+    rot, shift = m[:3, :3], m[:3, 3]
+    p = np.round(rot)
+    if not np.allclose(rot, p, atol=1e-3) or not np.allclose(shift, np.round(shift), atol=1e-2):
+        return None
+    if not (np.abs(p).sum(axis=0) == 1).all() or not (np.abs(p).sum(axis=1) == 1).all():
+        return None
+    perm = tuple(int(np.flatnonzero(p[r])[0]) for r in range(3))
+    flips = []
+    for r, c in enumerate(perm):
+        n, t = shape[c], int(round(shift[r]))
+        if n != dims[r] or t != (0 if p[r, c] > 0 else n - 1):
+            return None
+        flips.append(bool(p[r, c] < 0))
+    return perm, (flips[0], flips[1], flips[2])  # type: ignore[return-value]
+
+
 def _grid_problem(asset: Asset, shape: tuple[int, ...], aff_lps: np.ndarray) -> str | None:
     want = (asset.width, asset.height, asset.depth) + ((asset.frames,) if asset.frames > 1 else ())
     got = tuple(shape[:3]) + tuple(s for s in shape[3:] if s != 1)
-    if got != want:
+    if sorted(got[:3]) != sorted(want[:3]) or got[3:] != want[3:]:
         return f"the label map is {'x'.join(map(str, got))} voxels but {asset.name} is {'x'.join(map(str, want))}"
-    mine = affine_lps(asset)
-    if mine is not None and not np.allclose(aff_lps, mine, atol=AFFINE_ATOL, rtol=1e-5):
-        return (f"the label map's affine does not match {asset.name} (largest difference "
-                f"{float(np.max(np.abs(aff_lps - mine))):.4g} mm): it is on another grid")
+    if _reorientation(asset, shape, aff_lps) is None:
+        mine = affine_lps(asset)
+        diff = float(np.max(np.abs(aff_lps - mine))) if mine is not None else float("nan")
+        return (f"the label map's affine does not match {asset.name} (largest difference {diff:.4g} mm): "
+                "it is on another grid (labeldesk does not resample label maps)")
     return None
 
 
@@ -250,6 +280,14 @@ def _read_map(ctx: ImportContext, img: Any, name: str, where: str, table: dict[i
     if data.min(initial=0) < 0:
         raise InputError(where, "not a label map: negative voxel values")
     data = data.reshape(shape[:3] + (-1,))                       # (X, Y, Z, T)
+    perm, flips = _reorientation(asset, shape, aff) or ((0, 1, 2), (False, False, False))
+    if perm != (0, 1, 2) or any(flips):
+        data = data.transpose(*perm, 3)
+        for axis, flip in enumerate(flips):
+            if flip:
+                data = np.flip(data, axis)
+        ctx.report.note(where, "the map's voxel axes are flipped or reordered relative to "
+                               f"{asset.name}: reoriented to its grid (no resampling)")
     classes: dict[int, Any] = {}
     for t in range(data.shape[3]):
         for z in range(data.shape[2]):

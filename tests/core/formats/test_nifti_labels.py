@@ -192,3 +192,37 @@ def test_two_volumes_with_one_name_get_two_files(project, tmp_path):
         _ann(project, a.id, cls, Mask.from_array(m).to_dict(), {"z": 1})
     out = export(project, "nifti", tmp_path / "out")
     assert len(out.files) == 4 and len({f.rsplit("/", 1)[-1] for f in out.files}) == 4
+
+
+def test_a_map_with_flipped_and_swapped_axes_is_reoriented_exactly(project, volume, tmp_path):
+    cls = _class(project, "tumour")
+    m = np.zeros((16, 20), bool)
+    m[2:5, 3:11] = True
+    m[9, 14] = True
+    _ann(project, volume, cls, Mask.from_array(m).to_dict(), {"z": 4})
+    export(project, "nifti", tmp_path / "out")
+    img = nib.load(str(tmp_path / "out" / "brain.labels.nii.gz"))
+    data = np.asanyarray(img.dataobj)
+    # the same grid written another way: rows flipped (j -> ny-1-j) and i/j swapped
+    flipped = np.ascontiguousarray(np.flip(data, 1).transpose(1, 0, 2))
+    swap = np.zeros((4, 4))
+    swap[0, 1] = 1                 # new axis 0 = old j (flipped)
+    swap[1, 0] = 1                 # new axis 1 = old i
+    swap[2, 2] = swap[3, 3] = 1
+    flip = np.eye(4)
+    flip[1, 1], flip[1, 3] = -1, data.shape[1] - 1
+    aff = img.affine @ flip @ swap
+    other = tmp_path / "brain.nii.gz.labels.nii.gz"
+    nib.save(nib.Nifti1Image(flipped, aff), str(other))
+    table = str(tmp_path / "out" / "brain.labels.txt")
+    rep = import_file(project, "nifti", other, options={"layer": "re", "labels": table})
+    assert not rep.refused and any("reoriented" in str(n) for n in rep.notes)
+    layer = next(l.id for l in project.layers() if l.name == "re")
+    assert [(a.plane.z, a.geometry) for a in project.annotations(volume, layer_id=layer)] == [(4, Mask.from_array(m))]
+
+
+def test_a_broken_file_is_named(project, volume, tmp_path):
+    bad = tmp_path / "brain.labels.nii.gz"
+    bad.write_bytes(b"\x1f\x8b" + b"garbage" * 10)
+    with pytest.raises(InputError, match="brain.labels.nii.gz: not a readable NIfTI file"):
+        import_file(project, "nifti", bad)
