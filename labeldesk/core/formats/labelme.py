@@ -236,6 +236,9 @@ def export_labelme(ctx: ExportContext, out: Any) -> None:
             groups = [(Plane(), [])]
         for plane, items in groups:
             name = item_name(asset, plane)
+            member = f"{strip_suffix(name)}.json"
+            if not ctx.claim(asset, member):
+                continue
             w, h, _ = extent(asset, plane)
             shapes: list[dict[str, Any]] = []
             for ann in items:
@@ -248,4 +251,4 @@ def export_labelme(ctx: ExportContext, out: Any) -> None:
                     ctx.report.count(ann.geometry.kind)
             doc = {"version": VERSION, "flags": {}, "shapes": shapes, "imagePath": posixpath.basename(name),
                    "imageData": None, "imageHeight": h, "imageWidth": w}
-            out.write(f"{strip_suffix(name)}.json", json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
+            out.write(member, json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))

@@ -127,6 +127,7 @@ class ExportContext:
         self._class_filter = bool(self.selection.classes)
         self.assets = self._assets()
         self._walls: dict[str, dt.datetime] | None = None
+        self._claims: dict[str, str] = {}          # output file (casefolded) -> asset name
 
     def _assets(self) -> list[Asset]:
         assets = self.project.assets()
@@ -194,6 +195,17 @@ class ExportContext:
 
     def converted(self, asset: Asset, ann: Annotation, what: str) -> None:
         self.report.note(self.where(asset, ann), what)
+
+    def claim(self, asset: Asset, member: str) -> bool:
+        """Reserve output file ``member`` for ``asset``; False (and a refusal) if another asset has
+        it already (formats that name files by the image stem: ``a.png`` and ``a.jpg``). Names
+        are compared case-insensitively, as Windows and macOS file systems do."""
+        other = self._claims.setdefault(member.casefold(), asset.name)
+        if other != asset.name:
+            self.report.refuse(asset.name, f"its output file {member} is taken by {other} (file names come from "
+                                           "the image name without its suffix); rename one of them; not exported")
+            return False
+        return True
 
     def each_asset(self) -> Iterator[Asset]:
         for i, asset in enumerate(self.assets):

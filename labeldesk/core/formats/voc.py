@@ -139,6 +139,9 @@ def export_voc(ctx: ExportContext, out: Any) -> None:
             groups = [(Plane(), [])]
         for plane, items in groups:
             name = item_name(asset, plane)
+            member = f"Annotations/{strip_suffix(name)}.xml"
+            if not ctx.claim(asset, member):
+                continue
             w, h, _ = extent(asset, plane)
             root = ET.Element("annotation")
             _sub(root, "folder", "")
@@ -161,7 +164,7 @@ def export_voc(ctx: ExportContext, out: Any) -> None:
                 _object(root, entry.name, g.bounds(), ann.attributes)
                 ctx.report.count(g.kind)
             ET.indent(root)
-            out.write(f"Annotations/{strip_suffix(name)}.xml", ET.tostring(root, encoding="unicode") + "\n")
+            out.write(member, ET.tostring(root, encoding="unicode") + "\n")
 
 
 def _object(root: ET.Element, name: str, bounds: tuple[float, float, float, float], attrs: dict[str, Any]) -> None:

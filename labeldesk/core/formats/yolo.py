@@ -88,9 +88,12 @@ def _class_names(ctx: ImportContext, tree: InputTree) -> list[str] | None:
 
 # ---- import ------------------------------------------------------------------------------------
 def _label_files(tree: InputTree) -> list[tuple[str, str]]:
-    """(member, image reference) of every label file."""
+    """(member, image reference) of every label file: the .txt files under a ``labels`` folder if
+    there is one (not ``train.txt`` lists of images), else every .txt file."""
     out = []
-    for name in tree.names(".txt"):
+    names = tree.names(".txt")
+    under = [n for n in names if "labels" in n.split("/")[:-1]]
+    for name in under or names:
         low = PurePosixPath(name.lower())
         if low.name in NAME_FILES or low.name.startswith(("readme", "license")):
             continue
@@ -296,6 +299,9 @@ def _export(ctx: ExportContext, out: Any, make: Callable[..., list[float] | None
         if not groups and asset.kind in ("image", "pyramid"):
             groups = [(Plane(), [])]
         for plane, items in groups:
+            member = f"labels/{strip_suffix(item_name(asset, plane))}.txt"
+            if not ctx.claim(asset, member):
+                continue
             w, h, _ = extent(asset, plane)
             lines = []
             for ann in items:
@@ -308,7 +314,7 @@ def _export(ctx: ExportContext, out: Any, make: Callable[..., list[float] | None
                 dropped += bool(ann.attributes)
                 lines.append(_line(entry.index, values))
                 ctx.report.count(ann.geometry.kind)
-            out.write(f"labels/{strip_suffix(item_name(asset, plane))}.txt", "\n".join(lines) + ("\n" if lines else ""))
+            out.write(member, "\n".join(lines) + ("\n" if lines else ""))
     if dropped:
         ctx.report.note("", f"YOLO files hold no attributes: the attributes of {dropped} annotation(s) were not written")
     out.write("data.yaml", _yaml(ctx, task))

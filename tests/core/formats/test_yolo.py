@@ -115,3 +115,25 @@ def test_confidences_become_scores_and_bad_lines_are_refused(proj, tmp_path):
 ])
 def test_data_yaml_forms(text, names):
     assert names_from_yaml(text) == names
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "voc", "labelme"])
+def test_two_images_with_one_stem_are_reported_not_a_failed_export(proj, tmp_path, fmt):
+    a, b = add_asset(proj, "a.png", 10, 10), add_asset(proj, "A.jpg", 10, 10)
+    c = add_class(proj, "car")
+    for asset in (a, b):
+        annotate(proj, asset, c, {"kind": "box", "xyxy": [1, 1, 5, 5]})
+    rep = interchange.export(proj, fmt, tmp_path / "out")
+    assert rep.exported == 1
+    assert "A.jpg: its output file" in str(rep.refused[0]) and "is taken by a.png" in str(rep.refused[0])
+
+
+def test_image_lists_next_to_the_labels_folder_are_not_label_files(proj, tmp_path):
+    add_asset(proj, "x.jpg", 100, 100, source="/data/images/train/x.jpg")
+    add_class(proj, "car")
+    (tmp_path / "ds/labels/train").mkdir(parents=True)
+    (tmp_path / "ds/data.yaml").write_text("train: train.txt\nnames: [car]\n")
+    (tmp_path / "ds/train.txt").write_text("images/train/x.jpg\n")
+    (tmp_path / "ds/labels/train/x.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    rep = interchange.import_file(proj, None, tmp_path / "ds")
+    assert rep.imported == 1 and not rep.refused
