@@ -40,7 +40,7 @@ TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDat
 
 
 # ---- export ------------------------------------------------------------------------------------
-def _segments(ctx: ExportContext, asset: Asset) -> tuple[list[Any], np.ndarray]:
+def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int]) -> tuple[list[Any], np.ndarray]:
     """The exported classes (segment n = entries[n - 1]) and their voxels: a (T, Z, Y, X) label
     volume of segment numbers while classes do not overlap (one byte per voxel, whatever the
     number of classes), a (S, T, Z, Y, X) bool stack once two classes share a voxel."""
@@ -60,7 +60,7 @@ def _segments(ctx: ExportContext, asset: Asset) -> tuple[list[Any], np.ndarray]:
             continue
         if ann.geometry.kind != "mask":
             ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to pixels")
-        ctx.report.count(ann.geometry.kind)
+        counts[ann.geometry.kind] = counts.get(ann.geometry.kind, 0) + 1
         if not pixels.any():
             continue
         if entry not in number:
@@ -127,7 +127,8 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
     for asset in ctx.each_asset():
         if asset.kind != "volume":
             continue
-        entries, voxels = _segments(ctx, asset)
+        counts: dict[str, int] = {}
+        entries, voxels = _segments(ctx, asset, counts)
         if not entries:
             continue
         found = _sources(ctx, asset)
@@ -161,6 +162,8 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
         buf = io.BytesIO()
         seg.save_as(buf)
         out.write(safe_name(asset, out.members, ".seg.dcm") + ".seg.dcm", buf.getvalue())
+        for kind, n in counts.items():
+            ctx.report.count(kind, n)
 
 
 # ---- import ------------------------------------------------------------------------------------
@@ -181,10 +184,12 @@ def _read(data: bytes, where: str) -> Any:
                                 f"{str(exc)[:160]})") from None
 
 
-def _instance_index(ctx: ImportContext) -> dict[str, tuple[Asset, list[tuple[str, int]]]]:
-    """SOP Instance UID -> (asset, [(uid, frame) per plane index]) for the project's DICOM volumes."""
+def _instance_index(ctx: ImportContext) -> tuple[dict[str, tuple[Asset, list[tuple[str, int]]]], list[str]]:
+    """SOP Instance UID -> (asset, [(uid, frame) per plane index]) for the project's DICOM volumes,
+    and the names of the DICOM volumes whose files are not on this machine."""
     import pydicom
     out: dict[str, tuple[Asset, list[tuple[str, int]]]] = {}
+    elsewhere: list[str] = []
     for asset in ctx.index.assets.values():
         loc = ctx.project.locator(asset.id) or {}
         if asset.kind != "volume" or loc.get("reader") != "dicom":
@@ -197,12 +202,13 @@ def _instance_index(ctx: ImportContext) -> dict[str, tuple[Asset, list[tuple[str
                     uids[f] = str(pydicom.dcmread(f, stop_before_pixels=True,
                                                   specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
                 except Exception:  # noqa: BLE001 - files not on this machine: not matchable
+                    elsewhere.append(asset.name)
                     break
             planes.append((uids[f], int(frame)))
         else:
             for uid, _ in planes:
                 out[uid] = (asset, planes)
-    return out
+    return out, elsewhere
 
 
 def _colour(desc: Any) -> str | None:
@@ -230,7 +236,7 @@ def _algorithm(desc: Any) -> dict[str, Any] | None:
 
 
 def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
-             alias: dict[str, str]) -> None:
+             alias: dict[str, str], elsewhere: list[str]) -> None:
     theirs = [uid for _, _, uid in seg.get_source_image_uids()]
     # a SEG made on the original series of a de-identified asset: its UIDs through the local map
     as_ours = {alias.get(u, u): u for u in theirs}
@@ -249,8 +255,10 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
         hits = [index[u] for u in refs if u in index]
     if not hits:
         series = ", ".join(sorted({str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])}))
+        hint = (f"; the files of {len(elsewhere)} DICOM asset(s) are not on this machine "
+                f"({', '.join(elsewhere[:3])})" if elsewhere else "")
         raise InputError(where, f"none of the {len(refs)} images it segments is in the project (referenced series "
-                                f"{series or '?'}); add that series first")
+                                f"{series or '?'}); add that series first{hint}")
     asset, planes = hits[0]
     ours = {uid for uid, _ in planes}
     if any(u not in ours for u in refs):
@@ -297,12 +305,12 @@ def import_seg(ctx: ImportContext, path: Any) -> None:
         if not names:
             raise InputError(path, "no DICOM SEG file in it")
         from labeldesk.core.deid import read_maps
-        index = _instance_index(ctx)
+        index, elsewhere = _instance_index(ctx)
         alias = {old: new for m in read_maps(ctx.project.cache_dir) for old, new in (m.get("uids") or {}).items()}
         for name in names:
             where = tree.location(name)
             try:
-                _segment(ctx, _read(tree.read(name), where), where, index, alias)
+                _segment(ctx, _read(tree.read(name), where), where, index, alias, elsewhere)
             except InputError as exc:
                 if len(names) == 1:
                     raise

@@ -183,7 +183,7 @@ def test_multiframe_source_round_trip_and_a_source_highdicom_refuses(project, tm
     for asset in (vol, other):
         _ann(project, asset.id, cls, Mask.from_array(m).to_dict(), {"z": 1})
     rep = export(project, "dicom-seg", tmp_path / "segs")
-    assert rep.exported == 2 and len(rep.files) == 1
+    assert rep.exported == 1 and len(rep.files) == 1           # the refused asset counts for nothing
     assert any(other.name in str(r) and "Frame Of Reference" in str(r) for r in rep.refused)
     seg = hd.seg.segread(rep.files[0])
     frames = project.locator(vol.id)["frames"]                  # geometric order: stored frames reversed
@@ -254,3 +254,16 @@ def test_automatic_segments_keep_their_algorithm(project, ct, tmp_path):
     assert rep.imported == 1
     op = [o for o in project.ops() if o.type == "annotation.create"][-1]
     assert op.payload["annotation"]["source"] == {"model": "unet-liver", "version": "2.1", "score": None}
+
+
+def test_a_series_whose_files_are_elsewhere_is_named(project, ct, tmp_path):
+    asset, paths = ct
+    cls = _class(project, "x", "#ff0000")
+    _ann(project, asset.id, cls, Mask.from_array(_disk(10, 10, 3)).to_dict(), {"z": 1})
+    export(project, "dicom-seg", tmp_path / "x.dcm")
+    for p in paths:
+        p.rename(p.with_suffix(".moved"))
+    with pytest.raises(InputError, match=f"none of the .* files of 1 DICOM asset.* not on this machine .{asset.name}"):
+        import_file(project, "dicom-seg", tmp_path / "x.dcm")
+    rep = export(project, "dicom-seg", tmp_path / "y.dcm")
+    assert rep.exported == 0 and any("not on this machine" in str(r) for r in rep.refused)
