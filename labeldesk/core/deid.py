@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from labeldesk.core.errors import InputError
+from labeldesk.core.errors import InputError, LabeldeskError
 from labeldesk.core.store import repo
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
@@ -198,7 +198,11 @@ class Deidentifier:
     series the scan found in the copies."""
 
     def __init__(self, project: Any) -> None:
-        from dicognito.anonymizer import Anonymizer
+        try:
+            from dicognito.anonymizer import Anonymizer
+        except ImportError:
+            raise LabeldeskError("de-identification needs dicognito, which is not installed "
+                                 "(pip install 'labeldesk[medical]'); nothing was added") from None
         self.anonymizer = Anonymizer(seed=_secret(project))
         self.root = Path(project.cache_dir) / DEID_DIR
         self.series: dict[str, SeriesMap] = {}          # new series UID -> map

@@ -176,3 +176,12 @@ def test_a_series_added_in_two_parts_keeps_one_map(project, tmp_path):
     add_paths(project, paths[2:], deidentify=True)
     (m,) = read_maps(project.cache_dir)
     assert all(u in m["uids"] for u in originals) and len(m["files"]) == 4
+
+
+def test_without_dicognito_the_error_says_what_to_install(project, sources, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "dicognito.anonymizer", None)       # import fails
+    from labeldesk.core.errors import LabeldeskError
+    with pytest.raises(LabeldeskError, match=r"needs dicognito.*labeldesk\[medical\]"):
+        add_paths(project, [sources / "CT_small.dcm"], deidentify=True)
+    assert project.assets() == []

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from labeldesk import __version__
-from labeldesk.core.errors import InputError
+from labeldesk.core.errors import InputError, LabeldeskError
 from labeldesk.core.formats.archive import InputTree, OutputTree
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.nifti_labels import plane_mask, plane_target, safe_name
@@ -37,6 +37,14 @@ SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 LOCAL_SCHEME = "99LABELDESK"        # a private coding scheme for class names (no SNOMED mapping)
 TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
          "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
+def _require_highdicom() -> None:
+    try:
+        import highdicom  # noqa: F401
+    except ImportError:
+        raise LabeldeskError("DICOM SEG needs highdicom, which is not installed "
+                             "(pip install 'labeldesk[medical]')") from None
 
 
 # ---- export ------------------------------------------------------------------------------------
@@ -120,6 +128,7 @@ def _sources(ctx: ExportContext, asset: Asset) -> tuple[list[Any], list[tuple[in
 
 
 def export_seg(ctx: ExportContext, out: OutputTree) -> None:
+    _require_highdicom()
     import highdicom as hd
     layers = {l.id: l for l in ctx.layers}
     automatic = next((l.name for l in ctx.layers if l.kind == "predictions"), None) if \
@@ -300,6 +309,7 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
 
 
 def import_seg(ctx: ImportContext, path: Any) -> None:
+    _require_highdicom()
     with InputTree(path, ctx.report) as tree:
         names = [n for n in tree.names() if not n.lower().endswith((".txt", ".json", ".xml", ".csv"))]
         if not names:
