@@ -119,9 +119,15 @@ class EditSession(QtCore.QObject):
         if self.project is None or asset_id is None or view.source is None:
             painter.set_annotations([])
         else:
-            painter.set_annotations(self.project.annotations(asset_id, view.plane,
-                                                             getattr(view, "layer_id", None)))
+            painter.set_annotations(self.visible_annotations(asset_id, view.plane, getattr(view, "layer_id", None)))
         view.update()
+
+    def visible_annotations(self, asset_id: str, plane: Any = None, layer_id: str | None = None) -> list[Any]:
+        """What this user may see: blind labeling hides other annotators' layers until review."""
+        from labeldesk.core.review.assignment import visible_layers
+        anns = self.project.annotations(asset_id, plane, layer_id)
+        visible = set(visible_layers(self.project, self.project.user_id, asset_id))
+        return [a for a in anns if a.layer_id in visible]
 
     def _on_changed(self, changes: ChangeSet) -> None:
         if changes.classes:

@@ -67,6 +67,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.addDockWidget(area, d)
         self.readout = QtWidgets.QLabel()
         self.statusBar().addPermanentWidget(self.readout, 1)
+        from labeldesk.qt.team import TeamDocks
+        self.team = TeamDocks(self)
         self.actions_by_id = build_actions(self)
         self._build_tools()
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
@@ -105,6 +107,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.sig_window_changed.connect(lambda _c, _w, v=view: self._propagate(v, "window"))
         view.sig_plane_changed.connect(lambda _p, v=view: (self._propagate(v, "slice"), self._propagate(v, "frame")))
         view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
+        view.sig_clicked.connect(lambda v, image_xy: self.team.review_panel.set_pointer(v.plane, image_xy))
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
 
     def _propagate(self, source_view: Any, what: str) -> None:
@@ -251,7 +254,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for ann, reason in flagged_annotations(self.project, self.current_asset_id):
             flags[ann.id] = f"{flags[ann.id]}; {reason}" if ann.id in flags else reason
         from labeldesk.core.op_types.classifications import classifications
-        self.annotation_panel.set_annotations(self.project.annotations(self.current_asset_id), names, authors,
+        self.annotation_panel.set_annotations(self.session.visible_annotations(self.current_asset_id), names, authors,
                                               flags, self.session.painter.hidden, self.session.locked)
         self.annotation_panel.show_classifications(classifications(self.project.conn, self.current_asset_id),
                                                    self.viewport.plane)
@@ -290,6 +293,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _refresh_side_panels(self) -> None:
         self.ontology_panel.set_classes(self.project.classes() if self.project else [])
         self._show_attributes(self.session.painter.selected)
+        self.team.refresh_panels()
 
     def _on_annotation_panel_visibility_changed(self, hidden: set[str]) -> None:
         self.session.painter.hidden = set(hidden)
@@ -318,10 +322,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 v.set_source(None)
                 v.asset_id = None
             self._release_unused_sources()
+            self.team.detach()
             self.project.close()
         self.project = Project.open(root)
         self.setWindowTitle(f"{self.project.name} — labeldesk")
         self.session.set_project(self.project)
+        self.team.attach(self.project)
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
@@ -550,6 +556,7 @@ class MainWindow(QtWidgets.QMainWindow):
             v.set_source(None)
         self._release_unused_sources()
         if self.project is not None:
+            self.team.detach()
             self.project.close()
             self.project = None
         super().closeEvent(event)

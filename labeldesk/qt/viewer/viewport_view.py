@@ -29,6 +29,7 @@ class ViewportView(QtWidgets.QWidget):
     sig_crosshair_requested = QtCore.Signal(object, object)      # this view, image_xy
     sig_view_changed = QtCore.Signal()                           # pan or zoom moved
     sig_escape = QtCore.Signal()                                 # Esc that no tool used (cancels loading)
+    sig_clicked = QtCore.Signal(object, object)                  # this view, image_xy (where issues are pinned)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -538,6 +539,8 @@ class ViewportView(QtWidgets.QWidget):
             return
         ctrl = event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier
         shift = event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and self.source is not None:
+            self.sig_clicked.emit(self, self.view_to_image(event.position()))
         if event.button() == QtCore.Qt.MouseButton.LeftButton and shift and self.source is not None \
                 and self.source.info.kind == "volume":
             self.sig_crosshair_requested.emit(self, self.view_to_image(event.position()))

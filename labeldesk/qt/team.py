@@ -1,0 +1,182 @@
+"""Team work in the main window: the Review, Agreement, Predictions and Sync docks, the audit
+trail, annotation import/export and sharing. It only composes panels and dialogs that call core
+functions; the window reaches it as ``window.team`` (actions use dotted slots ``team.…``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from labeldesk.core.model import Plane
+
+
+class TeamDocks:
+    def __init__(self, window: Any) -> None:
+        from labeldesk.qt.panels.metrics_panel import MetricsPanel
+        from labeldesk.qt.panels.prediction_panel import PredictionPanel
+        from labeldesk.qt.panels.review_panel import ReviewPanel
+        self.window = window
+        self.review_panel = ReviewPanel()
+        self.metrics_panel = MetricsPanel()
+        self.prediction_panel = PredictionPanel(apply_drafts=window.session.commit)
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        right, bottom = QtCore.Qt.DockWidgetArea.RightDockWidgetArea, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        for key, title, widget, area in (("review", "Review", self.review_panel, right),
+                                         ("predictions", "Predictions", self.prediction_panel, right),
+                                         ("agreement", "Agreement", self.metrics_panel, bottom)):
+            dock = QtWidgets.QDockWidget(title, window)
+            dock.setObjectName(f"{key}_dock")
+            dock.setWidget(widget)
+            window.addDockWidget(area, dock)
+            dock.hide()
+            self.docks[key] = dock
+        window.tabifyDockWidget(window.findChild(QtWidgets.QDockWidget, "attributes_dock"), self.docks["review"])
+        window.tabifyDockWidget(self.docks["review"], self.docks["predictions"])
+        self.review_panel.sig_open_asset.connect(self.open_item)
+        self.review_panel.sig_changed.connect(lambda _c: self.after_change())
+        self.metrics_panel.sig_open_item.connect(self.open_item)
+        self.metrics_panel.sig_compare_item.connect(self.compare_item)
+        self.prediction_panel.sig_selection_requested.connect(window.session.select)
+        self.prediction_panel.sig_changed.connect(lambda _c: self.after_change())
+        self.prediction_panel.sig_error.connect(lambda t: window.statusBar().showMessage(t, 8000))
+        self.prediction_panel.sig_queue_ordered.connect(self._on_queue_ordered)
+        window.sig_asset_shown.connect(self.prediction_panel.set_asset)
+        window.sig_asset_shown.connect(lambda _a: self.clear_comparison())
+        self.sync = None
+        self._pending_plane: tuple[str, Plane] | None = None
+        window.sig_asset_shown.connect(self._apply_pending_plane)
+
+    # ---- project ---------------------------------------------------------------------------
+    def attach(self, project: Any) -> None:
+        self.review_panel.set_project(project)
+        self.metrics_panel.set_project(project)
+        self.prediction_panel.set_project(project)
+        if self.sync is not None:
+            self.sync.attach(project)
+
+    def detach(self) -> None:
+        if self.sync is not None:
+            self.sync.detach()
+
+    def after_change(self) -> None:
+        """Something changed the project outside the edit session (review, predictions, sync)."""
+        w = self.window
+        w.session.refresh_classes()
+        w.session.refresh()
+        w._refresh_side_panels()
+        self.refresh_panels()
+
+    def refresh_panels(self) -> None:
+        if self.window.project is None:
+            return
+        if self.docks["review"].isVisible():
+            self.review_panel.refresh()
+        if self.docks["predictions"].isVisible():
+            self.prediction_panel.refresh()
+        if self.docks["agreement"].isVisible():
+            self.metrics_panel.refresh()
+
+    # ---- docks -----------------------------------------------------------------------------
+    def _show(self, key: str) -> None:
+        dock = self.docks[key]
+        dock.show()
+        dock.raise_()
+        self.refresh_panels()
+
+    def show_review(self) -> None: self._show("review")
+    def show_predictions(self) -> None: self._show("predictions")
+    def show_agreement(self) -> None: self._show("agreement")
+
+    def approve(self) -> None: self._act("approve")
+    def return_item(self) -> None: self._act("return_item")
+    def fix_approve(self) -> None: self._act("fix_approve")
+    def submit(self) -> None: self._act("submit")
+    def adjudicate(self) -> None: self._act("adjudicate")
+    def new_issue(self) -> None: self._act("new_issue")
+
+    def _act(self, name: str) -> None:
+        if self.window.project is None:
+            return
+        self._show("review")
+        if self.window.current_asset_id and self.review_panel.selected() is None:
+            self.review_panel.select(self.window.current_asset_id)
+        getattr(self.review_panel, name)()
+
+    def open_item(self, asset_id: str, plane: Any) -> None:
+        w = self.window
+        if w.viewport.asset_id == asset_id and w.viewport.source is not None:
+            if plane is not None and plane != w.viewport.plane:
+                w.viewport.set_plane(plane)
+            return
+        self._pending_plane = (asset_id, plane) if plane is not None else None
+        w.show_asset(asset_id)
+
+    def _apply_pending_plane(self, asset_id: str) -> None:
+        pending, self._pending_plane = self._pending_plane, None
+        if pending is not None and pending[0] == asset_id and self.window.viewport.asset_id == asset_id:
+            self.window.viewport.set_plane(pending[1])
+
+    def _on_queue_ordered(self, asset_ids: list[str]) -> None:
+        from labeldesk.core.store import repo
+        w = self.window
+        assets = [w.project.asset(i) for i in asset_ids] if asset_ids else w.project.assets()
+        w.asset_panel.set_assets(assets, {a.id: repo.thumbnail(w.project.conn, a.id) for a in assets})
+
+    # ---- dual-label comparison overlay -----------------------------------------------------
+    def compare_item(self, asset_id: str, plane: Any, layer_a: str, layer_b: str) -> None:
+        self._comparison = (asset_id, plane, layer_a, layer_b)
+        self.open_item(asset_id, plane)
+        QtCore.QTimer.singleShot(0, self._draw_comparison)
+
+    def _draw_comparison(self) -> None:
+        from labeldesk.core.review.comparison import compare_layers
+        from labeldesk.qt.viewer.comparison_overlay import ComparisonOverlay
+        w = self.window
+        asset_id, plane, a, b = getattr(self, "_comparison", (None, None, None, None))
+        view = w.viewport
+        if asset_id is None or view.asset_id != asset_id or view.overlay is None:
+            return
+        p = plane or view.plane
+        if not isinstance(view.overlay, ComparisonOverlay):
+            view.overlay = ComparisonOverlay(view.overlay)
+        result = compare_layers(w.project, asset_id, a, b, plane=p, iou=self.metrics_panel.iou.value())
+        view.overlay.set_comparison(result, w.project.annotations(asset_id, plane=p))
+        view.update()
+        w.statusBar().showMessage("Comparison: unmatched red, low IoU orange, class mismatch magenta "
+                                  "(View ▸ Clear comparison)", 10000)
+
+    def clear_comparison(self) -> None:
+        from labeldesk.qt.viewer.comparison_overlay import ComparisonOverlay
+        for view in self.window.grid.views:
+            if isinstance(view.overlay, ComparisonOverlay):
+                view.overlay = view.overlay.base
+                view.update()
+
+    # ---- dialogs ---------------------------------------------------------------------------
+    def _need_project(self) -> bool:
+        if self.window.project is None:
+            QtWidgets.QMessageBox.information(self.window, "No project", "Open or create a project first.")
+            return False
+        return True
+
+    def show_audit(self) -> None:
+        from labeldesk.qt.dialogs.audit_dialog import AuditDialog
+        if not self._need_project():
+            return
+        dialog = AuditDialog(self.window.project, self.window, asset_id=self.window.current_asset_id)
+        dialog.sig_open_asset.connect(lambda a, _p: self.window.show_asset(a))
+        dialog.exec()
+
+    def import_annotations(self) -> None:
+        from labeldesk.qt.dialogs.interchange_dialog import ImportDialog
+        if not self._need_project():
+            return
+        dialog = ImportDialog(self.window.project, self.window)
+        dialog.sig_project_changed.connect(lambda: (self.after_change(), self.window.refresh_assets()))
+        dialog.exec()
+
+    def export_annotations(self) -> None:
+        from labeldesk.qt.dialogs.interchange_dialog import ExportDialog
+        if not self._need_project():
+            return
+        ExportDialog(self.window.project, self.window).exec()
