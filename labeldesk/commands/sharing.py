@@ -88,7 +88,7 @@ def cmd_share_status(args: argparse.Namespace) -> int:
                   f"({d['last_segment'] or '-'}){wait}; pending {d['pending']}, conflicts {d['conflicts']}, "
                   f"unauthorised {d['unauthorised']}{clock}")
             for p in d["problems"]:
-                print(f"          problem: {p}")
+                print(f"          {'ALERT' if p['alert'] else 'note'}: {p['text']} (since {p['since']})")
             for a in d["artefacts"]:
                 print(f"          sync-tool file ignored: {a}")
         print(f"digest    {s['state_digest'][:16]} (equal on replicas that have merged the same ops)")

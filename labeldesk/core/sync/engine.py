@@ -284,8 +284,10 @@ def _mark_seen(project: Any, merger: Merger) -> None:
 def _devices(conn: Any, merger: Merger, ex: Exchange) -> None:
     now = merger.now
     for dev, scan in ex.scans.items():
-        row = conn.execute("SELECT waiting_since, waiting_for_seq, clock_ahead_ms FROM sync_devices WHERE dev = ?",
-                           (dev,)).fetchone()
+        row = conn.execute("SELECT waiting_since, waiting_for_seq, clock_ahead_ms, problems FROM sync_devices"
+                           " WHERE dev = ?", (dev,)).fetchone()
+        earlier = {p["text"]: p["since"] for p in json.loads(row[3]) if isinstance(p, dict)} if row else {}
+        problems = [{"text": t, "since": earlier.get(t, now)} for t in dict.fromkeys(scan.problems)]
         since = None
         if scan.waiting_for is not None:
             since = row[0] if row is not None and row[1] == scan.waiting_for and row[0] else now
@@ -300,7 +302,7 @@ def _devices(conn: Any, merger: Merger, ex: Exchange) -> None:
             " clock_ahead_ms = excluded.clock_ahead_ms, problems = excluded.problems, artefacts = excluded.artefacts,"
             " updated = excluded.updated",
             (dev, user, cur[1] if cur else None, cur[0] if cur else 0, scan.waiting_for, since, ahead,
-             json.dumps(scan.problems), json.dumps(scan.artefacts), now))
+             json.dumps(problems), json.dumps(scan.artefacts), now))
 
 
 def _save_round(project: Any, report: SyncReport) -> None:

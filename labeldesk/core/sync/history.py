@@ -8,9 +8,10 @@ Two sources say what an op's author had seen:
   ``sync_marks``. Ops carry no ``base`` for deletes and class edits; the vector covers them.
 
 ``before(a, b)``: ``a`` is in ``b``'s history (same device and lower seq, in ``b``'s base closure,
-or covered by ``b``'s seen vector). ``edited_over(a, b)``, used for same-field conflicts, trusts
-``base`` when the op has one: an edit that saw a conflict's loser only as a conflict record, and
-edited the provisional winner, did not decide the conflict.
+or covered by ``b``'s seen vector). Fields behave as multi-value registers: the values of a field
+that no later write has seen are its conflict candidates; a write made after both values arrived
+(by anyone, e.g. a ``conflict.resolve``) supersedes both. ``base`` alone is not enough for this:
+an update's base names the row's last revision, which may be an edit of another field.
 """
 from __future__ import annotations
 
@@ -109,12 +110,3 @@ class History:
         if a.dev == b.dev:
             return a.seq < b.seq
         return a.op_id in self.closure(b, by_id) or self._covered(a, b)
-
-    def edited_over(self, a: OpRef, b: OpRef, by_id: dict[str, OpRef]) -> bool:
-        if a.op_id == b.op_id:
-            return False
-        if a.dev == b.dev:
-            return a.seq < b.seq
-        if b.base:
-            return a.op_id in self.closure(b, by_id)
-        return self._covered(a, b)

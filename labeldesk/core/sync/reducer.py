@@ -168,8 +168,11 @@ class Reducer:
             others = [m for m in members(self.conn, group) if m.op_id != ref.op_id]
             by_id = {m.op_id: m for m in others}
             by_id[ref.op_id] = ref
+            if ref.entity is not None and self.conn.execute(
+                    "SELECT 1 FROM sync_conflicts WHERE entity = ? AND status = 'open'", (ref.entity,)).fetchone():
+                return False                  # its candidates may change: recompute by replay
             return all(m.key < ref.key for m in others) and all(
-                self.history.edited_over(m, ref, by_id) for m in others if m.entity == ref.entity)
+                self.history.before(m, ref, by_id) for m in others if m.entity == ref.entity)
         sql, args = _member_sql(group)
         last = self.conn.execute(sql + " AND o.op_id != ? AND (s.state IS NULL OR s.state IN "
                                  "('rejected', 'overridden')) ORDER BY o.hlc_ms DESC, o.hlc_ctr DESC, o.dev DESC,"
@@ -186,7 +189,7 @@ class Reducer:
         by_id[ref.op_id] = ref
         open_conflict = self.conn.execute("SELECT 1 FROM sync_conflicts WHERE entity = ? AND status = 'open'",
                                           (entity,)).fetchone()
-        return open_conflict is None and all(self.history.edited_over(m, ref, by_id) for m in others)
+        return open_conflict is None and all(self.history.before(m, ref, by_id) for m in others)
 
     def reduce(self, group: tuple[str, str | None]) -> ChangeSet:
         """Reset the group's rows and replay its ops in (HLC, device, seq) order."""
@@ -231,7 +234,7 @@ class Reducer:
         fields = sorted({f for o in writers for f in _fields(o)})
         for f in fields:
             touching = [o for o in writers if f in _fields(o)]
-            heads = [o for o in touching if not any(h.edited_over(o, v, by_id) for v in touching if v is not o)]
+            heads = [o for o in touching if not any(h.before(o, v, by_id) for v in touching if v is not o)]
             if len(heads) > 1:
                 heads.sort(key=lambda r: r.key)
                 cands = [_candidate(o, _value(o, f)) for o in heads]

@@ -2,6 +2,7 @@
 conflict listing/resolution and a digest of the materialised state to compare replicas."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -36,6 +37,22 @@ def state_digest(conn: sqlite3.Connection) -> str:
     return h.hexdigest()
 
 
+GRACE_S = 10 * 60      # an incomplete segment is normal while a sync tool delivers it; alert after this
+
+
+def _problems(raw: str, now: dt.datetime) -> list[dict[str, Any]]:
+    out = []
+    for p in json.loads(raw):
+        if not isinstance(p, dict):
+            p = {"text": str(p), "since": None}
+        since = dt.datetime.fromisoformat(p["since"].replace("Z", "+00:00")) if p.get("since") else now
+        text = p["text"]
+        urgent = not text.startswith("incomplete") and "will retry" not in text
+        out.append({"text": text, "since": p.get("since"),
+                    "alert": urgent or (now - since).total_seconds() > GRACE_S})
+    return out
+
+
 def _user_name(conn: sqlite3.Connection, user_id: str | None) -> str | None:
     if not user_id:
         return None
@@ -53,6 +70,7 @@ def status(project: Any) -> dict[str, Any]:
     outbox = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     last_round = json.loads(repo.get_meta(conn, "sync.last_round", "null") or "null")
     devices = []
+    now = dt.datetime.now(dt.timezone.utc)
     for r in conn.execute("SELECT * FROM sync_devices ORDER BY dev"):
         pend = conn.execute("SELECT COUNT(*) FROM sync_op_state s JOIN ops o ON o.op_id = s.op_id WHERE o.dev = ? AND"
                             " s.state = 'pending'", (r["dev"],)).fetchone()[0]
@@ -68,7 +86,7 @@ def status(project: Any) -> dict[str, Any]:
                         "clock_ahead_s": round(r["clock_ahead_ms"] / 1000) if r["clock_ahead_ms"] else 0,
                         "unauthorised": flagged.get("unauthorised", 0), "unknown_type": flagged.get("unknown_type", 0),
                         "rejected": flagged.get("rejected", 0),
-                        "problems": json.loads(r["problems"]), "artefacts": json.loads(r["artefacts"])})
+                        "problems": _problems(r["problems"], now), "artefacts": json.loads(r["artefacts"])})
     return {"share": str(share_path(project) or ""), "device_id": own, "user": _user_name(conn, project.user_id),
             "outbox": outbox - held, "held_from_previous_identity": held,
             "pending": states.get("pending", 0) + conn.execute("SELECT COUNT(*) FROM sync_pending_lines").fetchone()[0],

@@ -87,12 +87,14 @@ class SyncPanel(QtWidgets.QWidget):
         for d in s["devices"]:
             waiting = (f"seq {d['waiting_for_seq']} since {d['waiting_since']}" if d["waiting_for_seq"] else "")
             clock = f"{d['clock_ahead_s']} s ahead" if d["clock_ahead_s"] else ""
-            flags = len(d["problems"]) + len(d["artefacts"]) + d["unauthorised"] + d["unknown_type"]
+            flags = sum(1 for p in d["problems"] if p["alert"]) + len(d["artefacts"]) + d["unauthorised"] \
+                + d["unknown_type"]
             item = QtWidgets.QTreeWidgetItem([d["device_id"][:8], d.get("user") or "?",
                                               f"{d['last_seq']}  {d['last_segment'] or ''}", waiting,
                                               str(d["pending"]), str(d["conflicts"]), clock, str(flags or "")])
             item.setToolTip(0, d["device_id"])
-            for text in ([f"problem: {p}" for p in d["problems"]] + [f"sync-tool file ignored: {a}" for a in d["artefacts"]]
+            for text in ([f"{'ALERT' if p['alert'] else 'waiting'}: {p['text']} (since {p['since']})"
+                          for p in d["problems"]] + [f"sync-tool file ignored: {a}" for a in d["artefacts"]]
                          + ([f"{d['unauthorised']} ops refused: user lacks the role"] if d["unauthorised"] else [])
                          + ([f"{d['unknown_type']} ops need a newer labeldesk"] if d["unknown_type"] else [])):
                 child = QtWidgets.QTreeWidgetItem(["", text])

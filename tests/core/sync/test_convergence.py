@@ -8,6 +8,7 @@ with the same materialised-state digest.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def _observe(team, tmp: Path, name: str, order_seed: int) -> str:
     return digest
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("LABELDESK_SYNC_EXAMPLES", "12")), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fm20_random_ops_and_delivery_orders_converge(tmp_path_factory, data):
     from sync_team import Team

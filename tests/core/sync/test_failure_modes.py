@@ -53,7 +53,12 @@ def test_fm02_torn_segment_waits_without_advancing_cursor(team, faulty, keep):
     assert _ann_count(b) == before
     assert b.conn.execute("SELECT last_seq FROM sync_cursors WHERE dev = ?", (a.device_id,)).fetchone()[0] == cursor
     problems = status(b)["devices"][0]["problems"]
-    assert any(p.startswith("incomplete") for p in problems), problems
+    assert any(p["text"].startswith("incomplete") and not p["alert"] for p in problems), problems
+    with b.transaction() as conn:                   # still incomplete after the grace period: alert
+        conn.execute("UPDATE sync_devices SET problems = replace(problems, substr(problems, instr(problems,"
+                     " '\"since\": \"') + 10, 20), '2020-01-01T00:00:00Z')")
+    engine.sync_round(b)
+    assert any(p["alert"] and p["since"].startswith("2020") for p in status(b)["devices"][0]["problems"])
     seg.write_bytes(full)                           # the rest of the bytes arrive
     engine.sync_round(b)
     assert _ann_count(b) == before + 1
@@ -70,7 +75,7 @@ def test_fm03_corrupt_segment_alerts_owner_quarantines_and_republishes(team, fau
     before = _ann_count(b)
     engine.sync_round(b)
     assert _ann_count(b) == before
-    assert any(p.startswith("corrupt") for p in status(b)["devices"][0]["problems"])
+    assert any(p["text"].startswith("corrupt") and p["alert"] for p in status(b)["devices"][0]["problems"])
     engine.sync_round(a, verify=True)               # the owner re-hashes its own segments
     assert list((team.share / "quarantine").iterdir())
     assert seg.exists() and publisher.hashlib.sha256(seg.read_bytes()).hexdigest()[:12] in seg.name
@@ -178,7 +183,7 @@ def test_fm08_conflict_copies_are_not_data_and_raise_identity_check(team, faulty
     assert _ann_count(b) == _ann_count(a)
     dev = status(b)["devices"][0]
     assert any(copy.name in x for x in dev["artefacts"])
-    assert any("duplicate device identity" in p for p in dev["problems"])
+    assert any("duplicate device identity" in p["text"] and p["alert"] for p in dev["problems"])
     assert b.conn.execute("SELECT COUNT(*) FROM sync_collisions").fetchone()[0] == 0
 
 

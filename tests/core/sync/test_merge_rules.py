@@ -45,23 +45,40 @@ def test_fm14_concurrent_edit_same_polygon_keeps_both_and_converges(team):
 
 
 @pytest.mark.parametrize("who", ["winner", "loser"])
-def test_fm14_later_edit_only_ends_conflict_when_its_author_saw_both(team, who):
+def test_fm14_edit_made_after_both_values_arrived_supersedes_the_conflict(team, who):
     a, b = team.devices
     ann = team.box(a, 10)
     team.sync_all()
     team.move(a, ann, 30)
     team.move(b, ann, 60)
     team.sync_all()
+    assert len(conflicts(a)) == len(conflicts(b)) == 1
     winner_dev = a.annotation(ann).revision.split(":")[0]
     editor = a if (a.device_id == winner_dev) == (who == "winner") else b
-    team.move(editor, ann, 90)
+    team.move(editor, ann, 90)                  # its author had both values (shown and in the record)
     team.sync_all()
     assert _xyxy(a, ann) == _xyxy(b, ann) == [90, 90, 110, 110]
-    # the winner's author edited the value shown: the other value was never seen, the conflict
-    # stays; the loser's author had seen both (its own and the winner), so its edit decides it
-    expected = 1 if who == "winner" else 0
-    assert len(conflicts(a)) == len(conflicts(b)) == expected
+    assert len(conflicts(a)) == len(conflicts(b)) == 0
     assert state_digest(a.conn) == state_digest(b.conn)
+    values = {r[0] for r in a.conn.execute("SELECT payload FROM ops WHERE entity = ? AND type = 'annotation.update'",
+                                           (ann,))}
+    assert len(values) == 3                     # every value stays in the audit trail
+
+
+def test_fm14_edit_of_another_field_does_not_hide_a_concurrent_edit(team3):
+    a, b, c = team3.devices
+    ann = team3.box(a, 10)
+    team3.sync_all()
+    team3.move(a, ann, 30)
+    engine.sync_round(a)
+    b.apply(OpDraft("annotation.update", ann, {"set": {"z_order": 2.0}}))   # b has not seen the move
+    engine.sync_round(b)
+    team3.move(b, ann, 60)                      # b now has a's move: its move supersedes it
+    team3.move(c, ann, 80)                      # c has seen neither move: concurrent with both
+    team3.sync_all()
+    assert len(set(team3.digests())) == 1
+    [conflict] = conflicts(a)
+    assert sorted(x["value"]["xyxy"][0] for x in conflict["candidates"]) == [60, 80]
 
 
 def test_different_fields_merge_without_conflict(team):
