@@ -9,6 +9,7 @@ and :meth:`SyncWorker.stalled_for` tells the panel how long the share has not an
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -18,6 +19,9 @@ from labeldesk.core.sync import engine
 from labeldesk.qt.tasks import TaskRunner
 
 DEFAULT_INTERVAL_MS = 10_000
+# Ops read per pass: each pass's merge runs on the GUI thread, so a bootstrap of a large project
+# is merged in slices (at least one segment, up to 5,000 ops), with the event loop running between.
+PASS_BUDGET = 2_000
 
 
 class SyncWorker(QtCore.QObject):
@@ -77,7 +81,7 @@ class SyncWorker(QtCore.QObject):
             self.sig_failed.emit(str(exc))
             return False
         plan, project = self._plan, self.project
-        runner = TaskRunner(engine.exchange, plan, with_progress=False)
+        runner = TaskRunner(functools.partial(engine.exchange, budget=PASS_BUDGET), plan, with_progress=False)
         runner.signals.sig_finished.connect(lambda ex, p=plan, pr=project: self._on_exchanged(pr, p, ex))
         runner.signals.sig_failed.connect(self._on_failed)
         self._runner, self._since = runner, time.monotonic()
@@ -102,9 +106,15 @@ class SyncWorker(QtCore.QObject):
         self._total.add(report)
         self._passes += 1
         again = ex.more or bool(ex.own_unknown) or report.rekeyed_to is not None or bool(ex.own_damaged)
-        if again and self._passes < 100 and report.state not in ("offline", "wrong-project"):
-            self._start_pass()
+        if again and (ex.more or self._passes < 10) and report.state not in ("offline", "wrong-project"):
+            self._runner = TaskRunner(lambda: None, with_progress=False)      # busy until the next pass
+            QtCore.QTimer.singleShot(0, self._next_pass)
             return
         from labeldesk.core.sync.status import status
         self.sig_finished.emit(self._total)
-        self.sig_status.emit(status(project))
+        self.sig_status.emit(status(project, digest=False))
+
+    def _next_pass(self) -> None:
+        self._runner = None
+        if self.project is not None:
+            self._start_pass()

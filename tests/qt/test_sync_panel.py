@@ -110,3 +110,21 @@ def test_worker_polls_periodically(qtbot, team):
     qtbot.waitUntil(lambda: b.annotation(ann) is not None, timeout=10_000)
     worker.stop()
     qtbot.waitUntil(lambda: not worker.busy, timeout=10_000)
+
+
+def test_worker_merges_a_large_backlog_in_slices(qtbot, team, monkeypatch):
+    from labeldesk.core.sync import publisher
+    from labeldesk.qt import sync_worker
+    a, b = team.devices
+    monkeypatch.setattr(publisher, "MAX_OPS", 5)
+    monkeypatch.setattr(sync_worker, "PASS_BUDGET", 5)
+    made = [team.box(a, i) for i in range(30)]
+    engine.sync_round(a)
+    worker = SyncWorker(b, interval_ms=60_000)
+    passes = []
+    real = engine.commit
+    monkeypatch.setattr(engine, "commit", lambda *args: passes.append(1) or real(*args))
+    with qtbot.waitSignal(worker.sig_finished, timeout=20_000):
+        worker.sync_now()
+    assert len(passes) >= 6
+    assert all(b.annotation(x) is not None for x in made)

@@ -109,4 +109,4 @@ class History:
             return False
         if a.dev == b.dev:
             return a.seq < b.seq
-        return a.op_id in self.closure(b, by_id) or self._covered(a, b)
+        return self._covered(a, b) or a.op_id in self.closure(b, by_id)

@@ -60,7 +60,9 @@ def _user_name(conn: sqlite3.Connection, user_id: str | None) -> str | None:
     return row[0] if row else user_id
 
 
-def status(project: Any) -> dict[str, Any]:
+def status(project: Any, *, digest: bool = True) -> dict[str, Any]:
+    """Everything `share status` shows; ``digest=False`` skips hashing the whole materialised state
+    (the GUI polls this after every round)."""
     conn = project.conn
     from labeldesk.core.sync.engine import share_path
     states = dict(conn.execute("SELECT state, COUNT(*) FROM sync_op_state GROUP BY state").fetchall())
@@ -95,7 +97,7 @@ def status(project: Any) -> dict[str, Any]:
             "collisions": conn.execute("SELECT COUNT(*) FROM sync_collisions").fetchone()[0],
             "open_conflicts": conn.execute("SELECT COUNT(*) FROM sync_conflicts WHERE status = 'open'").fetchone()[0],
             "identity_alert": repo.get_meta(conn, "sync.identity_alert"),
-            "last_round": last_round, "share_artefacts": (last_round or {}).get("artefacts", []), "devices": devices, "state_digest": state_digest(conn)}
+            "last_round": last_round, "share_artefacts": (last_round or {}).get("artefacts", []), "devices": devices, "state_digest": state_digest(conn) if digest else None}
 
 
 def conflicts(project: Any, include_resolved: bool = False) -> list[dict[str, Any]]:
