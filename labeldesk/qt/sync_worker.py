@@ -118,3 +118,47 @@ class SyncWorker(QtCore.QObject):
         self._runner = None
         if self.project is not None:
             self._start_pass()
+
+
+class SyncBinding(QtCore.QObject):
+    """Connects a SyncPanel to a SyncWorker; ``attach(project)`` / ``detach()`` follow the window's
+    project (the shape ``TeamDocks.sync`` expects). ``on_changed(changes)`` is called on the GUI
+    thread with the ChangeSet of every round that changed something, so the views can refresh."""
+
+    def __init__(self, panel: Any, on_changed: Any = None, interval_ms: int = DEFAULT_INTERVAL_MS,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.worker = SyncWorker(None, interval_ms, self)
+        self.on_changed = on_changed
+        self.last_report: engine.SyncReport | None = None
+        panel.sig_sync_requested.connect(self.worker.sync_now)
+        self.worker.sig_started.connect(lambda: panel.set_busy(True))
+        self.worker.sig_status.connect(panel.set_status)
+        self.worker.sig_finished.connect(self._on_finished)
+        self.worker.sig_failed.connect(self._on_failed)
+        self.stall = QtCore.QTimer(self)
+        self.stall.setInterval(5_000)
+        self.stall.timeout.connect(lambda: panel.set_busy(self.worker.busy, self.worker.stalled_for()))
+        self.stall.start()
+
+    def attach(self, project: Any) -> None:
+        from labeldesk.core.sync.status import status
+        self.worker.set_project(project)
+        self.panel.set_status(status(project, digest=False) if engine.share_path(project) else None)
+        self.worker.start()
+
+    def detach(self) -> None:
+        self.worker.stop()
+        self.worker.set_project(None)
+        self.panel.set_status(None)
+
+    def _on_finished(self, report: engine.SyncReport) -> None:
+        self.last_report = report
+        self.panel.set_busy(False)
+        if report.changes and self.on_changed is not None:
+            self.on_changed(report.changes)
+
+    def _on_failed(self, message: str) -> None:
+        self.panel.set_busy(False)
+        self.panel.show_alert(f"Sync failed: {message}")

@@ -128,3 +128,21 @@ def test_worker_merges_a_large_backlog_in_slices(qtbot, team, monkeypatch):
         worker.sync_now()
     assert len(passes) >= 6
     assert all(b.annotation(x) is not None for x in made)
+
+
+def test_binding_follows_the_project_and_reports_changes(qtbot, team):
+    from labeldesk.qt.sync_worker import SyncBinding
+    a, b = team.devices
+    ann = team.box(a)
+    engine.sync_round(a)
+    panel = SyncPanel()
+    qtbot.addWidget(panel)
+    seen = []
+    binding = SyncBinding(panel, on_changed=seen.append, interval_ms=60_000)
+    binding.attach(b)
+    assert panel.sync_button.isEnabled() and panel.rows()
+    with qtbot.waitSignal(binding.worker.sig_finished, timeout=10_000):
+        panel.sync_button.click()
+    assert seen and ann in seen[0].annotations and panel.sync_button.text() == "Sync now"
+    binding.detach()
+    assert not panel.sync_button.isEnabled() and not binding.worker.timer.isActive()
