@@ -331,3 +331,28 @@ def test_fm24_disk_full_on_share_retries_later(team, monkeypatch, refuse_writes)
     engine.sync_round(b)
     engine.sync_round(a)
     assert _ann_count(a) == 1
+
+
+def test_fm21_old_or_identical_mtimes_do_not_matter(team, faulty):
+    a, b = team.devices
+    team.box(a, 10)
+    engine.sync_round(a)
+    team.box(a, 40)
+    engine.sync_round(a)
+    for seg in faulty(team.share).segments(a.device_id):
+        os.utime(seg, (315532800, 315532800))          # 1980-01-01, all the same (FAT-like)
+    engine.sync_round(b)
+    assert _ann_count(b) == _ann_count(a) == 2
+
+
+def test_fm22_file_missing_from_a_stale_listing_is_picked_up_later(team, faulty):
+    a, b = team.devices
+    team.box(a, 10)
+    engine.sync_round(a)
+    share = faulty(team.share)
+    late = share.delay(share.segments(a.device_id)[-1])   # not listed yet: no negative inference
+    engine.sync_round(b)
+    assert _ann_count(b) == 0 and state_digest(b.conn) != state_digest(a.conn)
+    late.deliver()
+    engine.sync_round(b)
+    assert state_digest(b.conn) == state_digest(a.conn)
