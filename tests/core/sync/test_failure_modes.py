@@ -356,3 +356,41 @@ def test_fm22_file_missing_from_a_stale_listing_is_picked_up_later(team, faulty)
     late.deliver()
     engine.sync_round(b)
     assert state_digest(b.conn) == state_digest(a.conn)
+
+
+def test_fm26_transient_rename_refusal_is_retried_never_copied_over(team, monkeypatch):
+    a, b = team.devices
+    team.box(a, 10)
+    from labeldesk.core.sync import layout
+    real, calls = layout.link_no_replace, []
+
+    def busy(tmp, final):                               # antivirus / OneDrive holding a handle
+        calls.append(final)
+        if len(calls) < 3:
+            exc = PermissionError(13, "sharing violation")
+            exc.winerror = 32
+            raise exc
+        return real(tmp, final)
+    monkeypatch.setattr(publisher, "link_no_replace", busy)
+    monkeypatch.setattr(publisher.time, "sleep", lambda s: None)
+    assert engine.sync_round(a).published_ops == 1
+    assert len(calls) == 3
+    engine.sync_round(b)
+    assert _ann_count(b) == 1
+
+
+def test_fm26_persistent_refusal_defers_and_keeps_outbox(team, monkeypatch):
+    a, b = team.devices
+    team.box(a, 10)
+
+    def refuse(tmp, final):
+        exc = PermissionError(13, "access denied")
+        exc.winerror = 5
+        raise exc
+    monkeypatch.setattr(publisher, "link_no_replace", refuse)
+    monkeypatch.setattr(publisher.time, "sleep", lambda s: None)
+    report = engine.sync_round(a)
+    assert report.state == "read-only" and status(a)["outbox"] == 1
+    assert not list((team.share / "devices" / a.device_id / "segments").glob(".seg-*"))   # temp cleaned
+    monkeypatch.undo()
+    assert engine.sync_round(a).published_ops == 1
