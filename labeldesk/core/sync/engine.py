@@ -22,7 +22,7 @@ from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import ChangeSet, canonical_json
 from labeldesk.core.store import repo
 from labeldesk.core.sync import identity, publisher, reader
-from labeldesk.core.sync.layout import DuplicateIdentity, ShareError, ShareLayout, replace_file
+from labeldesk.core.sync.layout import DuplicateIdentity, ShareError, ShareLayout, replace_file, write_once
 from labeldesk.core.sync.merge import Merger, cursors, now_wall
 from labeldesk.core.sync.publisher import PlannedSegment
 from labeldesk.core.sync.reader import DeviceScan
@@ -182,7 +182,6 @@ def _publish(layout: ShareLayout, plan: RoundPlan, ex: Exchange) -> None:
 
 
 def _device_file(layout: ShareLayout, plan: RoundPlan) -> None:
-    from labeldesk.core.sync.layout import write_once
     d = layout.device_dir(plan.device_id)
     d.mkdir(parents=True, exist_ok=True)
     path = d / "device.json"
@@ -328,7 +327,7 @@ def sync_round(project: Any, *, verify: bool = False, max_passes: int = 100) -> 
 # ---- share init / join ----------------------------------------------------------------------------
 def init_share(project: Any, folder: str | Path) -> SyncReport:
     folder = Path(folder).resolve()
-    ShareLayout(folder).init(project.id, project.name, str(project.user_id), project.clock.last.to_list())
+    ShareLayout(folder).init(project.id, str(project.user_id), project.clock.last.to_list())
     with project.transaction() as conn:
         repo.set_meta(conn, SHARE_KEY, str(folder))
     return sync_round(project)

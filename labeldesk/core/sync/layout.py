@@ -130,7 +130,9 @@ class ShareLayout:
                              f"(this is {__version__}); update labeldesk")
         return marker
 
-    def init(self, project_id: str, name: str, created_by: str, created_hlc: list[int]) -> None:
+    def init(self, project_id: str, created_by: str, created_hlc: list[int]) -> None:
+        """Create the layout in an empty folder (or check an existing one is this project's); the
+        marker holds ids only: no project, user or patient names."""
         self.root.mkdir(parents=True, exist_ok=True)
         if self.marker.exists():
             marker = self.read_marker()
@@ -142,7 +144,7 @@ class ShareLayout:
             if others:
                 raise ShareError(f"{self.root}: the folder is not empty ({', '.join(sorted(others)[:5])}); "
                                  f"choose an empty folder for the share")
-            body = {"format": SHARE_FORMAT, "project_id": project_id, "name_hint": "labeldesk project",
+            body = {"format": SHARE_FORMAT, "project_id": project_id,
                     "min_app_version": MIN_APP_VERSION, "created_by": created_by,
                     "created_hlc": created_hlc, "app": f"labeldesk/{__version__}"}
             write_once(self.marker, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode())

@@ -8,6 +8,7 @@ import json
 import sqlite3
 from typing import Any
 
+from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import Applied, OpDraft
 from labeldesk.core.store import repo
 
@@ -117,7 +118,6 @@ def resolve(project: Any, conflict_id: str, choice: str, reason: str | None = No
             user: str | None = None) -> Applied:
     """Decide a conflict: keep the value of candidate op ``choice`` (a conflict.resolve op)."""
     row = project.conn.execute("SELECT id FROM sync_conflicts WHERE id LIKE ?", (conflict_id + "%",)).fetchall()
-    from labeldesk.core.errors import LabeldeskError
     if len(row) != 1:
         raise LabeldeskError(f"no single conflict with id {conflict_id!r} ({len(row)} match)")
     cands = json.loads(project.conn.execute("SELECT candidates FROM sync_conflicts WHERE id = ?",
