@@ -42,12 +42,20 @@ CREATE TABLE sync_pending_lines (
   blob TEXT NOT NULL,
   since TEXT NOT NULL
 );
--- Ops from the share whose op id collides with a local op of different content (cloned identity).
+-- Ops from the share whose op id collides with a local op of different content (two stores
+-- wrote as one device). When this store has re-keyed its own op of that id, the share's op is the
+-- real one: it is kept here (the ops table is append-only and unique by op id) and materialised
+-- like any other (state as in sync_op_state; 'collision' = not materialised). Malformed op lines
+-- are kept here too (type NULL).
 CREATE TABLE sync_collisions (
   op_id TEXT PRIMARY KEY,
   line TEXT NOT NULL,
-  since TEXT NOT NULL
+  since TEXT NOT NULL,
+  dev TEXT, seq INTEGER, hlc_ms INTEGER, hlc_ctr INTEGER, type TEXT, entity TEXT, base TEXT,
+  payload TEXT, user TEXT, wall TEXT, reason TEXT,
+  state TEXT, problem TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX sync_collisions_by_entity ON sync_collisions(entity);
 -- Same-field concurrent edits (kind 'field') and edits concurrent with a delete (kind 'delete'):
 -- every candidate value is kept; winner = the provisional value every replica shows.
 CREATE TABLE sync_conflicts (

@@ -93,7 +93,7 @@ class Merger:
         row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
         if row is not None:
             if row[0] != line["sha256"]:
-                return self._collide(line, "another op with this id exists here (duplicate device identity)")
+                return self._shadow(op, line)
             self.counts["duplicates"] += 1
             # a copied store's held ops, published by the original: nothing left to send
             self.conn.execute("DELETE FROM outbox WHERE op_id = ? AND op_id NOT LIKE ?",
@@ -118,9 +118,34 @@ class Merger:
         self.decide(ref, own=own)
         return ref
 
+    def _shadow(self, op: Op, line: dict[str, Any]) -> OpRef | None:
+        """The share holds another op under an op id we hold: two stores wrote as one device. If
+        ours was re-keyed (re-published under our new id), theirs is materialised from here."""
+        if self.conn.execute("SELECT 1 FROM sync_collisions WHERE op_id = ?", (op.op_id,)).fetchone():
+            self.counts["duplicates"] += 1
+            return None
+        mine = self.conn.execute("SELECT state FROM sync_op_state WHERE op_id = ?", (op.op_id,)).fetchone()
+        rekeyed = mine is not None and mine[0] == "rekeyed"
+        self.conn.execute(
+            "INSERT INTO sync_collisions (op_id, line, since, dev, seq, hlc_ms, hlc_ctr, type, entity, base, payload,"
+            " user, wall, reason, state, problem) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (op.op_id, canonical_json(line), self.now, op.dev, op.seq, op.hlc[0], op.hlc[1], op.type, op.entity,
+             canonical_json(list(op.base)), canonical_json(op.payload), op.user, op.wall, op.reason,
+             None if rekeyed else "collision",
+             "" if rekeyed else "another op with this id exists here (duplicate device identity)"))
+        self.counts["collisions"] += 1
+        if not rekeyed:
+            return None
+        self._observe(op.dev, op)
+        ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall)
+        ref.reason_text = op.reason  # type: ignore[attr-defined]
+        ref.shadow = True  # type: ignore[attr-defined]
+        self.decide(ref)
+        return ref
+
     def _collide(self, line: dict[str, Any], reason: str) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO sync_collisions (op_id, line, since) VALUES (?,?,?)",
-                          (str(line.get("op_id")), canonical_json({**line, "problem": reason}), self.now))
+        self.conn.execute("INSERT OR IGNORE INTO sync_collisions (op_id, line, since, state, problem) VALUES (?,?,?,?,?)",
+                          (str(line.get("op_id")), canonical_json(line), self.now, "collision", reason))
         self.counts["collisions"] += 1
         return None
 
@@ -176,12 +201,19 @@ class Merger:
             rows = self.conn.execute(
                 f"SELECT {REF_COLUMNS}, s.state, s.reason, o.reason FROM ops o JOIN sync_op_state s ON "
                 "s.op_id = o.op_id WHERE s.state = 'pending' ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
+            shadows = self.conn.execute(
+                f"SELECT {REF_COLUMNS}, o.state, o.problem, o.reason FROM sync_collisions o WHERE o.state = 'pending'"
+                " ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
             progress = 0
-            for row in rows:
+            for row, shadow in [(r, False) for r in rows] + [(r, True) for r in shadows]:
                 ref = ref_from_row(tuple(row)[:13])
                 ref.reason_text = row[13]  # type: ignore[attr-defined]
+                ref.shadow = shadow  # type: ignore[attr-defined]
                 ref.state = None
-                self.conn.execute("DELETE FROM sync_op_state WHERE op_id = ?", (ref.op_id,))
+                if shadow:
+                    self.conn.execute("UPDATE sync_collisions SET state = NULL WHERE op_id = ?", (ref.op_id,))
+                else:
+                    self.conn.execute("DELETE FROM sync_op_state WHERE op_id = ?", (ref.op_id,))
                 self.decide(ref)
                 if ref.state != "pending":
                     progress += 1

@@ -62,14 +62,22 @@ def _member_sql(group: tuple[str, str | None]) -> tuple[str, tuple[Any, ...]]:
     return head + "o.entity = ? AND o.type LIKE ?", (entity, kind + ".%")
 
 
+SHADOW_HEAD = (f"SELECT {REF_COLUMNS}, o.state, o.problem, o.reason FROM sync_collisions o "
+               "WHERE o.type IS NOT NULL AND (o.state IS NULL OR o.state != 'collision') AND ")
+
+
 def members(conn: sqlite3.Connection, group: tuple[str, str | None]) -> list[OpRef]:
+    """The group's ops that take part in replay, including shadow ops (see sync_collisions)."""
     sql, args = _member_sql(group)
+    shadow_sql = SHADOW_HEAD + sql.split(" WHERE ", 1)[1]
     out = []
-    for row in conn.execute(sql, args):
-        ref = ref_from_row(tuple(row)[:13])
-        ref.reason_text = row[13]  # type: ignore[attr-defined]
-        if ref.state in REPLAYED:
-            out.append(ref)
+    for query, shadow in ((sql, False), (shadow_sql, True)):
+        for row in conn.execute(query, args):
+            ref = ref_from_row(tuple(row)[:13])
+            ref.reason_text = row[13]  # type: ignore[attr-defined]
+            ref.shadow = shadow  # type: ignore[attr-defined]
+            if ref.state in REPLAYED:
+                out.append(ref)
     return out
 
 
@@ -133,6 +141,10 @@ def apply_one(conn: sqlite3.Connection, ref: OpRef) -> ChangeSet:
 
 
 def save_state(conn: sqlite3.Connection, ref: OpRef, now: str) -> None:
+    if getattr(ref, "shadow", False):
+        conn.execute("UPDATE sync_collisions SET state = ?, problem = ? WHERE op_id = ?",
+                     (ref.state, ref.reason, ref.op_id))
+        return
     if ref.state is None and getattr(ref, "fresh", False):
         return                          # a new op that was applied: it never had a state row
     if ref.state is None:
@@ -174,6 +186,8 @@ class Reducer:
             return all(m.key < ref.key for m in others) and all(
                 self.history.before(m, ref, by_id) for m in others if m.entity == ref.entity)
         sql, args = _member_sql(group)
+        if self.conn.execute("SELECT 1 FROM sync_collisions WHERE entity = ? LIMIT 1", (entity,)).fetchone():
+            return False
         last = self.conn.execute(sql + " AND o.op_id != ? AND (s.state IS NULL OR s.state IN "
                                  "('rejected', 'overridden')) ORDER BY o.hlc_ms DESC, o.hlc_ctr DESC, o.dev DESC,"
                                  " o.seq DESC LIMIT 1", (*args, ref.op_id)).fetchone()

@@ -95,7 +95,9 @@ def status(project: Any, *, digest: bool = True) -> dict[str, Any]:
             "pending": states.get("pending", 0) + conn.execute("SELECT COUNT(*) FROM sync_pending_lines").fetchone()[0],
             "unauthorised": states.get("unauthorised", 0), "unknown_type": states.get("unknown_type", 0),
             "rejected": states.get("rejected", 0), "overridden_deletes": states.get("overridden", 0),
-            "collisions": conn.execute("SELECT COUNT(*) FROM sync_collisions").fetchone()[0],
+            "collisions": conn.execute("SELECT COUNT(*) FROM sync_collisions WHERE state = 'collision'").fetchone()[0],
+            "twin_ops": conn.execute("SELECT COUNT(*) FROM sync_collisions WHERE state IS NULL OR state != "
+                                     "'collision'").fetchone()[0],
             "open_conflicts": conn.execute("SELECT COUNT(*) FROM sync_conflicts WHERE status = 'open'").fetchone()[0],
             "identity_alert": repo.get_meta(conn, "sync.identity_alert"),
             "last_round": last_round, "share_artefacts": (last_round or {}).get("artefacts", []), "devices": devices, "state_digest": state_digest(conn) if digest else None}
