@@ -397,3 +397,24 @@ def test_fm26_persistent_refusal_defers_and_keeps_outbox(team, monkeypatch):
     assert not list((team.share / "devices" / a.device_id / "segments").glob(".seg-*"))   # temp cleaned
     monkeypatch.undo()
     assert engine.sync_round(a).published_ops == 1
+
+
+def test_fm11_restored_store_edited_before_first_sync_loses_nothing(team, tmp_path):
+    a, b = team.devices
+    a.backup(tmp_path / "old.labeldesk")
+    x = team.box(a, 10)
+    engine.sync_round(a)
+    root = a.root
+    a.close()
+    for suffix in ("", "-wal", "-shm"):
+        (root / f"project.labeldesk{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "old.labeldesk", root / "project.labeldesk")
+    a = Project.open(root)
+    team.devices[0] = a
+    y = team.box(a, 60)                          # reuses the seq of x: same op id, other content
+    report = engine.sync_round(a)
+    assert report.rekeyed_to is not None
+    team.sync_all()
+    for p in (a, b):
+        assert p.annotation(x) is not None and p.annotation(y) is not None
+    assert state_digest(a.conn) == state_digest(b.conn)
