@@ -163,11 +163,7 @@ def _publish(layout: ShareLayout, plan: RoundPlan, ex: Exchange) -> None:
         if plan.repairs:
             publisher.write(layout, plan.device_id, plan.repairs)
         ex.written = publisher.write(layout, plan.device_id, plan.segments)
-        try:
-            replace_file(layout.device_dir(plan.device_id) / "head.json",
-                         (canonical_json(plan.head) + "\n").encode(), "head")
-        except OSError:
-            pass                         # advisory only
+        _write_head(layout, plan, ex)
         publisher.sweep_own_temps(layout, plan.device_id)
     except DuplicateIdentity as exc:
         ex.state, ex.message = "identity", str(exc)
@@ -179,6 +175,24 @@ def _publish(layout: ShareLayout, plan: RoundPlan, ex: Exchange) -> None:
         else:
             ex.state = "offline" if exc.errno != errno.ENOSPC else "full"
             ex.message = f"{plan.share}: could not publish ({exc}); will retry"
+
+
+def _write_head(layout: ShareLayout, plan: RoundPlan, ex: Exchange) -> None:
+    """Advisory head.json (C7), rewritten only when something but the time changed (no churn for
+    the sync tool); a read-only share shows up here even when there is nothing to publish."""
+    path = layout.device_dir(plan.device_id) / "head.json"
+    try:
+        old = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        old = {}
+    if {k: v for k, v in old.items() if k not in ("wall", "hlc")} == \
+            {k: v for k, v in plan.head.items() if k not in ("wall", "hlc")}:
+        return
+    try:
+        replace_file(path, (canonical_json(plan.head) + "\n").encode(), "head")
+    except OSError as exc:
+        if exc.errno in READ_ONLY_ERRNOS:
+            raise
 
 
 def _device_file(layout: ShareLayout, plan: RoundPlan) -> None:

@@ -308,3 +308,16 @@ def test_segment_format_on_disk(team):
     marker = json.loads((team.share / "labeldesk-project.json").read_text())
     assert marker["project_id"] == a.id and marker["min_app_version"] and marker["format"] == "labeldesk-share/1"
     assert not list(team.share.rglob("*.labeldesk*")) or all(p.name != "project.labeldesk" for p in team.share.rglob("*"))
+
+
+def test_head_json_is_advisory_and_rewritten_only_on_change(team):
+    a, b = team.devices
+    head = team.share / "devices" / a.device_id / "head.json"
+    first = json.loads(head.read_text())
+    assert first["device_id"] == a.device_id and first["advisory"] and b.device_id in first["acks"]
+    inode = head.stat().st_ino
+    engine.sync_round(a)
+    assert head.stat().st_ino == inode              # nothing new: not rewritten
+    team.box(a)
+    engine.sync_round(a)
+    assert json.loads(head.read_text())["last_seq"] > first["last_seq"]
