@@ -181,15 +181,18 @@ def _write_head(layout: ShareLayout, plan: RoundPlan, ex: Exchange) -> None:
     """Advisory head.json (C7), rewritten only when something but the time changed (no churn for
     the sync tool); a read-only share shows up here even when there is nothing to publish."""
     path = layout.device_dir(plan.device_id) / "head.json"
+    head = dict(plan.head)
+    if ex.written:
+        head.update(last_seq=ex.written[-1].last, last_hash=ex.written[-1].sha256)
     try:
         old = json.loads(path.read_bytes())
     except (OSError, ValueError):
         old = {}
     if {k: v for k, v in old.items() if k not in ("wall", "hlc")} == \
-            {k: v for k, v in plan.head.items() if k not in ("wall", "hlc")}:
+            {k: v for k, v in head.items() if k not in ("wall", "hlc")}:
         return
     try:
-        replace_file(path, (canonical_json(plan.head) + "\n").encode(), "head")
+        replace_file(path, (canonical_json(head) + "\n").encode(), "head")
     except OSError as exc:
         if exc.errno in READ_ONLY_ERRNOS:
             raise
