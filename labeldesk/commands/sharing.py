@@ -51,9 +51,20 @@ def cmd_share_join(args: argparse.Namespace) -> int:
         print(f"joined project {project.id} at {project.root} as device {project.device_id[:8]}"
               + (f", user {args.user}" if args.user else ""))
         if not args.user:
-            print("no --user given: you can view; to edit, ask an admin to add you (then `labeldesk share join` "
-                  "again with --user, or sync and re-open)")
+            print(f"no --user given: you can view; to edit, ask an admin to add you (`labeldesk user add`), then "
+                  f"`labeldesk sync {project.root}` and `labeldesk share user {project.root} YOUR_NAME`")
         return _print_report(report, args.json)
+
+
+def cmd_share_user(args: argparse.Namespace) -> int:
+    from labeldesk.core.review.roles import find_user
+    from labeldesk.core.store import repo
+    with _open(args) as project:
+        uid = find_user(project.conn, args.name)
+        with project.transaction() as conn:
+            repo.set_meta(conn, "user_id", uid)
+        print(f"on this device you now act as {args.name} ({uid})")
+        return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -125,7 +136,7 @@ def cmd_share_resolve(args: argparse.Namespace) -> int:
 
 def register(command: Callable[..., Any]) -> None:
     share = command("share", lambda a: (share.print_help(), 2)[1],
-                    "work with the team's shared folder: init, join, status, conflicts, resolve")
+                    "work with the team's shared folder: init, join, status, conflicts, resolve, user")
     sub = share.add_subparsers(dest="share_command", metavar="SUBCOMMAND")
 
     def sub_command(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -166,6 +177,12 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("conflict", metavar="CONFLICT", help="conflict id (or a unique prefix)")
     p.add_argument("choice", metavar="OP_ID", help="op id of the candidate to keep (or a unique suffix)")
     p.add_argument("--reason", help="why (kept in the audit trail)")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
+
+    p = sub_command("user", cmd_share_user, "choose who you are on this device: a project member (an admin adds "
+                    "members with `labeldesk user add`; sync first so that this replica knows them)")
+    p.add_argument("project", metavar="PROJECT", help="local project folder")
+    p.add_argument("name", metavar="NAME", help="your user name (or id) in the project")
     p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
 
     p = command("sync", cmd_sync, "one sync round: publish this device's changes to the shared folder, "

@@ -54,3 +54,21 @@ def test_sync_refuses_unshared_project_and_wrong_folder(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
     assert main(["share", "join", str(tmp_path / "other"), str(tmp_path / "q")]) == 1
     assert "no project marker" in capsys.readouterr().err
+
+
+def test_join_without_user_then_choose_one(tmp_path, capsys):
+    a_dir, b_dir, share = tmp_path / "a", tmp_path / "b", tmp_path / "share"
+    assert main(["init", str(a_dir), "--user", "ann"]) == 0
+    assert main(["share", "init", str(a_dir), str(share)]) == 0
+    assert main(["share", "join", str(share), str(b_dir)]) == 0
+    assert "labeldesk share user" in capsys.readouterr().out
+    with Project.open(a_dir) as a:
+        bob = ids.new_id()
+        a.apply_all([OpDraft("user.add", bob, {"name": "bob"}), OpDraft("role.grant", bob, {"role": "annotator"})])
+    assert main(["share", "user", str(b_dir), "bob"]) == 1          # not known here yet
+    assert "no user 'bob'" in capsys.readouterr().err
+    assert main(["sync", str(a_dir)]) == 0 and main(["sync", str(b_dir)]) == 0
+    assert main(["share", "user", str(b_dir), "bob"]) == 0
+    with Project.open(b_dir) as b:
+        assert b.user_id == bob
+        b.my_layer_id                                               # bob may now make his own layer
