@@ -292,6 +292,9 @@ def _reconcile(project: Any, merger: Merger, ex: Exchange, report: SyncReport) -
 def _mark_seen(project: Any, merger: Merger) -> None:
     """Ops made from now on have seen every segment merged so far (their causal context)."""
     seen = {d: c[0] for d, c in cursors(project.conn).items() if d != project.device_id}
+    prev = repo.get_meta(project.conn, "previous_device_id")
+    if prev:                              # our own ops under a previous identity
+        seen[prev] = max(seen.get(prev, 0), publisher.last_published(project.conn, prev)[0])
     next_seq = int(repo.get_meta(project.conn, "next_seq", "1") or 1)
     if merger.history.seen(project.device_id, next_seq) != seen:
         merger.history.add_mark(project.device_id, next_seq, seen)

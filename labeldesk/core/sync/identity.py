@@ -56,16 +56,20 @@ def rekey(project: Any, merger: Merger, why: str) -> str:
     old = project.device_id
     new = ids.new_device_id()
     last_seq, _ = last_published(conn, old)
-    seen = dict(merger.history.seen(old, int(repo.get_meta(conn, "next_seq", "1") or 1)))
-    seen[old] = last_seq
     rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev = ? ORDER BY o.seq",
                         (old,)).fetchall()
     mapping: dict[str, str] = {}
     conn.execute("PRAGMA defer_foreign_keys = ON")
-    merger.history.add_mark(new, 1, seen)
     groups = set()
+    prev_seen: dict[str, int] | None = None
     for i, row in enumerate(rows, start=1):
         op = oplog.row_to_op(row)
+        # what the op's author had seen when it was made: its own old ops up to the last one
+        # published (later ones are re-stamped here too), and the same foreign ops as before
+        seen = {**merger.history.seen(old, op.seq), old: min(op.seq - 1, last_seq)}
+        if seen != prev_seen:
+            merger.history.add_mark(new, i, seen)
+            prev_seen = seen
         new_id = ids.op_id(new, i)
         mapping[op.op_id] = new_id
         fresh = Op(op_id=new_id, dev=new, seq=i, hlc=op.hlc, wall=op.wall, user=op.user, type=op.type,
@@ -84,6 +88,7 @@ def rekey(project: Any, merger: Merger, why: str) -> str:
     repo.set_meta(conn, "next_seq", len(rows) + 1)
     repo.set_meta(conn, "sync.identity_alert", f"{merger.now}: {why}; this store now publishes as device {new[:8]} "
                                               f"({len(rows)} unpublished ops re-published)")
+    merger.history.add_mark(new, len(rows) + 1, {**merger.history.seen(old, last_seq + len(rows) + 1), old: last_seq})
     project.device_id = new
     for g in sorted(groups, key=lambda g: (g[0], g[1] or "")):
         merger.changes.update(merger.reducer.reduce(g))

@@ -200,7 +200,8 @@ class Merger:
         while True:
             rows = self.conn.execute(
                 f"SELECT {REF_COLUMNS}, s.state, s.reason, o.reason FROM ops o JOIN sync_op_state s ON "
-                "s.op_id = o.op_id WHERE s.state = 'pending' ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
+                "s.op_id = o.op_id WHERE s.state = 'pending' OR (s.state = 'unknown_type' AND o.type IN (SELECT value FROM"
+                " json_each(?))) ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq", (json.dumps(sorted(OP_TYPES)),)).fetchall()
             shadows = self.conn.execute(
                 f"SELECT {REF_COLUMNS}, o.state, o.problem, o.reason FROM sync_collisions o WHERE o.state = 'pending'"
                 " ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
