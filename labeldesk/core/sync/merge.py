@@ -90,8 +90,14 @@ class Merger:
             op = Op.from_dict(line)
         except (KeyError, TypeError, ValueError, IndexError):
             return self._collide(line, "malformed op line")
-        row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
-        if row is not None:
+        if str(line.get("sha256", "")) in ("", "None"):
+            return self._collide(line, "op line without its SHA-256")
+        try:
+            oplog.append(self.conn, op, outbox=False)
+        except sqlite3.IntegrityError:               # we hold this op id already (R4: idempotent)
+            row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
+            if row is None:
+                raise
             if row[0] != line["sha256"]:
                 return self._shadow(op, line)
             self.counts["duplicates"] += 1
@@ -99,9 +105,6 @@ class Merger:
             self.conn.execute("DELETE FROM outbox WHERE op_id = ? AND op_id NOT LIKE ?",
                               (op.op_id, self.project.device_id + ":%"))
             return None
-        if str(line.get("sha256", "")) in ("", "None"):
-            return self._collide(line, "op line without its SHA-256")
-        oplog.append(self.conn, op, outbox=False)
         stored = self.conn.execute("SELECT op_hash FROM ops WHERE local_order = last_insert_rowid()").fetchone()[0]
         if stored != line["sha256"]:
             # the segment passed its file hash, so its writer recorded a wrong op hash: the op is
