@@ -39,7 +39,8 @@ def cmd_share_init(args: argparse.Namespace) -> int:
     from labeldesk.core.sync.engine import init_share
     with _open(args) as project:
         report = init_share(project, args.folder)
-        print(f"project {project.name!r} ({project.id}) is shared at {args.folder}")
+        if not args.json:
+            print(f"project {project.name!r} ({project.id}) is shared at {args.folder}")
         return _print_report(report, args.json)
 
 
@@ -48,6 +49,8 @@ def cmd_share_join(args: argparse.Namespace) -> int:
     project, report = join_share(args.folder, args.dest, user=args.user,
                                  allow_unsafe_location=args.allow_unsafe_location)
     with project:
+        if args.json:
+            return _print_report(report, True)
         print(f"joined project {project.id} at {project.root} as device {project.device_id[:8]}"
               + (f", user {args.user}" if args.user else ""))
         if not args.user:
