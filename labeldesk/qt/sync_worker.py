@@ -127,20 +127,19 @@ class SyncBinding(QtCore.QObject):
 
     def __init__(self, panel: Any, on_changed: Any = None, interval_ms: int = DEFAULT_INTERVAL_MS,
                  parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent if parent is not None else panel)    # dies with the panel by default
         self.panel = panel
         self.worker = SyncWorker(None, interval_ms, self)
         self.on_changed = on_changed
         self.last_report: engine.SyncReport | None = None
         panel.sig_sync_requested.connect(self.worker.sync_now)
-        self.worker.sig_started.connect(lambda: panel.set_busy(True))
+        self.worker.sig_started.connect(self._on_started)
         self.worker.sig_status.connect(panel.set_status)
         self.worker.sig_finished.connect(self._on_finished)
         self.worker.sig_failed.connect(self._on_failed)
         self.stall = QtCore.QTimer(self)
         self.stall.setInterval(5_000)
         self.stall.timeout.connect(lambda: panel.set_busy(self.worker.busy, self.worker.stalled_for()))
-        self.stall.start()
 
     def attach(self, project: Any) -> None:
         from labeldesk.core.sync.status import status
@@ -149,16 +148,23 @@ class SyncBinding(QtCore.QObject):
         self.worker.start()
 
     def detach(self) -> None:
+        self.stall.stop()
         self.worker.stop()
         self.worker.set_project(None)
         self.panel.set_status(None)
 
+    def _on_started(self) -> None:
+        self.panel.set_busy(True)
+        self.stall.start()                # while a round is out: say so if the share stalls
+
     def _on_finished(self, report: engine.SyncReport) -> None:
+        self.stall.stop()
         self.last_report = report
         self.panel.set_busy(False)
         if report.changes and self.on_changed is not None:
             self.on_changed(report.changes)
 
     def _on_failed(self, message: str) -> None:
+        self.stall.stop()
         self.panel.set_busy(False)
         self.panel.show_alert(f"Sync failed: {message}")

@@ -144,5 +144,7 @@ def test_binding_follows_the_project_and_reports_changes(qtbot, team):
     with qtbot.waitSignal(binding.worker.sig_finished, timeout=10_000):
         panel.sync_button.click()
     assert seen and ann in seen[0].annotations and panel.sync_button.text() == "Sync now"
+    assert not binding.stall.isActive()                  # the stall check runs only during a round
     binding.detach()
     assert not panel.sync_button.isEnabled() and not binding.worker.timer.isActive()
+    assert binding.parent() is panel                      # goes away with the panel
