@@ -1,7 +1,7 @@
 """Failure mode #20: convergence under random ops and random delivery orders (property test).
 
 Three devices make random creates, updates of the same annotations (geometry, class), deletes,
-restores and class renames, syncing at random moments (so edits are sometimes concurrent,
+restores, class creates and renames, asset renames, project settings and asset classifications, syncing at random moments (so edits are sometimes concurrent,
 sometimes causal). Then every replica syncs to the end, and two fresh observers receive the
 very same segments revealed one at a time in random orders (gaps included). All five must end
 with the same materialised-state digest.
@@ -21,7 +21,7 @@ from labeldesk.core.ops import OpDraft
 from labeldesk.core.sync import engine
 from labeldesk.core.sync.status import state_digest
 
-ACTIONS = ("create", "move", "move", "reclass", "delete", "restore", "rename", "sync", "sync")
+ACTIONS = ("create", "move", "move", "reclass", "delete", "restore", "rename", "sync", "sync", "other")
 
 
 def _act(team, p, action, data):
@@ -45,6 +45,20 @@ def _act(team, p, action, data):
             else:
                 p.apply(OpDraft("ontology.class.update", data.draw(st.sampled_from(classes)),
                                 {"set": {"name": f"n{data.draw(st.integers(0, 9))}"}}))
+        elif action == "other":               # asset rename, project settings, asset classifications
+            kind = data.draw(st.sampled_from(["asset", "setting", "classify", "unclassify"]))
+            if kind == "asset":
+                p.apply(OpDraft("asset.rename", team.asset, {"name": f"a{data.draw(st.integers(0, 9))}"}))
+            elif kind == "setting":
+                p.apply(OpDraft("project.settings", None, {"set": {"k": data.draw(st.integers(0, 3))}}))
+            elif kind == "classify":
+                p.apply(OpDraft("classification.add", ids.new_id(), {
+                    "scope": "asset", "asset_id": team.asset, "layer_id": team.layers[team.devices.index(p)],
+                    "class_id": data.draw(st.sampled_from(classes))}))
+            else:
+                cl = [r[0] for r in p.conn.execute("SELECT id FROM classifications WHERE deleted = 0 ORDER BY id")]
+                if cl:
+                    p.apply(OpDraft("classification.remove", data.draw(st.sampled_from(cl)), {}))
         else:
             engine.sync_round(p)
     except LabeldeskError:
