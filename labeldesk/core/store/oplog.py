@@ -21,11 +21,12 @@ def last_chain_hash(conn: sqlite3.Connection) -> str:
     return row[0] if row else GENESIS
 
 
-def append(conn: sqlite3.Connection, op: Op, *, outbox: bool) -> str:
-    """Append ``op`` inside the caller's transaction; returns its chain hash."""
+def append(conn: sqlite3.Connection, op: Op, *, outbox: bool, prev_chain: str | None = None) -> str:
+    """Append ``op`` inside the caller's transaction; returns its chain hash. ``prev_chain`` is
+    the chain hash of the last op when the caller already knows it (bulk work in one transaction)."""
     payload_json = canonical_json(op.payload)
     op_hash = op.digest(payload_json)
-    chain_hash = chain(last_chain_hash(conn), op_hash)
+    chain_hash = chain(last_chain_hash(conn) if prev_chain is None else prev_chain, op_hash)
     conn.execute(
         "INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
         " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
