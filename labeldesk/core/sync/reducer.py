@@ -209,6 +209,7 @@ class Reducer:
         """Reset the group's rows and replay its ops in (HLC, device, seq) order."""
         ops = sorted(members(self.conn, group), key=lambda r: r.key)
         by_id = {o.op_id: o for o in ops}
+        version = self.conn.execute("SELECT value FROM meta WHERE key = 'ontology_version'").fetchone()
         changes = reset(self.conn, group)
         overridden = self._overridden_deletes(ops, by_id)
         for ref in ops:
@@ -217,6 +218,12 @@ class Reducer:
             else:
                 changes.update(apply_one(self.conn, ref))
             save_state(self.conn, ref, self.now)
+        if group[0] == "ontology":
+            # the replay bumped the ontology version once per class op again: keep it counting
+            # each applied class op once (annotations compare their version with it)
+            applied = sum(1 for o in ops if o.state is None)
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'ontology_version'",
+                              (str(max(int(version[0]) if version else 0, applied)),))
         entities = sorted({o.entity for o in ops if o.entity is not None and (o.type in UPDATE_TYPES
                            or o.type in DELETE_TYPES or o.type == "conflict.resolve")})
         for entity in entities:

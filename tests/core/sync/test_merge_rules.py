@@ -329,3 +329,13 @@ def test_head_json_is_advisory_and_rewritten_only_on_change(team):
     engine.sync_round(a)
     now = json.loads(head.read_text())
     assert now["last_seq"] > first["last_seq"] and now["acks"][b.device_id] > 0
+
+
+def test_class_replay_does_not_inflate_the_ontology_version(team):
+    a, b = team.devices
+    a.apply(OpDraft("ontology.class.update", team.cls, {"set": {"name": "from-a"}}))
+    b.apply(OpDraft("ontology.class.update", team.cls, {"set": {"name": "from-b"}}))
+    team.sync_all()
+    applied = a.conn.execute("SELECT COUNT(*) FROM ops WHERE type LIKE 'ontology.%'").fetchone()[0]
+    assert a.ontology_version == b.ontology_version == applied
+    assert a.classes()[0].name == b.classes()[0].name and len(conflicts(a)) == 1
