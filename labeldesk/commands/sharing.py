@@ -93,6 +93,8 @@ def cmd_share_status(args: argparse.Namespace) -> int:
             print(f"held      {s['held_from_previous_identity']} ops of this store's previous device id")
         if s["identity_alert"]:
             print(f"ALERT     {s['identity_alert']}")
+        if s.get("publish_blocked"):
+            print(f"BLOCKED   {s['publish_blocked']}")
         for a in s["share_artefacts"]:
             print(f"ignored   sync-tool file {a}")
         for d in s["devices"]:

@@ -30,6 +30,10 @@ from labeldesk.core.store.location import check_store_location
 from labeldesk.core.store.lock import ProjectLock
 
 STORE_NAME = "project.labeldesk"
+# Op types whose payload or reason is text a person typed: checked by the PHI guard before writing.
+FREE_TEXT_OPS = frozenset({"issue.open", "issue.comment", "issue.resolve", "issue.reopen", "review.decide",
+                           "review.adjudicate", "review.submit", "prediction.reject", "conflict.resolve",
+                           "ontology.class.create", "ontology.class.update", "layer.create", "release.create"})
 LOCK_NAME = "project.lock"
 CACHE_DIR = "cache"
 
@@ -191,6 +195,8 @@ class Project:
                 if prepare is not None:
                     draft = prepare(self.conn, draft)
                 inverse = kind.inverse(self.conn, draft)
+                if draft.type in FREE_TEXT_OPS:
+                    self._check_no_phi(draft)
                 op = self._stamp(draft, seq, user)
                 key = None
                 if op.type == "annotation.create":
@@ -210,6 +216,15 @@ class Project:
             repo.set_meta(self.conn, "next_seq", seq)
             repo.set_meta(self.conn, "hlc", f"{self.clock.last.ms},{self.clock.last.counter}")
         return results
+
+    def _check_no_phi(self, draft: OpDraft) -> None:
+        """Text a person typed (comments, reasons, names) must not carry a patient identifier this
+        project knows of: ops are synced and immutable, so it is refused before it is written."""
+        from labeldesk.core.privacy import PhiGuard
+        found = PhiGuard(self).problems([draft])
+        if found:
+            raise OpRejected(f"{draft.type}: refused because it contains a patient identifier "
+                             f"({'; '.join(found)}); changes are shared with the team and kept forever")
 
     def _stamp(self, draft: OpDraft, seq: int, user: str | None) -> Op:
         ts = self.clock.tick()

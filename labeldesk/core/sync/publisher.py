@@ -81,6 +81,7 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     last_seq, prev_sha = last_published(conn, dev)
     rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev = ? AND o.seq > ?"
                         " ORDER BY o.seq LIMIT ?", (dev, last_seq, limit)).fetchall()
+    rows = _publishable(project, rows)
     history = History(conn)
     nonce = str(repo.get_meta(conn, "instance_nonce", ""))
     out: list[PlannedSegment] = []
@@ -105,6 +106,30 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     if lines:
         out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs))
     return out
+
+
+def _publishable(project: Any, rows: list[Any]) -> list[Any]:
+    """The rows up to (not including) the first op that carries a patient identifier (rule 5: the
+    PHI guard of ``labeldesk.core.privacy``). Such an op blocks publishing -- seqs cannot have holes
+    -- and the reason is kept in ``sync.publish_blocked`` for the status and the Sync panel."""
+    from labeldesk.core.privacy import PhiGuard
+    blocked = None
+    if rows:
+        guard = PhiGuard(project)
+        for i, row in enumerate(rows):
+            found = guard.problems([row])
+            if found:
+                blocked = (f"publishing stopped at op {row['op_id']} ({row['type']}): it would put patient "
+                           f"identifiers in the shared folder ({'; '.join(found)}); later changes wait in the outbox")
+                rows = rows[:i]
+                break
+    if blocked != repo.get_meta(project.conn, "sync.publish_blocked"):
+        with project.transaction() as conn:
+            if blocked is None:
+                conn.execute("DELETE FROM meta WHERE key = 'sync.publish_blocked'")
+            else:
+                repo.set_meta(conn, "sync.publish_blocked", blocked)
+    return rows
 
 
 def rebuild(project: Any, name: str) -> PlannedSegment | None:

@@ -100,6 +100,7 @@ def status(project: Any, *, digest: bool = True) -> dict[str, Any]:
                                      "'collision'").fetchone()[0],
             "open_conflicts": conn.execute("SELECT COUNT(*) FROM sync_conflicts WHERE status = 'open'").fetchone()[0],
             "identity_alert": repo.get_meta(conn, "sync.identity_alert"),
+            "publish_blocked": repo.get_meta(conn, "sync.publish_blocked"),
             "last_round": last_round, "share_artefacts": (last_round or {}).get("artefacts", []), "devices": devices, "state_digest": state_digest(conn) if digest else None}
 
 

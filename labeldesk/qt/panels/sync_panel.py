@@ -80,7 +80,7 @@ class SyncPanel(QtWidgets.QWidget):
         self.summary.setText(", ".join(parts))
         self.conflicts_button.setEnabled(bool(s["open_conflicts"]))
         self.conflicts_button.setText(f"Conflicts ({s['open_conflicts']})…")
-        alerts = [s["identity_alert"]] if s.get("identity_alert") else []
+        alerts = [s[k] for k in ("identity_alert", "publish_blocked") if s.get(k)]
         if state in ("offline", "wrong-project", "read-only", "full", "identity"):
             alerts.append(last.get("message") or state)
         self.show_alert("\n".join(alerts) or None)
