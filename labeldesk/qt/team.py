@@ -1,5 +1,5 @@
 """Team work in the main window: the Review, Agreement, Predictions and Sync docks, the audit
-trail, annotation import/export and sharing. It only composes panels and dialogs that call core
+trail, sync conflicts, annotation import/export and sharing. It only composes panels and dialogs that call core
 functions; the window reaches it as ``window.team`` (actions use dotted slots ``team.…``)."""
 from __future__ import annotations
 
@@ -42,7 +42,17 @@ class TeamDocks:
         self.prediction_panel.sig_queue_ordered.connect(self._on_queue_ordered)
         window.sig_asset_shown.connect(self.prediction_panel.set_asset)
         window.sig_asset_shown.connect(lambda _a: self.clear_comparison())
-        self.sync = None
+        from labeldesk.qt.panels.sync_panel import SyncPanel
+        from labeldesk.qt.sync_worker import SyncBinding
+        self.sync_panel = SyncPanel()
+        dock = QtWidgets.QDockWidget("Sync", window)
+        dock.setObjectName("sync_dock")
+        dock.setWidget(self.sync_panel)
+        window.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        dock.hide()
+        self.docks["sync"] = dock
+        self.sync = SyncBinding(self.sync_panel, on_changed=self._on_synced, parent=window)
+        self.sync_panel.sig_conflicts_requested.connect(self.show_conflicts)
         self._pending_plane: tuple[str, Plane] | None = None
         window.sig_asset_shown.connect(self._apply_pending_plane)
 
@@ -75,6 +85,83 @@ class TeamDocks:
             self.prediction_panel.refresh()
         if self.docks["agreement"].isVisible():
             self.metrics_panel.refresh()
+
+    def _on_synced(self, changes: Any) -> None:
+        """A sync round merged other devices' changes (on the GUI thread)."""
+        if changes.assets:
+            self.window.refresh_assets()
+        self.after_change()
+
+    # ---- sharing ---------------------------------------------------------------------------
+    def show_sync(self) -> None: self._show("sync")
+
+    def sync_now(self) -> None:
+        from labeldesk.core.sync.engine import share_path
+        w = self.window
+        if not self._need_project():
+            return
+        if share_path(w.project) is None:
+            w.statusBar().showMessage("This project is not shared yet: Team ▸ Share this project…", 8000)
+            return
+        self._show("sync")
+        if not self.sync.worker.sync_now():
+            w.statusBar().showMessage("A sync round is already running", 4000)
+
+    def share_project(self, folder: str | None = None) -> bool:
+        """Team ▸ Share this project…: publish it to a shared folder (an empty folder on a network
+        share or in Syncthing/Dropbox/OneDrive). The SQLite store stays where it is."""
+        from labeldesk.core.sync.engine import init_share, share_path
+        w = self.window
+        if not self._need_project():
+            return False
+        if share_path(w.project) is not None:
+            QtWidgets.QMessageBox.information(w, "Already shared", f"This project is shared through {share_path(w.project)}.")
+            return False
+        folder = folder or QtWidgets.QFileDialog.getExistingDirectory(w, "Shared folder for this project (empty)")
+        if not folder:
+            return False
+        try:
+            report = init_share(w.project, folder)
+        except Exception as exc:            # a message, never a crash: the project is unchanged
+            QtWidgets.QMessageBox.critical(w, "Cannot share the project", str(exc))
+            return False
+        self.sync.attach(w.project)
+        self._show("sync")
+        w.statusBar().showMessage(f"Shared through {folder}: {report.published_ops} changes published", 10000)
+        return True
+
+    def join_project(self, folder: str | None = None, dest: str | None = None, user: str | None = None) -> bool:
+        """Team ▸ Join a shared project…: make a local replica of a shared project and open it."""
+        from labeldesk.core.sync.engine import join_share
+        w = self.window
+        folder = folder or QtWidgets.QFileDialog.getExistingDirectory(w, "The team's shared folder")
+        if not folder:
+            return False
+        dest = dest or QtWidgets.QFileDialog.getExistingDirectory(w, "Where to keep your copy (a local folder)")
+        if not dest:
+            return False
+        if user is None:
+            user, ok = QtWidgets.QInputDialog.getText(w, "Join", "Your user name in this project "
+                                                      "(as the admin added you; empty: choose later):")
+            if not ok:
+                return False
+        try:
+            project, _report = join_share(folder, dest, user=user or None)
+            project.close()
+            w.open_project(dest)
+        except Exception as exc:
+            QtWidgets.QMessageBox.critical(w, "Cannot join the shared project", str(exc))
+            return False
+        self._show("sync")
+        return True
+
+    def show_conflicts(self) -> None:
+        from labeldesk.qt.dialogs.conflicts_dialog import ConflictsDialog
+        if not self._need_project():
+            return
+        dialog = ConflictsDialog(self.window.project, self.window)
+        dialog.sig_resolved.connect(lambda _a: self.after_change())
+        dialog.exec()
 
     # ---- docks -----------------------------------------------------------------------------
     def _show(self, key: str) -> None:

@@ -350,6 +350,12 @@ def init_share(project: Any, folder: str | Path) -> SyncReport:
     ShareLayout(folder).init(project.id, str(project.user_id), project.clock.last.to_list())
     with project.transaction() as conn:
         repo.set_meta(conn, SHARE_KEY, str(folder))
+        if identity.inherited_outbox(conn, project.device_id):
+            # the store was copied or moved before it was shared: its earlier work would otherwise
+            # wait forever for a store that no longer publishes it
+            merger = Merger(project)
+            identity.rekey(project, merger, "work made before this store was copied or moved", inherited=True)
+            conn.execute("DELETE FROM meta WHERE key = 'sync.identity_alert'")   # expected, not an alarm
     return sync_round(project)
 
 

@@ -50,14 +50,26 @@ def adopt(merger: Merger, segs: list[Segment], blobs: dict[str, bytes | None]) -
     return imported
 
 
-def rekey(project: Any, merger: Merger, why: str) -> str:
-    """Inside a transaction: take a new device id; re-stamp the unpublished ops under it."""
+def inherited_outbox(conn: Any, device_id: str) -> int:
+    """Unpublished ops made under an earlier device id of this store (it was copied or moved to
+    another path before it was ever shared, so no other store will publish them)."""
+    return int(conn.execute("SELECT COUNT(*) FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev != ?",
+                            (device_id,)).fetchone()[0])
+
+
+def rekey(project: Any, merger: Merger, why: str, *, inherited: bool = False) -> str:
+    """Inside a transaction: take a new device id; re-stamp the unpublished ops under it. With
+    ``inherited`` (only when a share is founded, so nobody else can hold them) the unpublished ops
+    of this store's earlier device ids are re-stamped too, in the order they were made."""
     conn = project.conn
     old = project.device_id
     new = ids.new_device_id()
     last_seq, _ = last_published(conn, old)
-    rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev = ? ORDER BY o.seq",
-                        (old,)).fetchall()
+    if inherited:
+        rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id ORDER BY o.local_order").fetchall()
+    else:
+        rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev = ? ORDER BY o.seq",
+                            (old,)).fetchall()
     mapping: dict[str, str] = {}
     conn.execute("PRAGMA defer_foreign_keys = ON")
     groups = set()
@@ -66,7 +78,8 @@ def rekey(project: Any, merger: Merger, why: str) -> str:
         op = oplog.row_to_op(row)
         # what the op's author had seen when it was made: its own old ops up to the last one
         # published (later ones are re-stamped here too), and the same foreign ops as before
-        seen = {**merger.history.seen(old, op.seq), old: min(op.seq - 1, last_seq)}
+        seen = {**merger.history.seen(op.dev, op.seq),
+                op.dev: min(op.seq - 1, last_seq if op.dev == old else last_published(conn, op.dev)[0])}
         if seen != prev_seen:
             merger.history.add_mark(new, i, seen)
             prev_seen = seen

@@ -60,7 +60,7 @@ class SyncPanel(QtWidgets.QWidget):
         """Show ``labeldesk.core.sync.status.status(project)`` (None: the project is not shared)."""
         self.devices.clear()
         if not s or not s.get("share"):
-            self.header.setText("This project is not shared. Use `labeldesk share init PROJECT FOLDER`.")
+            self.header.setText("This project is not shared. Team ▸ Share this project… (or `labeldesk share init PROJECT FOLDER`).")
             self.summary.setText("")
             self.sync_button.setEnabled(False)
             self.conflicts_button.setEnabled(False)
