@@ -65,12 +65,14 @@ def cmd_add(args: argparse.Namespace) -> int:
             return 130
         for asset in report.added:
             print(f"added    {asset.kind:<8} {asset.name}  ({_dims(asset)})")
+        for asset in report.linked:
+            print(f"found    {asset.kind:<8} {asset.name}  (a shared asset: its files are now on this machine)")
         for path, reason in report.refused:
             print(f"refused  {path}: {reason}")
         for name, reason in report.review:
             print(f"review   {name}: {reason}")
         print(report.summary())
-        return 0 if report.added or not report.refused else 1
+        return 0 if report.added or report.linked or not report.refused else 1
 
 
 def _dims(a: Any) -> str:

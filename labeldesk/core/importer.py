@@ -32,9 +32,13 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)               # system/hidden files
     cancelled: bool = False
     review: list[tuple[str, str]] = field(default_factory=list)    # (asset name, why): e.g. pixel review
+    # assets that came from another device through sync and whose files were found here
+    linked: list[Asset] = field(default_factory=list)
 
     def summary(self) -> str:
         text = f"added {len(self.added)} asset(s), refused {len(self.refused)}"
+        if self.linked:
+            text += f", found the files of {len(self.linked)} shared asset(s)"
         if self.skipped:
             text += f", skipped {len(self.skipped)} system file(s)"
         return text + (" (cancelled)" if self.cancelled else "")
@@ -109,7 +113,11 @@ def add_paths(project: Any, paths: Iterable[str | os.PathLike[str]],
         for i, found in enumerate(candidates):
             progress.report(i, len(candidates), f"adding {found.name}")
             try:
-                report.added.append(_add_one(project, found, progress))
+                linked = _link_shared(project, found)
+                if linked is not None:
+                    report.linked.append(linked)
+                else:
+                    report.added.append(_add_one(project, found, progress))
             except (InputError, OpRejected) as exc:
                 report.refused.append((found.files[0] if found.files else found.name, _reason(exc)))
         progress.report(len(candidates), len(candidates), report.summary())
@@ -152,9 +160,35 @@ def _discover(by_kind: dict[str, list[str]], report: ImportReport, progress: Pro
     return found
 
 
+def asset_key(project: Any) -> bytes:
+    """The key of DICOM asset identities (HMAC of the instance UIDs): the project's own salt, or on
+    a shared project the founder's (synced as the ``asset_key`` setting), so that every replica
+    names the same series the same way."""
+    import json
+    shared = repo.get_meta(project.conn, "setting.asset_key")
+    return bytes.fromhex(json.loads(shared) if shared else (repo.get_meta(project.conn, "project_salt") or ""))
+
+
+def _link_shared(project: Any, found: Any) -> Asset | None:
+    """An asset another device added (it arrived through sync without files): these are its files,
+    so this machine can show it. Only the local locator is written (never synced); no op."""
+    existing = repo.asset_by_hash(project.conn, _identity(project, found))
+    if existing is None or repo.locator(project.conn, existing.id) is not None:
+        return None
+    locator = dict(found.locator)
+    if existing.kind == "pyramid" and locator.get("reader") == "raster":
+        from labeldesk.core.io.pyramid import build_pyramid
+        dest = project.cache_dir / "pyramids" / existing.content_hash.split(":")[1][:24]
+        locator = {"reader": "pyramid", "dir": build_pyramid(locator["path"], str(dest), NO_PROGRESS),
+                   "source": locator["path"]}
+    with project.transaction() as conn:
+        repo.set_local(conn, existing.id, locator, _thumbnail(locator))
+    return existing
+
+
 def _identity(project: Any, found: Any) -> str:
     if found.uid_key:
-        salt = bytes.fromhex(repo.get_meta(project.conn, "project_salt") or "")
+        salt = asset_key(project)
         return "dicom:" + hmac.new(salt, found.uid_key.encode(), hashlib.sha256).hexdigest()
     return "sha256:" + file_hash(found.files)
 

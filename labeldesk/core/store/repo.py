@@ -52,6 +52,12 @@ def thumbnail(conn: sqlite3.Connection, asset_id: str) -> bytes | None:
     return row[0] if row else None
 
 
+def set_local(conn: sqlite3.Connection, asset_id: str, locator: dict[str, Any], thumbnail: bytes | None) -> None:
+    """Where this machine finds an asset's pixels (local only, never synced)."""
+    conn.execute("INSERT OR REPLACE INTO asset_local (asset_id, locator, thumbnail) VALUES (?,?,?)",
+                 (asset_id, json.dumps(locator), thumbnail))
+
+
 def set_thumbnail(conn: sqlite3.Connection, asset_id: str, png: bytes) -> None:
     conn.execute("UPDATE asset_local SET thumbnail = ? WHERE asset_id = ?", (png, asset_id))
 

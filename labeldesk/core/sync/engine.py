@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from labeldesk.core.errors import LabeldeskError
-from labeldesk.core.ops import ChangeSet, canonical_json
+from labeldesk.core.ops import ChangeSet, OpDraft, canonical_json
 from labeldesk.core.store import repo
 from labeldesk.core.sync import identity, publisher, reader
 from labeldesk.core.sync.layout import DuplicateIdentity, ShareError, ShareLayout, replace_file, write_once
@@ -348,6 +348,10 @@ def sync_round(project: Any, *, verify: bool = False, max_passes: int = 100) -> 
 def init_share(project: Any, folder: str | Path) -> SyncReport:
     folder = Path(folder).resolve()
     ShareLayout(folder).init(project.id, str(project.user_id), project.clock.last.to_list())
+    if repo.get_meta(project.conn, "setting.asset_key") is None:
+        # DICOM assets are named by a keyed hash of their UIDs: every replica needs the same key
+        project.apply(OpDraft("project.settings", None, {"set": {"asset_key": repo.get_meta(project.conn, "project_salt")}},
+                              reason="sharing: replicas name DICOM series alike"))
     with project.transaction() as conn:
         repo.set_meta(conn, SHARE_KEY, str(folder))
         if identity.inherited_outbox(conn, project.device_id):
