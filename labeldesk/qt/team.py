@@ -42,6 +42,7 @@ class TeamDocks:
         self.prediction_panel.sig_queue_ordered.connect(self._on_queue_ordered)
         window.sig_asset_shown.connect(self.prediction_panel.set_asset)
         window.sig_asset_shown.connect(lambda _a: self.clear_comparison())
+        window.sig_asset_shown.connect(self._follow_asset)
         from labeldesk.qt.panels.sync_panel import SyncPanel
         from labeldesk.qt.sync_worker import SyncBinding
         self.sync_panel = SyncPanel()
@@ -197,6 +198,12 @@ class TeamDocks:
             return
         self._pending_plane = (asset_id, plane) if plane is not None else None
         w.show_asset(asset_id)
+
+    def _follow_asset(self, asset_id: str) -> None:
+        """The Review panel follows the asset on screen (its item, issues and buttons)."""
+        sel = self.review_panel.selected()
+        if sel is None or sel[0] != asset_id:
+            self.review_panel.select(asset_id)
 
     def _apply_pending_plane(self, asset_id: str) -> None:
         pending, self._pending_plane = self._pending_plane, None

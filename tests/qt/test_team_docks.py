@@ -38,7 +38,9 @@ def test_review_menu_approves_the_item_shown(qtbot, window, show):
     show(asset.name)
     window.actions_by_id["review_panel"].trigger()
     assert window.team.docks["review"].isVisible()
-    assert window.team.review_panel.select(asset.id, layer)
+    show(next(a.name for a in p.assets() if a.id != asset.id))
+    show(asset.name)                                    # the panel follows the asset on screen
+    assert window.team.review_panel.selected() == (asset.id, layer)
     window.actions_by_id["approve"].trigger()
     assert workflow.item_state(p.conn, asset.id, layer).state == "approved"
 
