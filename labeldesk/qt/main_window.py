@@ -107,7 +107,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.sig_window_changed.connect(lambda _c, _w, v=view: self._propagate(v, "window"))
         view.sig_plane_changed.connect(lambda _p, v=view: (self._propagate(v, "slice"), self._propagate(v, "frame")))
         view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
-        view.sig_clicked.connect(lambda v, image_xy: self.team.review_panel.set_pointer(v.plane, image_xy))
+        view.sig_clicked.connect(lambda v, image_xy: self.team.set_pointer(v, image_xy))
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
 
     def _propagate(self, source_view: Any, what: str) -> None:

@@ -43,6 +43,7 @@ class TeamDocks:
         window.sig_asset_shown.connect(self.prediction_panel.set_asset)
         window.sig_asset_shown.connect(lambda _a: self.clear_comparison())
         window.sig_asset_shown.connect(self._follow_asset)
+        window.sig_asset_shown.connect(lambda _a: self.refresh_pins())
         from labeldesk.qt.panels.sync_panel import SyncPanel
         from labeldesk.qt.sync_worker import SyncBinding
         self.sync_panel = SyncPanel()
@@ -77,7 +78,20 @@ class TeamDocks:
         w._refresh_side_panels()
         self.refresh_panels()
 
+    def refresh_pins(self) -> None:
+        """Review issues of the assets on screen, drawn where they were pinned."""
+        from labeldesk.core.review import issues
+        project = self.window.project
+        for view in self.window.grid.views:
+            pins = []
+            if project is not None and view.asset_id:
+                pins = [(i.plane, tuple(i.image_xy), i.status == "open") for i in issues.issues(project.conn, view.asset_id)]
+            if pins != view.pins:
+                view.pins = pins
+                view.update()
+
     def refresh_panels(self) -> None:
+        self.refresh_pins()
         if self.window.project is None:
             return
         if self.docks["review"].isVisible():
@@ -180,7 +194,35 @@ class TeamDocks:
     def fix_approve(self) -> None: self._act("fix_approve")
     def submit(self) -> None: self._act("submit")
     def adjudicate(self) -> None: self._act("adjudicate")
-    def new_issue(self) -> None: self._act("new_issue")
+    def set_pointer(self, view: Any, image_xy: tuple[float, float]) -> None:
+        """The last point clicked in a viewport: where Review ▸ New issue here… pins an issue."""
+        self._pointer = (view.asset_id, view.plane, (float(image_xy[0]), float(image_xy[1])))
+        self.review_panel.set_pointer(view.plane, self._pointer[2])
+
+    def new_issue(self) -> bool:
+        from labeldesk.core.errors import LabeldeskError
+        from labeldesk.core.review import issues
+        w = self.window
+        asset_id = w.current_asset_id
+        if w.project is None or asset_id is None:
+            return False
+        self._show("review")
+        pointer = getattr(self, "_pointer", None)
+        if pointer is not None and pointer[0] == asset_id:
+            plane, xy = pointer[1], pointer[2]
+        else:
+            asset = w.project.asset(asset_id)
+            plane, xy = w.viewport.plane, (asset.width / 2, asset.height / 2)
+        text = self.review_panel.ask_text(w, "New issue", f"What is wrong at ({xy[0]:.0f}, {xy[1]:.0f})?")
+        if not text:
+            return False
+        try:
+            issues.open_issue(w.project, asset_id, plane, xy, text, user=w.project.user_id)
+        except LabeldeskError as exc:
+            w.statusBar().showMessage(str(exc), 10000)
+            return False
+        self.after_change()
+        return True
 
     def _act(self, name: str) -> None:
         if self.window.project is None:

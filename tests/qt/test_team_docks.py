@@ -92,3 +92,21 @@ def test_agreement_and_predictions_docks_open(qtbot, window):
     window.actions_by_id["agreement"].trigger()
     window.actions_by_id["predictions"].trigger()
     assert window.team.docks["agreement"].isVisible() and window.team.docks["predictions"].isVisible()
+
+
+def test_issues_are_pinned_in_the_viewport_where_they_were_opened(qtbot, window, show):
+    from labeldesk.core.model import Plane
+    from labeldesk.core.review import issues
+    asset = _image(window)
+    show(asset.name)
+    assert window.viewport.pins == []
+    window.viewport.sig_clicked.emit(window.viewport, (40.0, 30.0))       # where the reviewer clicked
+    window.team.review_panel.ask_text = lambda *a: "margin unclear"
+    window.actions_by_id["new_issue"].trigger()          # an asset nobody submitted: issues work too
+    [issue] = issues.issues(window.project.conn, asset.id)
+    assert tuple(issue.image_xy) == (40.0, 30.0) and issue.text == "margin unclear"
+    assert window.viewport.pins == [(Plane(), (40.0, 30.0), True)]
+    image = window.viewport.grab().toImage()
+    c = window.viewport.image_to_view(40.0, 30.0)
+    colour = image.pixelColor(int(c.x()), int(c.y()))
+    assert colour.red() > 200 and 100 < colour.green() < 180 and colour.blue() < 60   # the orange marker

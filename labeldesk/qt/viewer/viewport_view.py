@@ -50,6 +50,7 @@ class ViewportView(QtWidgets.QWidget):
         self.crosshair_ijk: tuple[int, int, int] | None = None
         self._overview: tuple[Any, QtGui.QImage, np.ndarray] | None = None
         self.overlay: Any = None            # draws annotations (AnnotationPainter)
+        self.pins: list[tuple[Any, tuple[float, float], bool]] = []   # review issues: (plane, image_xy, open)
         self.tool: Any = None               # the active annotation tool, fed image_xy events
         self.tile_loader: Any = None        # decodes pyramid tiles off the GUI thread when set
 
@@ -312,9 +313,25 @@ class ViewportView(QtWidgets.QWidget):
         if self.overlay is not None:
             self.overlay.paint(painter, self)
         self._draw_crosshair(painter)
+        self._draw_pins(painter)
         self._draw_overlay(painter)
         self._draw_scale_bar(painter)
         self._draw_overview(painter)
+
+    def _draw_pins(self, painter: QtGui.QPainter) -> None:
+        """Review issues pinned to this plane: a filled marker while open, a ring once resolved."""
+        here = [(xy, is_open) for plane, xy, is_open in self.pins if plane == self.plane]
+        if not here:
+            return
+        painter.save()
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        for (x, y), is_open in here:
+            c = self.image_to_view(x, y)
+            painter.setPen(QtGui.QPen(QtGui.QColor("white"), 1.5))
+            painter.setBrush(QtGui.QColor(255, 140, 0) if is_open else QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(c, 6.0, 6.0)
+            painter.drawLine(c + QtCore.QPointF(0, 6), c + QtCore.QPointF(0, 14))
+        painter.restore()
 
     def _draw_overlay(self, painter: QtGui.QPainter) -> None:
         info = self.source.info
