@@ -22,6 +22,7 @@ from labeldesk.core.clock import HybridClock, Timestamp
 from labeldesk.core.errors import LabeldeskError, OpRejected
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
+from labeldesk.core.op_types import annotations
 from labeldesk.core.ops import Applied, Op, OpDraft, get_op_type
 from labeldesk.core.review.roles import authorisation_problem
 from labeldesk.core.store import oplog, repo
@@ -187,32 +188,40 @@ class Project:
             seq = int(self._meta("next_seq", "1"))
             prev_chain = oplog.last_chain_hash(self.conn)
             # Bulk imports: who may create annotations in which layer does not change unless an op
-            # of the batch changes users, roles or layers, so that answer is remembered meanwhile.
+            # of the batch changes users, roles or layers, so that answer is remembered meanwhile;
+            # so are the asset, layer and class rows annotation ops read, until an op of another
+            # type (which may change them) comes.
             allowed_creates: set[tuple[Any, Any]] = set()
-            for draft in drafts:
-                kind = get_op_type(draft.type)
-                prepare = getattr(kind, "prepare", None)
-                if prepare is not None:
-                    draft = prepare(self.conn, draft)
-                inverse = kind.inverse(self.conn, draft)
-                if draft.type in FREE_TEXT_OPS:
-                    self._check_no_phi(draft)
-                op = self._stamp(draft, seq, user)
-                key = None
-                if op.type == "annotation.create":
-                    key = (op.user, (op.payload.get("annotation") or {}).get("layer_id"))
-                elif op.type.startswith(("user.", "role.", "layer.")):
-                    allowed_creates.clear()
-                if key is None or key not in allowed_creates:
-                    problem = authorisation_problem(self.conn, op)
-                    if problem is not None:
-                        raise OpRejected(problem)
-                    if key is not None:
-                        allowed_creates.add(key)
-                prev_chain = oplog.append(self.conn, op, outbox=True, prev_chain=prev_chain)
-                changes = kind.apply(self.conn, op, draft.local)
-                results.append(Applied(op, changes, inverse))
-                seq += 1
+            lookups = annotations.begin_batch(self.conn)
+            try:
+                for draft in drafts:
+                    lookups.seen(draft.type)
+                    kind = get_op_type(draft.type)
+                    prepare = getattr(kind, "prepare", None)
+                    if prepare is not None:
+                        draft = prepare(self.conn, draft)
+                    inverse = kind.inverse(self.conn, draft)
+                    if draft.type in FREE_TEXT_OPS:
+                        self._check_no_phi(draft)
+                    op = self._stamp(draft, seq, user)
+                    key = None
+                    if op.type == "annotation.create":
+                        key = (op.user, (op.payload.get("annotation") or {}).get("layer_id"))
+                    elif op.type.startswith(("user.", "role.", "layer.")):
+                        allowed_creates.clear()
+                    if key is None or key not in allowed_creates:
+                        problem = authorisation_problem(self.conn, op)
+                        if problem is not None:
+                            raise OpRejected(problem)
+                        if key is not None:
+                            allowed_creates.add(key)
+                    prev_chain = oplog.append(self.conn, op, outbox=True, prev_chain=prev_chain)
+                    changes = kind.apply(self.conn, op, draft.local)
+                    lookups.seen(op.type)
+                    results.append(Applied(op, changes, inverse))
+                    seq += 1
+            finally:
+                annotations.end_batch(lookups)
             repo.set_meta(self.conn, "next_seq", seq)
             repo.set_meta(self.conn, "hlc", f"{self.clock.last.ms},{self.clock.last.counter}")
         return results

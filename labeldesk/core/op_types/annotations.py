@@ -16,6 +16,66 @@ from labeldesk.core.op_types.rows import fetch, loads
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
 
 FIELDS = ("class_id", "geometry", "attributes", "plane", "layer_id", "z_order", "track_id", "keyframe")
+# Op types that change none of the rows a BatchLookups remembers (assets, layers, classes, the
+# ontology version): while a batch applies only these, what it looked up stays true.
+LOOKUP_SAFE = frozenset({"annotation.create", "annotation.update", "annotation.delete", "annotation.restore"})
+
+
+class BatchLookups:
+    """Asset, layer and class rows and the ontology version, remembered while ONE ``apply_all``
+    transaction applies annotation ops (a bulk import reads the same few rows 100,000 times).
+
+    ``Project.apply_all`` opens it with :func:`begin_batch`, calls :meth:`seen` with each op type
+    before and after applying it (any op type outside :data:`LOOKUP_SAFE` forgets everything, so
+    an asset removed, a class deprecated or a layer removed inside the batch is seen by the later
+    ops) and closes it with :func:`end_batch`. Without an open batch (a single apply, a sync
+    merge) every lookup goes to the store, as before. Only rows that exist are remembered."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.rows: dict[tuple[str, Any], sqlite3.Row] = {}
+        self.class_rules: dict[Any, tuple[Any, ...]] = {}
+        self.ontology_version: int | None = None
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.class_rules.clear()
+        self.ontology_version = None
+
+    def seen(self, op_type_name: str) -> None:
+        if op_type_name not in LOOKUP_SAFE:
+            self.clear()
+
+
+_BATCHES: dict[int, BatchLookups] = {}
+
+
+def begin_batch(conn: sqlite3.Connection) -> BatchLookups:
+    lookups = BatchLookups(conn)
+    _BATCHES[id(conn)] = lookups
+    return lookups
+
+
+def end_batch(lookups: BatchLookups) -> None:
+    if _BATCHES.get(id(lookups.conn)) is lookups:
+        del _BATCHES[id(lookups.conn)]
+    lookups.clear()
+
+
+def _batch(conn: sqlite3.Connection) -> BatchLookups | None:
+    b = _BATCHES.get(id(conn))
+    return b if b is not None and b.conn is conn else None
+
+
+def _row(conn: sqlite3.Connection, table: str, entity_id: Any, what: str) -> sqlite3.Row:
+    b = _batch(conn)
+    if b is None:
+        return fetch(conn, table, entity_id, what)
+    key = (table, entity_id)
+    row = b.rows.get(key)
+    if row is None:
+        row = b.rows[key] = fetch(conn, table, entity_id, what)
+    return row
 
 
 def plane_extent(asset: sqlite3.Row, plane: Plane) -> tuple[int, int, int]:
@@ -57,15 +117,22 @@ def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, An
     if class_id is None:
         require(not attributes, "annotation: attributes need a class")
         return
-    cls = fetch(conn, "classes", class_id, "class")
-    require(cls["merged_into"] is None,
-            f"annotation: class {cls['name']!r} was merged into another class; use that one")
-    require(not cls["deprecated"], f"annotation: class {cls['name']!r} is deprecated")
-    kinds = loads(cls["kinds"], [])
+    b = _batch(conn)
+    rules = b.class_rules.get(class_id) if b is not None else None
+    if rules is None:
+        cls = fetch(conn, "classes", class_id, "class")
+        rules = (cls["name"], cls["merged_into"], cls["deprecated"], loads(cls["kinds"], []),
+                 loads(cls["attributes"], []))
+        if b is not None:
+            b.class_rules[class_id] = rules
+    name, merged_into, deprecated, kinds, defs = rules
+    require(merged_into is None,
+            f"annotation: class {name!r} was merged into another class; use that one")
+    require(not deprecated, f"annotation: class {name!r} is deprecated")
     require(not kinds or geometry["kind"] in kinds,
-            f"annotation: class {cls['name']!r} allows {kinds}, not {geometry['kind']}")
+            f"annotation: class {name!r} allows {kinds}, not {geometry['kind']}")
     try:
-        check_attribute_values(loads(cls["attributes"], []), attributes or {})
+        check_attribute_values(defs, attributes or {})
     except SchemaError as exc:
         require(False, f"annotation: {exc}")
 
@@ -76,15 +143,21 @@ def _bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
 
 
 def _ontology_version(conn: sqlite3.Connection) -> int:
+    b = _batch(conn)
+    if b is not None and b.ontology_version is not None:
+        return b.ontology_version
     row = conn.execute("SELECT value FROM meta WHERE key = 'ontology_version'").fetchone()
-    return int(row[0]) if row else 0
+    version = int(row[0]) if row else 0
+    if b is not None:
+        b.ontology_version = version
+    return version
 
 
 @op_type("annotation.create")
 class CreateAnnotation:
     def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
         d = dict(draft.payload.get("annotation") or {})
-        asset = fetch(conn, "assets", d.get("asset_id"), "asset")
+        asset = _row(conn, "assets", d.get("asset_id"), "asset")
         require(not asset["removed"], f"annotation: asset {asset['name']} was removed")
         plane = _plane(asset, d.get("plane"))
         d["plane"] = plane.to_dict()
@@ -101,8 +174,8 @@ class CreateAnnotation:
         require(op.entity is not None, "annotation.create: no annotation id")
         require(conn.execute("SELECT 1 FROM annotations WHERE id = ?", (op.entity,)).fetchone() is None,
                 f"annotation {op.entity} exists already")
-        fetch(conn, "assets", d.get("asset_id"), "asset")
-        layer = fetch(conn, "layers", d.get("layer_id"), "layer")
+        _row(conn, "assets", d.get("asset_id"), "asset")
+        layer = _row(conn, "layers", d.get("layer_id"), "layer")
         require(not layer["removed"], f"annotation: layer {layer['name']} was removed")
         geometry = d["geometry"]
         _check_class(conn, d.get("class_id"), geometry, d.get("attributes"))
@@ -148,7 +221,7 @@ class UpdateAnnotation:
         require(bool(values), "annotation.update: nothing to change")
         unknown = set(values) - set(FIELDS)
         require(not unknown, f"annotation.update: unknown fields {sorted(unknown)}")
-        asset = fetch(conn, "assets", row["asset_id"], "asset")
+        asset = _row(conn, "assets", row["asset_id"], "asset")
         plane = _plane(asset, values["plane"]) if "plane" in values else Plane(row["plane_z"], row["plane_t"], row["plane_axis"])
         if "plane" in values:
             values["plane"] = plane.to_dict()
@@ -179,7 +252,7 @@ class UpdateAnnotation:
             elif k == "plane":
                 cols.update(plane_axis=v["axis"], plane_z=v["z"], plane_t=v["t"])
             elif k == "layer_id":
-                fetch(conn, "layers", v, "layer")
+                _row(conn, "layers", v, "layer")
                 cols["layer_id"] = v
             elif k == "keyframe":
                 cols["keyframe"] = int(bool(v))
