@@ -193,9 +193,14 @@ class Project:
             # type (which may change them) comes.
             allowed_creates: set[tuple[Any, Any]] = set()
             lookups = annotations.begin_batch(self.conn)
+            # The op-log/outbox rows of a run of annotation.create ops (which read neither) are
+            # written together; any other op, and the role check, see them written first.
+            pending = oplog.PendingRows()
             try:
                 for draft in drafts:
                     lookups.seen(draft.type)
+                    if draft.type != "annotation.create":
+                        pending.flush(self.conn)
                     kind = get_op_type(draft.type)
                     prepare = getattr(kind, "prepare", None)
                     if prepare is not None:
@@ -210,16 +215,19 @@ class Project:
                     elif op.type.startswith(("user.", "role.", "layer.")):
                         allowed_creates.clear()
                     if key is None or key not in allowed_creates:
+                        pending.flush(self.conn)
                         problem = authorisation_problem(self.conn, op)
                         if problem is not None:
                             raise OpRejected(problem)
                         if key is not None:
                             allowed_creates.add(key)
-                    prev_chain = oplog.append(self.conn, op, outbox=True, prev_chain=prev_chain)
+                    prev_chain = oplog.append(self.conn, op, outbox=True, prev_chain=prev_chain,
+                                              pending=pending if key is not None else None)
                     changes = kind.apply(self.conn, op, draft.local)
                     lookups.seen(op.type)
                     results.append(Applied(op, changes, inverse))
                     seq += 1
+                pending.flush(self.conn)
             finally:
                 annotations.end_batch(lookups)
             repo.set_meta(self.conn, "next_seq", seq)

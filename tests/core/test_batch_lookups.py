@@ -103,3 +103,34 @@ def test_lookups_outside_a_batch_read_the_store(project, image_asset):
     project.apply(OpDraft("ontology.class.update", cid, {"set": {"deprecated": True}}))
     with pytest.raises(OpRejected, match="deprecated"):
         project.apply(_box(image_asset, layer, cid, 2))
+
+
+def test_an_existing_id_is_refused_first_whatever_else_is_wrong(project, image_asset):
+    layer = project.my_layer_id
+    first = _box(image_asset, layer, None, 1)
+    project.apply(first)
+    again = OpDraft("annotation.create", first.entity, first.payload)
+    with pytest.raises(OpRejected, match="exists already"):
+        project.apply(again)
+    # the same id with a layer that does not exist: still "exists already", as the op type always said
+    bad = dict(first.payload["annotation"], layer_id="no-such-layer")
+    with pytest.raises(OpRejected, match="exists already"):
+        project.apply(OpDraft("annotation.create", first.entity, {"annotation": bad}))
+    with pytest.raises(OpRejected, match="no layer with id no-such-layer"):
+        project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": bad}))
+    assert project.annotation(first.entity).geometry.bounds() == (1, 1, 11, 11)
+
+
+def test_ops_written_together_keep_the_order_and_the_chain(project, image_asset):
+    layer, cid = project.my_layer_id, _class(project)
+    drafts = [_box(image_asset, layer, cid, x) for x in range(1, 6)]
+    drafts.insert(3, OpDraft("ontology.class.update", cid, {"set": {"color": "#00ff00"}}))
+    drafts.append(OpDraft("annotation.delete", drafts[0].entity, {}))
+    applied = project.apply_all(drafts)
+    rows = project.conn.execute("SELECT op_id, seq FROM ops ORDER BY local_order").fetchall()
+    tail = [r["op_id"] for r in rows[-len(drafts):]]
+    assert tail == [a.op.op_id for a in applied]
+    assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
+    outbox = {r[0] for r in project.conn.execute("SELECT op_id FROM outbox")}
+    assert set(tail) <= outbox
+    assert project.verify_chain().ok

@@ -153,6 +153,16 @@ def _ontology_version(conn: sqlite3.Connection) -> int:
     return version
 
 
+INSERT = ("INSERT INTO annotations (id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind,"
+          " geometry, x0, y0, x1, y1, attributes, author, ontology_version, deleted, revision, z_order,"
+          " track_id, keyframe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)")
+
+
+def _require_new(conn: sqlite3.Connection, entity: str | None) -> None:
+    require(conn.execute("SELECT 1 FROM annotations WHERE id = ?", (entity,)).fetchone() is None,
+            f"annotation {entity} exists already")
+
+
 @op_type("annotation.create")
 class CreateAnnotation:
     def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
@@ -172,23 +182,28 @@ class CreateAnnotation:
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
         d = op.payload.get("annotation") or {}
         require(op.entity is not None, "annotation.create: no annotation id")
-        require(conn.execute("SELECT 1 FROM annotations WHERE id = ?", (op.entity,)).fetchone() is None,
-                f"annotation {op.entity} exists already")
-        _row(conn, "assets", d.get("asset_id"), "asset")
-        layer = _row(conn, "layers", d.get("layer_id"), "layer")
-        require(not layer["removed"], f"annotation: layer {layer['name']} was removed")
-        geometry = d["geometry"]
-        _check_class(conn, d.get("class_id"), geometry, d.get("attributes"))
-        plane = Plane.from_dict(d["plane"])
-        x0, y0, x1, y1 = _bbox(geometry)
-        conn.execute(
-            "INSERT INTO annotations (id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind,"
-            " geometry, x0, y0, x1, y1, attributes, author, ontology_version, deleted, revision, z_order,"
-            " track_id, keyframe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
-            (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
-             geometry["kind"], canonical_json(geometry), x0, y0, x1, y1,
-             canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id,
-             float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True)))))
+        # "exists already" is the first refusal; the id's primary key finds it without a query of
+        # its own, and any other refusal asks first so that the message is the same as ever
+        try:
+            _row(conn, "assets", d.get("asset_id"), "asset")
+            layer = _row(conn, "layers", d.get("layer_id"), "layer")
+            require(not layer["removed"], f"annotation: layer {layer['name']} was removed")
+            geometry = d["geometry"]
+            _check_class(conn, d.get("class_id"), geometry, d.get("attributes"))
+            plane = Plane.from_dict(d["plane"])
+            x0, y0, x1, y1 = _bbox(geometry)
+            row = (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
+                   geometry["kind"], canonical_json(geometry), x0, y0, x1, y1,
+                   canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id,
+                   float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True))))
+        except Exception:
+            _require_new(conn, op.entity)
+            raise
+        try:
+            conn.execute(INSERT, row)
+        except sqlite3.IntegrityError:
+            _require_new(conn, op.entity)
+            raise
         if "score" in d or "source" in d:      # a model's prediction, or a person's copy of one
             from labeldesk.core.predictions import record_provenance
             record_provenance(conn, op.entity, d, op.op_id)

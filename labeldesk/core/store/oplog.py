@@ -21,19 +21,49 @@ def last_chain_hash(conn: sqlite3.Connection) -> str:
     return row[0] if row else GENESIS
 
 
-def append(conn: sqlite3.Connection, op: Op, *, outbox: bool, prev_chain: str | None = None) -> str:
+INSERT_OP = ("INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
+             " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+INSERT_OUTBOX = "INSERT INTO outbox (op_id) VALUES (?)"
+
+
+class PendingRows:
+    """Op-log and outbox rows of a run of ops in one transaction, written with ``executemany``
+    when flushed: the same rows in the same order (so the same ``local_order`` and hash chain) as
+    one ``append`` each. The caller flushes before anything that could read the op log."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[object, ...]] = []
+        self.outbox: list[tuple[str]] = []
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        if self.ops:
+            conn.executemany(INSERT_OP, self.ops)
+            self.ops.clear()
+        if self.outbox:
+            conn.executemany(INSERT_OUTBOX, self.outbox)
+            self.outbox.clear()
+
+
+def append(conn: sqlite3.Connection, op: Op, *, outbox: bool, prev_chain: str | None = None,
+           pending: PendingRows | None = None, payload_json: str | None = None) -> str:
     """Append ``op`` inside the caller's transaction; returns its chain hash. ``prev_chain`` is
-    the chain hash of the last op when the caller already knows it (bulk work in one transaction)."""
-    payload_json = canonical_json(op.payload)
+    the chain hash of the last op when the caller already knows it (bulk work in one transaction);
+    with ``pending`` the rows are queued there instead of written now; ``payload_json`` is
+    ``canonical_json(op.payload)`` when the caller has it already."""
+    if payload_json is None:
+        payload_json = canonical_json(op.payload)
     op_hash = op.digest(payload_json)
     chain_hash = chain(last_chain_hash(conn) if prev_chain is None else prev_chain, op_hash)
-    conn.execute(
-        "INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
-        " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
-         canonical_json(list(op.base)), payload_json, op.reason, op_hash, chain_hash))
+    row = (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
+           canonical_json(list(op.base)), payload_json, op.reason, op_hash, chain_hash)
+    if pending is not None:
+        pending.ops.append(row)
+        if outbox:
+            pending.outbox.append((op.op_id,))
+        return chain_hash
+    conn.execute(INSERT_OP, row)
     if outbox:
-        conn.execute("INSERT INTO outbox (op_id) VALUES (?)", (op.op_id,))
+        conn.execute(INSERT_OUTBOX, (op.op_id,))
     return chain_hash
 
 
