@@ -55,18 +55,41 @@ class Merger:
         self.clock_ahead: dict[str, int] = {}
         self.users: dict[str, str] = {}
         self._cursors = cursors(self.conn)
+        self._own: tuple[str, set[str]] | None = None
+        # per-segment state (see merge_segment): the op log's chain head, op ids known to be in
+        # the log, and allowed (type, user, layer) authorisations; None outside a segment
+        self._chain: str | None = None
+        self._known: set[str] | None = None
+        self._allowed: set[tuple[Any, ...]] | None = None
 
     @property
     def own_ids(self) -> set[str]:
-        ids = {self.project.device_id}
-        prev = repo.get_meta(self.conn, "previous_device_id")
-        return ids | ({prev} if prev else set())
+        """This store's device ids (now and the previous one); they change only with the device id."""
+        dev = self.project.device_id
+        if self._own is None or self._own[0] != dev:
+            prev = repo.get_meta(self.conn, "previous_device_id")
+            self._own = (dev, {dev} | ({prev} if prev else set()))
+        return self._own[1]
 
     # ---- segments --------------------------------------------------------------------------
     def merge_segment(self, seg: Segment, blobs: dict[str, bytes | None]) -> None:
-        """Inside the caller's transaction: log and decide every op, advance the cursor."""
-        for line in seg.lines:
-            self.take_line(seg.dev, line, blobs)
+        """Inside the caller's transaction: log and decide every op, advance the cursor.
+
+        Lookups that every op of the segment needs are made once per segment: the op log's chain
+        head (only this merge appends to the log inside the transaction), which op ids its ops
+        are based on are here already, and each entity's tail for the reducer's in-order test."""
+        bases = {str(b) for line in seg.lines for b in (line.get("base") or ())}
+        self._known = {r[0] for r in self.conn.execute(
+            "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(bases)),))}
+        self._chain = oplog.last_chain_hash(self.conn)
+        self._allowed = set()
+        self.reducer.prefetch(seg.lines)
+        try:
+            for line in seg.lines:
+                self.take_line(seg.dev, line, blobs)
+        finally:
+            self._chain = self._known = self._allowed = None
+            self.reducer.prefetch(None)
         self.conn.execute("INSERT OR REPLACE INTO sync_cursors (dev, last_seq, last_sha, last_segment) VALUES (?,?,?,?)",
                           (seg.dev, seg.last, seg.sha256, seg.name))
         self._cursors[seg.dev] = (seg.last, seg.sha256)
@@ -92,8 +115,10 @@ class Merger:
             return self._collide(line, "malformed op line")
         if str(line.get("sha256", "")) in ("", "None"):
             return self._collide(line, "op line without its SHA-256")
+        payload_json = canonical_json(op.payload)
+        stored = op.digest(payload_json)              # what the log records as the op's hash
         try:
-            oplog.append(self.conn, op, outbox=False)
+            self._append(op, payload_json, stored)
         except sqlite3.IntegrityError:               # we hold this op id already (R4: idempotent)
             row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
             if row is None:
@@ -105,21 +130,37 @@ class Merger:
             self.conn.execute("DELETE FROM outbox WHERE op_id = ? AND op_id NOT LIKE ?",
                               (op.op_id, self.project.device_id + ":%"))
             return None
-        stored = self.conn.execute("SELECT op_hash FROM ops WHERE local_order = last_insert_rowid()").fetchone()[0]
         if stored != line["sha256"]:
             # the segment passed its file hash, so its writer recorded a wrong op hash: the op is
             # kept in the audit log as written, not applied, and reported
             ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall,
                         "rejected", "op content does not match the SHA-256 its writer recorded")
             save_state(self.conn, ref, self.now)
+            self.reducer.noted(ref)
             self._count("rejected")
             return ref
         self._observe(dev, op)
         ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall)
         ref.reason_text = op.reason  # type: ignore[attr-defined]
         ref.fresh = True  # type: ignore[attr-defined]
+        ref.op = op  # type: ignore[attr-defined]
         self.decide(ref, own=own)
         return ref
+
+    def _append(self, op: Op, payload_json: str, op_hash: str) -> None:
+        """Append to the hash-chained log (as ``oplog.append`` does, with the hash computed once);
+        inside a segment the chain head is carried from op to op instead of re-read."""
+        prev = self._chain if self._chain is not None else oplog.last_chain_hash(self.conn)
+        chain_hash = oplog.chain(prev, op_hash)
+        self.conn.execute(
+            "INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
+            " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
+             canonical_json(list(op.base)), payload_json, op.reason, op_hash, chain_hash))
+        if self._chain is not None:
+            self._chain = chain_hash
+        if self._known is not None:
+            self._known.add(op.op_id)
 
     def _shadow(self, op: Op, line: dict[str, Any]) -> OpRef | None:
         """The share holds another op under an op id we hold: two stores wrote as one device. If
@@ -169,17 +210,45 @@ class Merger:
             if self._cursors.get(d, (0, GENESIS))[0] < s:
                 return f"waiting for ops of device {d[:8]} up to seq {s} (its author had seen them)"
         for b in ref.base:
+            if self._known is not None and b in self._known:
+                continue
             if self.conn.execute("SELECT 1 FROM ops WHERE op_id = ?", (b,)).fetchone() is None:
                 return f"waiting for op {b} it is based on"
         return None
 
+    def _authorisation(self, ref: OpRef) -> str | None:
+        """The roles check; inside a segment, an allowed annotation op is not re-checked for the
+        same (type, user, layer) until an op of another kind (users, roles, layers…) is decided."""
+        key = None
+        if self._allowed is not None and ref.type in _ANNOTATION_TYPES:
+            p = ref.payload
+            if ref.type == "annotation.create":
+                key = (ref.type, ref.user, (p.get("annotation") or {}).get("layer_id"))
+            elif "layer_id" not in (p.get("set") or {}):
+                row = self.conn.execute("SELECT layer_id FROM annotations WHERE id = ?", (ref.entity,)).fetchone()
+                key = (ref.type, ref.user, row[0] if row else None)
+            if key is not None and key in self._allowed:
+                return None
+        problem = self.authorise(self.conn, _op(ref))  # type: ignore[misc]
+        if problem is None and key is not None and self._allowed is not None:
+            self._allowed.add(key)
+        return problem
+
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
+        if self._allowed and ref.type not in _ANNOTATION_TYPES:
+            self._allowed.clear()             # it may change users, roles or layers
+        try:
+            self._decide(ref, own=own)
+        finally:
+            self.reducer.noted(ref)
+
+    def _decide(self, ref: OpRef, *, own: bool = False) -> None:
         if ref.type not in OP_TYPES:
             ref.state, ref.reason = "unknown_type", f"op type {ref.type!r} needs a newer labeldesk"
         elif (why := self._waiting_for(ref)) is not None:
             ref.state, ref.reason = "pending", why
         elif not own and ref.dev not in self.own_ids and self.authorise is not None and \
-                (problem := self.authorise(self.conn, _op(ref))) is not None:
+                (problem := self._authorisation(ref)) is not None:
             ref.state, ref.reason = "unauthorised", problem
         else:
             self.changes.update(self.reducer.integrate(ref))
@@ -228,6 +297,9 @@ class Merger:
     @staticmethod
     def pending_blobs_of(conn: sqlite3.Connection) -> set[str]:
         return {r[0] for r in conn.execute("SELECT DISTINCT blob FROM sync_pending_lines")}
+
+
+_ANNOTATION_TYPES = frozenset({"annotation.create", "annotation.update", "annotation.delete"})
 
 
 def _op(ref: OpRef) -> Op:

@@ -113,6 +113,9 @@ def reset(conn: sqlite3.Connection, group: tuple[str, str | None]) -> ChangeSet:
 
 
 def to_op(ref: OpRef) -> Op:
+    op = getattr(ref, "op", None)          # the Op a merged line was decoded to
+    if op is not None:
+        return op
     return Op(op_id=ref.op_id, dev=ref.dev, seq=ref.seq, hlc=ref.hlc, wall=ref.wall, user=ref.user,
               type=ref.type, entity=ref.entity, payload=ref.payload, base=ref.base,
               reason=getattr(ref, "reason_text", None))
@@ -154,11 +157,71 @@ def save_state(conn: sqlite3.Connection, ref: OpRef, now: str) -> None:
                      (ref.op_id, ref.state, ref.reason, now))
 
 
+def _in_group(kind: str, op_type: str) -> bool:
+    """Whether an op of ``op_type`` on a group's entity is one of its members (as ``_member_sql``)."""
+    if kind == "annotation":
+        return op_type.lower().startswith("annotation.") or op_type == "conflict.resolve"
+    if kind == "user":
+        return op_type in _USER_TYPES
+    return op_type.lower().startswith(kind + ".")
+
+
+_TAIL_KINDS = ("annotation", "asset", "layer", "classification", "user")
+
+
 class Reducer:
     def __init__(self, conn: sqlite3.Connection, history: History, now: str) -> None:
         self.conn = conn
         self.history = history
         self.now = now
+        # per segment: group -> [has a shadow op, max key of its replayed ops, devices of all its
+        # ops]; exactly what _in_order's queries would find, kept up to date as ops are decided
+        self._tails: dict[tuple[str, str | None], list[Any]] | None = None
+
+    def prefetch(self, lines: list[dict[str, Any]] | None) -> None:
+        """Read the tails of the entity groups that ``lines`` touch in two queries (None: forget)."""
+        if lines is None:
+            self._tails = None
+            return
+        wanted: dict[str, set[str]] = {}
+        for line in lines:
+            t, entity = line.get("type"), line.get("entity")
+            if not isinstance(t, str) or not isinstance(entity, str) or t == "conflict.resolve":
+                continue
+            kind = "user" if t in _USER_TYPES else next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
+            if kind is not None:
+                wanted.setdefault(entity, set()).add(kind)
+        tails: dict[tuple[str, str | None], list[Any]] = {
+            (kind, e): [False, None, set()] for e, kinds in wanted.items() for kind in kinds}
+        arg = (canonical_json(sorted(wanted)),)
+        for entity, op_type, ms, ctr, dev, seq, state in self.conn.execute(
+                "SELECT o.entity, o.type, o.hlc_ms, o.hlc_ctr, o.dev, o.seq, s.state FROM ops o LEFT JOIN "
+                "sync_op_state s ON s.op_id = o.op_id WHERE o.entity IN (SELECT value FROM json_each(?))", arg):
+            for kind in wanted[entity]:
+                if _in_group(kind, op_type):
+                    tail = tails[(kind, entity)]
+                    tail[2].add(dev)
+                    if state in REPLAYED and (tail[1] is None or (ms, ctr, dev, seq) > tail[1]):
+                        tail[1] = (ms, ctr, dev, seq)
+        for (entity,) in self.conn.execute("SELECT DISTINCT entity FROM sync_collisions WHERE entity IN "
+                                           "(SELECT value FROM json_each(?))", arg):
+            for kind in wanted[entity]:
+                tails[(kind, entity)][0] = True
+        self._tails = tails
+
+    def noted(self, ref: OpRef) -> None:
+        """``ref`` was decided (logged with its state): its group's tail now includes it."""
+        if self._tails is None:
+            return
+        group = group_of(ref)
+        tail = self._tails.get(group) if group is not None else None
+        if tail is None:
+            return
+        if getattr(ref, "shadow", False):
+            tail[0] = True
+        tail[2].add(ref.dev)
+        if ref.state in REPLAYED and (tail[1] is None or ref.key > tail[1]):
+            tail[1] = ref.key
 
     def integrate(self, ref: OpRef) -> ChangeSet:
         """Materialise a newly logged op: at once if it comes after everything its group holds and
@@ -186,18 +249,29 @@ class Reducer:
             return all(m.key < ref.key for m in others) and all(
                 self.history.before(m, ref, by_id) for m in others if m.entity == ref.entity)
         sql, args = _member_sql(group)
-        if self.conn.execute("SELECT 1 FROM sync_collisions WHERE entity = ? LIMIT 1", (entity,)).fetchone():
-            return False
-        last = self.conn.execute(sql + " AND o.op_id != ? AND (s.state IS NULL OR s.state IN "
-                                 "('rejected', 'overridden')) ORDER BY o.hlc_ms DESC, o.hlc_ctr DESC, o.dev DESC,"
-                                 " o.seq DESC LIMIT 1", (*args, ref.op_id)).fetchone()
-        if last is None:
-            return True
-        if (last[3], last[4], last[1], last[2]) > ref.key:
-            return False
-        other_dev = self.conn.execute(sql + " AND o.dev != ? LIMIT 1", (*args, ref.dev)).fetchone()
-        if other_dev is None:
-            return True
+        tail = self._tails.get(group) if self._tails is not None else None
+        if tail is not None:
+            if tail[0]:
+                return False
+            if tail[1] is None:
+                return True
+            if tail[1] > ref.key:
+                return False
+            if not tail[2] - {ref.dev}:
+                return True
+        else:
+            if self.conn.execute("SELECT 1 FROM sync_collisions WHERE entity = ? LIMIT 1", (entity,)).fetchone():
+                return False
+            last = self.conn.execute(sql + " AND o.op_id != ? AND (s.state IS NULL OR s.state IN "
+                                     "('rejected', 'overridden')) ORDER BY o.hlc_ms DESC, o.hlc_ctr DESC, o.dev DESC,"
+                                     " o.seq DESC LIMIT 1", (*args, ref.op_id)).fetchone()
+            if last is None:
+                return True
+            if (last[3], last[4], last[1], last[2]) > ref.key:
+                return False
+            other_dev = self.conn.execute(sql + " AND o.dev != ? LIMIT 1", (*args, ref.dev)).fetchone()
+            if other_dev is None:
+                return True
         others = [m for m in members(self.conn, group) if m.op_id != ref.op_id]
         by_id = {m.op_id: m for m in others}
         by_id[ref.op_id] = ref
@@ -207,6 +281,8 @@ class Reducer:
 
     def reduce(self, group: tuple[str, str | None]) -> ChangeSet:
         """Reset the group's rows and replay its ops in (HLC, device, seq) order."""
+        if self._tails is not None:
+            self._tails.pop(group, None)      # the replay changes its ops' states: read it again
         ops = sorted(members(self.conn, group), key=lambda r: r.key)
         by_id = {o.op_id: o for o in ops}
         version = self.conn.execute("SELECT value FROM meta WHERE key = 'ontology_version'").fetchone()
