@@ -19,6 +19,7 @@ from labeldesk.core.errors import OpRejected
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _encode_str = json.encoder.encode_basestring     # what _CANONICAL does with a str (ensure_ascii=False)
+encode_str = _encode_str
 
 
 def canonical_json(value: Any) -> str:
@@ -33,6 +34,8 @@ def canonical_json(value: Any) -> str:
         return int.__repr__(value)
     if value is None:
         return "null"
+    if t is dict and not value:                                # empty attributes
+        return "{}"
     if t is list and all(type(v) is int for v in value):       # op bases are [], clocks [ms, counter]
         return "[" + ",".join(map(int.__repr__, value)) + "]"
     return _CANONICAL.encode(value)

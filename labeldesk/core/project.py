@@ -221,8 +221,10 @@ class Project:
                             raise OpRejected(problem)
                         if key is not None:
                             allowed_creates.add(key)
+                    encode = getattr(kind, "payload_json", None)
                     prev_chain = oplog.append(self.conn, op, outbox=True, prev_chain=prev_chain,
-                                              pending=pending if key is not None else None)
+                                              pending=pending if key is not None else None,
+                                              payload_json=encode(self.conn, op) if encode is not None else None)
                     changes = kind.apply(self.conn, op, draft.local)
                     lookups.seen(op.type)
                     results.append(Applied(op, changes, inverse))

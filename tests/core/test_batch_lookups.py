@@ -134,3 +134,36 @@ def test_ops_written_together_keep_the_order_and_the_chain(project, image_asset)
     outbox = {r[0] for r in project.conn.execute("SELECT op_id FROM outbox")}
     assert set(tail) <= outbox
     assert project.verify_chain().ok
+
+
+def test_payloads_encoded_with_the_geometry_once_are_the_canonical_form(project, image_asset):
+    import json
+
+    from labeldesk.core.ops import canonical_json
+    layer = project.my_layer_id
+    cid = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", cid, {"class": {"name": "läsion", "attributes": [
+        {"key": "note", "type": "text"}, {"key": "grade", "type": "number"}]}}))
+    drafts = [
+        _box(image_asset, layer, None, 3),
+        OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": image_asset, "layer_id": layer, "class_id": cid,
+            "attributes": {"note": "ünïcode \u2028 \"quoted\"", "grade": 2.5},
+            "geometry": {"kind": "polygon", "shell": [[1, 1], [30.25, 2], [20, 40.125], [-5, 10]]},
+            "score": 0.75, "z_order": 2}}),
+        OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": image_asset, "layer_id": layer,
+            "geometry": {"kind": "box", "xyxy": [90, 70, 120, 95]}}}),      # clipped to 100x80
+    ]
+    applied = project.apply_all(drafts)
+    assert project.verify_chain().ok
+    for a in applied:
+        text = project.conn.execute("SELECT payload FROM ops WHERE op_id = ?", (a.op.op_id,)).fetchone()[0]
+        assert text == canonical_json(a.op.payload) == canonical_json(json.loads(text))
+        row = project.conn.execute("SELECT geometry, x0, y0, x1, y1 FROM annotations WHERE id = ?",
+                                   (a.op.entity,)).fetchone()
+        geometry = a.op.payload["annotation"]["geometry"]
+        assert row[0] == canonical_json(geometry)
+        assert tuple(row[1:]) == project.annotation(a.op.entity).geometry.bounds()
+    assert json.loads(project.conn.execute("SELECT geometry FROM annotations WHERE id = ?",
+                                           (drafts[2].entity,)).fetchone()[0])["xyxy"] == [90, 70, 100, 80]

@@ -13,7 +13,7 @@ from labeldesk.core.geometry import GeometryError, geometry_from_dict
 from labeldesk.core.model import Plane
 from labeldesk.core.ontology import SchemaError, check_attribute_values
 from labeldesk.core.op_types.rows import fetch, loads
-from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, encode_str as _encode_str, op_type, require
 
 FIELDS = ("class_id", "geometry", "attributes", "plane", "layer_id", "z_order", "track_id", "keyframe")
 # Op types that change none of the rows a BatchLookups remembers (assets, layers, classes, the
@@ -36,11 +36,14 @@ class BatchLookups:
         self.rows: dict[tuple[str, Any], sqlite3.Row] = {}
         self.class_rules: dict[Any, tuple[Any, ...]] = {}
         self.ontology_version: int | None = None
+        # (geometry dict, its bounds, its canonical JSON or None) of the op being applied
+        self.geometry: tuple[dict[str, Any], tuple[float, float, float, float], str | None] | None = None
 
     def clear(self) -> None:
         self.rows.clear()
         self.class_rules.clear()
         self.ontology_version = None
+        self.geometry = None
 
     def seen(self, op_type_name: str) -> None:
         if op_type_name not in LOOKUP_SAFE:
@@ -113,6 +116,36 @@ def _clipped_geometry(asset: sqlite3.Row, plane: Plane, value: Any) -> dict[str,
     return clipped.to_dict()
 
 
+def _clipped_geometry_noted(conn: sqlite3.Connection, asset: sqlite3.Row, plane: Plane, value: Any) -> dict[str, Any]:
+    """``_clipped_geometry``; in a batch, also notes the bounds of the shape just validated so
+    that ``apply`` (of the same op, with the very same dict) does not parse it again."""
+    b = _batch(conn)
+    if b is None:
+        return _clipped_geometry(asset, plane, value)
+    try:
+        geom = geometry_from_dict(value)
+    except GeometryError as exc:
+        require(False, f"annotation: {exc}")
+    w, h, _ = plane_extent(asset, plane)
+    try:
+        clipped = geom.clip(w, h)
+    except GeometryError as exc:
+        require(False, f"annotation: {exc}")
+    require(clipped is not None, f"annotation: the {geom.kind} lies wholly outside the {w}x{h} image")
+    out = clipped.to_dict()
+    if clipped.kind in ("box", "polygon"):      # (their to_dict/bounds round trip is exact)
+        b.geometry = (out, clipped.bounds(), None)
+    return out
+
+
+def _noted(conn: sqlite3.Connection, geometry: Any) -> tuple[Any, Any]:
+    """(bounds, canonical JSON) noted for this very geometry dict in the batch, or (None, None)."""
+    b = _batch(conn)
+    if b is not None and b.geometry is not None and b.geometry[0] is geometry:
+        return b.geometry[1], b.geometry[2]
+    return None, None
+
+
 def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, Any], attributes: Any) -> None:
     if class_id is None:
         require(not attributes, "annotation: attributes need a class")
@@ -171,13 +204,27 @@ class CreateAnnotation:
         require(not asset["removed"], f"annotation: asset {asset['name']} was removed")
         plane = _plane(asset, d.get("plane"))
         d["plane"] = plane.to_dict()
-        d["geometry"] = _clipped_geometry(asset, plane, d.get("geometry"))
+        d["geometry"] = _clipped_geometry_noted(conn, asset, plane, d.get("geometry"))
         d.setdefault("attributes", {})
         d.setdefault("class_id", None)
         return OpDraft(draft.type, draft.entity, {"annotation": d}, draft.base, draft.reason, draft.local)
 
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
         return OpDraft("annotation.delete", draft.entity, {})
+
+    def payload_json(self, conn: sqlite3.Connection, op: Op) -> str:
+        """``canonical_json(op.payload)``, encoding the geometry once for the op log and the row."""
+        d = op.payload.get("annotation")
+        if len(op.payload) != 1 or type(d) is not dict or not all(type(k) is str for k in d):
+            return canonical_json(op.payload)
+        geometry = d.get("geometry")
+        bounds, _ = _noted(conn, geometry)
+        if bounds is None:
+            return canonical_json(op.payload)
+        gj = canonical_json(geometry)
+        _BATCHES[id(conn)].geometry = (geometry, bounds, gj)      # (_noted found the batch)
+        return '{"annotation":{' + ",".join(
+            _encode_str(k) + ":" + (gj if k == "geometry" else canonical_json(d[k])) for k in sorted(d)) + "}}"
 
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
         d = op.payload.get("annotation") or {}
@@ -191,9 +238,10 @@ class CreateAnnotation:
             geometry = d["geometry"]
             _check_class(conn, d.get("class_id"), geometry, d.get("attributes"))
             plane = Plane.from_dict(d["plane"])
-            x0, y0, x1, y1 = _bbox(geometry)
+            bounds, gj = _noted(conn, geometry)
+            x0, y0, x1, y1 = bounds if bounds is not None else _bbox(geometry)
             row = (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
-                   geometry["kind"], canonical_json(geometry), x0, y0, x1, y1,
+                   geometry["kind"], gj if gj is not None else canonical_json(geometry), x0, y0, x1, y1,
                    canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id,
                    float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True))))
         except Exception:
