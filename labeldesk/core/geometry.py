@@ -13,6 +13,7 @@ from typing import Any, Iterable, Union
 import numpy as np
 
 Point = tuple[float, float]
+_isfinite = math.isfinite
 
 
 class GeometryError(ValueError):
@@ -20,6 +21,12 @@ class GeometryError(ValueError):
 
 
 def _pts(values: Iterable[Iterable[float]], what: str) -> tuple[Point, ...]:
+    try:        # the common case in one comprehension; anything odd takes the loop below for its error
+        fast = [(float(x), float(y)) for x, y in values]
+    except (TypeError, ValueError):
+        fast = None
+    if fast is not None and all(_isfinite(x) and _isfinite(y) for x, y in fast):
+        return tuple(fast)
     out = []
     for p in values:
         x, y = (float(v) for v in p)
