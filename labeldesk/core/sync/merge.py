@@ -60,6 +60,8 @@ class Merger:
         # the log, and allowed (type, user, layer) authorisations; None outside a segment
         self._chain: str | None = None
         self._known: set[str] | None = None
+        self._logged: dict[str, str] | None = None    # op id -> op hash of the segment's ops logged before
+        self._rows: list[tuple[Any, ...]] | None = None    # op-log rows not yet written
         self._allowed: set[tuple[Any, ...]] | None = None
 
     @property
@@ -77,18 +79,31 @@ class Merger:
 
         Lookups that every op of the segment needs are made once per segment: the op log's chain
         head (only this merge appends to the log inside the transaction), which op ids its ops
-        are based on are here already, and each entity's tail for the reducer's in-order test."""
+        are based on are here already, which of its own ops are (duplicates), and each entity's
+        tail for the reducer's in-order test. The op-log rows are written with one
+        ``executemany`` (the chain is computed in order as they are taken), flushed before
+        anything reads the log: the reducer's queries, and ops of other kinds than annotations."""
         bases = {str(b) for line in seg.lines for b in (line.get("base") or ())}
         self._known = {r[0] for r in self.conn.execute(
             "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(bases)),))}
+        op_ids = [line.get("op_id") for line in seg.lines]
+        logged = self.conn.execute(
+            "SELECT op_id, op_hash FROM ops WHERE op_id IN (SELECT value FROM json_each(?)) OR (dev = ? AND seq"
+            " BETWEEN ? AND ?)", (json.dumps(op_ids), seg.dev, seg.first, seg.last)).fetchall()
+        self._logged = {r[0]: r[1] for r in logged}
         self._chain = oplog.last_chain_hash(self.conn)
         self._allowed = set()
+        # rows are buffered unless another op id holds one of the segment's seqs (the insert of
+        # that line must fail on its own, as it would unbuffered)
+        self._rows = [] if set(self._logged) <= set(op_ids) else None
         self.reducer.prefetch(seg.lines)
+        self.reducer.flush = self._flush
         try:
             for line in seg.lines:
                 self.take_line(seg.dev, line, blobs)
+            self._flush()
         finally:
-            self._chain = self._known = self._allowed = None
+            self._chain = self._known = self._allowed = self._logged = self._rows = None
             self.reducer.prefetch(None)
         self.conn.execute("INSERT OR REPLACE INTO sync_cursors (dev, last_seq, last_sha, last_segment) VALUES (?,?,?,?)",
                           (seg.dev, seg.last, seg.sha256, seg.name))
@@ -117,13 +132,17 @@ class Merger:
             return self._collide(line, "op line without its SHA-256")
         payload_json = canonical_json(op.payload)
         stored = op.digest(payload_json)              # what the log records as the op's hash
-        try:
-            self._append(op, payload_json, stored)
-        except sqlite3.IntegrityError:               # we hold this op id already (R4: idempotent)
-            row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
-            if row is None:
-                raise
-            if row[0] != line["sha256"]:
+        held = self._logged.get(op.op_id) if self._logged is not None else None
+        if held is None:
+            try:
+                self._append(op, payload_json, stored)
+            except sqlite3.IntegrityError:           # we hold this op id already (R4: idempotent)
+                row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
+                if row is None:
+                    raise
+                held = row[0]
+        if held is not None:
+            if held != line["sha256"]:
                 return self._shadow(op, line)
             self.counts["duplicates"] += 1
             # a copied store's held ops, published by the original: nothing left to send
@@ -152,15 +171,22 @@ class Merger:
         inside a segment the chain head is carried from op to op instead of re-read."""
         prev = self._chain if self._chain is not None else oplog.last_chain_hash(self.conn)
         chain_hash = oplog.chain(prev, op_hash)
-        self.conn.execute(
-            "INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload,"
-            " reason, op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
-             canonical_json(list(op.base)), payload_json, op.reason, op_hash, chain_hash))
+        row = (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
+               canonical_json(list(op.base)), payload_json, op.reason, op_hash, chain_hash)
+        if self._rows is not None:
+            self._rows.append(row)
+        else:
+            self.conn.execute(_INSERT_OP, row)
         if self._chain is not None:
             self._chain = chain_hash
         if self._known is not None:
             self._known.add(op.op_id)
+
+    def _flush(self) -> None:
+        """Write the buffered op-log rows (in the order they were taken: the chain's order)."""
+        if self._rows:
+            self.conn.executemany(_INSERT_OP, self._rows)
+            self._rows.clear()
 
     def _shadow(self, op: Op, line: dict[str, Any]) -> OpRef | None:
         """The share holds another op under an op id we hold: two stores wrote as one device. If
@@ -177,6 +203,7 @@ class Merger:
              canonical_json(list(op.base)), canonical_json(op.payload), op.user, op.wall, op.reason,
              None if rekeyed else "collision",
              "" if rekeyed else "another op with this id exists here (duplicate device identity)"))
+        self.reducer.forget(op.entity)        # its entity now has a shadow op
         self.counts["collisions"] += 1
         if not rekeyed:
             return None
@@ -235,8 +262,10 @@ class Merger:
         return problem
 
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
-        if self._allowed and ref.type not in _ANNOTATION_TYPES:
-            self._allowed.clear()             # it may change users, roles or layers
+        if ref.type not in _ANNOTATION_TYPES:
+            if self._allowed:
+                self._allowed.clear()         # it may change users, roles or layers
+            self._flush()                     # its type's apply may read the op log
         try:
             self._decide(ref, own=own)
         finally:
@@ -299,6 +328,8 @@ class Merger:
         return {r[0] for r in conn.execute("SELECT DISTINCT blob FROM sync_pending_lines")}
 
 
+_INSERT_OP = ("INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload, reason,"
+              " op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 _ANNOTATION_TYPES = frozenset({"annotation.create", "annotation.update", "annotation.delete"})
 
 

@@ -177,6 +177,13 @@ class Reducer:
         # per segment: group -> [has a shadow op, max key of its replayed ops, devices of all its
         # ops]; exactly what _in_order's queries would find, kept up to date as ops are decided
         self._tails: dict[tuple[str, str | None], list[Any]] | None = None
+        self.flush: Any = lambda: None        # writes op-log rows a merge holds back (before reading the log)
+
+    def forget(self, entity: str | None) -> None:
+        """Drop the cached tails of ``entity``'s groups (a shadow op of it was recorded)."""
+        if self._tails is not None:
+            for group in [g for g in self._tails if g[1] == entity]:
+                del self._tails[group]
 
     def prefetch(self, lines: list[dict[str, Any]] | None) -> None:
         """Read the tails of the entity groups that ``lines`` touch in two queries (None: forget)."""
@@ -239,6 +246,17 @@ class Reducer:
 
     def _in_order(self, group: tuple[str, str | None], ref: OpRef) -> bool:
         kind, entity = group
+        tail = self._tails.get(group) if self._tails is not None else None
+        if tail is not None:                  # what the queries below would find, without them
+            if tail[0]:
+                return False
+            if tail[1] is None:
+                return True
+            if tail[1] > ref.key:
+                return False
+            if not tail[2] - {ref.dev}:
+                return True
+        self.flush()                          # the queries below read the op log
         if kind in ("ontology", "settings"):
             others = [m for m in members(self.conn, group) if m.op_id != ref.op_id]
             by_id = {m.op_id: m for m in others}
@@ -248,18 +266,8 @@ class Reducer:
                 return False                  # its candidates may change: recompute by replay
             return all(m.key < ref.key for m in others) and all(
                 self.history.before(m, ref, by_id) for m in others if m.entity == ref.entity)
-        sql, args = _member_sql(group)
-        tail = self._tails.get(group) if self._tails is not None else None
-        if tail is not None:
-            if tail[0]:
-                return False
-            if tail[1] is None:
-                return True
-            if tail[1] > ref.key:
-                return False
-            if not tail[2] - {ref.dev}:
-                return True
-        else:
+        if tail is None:
+            sql, args = _member_sql(group)
             if self.conn.execute("SELECT 1 FROM sync_collisions WHERE entity = ? LIMIT 1", (entity,)).fetchone():
                 return False
             last = self.conn.execute(sql + " AND o.op_id != ? AND (s.state IS NULL OR s.state IN "
@@ -283,6 +291,7 @@ class Reducer:
         """Reset the group's rows and replay its ops in (HLC, device, seq) order."""
         if self._tails is not None:
             self._tails.pop(group, None)      # the replay changes its ops' states: read it again
+        self.flush()
         ops = sorted(members(self.conn, group), key=lambda r: r.key)
         by_id = {o.op_id: o for o in ops}
         version = self.conn.execute("SELECT value FROM meta WHERE key = 'ontology_version'").fetchone()
