@@ -17,6 +17,7 @@ import sqlite3
 from typing import Any, Callable
 
 from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
+from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, get_op_type
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
@@ -62,6 +63,7 @@ class Merger:
         self._known: set[str] | None = None
         self._logged: dict[str, str] | None = None    # op id -> op hash of the segment's ops logged before
         self._rows: list[tuple[Any, ...]] | None = None    # op-log rows not yet written
+        self._lookups: annotation_ops.BatchLookups | None = None
         self._allowed: set[tuple[Any, ...]] | None = None
 
     @property
@@ -98,12 +100,17 @@ class Merger:
         self._rows = [] if set(self._logged) <= set(op_ids) else None
         self.reducer.prefetch(seg.lines)
         self.reducer.flush = self._flush
+        # the asset, layer and class rows annotation ops read, remembered until an op of another
+        # type comes (the op types' own batch, as in Project.apply_all)
+        self._lookups = self.reducer.lookups = annotation_ops.begin_batch(self.conn)
         try:
             for line in seg.lines:
                 self.take_line(seg.dev, line, blobs)
             self._flush()
         finally:
+            annotation_ops.end_batch(self._lookups)
             self._chain = self._known = self._allowed = self._logged = self._rows = None
+            self._lookups = self.reducer.lookups = None
             self.reducer.prefetch(None)
         self.conn.execute("INSERT OR REPLACE INTO sync_cursors (dev, last_seq, last_sha, last_segment) VALUES (?,?,?,?)",
                           (seg.dev, seg.last, seg.sha256, seg.name))
@@ -266,10 +273,14 @@ class Merger:
             if self._allowed:
                 self._allowed.clear()         # it may change users, roles or layers
             self._flush()                     # its type's apply may read the op log
+        if self._lookups is not None:
+            self._lookups.seen(ref.type)
         try:
             self._decide(ref, own=own)
         finally:
             self.reducer.noted(ref)
+            if self._lookups is not None:
+                self._lookups.seen(ref.type)
 
     def _decide(self, ref: OpRef, *, own: bool = False) -> None:
         if ref.type not in OP_TYPES:

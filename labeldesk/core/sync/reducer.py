@@ -178,6 +178,7 @@ class Reducer:
         # ops]; exactly what _in_order's queries would find, kept up to date as ops are decided
         self._tails: dict[tuple[str, str | None], list[Any]] | None = None
         self.flush: Any = lambda: None        # writes op-log rows a merge holds back (before reading the log)
+        self.lookups: Any = None              # the op types' BatchLookups a merge keeps open, if any
 
     def forget(self, entity: str | None) -> None:
         """Drop the cached tails of ``entity``'s groups (a shadow op of it was recorded)."""
@@ -294,6 +295,9 @@ class Reducer:
         self.flush()
         ops = sorted(members(self.conn, group), key=lambda r: r.key)
         by_id = {o.op_id: o for o in ops}
+        for o in ops:                         # a replayed op of another kind may change looked-up rows
+            if self.lookups is not None:
+                self.lookups.seen(o.type)
         version = self.conn.execute("SELECT value FROM meta WHERE key = 'ontology_version'").fetchone()
         changes = reset(self.conn, group)
         overridden = self._overridden_deletes(ops, by_id)
@@ -309,6 +313,9 @@ class Reducer:
             applied = sum(1 for o in ops if o.state is None)
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'ontology_version'",
                               (str(max(int(version[0]) if version else 0, applied)),))
+        for o in ops:
+            if self.lookups is not None:
+                self.lookups.seen(o.type)
         entities = sorted({o.entity for o in ops if o.entity is not None and (o.type in UPDATE_TYPES
                            or o.type in DELETE_TYPES or o.type == "conflict.resolve")})
         for entity in entities:
