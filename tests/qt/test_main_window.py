@@ -110,8 +110,8 @@ def test_add_files_reports_refusals(qtbot, window, show, tmp_path):
     images.write_zero_byte(tmp_path / "empty.png")
     n = window.asset_panel.list.count()
     runner = window.add_paths([str(tmp_path)])
-    with qtbot.waitSignal(runner.signals.sig_finished, timeout=20000):
-        pass
+    # (the worker may finish before a waitSignal could connect: wait for its result to be handled)
+    qtbot.waitUntil(lambda: runner not in window._tasks, timeout=20000)
     qtbot.waitUntil(lambda: window.asset_panel.list.count() == n + 1, timeout=5000)
     report = window.last_report
     assert [a.name for a in report.added] == ["new.png"]
