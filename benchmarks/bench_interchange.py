@@ -13,6 +13,7 @@ Half the annotations are boxes, half 12-vertex polygons, spread over ``--images`
 from __future__ import annotations
 
 import argparse
+import os
 import cProfile
 import gc
 import json
@@ -128,7 +129,7 @@ def ours(project: Project, src: Path, fmt: str, profile: bool) -> tuple[float, i
         prof.disable()
     elapsed = time.perf_counter() - t0
     if prof:
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(prof).sort_stats(os.environ.get("ANN8_SORT", "cumulative")).print_stats(30)
     assert not rep.refused, rep.lines(5)
     return elapsed, rep.imported
 

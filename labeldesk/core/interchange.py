@@ -80,14 +80,17 @@ def import_file(project: Any, fmt: str | None, path: str | Path, progress: Progr
             read(ctx, path)
             progress.check()
             applied = _apply(project, ctx, progress)
+            for kind, n in sorted(ctx.counts().items()):
+                report.count(kind, n)
+            report.undo = [a.inverse for a in reversed(applied) if a.inverse is not None]
+            # Free the drafts and ops (reference counting) while the collector is still off: left
+            # alive, the first collection after it is back on walks all of them (~10 % of an import).
+            del applied, ctx
     except Cancelled:
         report.cancelled = True
         report.created_classes.clear()
         report.created_layers.clear()
         return report
-    for kind, n in sorted(ctx.counts().items()):
-        report.count(kind, n)
-    report.undo = [a.inverse for a in reversed(applied) if a.inverse is not None]
     return report
 
 
