@@ -292,10 +292,10 @@ def _refresh_conflicts(project: Any, merger: Merger, op_ids: list[str]) -> None:
     if project.conn.execute("SELECT 1 FROM sync_conflicts WHERE status = 'open' LIMIT 1").fetchone() is None:
         return
     groups = set()
-    for op_id in op_ids:
-        row = project.conn.execute(f"SELECT {REF_COLUMNS} FROM ops o WHERE o.op_id = ? AND o.entity IN "
-                                   "(SELECT entity FROM sync_conflicts WHERE status = 'open')", (op_id,)).fetchone()
-        if row is not None and (g := group_of(ref_from_row(tuple(row)))) is not None:
+    for row in project.conn.execute(f"SELECT {REF_COLUMNS} FROM ops o WHERE o.op_id IN (SELECT value FROM json_each(?))"
+                                    " AND o.entity IN (SELECT entity FROM sync_conflicts WHERE status = 'open')",
+                                    (json.dumps(op_ids),)):
+        if (g := group_of(ref_from_row(tuple(row)))) is not None:
             groups.add(g)
     if groups:
         with project.transaction() as conn:
