@@ -5,7 +5,8 @@ foreign ops), SYNC-B (bootstrap of a new device by `share join`).
 
 Baselines, measured in the same run: B30 = ``shutil.copyfile`` to the share of a file as large as
 the segments the round wrote (SYNC-1); a plain SQLite ``executemany`` of the same op rows into a
-table of the same columns in one transaction (SYNC-M, SYNC-B).
+table of the same columns in one transaction (SYNC-M, SYNC-B). After the timing each test checks
+the audit hash chain of the replicas (and, for SYNC-1, that both hold the same annotations).
 """
 from __future__ import annotations
 
@@ -93,10 +94,22 @@ def sync1(n: int) -> None:
           f"{pull.received.get('applied', 0)}: {t_pull * 1000:8.1f} ms | B30 copyfile {size / 1e6:.1f} MB: "
           f"{base * 1000:6.2f} ms | ratio push {t_push / base:6.0f}x, pull {t_pull / base:6.0f}x  (target <= 2x)")
     on_share = [p.name for p in (tmp / "share").rglob("*") if p.suffix in (".labeldesk", ".db", ".sqlite")]
-    print(f"        SQLite files on the share: {len(on_share)}")
+    print(f"        SQLite files on the share: {len(on_share)}; {_checks(a, b)}")
     a.close()
     b.close()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _checks(*projects: Project) -> str:
+    """After the timing: the audit chain of every replica, and whether the replicas agree."""
+    chains = [p.verify_chain() for p in projects]
+    text = "audit chain " + ("ok on every replica" if all(c.ok for c in chains) else
+                             "BROKEN: " + "; ".join(f"{c.first_bad} {c.problem}" for c in chains if not c.ok))
+    if len(projects) > 1:
+        rows = [sorted(map(tuple, p.conn.execute("SELECT id, revision, z_order, deleted FROM annotations")))
+                for p in projects]
+        text += ", annotations " + ("identical" if all(r == rows[0] for r in rows) else "DIFFER") + " on both"
+    return text
 
 
 def _executemany_baseline(store: Path, tmp: Path) -> float:
@@ -146,6 +159,7 @@ def merge(n: int, label: str) -> None:
     print(f"{label:<7} {received} foreign ops: {t_all:7.2f} s ({received / t_all:8.0f} ops/s; share read+verify "
           f"{t_io:5.2f} s, merge {t_db:6.2f} s) | executemany of the same rows {base:5.2f} s | ratio "
           f"{t_db / base:5.1f}x merge, {t_all / base:5.1f}x total")
+    print(f"        {_checks(b)}")
     a.close()
     b.close()
     shutil.rmtree(tmp, ignore_errors=True)
