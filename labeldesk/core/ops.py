@@ -83,10 +83,21 @@ class Op:
         by far the largest part; encoding it once saves a third of a commit)."""
         pj = payload_json if payload_json is not None else canonical_json(self.payload)
         c = canonical_json
-        return ('{"base":' + c(list(self.base)) + ',"dev":' + c(self.dev) + ',"entity":' + c(self.entity)
-                + ',"hlc":' + c(list(self.hlc)) + ',"op_id":' + c(self.op_id) + ',"payload":' + pj
-                + ',"reason":' + c(self.reason) + ',"seq":' + c(self.seq) + ',"type":' + c(self.type)
-                + ',"user":' + c(self.user) + ',"wall":' + c(self.wall) + "}")
+        s = _encode_str
+        dev, entity, op_id, reason, seq, kind, user, wall, hlc = (self.dev, self.entity, self.op_id, self.reason,
+                                                                  self.seq, self.type, self.user, self.wall, self.hlc)
+        # the usual field types inline (strings, int seq, [int, int] clock); anything else: canonical_json
+        return ('{"base":' + ("[]" if self.base == () else c(list(self.base)))
+                + ',"dev":' + (s(dev) if type(dev) is str else c(dev))
+                + ',"entity":' + (s(entity) if type(entity) is str else c(entity))
+                + ',"hlc":' + ("[%d,%d]" % hlc if type(hlc) is tuple and len(hlc) == 2 and type(hlc[0]) is int
+                               and type(hlc[1]) is int else c(list(hlc)))
+                + ',"op_id":' + (s(op_id) if type(op_id) is str else c(op_id)) + ',"payload":' + pj
+                + ',"reason":' + (s(reason) if type(reason) is str else c(reason))
+                + ',"seq":' + (int.__repr__(seq) if type(seq) is int else c(seq))
+                + ',"type":' + (s(kind) if type(kind) is str else c(kind))
+                + ',"user":' + (s(user) if type(user) is str else c(user))
+                + ',"wall":' + (s(wall) if type(wall) is str else c(wall)) + "}")
 
     def digest(self, payload_json: str | None = None) -> str:
         return hashlib.sha256(self.canonical(payload_json).encode()).hexdigest()
