@@ -363,15 +363,17 @@ def _save_round(project: Any, report: SyncReport) -> None:
 def sync_round(project: Any, *, verify: bool = False, max_passes: int = 100) -> SyncReport:
     """Publish, read, merge — repeated while there is more to read or our folder was reconciled."""
     total = SyncReport()
-    for _ in range(max_passes):
-        plan = prepare(project, verify=verify)
-        ex = exchange(plan)
-        report = commit(project, plan, ex)
-        total.add(report)
-        again = ex.more or bool(ex.own_unknown) or report.rekeyed_to is not None or bool(ex.own_damaged)
-        if not again or report.state in ("offline", "wrong-project"):
-            break
-        verify = False
+    with _bulk():       # for the whole round: what a step leaves to the next is not rescanned
+        for _ in range(max_passes):
+            plan = prepare(project, verify=verify)
+            ex = exchange(plan)
+            report = commit(project, plan, ex)
+            total.add(report)
+            again = ex.more or bool(ex.own_unknown) or report.rekeyed_to is not None or bool(ex.own_damaged)
+            del plan, ex    # the segments read are freed while the collector is still off
+            if not again or report.state in ("offline", "wrong-project"):
+                break
+            verify = False
     return total
 
 
