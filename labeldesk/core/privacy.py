@@ -250,9 +250,28 @@ class PhiGuard:
     def __init__(self, project: Any) -> None:
         self.identifiers = known_identifiers(project)
 
+    def _could_match(self, raw: str) -> bool:
+        """False when no identifier can be in this raw JSON text (then it need not be parsed):
+        every pattern has a fragment each match contains, and UIDs are whole tokens."""
+        if "^" in raw:
+            return True
+        low = raw.lower()
+        tokens: set[str] | None = None
+        for ident in self.identifiers:
+            if ident.values:
+                tokens = set(UID_TOKEN.findall(raw)) if tokens is None else tokens
+                if not ident.values.isdisjoint(tokens):
+                    return True
+            elif ident.pattern is not None and (not ident.needles or any(n in low for n in ident.needles)):
+                return True
+        return False
+
     def problems(self, ops: Iterable[Any]) -> list[str]:
         out = []
         for op in ops:
+            if hasattr(op, "keys") and not isinstance(op, dict) and isinstance(op["payload"], str) \
+                    and not self._could_match(op["payload"] + "\n" + (op["reason"] or "")):
+                continue                                  # an ops-table row that cannot hold one
             op_id, kind, fields = _op_fields(op)
             for f in _findings(fields, self.identifiers):
                 out.append(f"op {op_id} ({kind}) field {f}")

@@ -69,3 +69,21 @@ def test_an_op_with_a_patient_name_stops_publishing_and_the_status_says_why(shar
     p.apply(OpDraft("annotation.delete", leak, {}))
     engine.sync_round(p)
     assert leak not in "".join(f.read_text() for f in _segments(share))
+
+
+def test_the_raw_text_prefilter_finds_what_the_full_walk_finds(shared):
+    from labeldesk.core.privacy import PhiGuard
+    from labeldesk.core.store.oplog import row_to_op
+    p, _ = shared
+    asset = p.assets()[0]
+    cid = ids.new_id()
+    p.apply(OpDraft("ontology.class.create", cid, {"class": {
+        "name": "finding", "color": "#112233", "attributes": [{"key": "note", "type": "text"}]}}))
+    for note in ("CompressedSamples CT1", "ct1 compressedsamples", "nothing here", "Smith^John", "fine 1.2.3"):
+        p.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": asset.id, "layer_id": p.my_layer_id, "class_id": cid,
+            "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}, "attributes": {"note": note}}}))
+    guard = PhiGuard(p)
+    rows = p.conn.execute("SELECT * FROM ops ORDER BY local_order").fetchall()
+    assert guard.problems(rows) == guard.problems([row_to_op(r) for r in rows])
+    assert len(guard.problems(rows)) >= 3
