@@ -1,7 +1,9 @@
 """`labeldesk self-test`: proves an installation (or a frozen bundle) works end to end, offline.
 
 Builds a small demo project in a temporary folder, opens one asset of every kind through its
-reader, decodes compressed DICOM with every bundled codec, checks the op log, and (unless
+reader, decodes compressed DICOM with every bundled codec, checks the op log, round-trips COCO
+and DICOM SEG (highdicom), shares the project and joins it as a second device, de-identifies a
+series (dicognito), and (unless
 ``gui=False``) opens the main window offscreen and grabs it. Prints one JSON line; exit 0 = pass.
 """
 from __future__ import annotations
@@ -65,7 +67,10 @@ def run_self_test(screenshot: str | None = None, gui: bool = True) -> int:
                 else:
                     results[f"read_{kind}"] = {"ok": False, "error": "demo project has no such asset"}
             _check(results, "op_log_chain", lambda: _chain(project))
+            _check(results, "interchange", lambda: _interchange(project, Path(tmp) / "export"))
+            _check(results, "share_and_join", lambda: _share(project, Path(tmp)))
         _check(results, "dicom_codecs", lambda: _codecs(Path(tmp) / "codecs"))
+        _check(results, "deidentify", lambda: _deidentify(Path(tmp) / "deid"))
         if gui:
             _check(results, "main_window", lambda: _window(root, screenshot))
     return _finish(results)
@@ -76,6 +81,73 @@ def _chain(project: Any) -> str:
     if not report.ok:
         raise RuntimeError(f"op log hash chain broken at {report.first_bad}: {report.problem}")
     return f"{report.count} ops verified"
+
+
+def _interchange(project: Any, dest: Path) -> str:
+    """COCO and DICOM SEG exports (highdicom and its standard tables are in the bundle), read back."""
+    import numpy as np
+
+    from labeldesk.core import ids
+    from labeldesk.core.formats.selection import Selection
+    from labeldesk.core.geometry import Mask
+    from labeldesk.core.interchange import export, import_file
+    from labeldesk.core.ops import OpDraft
+    cls = next((c for c in project.classes() if not c.deprecated and not c.merged_into
+                and (not c.kinds or {"box", "mask"} <= set(c.kinds)) and not any(a.get("required") for a in c.attributes)), None)
+    if cls is None:
+        raise RuntimeError("the demo ontology has no class for boxes and masks")
+    drafts = []
+    for a in project.assets():
+        if a.kind == "image":
+            geometry = {"kind": "box", "xyxy": [2.0, 3.0, 20.0, 30.0]}
+        elif a.kind == "volume" and (project.locator(a.id) or {}).get("reader") == "dicom":
+            m = np.zeros((a.height, a.width), bool)
+            m[a.height // 4: a.height // 2, a.width // 4: a.width // 2] = True
+            geometry = Mask.from_array(m).to_dict()
+        else:
+            continue
+        drafts.append(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": a.id, "layer_id": project.my_layer_id, "class_id": cls.id,
+            "plane": {"z": a.depth // 2} if a.kind == "volume" else {}, "geometry": geometry}}))
+    project.apply_all(drafts)
+    coco = export(project, "coco", dest / "coco.json", Selection(layer="mine"))
+    seg = export(project, "dicom-seg", dest / "seg", Selection(layer="mine"))
+    back = import_file(project, "coco", dest / "coco.json", options={"layer": "self-test import"})
+    if back.refused:
+        raise RuntimeError(f"COCO read back refused {len(back.refused)}: {back.refused[0]}")
+    import highdicom
+    segs = [highdicom.seg.segread(f) for f in sorted((dest / "seg").rglob("*.dcm"))] if (dest / "seg").exists() else []
+    if not (coco.exported and back.imported and seg.exported and segs):
+        raise RuntimeError(f"round trip incomplete: coco {coco.exported} out, {back.imported} back; "
+                           f"SEG {seg.exported} masks, {len(segs)} file(s) read ({seg.refused[:1]})")
+    return f"coco {coco.exported} out, {back.imported} back; SEG {seg.exported} masks, {len(segs)} file(s) read"
+
+
+def _share(project: Any, tmp: Path) -> str:
+    """Share the project, join it as a second device, and compare the two replicas."""
+    from labeldesk.core.sync import engine
+    from labeldesk.core.sync.status import state_digest
+    engine.init_share(project, tmp / "share")
+    joined, _ = engine.join_share(tmp / "share", tmp / "joined")
+    try:
+        if state_digest(joined.conn) != state_digest(project.conn):
+            raise RuntimeError("the joined replica differs from the shared project")
+        return f"{joined.counts()['ops']} ops on the joined replica, state digests equal"
+    finally:
+        joined.close()
+
+
+def _deidentify(dest: Path) -> str:
+    """De-identification on import (dicognito is in the bundle)."""
+    from labeldesk.core.importer import add_paths
+    from labeldesk.core.project import Project
+    from labeldesk.core.samples.ct import write_ct_series
+    write_ct_series(dest / "in", n_slices=3, size=32, seed=2)
+    with Project.create(dest / "project", user_name="self-test") as project:
+        report = add_paths(project, [str(dest / "in")], deidentify=True)
+        if len(report.added) != 1 or not project.locator(report.added[0].id).get("deid"):
+            raise RuntimeError(f"expected one de-identified series: {report.summary()} {report.refused}")
+        return report.summary()
 
 
 def _codecs(dest: Path) -> list[str]:
