@@ -118,6 +118,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.project is None:
             return
         layers = self.project.layers()
+        if self.current_asset_id is not None:         # blind labeling: only the layers you may see
+            from labeldesk.core.review.assignment import visible_layers
+            visible = set(visible_layers(self.project, self.project.user_id, self.current_asset_id))
+            layers = [l for l in layers if l.id in visible]
         names = ["All layers"] + [f"{l.name} ({l.kind})" for l in layers]
         name, ok = QtWidgets.QInputDialog.getItem(self, "Layer", "Show in this viewport:", names, 0, False)
         if ok:

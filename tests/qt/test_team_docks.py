@@ -110,3 +110,16 @@ def test_issues_are_pinned_in_the_viewport_where_they_were_opened(qtbot, window,
     c = window.viewport.image_to_view(40.0, 30.0)
     colour = image.pixelColor(int(c.x()), int(c.y()))
     assert colour.red() > 200 and 100 < colour.green() < 180 and colour.blue() < 60   # the orange marker
+
+
+def test_show_layer_offers_only_the_layers_a_blind_annotator_may_see(qtbot, window, show, monkeypatch):
+    asset = _image(window)
+    p = window.project
+    _, bob_layer, _ = _bob_with_a_box(window, asset.id)
+    p.apply(OpDraft("role.revoke", p.user_id, {"role": "admin"}, reason="annotator only"))
+    show(asset.name)
+    offered = []
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getItem",
+                        lambda _w, _t, _l, names, *a: (offered.extend(names), ("", False))[1])
+    window.show_layer_in_viewport()
+    assert offered and not any(n.startswith("bob") for n in offered)
