@@ -1,7 +1,7 @@
 """SYNC-1 (push / pull 10k changed annotations through the shared folder), SYNC-M (merge of 100k
-foreign ops), SYNC-B (bootstrap of a new device by `share join`).
+foreign ops), SYNC-B (bootstrap of a new device by `share join`; with --snapshot: from a snapshot + tails).
 
-    python benchmarks/bench_sync.py [--changed 10000] [--merge 100000] [--bootstrap 0]
+    python benchmarks/bench_sync.py [--changed 10000] [--merge 100000] [--bootstrap 0] [--snapshot 0]
 
 Baselines, measured in the same run: B30 = ``shutil.copyfile`` to the share of a file as large as
 the segments the round wrote (SYNC-1); a plain SQLite ``executemany`` of the same op rows into a
@@ -165,11 +165,45 @@ def merge(n: int, label: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def bootstrap_from_snapshot(n: int, per_segment: int = 50) -> None:
+    """SYNC-B (snapshot): ``share join`` of a share holding n ops in segments of ``per_segment`` ops,
+    a snapshot of them and a 1% tail, against ``share join`` of the same share without the snapshot
+    (baseline, same run)."""
+    from labeldesk.core.sync import snapshot
+    tmp = Path(tempfile.mkdtemp())
+    a, asset = _founder(tmp, 0)
+    for _ in range(0, n, per_segment):        # a long-lived share: one small segment per sync round
+        _creates(a, asset, per_segment)
+        engine.sync_round(a)
+    snapshot.write(a)
+    _creates(a, asset, max(1, n // 100))
+    engine.sync_round(a)
+    t0 = time.perf_counter()
+    s, _ = engine.join_share(tmp / "share", tmp / "s")
+    t_snap = time.perf_counter() - t0
+    used = s.conn.execute("SELECT value FROM meta WHERE key = 'sync.snapshot'").fetchone()
+    (tmp / "share" / "snapshots").rename(tmp / "snapshots-aside")
+    t0 = time.perf_counter()
+    g, _ = engine.join_share(tmp / "share", tmp / "g")
+    t_segs = time.perf_counter() - t0
+    same = s.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0] == g.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
+    from labeldesk.core.sync.status import state_digest
+    print(f"SYNC-B  join of {n} ops in {n // per_segment} segments + {max(1, n // 100)} ops: from a snapshot + tails {t_snap:6.2f} s, from segments only "
+          f"{t_segs:6.2f} s | ratio {t_snap / t_segs:4.2f}x ({'snapshot used' if used else 'SNAPSHOT NOT USED'}, "
+          f"state digests {'equal' if state_digest(s.conn) == state_digest(g.conn) and same else 'DIFFER'})")
+    print(f"        {_checks(s, g)}")
+    for p in (a, s, g):
+        p.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--changed", type=int, default=10_000)
     ap.add_argument("--merge", type=int, default=100_000)
     ap.add_argument("--bootstrap", type=int, default=0, help="ops for SYNC-B (1,000,000 in the design; slow)")
+    ap.add_argument("--snapshot", type=int, default=0, help="ops for SYNC-B bootstrap from a snapshot + 1%% tail vs "
+                    "from segments")
     args = ap.parse_args()
     print(machine())
     sync1(args.changed)
@@ -177,3 +211,5 @@ if __name__ == "__main__":
         merge(args.merge, "SYNC-M")
     if args.bootstrap:
         merge(args.bootstrap, "SYNC-B")
+    if args.snapshot:
+        bootstrap_from_snapshot(args.snapshot)

@@ -53,6 +53,9 @@ def cmd_share_join(args: argparse.Namespace) -> int:
             return _print_report(report, True)
         print(f"joined project {project.id} at {project.root} as device {project.device_id[:8]}"
               + (f", user {args.user}" if args.user else ""))
+        from labeldesk.core.store import repo
+        if repo.get_meta(project.conn, "sync.snapshot"):
+            print(f"bootstrapped from snapshots/{repo.get_meta(project.conn, 'sync.snapshot')}, then the segments after it")
         if not args.user:
             print(f"no --user given: you can view; to edit, ask an admin to add you (`labeldesk user add`), then "
                   f"`labeldesk sync {project.root}` and `labeldesk share user {project.root} YOUR_NAME`")
@@ -67,6 +70,30 @@ def cmd_share_user(args: argparse.Namespace) -> int:
         with project.transaction() as conn:
             repo.set_meta(conn, "user_id", uid)
         print(f"on this device you now act as {args.name} ({uid})")
+        return 0
+
+
+def cmd_share_snapshot(args: argparse.Namespace) -> int:
+    from labeldesk.core.errors import LabeldeskError
+    from labeldesk.core.review.roles import _has_admin, user_roles
+    from labeldesk.core.sync import snapshot
+    from labeldesk.core.sync.engine import sync_round
+    with _open(args) as project:
+        if _has_admin(project.conn) and "admin" not in user_roles(project.conn, project.user_id):
+            raise LabeldeskError(f"{project.root}: only an admin writes snapshots of the share")
+        report = sync_round(project)          # publish first, so the snapshot covers this device's work
+        if report.state not in ("ok", "identity"):
+            raise LabeldeskError(f"{project.root}: no snapshot written: the share is {report.state}"
+                                 + (f" ({report.message})" if report.message else ""))
+        name, manifest = snapshot.write(project)
+        if args.json:
+            print(json.dumps({"snapshot": name, "vector": manifest["vector"],
+                              "state_digest": manifest["state_digest"]}, indent=2))
+        else:
+            ops = sum(manifest["vector"].values())
+            print(f"snapshot  snapshots/{name}: {ops} ops of {len(manifest['vector'])} devices")
+            if manifest["state_digest"] is None:
+                print("note      this store holds ops not yet on the share; joiners check the ops, not the state")
         return 0
 
 
@@ -141,7 +168,7 @@ def cmd_share_resolve(args: argparse.Namespace) -> int:
 
 def register(command: Callable[..., Any]) -> None:
     share = command("share", lambda a: (share.print_help(), 2)[1],
-                    "work with the team's shared folder: init, join, status, conflicts, resolve, user")
+                    "work with the team's shared folder: init, join, status, conflicts, resolve, user, snapshot")
     sub = share.add_subparsers(dest="share_command", metavar="SUBCOMMAND")
 
     def sub_command(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -157,7 +184,7 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
 
     p = sub_command("join", cmd_share_join, "make a new local replica of a shared project (new device id) and "
-                    "bootstrap it from every device's segments")
+                    "bootstrap it from the newest valid snapshot (if any) and every device's segments after it")
     p.add_argument("folder", metavar="FOLDER", help="the shared folder (holds labeldesk-project.json)")
     p.add_argument("dest", metavar="DEST", help="new local project folder (on a local disk)")
     p.add_argument("--user", help="your user name in the project (an admin adds users)")
@@ -182,6 +209,13 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("conflict", metavar="CONFLICT", help="conflict id (or a unique prefix)")
     p.add_argument("choice", metavar="OP_ID", help="op id of the candidate to keep (or a unique suffix)")
     p.add_argument("--reason", help="why (kept in the audit trail)")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
+
+    p = sub_command("snapshot", cmd_share_snapshot, "admin: sync, then write an immutable snapshot of every op this "
+                    "store has merged or published (snapshots/snap-*); new devices joining load the newest valid "
+                    "snapshot and read only the segments after it")
+    p.add_argument("project", metavar="PROJECT", help="local project folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
 
     p = sub_command("user", cmd_share_user, "choose who you are on this device: a project member (an admin adds "

@@ -406,7 +406,11 @@ def join_share(folder: str | Path, dest: str | Path, *, user: str | None = None,
     try:
         with project.transaction() as conn:
             repo.set_meta(conn, SHARE_KEY, str(folder))
+        from labeldesk.core.sync import snapshot
+        with _bulk():       # the newest valid snapshot, then only the segments after it
+            _, ignored = snapshot.bootstrap(project, folder)
         report = sync_round(project)
+        report.problems[:0] = ignored
         if user:
             from labeldesk.core.review.roles import find_user
             uid = find_user(project.conn, user)

@@ -26,6 +26,9 @@ MIN_APP_VERSION = "0.1.0"
 
 SEGMENT_RE = re.compile(r"^seg-(\d{12})-(\d{12})-([0-9a-f]{12})\.jsonl$")
 DEVICE_RE = re.compile(r"^[0-9a-f]{32}$")
+# snapshots/snap-<hlc ms>-<hlc counter>-<device>/ holding manifest.json and ops-<device>.jsonl.gz
+SNAPSHOT_RE = re.compile(r"^snap-(\d{15})-(\d{6})-([0-9a-f]{32})$")
+SNAPSHOT_OPS_RE = re.compile(r"^ops-([0-9a-f]{32})\.jsonl\.gz$")
 OWN_TEMP_RE = re.compile(r"^\.(seg-\d{12}|blob-[0-9a-f]{12}|head|device)\.[0-9a-f]+\.tmp$")
 # Recognised foreign artefacts (design/sync.md §2.2, failure modes #8, #9).
 ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -95,6 +98,10 @@ class ShareLayout:
     @property
     def quarantine(self) -> Path:
         return self.root / "quarantine"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
 
     def device_dir(self, dev: str) -> Path:
         return self.devices / dev
