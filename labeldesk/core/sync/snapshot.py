@@ -116,10 +116,11 @@ def write(project: Any) -> tuple[str, dict[str, Any]]:
         raise LabeldeskError(f"{share}: nothing is published or merged yet; sync first, then snapshot")
     files: dict[str, bytes] = {}
     devices: dict[str, Any] = {}
-    held = 0
+    held = waiting = 0
     for dev, (last_seq, last_sha, last_segment) in sorted(vector.items()):
         encoded, from_ops = _lines(conn, dev, last_seq)
         held += from_ops
+        waiting += len(encoded) - from_ops
         data = gzip.compress(("\n".join(encoded) + "\n").encode("utf-8"), compresslevel=6, mtime=0)
         fname = f"ops-{dev}.jsonl.gz"
         files[fname] = data
@@ -129,8 +130,9 @@ def write(project: Any) -> tuple[str, dict[str, Any]]:
     hlc = project.clock.last.to_list()
     body = {"format": SNAPSHOT_FORMAT, "project_id": project.id, "device_id": project.device_id,
             "hlc": hlc, "vector": {d: v["last_seq"] for d, v in devices.items()}, "devices": devices,
-            # the writer's state is exactly the vector's only if it holds no other op
-            "state_digest": state_digest(conn) if total == held else None,
+            # the writer's state is exactly the vector's only if it holds no other op and none
+            # waits for its blob (a joiner may have the blob by now)
+            "state_digest": state_digest(conn) if total == held and not waiting else None,
             "app": f"labeldesk/{__version__}"}
     manifest = {**body, "sha256": hashlib.sha256(canonical_json(body).encode()).hexdigest()}
     files["manifest.json"] = (canonical_json(manifest) + "\n").encode()

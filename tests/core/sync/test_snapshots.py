@@ -7,10 +7,12 @@ import hashlib
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from labeldesk.cli import main
 from labeldesk.core.errors import LabeldeskError
+from labeldesk.core.geometry import Mask
 from labeldesk.core.ops import canonical_json
 from labeldesk.core.store import repo
 from labeldesk.core.sync import engine, snapshot
@@ -212,3 +214,67 @@ def test_cli_snapshot_admin_only_and_join_uses_it(tmp_path, capsys):
 def test_snapshot_of_unshared_project_is_refused(project):
     with pytest.raises(LabeldeskError, match="not shared"):
         snapshot.write(project)
+
+
+def test_large_payloads_and_devices_newer_than_the_snapshot(team):
+    """A payload that travels as a blob in segments is inline in the snapshot; a device that joined
+    after the snapshot is read from its first segment."""
+    from labeldesk.core import ids
+    from labeldesk.core.ops import OpDraft
+    a, b = team.devices
+    _work(team)
+    big = ids.new_id()
+    mask = Mask.from_array(np.indices((200, 200)).sum(0) % 2 == 0)         # 40,000 runs: > 64 KB
+    b.apply(OpDraft("annotation.create", big, {"annotation": {
+        "asset_id": team.asset, "layer_id": b.my_layer_id, "geometry": mask.to_dict()}}))
+    team.sync_all()
+    assert any((team.share / "blobs" / "sha256").rglob("*.bin"))          # it travelled as a blob
+    name, manifest = snapshot.write(a)
+    assert manifest["state_digest"] == state_digest(a.conn)
+    late, _ = _join(team, "late", user="u1")      # joins after the snapshot, publishes its own ops
+    try:
+        team.box(late, 33)
+        engine.sync_round(late)
+        assert late.device_id not in manifest["vector"]
+        team.sync_all()
+        p, report = _join(team, "joiner")
+        try:
+            assert repo.get_meta(p.conn, "sync.snapshot") == name
+            assert report.received["ops"] == late.conn.execute(
+                "SELECT COUNT(*) FROM ops WHERE dev = ?", (late.device_id,)).fetchone()[0] >= 1
+            engine.sync_round(late)
+            assert state_digest(p.conn) == state_digest(late.conn) == state_digest(a.conn)
+            assert p.conn.execute("SELECT 1 FROM annotations WHERE id = ?", (big,)).fetchone()
+        finally:
+            p.close()
+    finally:
+        late.close()
+
+
+def test_line_waiting_for_its_blob_is_kept_in_the_snapshot(team):
+    from labeldesk.core import ids
+    from labeldesk.core.ops import OpDraft
+    a, b = team.devices
+    _work(team)
+    ann = ids.new_id()
+    mask = Mask.from_array(np.indices((200, 200)).sum(0) % 2 == 0)
+    b.apply(OpDraft("annotation.create", ann, {"annotation": {"asset_id": team.asset, "layer_id": b.my_layer_id,
+                                                              "geometry": mask.to_dict()}}))
+    engine.sync_round(b)
+    blob = next((team.share / "blobs" / "sha256").rglob("*.bin"))
+    data = blob.read_bytes()
+    blob.write_bytes(data[:100])                            # partial blob: a waits for it
+    engine.sync_round(a)
+    assert a.conn.execute("SELECT COUNT(*) FROM sync_pending_lines").fetchone()[0] == 1
+    name, manifest = snapshot.write(a)
+    assert manifest["state_digest"] is None and manifest["vector"][b.device_id] == \
+        int(repo.get_meta(b.conn, "next_seq")) - 1
+    blob.write_bytes(data)
+    p, _ = _join(team, "joiner")
+    try:
+        assert repo.get_meta(p.conn, "sync.snapshot") == name
+        assert p.conn.execute("SELECT 1 FROM annotations WHERE id = ?", (ann,)).fetchone()
+        team.sync_all()
+        assert state_digest(p.conn) == state_digest(a.conn) == state_digest(b.conn)
+    finally:
+        p.close()
