@@ -202,7 +202,7 @@ if __name__ == "__main__":
     ap.add_argument("--changed", type=int, default=10_000)
     ap.add_argument("--merge", type=int, default=100_000)
     ap.add_argument("--bootstrap", type=int, default=0, help="ops for SYNC-B (1,000,000 in the design; slow)")
-    ap.add_argument("--snapshot", type=int, default=0, help="ops for SYNC-B bootstrap from a snapshot + 1%% tail vs "
+    ap.add_argument("--snapshot", type=int, default=0, help="ops (in segments of 50) for SYNC-B bootstrap from a snapshot + 1%% tail vs "
                     "from segments")
     args = ap.parse_args()
     print(machine())
