@@ -102,7 +102,8 @@ def _plane(asset: sqlite3.Row, value: Any) -> Plane:
     return plane
 
 
-def _clipped_geometry(asset: sqlite3.Row, plane: Plane, value: Any) -> dict[str, Any]:
+def _clip(asset: sqlite3.Row, plane: Plane, value: Any) -> Any:
+    """The validated geometry clipped to its plane (refused when invalid or wholly outside)."""
     try:
         geom = geometry_from_dict(value)
     except GeometryError as exc:
@@ -113,26 +114,21 @@ def _clipped_geometry(asset: sqlite3.Row, plane: Plane, value: Any) -> dict[str,
     except GeometryError as exc:
         require(False, f"annotation: {exc}")
     require(clipped is not None, f"annotation: the {geom.kind} lies wholly outside the {w}x{h} image")
-    return clipped.to_dict()
+    return clipped
+
+
+def _clipped_geometry(asset: sqlite3.Row, plane: Plane, value: Any) -> dict[str, Any]:
+    return _clip(asset, plane, value).to_dict()
 
 
 def _clipped_geometry_noted(conn: sqlite3.Connection, asset: sqlite3.Row, plane: Plane, value: Any) -> dict[str, Any]:
     """``_clipped_geometry``; in a batch, also notes the bounds of the shape just validated so
     that ``apply`` (of the same op, with the very same dict) does not parse it again."""
     b = _batch(conn)
-    if b is None:
-        return _clipped_geometry(asset, plane, value)
-    try:
-        geom = geometry_from_dict(value)
-    except GeometryError as exc:
-        require(False, f"annotation: {exc}")
-    w, h, _ = plane_extent(asset, plane)
-    try:
-        clipped = geom.clip(w, h)
-    except GeometryError as exc:
-        require(False, f"annotation: {exc}")
-    require(clipped is not None, f"annotation: the {geom.kind} lies wholly outside the {w}x{h} image")
+    clipped = _clip(asset, plane, value)
     out = clipped.to_dict()
+    if b is None:
+        return out
     if clipped.kind in ("box", "polygon"):      # (their to_dict/bounds round trip is exact)
         b.geometry = (out, clipped.bounds(), None)
     return out
