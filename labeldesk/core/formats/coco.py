@@ -342,10 +342,7 @@ def export_coco(ctx: ExportContext, out: Any) -> None:
     keypoint_names: dict[str, list[str]] = {}
     labelled: list[tuple[dict[str, Any], str]] = []
     for asset in ctx.each_asset():
-        groups = ctx.planes(asset)
-        if not groups and asset.kind in ("image", "pyramid"):
-            groups = [(Plane(), [])]
-        for plane, items in groups:
+        for plane, items in ctx.export_planes(asset):
             w, h, _ = extent(asset, plane)
             image_id = len(images) + 1
             images.append({"id": image_id, "file_name": item_name(asset, plane), "width": w, "height": h})

@@ -28,7 +28,7 @@ from labeldesk import __version__
 from labeldesk.core.errors import InputError, LabeldeskError
 from labeldesk.core.formats.archive import InputTree, OutputTree
 from labeldesk.core.formats.context import ImportContext
-from labeldesk.core.formats.nifti_labels import plane_mask, plane_target, safe_name
+from labeldesk.core.formats.nifti_labels import plane_target, rasterised, safe_name
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Mask
 from labeldesk.core.model import Asset, Plane
@@ -57,15 +57,7 @@ def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int]) -> tuple
     shape = (asset.frames, asset.depth, asset.height, asset.width)
     labels = np.zeros(shape, np.uint16 if len(ctx.classes) > 255 else np.uint8)
     stack: np.ndarray | None = None
-    for ann in ctx.annotations(asset):
-        entry = ctx.entry(asset, ann)
-        if entry is None:
-            continue
-        target = plane_target(labels[ann.plane.t], ann.plane)
-        pixels = plane_mask(ann.geometry, target.shape[1], target.shape[0])
-        if pixels is None:
-            ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for a segmentation")
-            continue
+    for ann, entry, target, pixels in rasterised(ctx, asset, labels, "a segmentation"):
         if ann.geometry.kind != "mask":
             ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to pixels")
         counts[ann.geometry.kind] = counts.get(ann.geometry.kind, 0) + 1

@@ -231,10 +231,7 @@ def _shapes(ctx: ExportContext, asset: Any, ann: Any, label: str, group: int) ->
 
 def export_labelme(ctx: ExportContext, out: Any) -> None:
     for asset in ctx.each_asset():
-        groups = ctx.planes(asset)
-        if not groups and asset.kind in ("image", "pyramid"):
-            groups = [(Plane(), [])]
-        for plane, items in groups:
+        for plane, items in ctx.export_planes(asset):
             name = item_name(asset, plane)
             member = f"{strip_suffix(name)}.json"
             if not ctx.claim(asset, member):

@@ -106,11 +106,9 @@ def label_table(ctx: ExportContext) -> str:
     return "\n".join(lines) + "\n"
 
 
-def label_volume(ctx: ExportContext, asset: Asset) -> tuple[np.ndarray, int]:
-    """(T, Z, Y, X) label values of the selected annotations of ``asset``; the count exported."""
-    dtype = np.uint8 if len(ctx.classes) < 256 else np.uint16
-    vol = np.zeros((asset.frames, asset.depth, asset.height, asset.width), dtype)
-    n = 0
+def rasterised(ctx: ExportContext, asset: Asset, vol: np.ndarray, what: str) -> Any:
+    """(annotation, class entry, the (rows, cols) view of ``vol`` on its plane, its pixels) for each
+    selected annotation of ``asset`` that has pixels; the others are reported as skipped."""
     for ann in ctx.annotations(asset):
         entry = ctx.entry(asset, ann)
         if entry is None:
@@ -118,8 +116,17 @@ def label_volume(ctx: ExportContext, asset: Asset) -> tuple[np.ndarray, int]:
         target = plane_target(vol[ann.plane.t], ann.plane)
         pixels = plane_mask(ann.geometry, target.shape[1], target.shape[0])
         if pixels is None:
-            ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for a label map")
+            ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for {what}")
             continue
+        yield ann, entry, target, pixels
+
+
+def label_volume(ctx: ExportContext, asset: Asset) -> tuple[np.ndarray, int]:
+    """(T, Z, Y, X) label values of the selected annotations of ``asset``; the count exported."""
+    dtype = np.uint8 if len(ctx.classes) < 256 else np.uint16
+    vol = np.zeros((asset.frames, asset.depth, asset.height, asset.width), dtype)
+    n = 0
+    for ann, entry, target, pixels in rasterised(ctx, asset, vol, "a label map"):
         taken = target[pixels]
         if taken.any():
             ctx.converted(asset, ann, f"overlaps {int(np.count_nonzero(taken))} labelled voxel(s): drawn over them")

@@ -169,6 +169,14 @@ class ExportContext:
             groups.setdefault(ann.plane, []).append(ann)
         return list(groups.items())
 
+    def export_planes(self, asset: Asset) -> list[tuple[Plane, list[Annotation]]]:
+        """The planes an exporter writes: those with annotations; an image without any is still
+        one (empty) item, so image datasets list every image."""
+        groups = self.planes(asset)
+        if not groups and asset.kind in ("image", "pyramid"):
+            groups = [(Plane(), [])]
+        return groups
+
     def classifications(self, asset: Asset) -> list[dict[str, Any]]:
         from labeldesk.core.op_types.classifications import classifications
         layer_ids = {l.id for l in self.layers}

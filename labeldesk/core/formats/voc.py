@@ -21,7 +21,6 @@ from labeldesk.core.formats.floats import number, offset_for
 from labeldesk.core.formats.matching import extent, item_name, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Points, Polyline
-from labeldesk.core.model import Plane
 
 STANDARD = ("pose", "truncated", "difficult", "occluded")
 
@@ -134,10 +133,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
 
 def export_voc(ctx: ExportContext, out: Any) -> None:
     for asset in ctx.each_asset():
-        groups = ctx.planes(asset)
-        if not groups and asset.kind in ("image", "pyramid"):
-            groups = [(Plane(), [])]
-        for plane, items in groups:
+        for plane, items in ctx.export_planes(asset):
             name = item_name(asset, plane)
             member = f"Annotations/{strip_suffix(name)}.xml"
             if not ctx.claim(asset, member):

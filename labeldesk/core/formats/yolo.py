@@ -25,7 +25,6 @@ from labeldesk.core.formats.floats import fraction_for, number
 from labeldesk.core.formats.matching import extent, item_name, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Box, Ellipse, Mask, Points, Polygon, Polyline, RotatedBox
-from labeldesk.core.model import Plane
 
 NAME_FILES = ("data.yaml", "dataset.yaml", "classes.txt", "obj.names")
 
@@ -295,10 +294,7 @@ def _yaml(ctx: ExportContext, task: str) -> str:
 def _export(ctx: ExportContext, out: Any, make: Callable[..., list[float] | None], task: str) -> None:
     dropped = 0
     for asset in ctx.each_asset():
-        groups = ctx.planes(asset)
-        if not groups and asset.kind in ("image", "pyramid"):
-            groups = [(Plane(), [])]
-        for plane, items in groups:
+        for plane, items in ctx.export_planes(asset):
             member = f"labels/{strip_suffix(item_name(asset, plane))}.txt"
             if not ctx.claim(asset, member):
                 continue
