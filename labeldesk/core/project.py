@@ -24,7 +24,7 @@ from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
 from labeldesk.core.op_types import annotations
 from labeldesk.core.ops import Applied, Op, OpDraft, get_op_type
-from labeldesk.core.review.roles import authorisation_problem
+from labeldesk.core.review.roles import AuthorisationMemo
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.store.connection import backup, connect, integrity_check
 from labeldesk.core.store.location import check_store_location
@@ -187,11 +187,10 @@ class Project:
         with self.transaction():
             seq = int(self._meta("next_seq", "1"))
             prev_chain = oplog.last_chain_hash(self.conn)
-            # Bulk imports: who may create annotations in which layer does not change unless an op
-            # of the batch changes users, roles or layers, so that answer is remembered meanwhile;
-            # so are the asset, layer and class rows annotation ops read, until an op of another
-            # type (which may change them) comes.
-            allowed_creates: set[tuple[Any, Any]] = set()
+            # Bulk imports: who may write annotations in which layer, and the asset, layer and class
+            # rows annotation ops read, are remembered until an op of another type (which may
+            # change them) comes.
+            memo = AuthorisationMemo()
             lookups = annotations.begin_batch(self.conn)
             # The op-log/outbox rows of a run of annotation.create ops (which read neither) are
             # written together; any other op, and the role check, see them written first.
@@ -199,6 +198,7 @@ class Project:
             try:
                 for draft in drafts:
                     lookups.seen(draft.type)
+                    memo.seen(draft.type)
                     if draft.type != "annotation.create":
                         pending.flush(self.conn)
                     kind = get_op_type(draft.type)
@@ -209,21 +209,15 @@ class Project:
                     if draft.type in FREE_TEXT_OPS:
                         self._check_no_phi(draft)
                     op = self._stamp(draft, seq, user)
-                    key = None
-                    if op.type == "annotation.create":
-                        key = (op.user, (op.payload.get("annotation") or {}).get("layer_id"))
-                    elif op.type.startswith(("user.", "role.", "layer.")):
-                        allowed_creates.clear()
-                    if key is None or key not in allowed_creates:
+                    key = memo.key(self.conn, op)
+                    if not memo.known(key):
                         pending.flush(self.conn)
-                        problem = authorisation_problem(self.conn, op)
-                        if problem is not None:
-                            raise OpRejected(problem)
-                        if key is not None:
-                            allowed_creates.add(key)
+                    problem = memo.problem(self.conn, op, key)
+                    if problem is not None:
+                        raise OpRejected(problem)
                     encode = getattr(kind, "payload_json", None)
                     prev_chain = oplog.append(self.conn, op, outbox=True, prev_chain=prev_chain,
-                                              pending=pending if key is not None else None,
+                                              pending=pending if op.type == "annotation.create" else None,
                                               payload_json=encode(self.conn, op) if encode is not None else None)
                     changes = kind.apply(self.conn, op, draft.local)
                     lookups.seen(op.type)

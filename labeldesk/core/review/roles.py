@@ -161,6 +161,45 @@ def authorisation_problem(conn: sqlite3.Connection, op: Op) -> str | None:
     return f"{who} may not {op.type} ({op.op_id}): {problem}" if problem else None
 
 
+MEMO_TYPES = frozenset({"annotation.create", "annotation.update", "annotation.delete"})
+
+
+class AuthorisationMemo:
+    """Within one batch (a bulk apply, or one merged segment): an allowed annotation op is not
+    re-checked for the same (type, user, layer) until an op of another type -- which may change
+    users, roles or layers -- is seen. ``check`` is :func:`authorisation_problem` by default."""
+
+    def __init__(self, check: Any = None) -> None:
+        self._check = check or authorisation_problem
+        self._allowed: set[tuple[Any, ...]] = set()
+
+    def key(self, conn: sqlite3.Connection, op: Op) -> tuple[Any, ...] | None:
+        if op.type not in MEMO_TYPES:
+            return None
+        p = op.payload
+        if op.type == "annotation.create":
+            return (op.type, op.user, (p.get("annotation") or {}).get("layer_id"))
+        if "layer_id" in (p.get("set") or {}):
+            return None                                   # moves between layers: always checked
+        row = conn.execute("SELECT layer_id FROM annotations WHERE id = ?", (op.entity,)).fetchone()
+        return (op.type, op.user, row[0] if row else None)
+
+    def known(self, key: tuple[Any, ...] | None) -> bool:
+        return key is not None and key in self._allowed
+
+    def problem(self, conn: sqlite3.Connection, op: Op, key: tuple[Any, ...] | None) -> str | None:
+        if self.known(key):
+            return None
+        problem = self._check(conn, op)
+        if problem is None and key is not None:
+            self._allowed.add(key)
+        return problem
+
+    def seen(self, op_type: str) -> None:
+        if op_type not in MEMO_TYPES:
+            self._allowed.clear()
+
+
 # ---- acting as a user (CLI --as NAME, or LABELDESK_USER) --------------------------------------
 def find_user(conn: sqlite3.Connection, ref: str) -> str:
     """A user id from a user name or id; an unknown or ambiguous name is an error."""

@@ -10,8 +10,6 @@ materialises it through the op type's own ``apply``.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import json
 import sqlite3
 from typing import Any, Callable
@@ -19,6 +17,7 @@ from typing import Any, Callable
 from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
 from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, get_op_type
+from labeldesk.core.review.roles import MEMO_TYPES, AuthorisationMemo, authorisation_problem
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
 from labeldesk.core.sync.reducer import Reducer, save_state
@@ -27,12 +26,6 @@ from labeldesk.core.sync.segment import GENESIS, Segment
 
 def now_wall() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _authoriser() -> Callable[[sqlite3.Connection, Op], str | None] | None:
-    if importlib.util.find_spec("labeldesk.core.review.roles") is None:
-        return None
-    return getattr(importlib.import_module("labeldesk.core.review.roles"), "authorisation_problem", None)
 
 
 def cursors(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
@@ -49,7 +42,7 @@ class Merger:
         self.history = History(self.conn)
         self.now = now_wall()
         self.reducer = Reducer(self.conn, self.history, self.now)
-        self.authorise = _authoriser()
+        self.authorise: Callable[[sqlite3.Connection, Op], str | None] | None = authorisation_problem
         self.changes = ChangeSet()
         self.counts = {"ops": 0, "duplicates": 0, "applied": 0, "pending": 0, "unauthorised": 0,
                        "unknown_type": 0, "collisions": 0, "rejected": 0}
@@ -64,7 +57,7 @@ class Merger:
         self._logged: dict[str, str] | None = None    # op id -> op hash of the segment's ops logged before
         self._rows: list[tuple[Any, ...]] | None = None    # op-log rows not yet written
         self._lookups: annotation_ops.BatchLookups | None = None
-        self._allowed: set[tuple[Any, ...]] | None = None
+        self._allowed: Any = None                 # AuthorisationMemo while a segment merges
 
     @property
     def own_ids(self) -> set[str]:
@@ -94,7 +87,7 @@ class Merger:
             " BETWEEN ? AND ?)", (json.dumps(op_ids), seg.dev, seg.first, seg.last)).fetchall()
         self._logged = {r[0]: r[1] for r in logged}
         self._chain = oplog.last_chain_hash(self.conn)
-        self._allowed = set()
+        self._allowed = AuthorisationMemo(self.authorise) if self.authorise is not None else None
         # rows are buffered unless another op id holds one of the segment's seqs (the insert of
         # that line must fail on its own, as it would unbuffered)
         self._rows = [] if set(self._logged) <= set(op_ids) else None
@@ -253,25 +246,15 @@ class Merger:
     def _authorisation(self, ref: OpRef) -> str | None:
         """The roles check; inside a segment, an allowed annotation op is not re-checked for the
         same (type, user, layer) until an op of another kind (users, roles, layers…) is decided."""
-        key = None
-        if self._allowed is not None and ref.type in _ANNOTATION_TYPES:
-            p = ref.payload
-            if ref.type == "annotation.create":
-                key = (ref.type, ref.user, (p.get("annotation") or {}).get("layer_id"))
-            elif "layer_id" not in (p.get("set") or {}):
-                row = self.conn.execute("SELECT layer_id FROM annotations WHERE id = ?", (ref.entity,)).fetchone()
-                key = (ref.type, ref.user, row[0] if row else None)
-            if key is not None and key in self._allowed:
-                return None
-        problem = self.authorise(self.conn, _op(ref))  # type: ignore[misc]
-        if problem is None and key is not None and self._allowed is not None:
-            self._allowed.add(key)
-        return problem
+        op = _op(ref)
+        if self._allowed is None:
+            return self.authorise(self.conn, op)  # type: ignore[misc]
+        return self._allowed.problem(self.conn, op, self._allowed.key(self.conn, op))
 
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
         if ref.type not in _ANNOTATION_TYPES:
-            if self._allowed:
-                self._allowed.clear()         # it may change users, roles or layers
+            if self._allowed is not None:
+                self._allowed.seen(ref.type)  # it may change users, roles or layers
             self._flush()                     # its type's apply may read the op log
         if self._lookups is not None:
             self._lookups.seen(ref.type)
@@ -341,7 +324,7 @@ class Merger:
 
 _INSERT_OP = ("INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload, reason,"
               " op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-_ANNOTATION_TYPES = frozenset({"annotation.create", "annotation.update", "annotation.delete"})
+_ANNOTATION_TYPES = MEMO_TYPES
 
 
 def _op(ref: OpRef) -> Op:
