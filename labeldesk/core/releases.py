@@ -258,11 +258,8 @@ def _tmp_prefix(name: str) -> str:
 
 
 def _write_coco(project: Any, layers: list[Any], wanted: str | None, dest: Path) -> bool:
-    try:
-        from labeldesk.core import interchange
-        from labeldesk.core.formats.selection import Selection
-    except ImportError:
-        return False
+    from labeldesk.core import interchange
+    from labeldesk.core.formats.selection import Selection
     layer = "final" if wanted in (None, "final") else layers[0].id
     report = interchange.export(project, "coco", dest, Selection(layer=layer))
     return not report.cancelled and dest.exists()
