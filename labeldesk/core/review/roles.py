@@ -40,6 +40,8 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "review.decide": ("reviewer", "adjudicator"),
     "review.adjudicate": ("adjudicator",),
     "issue.open": ANY_ROLE, "issue.comment": ANY_ROLE, "issue.resolve": ANY_ROLE, "issue.reopen": ANY_ROLE,
+    # signing keys: an admin enrols or revokes anyone's; a member rotates or revokes their own
+    "key.enrol": ANY_ROLE, "key.revoke": ANY_ROLE,
 }
 
 # Which roles may write annotations into a layer of each kind (admins may write any layer).
@@ -115,6 +117,10 @@ def _touched_layers(conn: sqlite3.Connection, op: Op) -> list[sqlite3.Row | dict
 
 
 def _op_problem(conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+    if op.type in ("key.enrol", "key.revoke"):
+        if op.entity == op.user or "admin" in roles:
+            return None
+        return f"needs role admin to {'enrol' if op.type == 'key.enrol' else 'revoke'} another user's key"
     if op.type == "layer.create":
         d = op.payload.get("layer") or {}
         kind, owner = d.get("kind", "annotator"), d.get("owner")
