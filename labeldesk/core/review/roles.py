@@ -222,16 +222,25 @@ def find_user(conn: sqlite3.Connection, ref: str) -> str:
 
 def acting_user(project: Any, name: str | None = None) -> str:
     """Who acts: ``name`` if given, else the LABELDESK_USER environment variable when it names a
-    member of the project, else the project's own user (the one who created or opened it here)."""
+    member of the project, else the project's own user (the one who created or opened it here).
+
+    Acting as anyone but this device's own user needs that user's private key on this machine,
+    enrolled in the project (``labeldesk.core.sync.trust``): a name proves nothing."""
+    uid = None
     if name:
-        return find_user(project.conn, name)
-    env = os.environ.get("LABELDESK_USER")
-    if env:
-        try:
-            return find_user(project.conn, env)
-        except LabeldeskError as exc:
-            raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
-    return str(project.user_id)
+        uid = find_user(project.conn, name)
+    else:
+        env = os.environ.get("LABELDESK_USER")
+        if env:
+            try:
+                uid = find_user(project.conn, env)
+            except LabeldeskError as exc:
+                raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
+    if uid is None or uid == project.user_id:
+        return str(project.user_id)
+    from labeldesk.core.sync.trust import require_private_key
+    require_private_key(project, uid)
+    return uid
 
 
 # ---- membership changes (a role change always carries a reason) ------------------------------
