@@ -154,7 +154,17 @@ def _prepare(project: Any, verify: bool) -> RoundPlan:
     return RoundPlan(share, project.id, dev, {dev} | ({prev} if prev else set()),
                      str(repo.get_meta(conn, "instance_nonce", "")), curs, publisher.plan(project), published,
                      previous_published, repairs, Merger.pending_blobs_of(conn), head, verify,
-                     trust.root_key(conn), {k.key_id: k.public_key for k in keys.local_keys(project.id)}, merged)
+                     trust.root_key(conn), _own_keys(project), merged)
+
+
+def _own_keys(project: Any) -> dict[str, str]:
+    """This machine's keys of the users whose ops this store published or will publish: the only
+    keys a segment in our own folder may be signed with."""
+    users = {r[0] for r in project.conn.execute(
+        "SELECT DISTINCT user FROM ops WHERE dev IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted({project.device_id} | set(filter(None, [repo.get_meta(project.conn, "previous_device_id")])))),))}
+    users.add(project.user_id)
+    return {k.key_id: k.public_key for u in users if u for k in keys.local_keys(project.id, u)}
 
 
 # ---- 2. exchange (share I/O only) --------------------------------------------------------------
@@ -181,7 +191,8 @@ def _exchange(plan: RoundPlan, budget: int) -> Exchange:
         return ex
     try:
         own_unknown, problems = reader.read_own_unknown(layout, plan.device_id, set(plan.published), plan.project_id)
-        ex.own_unknown, ex.problems = _own_segments(plan, own_unknown, ex), problems
+        ex.problems = problems
+        ex.own_unknown = _own_segments(plan, own_unknown, ex)
         ex.own_damaged = publisher.check_own(layout, plan.device_id, plan.published, plan.verify)
     except HostileFile as exc:
         ex.state, ex.message = "unsafe", f"{exc}; this device publishes nothing until it is removed"
@@ -323,6 +334,10 @@ def _commit(project: Any, plan: RoundPlan, ex: Exchange) -> SyncReport:
     with project.transaction() as conn:
         conn.execute("PRAGMA defer_foreign_keys = ON")
         merger.retry_pending(ex.blobs)
+        retracted, n = trust.retract_revoked(conn, merger.reducer, merger.now)
+        if n:
+            merger.changes.update(retracted)
+            report.problems.append(f"{n} ops merged before their key's revocation arrived were set aside")
         _devices(conn, merger, ex)
         repo.set_meta(conn, "hlc", f"{project.clock.last.ms},{project.clock.last.counter}")
     report.received = {k: v for k, v in merger.counts.items() if v}

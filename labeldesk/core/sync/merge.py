@@ -309,6 +309,7 @@ class Merger:
                 self.conn.execute("DELETE FROM sync_pending_lines WHERE op_id = ?", (op_id,))
                 self.take_line(dev, {k: v for k, v in json.loads(line).items() if k != "seen"}, blobs)
                 done += 1
+        previous: list[str] | None = None
         while True:
             rows = self.conn.execute(
                 f"SELECT {REF_COLUMNS}, s.state, s.reason, o.reason FROM ops o JOIN sync_op_state s ON "
@@ -318,6 +319,10 @@ class Merger:
                 f"SELECT {REF_COLUMNS}, o.state, o.problem, o.reason FROM sync_collisions o WHERE o.state = 'pending'"
                 " ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
             progress = 0
+            batch = [r[0] for r in rows] + [r[0] for r in shadows]
+            if batch == previous:
+                return done       # the same ops again: a replay left them where they were
+            previous = batch
             for row, shadow in [(r, False) for r in rows] + [(r, True) for r in shadows]:
                 ref = ref_from_row(tuple(row)[:13])
                 ref.reason_text = row[13]  # type: ignore[attr-defined]

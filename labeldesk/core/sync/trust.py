@@ -211,3 +211,37 @@ def require_private_key(project: Any, user_id: str) -> None:
             f"{name} makes one with `labeldesk share key new PROJECT --user NAME`, an admin enrols it with "
             f"`labeldesk share enrol PROJECT NAME`")
     keys.private(key)       # unlock (passphrase) now: a wrong one is refused before anything is done
+
+
+# ---- a revocation that arrives after segments it cuts off were merged ------------------------------
+def retract_revoked(conn: sqlite3.Connection, reducer: Any, now: str) -> tuple[Any, int]:
+    """Inside a transaction: ops merged here from segments that a revocation (merged later) cuts
+    off are set aside (state ``revoked``: kept in the audit log, not applied) and their entities
+    replayed without them, so that every replica ends with the same state whatever order the
+    revocation and the segments arrived in. Returns (changes, ops set aside)."""
+    from labeldesk.core.ops import ChangeSet
+    from labeldesk.core.sync.history import REF_COLUMNS, ref_from_row
+    from labeldesk.core.sync.layout import SegmentName
+    from labeldesk.core.sync.reducer import group_of
+    changes, n = ChangeSet(), 0
+    groups: set[tuple[str, str | None]] = set()
+    rows = conn.execute("SELECT s.dev, s.name, k.revoked_cut, k.revoked_by_op FROM sync_segments s JOIN user_keys k "
+                        "ON k.key_id = s.key_id WHERE k.revoked_by_op IS NOT NULL").fetchall()
+    for dev, name, cut, by in rows:
+        sn = SegmentName.parse(name)
+        kept = json.loads(cut or "{}").get(dev, 0)
+        if sn is None or sn.last <= kept:
+            continue
+        for row in conn.execute(f"SELECT {REF_COLUMNS} FROM ops o WHERE o.dev = ? AND o.seq BETWEEN ? AND ?",
+                                (dev, max(sn.first, kept + 1), sn.last)).fetchall():
+            ref = ref_from_row(tuple(row))
+            conn.execute("INSERT OR REPLACE INTO sync_op_state (op_id, state, reason, since) VALUES (?,?,?,?)",
+                         (ref.op_id, "revoked", f"signed by a key revoked by op {by} (merged here before the "
+                                                f"revocation arrived)", now))
+            n += 1
+            if (g := group_of(ref)) is not None:
+                groups.add(g)
+        conn.execute("DELETE FROM sync_segments WHERE dev = ? AND name = ?", (dev, name))
+    for g in sorted(groups, key=lambda g: (g[0], g[1] or "")):
+        changes.update(reducer.reduce(g))
+    return changes, n
