@@ -476,7 +476,8 @@ def sync_round(project: Any, *, verify: bool = False, max_passes: int = 100) -> 
             ex = exchange(plan)
             report = commit(project, plan, ex)
             total.add(report)
-            again = ex.more or bool(ex.own_unknown) or report.rekeyed_to is not None or bool(ex.own_damaged)
+            again = ex.more or bool(ex.own_unknown) or report.rekeyed_to is not None or bool(ex.own_damaged) \
+                or report.again
             del plan, ex    # the segments read are freed while the collector is still off
             if not again or report.state in ("offline", "wrong-project"):
                 break
