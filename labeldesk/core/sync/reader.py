@@ -69,10 +69,12 @@ def artefacts_in(path: Path, names: list[str], owner: str | None) -> tuple[list[
 
 
 def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_id: str,
-                budget: int, ours: set[str] | frozenset[str] = frozenset()) -> DeviceScan:
+                budget: int, ours: set[str] | frozenset[str] = frozenset(),
+                merged_firsts: dict[int, str] | None = None) -> DeviceScan:
     """``ours``: names this store published under a previous identity of its own; when another
     segment competes for the same seqs, the other writer's is preferred (ours are known here)."""
     out = DeviceScan(dev)
+    merged_firsts = merged_firsts or {}
     try:
         layout.real_dir(layout.segments_dir(dev))
     except HostileFile as exc:
@@ -90,6 +92,11 @@ def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_
         sn = SegmentName.parse(name)
         if sn is not None:
             by_first.setdefault(sn.first, []).append(sn)
+            taken = merged_firsts.get(sn.first)
+            if taken is not None and taken != name:
+                out.problems.append(f"fork: device {dev[:8]} has segment {name} from seq {sn.first}, where {taken} "
+                                    f"was merged here: two different segments from one seq (the device that wrote "
+                                    f"them must remove the one it did not record)")
     last_seq, last_sha = cursor
     while True:
         expected = last_seq + 1
@@ -131,8 +138,8 @@ def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_
 
 
 def scan_share(layout: ShareLayout, cursors: dict[str, tuple[int, str]], skip: set[str], project_id: str,
-               budget: int = 100_000, ours: set[str] | frozenset[str] = frozenset()
-               ) -> tuple[dict[str, DeviceScan], list[str]]:
+               budget: int = 100_000, ours: set[str] | frozenset[str] = frozenset(),
+               merged: dict[str, tuple[int, int, str]] | None = None) -> tuple[dict[str, DeviceScan], list[str]]:
     """Every other device's ready segments (up to ``budget`` ops in all) and the artefacts seen."""
     root_artefacts: list[str] = []
     for path in (layout.root, layout.devices, layout.blobs.parent):
@@ -141,16 +148,24 @@ def scan_share(layout: ShareLayout, cursors: dict[str, tuple[int, str]], skip: s
     for dev in _entries(layout.devices):
         if not DEVICE_RE.match(dev) or dev in skip:
             continue
-        scan = scan_device(layout, dev, cursors.get(dev, (0, GENESIS)), project_id, budget, ours)
+        firsts = {}
+        for key in merged or {}:
+            d, name = key.split("/", 1)
+            if d == dev and (sn := SegmentName.parse(name)) is not None:
+                firsts[sn.first] = name
+        scan = scan_device(layout, dev, cursors.get(dev, (0, GENESIS)), project_id, budget, ours, firsts)
         budget -= sum(len(s.lines) for s in scan.segments)
         scans[dev] = scan
     return scans, root_artefacts
 
 
-def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id: str) -> tuple[list[Segment], list[str]]:
+def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id: str,
+                     torn: list[str] | None = None) -> tuple[list[Segment], list[str]]:
     """Segments in our own folder this store did not record publishing (a crash after rename, a
-    store restored from backup, or a second writer with our id)."""
+    store restored from backup, or a second writer with our id); the names of those that cannot be
+    read whole (torn, damaged) are added to ``torn``."""
     segs, problems = [], []
+    torn = torn if torn is not None else []
     layout.real_dir(layout.segments_dir(dev))        # HostileFile: the caller stops publishing
     for name in _entries(layout.segments_dir(dev)):
         sn = SegmentName.parse(name)
@@ -158,7 +173,10 @@ def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id:
             continue
         try:
             segs.append(read_segment(layout, dev, sn, project_id))
-        except (OSError, SegmentProblem) as exc:
+        except SegmentProblem as exc:
+            problems.append(f"own segment {name}: {exc}")
+            torn.append(name)
+        except OSError as exc:
             problems.append(f"own segment {name}: {exc}")
     segs.sort(key=lambda s: (s.first, s.name))
     return segs, problems
