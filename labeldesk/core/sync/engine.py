@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from labeldesk.core.clock import MAX_SKEW_MS
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import ChangeSet, OpDraft, canonical_json
 from labeldesk.core.store import repo
@@ -468,7 +469,10 @@ def _devices(conn: Any, merger: Merger, ex: Exchange) -> None:
             since = row[0] if row is not None and row[1] == scan.waiting_for and row[0] else now
         cur = conn.execute("SELECT last_seq, last_segment FROM sync_cursors WHERE dev = ?", (dev,)).fetchone()
         user = merger.users.get(dev)
-        ahead = max(int(row[2]) if row else 0, merger.clock_ahead.get(dev, 0))
+        if dev in merger.clock_ahead:      # its own clock seen this round: flag it, or clear it
+            ahead = merger.clock_ahead[dev] if merger.clock_ahead[dev] > MAX_SKEW_MS else 0
+        else:
+            ahead = int(row[2]) if row else 0
         conn.execute(
             "INSERT INTO sync_devices (dev, user, last_segment, last_seq, waiting_for_seq, waiting_since, clock_ahead_ms,"
             " problems, artefacts, updated) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dev) DO UPDATE SET"

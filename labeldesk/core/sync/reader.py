@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,19 +54,35 @@ def read_segment(layout: ShareLayout, dev: str, sn: SegmentName, project_id: str
 
 
 def artefacts_in(path: Path, names: list[str], owner: str | None) -> tuple[list[str], list[str]]:
-    """(artefacts, problems) among ``names``: recognised sync-tool files, and conflict copies of
-    our own files, which mean two writers may share one device id (failure mode #8)."""
-    found, problems = [], []
+    """(artefacts, problems) among ``names``: recognised sync-tool files. A conflict copy of one of
+    a device's files is compared with the file it copies: byte-identical, it is ignored; different,
+    it is one line among the sync-tool files (the sync tool kept two versions; ours is the one the
+    name's hash or the device's own writes vouch for) -- not a device identity alert, which comes
+    from what a device publishes (two different segments from one seq), never from a copy."""
+    found: list[str] = []
     for name in names:
         kind = artefact_kind(name)
         if kind is None:
             continue
-        found.append(f"{path.name}/{name} ({kind})")
         if kind.endswith("conflict copy") or kind.endswith("conflicted copy"):
-            if is_segment_artefact(name) and owner:
-                problems.append(f"conflict copy {name} of a file of device {owner[:8]}: two stores may be "
-                                f"writing as this device (duplicate device identity)")
-    return found, problems
+            original = original_name(name)
+            if original != name and is_segment_artefact(name) and owner:
+                try:
+                    same = read_capped(path / name, SEGMENT_MAX) == read_capped(path / original, SEGMENT_MAX)
+                except (OSError, HostileFile):
+                    same = False
+                if same:
+                    continue
+                found.append(f"{path.name}/{name} ({kind} of {original}, different: ignored)")
+                continue
+        found.append(f"{path.name}/{name} ({kind})")
+    return found, []
+
+
+def original_name(name: str) -> str:
+    """The file a sync tool's conflict copy copies (Syncthing and Dropbox naming)."""
+    out = re.sub(r"\.sync-conflict-\d{8}-\d{6}(-[A-Z0-9]+)?", "", name, flags=re.I)
+    return re.sub(r" \([^()]*conflicted copy[^()]*\)", "", out, flags=re.I)
 
 
 def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_id: str,
