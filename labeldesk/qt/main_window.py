@@ -20,7 +20,7 @@ from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt import window_state
-from labeldesk.qt.viewer import linking
+from labeldesk.qt.viewer import linking, navigation
 from labeldesk.qt.viewer.playback_bar import PlaybackBar
 from labeldesk.qt.viewer.viewport_grid import ViewportGrid
 
@@ -71,6 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.team = TeamDocks(self)
         self.actions_by_id = build_actions(self)
         self._build_tools()
+        navigation.install(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
@@ -109,6 +110,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
         view.sig_clicked.connect(lambda v, image_xy: self.team.set_pointer(v, image_xy))
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
+        navigation.wire(self, view)
 
     def _propagate(self, source_view: Any, what: str) -> None:
         linking.propagate(self, source_view, what)
