@@ -338,7 +338,7 @@ class MainWindow(QtWidgets.QMainWindow):
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
-        if ids:
+        if ids and not window_state.restore_session(self):
             self.asset_panel.select(ids[0])
         else:
             self.viewport.set_message("This project has no assets yet: File ▸ Add files… (Ctrl+Shift+A)")

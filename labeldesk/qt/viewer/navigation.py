@@ -43,6 +43,9 @@ def wire(window: Any, view: Any) -> None:
     """Per viewport: reference lines follow its slice; its corner facts follow its asset."""
     view.sig_plane_changed.connect(lambda _p, v=view: linking.follow_slice(window, v))
     view.sig_plane_changed.connect(lambda _p, v=view: corner_overlay.facts_for(window, v))
+    from labeldesk.qt import window_state
+    for signal in (view.sig_plane_changed, view.sig_view_changed, view.sig_window_changed):
+        signal.connect(lambda *_a: window_state.schedule_save(window))
 
 
 def install(window: Any) -> None:
