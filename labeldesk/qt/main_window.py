@@ -20,7 +20,7 @@ from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt import window_state
-from labeldesk.qt.viewer import linking
+from labeldesk.qt.viewer import linking, navigation
 from labeldesk.qt.viewer.playback_bar import PlaybackBar
 from labeldesk.qt.viewer.viewport_grid import ViewportGrid
 
@@ -71,6 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.team = TeamDocks(self)
         self.actions_by_id = build_actions(self)
         self._build_tools()
+        navigation.install(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
@@ -110,6 +111,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
         view.sig_clicked.connect(lambda v, image_xy: self.team.set_pointer(v, image_xy))
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
+        navigation.wire(self, view)
 
     def _propagate(self, source_view: Any, what: str) -> None:
         linking.propagate(self, source_view, what)
@@ -336,7 +338,7 @@ class MainWindow(QtWidgets.QMainWindow):
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
-        if ids:
+        if ids and not window_state.restore_session(self):
             self.asset_panel.select(ids[0])
         else:
             self.viewport.set_message("This project has no assets yet: File ▸ Add files… (Ctrl+Shift+A)")
