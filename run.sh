@@ -10,7 +10,12 @@ VENV=.venv
 QT_LIBS="libgl1 libegl1 libxkbcommon0 libglib2.0-0 libdbus-1-3 libfontconfig1"
 XCB_LIBS="libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-xkb1"
 
-say() { printf '\033[1m[labeldesk]\033[0m %s\n' "$*" >&2; }
+# colour only when stderr is a terminal (and NO_COLOR is not set)
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+  say() { printf '\033[1m[labeldesk]\033[0m %s\n' "$*" >&2; }
+else
+  say() { printf '[labeldesk] %s\n' "$*" >&2; }
+fi
 
 find_python() {
   for py in python3.12 python3.13 python3.11 python3; do
@@ -64,8 +69,15 @@ setup() {
   want=$(cat pyproject.toml | sha256sum | cut -c1-16)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing labeldesk and its dependencies into $VENV (first run takes a minute)"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e '.[dev,medical]'
+    # pip and setuptools talk a lot (deprecation notices, build back-end lines): keep their output
+    # in a log and say one line of our own if the install fails
+    local log="$VENV/install.log"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >"$log" 2>&1 || true
+    if ! "$VENV/bin/python" -m pip install -q -e '.[dev,medical]' >>"$log" 2>&1; then
+      say "installing the dependencies failed: the last lines of $log:"
+      tail -n 5 "$log" >&2
+      exit 1
+    fi
     echo "$want" > "$stamp"
   fi
 }
