@@ -140,6 +140,7 @@ class ImportContext:
         self._where: list[str] = []
         self._classes = project.classes()
         self._class_cache: dict[str, ClassRef | str] = {}
+        self._new_values: dict[str, tuple[ClassRef, int]] = {}
         self._seen_classifications: set[tuple[Any, ...]] = set()
         self.layer_id = self._target_layer(self.options.get("layer") or layer_name, layer_kind)
 
@@ -177,20 +178,34 @@ class ImportContext:
             return str(exc.args[0])
 
     def class_for(self, name: Any, location: str, attributes: list[dict[str, Any]] | None = None,
-                  colour: str | None = None) -> ClassRef | None:
-        """The class named ``name`` (created if allowed; ``attributes``/``colour`` for a new one)."""
+                  colour: str | None = None, *, value: int | None = None,
+                  extra: dict[str, Any] | None = None) -> ClassRef | None:
+        """The class named ``name`` (created if allowed; ``attributes``/``colour`` for a new one,
+        ``value`` its label value in the file (kept for a new class when no class has it), ``extra``
+        more fields of a new class: ``code``, ``concept``, ``keypoints``, ``kinds``)."""
         key = str(name).strip() if name is not None else ""
         cached = self._class_cache.get(key)
         if cached is None:
-            cached = self._resolve_class(key, location, attributes, colour)
+            cached = self._resolve_class(key, location, attributes, colour, value, extra or {})
             self._class_cache[key] = cached
         if isinstance(cached, str):
             self.report.refuse(location, cached)
             return None
         return cached
 
+    def class_with_value(self, value: int) -> ClassRef | None:
+        """The live class whose label value is ``value`` (made earlier in this import too)."""
+        for c in self._classes:
+            if c.value == value and not c.merged_into and not c.deprecated:
+                return ClassRef(c.id, c.name, tuple(c.kinds), tuple(c.attributes))
+        for ref, v in self._new_values.values():
+            if v == value:
+                return ref
+        return None
+
     def _resolve_class(self, name: str, location: str, attributes: list[dict[str, Any]] | None,
-                       colour: str | None) -> ClassRef | str:
+                       colour: str | None, value: int | None = None,
+                       extra: dict[str, Any] | None = None) -> ClassRef | str:
         if not name:
             return "no class name given"
         by_id = {c.id: c for c in self._classes}
@@ -209,16 +224,28 @@ class ImportContext:
                 c = target
             if c.deprecated:
                 return f"class {name!r} is deprecated"
+            if value is not None and c.value is not None and value != c.value:
+                self.report.note(location, f"the file gives class {c.name!r} the value {value}; its label value "
+                                           f"is {c.value} and stays so (exports write {c.value})")
             return ClassRef(c.id, c.name, tuple(c.kinds), tuple(c.attributes))
         if not self.create_classes:
             return f"class {name!r} is not in the ontology (import with --create-classes to add it)"
         cid = ids.new_id()
         defs = list(attributes or [])
-        self._setup.append(OpDraft("ontology.class.create", cid, {"class": {
-            "name": name, "color": colour or colour_for(name), "kinds": [], "attributes": defs}},
-            reason=self.reason))
+        taken = [c.value for c in self._classes if c.value is not None] + [v for _, v in self._new_values.values()]
+        new_value = value if value is not None and 1 <= value <= 65535 and value not in taken else \
+            max(taken, default=0) + 1
+        if value is not None and new_value != value:
+            self.report.note(location, f"the file's value {value} for {name!r} belongs to another class: the new "
+                                       f"class gets label value {new_value}")
+        fields: dict[str, Any] = {"name": name, "color": colour or colour_for(name), "kinds": [],
+                                  "attributes": defs, "value": new_value}
+        fields.update({k: v for k, v in (extra or {}).items() if k in ("code", "concept", "keypoints", "kinds") and v})
+        self._setup.append(OpDraft("ontology.class.create", cid, {"class": fields}, reason=self.reason))
         self.report.created_classes.append(name)
-        return ClassRef(cid, name, (), tuple(defs))
+        ref = ClassRef(cid, name, tuple(fields["kinds"]), tuple(defs))
+        self._new_values[cid] = (ref, new_value)
+        return ref
 
     # ---- items ---------------------------------------------------------------------------------
     def annotation(self, location: str, asset: Asset, plane: Plane, geometry: dict[str, Any],

@@ -20,6 +20,7 @@ MIGRATIONS: list[Step] = [
     "schema_v4.sql",     # sync: cursors, pending ops, conflicts, devices
     "schema_v5.sql",     # review: tasks/assignments, review decisions, issues and comments
     "schema_v6.sql",     # interchange: prediction provenance, releases
+    "schema_class_codes.sql",   # interchange: stable class label values, codes, coded concepts, keypoints
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
