@@ -27,6 +27,10 @@ from labeldesk.core.tasks import NO_PROGRESS, Progress
 PALETTE = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
            "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
            "#808000", "#ffd8b1", "#000075", "#808080")
+# Vertices in one ring (or polyline, or points set) that an import accepts: far beyond any drawn
+# or traced outline, and checked by counting before shapely sees the ring (a self-intersecting
+# ring of a million vertices makes GEOS's repair allocate without bound).
+MAX_VERTICES = 100_000
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off", ""}
 
@@ -92,9 +96,22 @@ def attribute_key(name: str) -> str:
     return key if key and not key[0].isdigit() else f"a_{key}"
 
 
+def check_vertices(n: int, what: str = "ring") -> None:
+    """GeometryError for a ring (polyline, point set) with more vertices than an import takes."""
+    if n > MAX_VERTICES:
+        raise GeometryError(f"{what} has {n} vertices, more than the {MAX_VERTICES} an import accepts "
+                            "(simplify it in the tool that made it)")
+
+
 def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     """Bounds of a geometry dict without full validation; GeometryError if malformed."""
     kind = g.get("kind")
+    for key in ("shell", "points"):
+        if isinstance(g.get(key), (list, tuple)):
+            check_vertices(len(g[key]), f"the {kind}" if key == "points" else "the polygon")
+    for hole in g.get("holes") or ():
+        if isinstance(hole, (list, tuple)):
+            check_vertices(len(hole), "a polygon hole")
     try:
         if kind == "box":
             vals = [float(v) for v in g["xyxy"]]
