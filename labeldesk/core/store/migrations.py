@@ -22,6 +22,7 @@ MIGRATIONS: list[Step] = [
     "schema_v5.sql",     # review: tasks/assignments, review decisions, issues and comments
     "schema_v6.sql",     # interchange: prediction provenance, releases
     add_verts_column,    # polygon shells as binary vertex arrays (store/vertices.py)
+    "schema_class_codes.sql",   # interchange: stable class label values, codes, coded concepts, keypoints
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
