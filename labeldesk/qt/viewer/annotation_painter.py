@@ -21,6 +21,7 @@ DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
 BUCKETS = 32                 # spatial buckets per side for cached vector paths
 RASTER_MAX_SIDE = 4096
+RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
 
 
 class _Shown(Sequence):
@@ -161,7 +162,7 @@ class AnnotationPainter:
         vx0, vx1 = sorted((tl[0], br[0]))
         vy0, vy1 = sorted((tl[1], br[1]))
         visible = self.visible_indices(vx0, vy0, vx1, vy1)
-        if len(visible) > VECTOR_LIMIT:
+        if len(visible) > VECTOR_LIMIT and self._raster_fits(view):
             self._paint_raster(painter, view)
             doc = self.doc
             for aid in self._selected:                    # the selection stays crisp on top
@@ -289,6 +290,13 @@ class AnnotationPainter:
         re-renders it only at each doubling), at most RASTER_MAX_SIDE on a side."""
         zoom = max(float(getattr(view, "zoom", 1.0)), 1 / 64)
         return min(1.0, RASTER_MAX_SIDE / max(w, h, 1), 2.0 ** math.ceil(math.log2(zoom)))
+
+    def _raster_fits(self, view: Any) -> bool:
+        """The plane's overlay at this zoom is at most twice the viewport (zoomed further in, the
+        visible buckets are drawn as vectors instead of rasterising a plane many views wide)."""
+        w, h = view.plane_size()
+        side = self._raster_scale(view, w, h) * max(w, h)
+        return side <= RASTER_VIEW_FACTOR * max(view.width(), view.height(), 1)
 
     def _paint_raster(self, painter: QtGui.QPainter, view: Any) -> None:
         w, h = view.plane_size()
