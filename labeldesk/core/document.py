@@ -40,9 +40,12 @@ import numpy as np
 from labeldesk.core import geometry as g
 from labeldesk.core.model import Annotation, Plane
 
+# What a load reads (revision is read when an Annotation is built; '{}' attributes come as None)
 _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, z_order, author,"
-            " ontology_version, attributes, track_id, keyframe, revision, verts,"
-            " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END, asset_id, deleted")
+            " ontology_version, NULLIF(attributes, '{}'), track_id, keyframe, verts,"
+            " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
+# ... and what a change reads: the same, then revision, asset and deleted
+_CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
 
 
 @dataclass
@@ -127,7 +130,7 @@ class Document:
         self._class_rules: dict[Any, tuple[Any, ...]] | None = None
         if n:
             (ids, layers, classes, axes, zs, ts, kinds, x0, y0, x1, y1, zo, authors, onto, attrs, tracks, keys,
-             revs, verts, geoms, _assets, _deleted) = zip(*rows)
+             verts, geoms) = zip(*rows)
             self.ids = list(ids)
             self.row_of = {a: i for i, a in enumerate(ids)}
             self.alive[:n] = True
@@ -138,7 +141,7 @@ class Document:
             self.class_code[:n] = self.classes.encode(classes)
             self.onto_version[:n] = onto
             self.kinds, self.authors, self.attributes_json = list(kinds), list(authors), list(attrs)
-            self.tracks, self.keyframes, self.revisions = list(tracks), [bool(k) for k in keys], list(revs)
+            self.tracks, self.keyframes, self.revisions = list(tracks), [bool(k) for k in keys], [None] * n
             lens = np.fromiter((0 if v is None else len(v) >> 4 for v in verts), np.int64, n)
             self._buf = np.frombuffer(b"".join(v for v in verts if v is not None), "<f8").reshape(-1, 2)
             self._len[:n] = lens
@@ -188,6 +191,8 @@ class Document:
         with one numpy index from the load buffer (rows written since: one by one)."""
         rows = np.asarray(rows, np.int64)
         starts, lens = self._start[rows], self._len[rows]
+        if len(rows) and starts[0] >= 0 and (starts[1:] == starts[:-1] + lens[:-1]).all():
+            return self._buf[starts[0]:starts[-1] + lens[-1]], lens     # consecutive: no copy
         if (starts >= 0).all():
             total = int(lens.sum())
             offsets = np.cumsum(lens) - lens
@@ -211,9 +216,21 @@ class Document:
         return Annotation(id=self.ids[row], asset_id=self.asset_id,
                           layer_id=self.layers.values[int(self.layer_code[row])],
                           class_id=self.classes.values[int(self.class_code[row])], plane=Plane(z, t, axis),
-                          geometry=self.geometry(row), attributes=json.loads(self.attributes_json[row]),
-                          author=self.authors[row], revision=self.revisions[row],
+                          geometry=self.geometry(row), attributes=self.attributes(row),
+                          author=self.authors[row], revision=self.revision(row),
                           z_order=float(self.z_order[row]), track_id=self.tracks[row], keyframe=self.keyframes[row])
+
+    def attributes(self, row: int) -> dict[str, Any]:
+        text = self.attributes_json[row]
+        return json.loads(text) if text else {}
+
+    def revision(self, row: int) -> str | None:
+        """The op that made this state (read from the store when first asked for)."""
+        rev = self.revisions[row]
+        if rev is None:
+            found = self.conn.execute("SELECT revision FROM annotations WHERE id = ?", (self.ids[row],)).fetchone()
+            rev = self.revisions[row] = found[0] if found else None
+        return rev
 
     def find(self, annotation_id: str) -> Annotation | None:
         r = self.row_of.get(annotation_id)
@@ -273,7 +290,7 @@ class Document:
             cur = self.conn.cursor()
             cur.row_factory = None
             found = {r[0]: r for r in cur.execute(
-                f"SELECT {_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+                f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for aid in chunk:
                 self._apply_row(aid, found.get(aid), out)
         if out:
@@ -284,7 +301,7 @@ class Document:
 
     def _apply_row(self, aid: str, row: tuple[Any, ...] | None, out: DocumentChange) -> None:
         r = self.row_of.get(aid)
-        live = row is not None and row[20] == self.asset_id and not row[21]
+        live = row is not None and row[20] == self.asset_id and not row[21]     # (asset_id, deleted)
         if r is not None and self.alive[r]:
             old_plane = int(self.plane_code[r])
             out.planes.add(old_plane)
@@ -316,8 +333,8 @@ class Document:
         self._recompute_flags([r])
 
     def _write_row(self, r: int, row: tuple[Any, ...]) -> None:
-        (_id, layer, cls, axis, z, t, kind, x0, y0, x1, y1, zo, author, onto, attrs, track, key, rev, verts,
-         geom, _asset, _deleted) = row
+        (_id, layer, cls, axis, z, t, kind, x0, y0, x1, y1, zo, author, onto, attrs, track, key, verts,
+         geom, rev, _asset, _deleted) = row
         self.alive[r] = True
         self.bounds[r] = (x0, y0, x1, y1)
         self.z_order[r] = zo
@@ -403,7 +420,7 @@ class Document:
                 elif self.onto_version[r] < version:
                     parts.append(f"class {name!r} changed after this annotation was made")
                 if defs:
-                    missing = missing_required(defs, json.loads(self.attributes_json[r]))
+                    missing = missing_required(defs, self.attributes(r))
                     if missing:
                         parts.append("missing required: " + ", ".join(missing))
                 self.flags[r] = "; ".join(parts) or None
