@@ -1,10 +1,13 @@
 """Draws the current plane's annotations over the viewport and answers hit tests.
 
-Geometry is converted image_xy → view_xy through the viewport's own transform, so what is drawn
-is exactly where the core annotation lies. Bounding boxes live in one numpy array, so culling and
-hit tests are vectorised. Up to ``VECTOR_LIMIT`` visible annotations are drawn as vectors; beyond
-that (zoomed out over thousands of shapes) a raster overlay of the whole plane, built once per
-change from one QPainterPath per class, is blitted like the image itself.
+It reads the open document (``labeldesk.core.document``): ``show(doc, rows)`` gives it the rows of
+its plane in drawing order; after an applied change ``show(doc, rows, change)`` redraws only what
+the change touched. Geometry is converted image_xy → view_xy through the viewport's own transform,
+so what is drawn is exactly where the core annotation lies; bounds live in one numpy array, so
+culling and hit tests are vectorised. Zoomed out over more than ``VECTOR_LIMIT`` shapes, a raster
+overlay of the plane at the view's zoom (OpenCV fills from the document's vertex buffer) is
+blitted like the image itself; zoomed in, spatial buckets of shapes are drawn as cached
+QPainterPaths built when first visible.
 """
 from __future__ import annotations
 
