@@ -49,7 +49,8 @@ def wire(window: Any, view: Any) -> None:
 
 
 def install(window: Any) -> None:
-    """View menu entries: corner overlays (H), wheel behaviour, W/L link of one volume's views."""
+    """View menu entries: corner overlays (H), wheel behaviour, W/L link of one volume's views;
+    the measurement tools and the Measurements panel."""
     corner_overlay.CornerState.visible = _settings().value(CORNERS_SETTING, True, type=bool)
     window.links.setdefault("window_volume", True)
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
@@ -69,6 +70,10 @@ def install(window: Any) -> None:
     same.toggled.connect(lambda on: window.links.__setitem__("window_volume", on))
     window.actions_by_id.update({"corner_overlays": corners, "wheel_zooms_volumes": wheel,
                                  "link_window_volume": same})
+    from labeldesk.qt.panels import measurements_panel
+    from labeldesk.qt.tools import measurement_tools
+    measurement_tools.install(window)
+    measurements_panel.install(window)
 
 
 def _set_corners(window: Any, on: bool) -> None:
