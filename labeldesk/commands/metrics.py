@@ -162,7 +162,7 @@ def _csv(report: Any, queue: list[Any], only_queue: bool) -> str:
 
 def _fmt(v: Any) -> str:
     if v is None:
-        return "-"
+        return "n/a"
     if isinstance(v, float):
         return f"{v:.3f}"
     return str(v)

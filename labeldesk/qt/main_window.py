@@ -80,6 +80,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ontology_panel.sig_class_activated.connect(self.session.set_active_class)
         self.session.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.session.sig_annotations_changed.connect(self._on_session_annotations_changed)
+        self.session.sig_document_changed.connect(self.annotation_panel.apply_change)
         self.session.sig_selection_changed.connect(self._on_session_selection_changed)
         self.attribute_panel.sig_attributes_edited.connect(self.session.set_attributes)
         self.attribute_panel.sig_class_edited.connect(self._on_attribute_panel_class_edited)
@@ -250,18 +251,17 @@ class MainWindow(QtWidgets.QMainWindow):
             sc.activated.connect(lambda d=digit: self.ontology_panel.activate_hotkey(d))
 
     def _on_session_annotations_changed(self) -> None:
-        if self.project is None or self.current_asset_id is None:
-            self.annotation_panel.set_annotations([], {})
+        """The Annotations panel follows the open document (an asset whose document is not open
+        yet shows none: it opens when the pixels are ready, after the window is up)."""
+        doc = self.session.documents.get(self.current_asset_id) if self.project is not None else None
+        if doc is None:
+            self.annotation_panel.set_document(None, None, {}, {}, set(), set())
             return
-        from labeldesk.core.ontology_io import flagged_annotations
         names = {c.id: c.name for c in self.project.classes()}
         authors = {u.id: u.name for u in self.project.users()}
-        flags: dict[str, str] = {}
-        for ann, reason in flagged_annotations(self.project, self.current_asset_id):
-            flags[ann.id] = f"{flags[ann.id]}; {reason}" if ann.id in flags else reason
         from labeldesk.core.op_types.classifications import classifications
-        self.annotation_panel.set_annotations(self.session.visible_annotations(self.current_asset_id), names, authors,
-                                              flags, self.session.painter.hidden, self.session.locked)
+        self.annotation_panel.set_document(doc, self.session.visible_layers(doc.asset_id), names, authors,
+                                           self.session.painter.hidden, self.session.locked)
         self.annotation_panel.show_classifications(classifications(self.project.conn, self.current_asset_id),
                                                    self.viewport.plane)
         self.annotation_panel.show_selection(self.session.painter.selected)

@@ -27,6 +27,10 @@ from labeldesk.core.tasks import NO_PROGRESS, Progress
 PALETTE = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
            "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
            "#808000", "#ffd8b1", "#000075", "#808080")
+# Vertices in one ring (or polyline, or points set) that an import accepts: far beyond any drawn
+# or traced outline, and checked by counting before shapely sees the ring (a self-intersecting
+# ring of a million vertices makes GEOS's repair allocate without bound).
+MAX_VERTICES = 100_000
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off", ""}
 
@@ -92,9 +96,22 @@ def attribute_key(name: str) -> str:
     return key if key and not key[0].isdigit() else f"a_{key}"
 
 
+def check_vertices(n: int, what: str = "ring") -> None:
+    """GeometryError for a ring (polyline, point set) with more vertices than an import takes."""
+    if n > MAX_VERTICES:
+        raise GeometryError(f"{what} has {n} vertices, more than the {MAX_VERTICES} an import accepts "
+                            "(simplify it in the tool that made it)")
+
+
 def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     """Bounds of a geometry dict without full validation; GeometryError if malformed."""
     kind = g.get("kind")
+    for key in ("shell", "points"):
+        if isinstance(g.get(key), (list, tuple)):
+            check_vertices(len(g[key]), f"the {kind}" if key == "points" else "the polygon")
+    for hole in g.get("holes") or ():
+        if isinstance(hole, (list, tuple)):
+            check_vertices(len(hole), "a polygon hole")
     try:
         if kind == "box":
             vals = [float(v) for v in g["xyxy"]]
@@ -140,6 +157,7 @@ class ImportContext:
         self._where: list[str] = []
         self._classes = project.classes()
         self._class_cache: dict[str, ClassRef | str] = {}
+        self._new_values: dict[str, tuple[ClassRef, int]] = {}
         self._seen_classifications: set[tuple[Any, ...]] = set()
         self.layer_id = self._target_layer(self.options.get("layer") or layer_name, layer_kind)
 
@@ -177,20 +195,34 @@ class ImportContext:
             return str(exc.args[0])
 
     def class_for(self, name: Any, location: str, attributes: list[dict[str, Any]] | None = None,
-                  colour: str | None = None) -> ClassRef | None:
-        """The class named ``name`` (created if allowed; ``attributes``/``colour`` for a new one)."""
+                  colour: str | None = None, *, value: int | None = None,
+                  extra: dict[str, Any] | None = None) -> ClassRef | None:
+        """The class named ``name`` (created if allowed; ``attributes``/``colour`` for a new one,
+        ``value`` its label value in the file (kept for a new class when no class has it), ``extra``
+        more fields of a new class: ``code``, ``concept``, ``keypoints``, ``kinds``)."""
         key = str(name).strip() if name is not None else ""
         cached = self._class_cache.get(key)
         if cached is None:
-            cached = self._resolve_class(key, location, attributes, colour)
+            cached = self._resolve_class(key, location, attributes, colour, value, extra or {})
             self._class_cache[key] = cached
         if isinstance(cached, str):
             self.report.refuse(location, cached)
             return None
         return cached
 
+    def class_with_value(self, value: int) -> ClassRef | None:
+        """The live class whose label value is ``value`` (made earlier in this import too)."""
+        for c in self._classes:
+            if c.value == value and not c.merged_into and not c.deprecated:
+                return ClassRef(c.id, c.name, tuple(c.kinds), tuple(c.attributes))
+        for ref, v in self._new_values.values():
+            if v == value:
+                return ref
+        return None
+
     def _resolve_class(self, name: str, location: str, attributes: list[dict[str, Any]] | None,
-                       colour: str | None) -> ClassRef | str:
+                       colour: str | None, value: int | None = None,
+                       extra: dict[str, Any] | None = None) -> ClassRef | str:
         if not name:
             return "no class name given"
         by_id = {c.id: c for c in self._classes}
@@ -209,16 +241,28 @@ class ImportContext:
                 c = target
             if c.deprecated:
                 return f"class {name!r} is deprecated"
+            if value is not None and c.value is not None and value != c.value:
+                self.report.note(location, f"the file gives class {c.name!r} the value {value}; its label value "
+                                           f"is {c.value} and stays so (exports write {c.value})")
             return ClassRef(c.id, c.name, tuple(c.kinds), tuple(c.attributes))
         if not self.create_classes:
             return f"class {name!r} is not in the ontology (import with --create-classes to add it)"
         cid = ids.new_id()
         defs = list(attributes or [])
-        self._setup.append(OpDraft("ontology.class.create", cid, {"class": {
-            "name": name, "color": colour or colour_for(name), "kinds": [], "attributes": defs}},
-            reason=self.reason))
+        taken = [c.value for c in self._classes if c.value is not None] + [v for _, v in self._new_values.values()]
+        new_value = value if value is not None and 1 <= value <= 65535 and value not in taken else \
+            max(taken, default=0) + 1
+        if value is not None and new_value != value:
+            self.report.note(location, f"the file's value {value} for {name!r} belongs to another class: the new "
+                                       f"class gets label value {new_value}")
+        fields: dict[str, Any] = {"name": name, "color": colour or colour_for(name), "kinds": [],
+                                  "attributes": defs, "value": new_value}
+        fields.update({k: v for k, v in (extra or {}).items() if k in ("code", "concept", "keypoints", "kinds") and v})
+        self._setup.append(OpDraft("ontology.class.create", cid, {"class": fields}, reason=self.reason))
         self.report.created_classes.append(name)
-        return ClassRef(cid, name, (), tuple(defs))
+        ref = ClassRef(cid, name, tuple(fields["kinds"]), tuple(defs))
+        self._new_values[cid] = (ref, new_value)
+        return ref
 
     # ---- items ---------------------------------------------------------------------------------
     def annotation(self, location: str, asset: Asset, plane: Plane, geometry: dict[str, Any],

@@ -34,7 +34,8 @@ class FormatInfo:
 
 
 FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
-    FormatInfo("coco", "COCO JSON: boxes, polygons (holes as extra rings), RLE masks, keypoints",
+    FormatInfo("coco", "COCO JSON: boxes, polygons (holes as RLE), RLE masks, keypoints; a folder gets "
+               "annotations/instances_<subset>.json (+ images/<subset>/)",
                "coco", "import_coco", "export_coco"),
     FormatInfo("coco-results", "COCO results JSON (model detections with scores); import only",
                "coco", "import_results", None, layer_kind="predictions"),

@@ -177,6 +177,8 @@ class ProjectComparison:
                          "mask_dice": _num(self.pair_mask_dice(a, b)),
                          "class_percent": _num(pc.percent.value), "class_kappa": _num(pc.kappa.value),
                          "class_units": pc.kappa.n, "class_kappa_note": pc.kappa.reason})
+            if not both:        # nothing both layers annotated: no agreement to report (not 1.0)
+                rows[-1].update(precision=None, recall=None, f1=None, mean_iou=None, mean_dice=None)
         return rows
 
     def attribute_rows(self) -> list[dict[str, Any]]:
