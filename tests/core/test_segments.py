@@ -1,0 +1,128 @@
+"""Segments: 3-D label maps changed by ops (paint, undo, lock), their volume in mL, the label
+volume API for exports, and the migration of per-slice masks from a store of the previous schema."""
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from labeldesk.core import ids
+from labeldesk.core import segments as seg
+from labeldesk.core.errors import OpRejected
+from labeldesk.core.geometry import Mask
+from labeldesk.core.ops import OpDraft
+from labeldesk.core.project import Project
+from labeldesk.core.segment_migration import migrate_masks
+from tests.core.conftest import add_image_asset
+
+
+def _volume(project, shape=(12, 40, 50)):
+    z, y, x = shape
+    asset_id = add_image_asset(project, x, y, depth=z, kind="volume")
+    project.conn.execute("UPDATE assets SET spacing = ? WHERE id = ?", ("[0.5, 0.5, 2.0]", asset_id))
+    return asset_id
+
+
+def _ball(shape, centre, r):
+    zz, yy, xx = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    return (zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2 <= r * r
+
+
+def test_paint_undo_and_volume(project):
+    vol = _volume(project)
+    shape = (12, 40, 50)
+    create = seg.create_draft(vol, project.my_layer_id, None, "Lesion", "#ff0000")
+    project.apply(create)
+    sid = str(create.entity)
+    ball = _ball(shape, (6, 20, 25), 4)
+    paint = seg.paint_draft(sid, np.zeros(shape, bool), ball)
+    assert paint.payload["origin"] == [2, 16, 21] and paint.payload["shape"] == [9, 9, 9] and "off" not in paint.payload
+    applied = project.apply(paint)
+    assert np.array_equal(seg.label_map(project.conn, sid), ball)
+    [s] = seg.segments(project.conn, vol)
+    assert s.voxels == ball.sum() and s.volume_ml((0.5, 0.5, 2.0)) == pytest.approx(ball.sum() * 0.5 / 1000)
+    # erase a half: the op carries only what turned off; undo brings it back exactly
+    half = ball.copy()
+    half[:, :, :25] = False
+    erase = project.apply(seg.paint_draft(sid, ball, half))
+    assert "on" not in erase.op.payload and np.array_equal(seg.label_map(project.conn, sid), half)
+    project.apply(erase.inverse)
+    project.apply(applied.inverse)
+    assert not seg.label_map(project.conn, sid).any() and seg.segments(project.conn, vol)[0].voxels == 0
+
+
+def test_refusals_name_the_problem(project):
+    image = add_image_asset(project)
+    with pytest.raises(OpRejected, match="is not a volume"):
+        project.apply(seg.create_draft(image, project.my_layer_id, None, "x", "#fff"))
+    vol = _volume(project)
+    create = seg.create_draft(vol, project.my_layer_id, None, "Liver", "#00ff00")
+    project.apply(create)
+    with pytest.raises(OpRejected, match="outside the volume"):
+        project.apply(OpDraft("segment.paint", create.entity, {"origin": [11, 0, 0], "shape": [2, 1, 1],
+                                                               "on": seg.encode_bits(np.ones((2, 1, 1), bool))}))
+    project.apply(OpDraft("segment.update", create.entity, {"set": {"locked": True}}))
+    one = np.zeros((12, 40, 50), bool)
+    one[3, 4, 5] = True
+    with pytest.raises(OpRejected, match="is locked"):
+        project.apply(seg.paint_draft(str(create.entity), np.zeros_like(one), one))
+
+
+def test_label_volume_for_exports(project):
+    vol = _volume(project)
+    shape = (12, 40, 50)
+    made = []
+    for name, centre in (("a", (3, 10, 10)), ("b", (8, 30, 40))):
+        c = seg.create_draft(vol, project.my_layer_id, None, name, "#ff0000")
+        project.apply(c)
+        project.apply(seg.paint_draft(str(c.entity), np.zeros(shape, bool), _ball(shape, centre, 2)))
+        made.append(str(c.entity))
+    labels, legend = seg.label_volume(project.conn, vol, project.my_layer_id, values={made[1]: 7})
+    assert labels.dtype == np.uint16 and set(np.unique(labels)) == {0, 1, 7}
+    assert [(v, s.name) for v, s in legend] == [(1, "a"), (7, "b")]
+
+
+def test_migration_of_slice_masks_from_a_store_of_the_previous_schema(tmp_path):
+    root = tmp_path / "old"
+    with Project.create(root, "old", user_name="alice") as p:
+        vol = _volume(p)
+        cls = None
+        masks = {}
+        for z in (4, 5, 6):
+            arr = np.zeros((40, 50), bool)
+            arr[10 + z:20, 10:20 + z] = True
+            masks[z] = arr
+            p.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+                "asset_id": vol, "layer_id": p.my_layer_id, "class_id": cls, "plane": {"z": z},
+                "geometry": Mask.from_array(arr).to_dict(), "attributes": {}}}))
+        coronal = np.zeros((12, 50), bool)          # a coronal mask lands in the same label map
+        coronal[8:10, 30:35] = True
+        p.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": vol, "layer_id": p.my_layer_id, "class_id": cls, "plane": {"z": 25, "axis": "coronal"},
+            "geometry": Mask.from_array(coronal).to_dict(), "attributes": {}}}))
+        p.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": vol, "layer_id": p.my_layer_id, "class_id": cls, "plane": {"z": 4},
+            "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}, "attributes": {}}}))
+    # make it exactly a store of the previous schema (before segments), then open it with this app
+    store = sqlite3.connect(root / "project.labeldesk")
+    from labeldesk.core.store.migrations import SCHEMA_VERSION
+    store.execute("DROP TABLE segment_slices")
+    store.execute("DROP TABLE segments")
+    store.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    store.commit()
+    store.close()
+    with Project.open(root) as p:
+        report = migrate_masks(p)
+        assert report.masks == 4 and report.segments_made == 1
+        [s] = seg.segments(p.conn, vol)
+        lm = seg.label_map(p.conn, s.id)
+        want = np.zeros((12, 40, 50), bool)
+        for z, arr in masks.items():
+            want[z] |= arr
+        want[:, 25, :] |= coronal
+        assert np.array_equal(lm, want) and s.voxels == want.sum()
+        kinds = sorted(a.geometry.kind for a in p.annotations(vol))
+        assert kinds == ["box"]                                        # the box stays an annotation
+        deleted = p.conn.execute("SELECT COUNT(*) FROM annotations WHERE deleted = 1").fetchone()[0]
+        assert deleted == 4                                            # nothing lost: kept, marked deleted
