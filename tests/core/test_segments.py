@@ -126,3 +126,35 @@ def test_migration_of_slice_masks_from_a_store_of_the_previous_schema(tmp_path):
         assert kinds == ["box"]                                        # the box stays an annotation
         deleted = p.conn.execute("SELECT COUNT(*) FROM annotations WHERE deleted = 1").fetchone()[0]
         assert deleted == 4                                            # nothing lost: kept, marked deleted
+
+
+def test_editor_strokes_become_one_paint_op_each(project):
+    from labeldesk.core.segment_editor import SegmentEditor
+    vol = _volume(project)
+    create = seg.create_draft(vol, project.my_layer_id, None, "Lesion", "#ff0000")
+    project.apply(create)
+    sid = str(create.entity)
+    ed = SegmentEditor(project.conn, vol, (0.5, 0.5, 2.0))
+    ed.stamp(sid, "axial", 5, [(10, 10), (30, 10)], 3.0)
+    ed.stamp(sid, "coronal", 20, [(25, 6)], 4.0, sphere=True)        # a ball over neighbouring planes
+    draft = ed.pending_draft(sid)
+    project.apply(draft)
+    ed.committed_ok(sid)
+    assert ed.pending_draft(sid) is None
+    stored = seg.label_map(project.conn, sid)
+    assert np.array_equal(stored, ed.map(sid))
+    assert stored[5, 10, 10:30].all() and stored[6, 20, 25] and stored[6, 17, 25]
+    assert stored[5:7, 20, 25].all() and not stored[4, 20, 25] and not stored[7, 20, 25]   # 2 mm radius, 2 mm rows
+    assert stored[:, 19, 25].any() and not stored[:, 12, 25].any()   # ball radius 2 mm = 4 rows of 0.5 mm
+
+
+def test_interpolation_fills_between_painted_slices():
+    from labeldesk.core.segment_editor import interpolate_gaps
+    m = np.zeros((9, 40, 40), bool)
+    m[2] = _ball((1, 40, 40), (0, 20, 20), 6)[0]
+    m[6] = _ball((1, 40, 40), (0, 20, 20), 10)[0]
+    out = interpolate_gaps(m)
+    areas = [int(out[k].sum()) for k in range(9)]
+    assert areas[0] == areas[1] == areas[7] == 0
+    assert areas[2] < areas[3] < areas[4] < areas[5] < areas[6]
+    assert np.array_equal(out[2], m[2]) and np.array_equal(out[6], m[6])
