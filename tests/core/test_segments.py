@@ -145,7 +145,7 @@ def test_editor_strokes_become_one_paint_op_each(project):
     assert np.array_equal(stored, ed.map(sid))
     assert stored[5, 10, 10:30].all() and stored[6, 20, 25] and stored[6, 17, 25]
     assert stored[5:7, 20, 25].all() and not stored[4, 20, 25] and not stored[7, 20, 25]   # 2 mm radius, 2 mm rows
-    assert stored[:, 19, 25].any() and not stored[:, 12, 25].any()   # ball radius 2 mm = 4 rows of 0.5 mm
+    assert stored[6, 19, 25] and not stored[6, 15, 25]     # ball radius 2 mm = 4 coronal planes of 0.5 mm
 
 
 def test_interpolation_fills_between_painted_slices():
