@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from labeldesk.core.display import CT_PRESETS, auto_window, window_level
 from labeldesk.core.io.tiles import level_for_scale
 from labeldesk.core.model import Plane
-from labeldesk.qt.viewer import corner_overlay, measurement_overlay
+from labeldesk.qt.viewer import corner_overlay, measurement_overlay, segment_overlay
 
 ZOOM_STEP = 1.25
 COLOURMAPS = ("grey", "hot", "bone", "viridis", "jet")
@@ -311,6 +311,7 @@ class ViewportView(QtWidgets.QWidget):
                 image = (image.flipped(QtCore.Qt.Orientation.Vertical) if hasattr(image, "flipped")
                          else image.mirrored(False, True))
             painter.drawImage(target, image)
+        segment_overlay.paint(painter, self)
         if self.overlay is not None:
             self.overlay.paint(painter, self)
             measurement_overlay.paint(painter, self)
