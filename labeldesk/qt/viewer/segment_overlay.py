@@ -17,7 +17,7 @@ class SegmentState(QtCore.QObject):
     sig_changed = QtCore.Signal()          # segments added, removed, painted, undone, synced
 
     def __init__(self, window: Any) -> None:
-        super().__init__(window)
+        super().__init__(window if isinstance(window, QtCore.QObject) else None)
         self.window = window
         self.editors: dict[str, SegmentEditor] = {}
         self.hidden: set[str] = set()
