@@ -181,3 +181,27 @@ def pick_color(used: list[str], class_color: str | None) -> str:
     palette = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
                "#bcf60c", "#fabebe", "#008080", "#e6beff")
     return next((c for c in palette if c not in used), palette[len(used) % len(palette)])
+
+
+def export_items(ctx: Any, asset: Any) -> Any:
+    """For the label-map exporters (NIfTI, DICOM SEG): each selected segment of ``asset`` (the
+    export's layers and classes) as one mask item per painted axial slice — (item, class entry,
+    the (rows, cols) target of ``vol[t][z]``, pixels) like ``formats.nifti_labels.rasterised``."""
+    from labeldesk.core.geometry import Mask
+    from labeldesk.core.model import Annotation, Plane
+    if asset.kind != "volume":
+        return
+    layer_ids = [layer.id for layer in ctx.layers]
+    shape = (asset.depth, asset.height, asset.width)
+    for layer_id in layer_ids:
+        for s in segments(ctx.project.conn, asset.id, layer_id):
+            if s.voxels == 0:
+                continue
+            volume_map = label_map(ctx.project.conn, s.id, shape)
+            for z in np.flatnonzero(volume_map.reshape(shape[0], -1).any(axis=1)):
+                item = Annotation(s.id, asset.id, s.layer_id, s.class_id, Plane(int(z), s.t),
+                                  Mask.from_array(volume_map[z]), revision=s.revision)
+                entry = ctx.entry(asset, item)
+                if entry is None:
+                    break                                  # reported once per segment
+                yield item, entry, volume_map[z]

@@ -158,3 +158,27 @@ def test_interpolation_fills_between_painted_slices():
     assert areas[0] == areas[1] == areas[7] == 0
     assert areas[2] < areas[3] < areas[4] < areas[5] < areas[6]
     assert np.array_equal(out[2], m[2]) and np.array_equal(out[6], m[6])
+
+
+def test_segments_export_as_nifti_label_maps(project, tmp_path):
+    import nibabel as nib
+
+    from labeldesk.core.importer import add_paths
+    from labeldesk.core.interchange import export
+    data = np.zeros((20, 16, 6), dtype=np.int16)
+    path = tmp_path / "vol.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.diag([0.8, 0.9, 2.5, 1.0])), str(path))
+    vol = add_paths(project, [path]).added[0].id
+    cid = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", cid, {"class": {"name": "Tumour", "color": "#ff0000",
+                                                                   "kinds": [], "attributes": []}}))
+    create = seg.create_draft(vol, project.my_layer_id, cid, "Tumour", "#ff0000")
+    project.apply(create)
+    shape = seg.grid_shape(project.conn, vol)
+    ball = _ball(shape, (3, 8, 10), 2)
+    project.apply(seg.paint_draft(str(create.entity), np.zeros(shape, bool), ball))
+    rep = export(project, "nifti", tmp_path / "out")
+    [written] = list((tmp_path / "out").rglob("*.nii.gz"))
+    labels = np.asanyarray(nib.load(str(written)).dataobj).transpose(2, 1, 0)      # (x, y, z) -> (z, y, x)
+    value = next(c.value for c in project.classes() if c.id == cid) if hasattr(project.classes()[0], "value") else 1
+    assert set(np.unique(labels)) == {0, value} and np.array_equal(labels > 0, ball), rep
