@@ -182,3 +182,23 @@ def test_segments_export_as_nifti_label_maps(project, tmp_path):
     labels = np.asanyarray(nib.load(str(written)).dataobj).transpose(2, 1, 0)      # (x, y, z) -> (z, y, x)
     value = next(c.value for c in project.classes() if c.id == cid) if hasattr(project.classes()[0], "value") else 1
     assert set(np.unique(labels)) == {0, value} and np.array_equal(labels > 0, ball), rep
+
+
+def test_cli_lists_segments_with_ml_and_1_based_slices_and_migrates(tmp_path, capsys, monkeypatch):
+    from labeldesk.cli import main
+    monkeypatch.delenv("LABELDESK_USER", raising=False)
+    root = tmp_path / "p"
+    with Project.create(root, user_name="alice") as p:
+        vol = _volume(p)
+        arr = np.zeros((40, 50), bool)
+        arr[5:15, 5:15] = True
+        for z in (0, 1):
+            p.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+                "asset_id": vol, "layer_id": p.my_layer_id, "class_id": None, "plane": {"z": z},
+                "geometry": Mask.from_array(arr).to_dict(), "attributes": {}}}))
+    assert main(["segments", "list", str(root)]) == 0 and "no segments" in capsys.readouterr().out
+    assert main(["segments", "migrate", str(root)]) == 0
+    assert "converted 2 slice mask(s)" in capsys.readouterr().out
+    assert main(["segments", "list", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "Segment (no class" in out and "0.10 mL" in out and "axial 1–2" in out   # 200 voxels × 0.5 mm³
