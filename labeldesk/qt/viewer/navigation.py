@@ -77,6 +77,8 @@ def install(window: Any) -> None:
     measurement_tools.install(window)
     measurements_panel.install(window)
     segments_panel.install(window)
+    from labeldesk.qt.viewer import hanging_protocols
+    hanging_protocols.install(window)
 
 
 def _set_corners(window: Any, on: bool) -> None:
