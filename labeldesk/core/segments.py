@@ -205,3 +205,26 @@ def export_items(ctx: Any, asset: Any) -> Any:
                 if entry is None:
                     break                                  # reported once per segment
                 yield item, entry, volume_map[z]
+
+
+def agreement(conn: sqlite3.Connection, asset: Any, layer_a: str, layer_b: str, tolerance: float = 1.0) -> list[Any]:
+    """(class id, time point, SurfaceReport: Dice, HD95 mm, surface Dice) of two layers' segments
+    on one volume, class by class (a layer's segments of one class are joined), in 3-D."""
+    from labeldesk.core.review.masks import compare_masks
+    shape = (asset.depth, asset.height, asset.width)
+    sp = asset.spacing or (1.0, 1.0, 1.0)
+    spacing = (float(sp[2]) if len(sp) > 2 else 1.0, float(sp[1]), float(sp[0]))
+    a = [s for s in segments(conn, asset.id, layer_a) if s.voxels]
+    b = [s for s in segments(conn, asset.id, layer_b) if s.voxels]
+    out = []
+    for cid, t in sorted({(s.class_id, s.t) for s in a + b}, key=lambda k: (k[0] or "", k[1])):
+        va, vb = np.zeros(shape, bool), np.zeros(shape, bool)
+        for side, vol in ((a, va), (b, vb)):
+            for s in side:
+                if s.class_id == cid and s.t == t:
+                    vol |= label_map(conn, s.id, shape)
+        both = va | vb
+        box = tuple(slice(int(i[0]), int(i[-1]) + 1) for i in
+                    (np.flatnonzero(both.any(axis=tuple(x for x in range(3) if x != ax))) for ax in range(3)))
+        out.append((cid, t, compare_masks(va[box], vb[box], spacing, tolerance=tolerance)))
+    return out

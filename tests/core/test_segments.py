@@ -202,3 +202,22 @@ def test_cli_lists_segments_with_ml_and_1_based_slices_and_migrates(tmp_path, ca
     assert main(["segments", "list", str(root)]) == 0
     out = capsys.readouterr().out
     assert "Segment (no class" in out and "0.10 mL" in out and "axial 1–2" in out   # 200 voxels × 0.5 mm³
+
+
+def test_agreement_of_two_layers_segments_in_3d(project):
+    from labeldesk.core.review.comparison import compare_project
+    vol = _volume(project)
+    shape = (12, 40, 50)
+    other = ids.new_id()
+    project.apply(OpDraft("layer.create", other, {"layer": {"name": "second reader", "kind": "annotator",
+                                                            "owner": project.user_id}}))
+    balls = {project.my_layer_id: _ball(shape, (6, 20, 25), 5), other: _ball(shape, (6, 20, 27), 5)}
+    for layer, ball in balls.items():
+        c = seg.create_draft(vol, layer, None, "Lesion", "#ff0000")
+        project.apply(c)
+        project.apply(seg.paint_draft(str(c.entity), np.zeros(shape, bool), ball))
+    report = compare_project(project)
+    [row] = [r for r in report.volume_rows() if r["asset_id"] == vol]
+    a, b = balls.values()
+    want = 2 * (a & b).sum() / (a.sum() + b.sum())
+    assert row["dice"] == pytest.approx(want, abs=1e-6) and 0 < row["hd95"] <= 2 * 0.5 + 1e-6
