@@ -221,3 +221,16 @@ def test_agreement_of_two_layers_segments_in_3d(project):
     a, b = balls.values()
     want = 2 * (a & b).sum() / (a.sum() + b.sum())
     assert row["dice"] == pytest.approx(want, abs=1e-6) and 0 < row["hd95"] <= 2 * 0.5 + 1e-6
+
+
+def test_a_stroke_changes_the_layer_revision_reviews_name(project):
+    from labeldesk.core.review.workflow import EMPTY_REV, layer_revision
+    vol = _volume(project)
+    assert layer_revision(project.conn, vol, project.my_layer_id) == EMPTY_REV
+    c = seg.create_draft(vol, project.my_layer_id, None, "Lesion", "#ff0000")
+    project.apply(c)
+    before = layer_revision(project.conn, vol, project.my_layer_id)
+    one = np.zeros((12, 40, 50), bool)
+    one[2, 3, 4] = True
+    project.apply(seg.paint_draft(str(c.entity), np.zeros_like(one), one))
+    assert layer_revision(project.conn, vol, project.my_layer_id) not in (before, EMPTY_REV)
