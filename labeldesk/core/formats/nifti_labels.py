@@ -122,6 +122,9 @@ def rasterised(ctx: ExportContext, asset: Asset, vol: np.ndarray, what: str) -> 
             ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for {what}")
             continue
         yield ann, entry, target, pixels
+    from labeldesk.core.segments import export_items     # segments (3-D label maps), slice by slice
+    for item, entry, pixels in export_items(ctx, asset):
+        yield item, entry, plane_target(vol[item.plane.t], item.plane), pixels
 
 
 def label_volume(ctx: ExportContext, asset: Asset) -> tuple[np.ndarray, int]:

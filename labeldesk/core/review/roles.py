@@ -165,6 +165,10 @@ def _touched_layers(conn: sqlite3.Connection, op: Op) -> list[sqlite3.Row | dict
         out.append({"kind": d.get("kind", "annotator"), "owner": d.get("owner"), "name": d.get("name")})
     elif op.type == "review.submit":
         out.append(_layer(conn, p.get("layer_id")))
+    elif op.type == "segment.create":                   # segments follow the annotation layer rule
+        out.append(_layer(conn, (p.get("segment") or {}).get("layer_id")))
+    elif op.type.startswith("segment."):
+        out.append(_row_layer(conn, "segments", op.entity))
     return [x for x in out if x is not None]
 
 

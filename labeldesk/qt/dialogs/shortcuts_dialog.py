@@ -22,8 +22,9 @@ EDITING = (
     ("Alt+click a vertex", "Remove it (select tool); double-click an edge adds one"),
 )
 MOUSE = (
-    ("Wheel", "Zoom at the cursor"),
-    ("Ctrl + wheel", "Next/previous slice (frame for video)"),
+    ("Wheel", "Volumes: next/previous slice (View ▸ Wheel zooms volumes swaps); images: zoom at the cursor"),
+    ("Ctrl + wheel", "Volumes: zoom at the cursor; video: next/previous frame"),
+    ("H", "Corner overlays and orientation markers on/off (every viewport)"),
     ("Drag (left, middle or right button)", "Pan"),
     ("Ctrl + left drag", "Window/level: horizontal = width, vertical = level"),
 )
@@ -35,8 +36,9 @@ class ShortcutsDialog(QtWidgets.QDialog):
         self.setWindowTitle("Keyboard shortcuts")
         from labeldesk.qt.edit_session import TOOLS
         rows = [(a.shortcut, a.text.replace("&", ""), a.help) for a in ACTIONS if a.shortcut]
+        from labeldesk.qt.tools.measurement_tools import MEASUREMENT_TOOLS
         rows += [(t.shortcut, f"{t.label} tool", (t.__doc__ or "").strip().splitlines()[0] if t.__doc__ else "")
-                 for t in TOOLS]
+                 for t in TOOLS + MEASUREMENT_TOOLS]
         rows += [(k, v, "") for k, v in EDITING + MOUSE]
         table = QtWidgets.QTableWidget(len(rows), 3)
         table.setHorizontalHeaderLabels(["Keys", "Action", "Notes"])
