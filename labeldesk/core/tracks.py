@@ -54,3 +54,16 @@ def after_edit(project: Any, annotation: Any, new_geometry: Any) -> list[OpDraft
     drafts = [] if annotation.keyframe else [
         OpDraft("annotation.update", annotation.id, {"set": {"keyframe": True}})]
     return drafts + rebuild(project, annotation.track_id, [a for a in members if a.id != annotation.id], keys)
+
+
+def neighbour_keyframe(project: Any, annotation: Any, step: int) -> Any:
+    """The next (``step`` > 0) or previous keyframe of ``annotation``'s track, along its frames
+    (or slices); None when there is none or the annotation is not in a track."""
+    if annotation is None or annotation.track_id is None:
+        return None
+    keys = sorted((a for a in project.track(annotation.track_id) if a.keyframe and not a.deleted),
+                  key=lambda a: (a.plane.t, a.plane.z))
+    here = (annotation.plane.t, annotation.plane.z)
+    if step > 0:
+        return next((a for a in keys if (a.plane.t, a.plane.z) > here), None)
+    return next((a for a in reversed(keys) if (a.plane.t, a.plane.z) < here), None)
