@@ -341,6 +341,7 @@ def export_coco(ctx: ExportContext, out: Any) -> None:
     anns: list[dict[str, Any]] = []
     keypoint_names: dict[str, list[str]] = {}
     labelled: list[tuple[dict[str, Any], str]] = []
+    track_numbers: dict[str, int] = {}
     for asset in ctx.each_asset():
         for plane, items in ctx.export_planes(asset):
             w, h, _ = extent(asset, plane)
@@ -354,6 +355,8 @@ def export_coco(ctx: ExportContext, out: Any) -> None:
                 if seg is None:
                     continue
                 rec = {"id": len(anns) + 1, "image_id": image_id, "category_id": entry.index + 1, **seg}
+                if ann.track_id:          # one object across frames (as in TAO / YouTube-VIS style COCO)
+                    rec["track_id"] = track_numbers.setdefault(ann.track_id, len(track_numbers) + 1)
                 if isinstance(ann.geometry, Points) and ann.geometry.labels:
                     labelled.append((rec, entry.id))
                 if ann.attributes:
