@@ -100,7 +100,10 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.session.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.session.sig_annotations_changed.connect(self._on_session_annotations_changed)
         self.session.sig_selection_changed.connect(self._on_session_selection_changed)
-        self.attribute_panel.sig_attributes_edited.connect(self.session.set_attributes)
+        from labeldesk.qt.tracks_dock import TracksDock
+        self.tracks = TracksDock(self)
+        self.attribute_panel.sig_attributes_edited.connect(
+            lambda aid, values: self.tracks.edit_attributes(aid, values) or self.session.set_attributes(aid, values))
         self.attribute_panel.sig_class_edited.connect(self._on_attribute_panel_class_edited)
         self.ontology_panel.sig_menu_requested.connect(
             lambda cid, pos: ontology_dialogs.context_menu(self, cid, pos))
@@ -278,6 +281,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
     def _on_session_annotations_changed(self) -> None:
         if self.project is None or self.current_asset_id is None:
             self.annotation_panel.set_annotations([], {})
+            self.tracks.rows_for_list([], {})
             return
         from labeldesk.core.ontology_io import flagged_annotations
         names = {c.id: c.name for c in self.project.classes()}
@@ -286,8 +290,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         for ann, reason in flagged_annotations(self.project, self.current_asset_id):
             flags[ann.id] = f"{flags[ann.id]}; {reason}" if ann.id in flags else reason
         from labeldesk.core.op_types.classifications import classifications
-        self.annotation_panel.set_annotations(self.session.visible_annotations(self.current_asset_id), names, authors,
-                                              flags, self.session.painter.hidden, self.session.locked)
+        rows = self.tracks.rows_for_list(self.session.visible_annotations(self.current_asset_id), names)
+        self.annotation_panel.set_annotations(rows, names, authors, flags, self.session.painter.hidden,
+                                              self.session.locked)
         self.annotation_panel.show_classifications(classifications(self.project.conn, self.current_asset_id),
                                                    self.viewport.plane)
         self.annotation_panel.show_selection(self.session.painter.selected)
