@@ -79,6 +79,8 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.statusBar().addPermanentWidget(self.identity_label)
         from labeldesk.qt.team import TeamDocks
         self.team = TeamDocks(self)
+        from labeldesk.qt.dialogs.settings_dialog import sync_interval_s
+        self.team.sync.worker.timer.setInterval(sync_interval_s() * 1000)
         self.actions_by_id = build_actions(self)
         self._build_file_menu()
         self._build_tools()
@@ -90,7 +92,6 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         from labeldesk.qt import extensions
         for problem in extensions.install_all(self):
             self.statusBar().showMessage(f"extension not loaded: {problem}", 15000)
-        self._show_start_page()
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
@@ -113,6 +114,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
         self.annotation_panel.sig_opacity_changed.connect(self._on_annotation_panel_opacity_changed)
         self.annotation_panel.sig_lock_requested.connect(self._on_annotation_panel_lock_requested)
+        self._show_start_page()                # until a project is open
 
     # ---- the viewport grid ----------------------------------------------------------------------
     @property
@@ -382,6 +384,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self._apply_user(user_id, note)
         self._restore_layout()
         self.files.opened(self.project.root)
+        self.docks["annotations"].raise_()
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()

@@ -239,3 +239,15 @@ def test_nifti_header_values_are_plain():
     assert plain(np.array([3, 4, 5], np.int16)) == "3 4 5"
     assert plain(np.float32(0.5)) == "0.5"
     assert plain(np.array(b"abc", dtype="S3")) == "abc"
+
+
+def test_a_new_project_can_start_with_example_classes(qtbot, tmp_path):
+    from labeldesk.core.project import Project
+    from labeldesk.qt.dialogs.new_project_dialog import NewProjectDialog
+    d = NewProjectDialog(None, str(tmp_path))
+    qtbot.addWidget(d)
+    d.name.setText("With classes")
+    d.classes.setCurrentIndex(1)
+    folder = d.create()
+    with Project.open(folder) as p:
+        assert {"Vehicle", "Person"} <= {c.name for c in p.classes()}
