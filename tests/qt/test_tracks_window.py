@@ -49,7 +49,8 @@ def test_ctrl_i_in_the_list_makes_one_track_with_marks_and_jumps(qtbot, window, 
     # one row per track in the Annotations list (its keyframes), the frames in the Tracks dock
     assert lst.count() == 2
     tree = w.tracks.panel.tree
-    assert tree.topLevelItemCount() == 1 and "frames 1–11" in tree.topLevelItem(0).text(0)
+    assert tree.topLevelItemCount() == 1 and "1–11" in tree.topLevelItem(0).text(0)
+    assert "2 keyframes, 9 interpolated" in tree.topLevelItem(0).toolTip(0)
     tree.expandItem(tree.topLevelItem(0))
     assert tree.topLevelItem(0).childCount() == 11
     # keyframe marks are painted on the timeline (orange/blue diamonds where there were none)

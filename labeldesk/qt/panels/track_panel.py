@@ -58,12 +58,13 @@ class TrackPanel(QtWidgets.QWidget):
         self.empty.setVisible(not tracks)
         for i, t in enumerate(tracks):
             first, last = t.span
-            text = (f"{class_names.get(t.class_id, 'no class')} #{i + 1} · frames {first + 1}–{last + 1} · "
-                    f"{len(t.keyframes)} keyframes, {t.interpolated} interpolated")
+            text = f"{class_names.get(t.class_id, 'no class')} #{i + 1} · {first + 1}–{last + 1}"
+            detail = (f"{class_names.get(t.class_id, 'no class')} #{i + 1}: frames {first + 1}–{last + 1}, "
+                      f"{len(t.keyframes)} keyframes, {t.interpolated} interpolated")
             item = QtWidgets.QTreeWidgetItem([text, _values(t.attributes)])
             item.setIcon(0, icon("track"))
             item.setData(0, TRACK_ROLE, t.track_id)
-            item.setToolTip(0, text)
+            item.setToolTip(0, detail)
             item.setToolTip(1, "The track's attributes (set once, every frame follows)")
             if t.overrides:
                 item.setText(1, item.text(1) + f"  ({len(t.overrides)} frame(s) override)")
@@ -71,7 +72,7 @@ class TrackPanel(QtWidgets.QWidget):
             self.tree.addTopLevelItem(item)
             if t.track_id == keep or (selected and any(a.id in selected for a in t.members)):
                 self.tree.setCurrentItem(item)
-        self.tree.resizeColumnToContents(0)
+        self.tree.setColumnWidth(0, max(150, min(self.tree.sizeHintForColumn(0) + 8, self.tree.width() // 2)))
 
     def _fill_frames(self, item: QtWidgets.QTreeWidgetItem) -> None:
         from labeldesk.qt.icons import icon
