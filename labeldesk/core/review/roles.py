@@ -89,7 +89,7 @@ def user_roles(conn: sqlite3.Connection, user_id: str | None) -> set[str]:
 
 
 def roles_in_words(roles: set[str] | frozenset[str]) -> str:
-    return ", ".join(r for r in ANY_ROLE if r in roles) or "no role"
+    return ", ".join(r for r in ("admin", "annotator", "reviewer", "adjudicator") if r in roles) or "no role"
 
 
 def user_name(conn: sqlite3.Connection, user_id: str | None) -> str:
