@@ -133,7 +133,7 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                     continue
                 loc = f"{where} line {lineno}"
                 try:
-                    if line.count(" ") > 2 * MAX_VERTICES + 8:
+                    if line.count(" ") > 2 * MAX_VERTICES + 1:
                         raise ValueError(f"more than {MAX_VERTICES} vertices (simplify it in the tool that made it)")
                     vals = [float(v) for v in line.split()]
                     if not vals or not vals[0].is_integer() or vals[0] < 0:
