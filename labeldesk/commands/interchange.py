@@ -52,8 +52,19 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--until", metavar="T", help="only annotations made or changed before T")
     p.add_argument("--assets", nargs="+", metavar="ASSET", help="only these assets (names or ids)")
     p.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
-    p.add_argument("--polygon-holes", choices=("rings", "rle"),
-                   help="COCO: write polygons with holes as extra rings (default) or as RLE masks")
+    p.add_argument("--polygon-holes", choices=("rle", "rings"),
+                   help="COCO: write polygons with holes as RLE masks (default; what COCO readers read "
+                        "correctly) or as extra rings (COCO readers fill the holes)")
+    p.add_argument("--images", nargs="?", const="copy", choices=("copy", "png", "raw16"),
+                   help="COCO/YOLO/VOC: write the image files too (copy originals; planes of videos and "
+                        "volumes rendered to PNG), every plane as PNG, or volume slices as raw 16-bit PNG")
+    p.add_argument("--window", metavar="C,W|PRESET",
+                   help="window for rendered slices: center,width (e.g. 40,400) or abdomen, lung, bone, "
+                        "brain, soft tissue (default: the series' own window)")
+    p.add_argument("--split", metavar="train=0.8,val=0.2|classification",
+                   help="COCO/YOLO/VOC subsets: fractions by a seeded hash of each asset (stable across "
+                        "exports), or by the asset's classification named train/val/test")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of --split (default 0)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a format option; repeatable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -140,8 +151,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from labeldesk.core.formats.selection import parse_time
     options = _options(args.option)
     options["overwrite"] = bool(args.overwrite)
-    if args.polygon_holes:
-        options["polygon_holes"] = args.polygon_holes
+    for key in ("polygon_holes", "images", "window", "split", "seed"):
+        if getattr(args, key, None) is not None:
+            options[key] = getattr(args, key)
     selection = Selection(
         layer=args.layer,
         classes=tuple(c.strip() for c in (args.classes or "").split(",") if c.strip()),
