@@ -77,3 +77,17 @@ def test_a_new_class_whose_file_value_is_taken_gets_the_next_free_one(proj, volu
     rep = import_file(proj, "nifti", tmp_path / "ct.labels.nii.gz", options={"create_classes": True})
     assert _values(proj) == {"Liver": 1, "Kidney": 2}
     assert any("belongs to another class" in n.reason for n in rep.notes)
+
+
+def test_cli_lists_and_sets_values_codes_and_concepts(tmp_path, capsys):
+    from labeldesk.cli import main
+    from labeldesk.core.project import Project
+    with Project.create(tmp_path / "p", "p", user_name="a") as p:
+        add_class(p, "Liver")
+        add_class(p, "widget")
+    assert main(["classes", str(tmp_path / "p"), "--set", "widget", "--value", "250", "--code", "WID",
+                 "--type", "SCT:71854001:Colon", "--keypoints", "a,b", "--skeleton", "1-2"]) == 0
+    out = capsys.readouterr().out
+    assert "SCT 10200004 Liver (default table)" in out and "  250  WID" in out and "Colon" in out
+    assert main(["classes", str(tmp_path / "p"), "--set", "widget", "--value", "1"]) == 1
+    assert "label value 1 belongs to class 'Liver'" in capsys.readouterr().err
