@@ -51,6 +51,8 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
                "cvat", "import_cvat", "export_cvat"),
     FormatInfo("labelme", "labelme JSON: one file per image (polygon, rectangle, circle, line, point, mask)",
                "labelme", "import_labelme", "export_labelme"),
+    FormatInfo("label-studio", "Label Studio JSON tasks: rectangles (rotated too), polygons, ellipses, keypoints, "
+               "choices", "labelstudio", "import_labelstudio", "export_labelstudio"),
     FormatInfo("csv", "CSV of asset and frame/slice classifications (asset,frame,slice,axis,class)",
                "csv_classes", "import_csv", "export_csv"),
     FormatInfo("nifti", "NIfTI label map on the source volume's grid (+ ITK-SNAP label table)",
@@ -87,6 +89,8 @@ def exporter(name: str) -> Callable[..., Any]:
 def _peek(data: bytes) -> str | None:
     text = data.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     if text.startswith("["):
+        if '"data"' in text and ('"annotations"' in text or '"predictions"' in text or '"result"' in text):
+            return "label-studio"
         return "coco-results"
     if text.startswith("{"):
         if '"shapes"' in text and '"imagePath"' in text or '"shapes"' in text and '"images"' not in text:
