@@ -53,6 +53,8 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
                "labelme", "import_labelme", "export_labelme"),
     FormatInfo("label-studio", "Label Studio JSON tasks: rectangles (rotated too), polygons, ellipses, keypoints, "
                "choices", "labelstudio", "import_labelstudio", "export_labelstudio"),
+    FormatInfo("mot", "MOT Challenge tracks: <video>/gt/gt.txt (frame,id,box,conf,class,visibility) + seqinfo.ini",
+               "mot", "import_mot", "export_mot"),
     FormatInfo("csv", "CSV of asset and frame/slice classifications (asset,frame,slice,axis,class)",
                "csv_classes", "import_csv", "export_csv"),
     FormatInfo("nifti", "NIfTI label map on the source volume's grid (+ ITK-SNAP label table)",
@@ -107,6 +109,8 @@ def _peek(data: bytes) -> str | None:
 
 def _sniff_names(names: list[str], read: Callable[[str], bytes]) -> str | None:
     low = [n.lower() for n in names]
+    if any(n.endswith(("gt/gt.txt", "seqinfo.ini")) for n in low):
+        return "mot"
     if any(n.endswith(("data.yaml", "classes.txt", "obj.names")) for n in low) or \
             any(n.startswith("labels/") and n.endswith(".txt") for n in low):
         return "yolo"
