@@ -53,6 +53,8 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
                "labelme", "import_labelme", "export_labelme"),
     FormatInfo("label-studio", "Label Studio JSON tasks: rectangles (rotated too), polygons, ellipses, keypoints, "
                "choices", "labelstudio", "import_labelstudio", "export_labelstudio"),
+    FormatInfo("rtstruct", "DICOM RTSTRUCT: ROI contours (mm, patient space) on the source series; one ROI per class",
+               "rtstruct", "import_rtstruct", "export_rtstruct"),
     FormatInfo("mot", "MOT Challenge tracks: <video>/gt/gt.txt (frame,id,box,conf,class,visibility) + seqinfo.ini",
                "mot", "import_mot", "export_mot"),
     FormatInfo("csv", "CSV of asset and frame/slice classifications (asset,frame,slice,axis,class)",
