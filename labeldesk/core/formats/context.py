@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import zlib
+
+import numpy as np
 from dataclasses import dataclass
 from typing import Any
 
@@ -438,6 +440,35 @@ class ImportContext:
             keep_w.append(where)
         self._drafts, self._where = keep_d, keep_w
 
+    def _repaired_as_mask(self, g: dict[str, Any], ann: dict[str, Any], w: int, h: int) -> tuple[Any, int] | None:
+        """A self-intersecting polygon whose repair has several parts, as one mask of all of them
+        (when its class takes masks); None to keep the largest part instead."""
+        from shapely.geometry import Polygon as SPolygon
+        from shapely.validation import make_valid
+        from labeldesk.core.assist.contours import polygon_to_mask
+        cls = next((c for c in self._classes if c.id == ann.get("class_id")), None)
+        kinds = tuple(cls.kinds) if cls is not None else ()
+        if kinds and "mask" not in kinds:
+            return None
+        try:
+            fixed = make_valid(SPolygon(g["shell"], [hh for hh in g.get("holes", ()) if len(hh) >= 3]))
+        except (ValueError, TypeError):
+            return None
+        parts = [p for p in getattr(fixed, "geoms", [fixed]) if p.geom_type == "Polygon" and p.area > 0]
+        if len(parts) < 2:
+            return None
+        canvas = np.zeros((h, w), bool)
+        for p in parts:
+            try:
+                canvas |= polygon_to_mask(Polygon(tuple(p.exterior.coords), tuple(tuple(r.coords) for r in p.interiors)),
+                                          w, h).paste(w, h)
+            except GeometryError:
+                continue
+        if not canvas.any():
+            return None
+        from labeldesk.core.geometry import Mask
+        return Mask.from_array(canvas), len(parts)
+
     def _valid_geometry(self, ann: dict[str, Any], where: str) -> dict[str, Any] | None:
         asset = self.index.assets[ann["asset_id"]]
         w, h, _ = extent(asset, Plane.from_dict(ann["plane"]))
@@ -448,6 +479,11 @@ class ImportContext:
             if g.get("kind") != "polygon" or "not valid" not in str(exc):
                 self.report.refuse(where, str(exc))
                 return None
+            whole = self._repaired_as_mask(g, ann, w, h)
+            if whole is not None:
+                self.report.note(where, "polygon was not valid (self-intersecting): imported as a mask of the pixels "
+                                        f"of all its {whole[1]} parts (no area lost)")
+                return whole[0].to_dict()
             try:
                 geom = repair_polygon(g["shell"], g.get("holes", ()))
             except GeometryError as exc2:
