@@ -135,6 +135,17 @@ def export_rtstruct(ctx: ExportContext, out: OutputTree) -> None:
             if ann.geometry.kind != "mask":
                 ctx.converted(asset, ann, f"{ann.geometry.kind} written as the contours of its pixels")
             ctx.report.count(ann.geometry.kind)
+        from labeldesk.core.formats.volume_segments import segment_items
+        for item, entry, voxels in segment_items(ctx, asset):
+            if item.plane.t:
+                ctx.report.refuse(f"{asset.name} segment {item.name!r}", "RTSTRUCT holds the first time point only")
+                continue
+            slices = per_class.setdefault(entry.id, {})
+            for z in np.flatnonzero(voxels.reshape(voxels.shape[0], -1).any(axis=1)):
+                slices[int(z)] = slices.get(int(z), np.zeros(voxels.shape[1:], bool)) | voxels[z]
+            members.setdefault(entry.id, [])
+            entries[entry.id] = entry
+            ctx.report.count("segment")
         if not per_class:
             continue
         found = _sources(ctx, asset)
