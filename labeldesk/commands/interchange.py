@@ -17,8 +17,9 @@ UNSAFE_HELP = "allow a project store on a network filesystem or synced folder (r
 
 
 def register(command: Callable[..., Any]) -> None:
-    p = command("import", cmd_import, "import annotations from COCO, YOLO, VOC, CVAT, labelme, CSV, NIfTI "
-                                      "or DICOM SEG files into a project (refused items are reported)")
+    p = command("import", cmd_import, "import annotations from COCO, YOLO, VOC, CVAT, labelme, Label Studio, "
+                                      "MOT, CSV, NIfTI, DICOM SEG or RTSTRUCT files into a project (refused items "
+                                      "are reported)")
     p.add_argument("project", metavar="PROJECT", help="project folder")
     p.add_argument("file", metavar="FILE", help="annotation file, folder or .zip archive")
     p.add_argument("--format", default="auto", metavar="F",
@@ -38,8 +39,9 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE_HELP)
 
-    p = command("export", cmd_export, "export annotations to COCO, YOLO, VOC, CVAT, labelme, CSV, NIfTI or "
-                                      "DICOM SEG (what a format cannot hold is reported)")
+    p = command("export", cmd_export, "export annotations to COCO, YOLO, VOC, CVAT, labelme, Label Studio, "
+                                      "MOT, CSV, NIfTI, DICOM SEG or RTSTRUCT (what a format cannot hold is "
+                                      "reported)")
     p.add_argument("project", metavar="PROJECT", help="project folder")
     p.add_argument("fmt", metavar="FORMAT", help="format name (see `labeldesk formats`)")
     p.add_argument("dest", metavar="DEST", help="output file, folder, or a .zip archive")

@@ -25,7 +25,8 @@ from labeldesk.core.tasks import Progress
 AUTO = "auto"
 FILE_FORMATS = {"coco": "COCO JSON (*.json)", "coco-results": "COCO results (*.json)",
                 "labelme": "labelme JSON (*.json)", "csv": "CSV (*.csv)", "cvat": "CVAT XML (*.xml)",
-                "nifti": "NIfTI (*.nii *.nii.gz)", "dicom-seg": "DICOM SEG (*.dcm)"}
+                "nifti": "NIfTI (*.nii *.nii.gz)", "dicom-seg": "DICOM SEG (*.dcm)",
+                "label-studio": "Label Studio JSON (*.json)", "rtstruct": "DICOM RTSTRUCT (*.dcm)"}
 
 
 class _ResultsView(QtWidgets.QTreeWidget):
