@@ -103,6 +103,7 @@ class TeamDocks:
 
     def _on_synced(self, changes: Any) -> None:
         """A sync round merged other devices' changes (on the GUI thread)."""
+        self.window.session.apply_changes(changes)
         if changes.assets:
             self.window.refresh_assets()
         self.after_change()

@@ -177,6 +177,8 @@ class ProjectComparison:
                          "mask_dice": _num(self.pair_mask_dice(a, b)),
                          "class_percent": _num(pc.percent.value), "class_kappa": _num(pc.kappa.value),
                          "class_units": pc.kappa.n, "class_kappa_note": pc.kappa.reason})
+            if not both:        # nothing both layers annotated: no agreement to report (not 1.0)
+                rows[-1].update(precision=None, recall=None, f1=None, mean_iou=None, mean_dice=None)
         return rows
 
     def attribute_rows(self) -> list[dict[str, Any]]:
@@ -210,12 +212,15 @@ class ProjectComparison:
         return rows
 
     def item_rows(self) -> list[dict[str, Any]]:
+        """One row per item; "plane" is what people read (1-based), "plane_key" the 0-based key."""
+        from labeldesk.core.numbering import plane_label
         rows = []
         for it in self.items:
             masks = {self.class_names.get(c, c or "(none)"): r.to_dict() for c, r in it.masks.items()}
             dices = [r.dice for r in it.masks.values()]
             hds = [r.hd95 for r in it.masks.values() if not math.isnan(r.hd95)]
-            rows.append({"asset_id": it.asset_id, "asset": it.asset_name, "plane": it.plane.key(),
+            rows.append({"asset_id": it.asset_id, "asset": it.asset_name, "plane": plane_label(it.plane),
+                         "plane_key": it.plane.key(),
                          "layer_a": self.layer_name(it.layer_a), "layer_b": self.layer_name(it.layer_b),
                          **it.shapes.summary(),
                          "mask_dice": _num(min(dices)) if dices else None,

@@ -130,7 +130,8 @@ def users(conn: sqlite3.Connection) -> list[User]:
     roles: dict[str, set[str]] = {}
     for uid, role in conn.execute("SELECT user_id, role FROM roles"):
         roles.setdefault(uid, set()).add(role)
-    return [User(r["id"], r["name"], frozenset(roles.get(r["id"], ())))
+    from labeldesk.core.review.roles import effective_roles
+    return [User(r["id"], r["name"], frozenset(effective_roles(roles.get(r["id"], set()))))
             for r in conn.execute("SELECT * FROM users ORDER BY rowid")]
 
 

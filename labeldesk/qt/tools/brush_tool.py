@@ -28,7 +28,7 @@ class BrushTool(Tool):
         return self.session.brush_radius
 
     def _target(self) -> Any:
-        masks = [a for a in self.painter.annotations if a.geometry.kind == "mask"]
+        masks = self.painter.annotations_of_kind("mask")
         chosen = [a for a in masks if a.id in self.painter.selected]
         if chosen:
             return chosen[0]
