@@ -144,9 +144,16 @@ class _Document:
         self.ctx, self.root, self.where, self.member = ctx, root, where, member
         self.labels = _label_defs(root)
         self._video: tuple[Asset | None] | None = None
+        # labels with an occluded shape: a class the import creates for them gets a bool
+        # attribute 'occluded' so that the flag is kept, not dropped
+        self.occluded = {el.get("label") or parent.get("label") for parent in [root, *root.iter("image"),
+                                                                               *root.iter("track")]
+                         for el in parent if el.get("occluded") == "1"}
 
     def cls(self, name: Any, loc: str) -> Any:
         defs, colour = self.labels.get(str(name or "").strip(), ([], None))
+        if name in self.occluded and not any(d.get("key") == "occluded" for d in defs):
+            defs = [*defs, {"key": "occluded", "type": "bool"}]
         return self.ctx.class_for(name, loc, defs, colour)
 
     def read(self) -> None:

@@ -180,7 +180,8 @@ def test_foreign_video_outside_hold_and_bad_frames(project, tmp_path):
     assert by_t[5].geometry == by_t[4].geometry and by_t[14].geometry == by_t[10].geometry
     assert by_t[0].track_id == by_t[5].track_id == by_t[10].track_id      # left the view and came back: one object
     assert any("kept as one track" in str(n) for n in rep.notes)
-    assert any("occluded flag dropped" in str(n) for n in rep.notes)
+    assert by_t[4].attributes.get("occluded") is True           # the class it created keeps the flag
+    assert [d["key"] for d in person.attributes] == ["pose", "occluded"]
     assert any("holds the shape until frame 14" in str(n) for n in rep.notes)
 
 
@@ -358,7 +359,7 @@ def test_files_in_the_style_of_cvat_1x(project, tmp_path):
     sign = next(c for c in project.classes() if c.name == "sign")
     assert [d["options"] for d in sign.attributes if d["type"] == "enum"] == [["round", "square"]]
     anns = {a.geometry.kind: a for a in project.annotations(img)}
-    assert anns["box"].attributes == {"lit": True, "shape_kind": "square", "code": "0042"}
+    assert anns["box"].attributes == {"lit": True, "shape_kind": "square", "code": "0042", "occluded": True}
     assert anns["box"].z_order == 1 and anns["polyline"].class_id is None
     assert any("skeleton" in str(r) for r in rep.refused)
     assert any("no label" in str(n) for n in rep.notes)

@@ -96,3 +96,25 @@ def test_voc_layout_and_what_voc_says_about_objects_is_kept(proj, tmp_path):
         assert any("truncated=True" in n.reason and "action_jumping=True" in n.reason for n in rep2.notes)
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "yolo-seg", "yolo-obb", "voc", "cvat", "labelme", "label-studio"])
+def test_every_image_format_round_trips_without_refusals(proj, tmp_path, fmt):
+    a = add_asset(proj, "a.png", 120, 90)
+    add_asset(proj, "empty.png", 30, 30)
+    any_kind = add_class(proj, "thing", [{"key": "occluded", "type": "bool"}])
+    m = np.zeros((20, 30), bool)
+    m[2:18, 3:25] = True
+    m[8:12, 8:12] = False
+    for g in ({"kind": "box", "xyxy": [1, 2, 30, 40]}, {"kind": "rotated_box", "cxcywha": [60, 45, 20, 10, 30]},
+              {"kind": "ellipse", "cxcyrxrya": [90, 20, 10, 6, 0]},
+              {"kind": "polygon", "shell": [[5, 50], [40, 55], [20, 85]], "holes": [[[15, 60], [25, 62], [20, 70]]]},
+              Mask.from_array(m, 60, 60).to_dict(), {"kind": "points", "points": [[3, 3], [9, 9]]},
+              {"kind": "polyline", "points": [[100, 80], [110, 70]]}):
+        annotate(proj, a, any_kind, g, attributes={"occluded": True})
+    out = tmp_path / fmt
+    rep = interchange.export(proj, fmt, out)
+    assert rep.exported > 0
+    back = interchange.import_file(proj, fmt, out, options={"layer": "back"})
+    assert not back.refused, back.lines()
+    assert back.imported == rep.exported - sum(1 for n in rep.notes if "one region per point" in n.reason)
