@@ -1,6 +1,8 @@
 """Own exports re-import without refusals; VOC and YOLO layouts as the loaders expect them."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from format_fixtures import add_asset, add_class, annotate, layer_named
@@ -8,6 +10,7 @@ from format_fixtures import add_asset, add_class, annotate, layer_named
 from labeldesk.core import interchange
 from labeldesk.core.formats.yolo import names_from_yaml
 from labeldesk.core.geometry import Mask
+from labeldesk.core.model import Plane
 from labeldesk.core.ops import OpDraft
 
 
@@ -118,3 +121,28 @@ def test_every_image_format_round_trips_without_refusals(proj, tmp_path, fmt):
     back = interchange.import_file(proj, fmt, out, options={"layer": "back"})
     assert not back.refused, back.lines()
     assert back.imported == rep.exported - sum(1 for n in rep.notes if "one region per point" in n.reason)
+
+
+def test_ct_slices_are_written_windowed_or_raw_16_bit(proj, tmp_path):
+    from PIL import Image
+    from labeldesk.core.importer import add_paths
+    from labeldesk.core.samples.ct import write_ct_series
+    write_ct_series(tmp_path / "ct", n_slices=3, size=32)
+    ct = add_paths(proj, [tmp_path / "ct"]).added[0]
+    c = add_class(proj, "liver")
+    annotate(proj, ct.id, c, {"kind": "box", "xyxy": [2, 2, 20, 20]}, plane={"z": 1, "t": 0, "axis": "axial"})
+    rep = interchange.export(proj, "coco", tmp_path / "w", options={"images": "png", "window": "abdomen"})
+    assert not rep.refused, rep.lines()
+    doc = json.loads((tmp_path / "w/annotations/instances_default.json").read_text())
+    name = doc["images"][0]["file_name"]
+    assert name.endswith("/axial_0001.png")
+    png = Image.open(tmp_path / "w/images/default" / name)
+    assert png.size == (32, 32) and png.mode == "L"
+    rep = interchange.export(proj, "coco", tmp_path / "r", options={"images": "raw16"})
+    raw = np.asarray(Image.open(tmp_path / "r/images/default" / name))
+    stored = proj.open_source(ct.id).read_plane(Plane(z=1))
+    shift = 32768 if stored.dtype.kind == "i" else 0
+    assert raw.dtype == np.uint16 or raw.dtype == np.int32
+    assert np.array_equal(raw.astype(np.int64), stored.astype(np.int64) + shift)
+    back = interchange.import_file(proj, "coco", tmp_path / "w", options={"layer": "back"})
+    assert not back.refused and back.imported == 1                    # the PNG names read back to the slice
