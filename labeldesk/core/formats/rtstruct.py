@@ -255,8 +255,13 @@ def import_rtstruct(ctx: ImportContext, path: Any) -> None:
             raise InputError(path, "no RTSTRUCT file in it")
         for name in names:
             where = tree.location(name)
+            data = tree.read(name)
             try:
-                ds = pydicom.dcmread(io.BytesIO(tree.read(name)))
+                try:
+                    ds = pydicom.dcmread(io.BytesIO(data))
+                except pydicom.errors.InvalidDicomError:     # no preamble / file meta: older writers
+                    ds = pydicom.dcmread(io.BytesIO(data), force=True)
+                    ds.ROIContourSequence                     # noqa: B018 - a DICOM it must be, not any bytes
             except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds
                 if len(names) == 1:
                     raise InputError(where, f"not a readable DICOM file ({type(exc).__name__})") from None
@@ -310,15 +315,12 @@ def _read(ctx: ImportContext, ds: Any, where: str) -> None:
         loc = f"{where}: ROI {number} ({names.get(number, '?')})"
         colour = rc.get("ROIDisplayColor")
         hexcol = "#%02x%02x%02x" % tuple(int(v) for v in colour) if colour is not None and len(colour) == 3 else None
-        cls = ctx.class_for(names.get(number, f"ROI {number}"), loc, None, hexcol, value=number,
-                            extra={"concept": codes.get(number)})
-        if cls is None:
-            continue
         by_slice: dict[int, list[np.ndarray]] = {}
         for k, c in enumerate(rc.get("ContourSequence", [])):
-            if str(c.get("ContourGeometricType", "")) not in ("CLOSED_PLANAR", "POINT") or \
-                    str(c.get("ContourGeometricType")) == "POINT":
-                ctx.report.refuse(f"{loc} contour {k}", f"{c.get('ContourGeometricType')} contours are not read")
+            kind = str(c.get("ContourGeometricType", ""))
+            if kind != "CLOSED_PLANAR":
+                ctx.report.refuse(f"{loc} contour {k}", f"a {kind or 'typeless'} contour (labeldesk reads closed "
+                                                        "planar contours: areas)")
                 continue
             xyz = np.asarray([float(v) for v in c.ContourData]).reshape(-1, 3)
             pos = float(np.mean(xyz @ normal))
@@ -329,6 +331,12 @@ def _read(ctx: ImportContext, ds: Any, where: str) -> None:
             ipp, xdir, ydir, dc, dr = frames[z]
             rel = xyz - ipp
             by_slice.setdefault(z, []).append(np.stack([rel @ xdir / dc, rel @ ydir / dr], axis=1))
+        if not by_slice:
+            continue
+        cls = ctx.class_for(names.get(number, f"ROI {number}"), loc, None, hexcol, value=number,
+                            extra={"concept": codes.get(number)})
+        if cls is None:
+            continue
         for z, contours in sorted(by_slice.items()):
             ctx.progress.check()
             m = fill_even_odd(contours, asset.width, asset.height)

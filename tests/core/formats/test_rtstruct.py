@@ -70,3 +70,20 @@ def proj_mask(proj, asset_id, layer, key):
     z, cls = key
     ann = next(a for a in proj.annotations(asset_id, layer_id=layer) if a.plane.z == z and a.class_id == cls)
     return ann.geometry.paste(SIZE, SIZE)
+
+
+def test_the_rtstruct_that_ships_with_pydicom(proj, tmp_path):
+    """A real file (no preamble, a body outline and two isocentre POINTs, no image references)."""
+    from pydicom.data import get_testdata_file
+    from labeldesk.core.errors import InputError
+    path = get_testdata_file("rtstruct.dcm")
+    write_ct_series(tmp_path / "ct", n_slices=N, size=SIZE)          # slice 0 lies at z = -200 mm
+    asset = add_paths(proj, [tmp_path / "ct"]).added[0]
+    with pytest.raises(InputError, match="none of the images its contours reference"):
+        import_file(proj, "rtstruct", path, options={"create_classes": True})
+    rep = import_file(proj, "rtstruct", path, options={"create_classes": True, "asset": asset.name})
+    assert rep.imported == 1, rep.lines()
+    assert sum("POINT contour" in i.reason for i in rep.refused) == 2
+    ann = proj.annotations(asset.id)[0]
+    assert ann.plane.z == 0 and ann.geometry.area() == SIZE * SIZE      # the 400 mm outline covers the slice
+    assert {c.name: c.value for c in proj.classes()} == {"patient": 1}
