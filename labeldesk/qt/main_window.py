@@ -71,6 +71,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.team = TeamDocks(self)
         self.actions_by_id = build_actions(self)
         self._build_tools()
+        from labeldesk.qt.model_docks import ModelDocks
+        self.models = ModelDocks(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
@@ -332,6 +334,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"{self.project.name} — labeldesk")
         self.session.set_project(self.project)
         self.team.attach(self.project)
+        self.models.attach(self.project)
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
