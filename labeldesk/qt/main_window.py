@@ -93,6 +93,8 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         from labeldesk.qt import extensions
         for problem in extensions.install_all(self):
             self.statusBar().showMessage(f"extension not loaded: {problem}", 15000)
+        from labeldesk.qt.model_docks import ModelDocks
+        self.models = ModelDocks(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
@@ -389,6 +391,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self._restore_layout()
         self.files.opened(self.project.root)
         self.docks["annotations"].raise_()
+        self.models.attach(self.project)
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
