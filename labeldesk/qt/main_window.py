@@ -71,6 +71,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.team = TeamDocks(self)
         self.actions_by_id = build_actions(self)
         self._build_tools()
+        from labeldesk.qt.quality_docks import QualityDocks
+        self.quality = QualityDocks(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
