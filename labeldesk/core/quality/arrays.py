@@ -18,7 +18,7 @@ EXTENTLESS = (KINDS.index("points"), KINDS.index("polyline"))   # no area: not s
 
 @dataclass
 class AnnotationArrays:
-    ids: list[str]
+    ids: Any                   # annotation id by row (a list, or read on demand from the store)
     asset: np.ndarray          # int32 index into asset_ids
     layer: np.ndarray          # int32 index into layer_ids
     cls: np.ndarray            # int32 index into class_ids, -1 = no class
@@ -39,9 +39,10 @@ class AnnotationArrays:
     class_ids: list[str] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     track_ids: list[str] = field(default_factory=list)
+    rowid: np.ndarray | None = None    # store rowid per row (ascending) when read from a store
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.asset)
 
     @property
     def width(self) -> np.ndarray:
@@ -65,9 +66,31 @@ class AnnotationArrays:
         return self.class_names[index] if index >= 0 else "(no class)"
 
 
-def _index(values: list[Any], table: dict[Any, int]) -> np.ndarray:
-    get = table.get
-    return np.fromiter((get(v, -1) for v in values), np.int32, len(values))
+class _Ids:
+    """Annotation ids by row, read from the store only for the rows asked for (findings), so a
+    check over 100k rows does not build 100k id strings."""
+
+    def __init__(self, conn: sqlite3.Connection, rowid: np.ndarray) -> None:
+        self.conn, self.rowid, self.cache = conn, rowid, {}
+
+    def __len__(self) -> int:
+        return len(self.rowid)
+
+    def __getitem__(self, i: int) -> str:
+        i = int(i)
+        got = self.cache.get(i)
+        if got is None:
+            row = self.conn.execute("SELECT id FROM annotations WHERE rowid = ?", (int(self.rowid[i]),)).fetchone()
+            got = self.cache[i] = row[0]
+        return got
+
+
+def _index(values: tuple[Any, ...], table: dict[Any, int]) -> np.ndarray:
+    try:
+        return np.fromiter(map(table.__getitem__, values), np.int32, len(values))
+    except KeyError:       # a value outside the table (never for live rows): -1
+        get = table.get
+        return np.fromiter((get(v, -1) for v in values), np.int32, len(values))
 
 
 def load(conn: sqlite3.Connection, *, layers: list[str] | None = None) -> AnnotationArrays:
@@ -75,37 +98,45 @@ def load(conn: sqlite3.Connection, *, layers: list[str] | None = None) -> Annota
     assets = conn.execute("SELECT id, name, kind, width, height, depth, frames FROM assets ORDER BY rowid").fetchall()
     lays = conn.execute("SELECT id, kind, name FROM layers ORDER BY rowid").fetchall()
     classes = conn.execute("SELECT id, name FROM classes ORDER BY sort_order, rowid").fetchall()
-    sql = ("SELECT id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, track_id "
-           "FROM annotations WHERE deleted = 0")
+    sql = ("SELECT rowid, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, "
+           "track_id FROM annotations WHERE deleted = 0")
     args: list[Any] = []
     if layers:
         sql += f" AND layer_id IN ({','.join('?' * len(layers))})"
         args += layers
-    rows = conn.execute(sql + " ORDER BY rowid", args).fetchall()
-    cols = list(zip(*rows)) if rows else [[] for _ in range(13)]
+    cur = conn.cursor()
+    cur.row_factory = None                     # plain tuples: no Row objects for 100k rows
+    rows = cur.execute(sql + " ORDER BY rowid", args).fetchall()
+    n = len(rows)
+    cols = list(zip(*rows)) if rows else [() for _ in range(13)]
+    del rows
     asset_ix = {r[0]: i for i, r in enumerate(assets)}
     layer_ix = {r[0]: i for i, r in enumerate(lays)}
-    class_ix = {r[0]: i for i, r in enumerate(classes)}
+    class_ix: dict[Any, int] = {r[0]: i for i, r in enumerate(classes)}
+    class_ix[None] = -1
     track_ids = sorted({t for t in cols[12] if t})
-    track_ix = {t: i for i, t in enumerate(track_ids)}
-    n = len(rows)
+    track_ix: dict[Any, int] = {t: i for i, t in enumerate(track_ids)}
+    track_ix[None] = -1
+    rowid = np.array(cols[0], np.int64)
     score = np.full(n, np.nan)
-    pred_layers = {r[0] for r in lays if r[1] == "predictions"}
-    if pred_layers and n:
+    if n and any(r[1] == "predictions" for r in lays):
         has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'annotation_provenance'").fetchone()
         if has:
-            pos = {a: i for i, a in enumerate(cols[0])}
-            for aid, s in conn.execute("SELECT annotation_id, score FROM annotation_provenance WHERE score IS NOT NULL"):
-                i = pos.get(aid)
-                if i is not None:
-                    score[i] = s
-    box = np.array([cols[8], cols[9], cols[10], cols[11]], np.float64).T.reshape(n, 4)
+            got = np.array(cur.execute("SELECT n.rowid, p.score FROM annotation_provenance p JOIN annotations n "
+                                       "ON n.id = p.annotation_id WHERE p.score IS NOT NULL").fetchall(), float)
+            if len(got):
+                pos = np.searchsorted(rowid, got[:, 0].astype(np.int64))
+                ok = (pos < n) & (rowid[np.minimum(pos, n - 1)] == got[:, 0])
+                score[pos[ok]] = got[ok, 1]
+    box = np.empty((n, 4), np.float64)
+    for k in range(4):
+        box[:, k] = np.fromiter(cols[8 + k], np.float64, n)
     return AnnotationArrays(
-        ids=list(cols[0]), asset=_index(list(cols[1]), asset_ix), layer=_index(list(cols[2]), layer_ix),
-        cls=_index(list(cols[3]), class_ix), axis=_index(list(cols[4]), {a: i for i, a in enumerate(AXES)}).astype(np.int8),
-        z=np.array(cols[5], np.int32), t=np.array(cols[6], np.int32),
-        kind=_index(list(cols[7]), {k: i for i, k in enumerate(KINDS)}).astype(np.int8),
-        box=box, track=_index(list(cols[12]), track_ix), score=score,
+        ids=_Ids(conn, rowid), asset=_index(cols[1], asset_ix), layer=_index(cols[2], layer_ix),
+        cls=_index(cols[3], class_ix), axis=_index(cols[4], {a: i for i, a in enumerate(AXES)}).astype(np.int8),
+        z=np.fromiter(cols[5], np.int32, n), t=np.fromiter(cols[6], np.int32, n),
+        kind=_index(cols[7], {k: i for i, k in enumerate(KINDS)}).astype(np.int8),
+        box=box, track=_index(cols[12], track_ix), score=score, rowid=rowid,
         asset_ids=[r[0] for r in assets], asset_names=[r[1] for r in assets], asset_kind=[r[2] for r in assets],
         asset_size=np.array([[r[3], r[4], r[5], r[6]] for r in assets], np.int64).reshape(len(assets), 4),
         layer_ids=[r[0] for r in lays], layer_kind=[r[1] for r in lays], layer_names=[r[2] for r in lays],

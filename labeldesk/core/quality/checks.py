@@ -342,12 +342,16 @@ def attributes(a: AnnotationArrays, th: Thresholds, ctx: Any = None) -> list[Fin
             defs[cid] = d
     if not defs:
         return []
-    pos = {aid: i for i, aid in enumerate(a.ids)}
     out = []
-    rows = ctx.conn.execute(f"SELECT id, class_id, attributes FROM annotations WHERE deleted = 0 AND class_id IN "
+    rows = ctx.conn.execute(f"SELECT rowid, id, class_id, attributes FROM annotations WHERE deleted = 0 AND class_id IN "
                             f"({','.join('?' * len(defs))})", list(defs))
-    for aid, cid, text in rows:
-        i = pos.get(aid)
+    pos = {aid: i for i, aid in enumerate(a.ids)} if a.rowid is None else None
+    for rowid, aid, cid, text in rows:
+        if pos is not None:
+            i = pos.get(aid)
+        else:
+            k = int(np.searchsorted(a.rowid, rowid))
+            i = k if k < len(a.rowid) and a.rowid[k] == rowid else None
         if i is None:
             continue
         missing = missing_required(defs[cid], json.loads(text or "{}"))
