@@ -76,6 +76,8 @@ def build(root: Path, n: int, seed: int = 0) -> Project:
             d["track_id"] = tracks[k % len(tracks)]
             x0, y0 = 100 + (k * 37) % 1700, 100 + (k * 53) % 1700
             d["geometry"]["xyxy"] = [x0 + t, y0, x0 + t + 40.0, y0 + 30.0]
+            cls_idx[i] = k % 3                              # one class per object
+            d["class_id"] = classes[k % 3]
         if cls_idx[i] == 4 and rng.random() < 0.5:
             d["attributes"] = {"grade": "1"}
         if layer == pred:

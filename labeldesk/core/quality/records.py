@@ -96,8 +96,8 @@ def load(conn: sqlite3.Connection) -> QualityRecords:
     key = id(conn)
     cached = None if conn.in_transaction else _CACHE.get(key)
     if cached is not None:
-        same_log = cached.last_op is None or conn.execute(
-            "SELECT op_id FROM ops WHERE local_order = ?", (cached.last_order,)).fetchone() == (cached.last_op,)
+        row = conn.execute("SELECT op_id FROM ops WHERE local_order = ?", (cached.last_order,)).fetchone()
+        same_log = cached.last_op is None or (row is not None and row[0] == cached.last_op)
         if not same_log or cached.states != states:
             cached = None
     if cached is not None and top == cached.last_order:
