@@ -136,7 +136,7 @@ def team_project(tmp_path):
 
 
 def test_dashboard_plots_bars_target_and_timeline(qtbot, team_project):
-    from labeldesk.qt.panels.dashboard_panel import PALETTE, DashboardPanel
+    from labeldesk.qt.panels.dashboard_panel import DashboardPanel
     panel = DashboardPanel()
     qtbot.addWidget(panel)
     panel.resize(1000, 600)
@@ -146,9 +146,9 @@ def test_dashboard_plots_bars_target_and_timeline(qtbot, team_project):
     panel.metric.setCurrentIndex(panel.metric.findData("rework_rate"))
     rows = {r["annotator"]: r for r in panel.data.annotators}
     assert rows["bob"]["rework_rate"] == 0 and rows["carol"]["rework_rate"] == 1.0
-    qtbot.waitUntil(lambda: count_colour(panel.bars, PALETTE[1], 20) > 300)      # carol's bar
+    qtbot.waitUntil(lambda: count_colour(panel.bars, panel.colour_of("carol"), 20) > 300)   # carol's bar
     assert count_colour(panel.bars, "#d62728", 40) > 30                          # the target line
-    assert count_colour(panel.timeline, PALETTE[0], 30) > 30                     # bob's weekly line
+    assert count_colour(panel.timeline, panel.colour_of("bob"), 30) > 30          # bob's weekly line
     assert panel.objectives.item(0, 3).text() == "no"
     out = team_project.root / "dash.csv"
     panel.write_csv(str(out))

@@ -52,7 +52,7 @@ class DashboardPanel(QtWidgets.QWidget):
         grid = QtWidgets.QGridLayout(team)
         self.bars = _plot("per annotator")
         self.timeline = _plot("annotations per week")
-        self.timeline.addLegend(offset=(-10, 10))
+        self.timeline.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 220))
         self.objectives = QtWidgets.QTableWidget(0, 5)
         self.objectives.setHorizontalHeaderLabels(["objective", "target", "team", "met", "not meeting"])
         self.objectives.horizontalHeader().setStretchLastSection(True)
@@ -83,7 +83,7 @@ class DashboardPanel(QtWidgets.QWidget):
         plots = QtWidgets.QHBoxLayout()
         self.psi_plot = _plot("population stability index per feature")
         self.hist_plot = _plot("distribution")
-        self.hist_plot.addLegend(offset=(-10, 10))
+        self.hist_plot.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 220))
         plots.addWidget(self.psi_plot)
         plots.addWidget(self.hist_plot)
         col.addLayout(plots, 1)
@@ -119,6 +119,12 @@ class DashboardPanel(QtWidgets.QWidget):
         self._draw_timeline()
         self._fill_tables()
 
+    def colour_of(self, who: str) -> str:
+        """One colour per annotator in every plot (by their place in the annotator table)."""
+        names = [r["annotator"] for r in self.data.annotators] if self.data is not None else []
+        names += sorted({r["annotator"] for r in self.data.timeline} - set(names)) if self.data is not None else []
+        return PALETTE[names.index(who) % len(PALETTE)] if who in names else "#444444"
+
     def _draw_bars(self) -> None:
         self.bars.clear()
         if self.data is None:
@@ -128,7 +134,7 @@ class DashboardPanel(QtWidgets.QWidget):
         self.bars.setTitle(f"{METRIC_TITLES[key]} per annotator", color="#222", size="10pt")
         xs = list(range(len(rows)))
         self.bars.addItem(pg.BarGraphItem(x=xs, height=[r[key] for r in rows], width=0.6,
-                                          brushes=[pg.mkBrush(PALETTE[i % len(PALETTE)]) for i in xs]))
+                                          brushes=[pg.mkBrush(self.colour_of(r["annotator"])) for r in rows]))
         self.bars.getAxis("bottom").setTicks([[(i, r["annotator"]) for i, r in enumerate(rows)]])
         target = next((o for o in self.data.objectives if o["metric"] == key), None)
         if target is not None:
@@ -143,12 +149,13 @@ class DashboardPanel(QtWidgets.QWidget):
         weeks = sorted({r["week"] for r in self.data.timeline})
         index = {w: i for i, w in enumerate(weeks)}
         people = sorted({r["annotator"] for r in self.data.timeline})
-        for n, who in enumerate(people):
+        for who in people:
             pts = sorted((index[r["week"]], r["annotations"]) for r in self.data.timeline if r["annotator"] == who)
-            colour = PALETTE[n % len(PALETTE)]
+            colour = self.colour_of(who)
             self.timeline.plot([p[0] for p in pts], [p[1] for p in pts], pen=pg.mkPen(colour, width=2),
                                symbol="o", symbolBrush=colour, symbolSize=7, name=who)
         self.timeline.getAxis("bottom").setTicks([[(i, w) for w, i in index.items()]])
+        self.timeline.setXRange(-0.4, max(len(weeks) - 1, 0) + 0.4)
 
     def _fill_tables(self) -> None:
         obj = self.data.objectives
@@ -222,5 +229,6 @@ class DashboardPanel(QtWidgets.QWidget):
                                                brush=pg.mkBrush("#1f77b4"), name="baseline"))
         self.hist_plot.addItem(pg.BarGraphItem(x=[x + 0.2 for x in xs], height=worst.batch, width=0.4,
                                                brush=pg.mkBrush("#ff7f0e"), name="batch"))
-        self.hist_plot.getAxis("bottom").setTicks([[(i, l) for i, l in enumerate(worst.labels)]])
+        step = max(1, len(worst.labels) // 5)           # a readable number of bin labels
+        self.hist_plot.getAxis("bottom").setTicks([[(i, l) for i, l in enumerate(worst.labels) if i % step == 0]])
         self.drift_text.setText("; ".join(f"{f.feature}: PSI {f.psi:.2f} ({f.verdict})" for f in feats))
