@@ -13,14 +13,17 @@ from labeldesk.core.model import Plane
 class QualityDocks:
     def __init__(self, window: Any) -> None:
         from labeldesk.qt.panels.dashboard_panel import DashboardPanel
+        from labeldesk.qt.panels.organise_panel import OrganisePanel
         from labeldesk.qt.panels.quality_panel import QualityPanel
         self.window = window
         self.quality_panel = QualityPanel()
         self.dashboard_panel = DashboardPanel()
+        self.organise_panel = OrganisePanel()
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for key, title, widget, area in (
                 ("quality", "Quality", self.quality_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
-                ("dashboard", "Dashboard", self.dashboard_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)):
+                ("dashboard", "Dashboard", self.dashboard_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
+                ("organise", "Organise", self.organise_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)):
             dock = QtWidgets.QDockWidget(title, window)
             dock.setObjectName(f"{key}_dock")
             dock.setWidget(widget)
@@ -30,7 +33,12 @@ class QualityDocks:
             self.docks[key] = dock
         self.quality_panel.sig_open.connect(self.open_finding)
         self.quality_panel.sig_message.connect(lambda t: window.statusBar().showMessage(t, 8000))
+        self.organise_panel.sig_message.connect(lambda t: window.statusBar().showMessage(t, 8000))
+        self.organise_panel.sig_filtered.connect(self._list_assets)
+        self.organise_panel.sig_open.connect(self.open_audit)
+        window.sig_asset_shown.connect(self.organise_panel.set_asset)
         self._pending: tuple[str, str] | None = None
+        self._pending_layer: tuple[str, str] | None = None
         window.sig_asset_shown.connect(self._select_pending)
         self._build_menus()
 
@@ -45,6 +53,7 @@ class QualityDocks:
                 ("checks", "&Label checks", "Ctrl+Shift+Q", self.show_checks),
                 ("data_checks", "&Data checks", "", self.run_data_checks),
                 ("dashboard", "Team &dashboard", "Ctrl+Shift+D", self.show_dashboard),
+                ("organise", "&Organise: tags, filters, batches, gold, my audits", "Ctrl+Shift+G", self.show_organise),
                 (None, None, None, None),
                 ("project_guide", "Edit the project &labeling guide…", "", self.edit_project_guide),
                 ("class_guide", "Edit the active class's &guide card…", "", self.edit_class_guide)):
@@ -70,6 +79,8 @@ class QualityDocks:
         if self.quality_panel.project is not project:
             self.quality_panel.set_project(project)
             self.dashboard_panel.set_project(project)
+            self.organise_panel.set_project(project)
+            self.organise_panel.set_asset(self.window.current_asset_id)
         return project
 
     def _show(self, key: str) -> None:
@@ -96,6 +107,28 @@ class QualityDocks:
         self._show("dashboard")
         self.dashboard_panel.refresh()
 
+    def show_organise(self) -> None:
+        self._follow_project()
+        self._show("organise")
+        self.organise_panel.refresh()
+
+    def _list_assets(self, asset_ids: list[str] | None) -> None:
+        w = self.window
+        if asset_ids is None:
+            w.refresh_assets()
+            return
+        from labeldesk.core.store import repo
+        assets = [w.project.asset(i) for i in asset_ids]
+        w.asset_panel.set_assets(assets, {a.id: repo.thumbnail(w.project.conn, a.id) for a in assets})
+
+    def open_audit(self, asset_id: str, layer_id: str) -> None:
+        """Open an audited item showing the audited layer (not the first review's decision)."""
+        w = self.window
+        self._pending_layer = (asset_id, layer_id)
+        w.team.open_item(asset_id, None)
+        if w.viewport.asset_id == asset_id and w.viewport.source is not None:
+            self._select_pending(asset_id)
+
     # ---- opening a finding -----------------------------------------------------------------
     def open_finding(self, asset_id: str, plane: dict[str, Any] | None, annotation_id: str | None) -> None:
         w = self.window
@@ -107,6 +140,9 @@ class QualityDocks:
             self._select_pending(asset_id)
 
     def _select_pending(self, asset_id: str) -> None:
+        layer, self._pending_layer = self._pending_layer, None
+        if layer is not None and layer[0] == asset_id:
+            self.window.set_viewport_layer(layer[1])
         pending, self._pending = self._pending, None
         if pending is not None and pending[0] == asset_id:
             QtCore.QTimer.singleShot(0, lambda: self.window.session.select({pending[1]}))

@@ -161,3 +161,50 @@ def test_dashboard_plots_bars_target_and_timeline(qtbot, team_project):
     panel.show_drift(feats)
     qtbot.waitUntil(lambda: count_colour(panel.psi_plot, "#d62728", 20) > 200)   # a major shift in red
     assert "major shift" in panel.drift_text.text()
+
+
+def test_organise_dock_tags_filters_gold_and_my_audits(qtbot, window, monkeypatch):
+    from labeldesk.core.quality import audits, records
+    p = window.project
+    q = window.quality
+    q.show_organise()
+    panel = q.organise_panel
+    first = window.current_asset_id
+    assert first is not None and panel.asset_id == first
+    panel.tag_edit.setText("site=north")
+    panel.set_tag()
+    assert records.load(p.conn).tags[first] == {"site": "north"}
+    before = pixels(window.asset_panel)
+    panel.terms.setText("tag:site=north")
+    panel.apply_filter()
+    assert window.asset_panel.asset_ids() == [first]
+    assert (pixels(window.asset_panel) != before).any()              # the list was repainted
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getText", lambda *a, **k: ("north only", True))
+    panel.save_view("queue")
+    panel.refresh()
+    assert panel.saved.findData("north only") > 0
+    panel.clear_filter()
+    assert len(window.asset_panel.asset_ids()) == len(p.assets())
+    panel.gold_layer.setCurrentIndex(0)
+    panel.mark_gold()
+    assert first in records.load(p.conn).gold
+    # a blind audit assigned to me
+    bob, rita = ids.new_id(), ids.new_id()
+    p.apply_all([OpDraft("user.add", bob, {"name": "bob"}), OpDraft("role.grant", bob, {"role": "annotator"}, reason="t"),
+                 OpDraft("user.add", rita, {"name": "rita"}), OpDraft("role.grant", rita, {"role": "reviewer"}, reason="t"),
+                 OpDraft("role.grant", p.user_id, {"role": "reviewer"}, reason="t")])
+    assignment.assign(p, [first], to=[bob])
+    layer = next(l.id for l in p.layers() if l.owner == bob)
+    p.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": first, "layer_id": layer, "geometry": {"kind": "box", "xyxy": [5, 5, 40, 40]}}}), user=bob)
+    workflow.submit(p, first, layer, user=bob)
+    workflow.decide(p, first, layer, "approve", user=rita)
+    audits.sample(p, 1.0, reviewers=[p.user_id])
+    panel.refresh()
+    assert panel.audits.count() == 1 and "bob" in panel.audits.item(0).text()
+    panel.audits.setCurrentRow(0)
+    panel.open_audit()
+    qtbot.waitUntil(lambda: window.viewport.layer_id == layer, timeout=10000)
+    panel.record("pass")
+    assert panel.audits.count() == 0
+    assert [a.outcome for a in audits.audits(p)] == ["pass"]
