@@ -188,6 +188,8 @@ def test_organise_dock_tags_filters_gold_and_my_audits(qtbot, window, monkeypatc
     panel.gold_layer.setCurrentIndex(0)
     panel.mark_gold()
     assert first in records.load(p.conn).gold
+    panel.seed_gold()
+    assert "gold item(s) put into annotators' queues" in window.statusBar().currentMessage()
     # a blind audit assigned to me
     bob, rita = ids.new_id(), ids.new_id()
     p.apply_all([OpDraft("user.add", bob, {"name": "bob"}), OpDraft("role.grant", bob, {"role": "annotator"}, reason="t"),

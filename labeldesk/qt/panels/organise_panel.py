@@ -58,8 +58,12 @@ class OrganisePanel(QtWidgets.QWidget):
         mark = QtWidgets.QPushButton("Mark this asset gold")
         mark.setToolTip("The chosen layer's annotations on this asset are the known answer")
         mark.clicked.connect(self.mark_gold)
+        seed = QtWidgets.QPushButton("Seed gold into queues")
+        seed.setToolTip("Assign the gold items to every annotator who does not have them (they look like any item)")
+        seed.clicked.connect(self.seed_gold)
         gl.addWidget(self.gold_layer, 1)
         gl.addWidget(mark)
+        gl.addWidget(seed)
         col.addWidget(gold)
         audits = QtWidgets.QGroupBox("My audits (blind second review)")
         al = QtWidgets.QVBoxLayout(audits)
@@ -208,6 +212,14 @@ class OrganisePanel(QtWidgets.QWidget):
             return
         if self._apply(gold.mark, self.project, self.asset_id, self.gold_layer.currentData()) is not None:
             self.sig_message.emit("marked gold: this layer's annotations are the answer")
+
+    def seed_gold(self) -> None:
+        from labeldesk.core.quality import gold
+        if self.project is None:
+            return
+        made = self._apply(gold.seed, self.project)
+        if made is not None:
+            self.sig_message.emit(f"{len(made)} gold item(s) put into annotators' queues")
 
     def _audit(self) -> tuple[str, str, str] | None:
         item = self.audits.currentItem()
