@@ -95,6 +95,8 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"extension not loaded: {problem}", 15000)
         from labeldesk.qt.model_docks import ModelDocks
         self.models = ModelDocks(self)
+        from labeldesk.qt.quality_docks import QualityDocks
+        self.quality = QualityDocks(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
