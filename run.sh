@@ -76,6 +76,9 @@ apt_install() {  # apt_install PKG...: installs what is missing (root), or says 
 
 setup() {
   local py
+  if ! py=$(find_python) && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    apt_install python3 python3-venv          # a minimal Debian/Ubuntu: its own python3 (3.11+)
+  fi
   if ! py=$(find_python); then
     say "Python 3.11-3.13 is needed. On Debian/Ubuntu: sudo apt-get install -y python3 python3-venv"
     exit 1
