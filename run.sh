@@ -100,7 +100,9 @@ setup() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing labeldesk and its dependencies into $VENV (first run takes a minute)"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,medical]'
+    # (setuptools' "Editable installation" banner is advice for library authors, not for us)
+    PYTHONWARNINGS="ignore:Editable installation" \
+      "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,medical]'
     echo "$want" > "$stamp"
   fi
 }
@@ -110,7 +112,7 @@ build_tools() {  # what PyInstaller needs beyond the venv: objdump, the xcb libr
   # shellcheck disable=SC2086
   apt_install binutils $XCB_LIBS
   local lib
-  if ! lib=$("$VENV/bin/python" packaging/libpython.py); then
+  if ! lib=$("$VENV/bin/python" packaging/libpython.py 2>/dev/null); then
     local base; base=$("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)')
     local pyver; pyver=$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
     if [ "$base" = "/usr" ]; then
