@@ -30,6 +30,8 @@ def _print_report(report: Any, as_json: bool) -> int:
         if d["rekeyed_to"]:
             print(f"identity  this store now publishes as device {d['rekeyed_to'][:8]}")
         print(f"changed   {changed}")
+        for n in d.get("notes", []):
+            print(f"sync tool {n}")
         for p in d["problems"]:
             print(f"problem   {p}")
     return 0 if d["state"] in ("ok", "read-only", "identity") else 1
@@ -213,8 +215,12 @@ def cmd_share_status(args: argparse.Namespace) -> int:
         print(f"signing   {s['signing']}")
         if s.get("publish_blocked"):
             print(f"BLOCKED   {s['publish_blocked']}")
-        for a in s["share_artefacts"]:
-            print(f"ignored   sync-tool file {a}")
+        from labeldesk.core.sync_tools import report_once
+        new_files, known = report_once(project, s["share_artefacts"] + [a for d in s["devices"] for a in d["artefacts"]])
+        for a in new_files:
+            print(f"ignored   sync-tool file {a} (not data; listed once)")
+        if known:
+            print(f"ignored   {known} sync-tool files listed before (`share status --json` lists them all)")
         for d in s["devices"]:
             wait = f", WAITING for seq {d['waiting_for_seq']} since {d['waiting_since']}" if d["waiting_for_seq"] else ""
             clock = f", CLOCK {d['clock_ahead_s']} s ahead" if d["clock_ahead_s"] else ""
@@ -223,8 +229,6 @@ def cmd_share_status(args: argparse.Namespace) -> int:
                   f"unauthorised {d['unauthorised']}{clock}")
             for p in d["problems"]:
                 print(f"          {'ALERT' if p['alert'] else 'note'}: {p['text']} (since {p['since']})")
-            for a in d["artefacts"]:
-                print(f"          sync-tool file ignored: {a}")
         print(f"digest    {s['state_digest'][:16]} (equal on replicas that have merged the same ops)")
         return 0
 

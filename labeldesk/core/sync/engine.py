@@ -16,11 +16,13 @@ import contextlib
 import errno
 import gc
 import json
+import time
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from labeldesk.core import sync_tools
 from labeldesk.core.clock import MAX_SKEW_MS
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import ChangeSet, OpDraft, canonical_json
@@ -34,6 +36,9 @@ from labeldesk.core.sync.reader import DeviceScan
 from labeldesk.core.sync.segment import Segment
 
 SHARE_KEY = "sync.share"
+# head.json is advisory; rewritten at most this often so that a sync tool (Syncthing pulls a file
+# only once it has stopped changing) can keep up with an app that syncs every 10 s.
+HEAD_MIN_INTERVAL_S = 60.0
 
 
 @contextlib.contextmanager
@@ -107,6 +112,7 @@ class SyncReport:
     changes: ChangeSet = field(default_factory=ChangeSet)
     problems: list[str] = field(default_factory=list)
     artefacts: list[str] = field(default_factory=list)      # sync-tool files seen outside device folders
+    notes: list[str] = field(default_factory=list)          # share init/join: sync tool found, ignore files
     again: bool = False          # a key was enrolled or a fork settled: another pass may merge more
 
     def add(self, other: "SyncReport") -> None:
@@ -127,7 +133,7 @@ class SyncReport:
                 "published_segments": self.published_segments, "received": self.received,
                 "fast_forwarded": self.fast_forwarded, "rekeyed_to": self.rekeyed_to,
                 "changed": {k: len(getattr(self.changes, k)) for k in CHANGE_KINDS}, "problems": self.problems,
-                "artefacts": self.artefacts}
+                "artefacts": self.artefacts, "notes": self.notes}
 
 
 # ---- 1. prepare (SQLite thread) ----------------------------------------------------------------
@@ -285,11 +291,21 @@ def _write_head(layout: ShareLayout, plan: RoundPlan, ex: Exchange) -> None:
     if {k: v for k, v in old.items() if k not in ("wall", "hlc")} == \
             {k: v for k, v in head.items() if k not in ("wall", "hlc")}:
         return
+    if old and _younger_than(path, HEAD_MIN_INTERVAL_S):
+        return        # a sync tool needs time to pull the last version (nobody waits on this file)
     try:
         replace_file(path, (canonical_json(head) + "\n").encode(), "head")
     except OSError as exc:
         if exc.errno in READ_ONLY_ERRNOS:
             raise
+
+
+def _younger_than(path: Path, seconds: float) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return False
+    return 0 <= age < seconds       # a clock that disagrees with the share's (negative age): write
 
 
 def _device_file(layout: ShareLayout, plan: RoundPlan) -> None:
@@ -517,6 +533,7 @@ def init_share(project: Any, folder: str | Path, *, passphrase: str | None = Non
     admin_key = None if info is None else {"key_id": info.key_id, "public_key": info.public_key,
                                            "user_id": str(project.user_id)}
     ShareLayout(folder).init(project.id, str(project.user_id), project.clock.last.to_list(), admin_key)
+    notes = sync_tools.describe(folder)          # e.g. a Syncthing folder: .stignore for our temp files
     pinned = trust.marker_key(ShareLayout(folder).read_marker())
     with project.transaction() as conn:
         trust.pin_root(conn, pinned)
@@ -532,14 +549,24 @@ def init_share(project: Any, folder: str | Path, *, passphrase: str | None = Non
             merger = Merger(project)
             identity.rekey(project, merger, "work made before this store was copied or moved", inherited=True)
             conn.execute("DELETE FROM meta WHERE key = 'sync.identity_alert'")   # expected, not an alarm
-    return sync_round(project)
+    report = sync_round(project)
+    report.notes = notes
+    return report
 
 
 def join_share(folder: str | Path, dest: str | Path, *, user: str | None = None,
                allow_unsafe_location: bool = False, passphrase: str | None = None) -> tuple[Any, SyncReport]:
     from labeldesk.core.project import Project
     folder = Path(folder).resolve()
-    marker = ShareLayout(folder).read_marker()
+    try:
+        marker = ShareLayout(folder).read_marker()
+    except ShareError as exc:
+        tools = sync_tools.tools_at(folder) if folder.is_dir() else []
+        if tools and not (folder / "labeldesk-project.json").exists():
+            raise ShareError(f"{exc}. This is a {', '.join(tools)} folder: if the share was just added "
+                             f"there, wait until the first sync has finished") from None
+        raise
+    notes = sync_tools.describe(folder)          # .stignore is never synced: each device writes its own
     try:
         pinned = trust.marker_key(marker)
     except LabeldeskError as exc:
@@ -556,6 +583,7 @@ def join_share(folder: str | Path, dest: str | Path, *, user: str | None = None,
             _, ignored = snapshot.bootstrap(project, folder)
         report = sync_round(project)
         report.problems[:0] = ignored
+        report.notes = notes
         if user:
             from labeldesk.core.review.roles import find_user
             from labeldesk.core.sync.enrolment import ensure_own_key

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labeldesk import __version__
+from labeldesk.core import sync_tools
 from labeldesk.core.errors import LabeldeskError
 
 MARKER = "labeldesk-project.json"
@@ -34,7 +35,9 @@ DEVICE_RE = re.compile(r"^[0-9a-f]{32}$")
 # snapshots/snap-<hlc ms>-<hlc counter>-<device>/ holding manifest.json and ops-<device>.jsonl.gz
 SNAPSHOT_RE = re.compile(r"^snap-(\d{15})-(\d{6})-([0-9a-f]{32})$")
 SNAPSHOT_OPS_RE = re.compile(r"^ops-([0-9a-f]{32})\.jsonl\.gz$")
-OWN_TEMP_RE = re.compile(r"^\.(seg-\d{12}|blob-[0-9a-f]{12}|head|device)\.[0-9a-f]+\.tmp$")
+# Our temp files: ".~ld.<tag>.<hex>.tmp", a name sync tools skip (sync_tools.TEMP_PREFIX); before 0.2
+# they were ".<tag>.<hex>.tmp".
+OWN_TEMP_RE = re.compile(r"^\.(~ld\.)?(seg-\d{12}|blob-[0-9a-f]{12}|head|device)\.[0-9a-f]+\.tmp$")
 # Recognised foreign artefacts (design/sync.md §2.2, failure modes #8, #9).
 ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("syncthing conflict copy", re.compile(r"\.sync-conflict-\d{8}-\d{6}(-[A-Z0-9]+)?", re.I)),
@@ -190,7 +193,8 @@ class ShareLayout:
                 raise ShareError(f"{self.marker}: the folder is already the share of project "
                                  f"{marker['project_id']}; choose an empty folder")
         else:
-            others = [p.name for p in self.root.iterdir() if artefact_kind(p.name) is None]
+            others = [p.name for p in self.root.iterdir()
+                      if artefact_kind(p.name) is None and sync_tools.control_tool(p.name) is None]
             if others:
                 raise ShareError(f"{self.root}: the folder is not empty ({', '.join(sorted(others)[:5])}); "
                                  f"choose an empty folder for the share")
@@ -231,7 +235,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def temp_name(final: Path, tag: str) -> Path:
-    return final.with_name(f".{tag}.{secrets.token_hex(4)}.tmp")
+    return final.with_name(f"{sync_tools.TEMP_PREFIX}{tag}.{secrets.token_hex(4)}.tmp")
 
 
 def write_once(final: Path, body: bytes, tag: str = "device") -> bool:
