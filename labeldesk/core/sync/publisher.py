@@ -249,7 +249,7 @@ def write(layout: ShareLayout, dev: str, segs: list[PlannedSegment]) -> list[Pla
             if tmp.exists():
                 tmp.unlink()
         fsync_dir(seg_dir)
-        if hashlib.sha256(final.read_bytes()).hexdigest() != seg.sha256:
+        if hashlib.sha256(read_capped(final, SEGMENT_MAX)).hexdigest() != seg.sha256:
             raise OSError(errno.EIO, f"{final}: segment verification failed after publish (broken network write?)")
         done.append(seg)
     return done
@@ -320,7 +320,7 @@ def check_own(layout: ShareLayout, dev: str, published: dict[str, tuple[int, str
             continue
         except OSError:
             continue
-        if st.st_size != size or (verify and hashlib.sha256(path.read_bytes()).hexdigest() != sha):
+        if st.st_size != size or (verify and hashlib.sha256(read_capped(path, SEGMENT_MAX)).hexdigest() != sha):
             layout.quarantine.mkdir(parents=True, exist_ok=True)
             os.replace(path, layout.quarantine / f"{dev}-{name}.{int(time.time())}")
             bad.append(name)

@@ -31,6 +31,7 @@ from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import canonical_json
 from labeldesk.core.sync import reader, segment
 from labeldesk.core.sync.history import History
+from labeldesk.core.sync.layout import HostileFile, read_capped
 from labeldesk.core.sync.layout import (DEVICE_RE, SNAPSHOT_OPS_RE, SNAPSHOT_RE, SegmentName, ShareLayout,
                                         fsync_dir)
 from labeldesk.core.sync.merge import Merger, cursors
@@ -172,10 +173,11 @@ def read(layout: ShareLayout, name: str, project_id: str, trusted: dict[str, str
     folder = snapshots_dir(layout) / name
     where = f"snapshots/{name}"
     try:
-        manifest = json.loads((folder / "manifest.json").read_bytes())
+        layout.real_dir(folder)
+        manifest = json.loads(read_capped(folder / "manifest.json", 64 * 1024 * 1024))
     except FileNotFoundError:
         raise SnapshotProblem(f"{where}: no manifest.json") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, HostileFile) as exc:
         raise SnapshotProblem(f"{where}/manifest.json: unreadable ({exc})") from None
     if not isinstance(manifest, dict):
         raise SnapshotProblem(f"{where}/manifest.json: not a snapshot manifest")
@@ -217,7 +219,9 @@ def _read_ops(folder: Path, where: str, dev: str, entry: Any) -> bytes:
     if sn is None or sn.last != last or not isinstance(sha, str) or len(sha) != 64 or sha[:12] != sn.sha12:
         raise SnapshotProblem(f"{where}/manifest.json: the segment covering device {dev[:8]}'s last op is not named")
     try:
-        data = (folder / fname).read_bytes()
+        data = read_capped(folder / fname, 8 * 1024 ** 3)
+    except HostileFile as exc:
+        raise SnapshotProblem(f"{where}/{fname}: {exc}") from None
     except OSError as exc:
         raise SnapshotProblem(f"{where}/{fname}: cannot read ({exc.strerror or exc})") from None
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
