@@ -36,6 +36,7 @@ from labeldesk.core.sync.reader import DeviceScan
 from labeldesk.core.sync.segment import Segment
 
 SHARE_KEY = "sync.share"
+RECHECK_NEWEST, RECHECK_SAMPLE = 20, 100
 # head.json is advisory; rewritten at most this often so that a sync tool (Syncthing pulls a file
 # only once it has stopped changing) can keep up with an app that syncs every 10 s.
 HEAD_MIN_INTERVAL_S = 60.0
@@ -158,8 +159,13 @@ def _prepare(project: Any, verify: bool) -> RoundPlan:
     last_seq, last_sha = publisher.last_published(conn, dev)
     head = {"device_id": dev, "last_seq": last_seq, "last_hash": last_sha, "hlc": project.clock.last.to_list(),
             "acks": {d: c[0] for d, c in curs.items()}, "wall": now_wall(), "advisory": True}
+    # merged segments re-checked on the share this round (changed afterwards? a fork?): each
+    # device's newest ones and a random sample of the rest, so a long-lived share costs a bounded
+    # number of stat calls per round
     merged = {f"{r[0]}/{r[1]}": (int(r[2]), int(r[3]), r[4]) for r in conn.execute(
-        "SELECT dev, name, size, mtime_ns, sha256 FROM sync_segments")}
+        "SELECT dev, name, size, mtime_ns, sha256 FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev ORDER BY name"
+        " DESC) AS k FROM sync_segments) WHERE k <= ? UNION SELECT * FROM (SELECT dev, name, size, mtime_ns, sha256"
+        " FROM sync_segments ORDER BY random() LIMIT ?)", (RECHECK_NEWEST, RECHECK_SAMPLE))}
     return RoundPlan(share, project.id, dev, {dev} | ({prev} if prev else set()),
                      str(repo.get_meta(conn, "instance_nonce", "")), curs, publisher.plan(project), published,
                      previous_published, repairs, Merger.pending_blobs_of(conn), head, verify,
