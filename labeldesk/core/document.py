@@ -94,14 +94,23 @@ class Document:
 
     # ---- loading ------------------------------------------------------------------------------
     def load(self) -> None:
-        cur = self.conn.cursor()
-        cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
-        # store order within a plane (the plane index sorts by z_order, stably, when asked)
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
-                           (self.asset_id,)).fetchall()
+        """Read the asset's live annotations: from the snapshot of an unchanged project when there
+        is one (document_snapshot.py), else with one SELECT (and save a snapshot for next time)."""
+        from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
+        stamp = snapshot.stamp(self.conn, self.asset_id) if snapshot.enabled() else None
+        self.from_snapshot = stamp is not None and snapshot.restore(self, stamp)
+        if not self.from_snapshot:
+            self._load_rows()
+        n = len(self.ids)
+        self._plane_count.update(self.plane_code[:n].tolist())
+        self.flags = [None] * n
+        self._recompute_flags(np.arange(n), fresh=True)
+        if stamp is not None and not self.from_snapshot:
+            snapshot.save_later(self, stamp)
+
+    def _allocate(self, n: int) -> None:
         self.planes, self.layers, self.classes = _Codes(), _Codes(), _Codes()
-        n = len(rows)
         self._cap = max(64, n * 5 // 4)
         self.ids: list[str] = []
         self.row_of: dict[str, int] = {}
@@ -115,7 +124,7 @@ class Document:
         self.ringed = np.zeros(self._cap, bool)        # drawn from ring(row) (in bulk)
         self.kinds: list[str] = []
         self.authors: list[Any] = []
-        self.attributes_json: list[str] = []
+        self.attributes_json: list[str | None] = []
         self.tracks: list[Any] = []
         self.keyframes: list[bool] = []
         self.revisions: list[Any] = []
@@ -128,6 +137,15 @@ class Document:
         self._plane_rows: dict[int, np.ndarray] = {}
         self._plane_count: Counter[int] = Counter()
         self._class_rules: dict[Any, tuple[Any, ...]] | None = None
+
+    def _load_rows(self) -> None:
+        cur = self.conn.cursor()
+        cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
+        # store order within a plane (the plane index sorts by z_order, stably, when asked)
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
+                           (self.asset_id,)).fetchall()
+        n = len(rows)
+        self._allocate(n)
         if n:
             (ids, layers, classes, axes, zs, ts, kinds, x0, y0, x1, y1, zo, authors, onto, attrs, tracks, keys,
              verts, geoms) = zip(*rows)
@@ -149,9 +167,6 @@ class Document:
             self.ringed[:n] = lens > 0
             for r in np.flatnonzero(lens == 0).tolist():
                 self._set_ring_from_json(r, kinds[r], geoms[r])
-            self._plane_count.update(self.plane_code[:n].tolist())
-        self.flags = [None] * n
-        self._recompute_flags(np.arange(n), fresh=True)
 
     def _set_ring_from_json(self, r: int, kind: str, geometry_json: str | None) -> None:
         self._start[r] = -1
