@@ -73,6 +73,8 @@ class AnnotationPainter:
         return _Shown(self.doc, self.rows) if self.doc is not None else []
 
     def show(self, doc: Any, rows: np.ndarray, change: Any = None) -> None:
+        if doc is not None and doc is self.doc and change is None and np.array_equal(rows, self.rows):
+            return                              # a refresh that changed nothing keeps every cache
         same = doc is self.doc and change is not None and self._built()
         old_rows, old_bounds = self.rows, self.bounds
         self.doc, self.rows = doc, np.asarray(rows, np.int64)
