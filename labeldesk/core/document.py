@@ -317,14 +317,15 @@ class Document:
     def _apply_row(self, aid: str, row: tuple[Any, ...] | None, out: DocumentChange) -> None:
         r = self.row_of.get(aid)
         live = row is not None and row[20] == self.asset_id and not row[21]     # (asset_id, deleted)
+        old: tuple[int, float] | None = None
         if r is not None and self.alive[r]:
-            old_plane = int(self.plane_code[r])
-            out.planes.add(old_plane)
-            self._plane_rows.pop(old_plane, None)
-            self._plane_count[old_plane] -= 1
+            old = (int(self.plane_code[r]), float(self.z_order[r]))
+            out.planes.add(old[0])
+            self._plane_count[old[0]] -= 1
             if not live:
                 self.alive[r] = False
                 out.removed.append(r)
+                self._drop_from_plane(old[0], r)
                 return
             out.changed.append(r)
         elif not live:
@@ -343,9 +344,29 @@ class Document:
         self._write_row(r, row)
         c = int(self.plane_code[r])
         out.planes.add(c)
-        self._plane_rows.pop(c, None)
         self._plane_count[c] += 1
+        if old != (c, float(self.z_order[r])):  # its place in the drawing order changed
+            if old is not None:
+                self._drop_from_plane(old[0], r)
+            self._add_to_plane(c, r)
         self._recompute_flags([r])
+
+    def _drop_from_plane(self, code: int, r: int) -> None:
+        rows = self._plane_rows.get(code)
+        if rows is not None:
+            self._plane_rows[code] = rows[rows != r]
+
+    def _add_to_plane(self, code: int, r: int) -> None:
+        """Append a row on top of its plane's drawing order when it belongs there (the usual
+        case: a new shape); anywhere else the order is worked out again when next asked for."""
+        rows = self._plane_rows.get(code)
+        if rows is None:
+            return
+        z = self.z_order[r]
+        if not len(rows) or (z >= self.z_order[rows[-1]] and r > rows[-1]):
+            self._plane_rows[code] = np.append(rows, r)
+        else:
+            del self._plane_rows[code]
 
     def _write_row(self, r: int, row: tuple[Any, ...]) -> None:
         (_id, layer, cls, axis, z, t, kind, x0, y0, x1, y1, zo, author, onto, attrs, track, key, verts,
