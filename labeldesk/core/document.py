@@ -48,6 +48,9 @@ _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0,
 _CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
 
 
+RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
+
+
 @dataclass
 class DocumentChange:
     added: list[int] = field(default_factory=list)
@@ -55,9 +58,10 @@ class DocumentChange:
     removed: list[int] = field(default_factory=list)
     planes: set[int] = field(default_factory=set)      # plane codes whose rows changed
     flags: bool = False                                # flags of (possibly) every row changed
+    reloaded: bool = False                             # read again as a whole (a bulk import)
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.flags)
+        return bool(self.added or self.changed or self.removed or self.flags or self.reloaded)
 
 
 class _Codes:
@@ -295,6 +299,13 @@ class Document:
         """Bring the document in step with a ChangeSet of applied ops: only the changed ids are
         read; derived state (plane index, counts, flags) is updated for them alone."""
         out = DocumentChange()
+        if len(changes.annotations) > max(RELOAD_AT, len(self.ids)):
+            self.load()                         # a bulk import: one read beats 100,000 row updates
+            out.reloaded = True
+            self.version += 1
+            for fn in list(self._subscribers):
+                fn(out)
+            return out
         if changes.classes:
             self._class_rules = None
             self._recompute_flags(np.flatnonzero(self.alive[:len(self.ids)]).tolist())

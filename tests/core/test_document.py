@@ -182,3 +182,19 @@ def test_snapshot_is_used_only_while_nothing_changed(project):
     Document(p.conn, p.test_asset)              # a shape with holes: parsed from JSON, never saved
     document_snapshot.flush()
     assert not Document(p.conn, p.test_asset).from_snapshot
+
+
+def test_a_bulk_change_reads_the_document_again(project, monkeypatch):
+    from labeldesk.core import document
+    p = project
+    create(p, [[10, 10], [60, 10], [60, 50]])
+    doc = Document(p.conn, p.test_asset)
+    seen = []
+    doc.subscribe(seen.append)
+    p.on_applied.append(doc.apply_changes)
+    monkeypatch.setattr(document, "RELOAD_AT", 2)
+    p.apply_all([OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": p.test_asset, "layer_id": p.my_layer_id, "geometry": {"kind": "box", "xyxy": [i, i, i + 5, i + 5]}}})
+        for i in range(3)])
+    assert seen[-1].reloaded and doc.count == 4 and doc.loads == 2
+    same_as_fresh(doc)

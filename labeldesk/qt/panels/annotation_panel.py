@@ -57,6 +57,9 @@ class AnnotationModel(QtCore.QAbstractListModel):
         """Insert, remove or refresh only the rows a DocumentChange names."""
         if doc is not self.doc:
             return
+        if change.reloaded:
+            self.set_document(doc, self._layers if self.layer_codes is not None else None)
+            return
         if self.layer_codes is not None:       # a layer created after the filter was made
             self.layer_codes = np.array([doc.layers.code[lid] for lid in self._layers if lid in doc.layers.code],
                                         np.int32)

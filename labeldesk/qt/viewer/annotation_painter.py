@@ -75,7 +75,7 @@ class AnnotationPainter:
     def show(self, doc: Any, rows: np.ndarray, change: Any = None) -> None:
         if doc is not None and doc is self.doc and change is None and np.array_equal(rows, self.rows):
             return                              # a refresh that changed nothing keeps every cache
-        same = doc is self.doc and change is not None and self._built()
+        same = doc is self.doc and change is not None and not change.reloaded and self._built()
         old_rows, old_bounds = self.rows, self.bounds
         self.doc, self.rows = doc, np.asarray(rows, np.int64)
         self.bounds = doc.bounds[self.rows] if doc is not None else np.zeros((0, 4))
