@@ -25,6 +25,7 @@ def demo_project(demo_template, tmp_path):
     import shutil
     dest = tmp_path / "project"
     shutil.copytree(demo_template, dest, ignore=shutil.ignore_patterns("source-data", "project.lock"))
+    (dest / "source-data").symlink_to(demo_template / "source-data")   # files inside: relative locators
     return dest
 
 
