@@ -36,9 +36,10 @@ class ShortcutsDialog(QtWidgets.QDialog):
         self.setWindowTitle("Keyboard shortcuts")
         from labeldesk.qt.edit_session import TOOLS
         rows = [(a.shortcut, a.text.replace("&", ""), a.help) for a in ACTIONS if a.shortcut]
+        from labeldesk.qt.tools.fill_tool import FillTool
         from labeldesk.qt.tools.measurement_tools import MEASUREMENT_TOOLS
         rows += [(t.shortcut, f"{t.label} tool", (t.__doc__ or "").strip().splitlines()[0] if t.__doc__ else "")
-                 for t in TOOLS + MEASUREMENT_TOOLS]
+                 for t in TOOLS + (FillTool,) + MEASUREMENT_TOOLS]
         rows += [(k, v, "") for k, v in EDITING + MOUSE]
         table = QtWidgets.QTableWidget(len(rows), 3)
         table.setHorizontalHeaderLabels(["Keys", "Action", "Notes"])
