@@ -55,3 +55,54 @@ def concept_of(name: str, concept: dict[str, Any] | None, code: str | None, valu
         return found, True
     return {"category": dict(TISSUE), "type": {"value": (code or f"LD{value}")[:16], "scheme": PRIVATE_SCHEME,
                                                "meaning": str(name)[:64]}}, False
+
+
+def parse_concept(text: str) -> dict[str, str]:
+    """``SCT:10200004:Liver`` (scheme:code:meaning) as a coded concept; ValueError says why not."""
+    parts = [p.strip() for p in str(text).split(":", 2)]
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"{text!r} is not SCHEME:CODE:MEANING (e.g. SCT:10200004:Liver)")
+    return {"value": parts[1], "scheme": parts[0], "meaning": parts[2]}
+
+
+def identity_changes(cls: Any, *, value: int | None = None, code: str | None = None,
+                     concept_type: str | None = None, concept_category: str | None = None,
+                     keypoints: str | None = None, skeleton: str | None = None) -> dict[str, Any]:
+    """The ``ontology.class.update`` set for the given edits of a class's interchange identity.
+    ``keypoints`` is a comma-separated list of names, ``skeleton`` pairs like ``1-2,1-3``; an
+    empty text clears code, concepts or keypoints."""
+    out: dict[str, Any] = {}
+    if value is not None and value != cls.value:
+        out["value"] = int(value)
+    if code is not None and (code.strip() or None) != cls.code:
+        out["code"] = code.strip() or None
+    if concept_type is not None or concept_category is not None:
+        concept = dict(cls.concept or {})
+        for key, text in (("type", concept_type), ("category", concept_category)):
+            if text is None:
+                continue
+            if text.strip():
+                concept[key] = parse_concept(text)
+            else:
+                concept.pop(key, None)
+        if concept.get("category") and not concept.get("type"):
+            raise ValueError("a coded category needs a coded type too")
+        if concept != (cls.concept or {}):
+            out["concept"] = concept
+    if keypoints is not None or skeleton is not None:
+        kp = dict(cls.keypoints or {})
+        if keypoints is not None:
+            kp["names"] = [n.strip() for n in keypoints.split(",") if n.strip()]
+        if skeleton is not None:
+            pairs = []
+            for item in skeleton.replace(";", ",").split(","):
+                if item.strip():
+                    a, sep, b = item.partition("-")
+                    if not sep:
+                        raise ValueError(f"skeleton edge {item.strip()!r} is not i-j (1-based point numbers)")
+                    pairs.append([int(a), int(b)])
+            kp["skeleton"] = pairs
+        kp = {k: v for k, v in kp.items() if v}
+        if kp != (cls.keypoints or {}):
+            out["keypoints"] = kp
+    return out

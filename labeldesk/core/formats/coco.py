@@ -104,6 +104,15 @@ def polygons_from_rings(rings: list[list[tuple[float, float]]]) -> list[dict[str
     return out
 
 
+def _rings_mask(rings: list[list[tuple[float, float]]], width: int, height: int) -> np.ndarray:
+    """The union of polygon rings as pycocotools rasterises them (what COCO readers see)."""
+    from pycocotools import mask as cmask
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rle = cmask.merge(cmask.frPyObjects([flat(r) for r in rings], height, width))
+        return cmask.decode(rle).astype(bool)
+
+
 def flat(points: Any) -> list[float]:
     return [float(v) for p in points for v in p]
 
@@ -317,9 +326,18 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
                 raise ValueError("the mask is empty")
             shapes = [Mask.from_array(arr).to_dict()]
         elif isinstance(seg, list) and seg:
-            shapes = polygons_from_rings(rings_of(seg))
+            rings = rings_of(seg)
+            shapes = polygons_from_rings(rings)
             if len(shapes) > 1:
-                ctx.report.note(loc, f"segmentation has {len(shapes)} separate parts: imported as {len(shapes)} polygons")
+                # COCO's meaning: one object in several parts (occluded, split). One annotation of
+                # the pixels COCO readers see (pycocotools' union of the rings), not N objects.
+                w, h, _ = extent(asset, plane)
+                arr = _rings_mask(rings, w, h)
+                if not arr.any():
+                    raise ValueError("the segmentation covers no pixel")
+                ctx.report.note(loc, f"segmentation of {len(shapes)} separate parts (one object): imported as one "
+                                     "mask of their pixels")
+                shapes = [Mask.from_array(arr).to_dict()]
         if shapes:
             if has_kp:
                 ctx.report.note(loc, "keypoints imported as a points annotation of their own")

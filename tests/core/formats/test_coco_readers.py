@@ -182,3 +182,23 @@ def test_dataset_layout_with_subsets_and_image_files(mixed, tmp_path):
         assert sorted(f.name for f in (tmp_path / "ds2" / "annotations").iterdir()) == subsets   # same split
     finally:
         p.close()
+
+
+def test_a_self_intersecting_polygon_keeps_all_its_area(proj, tmp_path):
+    add_asset(proj, "a.png", 100, 100)
+    add_class(proj, "bow")
+    only_polygons = add_class(proj, "tie", kinds=["polygon"])
+    bowtie = [10, 10, 60, 60, 60, 10, 10, 60]                    # two triangles meeting at (35, 35)
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 100}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [bowtie]},
+                           {"id": 2, "image_id": 1, "category_id": 2, "segmentation": [bowtie]}],
+           "categories": [{"id": 1, "name": "bow"}, {"id": 2, "name": "tie"}]}
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    rep = interchange.import_file(proj, "coco", tmp_path / "c.json")
+    assert not rep.refused, rep.lines()
+    anns = {a.class_id: a for a in proj.annotations(proj.assets()[0].id)}
+    bow = next(c.id for c in proj.classes() if c.name == "bow")
+    assert anns[bow].geometry.kind == "mask" and anns[bow].geometry.area() > 2 * 600      # both triangles
+    assert anns[only_polygons].geometry.kind == "polygon"                                 # its class takes polygons only
+    assert any("all its 2 parts" in n.reason for n in rep.notes)
+    assert any("largest part kept" in n.reason for n in rep.notes)

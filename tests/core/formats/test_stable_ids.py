@@ -77,3 +77,32 @@ def test_a_new_class_whose_file_value_is_taken_gets_the_next_free_one(proj, volu
     rep = import_file(proj, "nifti", tmp_path / "ct.labels.nii.gz", options={"create_classes": True})
     assert _values(proj) == {"Liver": 1, "Kidney": 2}
     assert any("belongs to another class" in n.reason for n in rep.notes)
+
+
+def test_cli_lists_and_sets_values_codes_and_concepts(tmp_path, capsys):
+    from labeldesk.cli import main
+    from labeldesk.core.project import Project
+    with Project.create(tmp_path / "p", "p", user_name="a") as p:
+        add_class(p, "Liver")
+        add_class(p, "widget")
+    assert main(["classes", str(tmp_path / "p"), "--set", "widget", "--value", "250", "--code", "WID",
+                 "--type", "SCT:71854001:Colon", "--keypoints", "a,b", "--skeleton", "1-2"]) == 0
+    out = capsys.readouterr().out
+    assert "SCT 10200004 Liver (default table)" in out and "  250  WID" in out and "Colon" in out
+    assert main(["classes", str(tmp_path / "p"), "--set", "widget", "--value", "1"]) == 1
+    assert "label value 1 belongs to class 'Liver'" in capsys.readouterr().err
+
+
+def test_a_value_two_classes_share_is_reported_and_exports_stay_unique(proj, tmp_path):
+    from format_fixtures import add_asset, annotate
+    a, b = add_class(proj, "A"), add_class(proj, "B")
+    # as after two machines made a class at once: both with value 1 (the merge keeps both)
+    proj.conn.execute("UPDATE classes SET value = 1")
+    img = add_asset(proj, "x.png", 20, 20)
+    for c in (a, b):
+        annotate(proj, img, c, {"kind": "box", "xyxy": [1, 1, 5, 5]})
+    import json
+    rep = export(proj, "coco", tmp_path / "c.json")
+    ids_ = sorted(c["id"] for c in json.loads((tmp_path / "c.json").read_text())["categories"])
+    assert len(set(ids_)) == 2
+    assert any("which 'A' has too" in n.reason or "which 'B' has too" in n.reason for n in rep.notes)
