@@ -382,9 +382,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.session.set_project(self.project)
         self.team.attach(self.project)
         self._apply_user(user_id, note)
+        self.docks["annotations"].raise_()          # unless this user's remembered layout says otherwise
         self._restore_layout()
         self.files.opened(self.project.root)
-        self.docks["annotations"].raise_()
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()

@@ -43,6 +43,7 @@ class StartPage(QtWidgets.QWidget):
         self.recent = QtWidgets.QListWidget()
         self.recent.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         self.recent.setObjectName("recent_projects")
+        self.recent.setMaximumHeight(260)
         self.recent.itemActivated.connect(lambda item: self.sig_open_path.emit(item.data(PATH_ROLE)))
         hint = QtWidgets.QLabel("Tip: drop files or folders onto this window to add them to the open project.")
         hint.setEnabled(False)
