@@ -83,6 +83,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.team.sync.worker.timer.setInterval(sync_interval_s() * 1000)
         self.actions_by_id = build_actions(self)
         self._build_file_menu()
+        self._scope_viewer_keys()
         self._build_tools()
         self._build_panels_menu()
         self.start_page.sig_new.connect(self.files.new_project)
@@ -401,7 +402,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self._close_current()
         self.session.set_project(None)
         self.team.review_panel.set_project(None)
+        self.asset_panel.list.blockSignals(True)
         self.asset_panel.set_assets([], {})
+        self.asset_panel.list.blockSignals(False)
         self.ontology_panel.set_classes([])
         self.annotation_panel.set_annotations([], {})
         self.attribute_panel.show_annotation(None, [], "")
@@ -532,7 +535,8 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         view.set_message(f"{asset.name} could not be opened:\n{message}")
 
     def _on_asset_panel_asset_selected(self, asset_id: str) -> None:
-        self.show_asset(asset_id)
+        if self.project is not None:
+            self.show_asset(asset_id)
 
     # ---- actions ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str], deidentify: bool = False) -> TaskRunner | None:
