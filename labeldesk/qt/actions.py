@@ -48,7 +48,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("fit", "&Fit to window", "F", "viewport.fit", "View", "Zoom to fit the whole plane"),
     ActionSpec("zoom_in", "Zoom &in", "+", "viewport.zoom_in", "View"),
     ActionSpec("zoom_out", "Zoom &out", "-", "viewport.zoom_out", "View"),
-    ActionSpec("slice_next", "Next slice", "Up", "viewport.next_slice", "View", "Wheel with Ctrl also steps"),
+    ActionSpec("slice_next", "Next slice", "Up", "viewport.next_slice", "View", "The wheel pages slices on volumes"),
     ActionSpec("slice_prev", "Previous slice", "Down", "viewport.prev_slice", "View"),
     ActionSpec("slice_next10", "Slice +10", "PgUp", "viewport.next_slice_10", "View"),
     ActionSpec("slice_prev10", "Slice −10", "PgDown", "viewport.prev_slice_10", "View"),

@@ -8,6 +8,8 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from labeldesk import __version__
+from labeldesk.qt import platform_messages
 from labeldesk.qt.main_window import MainWindow
 
 
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     QtCore.qInstallMessageHandler(qt_message)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["labeldesk"])
     app.setApplicationName("labeldesk")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("labeldesk")           # the installed .desktop entry (icon on Wayland)
+    platform_messages.install()
     from labeldesk.qt.dialogs.settings_dialog import theme_choice
     from labeldesk.qt.theme import apply_theme
     apply_theme(theme_choice(), app)

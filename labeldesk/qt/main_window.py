@@ -25,7 +25,7 @@ from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt import window_state
-from labeldesk.qt.viewer import linking
+from labeldesk.qt.viewer import linking, navigation
 from labeldesk.qt.viewer.playback_bar import PlaybackBar
 from labeldesk.qt.viewer.viewport_grid import ViewportGrid
 
@@ -85,6 +85,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self._build_file_menu()
         self._scope_viewer_keys()
         self._build_tools()
+        navigation.install(self)
         self._build_panels_menu()
         self.start_page.sig_new.connect(self.files.new_project)
         self.start_page.sig_open.connect(self.files.open_dialog)
@@ -93,6 +94,10 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         from labeldesk.qt import extensions
         for problem in extensions.install_all(self):
             self.statusBar().showMessage(f"extension not loaded: {problem}", 15000)
+        from labeldesk.qt.model_docks import ModelDocks
+        self.models = ModelDocks(self)
+        from labeldesk.qt.quality_docks import QualityDocks
+        self.quality = QualityDocks(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
@@ -101,6 +106,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.ontology_panel.sig_class_activated.connect(self.session.set_active_class)
         self.session.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.session.sig_annotations_changed.connect(self._on_session_annotations_changed)
+        self.session.sig_document_changed.connect(self.annotation_panel.apply_change)
         self.session.sig_selection_changed.connect(self._on_session_selection_changed)
         from labeldesk.qt.tracks_dock import TracksDock
         self.tracks = TracksDock(self)
@@ -135,6 +141,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
         view.sig_clicked.connect(lambda v, image_xy: self.team.set_pointer(v, image_xy))
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
+        navigation.wire(self, view)
 
     def _propagate(self, source_view: Any, what: str) -> None:
         linking.propagate(self, source_view, what)
@@ -282,20 +289,21 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
             sc.activated.connect(lambda d=digit: self.ontology_panel.activate_hotkey(d))
 
     def _on_session_annotations_changed(self) -> None:
-        if self.project is None or self.current_asset_id is None:
-            self.annotation_panel.set_annotations([], {})
+        """The Annotations panel follows the open document (an asset whose document is not open
+        yet shows none: it opens when the pixels are ready, after the window is up)."""
+        doc = self.session.documents.get(self.current_asset_id) if self.project is not None else None
+        if doc is None:
+            self.annotation_panel.set_document(None, None, {}, {}, set(), set())
             self.tracks.rows_for_list([], {})
             return
-        from labeldesk.core.ontology_io import flagged_annotations
         names = {c.id: c.name for c in self.project.classes()}
         authors = {u.id: u.name for u in self.project.users()}
-        flags: dict[str, str] = {}
-        for ann, reason in flagged_annotations(self.project, self.current_asset_id):
-            flags[ann.id] = f"{flags[ann.id]}; {reason}" if ann.id in flags else reason
         from labeldesk.core.op_types.classifications import classifications
-        rows = self.tracks.rows_for_list(self.session.visible_annotations(self.current_asset_id), names)
-        self.annotation_panel.set_annotations(rows, names, authors, flags, self.session.painter.hidden,
-                                              self.session.locked)
+        self.annotation_panel.set_document(doc, self.session.visible_layers(doc.asset_id), names, authors,
+                                           self.session.painter.hidden, self.session.locked)
+        layers = self.session.visible_layers(doc.asset_id)
+        self.tracks.rows_for_list([doc.annotation(int(r)) for r in doc.live_rows(layers) if doc.tracks[int(r)]],
+                                  names)
         self.annotation_panel.show_classifications(classifications(self.project.conn, self.current_asset_id),
                                                    self.viewport.plane)
         self.annotation_panel.show_selection(self.session.painter.selected)
@@ -386,12 +394,14 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.docks["annotations"].raise_()          # unless this user's remembered layout says otherwise
         self._restore_layout()
         self.files.opened(self.project.root)
+        self.models.attach(self.project)
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
         if ids:
-            self.asset_panel.select(ids[0])
+            if not window_state.restore_session(self):
+                self.asset_panel.select(ids[0])
         else:
             self.viewport.set_message("This project has no assets yet: drop files or folders here, "
                                       "or File ▸ Add files… (Ctrl+Shift+A)")
@@ -406,7 +416,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.asset_panel.set_assets([], {})
         self.asset_panel.list.blockSignals(False)
         self.ontology_panel.set_classes([])
-        self.annotation_panel.set_annotations([], {})
+        self.annotation_panel.set_document(None, None, {}, {}, set(), set())
         self.attribute_panel.show_annotation(None, [], "")
         self.user_id = None
         self._show_start_page()

@@ -24,8 +24,9 @@ EDITING = (
     ("Alt+. / Alt+,", "Next / previous keyframe of the selected track", ""),
 )
 MOUSE = (
-    ("Wheel", "Zoom at the cursor (volumes: page slices; Settings swaps them)", ""),
-    ("Ctrl + wheel", "Next/previous slice or frame (volumes: zoom)", ""),
+    ("Wheel", "Volumes: next/previous slice; images: zoom at the cursor", "View ▸ Wheel zooms volumes (or Settings) swaps them"),
+    ("Ctrl + wheel", "Volumes: zoom at the cursor; video: next/previous frame", ""),
+    ("H", "Corner overlays and orientation markers on/off", "Every viewport"),
     ("Drag (left, middle or right button)", "Pan", ""),
     ("Ctrl + left drag", "Window/level", "Horizontal = width, vertical = level"),
     ("Drop files or folders", "Add them to the project", "From the file manager onto the window"),
@@ -35,12 +36,13 @@ MENU_ORDER = ("File", "Edit", "View", "Tools", "Review", "Team", "Help", "Mouse"
 
 def rows_by_group() -> dict[str, list[tuple[str, str, str]]]:
     from labeldesk.qt.edit_session import TOOLS
+    from labeldesk.qt.tools.measurement_tools import MEASUREMENT_TOOLS
     groups: dict[str, list[tuple[str, str, str]]] = {g: [] for g in MENU_ORDER}
     for a in ACTIONS:
         if a.shortcut:
             groups.setdefault(a.menu, []).append((a.shortcut, a.text.replace("&", ""), a.help))
     groups["Tools"] = [(t.shortcut, f"{t.label} tool", (t.__doc__ or "").strip().splitlines()[0] if t.__doc__ else "")
-                       for t in TOOLS]
+                       for t in TOOLS + MEASUREMENT_TOOLS]
     groups["Edit"] = list(EDITING) + groups.get("Edit", [])
     groups["Mouse"] = list(MOUSE)
     return {g: rows for g, rows in groups.items() if rows}

@@ -9,6 +9,8 @@ for an issue, else None); ``sig_changed(changes)`` — an action applied ops (a 
 """
 from __future__ import annotations
 
+from labeldesk.core.numbering import plane_label
+
 from typing import Any, Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -219,7 +221,7 @@ class ReviewPanel(QtWidgets.QWidget):
         from labeldesk.core.review import issues
         for issue in issues.issues(self.project.conn, sel[0]):
             p = issue.plane
-            text = (f"[{issue.status}] {issue.text} — {issue.user_name}, {p.axis} z={p.z} t={p.t} "
+            text = (f"[{issue.status}] {issue.text} — {issue.user_name}, {plane_label(p)} "
                     f"at ({issue.image_xy[0]:g}, {issue.image_xy[1]:g})")
             row = QtWidgets.QListWidgetItem(text)
             row.setData(ROLE, issue)
