@@ -77,6 +77,9 @@ apt_install() {  # apt_install PKG...: installs what is missing (root), or says 
 
 setup() {
   local py
+  if ! py=$(find_python) && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    apt_install python3 python3-venv          # a minimal Debian/Ubuntu: its own python3 (3.11+)
+  fi
   if ! py=$(find_python); then
     say "Python 3.11-3.13 is needed. On Debian/Ubuntu: sudo apt-get install -y python3 python3-venv"
     exit 1
@@ -115,7 +118,7 @@ build_tools() {  # what PyInstaller needs beyond the venv: objdump, the xcb libr
   # shellcheck disable=SC2086
   apt_install binutils $XCB_LIBS
   local lib
-  if ! lib=$("$VENV/bin/python" packaging/libpython.py); then
+  if ! lib=$("$VENV/bin/python" packaging/libpython.py 2>/dev/null); then
     local base; base=$("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)')
     local pyver; pyver=$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
     if [ "$base" = "/usr" ]; then

@@ -44,7 +44,7 @@ def register(command: Callable[..., Any]) -> None:
     q = common(sub.add_parser("list", help="audits, open first", description="audits"))
     q.add_argument("--mine", action="store_true", help="only audits assigned to me")
     q = common(sub.add_parser("record", help="record an audit's outcome", description="record an outcome"))
-    q.add_argument("audit", metavar="AUDIT", help="audit id (or its first characters)")
+    q.add_argument("audit", metavar="AUDIT", help="audit id (as listed)")
     q.add_argument("outcome", choices=("pass", "fail"))
     q.add_argument("--note", default="")
     q = common(sub.add_parser("report", help="outcome and fail rate per annotator and week", description="report"))
@@ -162,7 +162,7 @@ def cmd_audit_sample(args: argparse.Namespace) -> int:
                 if args.mine and a.reviewer_id != me:
                     continue
                 # blind: the list names the item and the audit reviewer, never the first decision
-                print(f"{a.id[:13]}  {a.asset_name:<24} {a.reviewer_name:<12} {a.outcome or 'open'}")
+                print(f"{a.id}  {a.asset_name:<24} {a.reviewer_name:<12} {a.outcome or 'open'}")
         else:
             emit(_render([("Audit outcomes", audits.report(project),
                            [(k, k) for k in ("annotator", "week", "audited", "passed", "failed", "fail_rate")])],

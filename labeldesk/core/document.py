@@ -40,9 +40,12 @@ import numpy as np
 from labeldesk.core import geometry as g
 from labeldesk.core.model import Annotation, Plane
 
+# What a load reads (revision is read when an Annotation is built; '{}' attributes come as None)
 _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, z_order, author,"
-            " ontology_version, attributes, track_id, keyframe, revision, verts,"
-            " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END, asset_id, deleted")
+            " ontology_version, NULLIF(attributes, '{}'), track_id, keyframe, verts,"
+            " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
+# ... and what a change reads: the same, then revision, asset and deleted
+_CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
 
 
 @dataclass
@@ -64,6 +67,14 @@ class _Codes:
         self.values: list[Any] = []
         self.code: dict[Any, int] = {}
 
+    def encode(self, values: Any) -> list[int]:
+        """Codes of many values at once (one dict lookup each, in C)."""
+        for v in dict.fromkeys(values):
+            if v not in self.code:
+                self.code[v] = len(self.values)
+                self.values.append(v)
+        return list(map(self.code.__getitem__, values))
+
     def __call__(self, value: Any) -> int:
         c = self.code.get(value)
         if c is None:
@@ -83,8 +94,11 @@ class Document:
 
     # ---- loading ------------------------------------------------------------------------------
     def load(self) -> None:
-        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0"
-                                 " ORDER BY z_order, rowid", (self.asset_id,)).fetchall()
+        cur = self.conn.cursor()
+        cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
+        # store order within a plane (the plane index sorts by z_order, stably, when asked)
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
+                           (self.asset_id,)).fetchall()
         self.loads += 1
         self.planes, self.layers, self.classes = _Codes(), _Codes(), _Codes()
         n = len(rows)
@@ -105,7 +119,10 @@ class Document:
         self.tracks: list[Any] = []
         self.keyframes: list[bool] = []
         self.revisions: list[Any] = []
-        self._rings: list[np.ndarray | None] = []
+        self._buf = np.zeros((0, 2))               # shells of the rows loaded at open, end to end
+        self._start = np.full(self._cap, -1, np.int64)    # where a row's ring starts in _buf (-1: not there)
+        self._len = np.zeros(self._cap, np.int64)
+        self._ring_new: dict[int, np.ndarray] = {}       # rings of rows written after the load
         self._geoms: dict[int, Any] = {}          # full geometry of rows drawn without a ring
         self.flags: list[str | None] = []
         self._plane_rows: dict[int, np.ndarray] = {}
@@ -113,37 +130,41 @@ class Document:
         self._class_rules: dict[Any, tuple[Any, ...]] | None = None
         if n:
             (ids, layers, classes, axes, zs, ts, kinds, x0, y0, x1, y1, zo, authors, onto, attrs, tracks, keys,
-             revs, verts, geoms, _assets, _deleted) = zip(*rows)
+             verts, geoms) = zip(*rows)
             self.ids = list(ids)
             self.row_of = {a: i for i, a in enumerate(ids)}
             self.alive[:n] = True
             self.bounds[:n] = np.column_stack([x0, y0, x1, y1])
             self.z_order[:n] = zo
-            planes = self.planes
-            self.plane_code[:n] = [planes(p) for p in zip(axes, zs, ts)]
-            self.layer_code[:n] = [self.layers(v) for v in layers]
-            self.class_code[:n] = [self.classes(v) for v in classes]
+            self.plane_code[:n] = self.planes.encode(list(zip(axes, zs, ts)))
+            self.layer_code[:n] = self.layers.encode(layers)
+            self.class_code[:n] = self.classes.encode(classes)
             self.onto_version[:n] = onto
             self.kinds, self.authors, self.attributes_json = list(kinds), list(authors), list(attrs)
-            self.tracks, self.keyframes, self.revisions = list(tracks), [bool(k) for k in keys], list(revs)
-            self._rings = _split_rings(verts)
-            for r in range(n):
-                if self._rings[r] is None:
-                    self._set_ring_from_json(r, kinds[r], geoms[r])
-            self.ringed[:n] = [r is not None for r in self._rings]
+            self.tracks, self.keyframes, self.revisions = list(tracks), [bool(k) for k in keys], [None] * n
+            lens = np.fromiter((0 if v is None else len(v) >> 4 for v in verts), np.int64, n)
+            self._buf = np.frombuffer(b"".join(v for v in verts if v is not None), "<f8").reshape(-1, 2)
+            self._len[:n] = lens
+            self._start[:n] = np.where(lens > 0, np.cumsum(lens) - lens, -1)
+            self.ringed[:n] = lens > 0
+            for r in np.flatnonzero(lens == 0).tolist():
+                self._set_ring_from_json(r, kinds[r], geoms[r])
             self._plane_count.update(self.plane_code[:n].tolist())
         self.flags = [None] * n
-        self._recompute_flags(range(n))
+        self._recompute_flags(np.arange(n), fresh=True)
 
     def _set_ring_from_json(self, r: int, kind: str, geometry_json: str | None) -> None:
+        self._start[r] = -1
         if kind == "box":
             x0, y0, x1, y1 = self.bounds[r]
-            self._rings[r] = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+            self._ring_new[r] = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
             self._geoms.pop(r, None)
+            self.ringed[r] = True
             return
         geom = g.geometry_from_dict(json.loads(geometry_json), trusted=True) if geometry_json else None
         self._geoms[r] = geom
-        self._rings[r] = None
+        self._ring_new.pop(r, None)
+        self.ringed[r] = False
 
     # ---- reading ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -158,14 +179,34 @@ class Document:
         return 0 if c is None else self._plane_count[c]
 
     def ring(self, row: int) -> np.ndarray | None:
-        return self._rings[row]
+        """The outline drawn for ``row`` (N x 2 float64), or None (drawn from its geometry)."""
+        new = self._ring_new.get(row)
+        if new is not None:
+            return new
+        s = self._start[row]
+        return self._buf[s:s + self._len[row]] if s >= 0 else None
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rings of ringed ``rows`` end to end: (points M x 2, length of each ring), gathered
+        with one numpy index from the load buffer (rows written since: one by one)."""
+        rows = np.asarray(rows, np.int64)
+        starts, lens = self._start[rows], self._len[rows]
+        if len(rows) and starts[0] >= 0 and (starts[1:] == starts[:-1] + lens[:-1]).all():
+            return self._buf[starts[0]:starts[-1] + lens[-1]], lens     # consecutive: no copy
+        if (starts >= 0).all():
+            total = int(lens.sum())
+            offsets = np.cumsum(lens) - lens
+            idx = np.arange(total) + np.repeat(starts - offsets, lens)
+            return self._buf[idx], lens
+        parts = [self.ring(r) for r in rows.tolist()]
+        return np.concatenate(parts) if parts else np.zeros((0, 2)), np.fromiter(map(len, parts), np.int64, len(parts))
 
     def geometry(self, row: int) -> Any:
         """The shape of ``row`` (a geometry object; a polygon built from its ring on demand)."""
         geom = self._geoms.get(row)
         if geom is not None:
             return geom
-        ring = self._rings[row]
+        ring = self.ring(row)
         if self.kinds[row] == "box":
             return g.Box(*map(float, self.bounds[row]))
         return g._trusted(g.Polygon, shell=tuple(map(tuple, ring.tolist())), holes=())
@@ -175,9 +216,21 @@ class Document:
         return Annotation(id=self.ids[row], asset_id=self.asset_id,
                           layer_id=self.layers.values[int(self.layer_code[row])],
                           class_id=self.classes.values[int(self.class_code[row])], plane=Plane(z, t, axis),
-                          geometry=self.geometry(row), attributes=json.loads(self.attributes_json[row]),
-                          author=self.authors[row], revision=self.revisions[row],
+                          geometry=self.geometry(row), attributes=self.attributes(row),
+                          author=self.authors[row], revision=self.revision(row),
                           z_order=float(self.z_order[row]), track_id=self.tracks[row], keyframe=self.keyframes[row])
+
+    def attributes(self, row: int) -> dict[str, Any]:
+        text = self.attributes_json[row]
+        return json.loads(text) if text else {}
+
+    def revision(self, row: int) -> str | None:
+        """The op that made this state (read from the store when first asked for)."""
+        rev = self.revisions[row]
+        if rev is None:
+            found = self.conn.execute("SELECT revision FROM annotations WHERE id = ?", (self.ids[row],)).fetchone()
+            rev = self.revisions[row] = found[0] if found else None
+        return rev
 
     def find(self, annotation_id: str) -> Annotation | None:
         r = self.row_of.get(annotation_id)
@@ -234,8 +287,10 @@ class Document:
         ids = list(changes.annotations)
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            found = {r[0]: r for r in self.conn.execute(
-                f"SELECT {_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+            cur = self.conn.cursor()
+            cur.row_factory = None
+            found = {r[0]: r for r in cur.execute(
+                f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for aid in chunk:
                 self._apply_row(aid, found.get(aid), out)
         if out:
@@ -246,7 +301,7 @@ class Document:
 
     def _apply_row(self, aid: str, row: tuple[Any, ...] | None, out: DocumentChange) -> None:
         r = self.row_of.get(aid)
-        live = row is not None and row[20] == self.asset_id and not row[21]
+        live = row is not None and row[20] == self.asset_id and not row[21]     # (asset_id, deleted)
         if r is not None and self.alive[r]:
             old_plane = int(self.plane_code[r])
             out.planes.add(old_plane)
@@ -265,7 +320,7 @@ class Document:
             self.ids.append(aid)
             self.row_of[aid] = r
             for col in (self.kinds, self.authors, self.attributes_json, self.tracks, self.keyframes,
-                        self.revisions, self._rings, self.flags):
+                        self.revisions, self.flags):
                 col.append(None)
             out.added.append(r)
         else:                                   # deleted earlier, restored now
@@ -278,8 +333,8 @@ class Document:
         self._recompute_flags([r])
 
     def _write_row(self, r: int, row: tuple[Any, ...]) -> None:
-        (_id, layer, cls, axis, z, t, kind, x0, y0, x1, y1, zo, author, onto, attrs, track, key, rev, verts,
-         geom, _asset, _deleted) = row
+        (_id, layer, cls, axis, z, t, kind, x0, y0, x1, y1, zo, author, onto, attrs, track, key, verts,
+         geom, rev, _asset, _deleted) = row
         self.alive[r] = True
         self.bounds[r] = (x0, y0, x1, y1)
         self.z_order[r] = zo
@@ -290,19 +345,22 @@ class Document:
         self.kinds[r], self.authors[r], self.attributes_json[r] = kind, author, attrs
         self.tracks[r], self.keyframes[r], self.revisions[r] = track, bool(key), rev
         self._geoms.pop(r, None)
-        self._rings[r] = np.frombuffer(verts, "<f8").reshape(-1, 2) if verts is not None else None
-        if verts is None:
+        self._start[r] = -1
+        if verts is not None:
+            self._ring_new[r] = np.frombuffer(verts, "<f8").reshape(-1, 2)
+            self._len[r] = len(self._ring_new[r])
+            self.ringed[r] = True
+        else:
             self._set_ring_from_json(r, kind, geom)
-        self.ringed[r] = self._rings[r] is not None
 
     def _grow(self, n: int) -> None:
         if n <= self._cap:
             return
         cap = max(n, self._cap * 2)
         for name in ("alive", "bounds", "z_order", "plane_code", "layer_code", "class_code", "onto_version",
-                     "ringed"):
+                     "ringed", "_start", "_len"):
             old = getattr(self, name)
-            new = np.zeros((cap,) + old.shape[1:], old.dtype)
+            new = np.full((cap,) + old.shape[1:], -1 if name == "_start" else 0, old.dtype)
             new[:len(old)] = old
             setattr(self, name, new)
         self._cap = cap
@@ -314,8 +372,9 @@ class Document:
         if self._class_rules is None:
             from labeldesk.core.store import repo
             classes = {c.id: c for c in repo.classes(self.conn)}
-            changed = dict(self.conn.execute(
-                "SELECT entity, MAX(local_order) FROM ops WHERE type LIKE 'ontology.%' GROUP BY entity"))
+            changed = dict(self.conn.execute(      # (type range: the ops_by_type index)
+                "SELECT entity, MAX(local_order) FROM ops WHERE type >= 'ontology.' AND type < 'ontology/'"
+                " GROUP BY entity"))
             rules: dict[Any, Any] = {}
             for cid, c in classes.items():
                 if c.merged_into:
@@ -327,14 +386,16 @@ class Document:
                     reason = None
                 at = changed.get(cid)
                 version = 0 if at is None else int(self.conn.execute(
-                    "SELECT COUNT(*) FROM ops WHERE type LIKE 'ontology.%' AND local_order <= ?", (at,)).fetchone()[0])
+                    "SELECT COUNT(*) FROM ops WHERE type >= 'ontology.' AND type < 'ontology/' AND local_order <= ?",
+                    (at,)).fetchone()[0])
                 required = [d for d in c.attributes if d.get("required")]
                 rules[cid] = (reason, list(c.attributes) if required else [], version, c.name)
             self._class_rules = rules
         return self._class_rules
 
-    def _recompute_flags(self, rows: Iterable[int]) -> None:
-        """Flags of ``rows``; rows of a class that flags nothing are skipped class by class."""
+    def _recompute_flags(self, rows: Iterable[int], fresh: bool = False) -> None:
+        """Flags of ``rows``; rows of a class that flags nothing are skipped class by class
+        (``fresh``: their flags are None already)."""
         from labeldesk.core.ontology import missing_required
         rules = self._rules()
         rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, np.int64)
@@ -342,9 +403,14 @@ class Document:
         for code in np.unique(codes).tolist():
             of_class = rows[codes == code]
             rule = rules.get(self.classes.values[code])
-            if rule is None or (rule[0] is None and not rule[1] and rule[2] == 0):
-                for r in of_class.tolist():
-                    self.flags[r] = None
+            if rule is None or (rule[0] is None and not rule[1]):
+                if not fresh:
+                    for r in of_class.tolist():
+                        self.flags[r] = None
+                if rule is not None:                  # only "changed after it was made" can apply
+                    text = f"class {rule[3]!r} changed after this annotation was made"
+                    for r in of_class[self.onto_version[of_class] < rule[2]].tolist():
+                        self.flags[r] = text
                 continue
             reason, defs, version, name = rule
             for r in of_class.tolist():
@@ -354,18 +420,7 @@ class Document:
                 elif self.onto_version[r] < version:
                     parts.append(f"class {name!r} changed after this annotation was made")
                 if defs:
-                    missing = missing_required(defs, json.loads(self.attributes_json[r]))
+                    missing = missing_required(defs, self.attributes(r))
                     if missing:
                         parts.append("missing required: " + ", ".join(missing))
                 self.flags[r] = "; ".join(parts) or None
-
-
-def _split_rings(verts: tuple[bytes | None, ...]) -> list[np.ndarray | None]:
-    """One numpy buffer for every shell, one view per row (None where the row has no ``verts``)."""
-    lens = np.fromiter((0 if v is None else len(v) for v in verts), np.int64, len(verts))
-    if not lens.any():
-        return [None] * len(verts)
-    buf = np.frombuffer(b"".join(v for v in verts if v is not None), "<f8").reshape(-1, 2)
-    ends = np.cumsum(lens // 16)
-    parts = np.split(buf, ends[:-1])
-    return [p if v is not None else None for p, v in zip(parts, verts)]

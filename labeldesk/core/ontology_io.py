@@ -116,7 +116,10 @@ def flagged_annotations(project: Any, asset_id: str | None = None) -> list[tuple
     for aid in assets:
         rows = {r[0]: r[1] for r in project.conn.execute(
             "SELECT id, ontology_version FROM annotations WHERE asset_id = ? AND deleted = 0", (aid,))}
-        for ann in project.annotations(aid):
+        from labeldesk.core.tracks import track_flags
+        anns = project.annotations(aid)
+        per_track = track_flags(anns, {c.id: c.attributes for c in classes.values()})   # once per track
+        for ann in anns:
             cls = classes.get(ann.class_id)
             if cls is None:
                 continue
@@ -126,6 +129,10 @@ def flagged_annotations(project: Any, asset_id: str | None = None) -> list[tuple
                 out.append((ann, f"class {cls.name!r} is deprecated"))
             elif rows.get(ann.id, 0) < _version_of_change(project, changed_at.get(cls.id)):
                 out.append((ann, f"class {cls.name!r} changed after this annotation was made"))
+            if ann.track_id:
+                if ann.id in per_track:
+                    out.append((ann, per_track[ann.id]))
+                continue
             missing = missing_required(list(cls.attributes), ann.attributes)
             if missing:
                 out.append((ann, "missing required: " + ", ".join(missing)))

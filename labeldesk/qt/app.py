@@ -64,7 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("labeldesk")           # the installed .desktop entry (icon on Wayland)
     platform_messages.install()
+    from labeldesk.qt.dialogs.settings_dialog import theme_choice
+    from labeldesk.qt.theme import apply_theme
+    apply_theme(theme_choice(), app)
     window = MainWindow()
+    from labeldesk.qt import preferences
+    geometry = preferences.value("layout/geometry")
+    if geometry is not None and not args.screenshot:
+        window.restoreGeometry(geometry)
     window.offer_guide = not args.screenshot
     if args.project:
         try:

@@ -50,3 +50,9 @@ def _icon(name: str, ink: str) -> QtGui.QIcon:
 
 def names() -> list[str]:
     return sorted(p.stem for p in (resources_dir() / "icons").glob("*.svg"))
+
+
+def set_icon(action: QtGui.QAction, name: str) -> None:
+    """Give an action an icon that follows theme changes (MainWindow.set_theme redraws by name)."""
+    action.setProperty("icon_name", name)
+    action.setIcon(icon(name))

@@ -264,3 +264,29 @@ class ProjectFiles:
         runner.signals.sig_failed.connect(lambda m: (dialog.reset(), w._tasks.discard(runner),
                                                      QtWidgets.QMessageBox.critical(w, "Locate files", m)))
         return runner.start()
+
+    def link_recorded_paths(self) -> TaskRunner | None:
+        """On opening: assets whose files are at their recorded path on this computer are linked
+        (content checked) in the background; the asset list updates when it is done."""
+        from labeldesk.core.relink import auto_link, missing_assets, source_path
+        w = self.window
+        if w.project is None:
+            return None
+        if not any((p := source_path(a)) and Path(p).exists() for a in missing_assets(w.project)):
+            return None
+        runner = TaskRunner(partial(auto_link, w.project))
+        w._tasks.add(runner)
+        project = w.project
+
+        def done(report: Any) -> None:
+            w._tasks.discard(runner)
+            if w.project is not project or not report.linked:
+                return
+            w.refresh_assets()
+            w.statusBar().showMessage(f"{report.summary()} (at the paths they were added from)", 10000)
+            if w.current_asset_id in {a.id for a in report.linked}:
+                w.show_asset(w.current_asset_id)
+        runner.signals.sig_finished.connect(done)
+        runner.signals.sig_failed.connect(lambda _m: w._tasks.discard(runner))
+        self.linking = runner
+        return runner.start()

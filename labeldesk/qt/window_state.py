@@ -116,7 +116,11 @@ def restore_session(window: Any) -> bool:
         window.sig_asset_shown.disconnect(shown)
         _restore_layout(window, session, views)
     window.sig_asset_shown.connect(shown)
-    window.asset_panel.select(asset_id)
+    window._restoring_session = True              # hanging protocols leave a restored session alone
+    try:
+        window.asset_panel.select(asset_id)
+    finally:
+        window._restoring_session = False
     return True
 
 

@@ -137,6 +137,9 @@ def _annotation_pixels(ctx: ExportContext, asset: Asset, vol: np.ndarray, what: 
             ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for {what}")
             continue
         yield ann, entry, target, pixels
+    from labeldesk.core.segments import export_items     # segments (3-D label maps), slice by slice
+    for item, entry, pixels in export_items(ctx, asset):
+        yield item, entry, plane_target(vol[item.plane.t], item.plane), pixels
 
 
 def label_volume(ctx: ExportContext, asset: Asset) -> tuple[np.ndarray, int]:

@@ -228,7 +228,8 @@ class ExportContext:
         return entry
 
     def where(self, asset: Asset, ann: Annotation) -> str:
-        plane = "" if asset.kind in ("image", "pyramid") else f" {ann.plane.axis} z={ann.plane.z} t={ann.plane.t}"
+        from labeldesk.core.numbering import plane_label
+        plane = "" if asset.kind in ("image", "pyramid") else f" {plane_label(ann.plane, asset.kind)}"
         return f"{asset.name}{plane} annotation {ann.id}"
 
     def skip(self, asset: Asset, ann: Annotation, reason: str) -> None:

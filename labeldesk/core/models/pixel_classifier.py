@@ -161,34 +161,47 @@ def new_forest(seed: int = 0, trees: int = 40) -> Any:
 
 def train(project: Any, planes: Sequence[LabelledPlane], classes: list[str], *, per_class: int = 20000,
           seed: int = 0, trees: int = 40, progress: Progress = NO_PROGRESS) -> PixelClassifier:
+    """Read the labelled planes' pixels and :func:`fit`."""
     if not planes:
-        raise LabeldeskError("nothing to learn from: label some pixels first (paint or outline objects of a "
-                             "class on a few slices or images)")
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
+        raise LabeldeskError(NOTHING_TO_LEARN)
     sources: dict[str, Any] = {}
     try:
-        for i, lp in enumerate(planes):
-            progress.report(i, len(planes) + 1, f"features of {lp.plane.key()}")
-            f = features(prelabel.read_plane(project, lp.asset_id, lp.plane, sources))
-            if f.shape[:2] != lp.labels.shape:
-                raise LabeldeskError(f"plane {lp.plane.key()}: pixels {f.shape[:2]} and labels {lp.labels.shape} differ")
-            idx = sample(lp.labels, per_class, rng)
-            xs.append(f.reshape(-1, f.shape[2])[idx])
-            ys.append(lp.labels.ravel()[idx])
+        pixels = [prelabel.read_plane(project, lp.asset_id, lp.plane, sources) for lp in planes]
     finally:
         for s in sources.values():
             s.close()
+    return fit(list(zip(pixels, planes)), classes, per_class=per_class, seed=seed, trees=trees, progress=progress)
+
+
+NOTHING_TO_LEARN = ("nothing to learn from: label some pixels first (paint or outline objects of a class on a few "
+                    "slices or images)")
+
+
+def fit(pairs: Sequence[tuple[np.ndarray, LabelledPlane]], classes: list[str], *, per_class: int = 20000,
+        seed: int = 0, trees: int = 40, progress: Progress = NO_PROGRESS) -> PixelClassifier:
+    """Train on (pixels, labelled plane) pairs; touches no project (runs on any thread)."""
+    if not pairs:
+        raise LabeldeskError(NOTHING_TO_LEARN)
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for i, (pixels, lp) in enumerate(pairs):
+        progress.report(i, len(pairs) + 1, f"features of {lp.plane.key()}")
+        f = features(pixels)
+        if f.shape[:2] != lp.labels.shape:
+            raise LabeldeskError(f"plane {lp.plane.key()}: pixels {f.shape[:2]} and labels {lp.labels.shape} differ")
+        idx = sample(lp.labels, per_class, rng)
+        xs.append(f.reshape(-1, f.shape[2])[idx])
+        ys.append(lp.labels.ravel()[idx])
     x, y = np.concatenate(xs), np.concatenate(ys)
     if len(np.unique(y)) < 2:
         raise LabeldeskError("the labels have only one class on every labelled plane: label a plane where the "
                              "object does not cover everything (its background is learned too)")
-    progress.report(len(planes), len(planes) + 1, f"training on {len(y)} pixels")
+    progress.report(len(pairs), len(pairs) + 1, f"training on {len(y)} pixels")
     forest = new_forest(seed, trees).fit(x, y)
     counts = {("background" if v == 0 else classes[v - 1]): int((y == v).sum()) for v in np.unique(y)}
     return PixelClassifier(forest, list(classes), FEATURE_SET, {
         "labelled_pixels": int(len(y)), "pixels_per_class": counts,
-        "planes": [{"asset_id": lp.asset_id, "plane": lp.plane.to_dict()} for lp in planes],
+        "planes": [{"asset_id": lp.asset_id, "plane": lp.plane.to_dict()} for _, lp in pairs],
         "trees": trees, "seed": seed, "features": FEATURE_SET, "sigmas": list(SIGMAS)})
 
 
@@ -238,31 +251,44 @@ class ProposalReport:
     cancelled: bool = False
 
 
+def proposals(clf: PixelClassifier, pixels: np.ndarray, names: dict[str, str] | None = None,
+              min_pixels: int = 9) -> tuple[list[prelabel.Found], float]:
+    """The masks the classifier proposes on a plane (one per class, scored by the mean probability
+    of its pixels, with the mean distribution over classes) and the plane's uncertainty (mean of
+    1 - the winning probability). Touches no project (runs on any thread)."""
+    names = names or {}
+    labels, conf, probs = clf.predict(pixels)
+    labels_of = list(clf.forest.classes_)
+    found = []
+    for v in labels_of:
+        if v == 0:
+            continue
+        region = labels == v
+        if region.sum() < min_pixels:
+            continue
+        cid = clf.classes[int(v) - 1]
+        dist = {(names.get(clf.classes[int(u) - 1], clf.classes[int(u) - 1]) if u else BACKGROUND):
+                float(probs[k][region].mean()) for k, u in enumerate(labels_of)}
+        found.append(prelabel.Found(Mask.from_array(region), int(v) - 1, float(conf[region].mean()), dist))
+    return found, float(1.0 - conf.mean())
+
+
+def proposal_layer(project: Any, rec: Any) -> str:
+    return prelabel.predictions_layer(project, f"{rec.name} (pixel classifier)")
+
+
 def propose(project: Any, clf: PixelClassifier, rec: Any, targets: Sequence[tuple[str, Plane]],
             progress: Progress = NO_PROGRESS, min_pixels: int = 9) -> ProposalReport:
-    """Write the classifier's masks on ``targets`` into its predictions layer (one per class per
-    plane, scored by its mean probability); the report carries each plane's uncertainty."""
+    """Write the classifier's masks on ``targets`` into its predictions layer; the report carries
+    each plane's uncertainty."""
     names = {c.id: c.name for c in project.classes()}
-    report = ProposalReport(prelabel.predictions_layer(project, f"{rec.name} (pixel classifier)"))
+    report = ProposalReport(proposal_layer(project, rec))
     sources: dict[str, Any] = {}
-    labels_of = list(clf.forest.classes_)
     try:
         for i, (asset_id, plane) in enumerate(targets):
             progress.report(i, len(targets), f"proposing on {plane.key()}")
-            labels, conf, probs = clf.predict(prelabel.read_plane(project, asset_id, plane, sources))
-            report.uncertainty[(asset_id, plane)] = float(1.0 - conf.mean())
-            found = []
-            for v in labels_of:
-                if v == 0:
-                    continue
-                region = labels == v
-                if region.sum() < min_pixels:
-                    continue
-                cid = clf.classes[int(v) - 1]
-                dist = {names.get(clf.classes[int(u) - 1], cid) if u else BACKGROUND:
-                        float(probs[k][region].mean()) for k, u in enumerate(labels_of)}
-                found.append(prelabel.Found(Mask.from_array(region), clf.classes.index(cid), float(conf[region].mean()),
-                                            dist))
+            found, report.uncertainty[(asset_id, plane)] = proposals(
+                clf, prelabel.read_plane(project, asset_id, plane, sources), names, min_pixels)
             ds = prelabel.drafts(asset_id, report.layer_id, plane, found, clf.classes, rec.name, rec.version)
             if ds:
                 project.apply_all(ds)

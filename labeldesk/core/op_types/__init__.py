@@ -4,3 +4,5 @@ from labeldesk.core.op_types import (  # noqa: F401
 from labeldesk.core.op_types import predictions, releases  # noqa: F401,E402
 from labeldesk.core.op_types import models  # noqa: F401,E402
 from labeldesk.core.op_types import quality  # noqa: F401,E402
+from labeldesk.core.op_types import keys  # noqa: F401,E402
+from labeldesk.core.op_types import segments  # noqa: F401,E402

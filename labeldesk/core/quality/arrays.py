@@ -18,7 +18,7 @@ EXTENTLESS = (KINDS.index("points"), KINDS.index("polyline"))   # no area: not s
 
 @dataclass
 class AnnotationArrays:
-    ids: list[str]
+    ids: Any                   # annotation id by row (a list, or read on demand from the store)
     asset: np.ndarray          # int32 index into asset_ids
     layer: np.ndarray          # int32 index into layer_ids
     cls: np.ndarray            # int32 index into class_ids, -1 = no class
@@ -39,9 +39,10 @@ class AnnotationArrays:
     class_ids: list[str] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     track_ids: list[str] = field(default_factory=list)
+    rowid: np.ndarray | None = None    # store rowid per row (ascending) when read from a store
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.asset)
 
     @property
     def width(self) -> np.ndarray:
@@ -65,51 +66,85 @@ class AnnotationArrays:
         return self.class_names[index] if index >= 0 else "(no class)"
 
 
-def _index(values: list[Any], table: dict[Any, int]) -> np.ndarray:
-    get = table.get
-    return np.fromiter((get(v, -1) for v in values), np.int32, len(values))
+class _Ids:
+    """Annotation ids by row, read from the store only for the rows asked for (findings), so a
+    check over 100k rows does not build 100k id strings."""
+
+    def __init__(self, conn: sqlite3.Connection, rowid: np.ndarray) -> None:
+        self.conn, self.rowid, self.cache = conn, rowid, {}
+
+    def __len__(self) -> int:
+        return len(self.rowid)
+
+    def __getitem__(self, i: int) -> str:
+        i = int(i)
+        got = self.cache.get(i)
+        if got is None:
+            row = self.conn.execute("SELECT id FROM annotations WHERE rowid = ?", (int(self.rowid[i]),)).fetchone()
+            got = self.cache[i] = row[0]
+        return got
+
+
+def _lut(rowids: list[int]) -> np.ndarray:
+    """Row index of a small table's rowid (index 0 stands for NULL: -1)."""
+    lut = np.full(max(rowids, default=0) + 2, -1, np.int32)
+    lut[np.asarray(rowids, np.int64)] = np.arange(len(rowids), dtype=np.int32)
+    return lut
+
+
+def _case(column: str, values: tuple[str, ...]) -> str:
+    return "CASE " + column + "".join(f" WHEN '{v}' THEN {i}" for i, v in enumerate(values)) + " ELSE -1 END"
 
 
 def load(conn: sqlite3.Connection, *, layers: list[str] | None = None) -> AnnotationArrays:
-    """Every live annotation (of ``layers`` if given) as columns."""
-    assets = conn.execute("SELECT id, name, kind, width, height, depth, frames FROM assets ORDER BY rowid").fetchall()
-    lays = conn.execute("SELECT id, kind, name FROM layers ORDER BY rowid").fetchall()
-    classes = conn.execute("SELECT id, name FROM classes ORDER BY sort_order, rowid").fetchall()
-    sql = ("SELECT id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, track_id "
-           "FROM annotations WHERE deleted = 0")
+    """Every live annotation (of ``layers`` if given) as columns. The query returns numbers only
+    (rowids of the asset, layer and class rows; axis and kind as codes), straight into one array."""
+    assets = conn.execute("SELECT rowid, id, name, kind, width, height, depth, frames FROM assets ORDER BY rowid").fetchall()
+    lays = conn.execute("SELECT rowid, id, kind, name FROM layers ORDER BY rowid").fetchall()
+    classes = conn.execute("SELECT rowid, id, name FROM classes ORDER BY sort_order, rowid").fetchall()
+    where = "n.deleted = 0"
     args: list[Any] = []
     if layers:
-        sql += f" AND layer_id IN ({','.join('?' * len(layers))})"
+        where += f" AND n.layer_id IN ({','.join('?' * len(layers))})"
         args += layers
-    rows = conn.execute(sql + " ORDER BY rowid", args).fetchall()
-    cols = list(zip(*rows)) if rows else [[] for _ in range(13)]
-    asset_ix = {r[0]: i for i, r in enumerate(assets)}
-    layer_ix = {r[0]: i for i, r in enumerate(lays)}
-    class_ix = {r[0]: i for i, r in enumerate(classes)}
-    track_ids = sorted({t for t in cols[12] if t})
-    track_ix = {t: i for i, t in enumerate(track_ids)}
-    n = len(rows)
+    cur = conn.cursor()
+    cur.row_factory = None                     # plain tuples
+    sql = (f"SELECT n.rowid, s.rowid, l.rowid, COALESCE(c.rowid, 0), {_case('n.plane_axis', AXES)}, n.plane_z, "
+           f"n.plane_t, {_case('n.kind', KINDS)}, n.x0, n.y0, n.x1, n.y1 FROM annotations n "
+           f"JOIN assets s ON s.id = n.asset_id JOIN layers l ON l.id = n.layer_id "
+           f"LEFT JOIN classes c ON c.id = n.class_id WHERE {where} ORDER BY n.rowid")
+    m = np.array(cur.execute(sql, args).fetchall(), np.float64).reshape(-1, 12)
+    n = len(m)
+    rowid = m[:, 0].astype(np.int64)
+    track_ids: list[str] = []
+    track = np.full(n, -1, np.int32)
+    tracked = cur.execute(f"SELECT n.rowid, n.track_id FROM annotations n WHERE n.track_id IS NOT NULL AND {where}",
+                          args).fetchall()
+    if tracked:
+        track_ids = sorted({t for _, t in tracked})
+        tix = {t: i for i, t in enumerate(track_ids)}
+        pos = np.searchsorted(rowid, np.array([r for r, _ in tracked], np.int64))
+        track[pos] = np.array([tix[t] for _, t in tracked], np.int32)
     score = np.full(n, np.nan)
-    pred_layers = {r[0] for r in lays if r[1] == "predictions"}
-    if pred_layers and n:
+    if n and any(r[2] == "predictions" for r in lays):
         has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'annotation_provenance'").fetchone()
         if has:
-            pos = {a: i for i, a in enumerate(cols[0])}
-            for aid, s in conn.execute("SELECT annotation_id, score FROM annotation_provenance WHERE score IS NOT NULL"):
-                i = pos.get(aid)
-                if i is not None:
-                    score[i] = s
-    box = np.array([cols[8], cols[9], cols[10], cols[11]], np.float64).T.reshape(n, 4)
+            got = np.array(cur.execute("SELECT n.rowid, p.score FROM annotation_provenance p JOIN annotations n "
+                                       "ON n.id = p.annotation_id WHERE p.score IS NOT NULL").fetchall(), float)
+            if len(got):
+                pos = np.searchsorted(rowid, got[:, 0].astype(np.int64))
+                ok = (pos < n) & (rowid[np.minimum(pos, n - 1)] == got[:, 0])
+                score[pos[ok]] = got[ok, 1]
+    col = lambda k: m[:, k].astype(np.int64)  # noqa: E731
     return AnnotationArrays(
-        ids=list(cols[0]), asset=_index(list(cols[1]), asset_ix), layer=_index(list(cols[2]), layer_ix),
-        cls=_index(list(cols[3]), class_ix), axis=_index(list(cols[4]), {a: i for i, a in enumerate(AXES)}).astype(np.int8),
-        z=np.array(cols[5], np.int32), t=np.array(cols[6], np.int32),
-        kind=_index(list(cols[7]), {k: i for i, k in enumerate(KINDS)}).astype(np.int8),
-        box=box, track=_index(list(cols[12]), track_ix), score=score,
-        asset_ids=[r[0] for r in assets], asset_names=[r[1] for r in assets], asset_kind=[r[2] for r in assets],
-        asset_size=np.array([[r[3], r[4], r[5], r[6]] for r in assets], np.int64).reshape(len(assets), 4),
-        layer_ids=[r[0] for r in lays], layer_kind=[r[1] for r in lays], layer_names=[r[2] for r in lays],
-        class_ids=[r[0] for r in classes], class_names=[r[1] for r in classes], track_ids=track_ids)
+        ids=_Ids(conn, rowid), asset=_lut([r[0] for r in assets])[col(1)], layer=_lut([r[0] for r in lays])[col(2)],
+        cls=_lut([r[0] for r in classes])[col(3)], axis=m[:, 4].astype(np.int8),
+        z=m[:, 5].astype(np.int32), t=m[:, 6].astype(np.int32), kind=m[:, 7].astype(np.int8),
+        box=np.ascontiguousarray(m[:, 8:12]), track=track, score=score, rowid=rowid,
+        asset_ids=[r[1] for r in assets], asset_names=[r[2] for r in assets], asset_kind=[r[3] for r in assets],
+        asset_size=np.array([[r[4], r[5], r[6], r[7]] for r in assets], np.int64).reshape(len(assets), 4),
+        layer_ids=[r[1] for r in lays], layer_kind=[r[2] for r in lays], layer_names=[r[3] for r in lays],
+        class_ids=[r[1] for r in classes], class_names=[r[2] for r in classes], track_ids=track_ids)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -153,3 +188,57 @@ def robust_z(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
         if mad > 0:
             out[m] = 0.6745 * (v - med) / mad
     return out
+
+
+def _cells(g: np.ndarray, box: np.ndarray, cell: float, ny: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, cell key) for every grid cell each box touches."""
+    c = np.floor(box / cell).astype(np.int64)
+    wx, wy = c[:, 2] - c[:, 0] + 1, c[:, 3] - c[:, 1] + 1
+    span = wx * wy
+    rows = np.repeat(np.arange(len(box)), span)
+    k = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
+    cx = c[rows, 0] + k % wx[rows]
+    cy = c[rows, 1] + k // wx[rows]
+    return rows, (g[rows] * ny + cx) * ny + cy
+
+
+def near_pairs(key_a: np.ndarray, box_a: np.ndarray, key_b: np.ndarray, box_b: np.ndarray,
+               big_cells: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``key_a[i] == key_b[j]`` whose boxes intersect: a grid join (boxes are
+    put into the cells they touch, cells about twice the median box), so crowded planes cost
+    pairs of neighbours, not all pairs. Boxes spanning more than ``big_cells`` cells are joined
+    with the whole plane instead."""
+    if not len(key_a) or not len(key_b):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    _, g = np.unique(np.concatenate([key_a, key_b]), return_inverse=True)
+    ga, gb = g[:len(key_a)], g[len(key_a):]
+    sides = np.concatenate([np.maximum(box_a[:, 2] - box_a[:, 0], box_a[:, 3] - box_a[:, 1]),
+                            np.maximum(box_b[:, 2] - box_b[:, 0], box_b[:, 3] - box_b[:, 1])])
+    cell = max(16.0, 2.0 * float(np.median(sides)))
+    lo = min(box_a[:, :2].min(), box_b[:, :2].min())
+    ba, bb = box_a - lo, box_b - lo                   # non-negative cell indices
+    ny = int(max(ba[:, 3].max(), bb[:, 3].max(), ba[:, 2].max(), bb[:, 2].max()) // cell) + 2
+
+    def span(b: np.ndarray) -> np.ndarray:
+        c = np.floor(b / cell)
+        return (c[:, 2] - c[:, 0] + 1) * (c[:, 3] - c[:, 1] + 1)
+
+    big_a, big_b = span(ba) > big_cells, span(bb) > big_cells
+    sa, sb = np.flatnonzero(~big_a), np.flatnonzero(~big_b)
+    ra, ca = _cells(ga[sa], ba[sa], cell, ny)
+    rb, cb = _cells(gb[sb], bb[sb], cell, ny)
+    pi, pj = pairs_by_key(ca, cb)
+    parts_i, parts_j = [sa[ra[pi]]], [sb[rb[pj]]]
+    la, lb = np.flatnonzero(big_a), np.flatnonzero(big_b)
+    if len(la):
+        i, j = pairs_by_key(ga[la], gb)
+        parts_i.append(la[i]), parts_j.append(j)
+    if len(lb):
+        i, j = pairs_by_key(ga[sa], gb[lb])                  # big b against small a (big-big done above)
+        parts_i.append(sa[i]), parts_j.append(lb[j])
+    i, j = np.concatenate(parts_i), np.concatenate(parts_j)
+    hit = ((np.minimum(box_a[i, 2], box_b[j, 2]) >= np.maximum(box_a[i, 0], box_b[j, 0]))
+           & (np.minimum(box_a[i, 3], box_b[j, 3]) >= np.maximum(box_a[i, 1], box_b[j, 1])))
+    i, j = i[hit], j[hit]
+    pair = np.unique(i * len(key_b) + j)
+    return pair // len(key_b), pair % len(key_b)

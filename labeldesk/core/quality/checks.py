@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from labeldesk.core.errors import LabeldeskError
-from labeldesk.core.quality.arrays import EXTENTLESS, AnnotationArrays, box_iou, pairs_by_key, robust_z
+from labeldesk.core.quality.arrays import EXTENTLESS, AnnotationArrays, box_iou, near_pairs, robust_z
 
 SETTING = "quality_checks"
 
@@ -176,7 +176,7 @@ def overlaps(a: AnnotationArrays, th: Thresholds, ctx: Any = None) -> list[Findi
         if len(pair) != 2 or any(n not in by_name for n in pair):
             raise LabeldeskError(f"exclusive classes {pair!r}: name two classes of this project")
         ia, ib = (np.flatnonzero(a.cls == by_name[n]) for n in pair)
-        pi, pj = pairs_by_key(key[ia], key[ib])
+        pi, pj = near_pairs(key[ia], a.box[ia], key[ib], a.box[ib])
         i, j = ia[pi], ib[pj]
         ba, bb = a.box[i], a.box[j]
         iw = np.clip(np.minimum(ba[:, 2], bb[:, 2]) - np.maximum(ba[:, 0], bb[:, 0]), 0, None)
@@ -261,7 +261,7 @@ def slices(a: AnnotationArrays, th: Thresholds, ctx: Any = None) -> list[Finding
         return []
     base = ((a.asset[m].astype(np.int64) * 3 + a.axis[m]) * 4096 + a.layer[m]) * 65536 + a.t[m]
     key = base * 100_000 + a.z[m]
-    pi, pj = pairs_by_key(key + 1, key)          # i on slice z, j on slice z+1
+    pi, pj = near_pairs(key + 1, a.box[m], key, a.box[m])          # i on slice z, j on slice z+1
     i, j = m[pi], m[pj]
     iou = box_iou(a.box[i], a.box[j])
     out = []
@@ -280,7 +280,7 @@ def model(a: AnnotationArrays, th: Thresholds, ctx: Any = None) -> list[Finding]
     pred = np.flatnonzero(~human & (a.score >= th.confidence))
     hum = np.flatnonzero(human)
     key = a.plane_key()
-    pi, pj = pairs_by_key(key[pred], key[hum])
+    pi, pj = near_pairs(key[pred], a.box[pred], key[hum], a.box[hum])
     p, h = pred[pi], hum[pj]
     iou = box_iou(a.box[p], a.box[h])
     close = iou >= th.model_iou
@@ -342,12 +342,16 @@ def attributes(a: AnnotationArrays, th: Thresholds, ctx: Any = None) -> list[Fin
             defs[cid] = d
     if not defs:
         return []
-    pos = {aid: i for i, aid in enumerate(a.ids)}
     out = []
-    rows = ctx.conn.execute(f"SELECT id, class_id, attributes FROM annotations WHERE deleted = 0 AND class_id IN "
+    rows = ctx.conn.execute(f"SELECT rowid, id, class_id, attributes FROM annotations WHERE deleted = 0 AND class_id IN "
                             f"({','.join('?' * len(defs))})", list(defs))
-    for aid, cid, text in rows:
-        i = pos.get(aid)
+    pos = {aid: i for i, aid in enumerate(a.ids)} if a.rowid is None else None
+    for rowid, aid, cid, text in rows:
+        if pos is not None:
+            i = pos.get(aid)
+        else:
+            k = int(np.searchsorted(a.rowid, rowid))
+            i = k if k < len(a.rowid) and a.rowid[k] == rowid else None
         if i is None:
             continue
         missing = missing_required(defs[cid], json.loads(text or "{}"))

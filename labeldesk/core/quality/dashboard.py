@@ -73,7 +73,8 @@ def _agreement(project: Any) -> dict[str, float]:
     layers = [l for l in project.layers() if l.kind == "annotator"]
     if len(layers) < 2:
         return {}
-    report = compare_project(project, 0.5, None, None)
+    from labeldesk.core.tasks import Progress
+    report = compare_project(project, 0.5, None, Progress(None))
     f1s: dict[str, list[float]] = defaultdict(list)
     for row in report.pair_rows():
         if row["assets_compared"] and row["f1"] is not None:

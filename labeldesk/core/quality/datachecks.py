@@ -51,7 +51,7 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
 
 
 def _shrink(a: np.ndarray) -> np.ndarray:
-    import cv2
+    from labeldesk.core.io.opencv import cv2
     h, w = a.shape[:2]
     f = SIDE / max(h, w)
     if f < 1:
@@ -61,14 +61,14 @@ def _shrink(a: np.ndarray) -> np.ndarray:
 
 def dhash(grey: np.ndarray) -> int:
     """64-bit difference hash: is each of 8×8 cells brighter than its right neighbour."""
-    import cv2
+    from labeldesk.core.io.opencv import cv2
     small = cv2.resize(grey.astype(np.float32), (9, 8), interpolation=cv2.INTER_AREA)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return int(np.packbits(bits).view(">u8")[0])
 
 
 def sharpness(grey8: np.ndarray) -> float:
-    import cv2
+    from labeldesk.core.io.opencv import cv2
     return float(cv2.Laplacian(grey8.astype(np.float32), cv2.CV_32F).var())
 
 

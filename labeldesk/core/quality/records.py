@@ -46,14 +46,26 @@ _TARGET = {"quality.waive": "waivers", "quality.batch": "batches", "quality.view
            "quality.gold": "gold", "quality.audit.assign": "audits", "quality.audit.record": "outcomes"}
 
 
-def load(conn: sqlite3.Connection) -> QualityRecords:
-    out = QualityRecords()
-    rows = conn.execute(
-        "SELECT o.op_id, o.type, o.entity, o.payload, o.user, o.wall FROM ops o "
+_SQL = ("SELECT o.op_id, o.type, o.entity, o.payload, o.user, o.wall, o.hlc_ms, o.hlc_ctr, o.dev, o.seq FROM ops o "
         "LEFT JOIN sync_op_state s ON s.op_id = o.op_id "
         "WHERE o.type >= 'quality.' AND o.type < 'quality/' AND (s.state IS NULL OR s.state = 'overridden') "
-        "ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq")
-    for op_id, kind, entity, payload_text, user, wall in rows:
+        "AND o.local_order > ? ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq")
+
+
+@dataclass
+class _Folded:
+    records: QualityRecords
+    last_order: int
+    last_op: str | None
+    last_key: tuple[Any, ...]
+    states: tuple[Any, ...]
+
+
+_CACHE: dict[int, _Folded] = {}
+
+
+def _fold(out: QualityRecords, rows: list[tuple[Any, ...]]) -> None:
+    for op_id, kind, entity, payload_text, user, wall, *_ in rows:
         payload = json.loads(payload_text)
         if kind == "quality.tag":
             tags = out.tags.setdefault(entity, {})
@@ -71,4 +83,35 @@ def load(conn: sqlite3.Connection) -> QualityRecords:
             table.pop(entity, None)
         else:
             table[entity] = Record(entity, payload, user, wall, op_id)
+
+
+def load(conn: sqlite3.Connection) -> QualityRecords:
+    """The records as of now. Folded incrementally: only ops appended since the last call are read
+    (the quality ops are few, the op log is long); a late op that sorts before the ones folded
+    already, or a change of any op's sync state, refolds from the start. Treat the result as
+    read-only (it is shared between calls)."""
+    top_row = conn.execute("SELECT local_order, op_id FROM ops ORDER BY local_order DESC LIMIT 1").fetchone()
+    top, top_op = (int(top_row[0]), top_row[1]) if top_row else (0, None)
+    states = tuple(conn.execute("SELECT COUNT(*), MAX(since) FROM sync_op_state").fetchone())
+    key = id(conn)
+    cached = None if conn.in_transaction else _CACHE.get(key)
+    if cached is not None:
+        row = conn.execute("SELECT op_id FROM ops WHERE local_order = ?", (cached.last_order,)).fetchone()
+        same_log = cached.last_op is None or (row is not None and row[0] == cached.last_op)
+        if not same_log or cached.states != states:
+            cached = None
+    if cached is not None and top == cached.last_order:
+        return cached.records
+    rows = conn.execute(_SQL, (cached.last_order if cached is not None else 0,)).fetchall()
+    rows = [tuple(r) for r in rows]
+    if cached is not None and rows and tuple(rows[0][6:10]) < cached.last_key:
+        cached = None                                   # arrived out of order: refold everything
+        rows = [tuple(r) for r in conn.execute(_SQL, (0,)).fetchall()]
+    out = cached.records if cached is not None else QualityRecords()
+    _fold(out, rows)
+    last_key = tuple(rows[-1][6:10]) if rows else (cached.last_key if cached is not None else ())
+    if not conn.in_transaction:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        _CACHE[key] = _Folded(out, top, top_op, last_key, states)
     return out

@@ -43,6 +43,8 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "review.decide": ("reviewer", "adjudicator"),
     "review.adjudicate": ("adjudicator",),
     "issue.open": ANY_ROLE, "issue.comment": ANY_ROLE, "issue.resolve": ANY_ROLE, "issue.reopen": ANY_ROLE,
+    # signing keys: an admin enrols or revokes anyone's; a member rotates or revokes their own
+    "key.enrol": ANY_ROLE, "key.revoke": ANY_ROLE,
 }
 
 # Which roles may write annotations into a layer of each kind (admins may write any layer).
@@ -87,7 +89,7 @@ def user_roles(conn: sqlite3.Connection, user_id: str | None) -> set[str]:
 
 
 def roles_in_words(roles: set[str] | frozenset[str]) -> str:
-    return ", ".join(r for r in ANY_ROLE if r in roles) or "no role"
+    return ", ".join(r for r in ("admin", "annotator", "reviewer", "adjudicator") if r in roles) or "no role"
 
 
 def user_name(conn: sqlite3.Connection, user_id: str | None) -> str:
@@ -163,10 +165,18 @@ def _touched_layers(conn: sqlite3.Connection, op: Op) -> list[sqlite3.Row | dict
         out.append({"kind": d.get("kind", "annotator"), "owner": d.get("owner"), "name": d.get("name")})
     elif op.type == "review.submit":
         out.append(_layer(conn, p.get("layer_id")))
+    elif op.type == "segment.create":                   # segments follow the annotation layer rule
+        out.append(_layer(conn, (p.get("segment") or {}).get("layer_id")))
+    elif op.type.startswith("segment."):
+        out.append(_row_layer(conn, "segments", op.entity))
     return [x for x in out if x is not None]
 
 
 def _op_problem(conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+    if op.type in ("key.enrol", "key.revoke"):
+        if op.entity == op.user or "admin" in roles:
+            return None
+        return f"needs role admin to {'enrol' if op.type == 'key.enrol' else 'revoke'} another user's key"
     if op.type == "layer.create":
         d = op.payload.get("layer") or {}
         kind, owner = d.get("kind", "annotator"), d.get("owner")
@@ -268,16 +278,25 @@ def find_user(conn: sqlite3.Connection, ref: str) -> str:
 
 def acting_user(project: Any, name: str | None = None) -> str:
     """Who acts: ``name`` if given, else the LABELDESK_USER environment variable when it names a
-    member of the project, else the project's own user (the one who created or opened it here)."""
+    member of the project, else the project's own user (the one who created or opened it here).
+
+    Acting as anyone but this device's own user needs that user's private key on this machine,
+    enrolled in the project (``labeldesk.core.sync.trust``): a name proves nothing."""
+    uid = None
     if name:
-        return find_user(project.conn, name)
-    env = os.environ.get("LABELDESK_USER")
-    if env:
-        try:
-            return find_user(project.conn, env)
-        except LabeldeskError as exc:
-            raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
-    return str(project.user_id)
+        uid = find_user(project.conn, name)
+    else:
+        env = os.environ.get("LABELDESK_USER")
+        if env:
+            try:
+                uid = find_user(project.conn, env)
+            except LabeldeskError as exc:
+                raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
+    if uid is None or uid == project.user_id:
+        return str(project.user_id)
+    from labeldesk.core.sync.trust import require_private_key
+    require_private_key(project, uid)
+    return uid
 
 
 # ---- membership changes (a role change always carries a reason) ------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from labeldesk.core.geometry import geometry_from_dict
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
+from labeldesk.core.store import locators
 from labeldesk.core.ontology import LabelClass
 
 
@@ -43,8 +44,10 @@ def asset_by_hash(conn: sqlite3.Connection, content_hash: str) -> Asset | None:
 
 
 def locator(conn: sqlite3.Connection, asset_id: str) -> dict[str, Any] | None:
+    """Where this machine finds the asset's pixels (paths inside the project folder resolved
+    against where the project is now: see store/locators.py)."""
     row = conn.execute("SELECT locator FROM asset_local WHERE asset_id = ?", (asset_id,)).fetchone()
-    return json.loads(row[0]) if row else None
+    return locators.from_stored(json.loads(row[0]), locators.store_root(conn)) if row else None
 
 
 def thumbnail(conn: sqlite3.Connection, asset_id: str) -> bytes | None:
@@ -55,7 +58,7 @@ def thumbnail(conn: sqlite3.Connection, asset_id: str) -> bytes | None:
 def set_local(conn: sqlite3.Connection, asset_id: str, locator: dict[str, Any], thumbnail: bytes | None) -> None:
     """Where this machine finds an asset's pixels (local only, never synced)."""
     conn.execute("INSERT OR REPLACE INTO asset_local (asset_id, locator, thumbnail) VALUES (?,?,?)",
-                 (asset_id, json.dumps(locator), thumbnail))
+                 (asset_id, json.dumps(locators.to_stored(locator, locators.store_root(conn))), thumbnail))
 
 
 def set_thumbnail(conn: sqlite3.Connection, asset_id: str, png: bytes) -> None:

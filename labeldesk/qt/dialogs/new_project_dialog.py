@@ -19,6 +19,13 @@ class NewProjectDialog(QtWidgets.QDialog):
         browse = QtWidgets.QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.user = QtWidgets.QLineEdit(default_user_name())
+        self.classes = QtWidgets.QComboBox()
+        self.classes.addItem("None yet (add classes later)", None)
+        from labeldesk.paths import resources_dir
+        for path in sorted((resources_dir() / "ontologies").glob("*.json")):
+            self.classes.addItem(f"Example classes ({path.stem}: anatomy, scene, defects)", str(path))
+        self.classes.setToolTip("Classes can be added, renamed and merged later (Edit ▸ Add class…, "
+                                "Edit ▸ Import ontology JSON…)")
         self.folder_label = QtWidgets.QLabel()
         self.folder_label.setWordWrap(True)
         self.problem = QtWidgets.QLabel()
@@ -33,8 +40,9 @@ class NewProjectDialog(QtWidgets.QDialog):
         form.addRow("Create in", where)
         form.addRow("", self.folder_label)
         form.addRow("Your name", self.user)
+        form.addRow("Classes", self.classes)
         note = QtWidgets.QLabel("You become the project's admin. The project store stays on this computer; "
-                                "share it with a team later through Team ▸ Share this project….")
+                                "share it with a team later (Team ▸ Share this project…).")
         note.setWordWrap(True)
         self.buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
                                                   | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
@@ -84,6 +92,13 @@ class NewProjectDialog(QtWidgets.QDialog):
         """Create the project (the caller opens it); raises LabeldeskError with the reason."""
         from labeldesk.core.project import Project
         folder = self.folder()
-        Project.create(folder, self.name.text().strip(), user_name=self.user.text().strip()).close()
+        with Project.create(folder, self.name.text().strip(), user_name=self.user.text().strip()) as project:
+            if self.classes.currentData():
+                import json
+
+                from labeldesk.core.ontology_io import import_ontology
+                with open(self.classes.currentData(), encoding="utf-8") as fh:
+                    drafts, _notes = import_ontology(project, json.load(fh))
+                project.apply_all(drafts)
         remember_folder("projects", folder.parent)
         return folder

@@ -1,13 +1,17 @@
 """Draws the current plane's annotations over the viewport and answers hit tests.
 
-Geometry is converted image_xy → view_xy through the viewport's own transform, so what is drawn
-is exactly where the core annotation lies. Bounding boxes live in one numpy array, so culling and
-hit tests are vectorised. Up to ``VECTOR_LIMIT`` visible annotations are drawn as vectors; beyond
-that (zoomed out over thousands of shapes) a raster overlay of the whole plane, built once per
-change from one QPainterPath per class, is blitted like the image itself.
+It reads the open document (``labeldesk.core.document``): ``show(doc, rows)`` gives it the rows of
+its plane in drawing order; after an applied change ``show(doc, rows, change)`` redraws only what
+the change touched. Geometry is converted image_xy → view_xy through the viewport's own transform,
+so what is drawn is exactly where the core annotation lies; bounds live in one numpy array, so
+culling and hit tests are vectorised. Zoomed out over more than ``VECTOR_LIMIT`` shapes, a raster
+overlay of the plane at the view's zoom (OpenCV fills from the document's vertex buffer) is
+blitted like the image itself; zoomed in, spatial buckets of shapes are drawn as cached
+QPainterPaths built when first visible.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +24,7 @@ DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
 BUCKETS = 32                 # spatial buckets per side for cached vector paths
 RASTER_MAX_SIDE = 4096
+RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
 
 
 class _Shown(Sequence):
@@ -55,7 +60,7 @@ class AnnotationPainter:
         self._raster: Any = None
         self._scaled: Any = None
         self._grid: Any = None            # (x0, y0, cell w, cell h): fixed while the plane is shown
-        self._buckets: dict[int, tuple[tuple[float, float, float, float], Any, QtGui.QPainterPath]] | None = None
+        self._buckets: dict[int, list[Any]] | None = None
         self._key_of: np.ndarray = np.zeros(0, np.int64)     # bucket key per document row (-1: none)
         self._dirty: set[int] = set()
         self._dirty_rect: list[float] | None = None
@@ -66,8 +71,8 @@ class AnnotationPainter:
         return _Shown(self.doc, self.rows) if self.doc is not None else []
 
     def show(self, doc: Any, rows: np.ndarray, change: Any = None) -> None:
-        same = doc is self.doc and change is not None and self._buckets is not None
-        old_rows = self.rows
+        same = doc is self.doc and change is not None and self._built()
+        old_rows, old_bounds = self.rows, self.bounds
         self.doc, self.rows = doc, np.asarray(rows, np.int64)
         self.bounds = doc.bounds[self.rows] if doc is not None else np.zeros((0, 4))
         live = set(self._selected)
@@ -76,9 +81,15 @@ class AnnotationPainter:
             self._grid = None
             self._invalidate()
             return
-        touched = set(change.added) | set(change.changed) | set(change.removed)
-        touched |= set(np.setxor1d(old_rows, self.rows).tolist())
-        self._mark_dirty(touched)
+        touched = np.union1d(np.array(change.added + change.changed + change.removed, np.int64),
+                             np.setxor1d(old_rows, self.rows))
+        was = np.isin(old_rows, touched)
+        for b in old_bounds[was]:                  # where they were (cleared from the overlay)
+            self._grow_dirty_rect(b)
+        self._mark_dirty(set(touched.tolist()))
+
+    def _built(self) -> bool:
+        return self._buckets is not None or self._raster is not None
 
     def set_annotations(self, annotations: list[Any]) -> None:
         """Show nothing (kept for callers that clear the overlay with an empty list)."""
@@ -95,7 +106,7 @@ class AnnotationPainter:
         ids = set(ids)
         flipped = ids ^ self._selected
         self._selected = ids
-        if self.doc is not None and self._buckets is not None:
+        if self.doc is not None and self._built():
             self._mark_dirty({self.doc.row_of[a] for a in flipped if a in self.doc.row_of})
 
     @property
@@ -115,14 +126,17 @@ class AnnotationPainter:
         self._dirty_rect = None
 
     def _mark_dirty(self, rows: set[int]) -> None:
-        if not rows or self._buckets is None:
+        """Rows whose drawing changed: their buckets (old and new) and their area of the raster."""
+        if not rows or not self._built():
+            return
+        for r in rows:
+            self._grow_dirty_rect(self.doc.bounds[r])
+        if self._buckets is None:
             return
         self._ensure_keys()
         for r in rows:
-            if r < len(self._key_of) and self._key_of[r] >= 0:
+            if self._key_of[r] >= 0:
                 self._dirty.add(int(self._key_of[r]))
-            b = self.doc.bounds[r]
-            self._grow_dirty_rect(b)
         self._recompute_keys(np.fromiter(rows, np.int64, len(rows)))
 
     def _grow_dirty_rect(self, b: Any) -> None:
@@ -151,7 +165,7 @@ class AnnotationPainter:
         vx0, vx1 = sorted((tl[0], br[0]))
         vy0, vy1 = sorted((tl[1], br[1]))
         visible = self.visible_indices(vx0, vy0, vx1, vy1)
-        if len(visible) > VECTOR_LIMIT:
+        if len(visible) > VECTOR_LIMIT and self._raster_fits(view):
             self._paint_raster(painter, view)
             doc = self.doc
             for aid in self._selected:                    # the selection stays crisp on top
@@ -171,9 +185,11 @@ class AnnotationPainter:
         vx0, vy0, vx1, vy1 = area
         painter.save()
         painter.setTransform(view.image_transform())
-        for (x0, y0, x1, y1), class_id, path in self._bucket_paths().values():
+        for bucket in self._bucket_paths().values():
+            (x0, y0, x1, y1), class_id = bucket[0], bucket[1]
             if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
                 continue
+            path = self._path(bucket)
             colour = self.colour(class_id)
             pen = QtGui.QPen(colour, 1)       # 1 px: Qt's thick antialiased stroker is ~50x slower
             pen.setCosmetic(True)
@@ -224,15 +240,15 @@ class AnnotationPainter:
         return keys
 
     def _recompute_keys(self, rows: np.ndarray) -> None:
-        shown = np.zeros(len(rows), bool)
-        shown[np.isin(rows, self.rows)] = True
         keys = self._keys(rows)
-        keys[~shown] = -1
+        keys[~np.isin(rows, self.rows)] = -1
         self._key_of[rows] = keys
         self._dirty.update(int(k) for k in keys[keys >= 0])
 
-    def _bucket_paths(self) -> dict[int, tuple[tuple[float, float, float, float], Any, QtGui.QPainterPath]]:
-        """bucket key -> (bounds, class, path); built once per plane, then per dirty bucket."""
+    def _bucket_paths(self) -> dict[int, list[Any]]:
+        """bucket key -> [bounds, class, members, path or None]. Grouping is vectorised (once per
+        plane, then per dirty bucket); a bucket's path is built the first time it is visible."""
+        doc = self.doc
         if self._buckets is None:
             self._ensure_keys()
             self._key_of[:] = -1
@@ -240,49 +256,70 @@ class AnnotationPainter:
             self._key_of[self.rows] = keys
             order = np.argsort(keys, kind="stable")
             sk = keys[order]
-            starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]]) if len(sk) else np.zeros(0, np.int64)
-            groups = np.split(self.rows[order], starts[1:]) if len(sk) else []
             self._buckets = {}
-            for start, members in zip(starts.tolist(), groups):
-                if sk[start] >= 0:
-                    self._buckets[int(sk[start])] = self._bucket(members)
+            if len(sk):
+                starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+                rows = self.rows[order]
+                bb = doc.bounds[rows]
+                lo = np.minimum.reduceat(bb[:, :2], starts)
+                hi = np.maximum.reduceat(bb[:, 2:], starts)
+                for j, members in enumerate(np.split(rows, starts[1:])):
+                    key = int(sk[starts[j]])
+                    if key >= 0:
+                        self._buckets[key] = [(*lo[j], *hi[j]), doc.class_of(int(members[0])), members, None]
             self._dirty.clear()
         elif self._dirty:
             for key in self._dirty:
                 members = np.flatnonzero(self._key_of == key)
                 if len(members):
-                    members = members[np.argsort(self.doc.z_order[members], kind="stable")]
-                    self._buckets[key] = self._bucket(members)
+                    members = members[np.argsort(doc.z_order[members], kind="stable")]
+                    mb = doc.bounds[members]
+                    bounds = (mb[:, 0].min(), mb[:, 1].min(), mb[:, 2].max(), mb[:, 3].max())
+                    self._buckets[key] = [bounds, doc.class_of(int(members[0])), members, None]
                 else:
                     self._buckets.pop(key, None)
             self._dirty.clear()
         return self._buckets
 
-    def _bucket(self, members: np.ndarray) -> tuple[tuple[float, float, float, float], Any, QtGui.QPainterPath]:
-        from labeldesk.qt.viewer.paths import path_from_rings
-        doc = self.doc
-        mb = doc.bounds[members]
-        bounds = (mb[:, 0].min(), mb[:, 1].min(), mb[:, 2].max(), mb[:, 3].max())
-        rings = doc.ring
-        return bounds, doc.class_of(int(members[0])), path_from_rings([rings(r) for r in members.tolist()])
+    def _path(self, bucket: list[Any]) -> QtGui.QPainterPath:
+        if bucket[3] is None:
+            from labeldesk.qt.viewer.paths import path_from_flat
+            bucket[3] = path_from_flat(*self.doc.gather(bucket[2]))
+        return bucket[3]
 
     # ---- raster overlay for thousands of shapes --------------------------------------------------
+    def _raster_scale(self, view: Any, w: int, h: int) -> float:
+        """Resolution of the overlay: the view's zoom rounded up to a power of two (so zooming
+        re-renders it only at each doubling), at most RASTER_MAX_SIDE on a side."""
+        zoom = max(float(getattr(view, "zoom", 1.0)), 1 / 64)
+        return min(1.0, RASTER_MAX_SIDE / max(w, h, 1), 2.0 ** math.ceil(math.log2(zoom)))
+
+    def _raster_fits(self, view: Any) -> bool:
+        """The plane's overlay at this zoom is at most twice the viewport (zoomed further in, the
+        visible buckets are drawn as vectors instead of rasterising a plane many views wide)."""
+        w, h = view.plane_size()
+        side = self._raster_scale(view, w, h) * max(w, h)
+        return side <= RASTER_VIEW_FACTOR * max(view.width(), view.height(), 1)
+
     def _paint_raster(self, painter: QtGui.QPainter, view: Any) -> None:
         w, h = view.plane_size()
-        key = (w, h, self.opacity, id(self.doc), tuple(sorted(self.colours.items(), key=str)))
+        scale = self._raster_scale(view, w, h)
+        key = (w, h, scale, self.opacity, id(self.doc), tuple(sorted(self.colours.items(), key=str)))
         if self._raster is None or self._raster[0] != key:
-            self._bucket_paths()
-            self._raster = (key, self.render_raster(w, h))
+            self._raster = (key, *self.render_raster(w, h, scale))
             self._dirty_rect = None
             self._scaled = None
         elif self._dirty_rect is not None:
-            self._update_raster(self._raster[1], w, h)
+            self._bucket_paths()
+            self._draw_raster(self._raster[2], scale, self._dirty_rect)
             self._dirty_rect = None
             self._scaled = None
         image = self._raster[1]
         target = QtCore.QRectF(view.image_to_view(0, 0), view.image_to_view(w, h)).normalized()
         size = (round(target.width()), round(target.height()))
-        if max(size) <= RASTER_MAX_SIDE:
+        if size == (image.width(), image.height()):
+            painter.drawImage(target.topLeft(), image)
+        elif max(size) <= RASTER_MAX_SIDE:
             # panning at one zoom: scale the overlay once, then every frame is a 1:1 blit
             if self._scaled is None or self._scaled[0] != (key, size):
                 self._scaled = ((key, size), image.scaled(size[0], size[1], QtCore.Qt.AspectRatioMode.IgnoreAspectRatio,
@@ -291,44 +328,105 @@ class AnnotationPainter:
         else:
             painter.drawImage(target, image)
 
-    def render_raster(self, width: int, height: int) -> QtGui.QImage:
-        """The whole plane's annotations as one image (at most RASTER_MAX_SIDE on a side)."""
-        scale = min(1.0, RASTER_MAX_SIDE / max(width, height))
-        image = QtGui.QImage(max(1, int(width * scale)), max(1, int(height * scale)),
+    def render_raster(self, width: int, height: int, scale: float | None = None) -> tuple[QtGui.QImage, np.ndarray]:
+        """The whole plane's annotations as one premultiplied ARGB image at ``scale`` (and the
+        numpy buffer the image wraps, which must outlive it)."""
+        if scale is None:
+            scale = min(1.0, RASTER_MAX_SIDE / max(width, height, 1))
+        buf = np.zeros((max(1, int(width * scale)), max(1, int(height * scale)))[::-1] + (4,), np.uint8)
+        self._draw_raster(buf, scale, None)
+        image = QtGui.QImage(buf.data, buf.shape[1], buf.shape[0], buf.strides[0],
                              QtGui.QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(0)
-        self._draw_buckets(image, scale, None)
-        return image
+        return image, buf
 
-    def _update_raster(self, image: QtGui.QImage, width: int, height: int) -> None:
-        """Redraw only the part of the overlay a change touched (its bounds, all buckets there)."""
-        scale = image.width() / max(width, 1)
-        x0, y0, x1, y1 = self._dirty_rect
-        self._bucket_paths()
-        self._draw_buckets(image, scale, (x0 - 2, y0 - 2, x1 + 2, y1 + 2))
-
-    def _draw_buckets(self, image: QtGui.QImage, scale: float, area: Any) -> None:
-        p = QtGui.QPainter(image)
-        p.scale(scale, scale)
+    def _draw_raster(self, buf: np.ndarray, scale: float, area: Any) -> None:
+        """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
+        first). Ringed shapes go through OpenCV, one fill per shape in drawing order and the
+        outlines per class; other shapes (holes, lines, points, masks) through QPainter."""
+        import cv2
+        doc = self.doc
+        rows = self.rows
+        ox = oy = 0
+        target = buf
         if area is not None:
             x0, y0, x1, y1 = area
-            clip = QtCore.QRectF(x0, y0, x1 - x0, y1 - y0)
-            p.setClipRect(clip)
-            p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Clear)
-            p.fillRect(clip, QtCore.Qt.GlobalColor.transparent)
-            p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_SourceOver)
-        for (bx0, by0, bx1, by1), class_id, path in self._bucket_paths().values():
-            if area is not None and (bx1 < area[0] or bx0 > area[2] or by1 < area[1] or by0 > area[3]):
-                continue
-            colour = self.colour(class_id)
-            fill = QtGui.QColor(colour)
-            fill.setAlphaF(self.opacity)
-            pen = QtGui.QPen(colour, 1)
-            pen.setCosmetic(True)
-            p.setPen(pen)
-            p.setBrush(fill)
-            p.drawPath(path)
-        p.end()
+            ox, oy = max(0, int(math.floor(x0 * scale)) - 2), max(0, int(math.floor(y0 * scale)) - 2)
+            ex = min(buf.shape[1], int(math.ceil(x1 * scale)) + 3)
+            ey = min(buf.shape[0], int(math.ceil(y1 * scale)) + 3)
+            if ex <= ox or ey <= oy:
+                return
+            target = buf[oy:ey, ox:ex]
+            target[:] = 0
+            b = self.bounds
+            lo_x, lo_y, hi_x, hi_y = ox / scale, oy / scale, ex / scale, ey / scale
+            rows = rows[(b[:, 2] >= lo_x) & (b[:, 0] <= hi_x) & (b[:, 3] >= lo_y) & (b[:, 1] <= hi_y)]
+        if not len(rows):
+            return
+        out = self._selected | self._hidden
+        if out:
+            rows = rows[~np.fromiter((doc.ids[r] in out for r in rows.tolist()), bool, len(rows))]
+        ringed = rows[doc.ringed[rows]]
+        shift = 3
+        k = scale * (1 << shift)
+        fills, lines = {}, {}
+        for code in np.unique(doc.class_code[ringed]).tolist():
+            c = self.colour(doc.classes.values[code])
+            a = self.opacity
+            fills[code] = (c.blue() * a, c.green() * a, c.red() * a, 255 * a)
+            lines[code] = (c.blue(), c.green(), c.red(), 255)
+        if len(ringed):
+            pts, lens = doc.gather(ringed)
+            ip = np.empty(pts.shape, np.int32)
+            np.rint((pts - (ox / scale, oy / scale)) * k, out=ip, casting="unsafe")
+            ends = np.cumsum(lens).tolist()
+            starts = [0] + ends[:-1]
+            polys = [ip[a:b] for a, b in zip(starts, ends)]
+            codes = doc.class_code[ringed].tolist()
+            fill_poly, line8 = cv2.fillPoly, cv2.LINE_8
+            for poly, code in zip(polys, codes):
+                fill_poly(target, [poly], fills[code], line8, shift)
+            codes_arr = np.asarray(codes)
+            for code, colour in lines.items():
+                chosen = np.flatnonzero(codes_arr == code).tolist()
+                cv2.polylines(target, [polys[i] for i in chosen], True, colour, 1, line8, shift)
+        others = rows[~doc.ringed[rows]]
+        if len(others):
+            image = QtGui.QImage(target.data, target.shape[1], target.shape[0], target.strides[0],
+                                 QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+            p = QtGui.QPainter(image)
+            p.translate(-ox, -oy)
+            p.scale(scale, scale)
+            for r in others.tolist():
+                self._draw_plain(p, doc.geometry(r), self.colour(doc.class_of(r)))
+            p.end()
+
+    def _draw_plain(self, painter: QtGui.QPainter, geom: Any, colour: QtGui.QColor) -> None:
+        """One shape in image_xy (the painter's transform maps it), for the raster overlay."""
+        fill = QtGui.QColor(colour)
+        fill.setAlphaF(self.opacity)
+        pen = QtGui.QPen(colour, 1)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        if isinstance(geom, g.Polygon):
+            path = QtGui.QPainterPath()
+            for ring in (geom.shell, *geom.holes):
+                path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in ring]))
+                path.closeSubpath()
+            path.setFillRule(QtCore.Qt.FillRule.OddEvenFill)
+            painter.drawPath(path)
+        elif isinstance(geom, g.Polyline):
+            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawPolyline(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in geom.points]))
+        elif isinstance(geom, g.Points):
+            for x, y in geom.points:
+                painter.drawEllipse(QtCore.QPointF(x, y), 2, 2)
+        elif isinstance(geom, (g.RotatedBox, g.Ellipse)):
+            pts = geom.corners() if isinstance(geom, g.RotatedBox) else geom.outline(64)
+            painter.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in pts]))
+        elif isinstance(geom, g.Mask):
+            x0, y0, x1, y1 = geom.bounds()
+            painter.drawRect(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
 
     def _pts(self, view: Any, points: Any) -> QtGui.QPolygonF:
         return QtGui.QPolygonF([view.image_to_view(float(x), float(y)) for x, y in points])

@@ -76,10 +76,16 @@ def paint(painter: QtGui.QPainter, view: Any) -> None:
     w, h = view.width(), view.height()
     text = lines(view)
     painter.setPen(TEXT)
+    left_w = max((metrics.horizontalAdvance(t) for t in text["tl"]), default=0)
+    right_w = max((metrics.horizontalAdvance(t) for t in text["tr"]), default=0)
+    rows = len(text["tl"])
+    below = left_w + right_w + 24 > w            # narrow viewport: the right column goes under the left
     for i, line in enumerate(text["tl"]):
         painter.drawText(QtCore.QPointF(8, 6 + step * (i + 1)), line)
     for i, line in enumerate(text["tr"]):
-        painter.drawText(QtCore.QPointF(w - 8 - metrics.horizontalAdvance(line), 6 + step * (i + 1)), line)
+        row = i + 1 + (rows if below else 0)
+        painter.drawText(QtCore.QPointF(w - 8 - metrics.horizontalAdvance(line), 6 + step * row), line)
+    top_rows = rows + len(text["tr"]) if below else max(rows, len(text["tr"]))
     for i, line in enumerate(reversed(text["bl"])):
         painter.drawText(QtCore.QPointF(8, h - 40 - step * i), line)
     labels = markers(view)
@@ -92,9 +98,13 @@ def paint(painter: QtGui.QPainter, view: Any) -> None:
         painter.setPen(MARKER)
         for edge, label in labels.items():
             tw = bm.horizontalAdvance(label)
+            # the top marker sits under the corner texts when they would cover the middle
+            covered = w / 2 - tw / 2 - 6 < (left_w + 8 if rows else 0) or \
+                (text["tr"] and w / 2 + tw / 2 + 6 > w - 8 - right_w)
+            top_y = 6 + bm.ascent() + (step * top_rows if covered else 0)
             at = {"left": QtCore.QPointF(6, h / 2 + bm.ascent() / 2),
                   "right": QtCore.QPointF(w - 6 - tw, h / 2 + bm.ascent() / 2),
-                  "top": QtCore.QPointF(w / 2 - tw / 2, 6 + bm.ascent()),
+                  "top": QtCore.QPointF(w / 2 - tw / 2, top_y),
                   "bottom": QtCore.QPointF(w / 2 - tw / 2, h - 6)}[edge]
             painter.drawText(at, label)
     painter.restore()

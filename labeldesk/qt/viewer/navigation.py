@@ -40,7 +40,9 @@ def wheel_pages(kind: str | None, ctrl: bool) -> bool:
 
 
 def wire(window: Any, view: Any) -> None:
-    """Per viewport: reference lines follow its slice; its corner facts follow its asset."""
+    """Per viewport: reference lines follow its slice; its corner facts follow its asset; it
+    draws the window's segments; its view state is saved as it changes."""
+    view.segment_state = getattr(window, "segment_state", None)
     view.sig_plane_changed.connect(lambda _p, v=view: linking.follow_slice(window, v))
     view.sig_plane_changed.connect(lambda _p, v=view: corner_overlay.facts_for(window, v))
     from labeldesk.qt import window_state
@@ -49,7 +51,8 @@ def wire(window: Any, view: Any) -> None:
 
 
 def install(window: Any) -> None:
-    """View menu entries: corner overlays (H), wheel behaviour, W/L link of one volume's views."""
+    """View menu entries: corner overlays (H), wheel behaviour, W/L link of one volume's views;
+    the measurement tools and the Measurements panel."""
     corner_overlay.CornerState.visible = _settings().value(CORNERS_SETTING, True, type=bool)
     window.links.setdefault("window_volume", True)
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
@@ -69,6 +72,13 @@ def install(window: Any) -> None:
     same.toggled.connect(lambda on: window.links.__setitem__("window_volume", on))
     window.actions_by_id.update({"corner_overlays": corners, "wheel_zooms_volumes": wheel,
                                  "link_window_volume": same})
+    from labeldesk.qt.panels import measurements_panel, segments_panel
+    from labeldesk.qt.tools import measurement_tools
+    measurement_tools.install(window)
+    measurements_panel.install(window)
+    segments_panel.install(window)
+    from labeldesk.qt.viewer import hanging_protocols
+    hanging_protocols.install(window)
 
 
 def _set_corners(window: Any, on: bool) -> None:

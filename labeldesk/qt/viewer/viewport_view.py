@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from labeldesk.core.display import CT_PRESETS, auto_window, window_level
 from labeldesk.core.io.tiles import level_for_scale
 from labeldesk.core.model import Plane
-from labeldesk.qt.viewer import corner_overlay
+from labeldesk.qt.viewer import corner_overlay, measurement_overlay, segment_overlay
 
 ZOOM_STEP = 1.25
 COLOURMAPS = ("grey", "hot", "bone", "viridis", "jet")
@@ -311,8 +311,10 @@ class ViewportView(QtWidgets.QWidget):
                 image = (image.flipped(QtCore.Qt.Orientation.Vertical) if hasattr(image, "flipped")
                          else image.mirrored(False, True))
             painter.drawImage(target, image)
+        segment_overlay.paint(painter, self)
         if self.overlay is not None:
             self.overlay.paint(painter, self)
+            measurement_overlay.paint(painter, self)
         self._draw_crosshair(painter)
         self._draw_pins(painter)
         corner_overlay.paint(painter, self)

@@ -23,7 +23,7 @@ def synthetic_volume(depth: int = 60, size: int = 96, seed: int = 7) -> tuple[np
     x, y, z = np.meshgrid(np.arange(size), np.arange(size), np.arange(depth), indexing="ij")
     truth = ((x - 50) / 28.0) ** 2 + ((y - 44) / 20.0) ** 2 + ((z - 30) / 24.0) ** 2 <= 1.0
     shade = 60 + 40 * x / size
-    img = shade + truth * 45 + rng.normal(0, 12, truth.shape) + truth * 10 * np.sin(x * 1.3) * np.sin(y * 1.1)
+    img = shade + truth * 45 + rng.normal(0, 30, truth.shape) + truth * 10 * np.sin(x * 1.3) * np.sin(y * 1.1)
     return np.clip(img, 0, 255).astype(np.uint8), truth.astype(np.uint8)
 
 

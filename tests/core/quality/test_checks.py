@@ -132,3 +132,35 @@ def test_pairs_by_key_matches_a_plain_join():
     got = sorted(zip(i.tolist(), j.tolist()))
     want = sorted((x, y) for x in range(300) for y in range(250) if ka[x] == kb[y])
     assert got == want
+
+
+def test_records_fold_incrementally_and_refold_when_out_of_order(project):
+    from labeldesk.core.quality import records
+    a = add_image_asset(project)
+    project.apply(OpDraft("quality.tag", a, {"set": {"site": "A"}}))
+    first = records.load(project.conn)
+    assert records.load(project.conn) is first and first.tags[a] == {"site": "A"}
+    project.apply(OpDraft("quality.tag", a, {"set": {"site": "B"}}))
+    assert records.load(project.conn).tags[a] == {"site": "B"}
+    records._CACHE[id(project.conn)].last_key = (10 ** 15,)    # as if a later op had been folded
+    project.apply(OpDraft("quality.tag", a, {"set": {"source": "x"}}))
+    assert records.load(project.conn).tags[a] == {"site": "B", "source": "x"}
+
+
+def test_near_pairs_matches_brute_force():
+    rng = np.random.default_rng(4)
+    n_a, n_b = 400, 300
+    ka, kb = rng.integers(0, 3, n_a), rng.integers(0, 3, n_b)
+
+    def boxes(n):
+        xy = rng.uniform(0, 500, (n, 2))
+        wh = rng.uniform(2, 40, (n, 2))
+        wh[:5] = 400                                    # a few big ones take the plane-wide path
+        return np.hstack([xy, xy + wh])
+    ba, bb = boxes(n_a), boxes(n_b)
+    i, j = arrays.near_pairs(ka, ba, kb, bb)
+    got = sorted(zip(i.tolist(), j.tolist()))
+    want = sorted((x, y) for x in range(n_a) for y in range(n_b) if ka[x] == kb[y]
+                  and min(ba[x, 2], bb[y, 2]) >= max(ba[x, 0], bb[y, 0])
+                  and min(ba[x, 3], bb[y, 3]) >= max(ba[x, 1], bb[y, 1]))
+    assert got == want and len(want) > 100

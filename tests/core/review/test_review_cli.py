@@ -37,6 +37,11 @@ def _team(capsys, root):
     assert run(capsys, "user", "add", root, "ada")[0] == 0
     code, out, _ = run(capsys, "user", "grant", root, "ada", "adjudicator", "--reason", "senior radiologist")
     assert code == 0 and "granted adjudicator to ada" in out
+    # acting as a member (--as) needs their private key here: each makes one on this workstation
+    # and the admin enrols it (a name alone proves nothing)
+    for name in ("bob", "carol", "rita", "rex", "ada"):
+        assert run(capsys, "share", "key", "new", root, "--user", name)[0] == 0
+        assert run(capsys, "share", "enrol", root, name)[0] == 0
 
 
 def test_users_roles_and_acting_as(proj, capsys, monkeypatch):

@@ -122,6 +122,17 @@ def test_acting_user_by_name_or_environment(project, monkeypatch):
     team = add_team(project)
     monkeypatch.delenv("LABELDESK_USER", raising=False)
     assert acting_user(project) == project.user_id
+    # acting as someone else needs their enrolled private key on this machine
+    with pytest.raises(Exception, match="private key"):
+        acting_user(project, "bob")
+    monkeypatch.setenv("LABELDESK_USER", "rita")
+    with pytest.raises(Exception, match="private key"):
+        acting_user(project)
+    from labeldesk.core.sync import enrolment
+    for name in ("bob", "rita"):
+        enrolment.make_key(project, team[name])
+        enrolment.enrol(project, name)
+    monkeypatch.delenv("LABELDESK_USER")
     assert acting_user(project, "bob") == team["bob"]
     monkeypatch.setenv("LABELDESK_USER", "rita")
     assert acting_user(project) == team["rita"]
