@@ -65,7 +65,7 @@ setup() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing labeldesk and its dependencies into $VENV (first run takes a minute)"
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e '.[dev,medical]'
+    "$VENV/bin/python" -m pip install -q -e '.[dev,medical,models]'
     echo "$want" > "$stamp"
   fi
 }
