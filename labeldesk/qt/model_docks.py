@@ -37,8 +37,12 @@ class ModelDocks:
         self._add_tool()
         self.dock = QtWidgets.QDockWidget("Models", window)
         self.dock.setObjectName("models_dock")
-        self.dock.setWidget(self.panel)
-        window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.panel)
+        self.dock.setWidget(scroll)
+        # under the asset list: the right column is full (classes, annotations, attributes, review…)
+        window.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
         self.dock.hide()
         self._add_menu()
         self._retrain = QtCore.QTimer(window)
@@ -108,8 +112,12 @@ class ModelDocks:
             self._show_sam_status()
 
     def show(self) -> None:
+        first = not self.dock.isVisible()
         self.dock.show()
         self.dock.raise_()
+        assets = self.window.findChild(QtWidgets.QDockWidget, "assets_dock")
+        if first and assets is not None and not self.dock.isFloating():
+            self.window.resizeDocks([assets, self.dock], [2, 3], QtCore.Qt.Orientation.Vertical)
         self.refresh()
 
     def message(self, text: str) -> None:
