@@ -108,6 +108,8 @@ class ModelDocks:
 
     def _on_plane_shown(self, view: Any) -> None:
         if view is self.window.viewport:
+            if self.window.session.tool is self.tool and self.tool._key not in (None, self.assist.key(view)):
+                self.tool.cancel()              # prompts belong to the plane they were given on
             self.assist.plane_shown(view)
             self._show_sam_status()
 
