@@ -60,6 +60,7 @@ class ModelDocks:
         p.sig_save_queue.connect(self.save_queue)
         p.sig_next_in_queue.connect(self.next_in_queue)
         self.assist.sig_embedded.connect(lambda _k: self._show_sam_status())
+        self.assist.sig_model_changed.connect(lambda _r: self._on_plane_shown(self.window.viewport))
         window.session.sig_annotations_changed.connect(self._on_annotations_changed)
         self._watched: set[Any] = set()
         for view in window.grid.views:
@@ -150,6 +151,9 @@ class ModelDocks:
             self.panel.sam_status.setText("AI segment: no SAM model chosen")
             return
         view = self.window.viewport
+        if a.loading:
+            self.panel.sam_status.setText(f"AI segment: opening {a.record.label}…")
+            return
         state = "ready" if a.key(view) in a.cache else ("computing the embedding…" if a.busy(a.key(view)) else "idle")
         self.panel.sam_status.setText(f"AI segment: {a.record.label} · this plane {state} · "
                                       f"{len(a.cache)} plane(s) cached ({a.cache.nbytes >> 20} MB)")
@@ -185,7 +189,6 @@ class ModelDocks:
         except LabeldeskError as exc:
             self.message(str(exc))
             return
-        self.assist.plane_shown(self.window.viewport)
         self._show_sam_status()
 
     def _run(self, runner: TaskRunner, on_done: Any, title: str | None = None) -> TaskRunner:
