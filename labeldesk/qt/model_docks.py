@@ -260,10 +260,12 @@ class ModelDocks:
             self.learn()
 
     def learn(self) -> TaskRunner | None:
-        """Train on the labelled planes of the asset on screen (worker thread) and propose on the
-        planes around the current one; the model is saved as a new version."""
+        """Train (worker thread) and propose; the model is saved as a new version. On a volume or
+        video: from its labelled slices/frames, proposing on those around the current one. On a
+        2-D image: from the labelled images of the project, proposing on up to
+        ``LEARN_WINDOW`` other images."""
         from labeldesk.core.models import pixel_classifier as PC
-        from labeldesk.core.models.prelabel import planes_of
+        from labeldesk.core.models.prelabel import planes_of, read_plane
         w = self.window
         view = w.viewport
         if self.project is None or w.current_asset_id is None or view.source is None:
@@ -272,32 +274,48 @@ class ModelDocks:
         if self._learning is not None:
             return self._learning
         asset = self.project.asset(w.current_asset_id)
-        planes, classes = PC.labelled_planes(self.project, [asset.id])
+        flat = asset.depth == 1 and asset.frames == 1
+        peers = [a for a in self.project.assets() if a.kind == "image" and a.depth == 1 and a.frames == 1] \
+            if flat and asset.kind == "image" else [asset]
+        planes, classes = PC.labelled_planes(self.project, [a.id for a in peers])
         if not planes:
             self.panel.learn_status.setText(PC.NOTHING_TO_LEARN)
             return None
         self._label_signature = self._signature()
-        src = view.source
-        pairs = [(np.array(src.read_plane(lp.plane)), lp) for lp in planes]
-        done = {lp.plane for lp in planes}
-        here = view.plane
-        near = [p for p in planes_of(asset) if p not in done and abs(p.z - here.z) + abs(p.t - here.t) <= LEARN_WINDOW]
-        targets = [(p, np.array(src.read_plane(p))) for p in near]
+        sources: dict[str, Any] = {asset.id: view.source}
+        try:
+            pairs = [(np.array(read_plane(self.project, lp.asset_id, lp.plane, sources)), lp) for lp in planes]
+            done = {(lp.asset_id, lp.plane) for lp in planes}
+            here = view.plane
+            if len(peers) > 1:
+                wanted = [(a.id, Plane()) for a in peers if (a.id, Plane()) not in done][:LEARN_WINDOW]
+            else:
+                wanted = [(asset.id, p) for p in planes_of(asset) if (asset.id, p) not in done
+                          and abs(p.z - here.z) + abs(p.t - here.t) <= LEARN_WINDOW]
+            targets = [(a, p, np.array(read_plane(self.project, a, p, sources))) for a, p in wanted]
+        except (LabeldeskError, OSError) as exc:
+            self.panel.learn_status.setText(str(exc))
+            return None
+        finally:
+            for key, src in sources.items():
+                if src is not view.source:
+                    src.close()
         names = {c.id: c.name for c in self.project.classes()}
 
         def work(progress: Any) -> Any:
             clf = PC.fit(pairs, classes, progress=progress)
             out = []
-            for i, (plane, pixels) in enumerate(targets):
+            for i, (asset_id, plane, pixels) in enumerate(targets):
                 progress.report(i, len(targets), f"proposing on {plane.key()}")
-                out.append((plane,) + PC.proposals(clf, pixels, names))
+                out.append((asset_id, plane) + PC.proposals(clf, pixels, names))
             return clf, out
 
         self.panel.learn_status.setText(f"training on {len(planes)} labelled plane(s)…")
         self._learning = TaskRunner(work)
-        return self._run(self._learning, lambda result: self._learned(asset.id, *result))
+        return self._run(self._learning, lambda result: self._learned(*result))
 
-    def _learned(self, asset_id: str, clf: Any, results: list[Any]) -> None:
+    def _learned(self, clf: Any, results: list[Any]) -> None:
+        from labeldesk.core import predictions as P
         from labeldesk.core.models import pixel_classifier as PC
         from labeldesk.core.models.prelabel import drafts
         from labeldesk.core.ops import OpDraft
@@ -306,19 +324,23 @@ class ModelDocks:
             return
         rec = PC.save(self.project, clf, "pixels")
         layer = PC.proposal_layer(self.project, rec)
-        planes = {p for p, _f, _u in results}
-        from labeldesk.core import predictions as P
-        stale = [OpDraft("annotation.delete", s.prediction.id, {}) for s in P.predictions(self.project, asset_id, layer)
-                 if s.status == "pending" and s.prediction.plane in planes]
-        new = [d for plane, found, _u in results
-               for d in drafts(asset_id, layer, plane, found, clf.classes, rec.name, rec.version)]
+        places = {(a, p) for a, p, _f, _u in results}
+        stale = [OpDraft("annotation.delete", s.prediction.id, {})
+                 for a in sorted({a for a, _p in places}) for s in P.predictions(self.project, a, layer)
+                 if s.status == "pending" and (a, s.prediction.plane) in places]
+        new = [d for a, plane, found, _u in results
+               for d in drafts(a, layer, plane, found, clf.classes, rec.name, rec.version)]
         if stale or new:
             self.window.session.commit(stale + new, f"Pixel classifier {rec.version}: proposals")
-        worst = max(results, key=lambda r: r[2], default=None)
+        worst = max(results, key=lambda r: r[3], default=None)
         t = clf.training
+        where = ""
+        if worst is not None:
+            name = next((x.name for x in self.project.assets() if x.id == worst[0]), "")
+            where = f"; least sure: {name} z={worst[1].z} t={worst[1].t} ({worst[3]:.2f})"
         self.panel.learn_status.setText(
             f"{rec.name} v{rec.version}: {t['labelled_pixels']} labelled pixels, {len(new)} proposal(s) on "
-            f"{len(results)} plane(s)" + (f"; least sure: z={worst[0].z} t={worst[0].t} ({worst[2]:.2f})" if worst else ""))
+            f"{len(results)} plane(s){where}")
         self.refresh()
         self.window.team.after_change()
         if self._signature() != self._label_signature and self.panel.auto_learn.isChecked():
