@@ -60,7 +60,11 @@ class TeamDocks:
 
     # ---- project ---------------------------------------------------------------------------
     def attach(self, project: Any) -> None:
-        self.review_panel.set_project(project)
+        if self.docks["review"].isVisible():
+            self.review_panel.set_project(project)
+        else:       # read when the dock is shown (refresh_panels), not before the window appears
+            self.review_panel.project = project
+            self.review_panel.user_id = project.user_id if project is not None else None
         self.metrics_panel.set_project(project)
         self.prediction_panel.set_project(project)
         if self.sync is not None:
@@ -103,6 +107,7 @@ class TeamDocks:
 
     def _on_synced(self, changes: Any) -> None:
         """A sync round merged other devices' changes (on the GUI thread)."""
+        self.window.session.apply_changes(changes)
         if changes.assets:
             self.window.refresh_assets()
         self.after_change()
@@ -142,7 +147,8 @@ class TeamDocks:
             return False
         self.sync.attach(w.project)
         self._show("sync")
-        w.statusBar().showMessage(f"Shared through {folder}: {report.published_ops} changes published", 10000)
+        w.statusBar().showMessage(f"Shared through {folder}: {report.published_ops} changes published"
+                                  + "".join(f"; {n}" for n in report.notes), 15000)   # e.g. found a Syncthing folder
         return True
 
     def join_project(self, folder: str | None = None, dest: str | None = None, user: str | None = None) -> bool:
@@ -161,9 +167,11 @@ class TeamDocks:
             if not ok:
                 return False
         try:
-            project, _report = join_share(folder, dest, user=user or None)
+            project, report = join_share(folder, dest, user=user or None)
             project.close()
             w.open_project(dest)
+            if report.notes:
+                w.statusBar().showMessage("; ".join(report.notes), 15000)
         except Exception as exc:
             QtWidgets.QMessageBox.critical(w, "Cannot join the shared project", str(exc))
             return False
