@@ -104,7 +104,7 @@ setup() {
     # in a log and say one line of our own if the install fails
     local log="$VENV/install.log"
     "$VENV/bin/python" -m pip install -q --upgrade pip >"$log" 2>&1 || true
-    if ! "$VENV/bin/python" -m pip install -q -e '.[dev,medical]' >>"$log" 2>&1; then
+    if ! "$VENV/bin/python" -m pip install -q -e '.[dev,medical,models]' >>"$log" 2>&1; then
       say "installing the dependencies failed: the last lines of $log:"
       tail -n 5 "$log" >&2
       exit 1
