@@ -12,6 +12,7 @@ QT_LIBS="libgl1 libegl1 libxkbcommon0 libglib2.0-0 libdbus-1-3 libfontconfig1"
 # The xcb platform plugin's libraries: needed to show a window, and collected into the bundle.
 XCB_LIBS="libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-randr0 libxcb-xfixes0 libxcb-sync1 libxcb-shm0 libxcb-xinerama0 libxcb-render0 libx11-xcb1"
 
+# colour only when stderr is a terminal (and NO_COLOR is not set)
 if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
   say() { printf '\033[1m[labeldesk]\033[0m %s\n' "$*" >&2; }
 else
@@ -99,10 +100,15 @@ setup() {
   want=$(sha256sum pyproject.toml | cut -c1-16)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing labeldesk and its dependencies into $VENV (first run takes a minute)"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    # (setuptools' "Editable installation" banner is advice for library authors, not for us)
-    PYTHONWARNINGS="ignore:Editable installation" \
-      "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,medical]'
+    # pip and setuptools talk a lot (deprecation notices, build back-end lines): keep their output
+    # in a log and say one line of our own if the install fails
+    local log="$VENV/install.log"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >"$log" 2>&1 || true
+    if ! "$VENV/bin/python" -m pip install -q -e '.[dev,medical]' >>"$log" 2>&1; then
+      say "installing the dependencies failed: the last lines of $log:"
+      tail -n 5 "$log" >&2
+      exit 1
+    fi
     echo "$want" > "$stamp"
   fi
 }

@@ -1,6 +1,11 @@
-"""ANN-1, ANN-2, ANN-3, ANN-5, ANN-7: many 32-vertex polygons on one image.
+"""ANN-1, ANN-2, ANN-3, ANN-5, ANN-7: many 32-vertex polygons on one image; ANN-3b: dense stars.
 
     python benchmarks/bench_ann.py [--n 100000] [--repeats 5]
+    python benchmarks/bench_ann.py --dense 100000      # ANN-3b only
+
+ANN-3b opens the document of the app benchmarks' project (benchmarks/app_data.py: a 4096² image
+with N random overlapping 32-vertex stars), zooms to 10x of fit in a 1920x1080 viewport and
+repaints while panning (target < 16.7 ms; baseline B22 = drawPath of the visible outlines).
 
 B20 = SELECT of the rows + numpy decode + one QDataStream path build; B21 = blit of a cached
 viewport-sized overlay image; B22 = drawPath of the visible polygons' outlines; B24 = numpy bbox
@@ -62,8 +67,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--dense", type=int, metavar="N", help="run ANN-3b only, on N dense stars")
     a = ap.parse_args()
     print(machine())
+    if a.dense:
+        dense(a.dense, a.repeats)
+        return
     from PySide6 import QtCore, QtGui, QtWidgets
     app = QtWidgets.QApplication([])
     from labeldesk.qt.viewer.annotation_painter import AnnotationPainter
@@ -89,8 +98,12 @@ def main() -> None:
     view.overlay = painter
     view.set_source(BlankSource())
 
+    from labeldesk.core.document import Document
+    from labeldesk.core.model import Plane
+
     def load_and_paint() -> None:
-        painter.set_annotations(project.annotations(asset))
+        doc = Document(project.conn, asset)
+        painter.show(doc, doc.rows_on(Plane()))
         view._display = None
         view.grab()
 
@@ -137,7 +150,7 @@ def main() -> None:
         zoomed.append(overlay_paint())
     tl, br = view.view_to_image(QtCore.QPointF(0, 0)), view.view_to_image(QtCore.QPointF(1920, 1080))
     vis = painter.visible_indices(tl[0], tl[1], br[0], br[1])
-    vis_rings = [np.asarray(painter.annotations[i].geometry.shell) for i in vis]
+    vis_rings = [painter.doc.ring(int(painter.rows[i])) for i in vis]
     path = path_from_rings(vis_rings)
 
     def outline() -> None:
@@ -154,7 +167,7 @@ def main() -> None:
                           for x, y in pts], a.repeats)
     print(row("ANN-5", f"hit test among {a.n} (per 200 probes)", hits, cull, "<= 2x B24"))
 
-    ann_id = painter.annotations[0].id
+    ann_id = painter.doc.ids[int(painter.rows[0])]
     shell = np.asarray(shells[0])
     raw = sqlite3.connect(tmp / "raw.db", isolation_level=None)
     raw.execute("PRAGMA journal_mode=WAL")
@@ -176,6 +189,71 @@ def main() -> None:
     print(f"        p99 ours {pct(ours, .99):.3f} ms vs base {pct(base, .99):.3f} ms")
     project.close()
     del app
+
+
+def dense(n: int, repeats: int) -> None:
+    """ANN-3b: repaint at 10x over N dense, overlapping stars."""
+    from PySide6 import QtCore, QtGui, QtWidgets
+    app = QtWidgets.QApplication([])  # noqa: F841
+    from app_data import SIDE as STAR_SIDE, prepare
+
+    from labeldesk.core.document import Document
+    from labeldesk.core.model import Plane
+    from labeldesk.qt.viewer.annotation_painter import AnnotationPainter
+    from labeldesk.qt.viewer.paths import path_from_rings
+    from labeldesk.qt.viewer.viewport_view import ViewportView
+    print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    project = Project.open(prepare(n) / "project")
+    doc = Document(project.conn, project.assets()[0].id)
+    source = BlankSource()
+    source.info = SourceInfo(kind="pyramid", width=STAR_SIDE, height=STAR_SIDE,
+                             levels=tuple((STAR_SIDE >> k, STAR_SIDE >> k) for k in range(5)))
+    view = ViewportView()
+    view.resize(1920, 1080)
+    painter = AnnotationPainter()
+    view.overlay = painter
+    view.set_source(source)
+    painter.show(doc, doc.rows_on(Plane()))
+    view.fit()
+    view.zoom = 10.0                           # 1000 %, as labelme's zoom was measured
+    view.center = (STAR_SIDE / 2, STAR_SIDE / 2)
+    target = QtGui.QImage(1920, 1080, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+
+    def overlay_paint() -> float:
+        target.fill(0)
+        t = time.perf_counter()
+        p = QtGui.QPainter(target)
+        painter.paint(p, view)
+        p.end()
+        return (time.perf_counter() - t) * 1000
+    t0 = time.perf_counter()
+    view.grab()                                 # the first frame (its buckets' paths built)
+    first = (time.perf_counter() - t0) * 1000
+    frames = []
+    for _ in range(repeats * 10):
+        view.center = (view.center[0] + 1.5, view.center[1])
+        frames.append(overlay_paint())
+    tl, br = view.view_to_image(QtCore.QPointF(0, 0)), view.view_to_image(QtCore.QPointF(1920, 1080))
+    vis = painter.visible_indices(tl[0], tl[1], br[0], br[1])
+    path = path_from_rings([doc.ring(int(painter.rows[i])) for i in vis])
+
+    pen = QtGui.QPen(QtGui.QColor("yellow"), 1)
+    pen.setCosmetic(True)
+
+    def outline() -> None:
+        p = QtGui.QPainter(target)
+        p.setTransform(view.image_transform())
+        p.setPen(pen)
+        p.drawPath(path)
+        p.end()
+    print(row("ANN-3b", f"repaint at 10x, {n} dense stars ({len(vis)} visible)", frames,
+              timed(outline, repeats * 10), "< 16.7 ms"))
+    print(f"        first frame at 10x, whole viewport (its buckets' paths built): {first:.1f} ms")
+    view.fit()
+    t0 = time.perf_counter()
+    view.grab()
+    print(f"        back to fit, whole viewport (overlay rasterised): {(time.perf_counter() - t0) * 1000:.1f} ms")
+    project.close()
 
 
 if __name__ == "__main__":

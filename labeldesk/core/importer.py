@@ -214,6 +214,8 @@ def _add_one(project: Any, found: Any, progress: Progress) -> Asset:
                   width=info.width, height=info.height, depth=info.depth, frames=info.frames,
                   channels=info.channels, dtype=info.dtype,
                   spacing=tuple(info.spacing) if info.spacing else None, meta=_asset_meta(info))
+    if not found.uid_key and len(found.files) == 1:     # where a teammate's machine may find it too
+        asset.meta["source_path"] = str(found.files[0])      # (never for DICOM: its folders name patients)
     thumb = _thumbnail(locator)
     try:
         project.apply(OpDraft("asset.add", asset.id, {"asset": asset.to_dict()},

@@ -16,7 +16,9 @@ Options (``options`` dict; the CLI passes ``--option key=value``):
 * import: ``create_classes`` (bool), ``layer`` (name or id; created if missing), ``gt`` (COCO
   results: the ground-truth file for image ids and categories), ``min_score`` (COCO results),
   ``asset`` (NIfTI/DICOM SEG/CVAT video: the asset to attach to), ``labels`` (NIfTI label table);
-* export: ``overwrite`` (bool), ``polygon_holes`` (COCO: ``rings`` (default) or ``rle``).
+* export: ``overwrite`` (bool), ``polygon_holes`` (COCO: ``rle`` (default) or ``rings``); dataset
+  exports (COCO, YOLO, VOC): ``images`` (``copy``, ``png``, ``raw16``), ``window``, ``split``,
+  ``seed`` (see :mod:`labeldesk.core.formats.dataset`); DICOM SEG import: ``threshold``.
 """
 from __future__ import annotations
 

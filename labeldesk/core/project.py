@@ -14,7 +14,7 @@ import platform
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from labeldesk import __version__
 from labeldesk.core import ids
@@ -23,7 +23,7 @@ from labeldesk.core.errors import LabeldeskError, OpRejected
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
 from labeldesk.core.op_types import annotations
-from labeldesk.core.ops import Applied, Op, OpDraft, get_op_type
+from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft, get_op_type
 from labeldesk.core.review.roles import AuthorisationMemo
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.store.connection import backup, connect, integrity_check
@@ -76,6 +76,8 @@ class Project:
         last = self._meta("hlc", "0,0").split(",")
         self.clock = HybridClock(Timestamp(int(last[0]), int(last[1])))
         self.user_id = self._meta("user_id")
+        # Called with the ChangeSet of every committed apply_all (open documents keep in step)
+        self.on_applied: list[Callable[[ChangeSet], None]] = []
 
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
@@ -228,6 +230,12 @@ class Project:
                 annotations.end_batch(lookups)
             repo.set_meta(self.conn, "next_seq", seq)
             repo.set_meta(self.conn, "hlc", f"{self.clock.last.ms},{self.clock.last.counter}")
+        if self.on_applied and results:
+            changes = ChangeSet()
+            for a in results:
+                changes.update(a.changes)
+            for fn in list(self.on_applied):
+                fn(changes)
         return results
 
     def _check_no_phi(self, draft: OpDraft) -> None:

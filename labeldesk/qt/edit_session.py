@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6 import QtCore, QtGui
 
 from labeldesk.core import ids
+from labeldesk.core.document import Document
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.ops import ChangeSet, OpDraft
 from labeldesk.qt.commands import push
@@ -28,6 +30,7 @@ TOOLS: tuple[type[Tool], ...] = (SelectTool, BoxTool, RotatedBoxTool, EllipseToo
 
 class EditSession(QtCore.QObject):
     sig_annotations_changed = QtCore.Signal()
+    sig_document_changed = QtCore.Signal(object, object)     # Document, DocumentChange
     sig_selection_changed = QtCore.Signal(object)
     sig_message = QtCore.Signal(str)
     sig_tool_changed = QtCore.Signal(str)
@@ -40,6 +43,8 @@ class EditSession(QtCore.QObject):
         self.asset_id: str | None = None
         self.active_class_id: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
+        self.documents: dict[str, Document] = {}          # asset id -> open document
+        self._layers: dict[str, list[str]] = {}           # asset id -> layers this user may see
         self._colours: dict[Any, str] = {}
         self.brush_radius = 8.0
         self.brush_sphere = False
@@ -74,13 +79,19 @@ class EditSession(QtCore.QObject):
 
     def _on_viewport_plane_changed(self, _plane: Any) -> None:
         self.tool.cancel()           # a half-drawn shape belongs to the plane it was started on
-        self.refresh()
+        self.refresh_view(self.viewport)
 
     # ---- context ------------------------------------------------------------------------------
     def set_project(self, project: Any) -> None:
+        if self.project is not None and self.apply_changes in self.project.on_applied:
+            self.project.on_applied.remove(self.apply_changes)
         self.project = project
         self.asset_id = None
+        self.documents.clear()
+        self._layers.clear()
         self.undo_stack.clear()
+        if project is not None:
+            project.on_applied.append(self.apply_changes)
         self.refresh_classes()
         self.refresh()
 
@@ -90,6 +101,27 @@ class EditSession(QtCore.QObject):
         self.viewport.asset_id = asset_id
         self.painter.selected = set()
         self.refresh()
+
+    def document(self, asset_id: str) -> Document:
+        """The open document of an asset: loaded on first use, then kept in step by ChangeSets
+        (never reloaded). Documents of assets no viewport shows any more are let go."""
+        doc = self.documents.get(asset_id)
+        if doc is None:
+            shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
+            for other in [a for a in self.documents if a not in shown]:
+                del self.documents[other]
+            doc = self.documents[asset_id] = Document(self.project.conn, asset_id)
+            doc.subscribe(lambda change, d=doc: self._on_document_changed(d, change))
+        return doc
+
+    def visible_layers(self, asset_id: str) -> list[str]:
+        """Layers this user may see on the asset (blind labeling), remembered until reviews,
+        layers or roles change."""
+        layers = self._layers.get(asset_id)
+        if layers is None:
+            from labeldesk.core.review.assignment import visible_layers
+            layers = self._layers[asset_id] = visible_layers(self.project, self.project.user_id, asset_id)
+        return layers
 
     def refresh_classes(self) -> None:
         classes = self.project.classes() if self.project else []
@@ -105,34 +137,61 @@ class EditSession(QtCore.QObject):
                 view.update()
 
     def refresh(self, changes: ChangeSet | None = None) -> None:
+        """Show each viewport's plane from the open documents (nothing is reloaded); who may see
+        which layer is asked again (a review or role change outside the session)."""
+        if changes is None:
+            self._layers.clear()
         for view in self.views():
             self.refresh_view(view)
         self.sig_annotations_changed.emit()
 
-    def refresh_view(self, view: Any) -> None:
-        """Reload the annotations one viewport shows (its asset, its plane)."""
+    def refresh_view(self, view: Any, change: Any = None) -> None:
+        """Give one viewport the rows of its plane (its asset, its layer) from the document."""
         if view.overlay is None:
             view.overlay = AnnotationPainter()
         painter = view.overlay
         painter.colours = self._colours
         asset_id = self.asset_id if view is self.viewport else getattr(view, "asset_id", None)
         if self.project is None or asset_id is None or view.source is None:
-            painter.set_annotations([])
+            painter.show(None, np.zeros(0, np.int64))
         else:
-            painter.set_annotations(self.visible_annotations(asset_id, view.plane, getattr(view, "layer_id", None)))
+            doc = self.document(asset_id)
+            layer_id = getattr(view, "layer_id", None)
+            layers = [layer_id] if layer_id is not None else self.visible_layers(asset_id)
+            if layer_id is not None and layer_id not in self.visible_layers(asset_id):
+                layers = []
+            painter.show(doc, doc.rows_on(view.plane, layers), change)
         view.update()
 
     def visible_annotations(self, asset_id: str, plane: Any = None, layer_id: str | None = None) -> list[Any]:
-        """What this user may see: blind labeling hides other annotators' layers until review."""
-        from labeldesk.core.review.assignment import visible_layers
-        anns = self.project.annotations(asset_id, plane, layer_id)
-        visible = set(visible_layers(self.project, self.project.user_id, asset_id))
-        return [a for a in anns if a.layer_id in visible]
+        """What this user may see (blind labeling hides other annotators' layers until review),
+        as Annotation objects built from the open document."""
+        doc = self.document(asset_id)
+        layers = [l for l in self.visible_layers(asset_id) if layer_id is None or l == layer_id]
+        rows = doc.rows_on(plane, layers) if plane is not None else doc.live_rows(layers)
+        return [doc.annotation(int(r)) for r in rows]
+
+    def apply_changes(self, changes: ChangeSet) -> None:
+        """Every applied ChangeSet (local edits, undo, review, sync merges) reaches the open
+        documents here; they update themselves and tell the views which rows changed."""
+        if changes.reviews or changes.layers or changes.users:
+            self._layers.clear()
+            for view in self.views():
+                self.refresh_view(view)
+        for doc in list(self.documents.values()):
+            doc.apply_changes(changes)
+
+    def _on_document_changed(self, doc: Document, change: Any) -> None:
+        for view in self.views():
+            asset_id = self.asset_id if view is self.viewport else getattr(view, "asset_id", None)
+            if asset_id == doc.asset_id and view.source is not None:
+                self.refresh_view(view, change)
+        self.sig_document_changed.emit(doc, change)
 
     def _on_changed(self, changes: ChangeSet) -> None:
         if changes.classes:
             self.refresh_classes()
-        self.refresh(changes)
+        self.sig_annotations_changed.emit()
 
     # ---- tool and class -----------------------------------------------------------------------
     def set_tool(self, name: str) -> None:
@@ -195,7 +254,8 @@ class EditSession(QtCore.QObject):
         chosen = sorted(self.painter.selected)
         if not chosen:
             return
-        zs = [a.z_order for a in self.painter.annotations] or [0.0]
+        doc, rows = self.painter.doc, self.painter.rows
+        zs = doc.z_order[rows].tolist() if doc is not None and len(rows) else [0.0]
         base = max(zs) + 1 if to_front else min(zs) - len(chosen)
         self.commit([OpDraft("annotation.update", a, {"set": {"z_order": base + i}}) for i, a in enumerate(chosen)],
                     "Bring to front" if to_front else "Send to back")
@@ -253,7 +313,7 @@ class EditSession(QtCore.QObject):
 
     # ---- clipboard, copy to the next plane, interpolation ---------------------------------------
     def selected_annotations(self) -> list[Any]:
-        return [a for a in self.painter.annotations if a.id in self.painter.selected]
+        return self.painter.selected_annotations()
 
     def copy(self) -> None:
         self.clipboard = self.selected_annotations()
@@ -292,14 +352,14 @@ class EditSession(QtCore.QObject):
         keyframe and re-interpolates its neighbours."""
         from labeldesk.core.errors import LabeldeskError
         from labeldesk.core.geometry import GeometryError
-        from labeldesk.core.tracks import link
+        from labeldesk.core.tracks import link_many
         chosen = [self.project.annotation(a) for a in sorted(self.painter.selected)]
-        if len(chosen) != 2:
-            self.message("interpolation needs two annotations on different slices or frames: "
+        if len(chosen) < 2:
+            self.message("a track needs two or more annotations on different slices or frames: "
                          "pick them in the Annotations list (Ctrl+click), then Ctrl+I")
             return
         try:
-            drafts = link(self.project, chosen[0], chosen[1])
+            drafts = link_many(self.project, chosen)
         except (GeometryError, LabeldeskError) as exc:
             self.message(f"interpolation: {exc}")
             return

@@ -60,7 +60,11 @@ class TeamDocks:
 
     # ---- project ---------------------------------------------------------------------------
     def attach(self, project: Any) -> None:
-        self.review_panel.set_project(project)
+        if self.docks["review"].isVisible():
+            self.review_panel.set_project(project)
+        else:       # read when the dock is shown (refresh_panels), not before the window appears
+            self.review_panel.project = project
+            self.review_panel.user_id = project.user_id if project is not None else None
         self.metrics_panel.set_project(project)
         self.prediction_panel.set_project(project)
         if self.sync is not None:
@@ -103,6 +107,7 @@ class TeamDocks:
 
     def _on_synced(self, changes: Any) -> None:
         """A sync round merged other devices' changes (on the GUI thread)."""
+        self.window.session.apply_changes(changes)
         if changes.assets:
             self.window.refresh_assets()
         self.after_change()

@@ -45,7 +45,7 @@ def test_box_tool_creates_exact_box_and_undo_redo(qtbot, window, photo):
     (x0, y0), (x1, y1) = img(view, a), img(view, b)
     assert anns[0].geometry == Box(x0, y0, x1, y1)
     assert anns[0].layer_id == window.project.my_layer_id
-    assert window.annotation_panel.list.count() == 1
+    assert window.annotation_panel.row_count() == 1
     window.undo_action.trigger()
     assert window.project.annotations(photo.id) == []
     window.redo_action.trigger()
@@ -163,11 +163,9 @@ def test_visibility_opacity_and_lock_from_the_panel(qtbot, window, photo):
     view = window.viewport
     window.session.create({"kind": "box", "xyxy": [100, 100, 200, 200]}, "b")
     ann = window.project.annotations(photo.id)[0]
-    item = window.annotation_panel.list.item(0)
-    item.setCheckState(QtCore.Qt.CheckState.Unchecked)
+    window.annotation_panel.set_row_visible(0, False)
     assert window.session.painter.hidden == {ann.id}
-    item = window.annotation_panel.list.item(0)
-    item.setCheckState(QtCore.Qt.CheckState.Checked)
+    window.annotation_panel.set_row_visible(0, True)
     window.annotation_panel.opacity.setValue(60)
     assert window.session.painter.opacity == pytest.approx(0.6)
     window.session.select({ann.id})
@@ -177,4 +175,4 @@ def test_visibility_opacity_and_lock_from_the_panel(qtbot, window, photo):
     qtbot.keyClick(view, Key.Key_Delete)
     assert window.project.annotation(ann.id).geometry == Box(100, 100, 200, 200)
     assert not window.project.annotation(ann.id).deleted
-    assert "🔒" in window.annotation_panel.list.item(0).text()
+    assert "🔒" in window.annotation_panel.row_text(0)

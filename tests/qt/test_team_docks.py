@@ -58,9 +58,8 @@ def test_blind_labeling_hides_another_annotators_layer(qtbot, window, show):
     drawn = {a.id for a in window.viewport.overlay.annotations}
     assert mine in drawn and bobs not in drawn
     window._on_session_annotations_changed()
-    from labeldesk.qt.panels.annotation_panel import ANN_ROLE
-    panel_list = window.annotation_panel.list
-    listed = {panel_list.item(i).data(ANN_ROLE) for i in range(panel_list.count())}
+    panel = window.annotation_panel
+    listed = {panel.row_id(i) for i in range(panel.row_count())}
     assert mine in listed and bobs not in listed
     p.apply(OpDraft("role.grant", p.user_id, {"role": "reviewer"}, reason="now reviews"))
     window.session.refresh()

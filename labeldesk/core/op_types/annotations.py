@@ -13,6 +13,7 @@ from labeldesk.core.geometry import GeometryError, geometry_from_dict
 from labeldesk.core.model import Plane
 from labeldesk.core.ontology import SchemaError, check_attribute_values
 from labeldesk.core.op_types.rows import fetch, loads
+from labeldesk.core.store.vertices import shell_bytes
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, encode_str as _encode_str, op_type, require
 
 FIELDS = ("class_id", "geometry", "attributes", "plane", "layer_id", "z_order", "track_id", "keyframe")
@@ -143,6 +144,11 @@ def _noted(conn: sqlite3.Connection, geometry: Any) -> tuple[Any, Any]:
 
 
 def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, Any], attributes: Any) -> None:
+    from labeldesk.core.measure import MEASURE_KEY, MEASURE_KINDS
+    if isinstance(attributes, dict) and MEASURE_KEY in attributes:     # a measurement (ruler, angle, ROI)
+        require(attributes[MEASURE_KEY] in MEASURE_KINDS,
+                f"annotation: measure must be one of {list(MEASURE_KINDS)}, not {attributes[MEASURE_KEY]!r}")
+        attributes = {k: v for k, v in attributes.items() if k != MEASURE_KEY}
     if class_id is None:
         require(not attributes, "annotation: attributes need a class")
         return
@@ -184,7 +190,7 @@ def _ontology_version(conn: sqlite3.Connection) -> int:
 
 INSERT = ("INSERT INTO annotations (id, asset_id, layer_id, class_id, plane_axis, plane_z, plane_t, kind,"
           " geometry, x0, y0, x1, y1, attributes, author, ontology_version, deleted, revision, z_order,"
-          " track_id, keyframe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)")
+          " track_id, keyframe, verts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?)")
 
 
 def _require_new(conn: sqlite3.Connection, entity: str | None) -> None:
@@ -239,7 +245,8 @@ class CreateAnnotation:
             row = (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
                    geometry["kind"], gj if gj is not None else canonical_json(geometry), x0, y0, x1, y1,
                    canonical_json(d.get("attributes") or {}), op.user, _ontology_version(conn), op.op_id,
-                   float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True))))
+                   float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True))),
+                   shell_bytes(geometry))
         except Exception:
             _require_new(conn, op.entity)
             raise
@@ -304,7 +311,7 @@ class UpdateAnnotation:
         cols: dict[str, Any] = {"revision": op.op_id}
         for k, v in values.items():
             if k == "geometry":
-                cols.update(geometry=canonical_json(v), kind=v["kind"])
+                cols.update(geometry=canonical_json(v), kind=v["kind"], verts=shell_bytes(v))
                 cols.update(zip(("x0", "y0", "x1", "y1"), _bbox(v)))
             elif k == "attributes":
                 cols["attributes"] = canonical_json(v)

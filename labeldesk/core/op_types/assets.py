@@ -8,6 +8,7 @@ from typing import Any
 from labeldesk.core.model import ASSET_KINDS, Asset
 from labeldesk.core.op_types.rows import exists, fetch
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+from labeldesk.core.store.locators import store_root, to_stored
 
 
 @op_type("asset.add")
@@ -34,7 +35,8 @@ class AddAsset:
              op.op_id))
         if local and "locator" in local:
             conn.execute("INSERT OR REPLACE INTO asset_local (asset_id, locator, thumbnail) VALUES (?,?,?)",
-                         (asset.id, canonical_json(local["locator"]), local.get("thumbnail")))
+                         (asset.id, canonical_json(to_stored(local["locator"], store_root(conn))),
+                          local.get("thumbnail")))
         return ChangeSet(assets={asset.id})
 
 

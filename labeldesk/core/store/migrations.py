@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Callable, Union
 
 from labeldesk.core.errors import LabeldeskError
+from labeldesk.core.store.vertices import add_column as add_verts_column
 
 Step = Union[str, Callable[[sqlite3.Connection], None]]
 
@@ -20,6 +21,10 @@ MIGRATIONS: list[Step] = [
     "schema_v4.sql",     # sync: cursors, pending ops, conflicts, devices
     "schema_v5.sql",     # review: tasks/assignments, review decisions, issues and comments
     "schema_v6.sql",     # interchange: prediction provenance, releases
+    add_verts_column,    # polygon shells as binary vertex arrays (store/vertices.py)
+    "schema_class_codes.sql",   # interchange: stable class label values, codes, coded concepts, keypoints
+    "schema_signing_keys.sql", # sync: users' signing keys, merged segments
+    "schema_segments.sql",      # segments: 3-D label maps of volumes (core/segments.py)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

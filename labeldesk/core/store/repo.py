@@ -7,6 +7,7 @@ from typing import Any
 
 from labeldesk.core.geometry import geometry_from_dict
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
+from labeldesk.core.store import locators
 from labeldesk.core.ontology import LabelClass
 
 
@@ -43,8 +44,10 @@ def asset_by_hash(conn: sqlite3.Connection, content_hash: str) -> Asset | None:
 
 
 def locator(conn: sqlite3.Connection, asset_id: str) -> dict[str, Any] | None:
+    """Where this machine finds the asset's pixels (paths inside the project folder resolved
+    against where the project is now: see store/locators.py)."""
     row = conn.execute("SELECT locator FROM asset_local WHERE asset_id = ?", (asset_id,)).fetchone()
-    return json.loads(row[0]) if row else None
+    return locators.from_stored(json.loads(row[0]), locators.store_root(conn)) if row else None
 
 
 def thumbnail(conn: sqlite3.Connection, asset_id: str) -> bytes | None:
@@ -55,7 +58,7 @@ def thumbnail(conn: sqlite3.Connection, asset_id: str) -> bytes | None:
 def set_local(conn: sqlite3.Connection, asset_id: str, locator: dict[str, Any], thumbnail: bytes | None) -> None:
     """Where this machine finds an asset's pixels (local only, never synced)."""
     conn.execute("INSERT OR REPLACE INTO asset_local (asset_id, locator, thumbnail) VALUES (?,?,?)",
-                 (asset_id, json.dumps(locator), thumbnail))
+                 (asset_id, json.dumps(locators.to_stored(locator, locators.store_root(conn))), thumbnail))
 
 
 def set_thumbnail(conn: sqlite3.Connection, asset_id: str, png: bytes) -> None:
@@ -106,7 +109,15 @@ def row_to_class(row: sqlite3.Row) -> LabelClass:
                       hotkey=row["hotkey"], kinds=tuple(json.loads(row["kinds"])),
                       attributes=tuple(json.loads(row["attributes"])), guide=json.loads(row["guide"]),
                       deprecated=bool(row["deprecated"]), merged_into=row["merged_into"],
-                      sort_order=row["sort_order"], revision=row["revision"])
+                      sort_order=row["sort_order"], revision=row["revision"], **_codes(row))
+
+
+def _codes(row: sqlite3.Row) -> dict[str, Any]:
+    keys = row.keys()
+    if "value" not in keys:
+        return {}
+    return {"value": row["value"], "code": row["code"], "concept": json.loads(row["concept"] or "{}"),
+            "keypoints": json.loads(row["keypoints"] or "{}")}
 
 
 def classes(conn: sqlite3.Connection) -> list[LabelClass]:
@@ -122,7 +133,8 @@ def users(conn: sqlite3.Connection) -> list[User]:
     roles: dict[str, set[str]] = {}
     for uid, role in conn.execute("SELECT user_id, role FROM roles"):
         roles.setdefault(uid, set()).add(role)
-    return [User(r["id"], r["name"], frozenset(roles.get(r["id"], ())))
+    from labeldesk.core.review.roles import effective_roles
+    return [User(r["id"], r["name"], frozenset(effective_roles(roles.get(r["id"], set()))))
             for r in conn.execute("SELECT * FROM users ORDER BY rowid")]
 
 

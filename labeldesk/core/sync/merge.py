@@ -22,6 +22,7 @@ from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
 from labeldesk.core.sync.reducer import Reducer, save_state
 from labeldesk.core.sync.segment import GENESIS, Segment
+from labeldesk.core.sync.validation import InvalidOp, check_line, check_payload
 
 
 def now_wall() -> str:
@@ -58,6 +59,12 @@ class Merger:
         self._rows: list[tuple[Any, ...]] | None = None    # op-log rows not yet written
         self._lookups: annotation_ops.BatchLookups | None = None
         self._allowed: Any = None                 # AuthorisationMemo while a segment merges
+
+    def rolled_back(self) -> None:
+        """After a segment's transaction was rolled back: forget what was cached from it."""
+        self.history = History(self.conn)
+        self.reducer = Reducer(self.conn, self.history, self.now)
+        self._cursors = cursors(self.conn)
 
     @property
     def own_ids(self) -> set[str]:
@@ -111,6 +118,8 @@ class Merger:
 
     def take_line(self, dev: str, line: dict[str, Any], blobs: dict[str, bytes | None], *,
                   own: bool = False) -> OpRef | None:
+        if not own:
+            check_line(line)              # InvalidOp: the caller refuses the whole segment
         seq = int(line["seq"])
         if isinstance(line.get("seen"), dict):
             self.history.add_mark(dev, seq, {str(k): int(v) for k, v in line["seen"].items()})
@@ -123,6 +132,8 @@ class Merger:
                 self.counts["pending"] += 1
                 return None
             line = {**line, "payload": json.loads(data)}
+            if not own:
+                check_payload(str(line.get("type")), line["payload"], f"op {line.get('op_id')} (seq {seq})")
         self.counts["ops"] += 1
         try:
             op = Op.from_dict(line)
@@ -260,6 +271,12 @@ class Merger:
             self._lookups.seen(ref.type)
         try:
             self._decide(ref, own=own)
+        except InvalidOp as exc:
+            if self._known is not None:
+                raise                         # inside a segment: the segment is refused
+            ref.state, ref.reason = "rejected", str(exc)   # a logged op retried later
+            self._count("rejected")
+            save_state(self.conn, ref, self.now)
         finally:
             self.reducer.noted(ref)
             if self._lookups is not None:
@@ -292,6 +309,7 @@ class Merger:
                 self.conn.execute("DELETE FROM sync_pending_lines WHERE op_id = ?", (op_id,))
                 self.take_line(dev, {k: v for k, v in json.loads(line).items() if k != "seen"}, blobs)
                 done += 1
+        previous: list[str] | None = None
         while True:
             rows = self.conn.execute(
                 f"SELECT {REF_COLUMNS}, s.state, s.reason, o.reason FROM ops o JOIN sync_op_state s ON "
@@ -301,6 +319,10 @@ class Merger:
                 f"SELECT {REF_COLUMNS}, o.state, o.problem, o.reason FROM sync_collisions o WHERE o.state = 'pending'"
                 " ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
             progress = 0
+            batch = [r[0] for r in rows] + [r[0] for r in shadows]
+            if batch == previous:
+                return done       # the same ops again: a replay left them where they were
+            previous = batch
             for row, shadow in [(r, False) for r in rows] + [(r, True) for r in shadows]:
                 ref = ref_from_row(tuple(row)[:13])
                 ref.reason_text = row[13]  # type: ignore[attr-defined]

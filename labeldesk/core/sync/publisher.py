@@ -21,7 +21,10 @@ from typing import Any
 from labeldesk.core.store import repo
 from labeldesk.core.sync import blobs as blob_store
 from labeldesk.core.sync import segment
+from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.sync.history import History
+from labeldesk.core.sync.keys import local_keys
+from labeldesk.core.sync.trust import Signer
 from labeldesk.core.sync.layout import (OWN_TEMP_RE, DuplicateIdentity, SegmentName, ShareLayout,
                                         fsync_dir, link_no_replace, temp_name)
 
@@ -66,10 +69,10 @@ def _line(row: Any, seen: dict[str, int] | None, blobs: dict[str, bytes]) -> str
 
 
 def _segment(project: Any, dev: str, nonce: str, prev_sha: str, rows: list[Any], lines: list[str],
-             blobs: dict[str, bytes]) -> PlannedSegment:
+             blobs: dict[str, bytes], key: str | None = None) -> PlannedSegment:
     first, last = rows[0]["seq"], rows[-1]["seq"]
     name, data = segment.build(project.id, dev, nonce, prev_sha, first, last,
-                               [rows[-1]["hlc_ms"], rows[-1]["hlc_ctr"]], lines)
+                               [rows[-1]["hlc_ms"], rows[-1]["hlc_ctr"]], lines, Signer.signer(key), key)
     return PlannedSegment(name, data, first, last, hashlib.sha256(data).hexdigest(),
                           [r["op_id"] for r in rows], blobs)
 
@@ -81,7 +84,8 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     last_seq, prev_sha = last_published(conn, dev)
     rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev = ? AND o.seq > ?"
                         " ORDER BY o.seq LIMIT ?", (dev, last_seq, limit)).fetchall()
-    rows = _publishable(project, rows)
+    signer = Signer(project)
+    rows = _publishable(project, rows, signer)
     history = History(conn)
     nonce = str(repo.get_meta(conn, "instance_nonce", ""))
     out: list[PlannedSegment] = []
@@ -91,36 +95,52 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     size = 0
     expected = last_seq + 1
     prev_seen: dict[str, int] | None = None
+    key: str | None = None
     for row in rows:
         if row["seq"] != expected:
             break                       # never publish across a hole in our own seqs
         expected += 1
+        row_key = signer.key_for(row["user"], dev, row["seq"])
+        if lines and row_key != key:    # one segment, one signing key (one user)
+            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
+            prev_sha, chunk, lines, blobs, size, prev_seen = out[-1].sha256, [], [], {}, 0, None
+        key = row_key
         seen = history.seen(dev, row["seq"])
         lines.append(_line(row, seen if seen != prev_seen else None, blobs))
         chunk.append(row)
         prev_seen = seen
         size += len(lines[-1])
         if len(lines) >= MAX_OPS or size >= MAX_BYTES:
-            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs))
+            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
             prev_sha, chunk, lines, blobs, size, prev_seen = out[-1].sha256, [], [], {}, 0, None
     if lines:
-        out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs))
+        out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
     return out
 
 
-def _publishable(project: Any, rows: list[Any]) -> list[Any]:
+def _publishable(project: Any, rows: list[Any], signer: Signer) -> list[Any]:
     """The rows up to (not including) the first op that carries a patient identifier (rule 5: the
-    PHI guard of ``labeldesk.core.privacy``). Such an op blocks publishing -- seqs cannot have holes
-    -- and the reason is kept in ``sync.publish_blocked`` for the status and the Sync panel."""
+    PHI guard of ``labeldesk.core.privacy``) or that this machine cannot sign (no private key of its
+    user here, or a locked one). Such an op blocks publishing -- seqs cannot have holes -- and the
+    reason is kept in ``sync.publish_blocked`` for the status and the Sync panel."""
     from labeldesk.core.privacy import PhiGuard
     blocked = None
     if rows:
         guard = PhiGuard(project)
+        users: dict[Any, str | None] = {}
         for i, row in enumerate(rows):
             found = guard.problems([row])
             if found:
                 blocked = (f"publishing stopped at op {row['op_id']} ({row['type']}): it would put patient "
                            f"identifiers in the shared folder ({'; '.join(found)}); later changes wait in the outbox")
+                rows = rows[:i]
+                break
+            key = signer.key_for(row["user"], row["dev"], row["seq"])
+            if (row["user"], key) not in users:
+                users[(row["user"], key)] = signer.problem(row["user"], row["dev"], row["seq"])
+            if users[(row["user"], key)]:
+                blocked = (f"publishing stopped at op {row['op_id']} ({row['type']}): "
+                           f"{users[(row['user'], key)]}; later changes wait in the outbox")
                 rows = rows[:i]
                 break
     if blocked != repo.get_meta(project.conn, "sync.publish_blocked"):
@@ -155,8 +175,16 @@ def rebuild(project: Any, name: str) -> PlannedSegment | None:
     if not lines:
         return None
     nonce = str(repo.get_meta(conn, "instance_nonce", ""))
-    seg = _segment(project, row["dev"], nonce, prev_sha, list(ops), lines, blobs)
-    return seg if seg.name == name else None
+    signer = Signer(project)
+    key = signer.key_for(ops[0]["user"], row["dev"], ops[0]["seq"])
+    for k in dict.fromkeys([key, None] + [k.key_id for k in local_keys(project.id, ops[0]["user"])]):
+        try:
+            seg = _segment(project, row["dev"], nonce, prev_sha, list(ops), lines, blobs, k)
+        except LabeldeskError:
+            continue
+        if seg.name == name:
+            return seg
+    return None
 
 
 def mark_published(project: Any, dev: str, segs: list[PlannedSegment]) -> None:

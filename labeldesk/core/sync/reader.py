@@ -7,13 +7,14 @@ corrupt one too, with an alert. Sync-tool artefacts are never parsed, only repor
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from labeldesk.core.sync import blobs as blob_store
-from labeldesk.core.sync.layout import (DEVICE_RE, OWN_TEMP_RE, SegmentName, ShareLayout, artefact_kind,
-                                        is_segment_artefact)
+from labeldesk.core.sync.layout import (DEVICE_RE, OWN_TEMP_RE, SEGMENT_MAX, HostileFile, SegmentName, ShareLayout,
+                                        artefact_kind, is_segment_artefact, read_capped)
 from labeldesk.core.sync.segment import GENESIS, Segment, SegmentProblem, parse
 
 
@@ -25,6 +26,8 @@ class DeviceScan:
     problems: list[str] = field(default_factory=list)
     artefacts: list[str] = field(default_factory=list)
     more: bool = False
+    rivals: dict[int, list[Segment]] = field(default_factory=dict)   # other candidates from one first seq
+    waiting_key: bool = False        # stopped at a segment signed by a key not enrolled here yet
 
 
 def _entries(path: Path) -> list[str]:
@@ -32,6 +35,21 @@ def _entries(path: Path) -> list[str]:
         return sorted(os.listdir(path))
     except FileNotFoundError:
         return []
+
+
+def read_segment(layout: ShareLayout, dev: str, sn: SegmentName, project_id: str) -> Segment:
+    """Read (capped, never through a link) and verify one segment file."""
+    path = layout.segments_dir(dev) / sn.name
+    try:
+        data = read_capped(path, SEGMENT_MAX)
+    except HostileFile as exc:
+        raise SegmentProblem("corrupt", f"{dev[:8]}/{sn.name}: {str(exc).split(': ', 1)[-1]}") from None
+    seg = parse(data, sn, dev, project_id)
+    try:
+        mtime = os.stat(path, follow_symlinks=False).st_mtime_ns
+    except OSError:
+        mtime = 0
+    return replace(seg, mtime_ns=mtime)
 
 
 def artefacts_in(path: Path, names: list[str], owner: str | None) -> tuple[list[str], list[str]]:
@@ -55,6 +73,11 @@ def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_
     """``ours``: names this store published under a previous identity of its own; when another
     segment competes for the same seqs, the other writer's is preferred (ours are known here)."""
     out = DeviceScan(dev)
+    try:
+        layout.real_dir(layout.segments_dir(dev))
+    except HostileFile as exc:
+        out.problems.append(f"device {dev[:8]}: {exc}")
+        return out
     for path in (layout.device_dir(dev), layout.segments_dir(dev)):
         names = _entries(path)
         a, p = artefacts_in(path, names, dev)
@@ -78,11 +101,10 @@ def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_
         if budget <= 0:
             out.more = True
             return out
-        chosen, problems = None, []
+        chosen, problems, rivals = None, [], []
         for sn in sorted(cands, key=lambda s: (s.name in ours, s.name)):
             try:
-                data = (layout.segments_dir(dev) / sn.name).read_bytes()
-                seg = parse(data, sn, dev, project_id)
+                seg = read_segment(layout, dev, sn, project_id)
             except OSError as exc:
                 problems.append(f"{dev[:8]}/{sn.name}: cannot read ({exc.strerror or exc}); will retry")
                 continue
@@ -96,12 +118,14 @@ def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_
             if chosen is None:
                 chosen = seg
             else:
-                problems.append(f"device {dev[:8]} has two different segments from seq {expected}: "
-                                f"duplicate device identity; applying {chosen.name}")
+                rivals.append(seg)
         out.problems += problems
         if chosen is None:
             return out
         out.segments.append(chosen)
+        if rivals:               # the merge picks the one it accepts (signature), then reads on
+            out.rivals[expected] = rivals
+            return out
         budget -= len(chosen.lines)
         last_seq, last_sha = chosen.last, chosen.sha256
 
@@ -127,12 +151,13 @@ def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id:
     """Segments in our own folder this store did not record publishing (a crash after rename, a
     store restored from backup, or a second writer with our id)."""
     segs, problems = [], []
+    layout.real_dir(layout.segments_dir(dev))        # HostileFile: the caller stops publishing
     for name in _entries(layout.segments_dir(dev)):
         sn = SegmentName.parse(name)
         if sn is None or name in known:
             continue
         try:
-            segs.append(parse((layout.segments_dir(dev) / name).read_bytes(), sn, dev, project_id))
+            segs.append(read_segment(layout, dev, sn, project_id))
         except (OSError, SegmentProblem) as exc:
             problems.append(f"own segment {name}: {exc}")
     segs.sort(key=lambda s: (s.first, s.name))
@@ -141,6 +166,31 @@ def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id:
 
 def wanted_blobs(scans: dict[str, DeviceScan]) -> set[str]:
     return {str(line["blob"]) for s in scans.values() for seg in s.segments for line in seg.lines if line.get("blob")}
+
+
+def changed_after_merge(layout: ShareLayout, merged: dict[str, tuple[int, int, str]]) -> list[str]:
+    """Alerts for segments merged here whose file changed afterwards (or vanished): size and mtime
+    first, the hash only when they differ (a touched but identical file is not reported)."""
+    out = []
+    for key, (size, mtime, sha) in merged.items():
+        dev, name = key.split("/", 1)
+        path = layout.segments_dir(dev) / name
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            continue            # a removed segment: later joiners wait; nothing merged here changes
+        except OSError:
+            continue
+        if st.st_size == size and st.st_mtime_ns == mtime:
+            continue
+        try:
+            data = read_capped(path, SEGMENT_MAX)
+        except (OSError, HostileFile):
+            data = b""
+        if hashlib.sha256(data).hexdigest() != sha:
+            out.append(f"changed: device {dev[:8]}: segment {name} changed on the share after it was merged here "
+                       f"(tampering or a damaged copy); what was merged is kept")
+    return out
 
 
 def fetch_blobs(layout: ShareLayout, wanted: set[str]) -> dict[str, bytes | None]:

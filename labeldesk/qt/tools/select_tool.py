@@ -29,8 +29,8 @@ class SelectTool(Tool):
 
     def _vertex_at(self, image_xy: tuple[float, float]) -> tuple[Any, int] | None:
         """(annotation, vertex index) of a selected polygon/polyline vertex under the cursor."""
-        for ann in self.painter.annotations:
-            if ann.id not in self.painter.selected or ann.id in self.session.locked:
+        for ann in self.painter.selected_annotations():
+            if ann.id in self.session.locked:
                 continue
             pts = _vertices(ann.geometry)
             for i, (x, y) in enumerate(pts or ()):
@@ -65,7 +65,7 @@ class SelectTool(Tool):
             selected = {hit}
         self.session.select(selected)
         self._drag_from = image_xy
-        self._originals = {a.id: a.geometry for a in self.painter.annotations
+        self._originals = {a.id: a.geometry for a in self.painter.selected_annotations()
                            if a.id in selected and a.id not in self.session.locked}
         self._drag_id += 1
         return True
@@ -89,8 +89,8 @@ class SelectTool(Tool):
         """Insert a vertex on the nearest edge of a selected polygon/polyline."""
         import math
         best = None
-        for ann in self.painter.annotations:
-            pts = _vertices(ann.geometry) if ann.id in self.painter.selected else None
+        for ann in self.painter.selected_annotations():
+            pts = _vertices(ann.geometry)
             if not pts or ann.id in self.session.locked:
                 continue
             closed = ann.geometry.kind == "polygon"

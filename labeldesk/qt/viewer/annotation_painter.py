@@ -1,13 +1,18 @@
 """Draws the current plane's annotations over the viewport and answers hit tests.
 
-Geometry is converted image_xy → view_xy through the viewport's own transform, so what is drawn
-is exactly where the core annotation lies. Bounding boxes live in one numpy array, so culling and
-hit tests are vectorised. Up to ``VECTOR_LIMIT`` visible annotations are drawn as vectors; beyond
-that (zoomed out over thousands of shapes) a raster overlay of the whole plane, built once per
-change from one QPainterPath per class, is blitted like the image itself.
+It reads the open document (``labeldesk.core.document``): ``show(doc, rows)`` gives it the rows of
+its plane in drawing order; after an applied change ``show(doc, rows, change)`` redraws only what
+the change touched. Geometry is converted image_xy → view_xy through the viewport's own transform,
+so what is drawn is exactly where the core annotation lies; bounds live in one numpy array, so
+culling and hit tests are vectorised. Zoomed out over more than ``VECTOR_LIMIT`` shapes, a raster
+overlay of the plane at the view's zoom (OpenCV fills from the document's vertex buffer) is
+blitted like the image itself; zoomed in, spatial buckets of shapes are drawn as cached
+QPainterPaths built when first visible.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,33 +24,127 @@ DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
 BUCKETS = 32                 # spatial buckets per side for cached vector paths
 RASTER_MAX_SIDE = 4096
+RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
+
+
+class _Shown(Sequence):
+    """The painter's annotations as a sequence of Annotation objects, built only when asked for
+    (tools look at a few; nothing builds 100,000 of them)."""
+
+    def __init__(self, doc: Any, rows: np.ndarray) -> None:
+        self.doc, self.rows = doc, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self.doc.annotation(int(r)) for r in self.rows[i]]
+        return self.doc.annotation(int(self.rows[i]))
 
 
 class AnnotationPainter:
+    """Reads an open :class:`~labeldesk.core.document.Document`: ``show(doc, rows)`` gives it the
+    rows of its plane in drawing order; ``show(doc, rows, change)`` after an applied change
+    rebuilds only the spatial buckets (and the part of the raster overlay) the change touched."""
+
     def __init__(self) -> None:
-        self.annotations: list[Any] = []
+        self.doc: Any = None
+        self.rows = np.zeros(0, np.int64)
         self.colours: dict[str | None, str] = {}
-        self.selected: set[str] = set()
-        self.hidden: set[str] = set()
+        self._selected: set[str] = set()
+        self._hidden: set[str] = set()
         self.opacity = 0.25
         self.preview: Any = None          # a geometry or a list of image_xy points being drawn
+        self.bounds = np.zeros((0, 4))
+        self._raster: Any = None
+        self._scaled: Any = None
+        self._grid: Any = None            # (x0, y0, cell w, cell h): fixed while the plane is shown
+        self._buckets: dict[int, list[Any]] | None = None
+        self._key_of: np.ndarray = np.zeros(0, np.int64)     # bucket key per document row (-1: none)
+        self._dirty: set[int] = set()
+        self._dirty_rect: list[float] | None = None
+
+    # ---- what is shown ------------------------------------------------------------------------
+    @property
+    def annotations(self) -> Sequence:
+        return _Shown(self.doc, self.rows) if self.doc is not None else []
+
+    def show(self, doc: Any, rows: np.ndarray, change: Any = None) -> None:
+        same = doc is self.doc and change is not None and self._built()
+        old_rows, old_bounds = self.rows, self.bounds
+        self.doc, self.rows = doc, np.asarray(rows, np.int64)
+        self.bounds = doc.bounds[self.rows] if doc is not None else np.zeros((0, 4))
+        live = set(self._selected)
+        self._selected = {a for a in live if doc is not None and a in doc.row_of and doc.alive[doc.row_of[a]]}
+        if not same:
+            self._grid = None
+            self._invalidate()
+            return
+        touched = np.union1d(np.array(change.added + change.changed + change.removed, np.int64),
+                             np.setxor1d(old_rows, self.rows))
+        was = np.isin(old_rows, touched)
+        for b in old_bounds[was]:                  # where they were (cleared from the overlay)
+            self._grow_dirty_rect(b)
+        self._mark_dirty(set(touched.tolist()))
+
+    def _built(self) -> bool:
+        return self._buckets is not None or self._raster is not None
 
     def set_annotations(self, annotations: list[Any]) -> None:
-        self.annotations = annotations
-        live = {a.id for a in annotations}
-        self.selected &= live
-        self.bounds = (np.array([a.geometry.bounds() for a in annotations], dtype=np.float64)
-                       if annotations else np.zeros((0, 4)))
+        """Show nothing (kept for callers that clear the overlay with an empty list)."""
+        if annotations:
+            raise TypeError("AnnotationPainter reads a Document: use show(doc, rows)")
+        self.show(None, np.zeros(0, np.int64))
+
+    @property
+    def selected(self) -> set[str]:
+        return self._selected
+
+    @selected.setter
+    def selected(self, ids: set[str]) -> None:
+        ids = set(ids)
+        flipped = ids ^ self._selected
+        self._selected = ids
+        if self.doc is not None and self._built():
+            self._mark_dirty({self.doc.row_of[a] for a in flipped if a in self.doc.row_of})
+
+    @property
+    def hidden(self) -> set[str]:
+        return self._hidden
+
+    @hidden.setter
+    def hidden(self, ids: set[str]) -> None:
+        self._hidden = set(ids)
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._buckets = None
         self._raster = None
         self._scaled = None
-        self._buckets = None
-        self._index = {a.id: i for i, a in enumerate(annotations)}
+        self._dirty.clear()
+        self._dirty_rect = None
 
-    bounds = np.zeros((0, 4))
-    _raster: Any = None
-    _scaled: Any = None
-    _buckets: Any = None
-    _index: dict[str, int] = {}
+    def _mark_dirty(self, rows: set[int]) -> None:
+        """Rows whose drawing changed: their buckets (old and new) and their area of the raster."""
+        if not rows or not self._built():
+            return
+        for r in rows:
+            self._grow_dirty_rect(self.doc.bounds[r])
+        if self._buckets is None:
+            return
+        self._ensure_keys()
+        for r in rows:
+            if self._key_of[r] >= 0:
+                self._dirty.add(int(self._key_of[r]))
+        self._recompute_keys(np.fromiter(rows, np.int64, len(rows)))
+
+    def _grow_dirty_rect(self, b: Any) -> None:
+        if self._dirty_rect is None:
+            self._dirty_rect = [float(b[0]), float(b[1]), float(b[2]), float(b[3])]
+        else:
+            d = self._dirty_rect
+            d[0], d[1], d[2], d[3] = min(d[0], b[0]), min(d[1], b[1]), max(d[2], b[2]), max(d[3], b[3])
 
     def visible_indices(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         b = self.bounds
@@ -56,37 +155,41 @@ class AnnotationPainter:
 
     # ---- drawing ------------------------------------------------------------------------------
     def paint(self, painter: QtGui.QPainter, view: Any) -> None:
+        if self.doc is None:
+            if self.preview is not None:
+                self._draw_preview(painter, view)
+            return
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         tl = view.view_to_image(QtCore.QPointF(0, 0))
         br = view.view_to_image(QtCore.QPointF(view.width(), view.height()))
         vx0, vx1 = sorted((tl[0], br[0]))
         vy0, vy1 = sorted((tl[1], br[1]))
         visible = self.visible_indices(vx0, vy0, vx1, vy1)
-        if len(visible) > VECTOR_LIMIT:
+        if len(visible) > VECTOR_LIMIT and self._raster_fits(view):
             self._paint_raster(painter, view)
-            for aid in self.selected:                    # the selection stays crisp on top
-                i = self._index.get(aid)
-                if i is not None:
-                    ann = self.annotations[i]
-                    self._draw(painter, view, ann.geometry, self.colour(ann.class_id), True)
+            doc = self.doc
+            for aid in self._selected:                    # the selection stays crisp on top
+                r = doc.row_of.get(aid)
+                if r is not None and doc.alive[r]:
+                    self._draw(painter, view, doc.geometry(r), self.colour(doc.class_of(r)), True)
         else:
-            self._paint_vectors(painter, view, visible)
+            self._paint_vectors(painter, view, visible, (vx0, vy0, vx1, vy1))
         if self.preview is not None:
             self._draw_preview(painter, view)
 
-    def _paint_vectors(self, painter: QtGui.QPainter, view: Any, visible: np.ndarray) -> None:
-        """Area shapes from cached spatial buckets (one path per bucket and class, built once per
-        change) drawn through the view transform; the selection, lines, points and masks one by one."""
-        buckets = self._bucket_paths()
-        tl = view.view_to_image(QtCore.QPointF(0, 0))
-        br = view.view_to_image(QtCore.QPointF(view.width(), view.height()))
-        vx0, vx1 = sorted((tl[0], br[0]))
-        vy0, vy1 = sorted((tl[1], br[1]))
+    def _paint_vectors(self, painter: QtGui.QPainter, view: Any, visible: np.ndarray,
+                       area: tuple[float, float, float, float]) -> None:
+        """Area shapes from cached spatial buckets (one path per bucket and class, built once and
+        rebuilt per change) drawn through the view transform; the selection, lines, points, masks
+        and polygons with holes one by one."""
+        vx0, vy0, vx1, vy1 = area
         painter.save()
         painter.setTransform(view.image_transform())
-        for (x0, y0, x1, y1), class_id, path in buckets:
+        for bucket in self._bucket_paths().values():
+            (x0, y0, x1, y1), class_id = bucket[0], bucket[1]
             if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
                 continue
+            path = self._path(bucket)
             colour = self.colour(class_id)
             pen = QtGui.QPen(colour, 1)       # 1 px: Qt's thick antialiased stroker is ~50x slower
             pen.setCosmetic(True)
@@ -101,54 +204,122 @@ class AnnotationPainter:
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
             painter.drawPath(path)
         painter.restore()
-        for i in visible:
-            ann = self.annotations[i]
-            if ann.id not in self.hidden and self._single(ann):
-                self._draw(painter, view, ann.geometry, self.colour(ann.class_id), ann.id in self.selected)
+        doc = self.doc
+        for r in self.rows[visible].tolist():
+            aid = doc.ids[r]
+            if aid not in self._hidden and (aid in self._selected or not doc.ringed[r]):
+                self._draw(painter, view, doc.geometry(r), self.colour(doc.class_of(r)), aid in self._selected)
 
-    def _single(self, ann: Any) -> bool:
-        """Drawn on its own: selected, a mask, a line or points, or a polygon with holes."""
-        geom = ann.geometry
-        return (ann.id in self.selected or isinstance(geom, (g.Mask, g.Polyline, g.Points))
-                or (isinstance(geom, g.Polygon) and bool(geom.holes)))
+    # ---- spatial buckets ------------------------------------------------------------------------
+    def _ensure_keys(self) -> None:
+        cap = len(self.doc.alive)
+        if len(self._key_of) < cap:
+            grown = np.full(cap, -1, np.int64)
+            grown[:len(self._key_of)] = self._key_of
+            self._key_of = grown
 
-    def _bucket_paths(self) -> list[tuple[tuple[float, float, float, float], Any, QtGui.QPainterPath]]:
-        """(bounds, class, path) per spatial bucket, rebuilt when annotations, selection or
-        visibility change."""
-        from labeldesk.qt.viewer.paths import path_from_rings
-        key = (id(self.annotations), frozenset(self.selected), frozenset(self.hidden))
-        if self._buckets is not None and self._buckets[0] == key:
-            return self._buckets[1]
-        groups: dict[tuple[int, int, Any], list[int]] = {}
-        if len(self.bounds):
+    def _keys(self, rows: np.ndarray) -> np.ndarray:
+        """Bucket key of each row (-1: drawn on its own, hidden or not shown)."""
+        doc = self.doc
+        if self._grid is None:
             b = self.bounds
-            x0, y0 = b[:, 0].min(), b[:, 1].min()
-            cw = max((b[:, 2].max() - x0) / BUCKETS, 1.0)
-            ch = max((b[:, 3].max() - y0) / BUCKETS, 1.0)
-            cx = ((b[:, 0] + b[:, 2]) / 2 - x0) // cw
-            cy = ((b[:, 1] + b[:, 3]) / 2 - y0) // ch
-            for i, ann in enumerate(self.annotations):
-                if ann.id in self.hidden or self._single(ann):
-                    continue
-                groups.setdefault((int(cx[i]), int(cy[i]), ann.class_id), []).append(i)
-        out = []
-        for (_, _, class_id), members in groups.items():
-            mb = self.bounds[members]
-            bounds = (mb[:, 0].min(), mb[:, 1].min(), mb[:, 2].max(), mb[:, 3].max())
-            out.append((bounds, class_id, path_from_rings([_outline(self.annotations[i].geometry) for i in members])))
-        self._buckets = (key, out)
-        return out
+            x0, y0 = (b[:, 0].min(), b[:, 1].min()) if len(b) else (0.0, 0.0)
+            cw = max(((b[:, 2].max() - x0) / BUCKETS) if len(b) else 1.0, 1.0)
+            ch = max(((b[:, 3].max() - y0) / BUCKETS) if len(b) else 1.0, 1.0)
+            self._grid = (x0, y0, cw, ch)
+        x0, y0, cw, ch = self._grid
+        bb = doc.bounds[rows]
+        cx = np.clip(((bb[:, 0] + bb[:, 2]) / 2 - x0) // cw, 0, BUCKETS - 1).astype(np.int64)
+        cy = np.clip(((bb[:, 1] + bb[:, 3]) / 2 - y0) // ch, 0, BUCKETS - 1).astype(np.int64)
+        keys = (doc.class_code[rows].astype(np.int64) * BUCKETS + cy) * BUCKETS + cx
+        skip = ~doc.ringed[rows]
+        if self._selected or self._hidden:
+            out = self._selected | self._hidden
+            skip |= np.fromiter((doc.ids[r] in out for r in rows.tolist()), bool, len(rows))
+        keys[skip] = -1
+        return keys
+
+    def _recompute_keys(self, rows: np.ndarray) -> None:
+        keys = self._keys(rows)
+        keys[~np.isin(rows, self.rows)] = -1
+        self._key_of[rows] = keys
+        self._dirty.update(int(k) for k in keys[keys >= 0])
+
+    def _bucket_paths(self) -> dict[int, list[Any]]:
+        """bucket key -> [bounds, class, members, path or None]. Grouping is vectorised (once per
+        plane, then per dirty bucket); a bucket's path is built the first time it is visible."""
+        doc = self.doc
+        if self._buckets is None:
+            self._ensure_keys()
+            self._key_of[:] = -1
+            keys = self._keys(self.rows)
+            self._key_of[self.rows] = keys
+            order = np.argsort(keys, kind="stable")
+            sk = keys[order]
+            self._buckets = {}
+            if len(sk):
+                starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+                rows = self.rows[order]
+                bb = doc.bounds[rows]
+                lo = np.minimum.reduceat(bb[:, :2], starts)
+                hi = np.maximum.reduceat(bb[:, 2:], starts)
+                for j, members in enumerate(np.split(rows, starts[1:])):
+                    key = int(sk[starts[j]])
+                    if key >= 0:
+                        self._buckets[key] = [(*lo[j], *hi[j]), doc.class_of(int(members[0])), members, None]
+            self._dirty.clear()
+        elif self._dirty:
+            for key in self._dirty:
+                members = np.flatnonzero(self._key_of == key)
+                if len(members):
+                    members = members[np.argsort(doc.z_order[members], kind="stable")]
+                    mb = doc.bounds[members]
+                    bounds = (mb[:, 0].min(), mb[:, 1].min(), mb[:, 2].max(), mb[:, 3].max())
+                    self._buckets[key] = [bounds, doc.class_of(int(members[0])), members, None]
+                else:
+                    self._buckets.pop(key, None)
+            self._dirty.clear()
+        return self._buckets
+
+    def _path(self, bucket: list[Any]) -> QtGui.QPainterPath:
+        if bucket[3] is None:
+            from labeldesk.qt.viewer.paths import path_from_flat
+            bucket[3] = path_from_flat(*self.doc.gather(bucket[2]))
+        return bucket[3]
 
     # ---- raster overlay for thousands of shapes --------------------------------------------------
+    def _raster_scale(self, view: Any, w: int, h: int) -> float:
+        """Resolution of the overlay: the view's zoom rounded up to a power of two (so zooming
+        re-renders it only at each doubling), at most RASTER_MAX_SIDE on a side."""
+        zoom = max(float(getattr(view, "zoom", 1.0)), 1 / 64)
+        return min(1.0, RASTER_MAX_SIDE / max(w, h, 1), 2.0 ** math.ceil(math.log2(zoom)))
+
+    def _raster_fits(self, view: Any) -> bool:
+        """The plane's overlay at this zoom is at most twice the viewport (zoomed further in, the
+        visible buckets are drawn as vectors instead of rasterising a plane many views wide)."""
+        w, h = view.plane_size()
+        side = self._raster_scale(view, w, h) * max(w, h)
+        return side <= RASTER_VIEW_FACTOR * max(view.width(), view.height(), 1)
+
     def _paint_raster(self, painter: QtGui.QPainter, view: Any) -> None:
         w, h = view.plane_size()
-        key = (w, h, self.opacity, frozenset(self.hidden), len(self.annotations))
+        scale = self._raster_scale(view, w, h)
+        key = (w, h, scale, self.opacity, id(self.doc), tuple(sorted(self.colours.items(), key=str)))
         if self._raster is None or self._raster[0] != key:
-            self._raster = (key, self.render_raster(w, h))
+            self._raster = (key, *self.render_raster(w, h, scale))
+            self._dirty_rect = None
+            self._scaled = None
+        elif self._dirty_rect is not None:
+            self._bucket_paths()
+            self._draw_raster(self._raster[2], scale, self._dirty_rect)
+            self._dirty_rect = None
+            self._scaled = None
         image = self._raster[1]
         target = QtCore.QRectF(view.image_to_view(0, 0), view.image_to_view(w, h)).normalized()
         size = (round(target.width()), round(target.height()))
-        if max(size) <= RASTER_MAX_SIDE:
+        if size == (image.width(), image.height()):
+            painter.drawImage(target.topLeft(), image)
+        elif max(size) <= RASTER_MAX_SIDE:
             # panning at one zoom: scale the overlay once, then every frame is a 1:1 blit
             if self._scaled is None or self._scaled[0] != (key, size):
                 self._scaled = ((key, size), image.scaled(size[0], size[1], QtCore.Qt.AspectRatioMode.IgnoreAspectRatio,
@@ -157,25 +328,105 @@ class AnnotationPainter:
         else:
             painter.drawImage(target, image)
 
-    def render_raster(self, width: int, height: int) -> QtGui.QImage:
-        """The whole plane's annotations as one image (at most RASTER_MAX_SIDE on a side)."""
-        scale = min(1.0, RASTER_MAX_SIDE / max(width, height))
-        image = QtGui.QImage(max(1, int(width * scale)), max(1, int(height * scale)),
+    def render_raster(self, width: int, height: int, scale: float | None = None) -> tuple[QtGui.QImage, np.ndarray]:
+        """The whole plane's annotations as one premultiplied ARGB image at ``scale`` (and the
+        numpy buffer the image wraps, which must outlive it)."""
+        if scale is None:
+            scale = min(1.0, RASTER_MAX_SIDE / max(width, height, 1))
+        buf = np.zeros((max(1, int(width * scale)), max(1, int(height * scale)))[::-1] + (4,), np.uint8)
+        self._draw_raster(buf, scale, None)
+        image = QtGui.QImage(buf.data, buf.shape[1], buf.shape[0], buf.strides[0],
                              QtGui.QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(0)
-        p = QtGui.QPainter(image)
-        p.scale(scale, scale)
-        for _bounds, class_id, path in self._bucket_paths():   # the same cached paths as vectors
-            colour = self.colour(class_id)
-            fill = QtGui.QColor(colour)
-            fill.setAlphaF(self.opacity)
-            pen = QtGui.QPen(colour, 1)
-            pen.setCosmetic(True)
-            p.setPen(pen)
-            p.setBrush(fill)
-            p.drawPath(path)
-        p.end()
-        return image
+        return image, buf
+
+    def _draw_raster(self, buf: np.ndarray, scale: float, area: Any) -> None:
+        """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
+        first). Ringed shapes go through OpenCV, one fill per shape in drawing order and the
+        outlines per class; other shapes (holes, lines, points, masks) through QPainter."""
+        import cv2
+        doc = self.doc
+        rows = self.rows
+        ox = oy = 0
+        target = buf
+        if area is not None:
+            x0, y0, x1, y1 = area
+            ox, oy = max(0, int(math.floor(x0 * scale)) - 2), max(0, int(math.floor(y0 * scale)) - 2)
+            ex = min(buf.shape[1], int(math.ceil(x1 * scale)) + 3)
+            ey = min(buf.shape[0], int(math.ceil(y1 * scale)) + 3)
+            if ex <= ox or ey <= oy:
+                return
+            target = buf[oy:ey, ox:ex]
+            target[:] = 0
+            b = self.bounds
+            lo_x, lo_y, hi_x, hi_y = ox / scale, oy / scale, ex / scale, ey / scale
+            rows = rows[(b[:, 2] >= lo_x) & (b[:, 0] <= hi_x) & (b[:, 3] >= lo_y) & (b[:, 1] <= hi_y)]
+        if not len(rows):
+            return
+        out = self._selected | self._hidden
+        if out:
+            rows = rows[~np.fromiter((doc.ids[r] in out for r in rows.tolist()), bool, len(rows))]
+        ringed = rows[doc.ringed[rows]]
+        shift = 3
+        k = scale * (1 << shift)
+        fills, lines = {}, {}
+        for code in np.unique(doc.class_code[ringed]).tolist():
+            c = self.colour(doc.classes.values[code])
+            a = self.opacity
+            fills[code] = (c.blue() * a, c.green() * a, c.red() * a, 255 * a)
+            lines[code] = (c.blue(), c.green(), c.red(), 255)
+        if len(ringed):
+            pts, lens = doc.gather(ringed)
+            ip = np.empty(pts.shape, np.int32)
+            np.rint((pts - (ox / scale, oy / scale)) * k, out=ip, casting="unsafe")
+            ends = np.cumsum(lens).tolist()
+            starts = [0] + ends[:-1]
+            polys = [ip[a:b] for a, b in zip(starts, ends)]
+            codes = doc.class_code[ringed].tolist()
+            fill_poly, line8 = cv2.fillPoly, cv2.LINE_8
+            for poly, code in zip(polys, codes):
+                fill_poly(target, [poly], fills[code], line8, shift)
+            codes_arr = np.asarray(codes)
+            for code, colour in lines.items():
+                chosen = np.flatnonzero(codes_arr == code).tolist()
+                cv2.polylines(target, [polys[i] for i in chosen], True, colour, 1, line8, shift)
+        others = rows[~doc.ringed[rows]]
+        if len(others):
+            image = QtGui.QImage(target.data, target.shape[1], target.shape[0], target.strides[0],
+                                 QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+            p = QtGui.QPainter(image)
+            p.translate(-ox, -oy)
+            p.scale(scale, scale)
+            for r in others.tolist():
+                self._draw_plain(p, doc.geometry(r), self.colour(doc.class_of(r)))
+            p.end()
+
+    def _draw_plain(self, painter: QtGui.QPainter, geom: Any, colour: QtGui.QColor) -> None:
+        """One shape in image_xy (the painter's transform maps it), for the raster overlay."""
+        fill = QtGui.QColor(colour)
+        fill.setAlphaF(self.opacity)
+        pen = QtGui.QPen(colour, 1)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        if isinstance(geom, g.Polygon):
+            path = QtGui.QPainterPath()
+            for ring in (geom.shell, *geom.holes):
+                path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in ring]))
+                path.closeSubpath()
+            path.setFillRule(QtCore.Qt.FillRule.OddEvenFill)
+            painter.drawPath(path)
+        elif isinstance(geom, g.Polyline):
+            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawPolyline(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in geom.points]))
+        elif isinstance(geom, g.Points):
+            for x, y in geom.points:
+                painter.drawEllipse(QtCore.QPointF(x, y), 2, 2)
+        elif isinstance(geom, (g.RotatedBox, g.Ellipse)):
+            pts = geom.corners() if isinstance(geom, g.RotatedBox) else geom.outline(64)
+            painter.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in pts]))
+        elif isinstance(geom, g.Mask):
+            x0, y0, x1, y1 = geom.bounds()
+            painter.drawRect(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
 
     def _pts(self, view: Any, points: Any) -> QtGui.QPolygonF:
         return QtGui.QPolygonF([view.image_to_view(float(x), float(y)) for x, y in points])
@@ -238,28 +489,28 @@ class AnnotationPainter:
         """Topmost visible annotation at image_xy (within ``tolerance`` image pixels)."""
         from shapely.geometry import Point
         pt = Point(x, y)
+        doc = self.doc
         for i in self.visible_indices(x - tolerance, y - tolerance, x + tolerance, y + tolerance)[::-1]:
-            ann = self.annotations[i]
-            if ann.id in self.hidden:
+            r = int(self.rows[i])
+            if doc.ids[r] in self._hidden:
                 continue
-            shape = ann.geometry.to_shapely()
-            if shape.distance(pt) <= tolerance or (ann.geometry.area() > 0 and shape.contains(pt)):
-                return ann.id
+            geom = doc.geometry(r)
+            shape = geom.to_shapely()
+            if shape.distance(pt) <= tolerance or (geom.area() > 0 and shape.contains(pt)):
+                return doc.ids[r]
         return None
 
+    def annotations_of_kind(self, kind: str) -> list[Any]:
+        """Shown annotations of one geometry kind, in drawing order."""
+        doc = self.doc
+        if doc is None:
+            return []
+        return [doc.annotation(r) for r in self.rows.tolist() if doc.kinds[r] == kind]
 
-def _outline(geom: Any) -> np.ndarray | None:
-    """A closed ring (N x 2) standing for the shape in bulk drawing (polygons with holes, lines and
-    points are drawn one by one)."""
-    if isinstance(geom, g.Polygon):
-        return np.asarray(geom.shell, dtype=np.float64) if not geom.holes else None
-    if isinstance(geom, g.Box):
-        return np.array([(geom.x0, geom.y0), (geom.x1, geom.y0), (geom.x1, geom.y1), (geom.x0, geom.y1)])
-    if isinstance(geom, (g.RotatedBox,)):
-        return np.asarray(geom.corners())
-    if isinstance(geom, g.Ellipse):
-        return np.asarray(geom.outline(32))
-    if isinstance(geom, g.Mask):
-        x0, y0, x1, y1 = geom.bounds()
-        return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    return None
+    def selected_annotations(self) -> list[Any]:
+        doc = self.doc
+        if doc is None:
+            return []
+        rows = np.array([doc.row_of[a] for a in self._selected if a in doc.row_of], np.int64)
+        rows = rows[np.isin(rows, self.rows)]              # on this plane, in drawing order
+        return [doc.annotation(int(r)) for r in sorted(rows.tolist()) if doc.alive[r]]

@@ -22,7 +22,13 @@ def path_from_rings(rings: Iterable[np.ndarray], closed: bool = True) -> QtGui.Q
     if not parts:
         return QtGui.QPainterPath()
     lens = np.fromiter((len(r) for r in parts), dtype=np.int64, count=len(parts))
-    pts = np.concatenate(parts)
+    return path_from_flat(np.concatenate(parts), lens, closed)
+
+
+def path_from_flat(pts: np.ndarray, lens: np.ndarray, closed: bool = True) -> QtGui.QPainterPath:
+    """One path from rings given as one (M x 2) array and the length of each ring (>= 2)."""
+    if not len(lens):
+        return QtGui.QPainterPath()
     if closed:      # repeat each ring's first point at its end, without a copy per ring
         out_lens = lens + 1
         ends = np.cumsum(out_lens) - 1

@@ -1,0 +1,426 @@
+"""The open document: one asset's annotations in memory, loaded once, kept in step by ChangeSets.
+
+Design (docs/document.md has the long form). Opening an asset reads its live annotations with
+ONE ``SELECT``; polygon shells come as binary vertex arrays (``annotations.verts``, see
+``store/vertices.py``) joined into one numpy buffer, so nothing parses JSON row by row. Rows are
+kept in columns indexed by a row number that never changes while the document is open:
+
+* ``ids[row]``, ``row_of[id]``; ``alive[row]`` (False once deleted or moved to another asset)
+* ``bounds[row]`` (x0, y0, x1, y1), ``z_order[row]``, and small integer codes for the plane,
+  layer and class of each row (``plane_code``, ``layer_code``, ``class_code``; ``planes``,
+  ``layers``, ``classes`` turn a code back into its value)
+* ``ring(row)``: the outline to draw (N x 2 float64; a polygon's shell, a box's corners), or None
+  for shapes drawn from their full geometry (holes, lines, points, masks, ellipses)
+* ``flags[row]``: why the annotation needs a look (deprecated/merged class, class changed after it
+  was made, required attribute missing) or None
+
+Derived state is updated per changed row, never by reloading: :meth:`apply_changes` takes the
+ChangeSet of applied ops (local edits, undo, review, sync merges), re-reads exactly the changed
+ids (``WHERE id IN (...)``), and tells subscribers which rows were added, changed and removed
+(:class:`DocumentChange`). Readers (canvas, Annotations panel, review views) call:
+
+* ``rows_on(plane, layers)``: rows of one plane in drawing order (z_order, then store order)
+* ``live_rows(layers)``: every live row (the Annotations panel)
+* ``annotation(row)``: the full :class:`~labeldesk.core.model.Annotation` (built on demand)
+* ``count``, ``count_on(plane)``: live counts kept incrementally
+* ``subscribe(fn)``: ``fn(DocumentChange)`` after every applied ChangeSet
+
+Headless (no Qt): the CLI and tests use it as they are.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from labeldesk.core import geometry as g
+from labeldesk.core.model import Annotation, Plane
+
+# What a load reads (revision is read when an Annotation is built; '{}' attributes come as None)
+_COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, z_order, author,"
+            " ontology_version, NULLIF(attributes, '{}'), track_id, keyframe, verts,"
+            " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
+# ... and what a change reads: the same, then revision, asset and deleted
+_CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
+
+
+@dataclass
+class DocumentChange:
+    added: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    planes: set[int] = field(default_factory=set)      # plane codes whose rows changed
+    flags: bool = False                                # flags of (possibly) every row changed
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.flags)
+
+
+class _Codes:
+    """Small integer codes for repeated values (planes, layers, classes)."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.code: dict[Any, int] = {}
+
+    def encode(self, values: Any) -> list[int]:
+        """Codes of many values at once (one dict lookup each, in C)."""
+        for v in dict.fromkeys(values):
+            if v not in self.code:
+                self.code[v] = len(self.values)
+                self.values.append(v)
+        return list(map(self.code.__getitem__, values))
+
+    def __call__(self, value: Any) -> int:
+        c = self.code.get(value)
+        if c is None:
+            c = self.code[value] = len(self.values)
+            self.values.append(value)
+        return c
+
+
+class Document:
+    def __init__(self, conn: sqlite3.Connection, asset_id: str) -> None:
+        self.conn = conn
+        self.asset_id = asset_id
+        self.loads = 0                      # full loads (one per open; tests count them)
+        self.version = 0                    # bumped by every applied change
+        self._subscribers: list[Callable[[DocumentChange], None]] = []
+        self.load()
+
+    # ---- loading ------------------------------------------------------------------------------
+    def load(self) -> None:
+        cur = self.conn.cursor()
+        cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
+        # store order within a plane (the plane index sorts by z_order, stably, when asked)
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
+                           (self.asset_id,)).fetchall()
+        self.loads += 1
+        self.planes, self.layers, self.classes = _Codes(), _Codes(), _Codes()
+        n = len(rows)
+        self._cap = max(64, n * 5 // 4)
+        self.ids: list[str] = []
+        self.row_of: dict[str, int] = {}
+        self.alive = np.zeros(self._cap, bool)
+        self.bounds = np.zeros((self._cap, 4))
+        self.z_order = np.zeros(self._cap)
+        self.plane_code = np.zeros(self._cap, np.int32)
+        self.layer_code = np.zeros(self._cap, np.int32)
+        self.class_code = np.zeros(self._cap, np.int32)
+        self.onto_version = np.zeros(self._cap, np.int64)
+        self.ringed = np.zeros(self._cap, bool)        # drawn from ring(row) (in bulk)
+        self.kinds: list[str] = []
+        self.authors: list[Any] = []
+        self.attributes_json: list[str] = []
+        self.tracks: list[Any] = []
+        self.keyframes: list[bool] = []
+        self.revisions: list[Any] = []
+        self._buf = np.zeros((0, 2))               # shells of the rows loaded at open, end to end
+        self._start = np.full(self._cap, -1, np.int64)    # where a row's ring starts in _buf (-1: not there)
+        self._len = np.zeros(self._cap, np.int64)
+        self._ring_new: dict[int, np.ndarray] = {}       # rings of rows written after the load
+        self._geoms: dict[int, Any] = {}          # full geometry of rows drawn without a ring
+        self.flags: list[str | None] = []
+        self._plane_rows: dict[int, np.ndarray] = {}
+        self._plane_count: Counter[int] = Counter()
+        self._class_rules: dict[Any, tuple[Any, ...]] | None = None
+        if n:
+            (ids, layers, classes, axes, zs, ts, kinds, x0, y0, x1, y1, zo, authors, onto, attrs, tracks, keys,
+             verts, geoms) = zip(*rows)
+            self.ids = list(ids)
+            self.row_of = {a: i for i, a in enumerate(ids)}
+            self.alive[:n] = True
+            self.bounds[:n] = np.column_stack([x0, y0, x1, y1])
+            self.z_order[:n] = zo
+            self.plane_code[:n] = self.planes.encode(list(zip(axes, zs, ts)))
+            self.layer_code[:n] = self.layers.encode(layers)
+            self.class_code[:n] = self.classes.encode(classes)
+            self.onto_version[:n] = onto
+            self.kinds, self.authors, self.attributes_json = list(kinds), list(authors), list(attrs)
+            self.tracks, self.keyframes, self.revisions = list(tracks), [bool(k) for k in keys], [None] * n
+            lens = np.fromiter((0 if v is None else len(v) >> 4 for v in verts), np.int64, n)
+            self._buf = np.frombuffer(b"".join(v for v in verts if v is not None), "<f8").reshape(-1, 2)
+            self._len[:n] = lens
+            self._start[:n] = np.where(lens > 0, np.cumsum(lens) - lens, -1)
+            self.ringed[:n] = lens > 0
+            for r in np.flatnonzero(lens == 0).tolist():
+                self._set_ring_from_json(r, kinds[r], geoms[r])
+            self._plane_count.update(self.plane_code[:n].tolist())
+        self.flags = [None] * n
+        self._recompute_flags(np.arange(n), fresh=True)
+
+    def _set_ring_from_json(self, r: int, kind: str, geometry_json: str | None) -> None:
+        self._start[r] = -1
+        if kind == "box":
+            x0, y0, x1, y1 = self.bounds[r]
+            self._ring_new[r] = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+            self._geoms.pop(r, None)
+            self.ringed[r] = True
+            return
+        geom = g.geometry_from_dict(json.loads(geometry_json), trusted=True) if geometry_json else None
+        self._geoms[r] = geom
+        self._ring_new.pop(r, None)
+        self.ringed[r] = False
+
+    # ---- reading ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def count(self) -> int:
+        return sum(self._plane_count.values())
+
+    def count_on(self, plane: Plane) -> int:
+        c = self.planes.code.get((plane.axis, plane.z, plane.t))
+        return 0 if c is None else self._plane_count[c]
+
+    def ring(self, row: int) -> np.ndarray | None:
+        """The outline drawn for ``row`` (N x 2 float64), or None (drawn from its geometry)."""
+        new = self._ring_new.get(row)
+        if new is not None:
+            return new
+        s = self._start[row]
+        return self._buf[s:s + self._len[row]] if s >= 0 else None
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rings of ringed ``rows`` end to end: (points M x 2, length of each ring), gathered
+        with one numpy index from the load buffer (rows written since: one by one)."""
+        rows = np.asarray(rows, np.int64)
+        starts, lens = self._start[rows], self._len[rows]
+        if len(rows) and starts[0] >= 0 and (starts[1:] == starts[:-1] + lens[:-1]).all():
+            return self._buf[starts[0]:starts[-1] + lens[-1]], lens     # consecutive: no copy
+        if (starts >= 0).all():
+            total = int(lens.sum())
+            offsets = np.cumsum(lens) - lens
+            idx = np.arange(total) + np.repeat(starts - offsets, lens)
+            return self._buf[idx], lens
+        parts = [self.ring(r) for r in rows.tolist()]
+        return np.concatenate(parts) if parts else np.zeros((0, 2)), np.fromiter(map(len, parts), np.int64, len(parts))
+
+    def geometry(self, row: int) -> Any:
+        """The shape of ``row`` (a geometry object; a polygon built from its ring on demand)."""
+        geom = self._geoms.get(row)
+        if geom is not None:
+            return geom
+        ring = self.ring(row)
+        if self.kinds[row] == "box":
+            return g.Box(*map(float, self.bounds[row]))
+        return g._trusted(g.Polygon, shell=tuple(map(tuple, ring.tolist())), holes=())
+
+    def annotation(self, row: int) -> Annotation:
+        axis, z, t = self.planes.values[int(self.plane_code[row])]
+        return Annotation(id=self.ids[row], asset_id=self.asset_id,
+                          layer_id=self.layers.values[int(self.layer_code[row])],
+                          class_id=self.classes.values[int(self.class_code[row])], plane=Plane(z, t, axis),
+                          geometry=self.geometry(row), attributes=self.attributes(row),
+                          author=self.authors[row], revision=self.revision(row),
+                          z_order=float(self.z_order[row]), track_id=self.tracks[row], keyframe=self.keyframes[row])
+
+    def attributes(self, row: int) -> dict[str, Any]:
+        text = self.attributes_json[row]
+        return json.loads(text) if text else {}
+
+    def revision(self, row: int) -> str | None:
+        """The op that made this state (read from the store when first asked for)."""
+        rev = self.revisions[row]
+        if rev is None:
+            found = self.conn.execute("SELECT revision FROM annotations WHERE id = ?", (self.ids[row],)).fetchone()
+            rev = self.revisions[row] = found[0] if found else None
+        return rev
+
+    def find(self, annotation_id: str) -> Annotation | None:
+        r = self.row_of.get(annotation_id)
+        return self.annotation(r) if r is not None and self.alive[r] else None
+
+    def plane_of(self, row: int) -> Plane:
+        axis, z, t = self.planes.values[int(self.plane_code[row])]
+        return Plane(z, t, axis)
+
+    def class_of(self, row: int) -> Any:
+        return self.classes.values[int(self.class_code[row])]
+
+    def layer_of(self, row: int) -> Any:
+        return self.layers.values[int(self.layer_code[row])]
+
+    def _layer_mask(self, rows: np.ndarray, layers: Iterable[str] | None) -> np.ndarray:
+        if layers is None:
+            return rows
+        codes = [self.layers.code[lid] for lid in layers if lid in self.layers.code]
+        return rows[np.isin(self.layer_code[rows], codes)]
+
+    def rows_on(self, plane: Plane, layers: Iterable[str] | None = None) -> np.ndarray:
+        """Live rows of one plane in drawing order (z_order, then the order they were stored)."""
+        c = self.planes.code.get((plane.axis, plane.z, plane.t))
+        if c is None:
+            return np.zeros(0, np.int64)
+        rows = self._plane_rows.get(c)
+        if rows is None:
+            n = len(self.ids)
+            rows = np.flatnonzero(self.alive[:n] & (self.plane_code[:n] == c))
+            rows = rows[np.argsort(self.z_order[rows], kind="stable")]
+            self._plane_rows[c] = rows
+        return self._layer_mask(rows, layers)
+
+    def live_rows(self, layers: Iterable[str] | None = None) -> np.ndarray:
+        return self._layer_mask(np.flatnonzero(self.alive[:len(self.ids)]), layers)
+
+    # ---- keeping in step ----------------------------------------------------------------------
+    def subscribe(self, fn: Callable[[DocumentChange], None]) -> None:
+        self._subscribers.append(fn)
+
+    def unsubscribe(self, fn: Callable[[DocumentChange], None]) -> None:
+        if fn in self._subscribers:
+            self._subscribers.remove(fn)
+
+    def apply_changes(self, changes: Any) -> DocumentChange:
+        """Bring the document in step with a ChangeSet of applied ops: only the changed ids are
+        read; derived state (plane index, counts, flags) is updated for them alone."""
+        out = DocumentChange()
+        if changes.classes:
+            self._class_rules = None
+            self._recompute_flags(np.flatnonzero(self.alive[:len(self.ids)]).tolist())
+            out.flags = True
+        ids = list(changes.annotations)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            cur = self.conn.cursor()
+            cur.row_factory = None
+            found = {r[0]: r for r in cur.execute(
+                f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+            for aid in chunk:
+                self._apply_row(aid, found.get(aid), out)
+        if out:
+            self.version += 1
+            for fn in list(self._subscribers):
+                fn(out)
+        return out
+
+    def _apply_row(self, aid: str, row: tuple[Any, ...] | None, out: DocumentChange) -> None:
+        r = self.row_of.get(aid)
+        live = row is not None and row[20] == self.asset_id and not row[21]     # (asset_id, deleted)
+        if r is not None and self.alive[r]:
+            old_plane = int(self.plane_code[r])
+            out.planes.add(old_plane)
+            self._plane_rows.pop(old_plane, None)
+            self._plane_count[old_plane] -= 1
+            if not live:
+                self.alive[r] = False
+                out.removed.append(r)
+                return
+            out.changed.append(r)
+        elif not live:
+            return
+        elif r is None:
+            r = len(self.ids)
+            self._grow(r + 1)
+            self.ids.append(aid)
+            self.row_of[aid] = r
+            for col in (self.kinds, self.authors, self.attributes_json, self.tracks, self.keyframes,
+                        self.revisions, self.flags):
+                col.append(None)
+            out.added.append(r)
+        else:                                   # deleted earlier, restored now
+            out.added.append(r)
+        self._write_row(r, row)
+        c = int(self.plane_code[r])
+        out.planes.add(c)
+        self._plane_rows.pop(c, None)
+        self._plane_count[c] += 1
+        self._recompute_flags([r])
+
+    def _write_row(self, r: int, row: tuple[Any, ...]) -> None:
+        (_id, layer, cls, axis, z, t, kind, x0, y0, x1, y1, zo, author, onto, attrs, track, key, verts,
+         geom, rev, _asset, _deleted) = row
+        self.alive[r] = True
+        self.bounds[r] = (x0, y0, x1, y1)
+        self.z_order[r] = zo
+        self.plane_code[r] = self.planes((axis, z, t))
+        self.layer_code[r] = self.layers(layer)
+        self.class_code[r] = self.classes(cls)
+        self.onto_version[r] = onto
+        self.kinds[r], self.authors[r], self.attributes_json[r] = kind, author, attrs
+        self.tracks[r], self.keyframes[r], self.revisions[r] = track, bool(key), rev
+        self._geoms.pop(r, None)
+        self._start[r] = -1
+        if verts is not None:
+            self._ring_new[r] = np.frombuffer(verts, "<f8").reshape(-1, 2)
+            self._len[r] = len(self._ring_new[r])
+            self.ringed[r] = True
+        else:
+            self._set_ring_from_json(r, kind, geom)
+
+    def _grow(self, n: int) -> None:
+        if n <= self._cap:
+            return
+        cap = max(n, self._cap * 2)
+        for name in ("alive", "bounds", "z_order", "plane_code", "layer_code", "class_code", "onto_version",
+                     "ringed", "_start", "_len"):
+            old = getattr(self, name)
+            new = np.full((cap,) + old.shape[1:], -1 if name == "_start" else 0, old.dtype)
+            new[:len(old)] = old
+            setattr(self, name, new)
+        self._cap = cap
+
+    # ---- flags --------------------------------------------------------------------------------
+    def _rules(self) -> dict[Any, tuple[Any, ...]]:
+        """Per class: (the reason every annotation of it is flagged, or None; its required
+        attributes) and the ontology version of its last change. One query per class at most."""
+        if self._class_rules is None:
+            from labeldesk.core.store import repo
+            classes = {c.id: c for c in repo.classes(self.conn)}
+            changed = dict(self.conn.execute(      # (type range: the ops_by_type index)
+                "SELECT entity, MAX(local_order) FROM ops WHERE type >= 'ontology.' AND type < 'ontology/'"
+                " GROUP BY entity"))
+            rules: dict[Any, Any] = {}
+            for cid, c in classes.items():
+                if c.merged_into:
+                    target = classes.get(c.merged_into)
+                    reason = f"class {c.name!r} was merged into {target.name if target else '?'!r}"
+                elif c.deprecated:
+                    reason = f"class {c.name!r} is deprecated"
+                else:
+                    reason = None
+                at = changed.get(cid)
+                version = 0 if at is None else int(self.conn.execute(
+                    "SELECT COUNT(*) FROM ops WHERE type >= 'ontology.' AND type < 'ontology/' AND local_order <= ?",
+                    (at,)).fetchone()[0])
+                required = [d for d in c.attributes if d.get("required")]
+                rules[cid] = (reason, list(c.attributes) if required else [], version, c.name)
+            self._class_rules = rules
+        return self._class_rules
+
+    def _recompute_flags(self, rows: Iterable[int], fresh: bool = False) -> None:
+        """Flags of ``rows``; rows of a class that flags nothing are skipped class by class
+        (``fresh``: their flags are None already)."""
+        from labeldesk.core.ontology import missing_required
+        rules = self._rules()
+        rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, np.int64)
+        codes = self.class_code[rows]
+        for code in np.unique(codes).tolist():
+            of_class = rows[codes == code]
+            rule = rules.get(self.classes.values[code])
+            if rule is None or (rule[0] is None and not rule[1]):
+                if not fresh:
+                    for r in of_class.tolist():
+                        self.flags[r] = None
+                if rule is not None:                  # only "changed after it was made" can apply
+                    text = f"class {rule[3]!r} changed after this annotation was made"
+                    for r in of_class[self.onto_version[of_class] < rule[2]].tolist():
+                        self.flags[r] = text
+                continue
+            reason, defs, version, name = rule
+            for r in of_class.tolist():
+                parts = []
+                if reason is not None:
+                    parts.append(reason)
+                elif self.onto_version[r] < version:
+                    parts.append(f"class {name!r} changed after this annotation was made")
+                if defs:
+                    missing = missing_required(defs, self.attributes(r))
+                    if missing:
+                        parts.append("missing required: " + ", ".join(missing))
+                self.flags[r] = "; ".join(parts) or None

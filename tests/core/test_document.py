@@ -1,0 +1,154 @@
+"""The open document stays what a fresh load of the store would give, whatever ops are applied
+(create, edit, delete, undo, class changes, ops merged by sync), and it never reloads."""
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from labeldesk.core import ids
+from labeldesk.core.document import Document
+from labeldesk.core.model import Plane
+from labeldesk.core.ops import OpDraft
+from labeldesk.core.project import Project
+from labeldesk.core.sync import engine
+
+sys.path.insert(0, str(Path(__file__).parent / "sync"))
+
+
+def snapshot(doc: Document) -> dict:
+    """Everything a reader can see, in a comparable form."""
+    live = doc.live_rows()
+    planes = {doc.planes.values[int(c)] for c in doc.plane_code[live]}
+    return {
+        "annotations": sorted((repr(doc.annotation(int(r))) for r in live)),
+        "flags": sorted((doc.ids[r], doc.flags[r]) for r in live.tolist()),
+        "planes": {p: [doc.ids[r] for r in doc.rows_on(Plane(p[1], p[2], p[0])).tolist()] for p in planes},
+        "count": doc.count,
+        "per_plane": {p: doc.count_on(Plane(p[1], p[2], p[0])) for p in planes},
+    }
+
+
+def same_as_fresh(doc: Document) -> None:
+    fresh = Document(doc.conn, doc.asset_id)
+    assert snapshot(doc) == snapshot(fresh)
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = Project.create(tmp_path / "p", user_name="ann")
+    asset = ids.new_id()
+    cls = ids.new_id()
+    p.apply_all([OpDraft("asset.add", asset, {"asset": {"kind": "volume", "name": "v", "content_hash": "h",
+                                                         "width": 300, "height": 200, "depth": 4}}),
+                 OpDraft("ontology.class.create", cls, {"class": {"name": "lesion", "attributes": [
+                     {"key": "grade", "type": "enum", "options": ["1", "2"], "required": True}]}})])
+    p.test_asset, p.test_class = asset, cls
+    yield p
+    p.close()
+
+
+def create(p: Project, shell: list, z: int = 0, cls: str | None = None, attrs: dict | None = None,
+           kind: str = "polygon") -> str:
+    ann = ids.new_id()
+    geometry = {"kind": "polygon", "shell": shell} if kind == "polygon" else {"kind": "box", "xyxy": shell}
+    p.apply(OpDraft("annotation.create", ann, {"annotation": {
+        "asset_id": p.test_asset, "layer_id": p.my_layer_id, "class_id": cls, "plane": {"z": z},
+        "geometry": geometry, "attributes": attrs or {}}}))
+    return ann
+
+
+def test_document_follows_every_kind_of_op(project):
+    p = project
+    a = create(p, [[10, 10], [60, 10], [60, 50]])
+    b = create(p, [5, 5, 40, 30], z=1, kind="box")
+    doc = Document(p.conn, p.test_asset)
+    changes = []
+    p.on_applied.append(lambda ch: changes.append(doc.apply_changes(ch)))
+    same_as_fresh(doc)
+
+    c = create(p, [[100, 100], [150, 100], [150, 160], [100, 160]], cls=p.test_class, attrs={"grade": "2"})
+    assert changes[-1].added == [doc.row_of[c]]
+    same_as_fresh(doc)
+    undo_move = p.apply(OpDraft("annotation.update", a, {"set": {"geometry": {
+        "kind": "polygon", "shell": [[20, 20], [90, 20], [90, 80], [20, 80]], "holes": [[[30, 30], [40, 30], [40, 40]]]}}}))
+    same_as_fresh(doc)
+    assert doc.ring(doc.row_of[a]) is None and doc.geometry(doc.row_of[a]).holes     # drawn from its geometry
+    p.apply(undo_move.inverse)                                                        # undo
+    same_as_fresh(doc)
+    assert doc.ring(doc.row_of[a]).tolist() == [[10, 10], [60, 10], [60, 50]]
+    p.apply(OpDraft("annotation.update", b, {"set": {"plane": {"z": 2}, "z_order": -1}}))
+    same_as_fresh(doc)
+    deleted = p.apply(OpDraft("annotation.delete", c, {}))
+    assert changes[-1].removed == [doc.row_of[c]]
+    same_as_fresh(doc)
+    p.apply(deleted.inverse)                                                          # restore
+    same_as_fresh(doc)
+    p.apply(OpDraft("annotation.update", c, {"set": {"attributes": {}}}))           # missing required
+    assert "missing required: grade" in doc.flags[doc.row_of[c]]
+    same_as_fresh(doc)
+    p.apply(OpDraft("ontology.class.update", p.test_class, {"set": {"deprecated": True}}))
+    assert changes[-1].flags and "deprecated" in doc.flags[doc.row_of[c]]
+    same_as_fresh(doc)
+    assert doc.loads == 1
+
+
+def test_rows_on_a_plane_follow_z_order_then_store_order(project):
+    p = project
+    first = create(p, [[10, 10], [60, 10], [60, 50]])
+    second = create(p, [[10, 10], [60, 10], [60, 50]])
+    doc = Document(p.conn, p.test_asset)
+    p.on_applied.append(doc.apply_changes)
+    assert [doc.ids[r] for r in doc.rows_on(Plane(0))] == [first, second]
+    p.apply(OpDraft("annotation.update", first, {"set": {"z_order": 5}}))
+    assert [doc.ids[r] for r in doc.rows_on(Plane(0))] == [second, first]
+    assert doc.count_on(Plane(0)) == 2 and doc.count_on(Plane(3)) == 0
+    assert doc.find(first).z_order == 5
+
+
+def test_ops_merged_by_sync_reach_the_document(tmp_path):
+    from sync_team import Team
+    team = Team(tmp_path, 2)
+    try:
+        mine, theirs = team.devices
+        kept = team.box(mine, 10)
+        team.sync_all()
+        doc = Document(mine.conn, team.asset)
+        new = team.box(theirs, 50)
+        team.move(theirs, kept, 70)
+        gone = team.box(theirs, 90)
+
+        def rounds() -> None:          # the app hands each round's SyncReport.changes over
+            for _ in range(2):
+                engine.sync_round(theirs)
+                doc.apply_changes(engine.sync_round(mine).changes)
+        rounds()
+        assert doc.alive[doc.row_of[gone]]
+        theirs.apply(OpDraft("annotation.delete", gone, {}))
+        rounds()
+        assert not doc.alive[doc.row_of[gone]]
+        assert new in doc.row_of and doc.alive[doc.row_of[new]]
+        assert doc.bounds[doc.row_of[kept]].tolist() == [70, 70, 90, 90]
+        same_as_fresh(doc)
+        assert doc.loads == 1
+    finally:
+        team.close()
+
+
+def test_migration_fills_binary_shells_of_existing_polygons(project, tmp_path):
+    p = project
+    a = create(p, [[10.5, 10], [60, 10.25], [60, 50]])
+    p.conn.execute("UPDATE annotations SET verts = NULL")            # as a store from before step 7
+    doc = Document(p.conn, p.test_asset)
+    assert doc.ring(doc.row_of[a]) is None                          # still drawn, from its JSON
+    from labeldesk.core.store.vertices import add_column
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE annotations (id TEXT, kind TEXT, geometry TEXT)")
+    conn.execute("CREATE TABLE ops (type TEXT, local_order INTEGER)")
+    conn.execute("INSERT INTO annotations VALUES ('x', 'polygon', '{\"kind\":\"polygon\",\"shell\":[[1,2],[3,4],[5,7]]}')")
+    add_column(conn)
+    import numpy as np
+    blob = conn.execute("SELECT verts FROM annotations").fetchone()[0]
+    assert np.frombuffer(blob, "<f8").tolist() == [1, 2, 3, 4, 5, 7]

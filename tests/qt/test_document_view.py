@@ -1,0 +1,154 @@
+"""Opening an asset reads its annotations once, after the window is up; the canvas paints them
+(checked on pixels, zoomed out through the raster overlay and zoomed in as vectors) and follows
+edits without reloading; the Annotations panel's rows are virtual."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtWidgets
+
+from labeldesk.core import ids
+from labeldesk.core.ops import OpDraft
+from labeldesk.core.project import Project
+
+SIDE, PITCH, CELL = 512, 11, 8
+N = 2000
+
+
+def _centre(i: int) -> tuple[float, float]:
+    return (6 + (i % 45) * PITCH + CELL / 2, 6 + (i // 45) * PITCH + CELL / 2)
+
+
+@pytest.fixture
+def many(tmp_path):
+    """A 512² grey image with 2,000 red 8x8 squares (more than the vector limit at fit)."""
+    import cv2
+
+    from labeldesk.core.importer import add_paths
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((SIDE, SIDE), 128, np.uint8))
+    root = tmp_path / "p"
+    p = Project.create(root, user_name="ann")
+    add_paths(p, [tmp_path / "grey.png"])
+    asset = p.assets()[0].id
+    cls = ids.new_id()
+    drafts = [OpDraft("ontology.class.create", cls, {"class": {"name": "cell", "color": "#ff0000"}})]
+    for i in range(N):
+        x, y = _centre(i)
+        h = CELL / 2
+        drafts.append(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": asset, "layer_id": p.my_layer_id, "class_id": cls,
+            "geometry": {"kind": "polygon", "shell": [[x - h, y - h], [x + h, y - h], [x + h, y + h], [x - h, y + h]]}}}))
+    p.apply_all(drafts)
+    p.close()
+    return root
+
+
+def _reads(monkeypatch):
+    """Every SQL statement that reads the annotations of an asset, and whether the window was
+    visible when it ran."""
+    from labeldesk.core.store import connection
+    seen: list[tuple[str, bool]] = []
+    real = connection.connect
+    state = {"window": None}
+
+    def connect(*a, **k):
+        conn = real(*a, **k)
+        conn.set_trace_callback(lambda sql: seen.append((sql, bool(state["window"] and state["window"].isVisible())))
+                                if "FROM annotations WHERE asset_id" in sql else None)
+        return conn
+    monkeypatch.setattr(connection, "connect", connect)
+    import labeldesk.core.project as project_module
+    monkeypatch.setattr(project_module, "connect", connect)
+    return seen, state
+
+
+def _open(qtbot, w, root):
+    with qtbot.waitSignal(w.sig_asset_shown, timeout=30000):
+        w.open_project(root)
+        if not w.isVisible():
+            w.show()
+    qtbot.waitUntil(lambda: bool(w.session.documents), timeout=10000)
+
+
+def _red(view, x: float, y: float) -> bool:
+    image = view.grab().toImage()
+    p = view.image_to_view(x, y).toPoint()
+    c = image.pixelColor(p)
+    return c.red() > c.green() + 25
+
+
+@pytest.fixture
+def win(qtbot, monkeypatch):
+    from labeldesk.qt.main_window import MainWindow
+    monkeypatch.setattr(MainWindow, "show_labeling_guide_once", lambda self: None)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    yield w
+    w.close()
+
+
+def test_open_reads_annotations_once_after_the_window_shows(qtbot, win, many, monkeypatch):
+    seen, state = _reads(monkeypatch)
+    state["window"] = win
+    _open(qtbot, win, many)
+    assert len(seen) == 1 and seen[0][1], seen             # one read, and the window was up
+    doc = next(iter(win.session.documents.values()))
+    assert doc.count == N
+    seen.clear()
+    _open(qtbot, win, many)                                   # reopen in the running window
+    assert len(seen) == 1, seen
+    win.session.refresh()                                     # what panels and signals used to trigger
+    win._on_session_annotations_changed()
+    win.viewport.set_plane(win.viewport.plane)
+    assert len(seen) == 1
+
+
+def test_polygons_are_painted_and_follow_edits(qtbot, win, many):
+    _open(qtbot, win, many)
+    view = win.viewport
+    painter = view.overlay
+    qtbot.waitUntil(lambda: _red(view, *_centre(0)), timeout=5000)
+    tl, br = view.view_to_image(QtCore.QPointF(0, 0)), view.view_to_image(QtCore.QPointF(view.width(), view.height()))
+    assert len(painter.visible_indices(tl[0], tl[1], br[0], br[1])) > 1500     # zoomed out: the raster overlay
+    assert _red(view, *_centre(N - 1)) and not _red(view, 3, 3)
+    doc = painter.doc
+    victim = doc.ids[int(painter.rows[100])]
+    x, y = _centre(100)
+    assert _red(view, x, y)
+    win.session.delete([victim], "Delete")                   # the overlay is redrawn where it was
+    assert not _red(view, x, y)
+    win.session.undo_stack.undo()
+    assert _red(view, x, y)
+    win.session.create({"kind": "box", "xyxy": [500, 500, 510, 510]}, "Box")
+    assert not _red(view, 495, 495)
+    view.zoom *= 8                                            # zoomed in: vectors from buckets
+    view.center = _centre(0)
+    view.update()
+    tl, br = view.view_to_image(QtCore.QPointF(0, 0)), view.view_to_image(QtCore.QPointF(view.width(), view.height()))
+    assert len(painter.visible_indices(tl[0], tl[1], br[0], br[1])) < 1500
+    assert _red(view, *_centre(0)) and _red(view, *_centre(1))
+    assert not _red(view, _centre(0)[0] + PITCH / 2, _centre(0)[1])          # the gap between squares
+    assert doc.loads == 1
+
+
+def test_annotation_panel_rows_are_virtual(qtbot, win, many, monkeypatch):
+    from labeldesk.qt.panels.annotation_panel import AnnotationModel
+    calls = []
+    real = AnnotationModel.text
+    monkeypatch.setattr(AnnotationModel, "text", lambda self, r: calls.append(r) or real(self, r))
+    _open(qtbot, win, many)
+    panel = win.annotation_panel
+    qtbot.waitUntil(lambda: panel.row_count() == N, timeout=5000)
+    panel.list.viewport().grab()
+    assert isinstance(panel.list, QtWidgets.QListView) and not isinstance(panel.list, QtWidgets.QListWidget)
+    assert 0 < len(set(calls)) < 200                          # only the rows on screen were built
+    first = panel.row_id(0)
+    win.session.select({first})
+    assert [i.data(QtCore.Qt.ItemDataRole.UserRole) for i in panel.list.selectionModel().selectedIndexes()] == [first]
+    win.session.delete([first], "Delete")
+    assert panel.row_count() == N - 1 and panel.row_id(0) != first
+    panel.filter.setText("nothing like this")
+    assert panel.row_count() == 0
+    panel.filter.setText("")
+    assert panel.row_count() == N - 1
