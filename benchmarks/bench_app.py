@@ -13,7 +13,7 @@ APP-3  spawn → first complete paint with every polygon drawn (window grabbed a
 APP-4  peak RSS of the app with N open (≤ 0.6 GiB at 100k) and of the labelme import of N
        (≤ 0.5 GiB at 100k).
 PEER-1 labelme (from PyPI, in its own venv: --peer-venv or $LABELDESK_PEER_VENV, default
-       /work/bench-venv-labelme; the row is skipped with a message when absent) opening the same
+       ~/.cache/labeldesk/bench-venv-labelme; the row is skipped with a message when absent) opening the same
        labelme file in the same run: labelme ÷ labeldesk per row.
 
 Data (4096² image, N random 32-vertex stars, 1920×1080 window): benchmarks/app_data.py, cached.
@@ -97,7 +97,7 @@ def absolute(bench_id: str, label: str, ours: list[float], target: str, base: li
 
 
 def peer_python(arg: str | None) -> str | None:
-    venv = Path(arg or os.environ.get("LABELDESK_PEER_VENV") or "/work/bench-venv-labelme")
+    venv = Path(arg or os.environ.get("LABELDESK_PEER_VENV") or "~/.cache/labeldesk/bench-venv-labelme").expanduser()
     py = venv / "bin" / "python"
     if not py.exists():
         return None
@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--n", type=int, nargs="+", default=[10000, 100000])
     ap.add_argument("--peer-venv", help="venv with labelme installed (default $LABELDESK_PEER_VENV or "
-                                        "/work/bench-venv-labelme)")
+                                        "~/.cache/labeldesk/bench-venv-labelme)")
     ap.add_argument("--peer-repeats", type=int, default=1)
     ap.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where benchmark data is cached")
     ap.add_argument("--only", default="APP-1,APP-2,APP-3,APP-4,PEER-1")
@@ -136,8 +136,8 @@ def main() -> None:
         print(row("APP-1", "start to main window with a project open", app1, bare, "<= 1.5x B31"))
     peer = peer_python(a.peer_venv)
     if "PEER-1" in only and peer is None:
-        print("PEER-1  skipped: no labelme venv (create one: python -m venv /work/bench-venv-labelme && "
-              "/work/bench-venv-labelme/bin/pip install labelme; or pass --peer-venv)")
+        print("PEER-1  skipped: no labelme venv (create one: python -m venv ~/.cache/labeldesk/bench-venv-labelme && "
+              "~/.cache/labeldesk/bench-venv-labelme/bin/pip install labelme; or pass --peer-venv)")
     for n in a.n:
         folder = prepare(n, a.dir)
         project = str(folder / "project")

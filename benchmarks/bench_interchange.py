@@ -1,4 +1,5 @@
-"""ANN-8: bulk import of 100,000 annotations (COCO; labelme and YOLO with --all).
+"""ANN-8: bulk import of 100,000 annotations (COCO; labelme and YOLO with --all); ANN-9: the COCO
+dataset export of the same project (B28: the rows read and dumped as COCO JSON by hand).
 
     python benchmarks/bench_interchange.py [--n 100000] [--images 500] [--all] [--profile]
 
@@ -139,6 +140,28 @@ def export_as(project: Project, fmt: str, dest: Path) -> None:
     export(project, fmt, dest)
 
 
+def export_baseline(store: Path, dest: Path) -> float:
+    """B28: the annotation rows read with sqlite3 and written as the same COCO document shape
+    (a box or polygon segmentation, bbox, area from the row's bounds) with json.dumps: what an
+    export costs without per-class ids, conversions, checks and the report."""
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(store)
+    images: dict[str, int] = {}
+    anns = []
+    for i, (aid, asset, cls, geometry, x0, y0, x1, y1) in enumerate(conn.execute(
+            "SELECT id, asset_id, class_id, geometry, x0, y0, x1, y1 FROM annotations WHERE deleted = 0")):
+        g = json.loads(geometry)
+        seg = [[v for p in g["shell"] for v in p]] if g["kind"] == "polygon" else [[x0, y0, x1, y0, x1, y1, x0, y1]]
+        anns.append({"id": i + 1, "image_id": images.setdefault(asset, len(images) + 1), "category_id": 1,
+                     "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0), "iscrowd": 0,
+                     "segmentation": seg})
+    conn.close()
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "instances_default.json").write_text(json.dumps({"images": [{"id": v} for v in images.values()],
+                                                             "annotations": anns, "categories": []}))
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
@@ -159,6 +182,12 @@ def main() -> None:
     t, n = ours(project, src, "coco", args.profile)
     print(f"ANN-8   {'COCO import of ' + str(n) + ' annotations':<44} ours {t:7.2f} s | B27 {b:7.2f} s | "
           f"ratio {t / b:5.2f}x  (target <= 1.5x)")
+    t0 = time.perf_counter()
+    export_as(project, "coco", tmp / "export-coco")
+    te = time.perf_counter() - t0
+    be = export_baseline(tmp / "ours" / STORE_NAME, tmp / "export-base")
+    print(f"ANN-9   {'COCO dataset export of ' + str(n) + ' annotations':<44} ours {te:7.2f} s | B28 {be:7.2f} s | "
+          f"ratio {te / be:5.2f}x")
     if args.all:
         for fmt in ("labelme", "yolo-seg"):
             dest = tmp / f"out-{fmt}"

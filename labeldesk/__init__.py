@@ -1,3 +1,3 @@
 """labeldesk: offline-first desktop annotation."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -63,25 +63,29 @@ def cmd_add(args: argparse.Namespace) -> int:
             progress.cancel()
             print("cancelled", file=sys.stderr)
             return 130
-        for asset in report.added:
-            print(f"added    {asset.kind:<8} {asset.name}  ({_dims(asset)})")
-        for asset in report.linked:
-            print(f"found    {asset.kind:<8} {asset.name}  (a shared asset: its files are now on this machine)")
-        for path, reason in report.refused:
-            print(f"refused  {path}: {reason}")
-        for name, reason in report.review:
-            print(f"review   {name}: {reason}")
+        from labeldesk.core.import_summary import lines
+        for line in lines(report):
+            print(line)
         print(report.summary())
         return 0 if report.added or report.linked or not report.refused else 1
 
 
+def cmd_locate(args: argparse.Namespace) -> int:
+    from labeldesk.core.relink import auto_link, locate
+    with _open(args) as project:
+        progress = Progress(ProgressBar() if not args.quiet else None)
+        report = locate(project, args.folders, progress) if args.folders else auto_link(project, progress)
+        for asset in report.linked:
+            print(f"found    {asset.kind:<8} {asset.name}")
+        for name in report.missing:
+            print(f"missing  {name}")
+        print(report.summary())
+        return 0 if not report.missing else 1
+
+
 def _dims(a: Any) -> str:
-    parts = [f"{a.width}x{a.height}"]
-    if a.depth > 1:
-        parts.append(f"{a.depth} slices")
-    if a.frames > 1:
-        parts.append(f"{a.frames} frames")
-    return ", ".join(parts) + f", {a.dtype}"
+    from labeldesk.core.import_summary import dimensions
+    return dimensions(a)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -185,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-unsafe-location", action="store_true", help=unsafe_help)
 
+    p = command("locate", cmd_locate, "find the files of assets that are not on this machine (a joiner's "
+                "copy): at the path recorded when they were added, or under the folders given; matched by content")
+    p.add_argument("project", metavar="DIR", help="project folder")
+    p.add_argument("folders", metavar="FOLDER", nargs="*", help="folders to search (default: the recorded paths)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=unsafe_help)
+
     p = command("info", cmd_info, "show a project's contents and verify its op log")
     p.add_argument("project", metavar="DIR", help="project folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -213,6 +224,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A reader that stops early (``labeldesk info … | head``) ends it quietly."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        from labeldesk.console import silence_stdout
+        silence_stdout()
+        return 141                # 128 + SIGPIPE, as a shell tool stopped by a closed pipe
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -49,6 +49,7 @@ def test_errors_are_one_line_and_exit_nonzero(tmp_path):
     assert res.returncode == 1
     assert res.stderr.startswith("labeldesk: error:") and "labeldesk init" in res.stderr
     (tmp_path / "Dropbox").mkdir()
+    (tmp_path / "Dropbox" / ".dropbox").write_text("{}")      # what Dropbox keeps in its folder
     res = run("init", str(tmp_path / "Dropbox" / "p"))
     assert res.returncode == 1 and "synced folder" in res.stderr and "--allow-unsafe-location" in res.stderr
 

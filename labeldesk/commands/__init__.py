@@ -4,4 +4,4 @@ Each module has ``register(command)`` where ``command(name, func, help) -> Argum
 sub-command (see ``labeldesk.cli.build_parser``). Modules import their core code lazily inside the
 command functions so that ``labeldesk --help`` stays fast.
 """
-AREAS = ("sharing", "review", "metrics", "interchange", "releases")
+AREAS = ("sharing", "review", "metrics", "interchange", "releases", "quality", "segments", "models", "desktop")

@@ -17,8 +17,9 @@ UNSAFE_HELP = "allow a project store on a network filesystem or synced folder (r
 
 
 def register(command: Callable[..., Any]) -> None:
-    p = command("import", cmd_import, "import annotations from COCO, YOLO, VOC, CVAT, labelme, CSV, NIfTI "
-                                      "or DICOM SEG files into a project (refused items are reported)")
+    p = command("import", cmd_import, "import annotations from COCO, YOLO, VOC, CVAT, labelme, Label Studio, "
+                                      "MOT, CSV, NIfTI, DICOM SEG or RTSTRUCT files into a project (refused items "
+                                      "are reported)")
     p.add_argument("project", metavar="PROJECT", help="project folder")
     p.add_argument("file", metavar="FILE", help="annotation file, folder or .zip archive")
     p.add_argument("--format", default="auto", metavar="F",
@@ -38,8 +39,9 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE_HELP)
 
-    p = command("export", cmd_export, "export annotations to COCO, YOLO, VOC, CVAT, labelme, CSV, NIfTI or "
-                                      "DICOM SEG (what a format cannot hold is reported)")
+    p = command("export", cmd_export, "export annotations to COCO, YOLO, VOC, CVAT, labelme, Label Studio, "
+                                      "MOT, CSV, NIfTI, DICOM SEG or RTSTRUCT (what a format cannot hold is "
+                                      "reported)")
     p.add_argument("project", metavar="PROJECT", help="project folder")
     p.add_argument("fmt", metavar="FORMAT", help="format name (see `labeldesk formats`)")
     p.add_argument("dest", metavar="DEST", help="output file, folder, or a .zip archive")
@@ -52,14 +54,41 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--until", metavar="T", help="only annotations made or changed before T")
     p.add_argument("--assets", nargs="+", metavar="ASSET", help="only these assets (names or ids)")
     p.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
-    p.add_argument("--polygon-holes", choices=("rings", "rle"),
-                   help="COCO: write polygons with holes as extra rings (default) or as RLE masks")
+    p.add_argument("--polygon-holes", choices=("rle", "rings"),
+                   help="COCO: write polygons with holes as RLE masks (default; what COCO readers read "
+                        "correctly) or as extra rings (COCO readers fill the holes)")
+    p.add_argument("--images", nargs="?", const="copy", choices=("copy", "png", "raw16"),
+                   help="COCO/YOLO/VOC: write the image files too (copy originals; planes of videos and "
+                        "volumes rendered to PNG), every plane as PNG, or volume slices as raw 16-bit PNG")
+    p.add_argument("--window", metavar="C,W|PRESET",
+                   help="window for rendered slices: center,width (e.g. 40,400) or abdomen, lung, bone, "
+                        "brain, soft tissue (default: the series' own window)")
+    p.add_argument("--split", metavar="train=0.8,val=0.2|classification",
+                   help="COCO/YOLO/VOC subsets: fractions by a seeded hash of each asset (stable across "
+                        "exports), or by the asset's classification named train/val/test")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of --split (default 0)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a format option; repeatable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE_HELP)
 
     command("formats", cmd_formats, "list the annotation formats import and export understand")
+
+    p = command("classes", cmd_classes, "list the classes with their stable label values, codes, coded concepts "
+                                        "and keypoints, or change them for one class (--set)")
+    p.add_argument("project", metavar="PROJECT", help="project folder")
+    p.add_argument("--set", metavar="CLASS", dest="target", help="the class to change (name or id)")
+    p.add_argument("--value", type=int, metavar="N", help="its label value (NIfTI voxel value, COCO category id, "
+                   "YOLO index + 1); must be free")
+    p.add_argument("--code", metavar="TEXT", help="its short code ('' clears it)")
+    p.add_argument("--type", dest="concept_type", metavar="SCHEME:CODE:MEANING",
+                   help="coded type for DICOM SEG, e.g. SCT:10200004:Liver ('' clears it)")
+    p.add_argument("--category", dest="concept_category", metavar="SCHEME:CODE:MEANING",
+                   help="coded category, e.g. SCT:123037004:Anatomical Structure")
+    p.add_argument("--keypoints", metavar="A,B,C", help="keypoint names in order ('' clears them)")
+    p.add_argument("--skeleton", metavar="1-2,2-3", help="keypoint skeleton edges (1-based)")
+    p.add_argument("--json", action="store_true", help="print the classes as JSON")
+    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE_HELP)
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -140,8 +169,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from labeldesk.core.formats.selection import parse_time
     options = _options(args.option)
     options["overwrite"] = bool(args.overwrite)
-    if args.polygon_holes:
-        options["polygon_holes"] = args.polygon_holes
+    for key in ("polygon_holes", "images", "window", "split", "seed"):
+        if getattr(args, key, None) is not None:
+            options[key] = getattr(args, key)
     selection = Selection(
         layer=args.layer,
         classes=tuple(c.strip() for c in (args.classes or "").split(",") if c.strip()),
@@ -166,3 +196,46 @@ def cmd_formats(args: argparse.Namespace) -> int:
     for f in formats():
         print(f"{f.name:<13} {'yes' if f.can_import else '-':<7} {'yes' if f.can_export else '-':<7} {f.title}")
     return 0
+
+
+def cmd_classes(args: argparse.Namespace) -> int:
+    from labeldesk.cli import _open
+    from labeldesk.core.errors import LabeldeskError
+    from labeldesk.core.ontology_codes import concept_of, identity_changes
+    from labeldesk.core.ops import OpDraft
+    with _open(args) as project:
+        classes = project.classes()
+        if args.target:
+            found = [c for c in classes if args.target in (c.id, c.name)]
+            if len(found) != 1:
+                raise LabeldeskError(f"no class {args.target!r}" if not found else f"{args.target!r} names "
+                                     f"{len(found)} classes; give its id")
+            try:
+                changes = identity_changes(found[0], value=args.value, code=args.code, concept_type=args.concept_type,
+                                           concept_category=args.concept_category, keypoints=args.keypoints,
+                                           skeleton=args.skeleton)
+            except ValueError as exc:
+                raise LabeldeskError(str(exc)) from None
+            if changes:
+                project.apply(OpDraft("ontology.class.update", found[0].id, {"set": changes},
+                                      reason="class identity edited"))
+            classes = project.classes()
+        rows = []
+        for c in classes:
+            concept, standard = concept_of(c.name, c.concept, c.code, c.value or 0)
+            rows.append({"id": c.id, "name": c.name, "value": c.value, "code": c.code,
+                         "type": concept["type"] if standard else None, "own_concept": bool(c.concept),
+                         "keypoints": c.keypoints or None, "merged": bool(c.merged_into), "deprecated": c.deprecated})
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            return 0
+        print(f"{'value':>5}  {'code':<10} {'class':<24} coded type (DICOM SEG)")
+        for r in sorted(rows, key=lambda r: (r["value"] is None, r["value"] or 0)):
+            t = r["type"]
+            coded = f"{t['scheme']} {t['value']} {t['meaning']}" + ("" if r["own_concept"] else " (default table)") \
+                if t else "-"
+            state = " [merged]" if r["merged"] else " [deprecated]" if r["deprecated"] else ""
+            kp = f"  keypoints: {', '.join(r['keypoints'].get('names', []))}" if r["keypoints"] else ""
+            print(f"{r['value'] if r['value'] is not None else '-':>5}  {r['code'] or '-':<10} "
+                  f"{r['name'] + state:<24} {coded}{kp}")
+        return 0

@@ -1,6 +1,8 @@
 """`labeldesk metrics`: inter-annotator agreement of a project's layers (dual labeling)."""
 from __future__ import annotations
 
+from labeldesk.core.numbering import plane_label
+
 import argparse
 import csv
 import io
@@ -105,7 +107,7 @@ def _asset_report(project: Any, args: argparse.Namespace) -> str:
     for layer in (la, lb):
         for ann in project.annotations(asset.id, layer_id=layer.id):
             other, iou = partner.get(ann.id, (None, None))
-            rows.append({"annotation_id": ann.id, "layer": layer.name, "plane": ann.plane.key(),
+            rows.append({"annotation_id": ann.id, "layer": layer.name, "plane": plane_label(ann.plane),
                          "kind": ann.geometry.kind, "class": names.get(ann.class_id, "(none)"),
                          "status": status.get(ann.id, "unmatched"), "partner": other,
                          "iou": None if iou is None else round(iou, 6)})
@@ -128,7 +130,7 @@ def _asset_report(project: Any, args: argparse.Namespace) -> str:
 
 
 def _queue_row(report: Any, e: Any) -> dict[str, Any]:
-    return {"asset_id": e.asset_id, "asset": e.asset_name, "plane": e.plane.key() if e.plane else "asset",
+    return {"asset_id": e.asset_id, "asset": e.asset_name, "plane": plane_label(e.plane) if e.plane else "asset",
             "score": round(e.score, 6), "layer_a": report.layer_name(e.layer_a),
             "layer_b": report.layer_name(e.layer_b), "reason": e.reason}
 
@@ -160,7 +162,7 @@ def _csv(report: Any, queue: list[Any], only_queue: bool) -> str:
 
 def _fmt(v: Any) -> str:
     if v is None:
-        return "-"
+        return "n/a"
     if isinstance(v, float):
         return f"{v:.3f}"
     return str(v)

@@ -1,6 +1,8 @@
 """`labeldesk` sub-commands: model predictions (list, accept, reject), queue order, releases."""
 from __future__ import annotations
 
+from labeldesk.core.numbering import plane_dict_label, plane_label
+
 import argparse
 import json
 import sys
@@ -161,7 +163,7 @@ def _print_predictions(project: Any, states: list[Any], as_json: bool) -> None:
         model = (r["model"] or r["layer"]) + (f" {r['version']}" if r["version"] else "")
         plane = r["plane"]
         where = r["asset"] + ("" if plane == {"z": 0, "t": 0, "axis": "axial"}
-                              else f" {plane['axis']} z={plane['z']} t={plane['t']}")
+                              else f" {plane_dict_label(plane)}")
         line = f"{r['id']}  {where}  {r['class'] or '(no class)'} {r['kind']}  score {_fmt(r['score'])}  " \
                f"{model}  {r['status']}"
         for c in r["copies"]:
@@ -191,7 +193,7 @@ def cmd_queue_order(args: argparse.Namespace) -> int:
                                "predictions": it.predictions} for it in items], indent=2))
             return 0
         for rank, it in enumerate(items, 1):
-            plane = "" if it.plane is None else f" {it.plane.axis} z={it.plane.z} t={it.plane.t}"
+            plane = "" if it.plane is None else f" {plane_label(it.plane)}"
             if it.value is None:
                 value, extra = ("no scores" if it.predictions else "no predictions"), ""
             else:

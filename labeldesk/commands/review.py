@@ -7,6 +7,8 @@ Every command checks the acting user's roles exactly as the app does.
 """
 from __future__ import annotations
 
+from labeldesk.core.numbering import index_from_number, plane_label
+
 import argparse
 import json
 import sys
@@ -96,8 +98,10 @@ def register(command: Callable[..., Any]) -> None:
     q.add_argument("asset", metavar="ASSET", help="asset id or name")
     q.add_argument("text", metavar="TEXT", help="what is wrong")
     q.add_argument("--at", required=True, metavar="X,Y", help="the point, image_xy pixels on the plane")
-    q.add_argument("--z", type=int, default=0, help="slice index (volumes)")
-    q.add_argument("--t", type=int, default=0, help="frame / time index")
+    q.add_argument("--slice", type=int, default=1, metavar="N", help="slice number, from 1 as the viewer shows it")
+    q.add_argument("--frame", type=int, default=1, metavar="N", help="frame / time point number, from 1")
+    q.add_argument("--z", type=int, default=None, help=argparse.SUPPRESS)     # 0-based, kept for scripts
+    q.add_argument("--t", type=int, default=None, help=argparse.SUPPRESS)
     q.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="view axis")
     q.add_argument("--annotation", metavar="ID", help="the annotation it is about")
     q = _common(sub.add_parser("comment", help="add a comment", description="add a comment to an issue"))
@@ -324,7 +328,12 @@ def cmd_issue(args: argparse.Namespace) -> int:
                 x, y = (float(v) for v in args.at.split(","))
             except ValueError:
                 raise LabeldeskError(f"--at {args.at!r}: give the point as X,Y (image pixels)") from None
-            iid = issues.open_issue(project, asset_id, Plane(args.z, args.t, args.axis), (x, y), args.text,
+            try:
+                z = args.z if args.z is not None else index_from_number(args.slice, "--slice")
+                t = args.t if args.t is not None else index_from_number(args.frame, "--frame")
+            except ValueError as exc:
+                raise LabeldeskError(str(exc)) from None
+            iid = issues.open_issue(project, asset_id, Plane(z, t, args.axis), (x, y), args.text,
                                     user=me, annotation_id=args.annotation)
             print(f"opened issue {iid}")
         elif args.action == "comment":
@@ -342,7 +351,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
                 print(json.dumps([i.to_dict() for i in found], indent=2))
                 return 0
             for i in found:
-                print(f"[{i.status}] {i.id}  {i.asset_name} {i.plane.axis} z={i.plane.z} t={i.plane.t} "
+                print(f"[{i.status}] {i.id}  {i.asset_name} {plane_label(i.plane)} "
                       f"at ({i.image_xy[0]:g}, {i.image_xy[1]:g})  {i.user_name}: {i.text}")
                 for e in i.events:
                     print(f"    {e.user_name} {e.kind}" + (f": {e.text}" if e.text else ""))

@@ -314,10 +314,13 @@ class Polyline:
 
 @dataclass(frozen=True)
 class Points:
-    """Points or keypoints; ``labels`` optionally names each point (keypoint skeletons)."""
+    """Points or keypoints; ``labels`` optionally names each point (keypoint skeletons) and
+    ``visibility`` optionally says, per point, 2 = visible or 1 = labelled but not visible (COCO's
+    v; a keypoint that is not labelled at all, v = 0, is simply absent)."""
 
     points: tuple[Point, ...]
     labels: tuple[str, ...] = ()
+    visibility: tuple[int, ...] = ()
     kind = "points"
 
     def __post_init__(self) -> None:
@@ -326,6 +329,9 @@ class Points:
             raise GeometryError("points: at least one point is needed")
         if self.labels and len(self.labels) != len(self.points):
             raise GeometryError("points: one label per point is needed")
+        if self.visibility and (len(self.visibility) != len(self.points)
+                                or any(v not in (1, 2) for v in self.visibility)):
+            raise GeometryError("points: visibility needs one value (1 or 2) per point")
 
     def bounds(self) -> tuple[float, float, float, float]:
         xs, ys = zip(*self.points)
@@ -335,7 +341,7 @@ class Points:
         return 0.0
 
     def translate(self, dx: float, dy: float) -> "Points":
-        return Points(tuple((x + dx, y + dy) for x, y in self.points), self.labels)
+        return Points(tuple((x + dx, y + dy) for x, y in self.points), self.labels, self.visibility)
 
     def to_shapely(self) -> Any:
         from shapely.geometry import MultiPoint
@@ -345,14 +351,19 @@ class Points:
         d: dict[str, Any] = {"kind": self.kind, "points": [list(p) for p in self.points]}
         if self.labels:
             d["labels"] = list(self.labels)
+        if self.visibility and any(v != 2 for v in self.visibility):
+            d["visibility"] = list(self.visibility)
         return d
 
     def clip(self, width: float, height: float) -> "Points | None":
         keep = [(p, i) for i, p in enumerate(self.points) if 0 <= p[0] <= width and 0 <= p[1] <= height]
         if not keep:
             return None
+        if len(keep) == len(self.points):
+            return self
         labels = tuple(self.labels[i] for _, i in keep) if self.labels else ()
-        return Points(tuple(p for p, _ in keep), labels)
+        vis = tuple(self.visibility[i] for _, i in keep) if self.visibility else ()
+        return Points(tuple(p for p, _ in keep), labels, vis)
 
 
 @dataclass(frozen=True)
@@ -479,7 +490,8 @@ def geometry_from_dict(d: dict[str, Any], trusted: bool = False) -> Geometry:
         if kind == "polyline":
             return Polyline(tuple(tuple(p) for p in d["points"]))
         if kind == "points":
-            return Points(tuple(tuple(p) for p in d["points"]), tuple(d.get("labels", ())))
+            return Points(tuple(tuple(p) for p in d["points"]), tuple(d.get("labels", ())),
+                          tuple(int(v) for v in d.get("visibility", ())))
         if kind == "mask":
             x, y, w, h = (int(v) for v in d["bbox"])
             return Mask(x, y, w, h, tuple(int(c) for c in d["counts"]))

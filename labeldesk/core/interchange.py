@@ -16,7 +16,9 @@ Options (``options`` dict; the CLI passes ``--option key=value``):
 * import: ``create_classes`` (bool), ``layer`` (name or id; created if missing), ``gt`` (COCO
   results: the ground-truth file for image ids and categories), ``min_score`` (COCO results),
   ``asset`` (NIfTI/DICOM SEG/CVAT video: the asset to attach to), ``labels`` (NIfTI label table);
-* export: ``overwrite`` (bool), ``polygon_holes`` (COCO: ``rings`` (default) or ``rle``).
+* export: ``overwrite`` (bool), ``polygon_holes`` (COCO: ``rle`` (default) or ``rings``); dataset
+  exports (COCO, YOLO, VOC): ``images`` (``copy``, ``png``, ``raw16``), ``window``, ``split``,
+  ``seed`` (see :mod:`labeldesk.core.formats.dataset`); DICOM SEG import: ``threshold``.
 """
 from __future__ import annotations
 
@@ -120,12 +122,22 @@ def export(project: Any, fmt: str, dest: str | Path, selection: Selection | None
         with _bulk(), OutputTree(dest, overwrite=bool(options.get("overwrite"))) as out:
             write(ctx, out)
             progress.check()
+            if not info.classifications:
+                _unwritten_classifications(ctx, info.name)
             report.files = out.commit()
     except Cancelled:
         report.cancelled = True
         report.exported = 0
         report.by_kind.clear()
     return report
+
+
+def _unwritten_classifications(ctx: ExportContext, fmt: str) -> None:
+    """Asset and frame classifications a format has no place for: listed, never dropped silently."""
+    n = sum(len(ctx.classifications(a)) for a in ctx.assets)
+    if n:
+        ctx.report.note("", f"{n} classification(s) of assets or frames not written: {fmt} has no image-level "
+                            "labels (export them as csv, cvat or label-studio)")
 
 
 def undo_import(project: Any, report: InterchangeReport) -> None:

@@ -37,6 +37,12 @@ class LabelClass:
     merged_into: str | None = None
     sort_order: float = 0.0
     revision: str | None = None
+    # Interchange identity (see ontology_codes): a stable numeric label value (NIfTI voxel value,
+    # COCO category id, YOLO index + 1) and code, coded concepts and a keypoint schema.
+    value: int | None = None
+    code: str | None = None
+    concept: dict[str, Any] = field(default_factory=dict)     # {"category": {...}, "type": {...}}
+    keypoints: dict[str, Any] = field(default_factory=dict)   # {"names": [...], "skeleton": [[1, 2], ...]}
 
 
 def check_attribute_defs(defs: Any, path: str = "attributes") -> list[dict[str, Any]]:
@@ -118,5 +124,53 @@ def check_class_fields(values: dict[str, Any], path: str = "class") -> None:
             raise SchemaError(f"{path}.kinds", f"must be a list drawn from {list(KINDS)}")
     if "attributes" in values:
         check_attribute_defs(values["attributes"], f"{path}.attributes")
+    check_identity_fields(values, path)
     if "guide" in values and not isinstance(values["guide"], dict):
         raise SchemaError(f"{path}.guide", "must be an object (definition, do, dont, examples)")
+
+
+MAX_LABEL_VALUE = 65535          # DICOM SEG segment numbers and uint16 label maps
+
+
+def check_identity_fields(values: dict[str, Any], path: str = "class") -> None:
+    """``value`` (1..65535), ``code`` (short text), ``concept`` (coded concepts), ``keypoints``."""
+    if values.get("value") is not None:
+        v = values["value"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_LABEL_VALUE:
+            raise SchemaError(f"{path}.value", f"must be a whole number from 1 to {MAX_LABEL_VALUE}")
+    if values.get("code") is not None:
+        code = values["code"]
+        if not isinstance(code, str) or not code.strip() or len(code) > 64 or "\\" in code:
+            raise SchemaError(f"{path}.code", "must be a short text (at most 64 characters, no backslash)")
+    if "concept" in values:
+        concept = values["concept"]
+        if not isinstance(concept, dict):
+            raise SchemaError(f"{path}.concept", 'must be an object {"category": {...}, "type": {...}}')
+        for key, c in concept.items():
+            if key not in ("category", "type", "modifier"):
+                raise SchemaError(f"{path}.concept.{key}", "must be category, type or modifier")
+            if not isinstance(c, dict) or not all(isinstance(c.get(k), str) and c.get(k) for k in
+                                                  ("value", "scheme", "meaning")):
+                raise SchemaError(f"{path}.concept.{key}", 'must be {"value": "10200004", "scheme": "SCT", '
+                                                           '"meaning": "Liver"}')
+    if "keypoints" in values:
+        kp = values["keypoints"]
+        if not isinstance(kp, dict):
+            raise SchemaError(f"{path}.keypoints", 'must be an object {"names": [...], "skeleton": [[1, 2], ...]}')
+        names = kp.get("names", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names) \
+                or len(set(names)) != len(names):
+            raise SchemaError(f"{path}.keypoints.names", "must be a list of distinct names")
+        skeleton = kp.get("skeleton", [])
+        if not isinstance(skeleton, list) or not all(
+                isinstance(e, list) and len(e) == 2 and all(isinstance(i, int) and not isinstance(i, bool)
+                                                            and 1 <= i <= len(names) for i in e) for e in skeleton):
+            raise SchemaError(f"{path}.keypoints.skeleton", "must be a list of [i, j] pairs of 1-based point numbers")
+
+
+def next_value(classes: Any, wanted: int | None = None) -> int:
+    """``wanted`` if no class has it, else the lowest value above every class's value."""
+    taken = {c.value for c in classes if c.value is not None}
+    if wanted is not None and 1 <= wanted <= MAX_LABEL_VALUE and wanted not in taken:
+        return wanted
+    return max(taken, default=0) + 1

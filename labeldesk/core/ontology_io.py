@@ -10,7 +10,8 @@ from labeldesk.core.ontology import SchemaError, check_class_fields, missing_req
 from labeldesk.core.ops import OpDraft
 
 FORMAT = "labeldesk-ontology/1"
-FIELDS = ("name", "color", "parent_id", "hotkey", "kinds", "attributes", "guide", "deprecated", "sort_order")
+FIELDS = ("name", "color", "parent_id", "hotkey", "kinds", "attributes", "guide", "deprecated", "sort_order",
+          "value", "code", "concept", "keypoints")
 
 
 def export_ontology(project: Any) -> dict[str, Any]:
@@ -19,7 +20,8 @@ def export_ontology(project: Any) -> dict[str, Any]:
         classes.append({"id": c.id, "name": c.name, "color": c.color, "parent_id": c.parent_id,
                         "hotkey": c.hotkey, "kinds": list(c.kinds), "attributes": list(c.attributes),
                         "guide": c.guide, "deprecated": c.deprecated, "merged_into": c.merged_into,
-                        "sort_order": c.sort_order})
+                        "sort_order": c.sort_order, "value": c.value, "code": c.code, "concept": c.concept,
+                        "keypoints": c.keypoints})
     return {"format": FORMAT, "version": project.ontology_version, "classes": classes}
 
 
@@ -35,6 +37,7 @@ def validate_ontology_json(data: Any) -> None:
     names: set[str] = set()
     seen_ids: set[str] = set()
     hotkeys: dict[str, str] = {}
+    values: dict[int, str] = {}
     for i, c in enumerate(classes):
         path = f"classes[{i}]"
         if not isinstance(c, dict):
@@ -54,6 +57,10 @@ def validate_ontology_json(data: Any) -> None:
             if c["hotkey"] in hotkeys:
                 raise SchemaError(f"{path}.hotkey", f"hotkey {c['hotkey']!r} is used by {hotkeys[c['hotkey']]!r} too")
             hotkeys[c["hotkey"]] = c["name"]
+        if c.get("value") is not None:
+            if c["value"] in values:
+                raise SchemaError(f"{path}.value", f"label value {c['value']} is used by {values[c['value']]!r} too")
+            values[c["value"]] = c["name"]
         if "deprecated" in c and not isinstance(c["deprecated"], bool):
             raise SchemaError(f"{path}.deprecated", "must be true or false")
 
@@ -74,7 +81,8 @@ def import_ontology(project: Any, data: Any) -> tuple[list[OpDraft], list[str]]:
         cid = c.get("id") or by_name.get((parent, c["name"])) or ids.new_id()
         name_to_id[c["name"]] = cid
         mentioned.add(cid)
-        fields = {k: c[k] for k in FIELDS if k in c and k != "parent_id"}
+        fields = {k: c[k] for k in FIELDS if k in c and k != "parent_id"
+                  and not (k in ("value", "code") and c[k] is None)}     # a missing value is never cleared
         fields["parent_id"] = parent
         fields.setdefault("sort_order", float(i))
         if cid not in existing:
@@ -83,7 +91,8 @@ def import_ontology(project: Any, data: Any) -> tuple[list[OpDraft], list[str]]:
         old = existing[cid]
         current = {"name": old.name, "color": old.color, "parent_id": old.parent_id, "hotkey": old.hotkey,
                    "kinds": list(old.kinds), "attributes": list(old.attributes), "guide": old.guide,
-                   "deprecated": old.deprecated, "sort_order": old.sort_order}
+                   "deprecated": old.deprecated, "sort_order": old.sort_order, "value": old.value,
+                   "code": old.code, "concept": old.concept, "keypoints": old.keypoints}
         changed = {k: v for k, v in fields.items() if current.get(k) != v}
         if changed:
             drafts.append(OpDraft("ontology.class.update", cid, {"set": changed}))
@@ -107,7 +116,10 @@ def flagged_annotations(project: Any, asset_id: str | None = None) -> list[tuple
     for aid in assets:
         rows = {r[0]: r[1] for r in project.conn.execute(
             "SELECT id, ontology_version FROM annotations WHERE asset_id = ? AND deleted = 0", (aid,))}
-        for ann in project.annotations(aid):
+        from labeldesk.core.tracks import track_flags
+        anns = project.annotations(aid)
+        per_track = track_flags(anns, {c.id: c.attributes for c in classes.values()})   # once per track
+        for ann in anns:
             cls = classes.get(ann.class_id)
             if cls is None:
                 continue
@@ -117,6 +129,10 @@ def flagged_annotations(project: Any, asset_id: str | None = None) -> list[tuple
                 out.append((ann, f"class {cls.name!r} is deprecated"))
             elif rows.get(ann.id, 0) < _version_of_change(project, changed_at.get(cls.id)):
                 out.append((ann, f"class {cls.name!r} changed after this annotation was made"))
+            if ann.track_id:
+                if ann.id in per_track:
+                    out.append((ann, per_track[ann.id]))
+                continue
             missing = missing_required(list(cls.attributes), ann.attributes)
             if missing:
                 out.append((ann, "missing required: " + ", ".join(missing)))

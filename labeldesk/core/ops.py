@@ -117,6 +117,7 @@ class ChangeSet:
     issues: set[str] = field(default_factory=set)       # review issue ids (and their comments)
     conflicts: set[str] = field(default_factory=set)    # sync conflict record ids
     releases: set[str] = field(default_factory=set)
+    segments: set[str] = field(default_factory=set)     # segment ids (3-D label maps)
 
     def update(self, other: "ChangeSet") -> None:
         for name in CHANGE_KINDS:
@@ -127,7 +128,7 @@ class ChangeSet:
 
 
 CHANGE_KINDS = ("assets", "annotations", "classes", "layers", "users", "settings", "reviews", "issues",
-          "conflicts", "releases")
+          "conflicts", "releases", "segments")
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,29 @@ class ActionSpec:
     slot: str
     menu: str
     help: str = ""
+    icon: str = ""
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("open", "&Open project…", "Ctrl+O", "open_project_dialog", "File", "Open a project folder"),
-    ActionSpec("add_files", "&Add files…", "Ctrl+Shift+A", "add_files_dialog", "File", "Add images, videos, DICOM, NIfTI"),
-    ActionSpec("add_folder", "Add &folder…", "Ctrl+Shift+F", "add_folder_dialog", "File", "Add a folder recursively"),
+    ActionSpec("new_project", "&New project…", "Ctrl+N", "files.new_project", "File",
+               "Create a project in a folder of your choice", "new-project"),
+    ActionSpec("open", "&Open project…", "Ctrl+O", "files.open_dialog", "File", "Open a project folder", "open-project"),
+    ActionSpec("close_project", "&Close project", "Ctrl+W", "files.close_project", "File",
+               "Close the project and show the start page", "close"),
+    ActionSpec("open_demo", "Open the &demo", "", "files.open_demo", "File",
+               "A small project with an image, a video, a CT series and a NIfTI volume", "demo"),
+    ActionSpec("add_files", "&Add files…", "Ctrl+Shift+A", "files.add_files", "File",
+               "Add images, videos, DICOM, NIfTI (or drop them onto the window)", "add-files"),
+    ActionSpec("add_folder", "Add &folder…", "Ctrl+Shift+F", "files.add_folder", "File",
+               "Add a folder recursively; DICOM can be de-identified first", "add-folder"),
+    ActionSpec("locate_files", "&Locate files…", "", "files.locate_files", "File",
+               "Find the files of assets that are not on this computer (matched by content)", "locate"),
     ActionSpec("import_annotations", "&Import annotations…", "Ctrl+Shift+I", "team.import_annotations", "File",
                "COCO, YOLO, VOC, CVAT, labelme, CSV, NIfTI label maps, DICOM SEG"),
     ActionSpec("export_annotations", "&Export annotations…", "Ctrl+Shift+E", "team.export_annotations", "File",
                "Write the final layer, or one layer, in an annotation format"),
+    ActionSpec("settings", "Se&ttings…", "Ctrl+,", "show_settings", "File",
+               "Theme, mouse wheel, sync interval, who you act as", "settings"),
     ActionSpec("quit", "&Quit", "Ctrl+Q", "close", "File"),
     ActionSpec("layout_1x1", "Layout 1×1", "Ctrl+1", "layout_1x1", "View", "One viewport"),
     ActionSpec("layout_1x2", "Layout 1×2", "Ctrl+2", "layout_1x2", "View", "Two side by side"),
@@ -35,7 +48,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("fit", "&Fit to window", "F", "viewport.fit", "View", "Zoom to fit the whole plane"),
     ActionSpec("zoom_in", "Zoom &in", "+", "viewport.zoom_in", "View"),
     ActionSpec("zoom_out", "Zoom &out", "-", "viewport.zoom_out", "View"),
-    ActionSpec("slice_next", "Next slice", "Up", "viewport.next_slice", "View", "Wheel with Ctrl also steps"),
+    ActionSpec("slice_next", "Next slice", "Up", "viewport.next_slice", "View", "The wheel pages slices on volumes"),
     ActionSpec("slice_prev", "Previous slice", "Down", "viewport.prev_slice", "View"),
     ActionSpec("slice_next10", "Slice +10", "PgUp", "viewport.next_slice_10", "View"),
     ActionSpec("slice_prev10", "Slice −10", "PgDown", "viewport.prev_slice_10", "View"),
@@ -101,10 +114,16 @@ def build_actions(window: QtWidgets.QMainWindow) -> dict[str, QtGui.QAction]:
         menu = menus.get(spec.menu)
         if menu is None:
             menu = menus[spec.menu] = window.menuBar().addMenu(f"&{spec.menu}")
+            menu.setToolTipsVisible(True)         # a disabled action says why (the role it needs)
         action = QtGui.QAction(spec.text, window)
+        action.setObjectName(f"action_{spec.id}")
+        if spec.icon:
+            from labeldesk.qt.icons import set_icon
+            set_icon(action, spec.icon)
         if spec.shortcut:
             action.setShortcut(QtGui.QKeySequence(spec.shortcut))
         action.setStatusTip(spec.help)
+        action.setToolTip(f"{spec.text.replace('&', '')} ({spec.shortcut})" if spec.shortcut else spec.text.replace("&", ""))
         action.triggered.connect(lambda _=False, slot=spec.slot: call(window, slot))
         menu.addAction(action)
         out[spec.id] = action

@@ -354,14 +354,14 @@ class EditSession(QtCore.QObject):
         keyframe and re-interpolates its neighbours."""
         from labeldesk.core.errors import LabeldeskError
         from labeldesk.core.geometry import GeometryError
-        from labeldesk.core.tracks import link
+        from labeldesk.core.tracks import link_many
         chosen = [self.project.annotation(a) for a in sorted(self.painter.selected)]
-        if len(chosen) != 2:
-            self.message("interpolation needs two annotations on different slices or frames: "
+        if len(chosen) < 2:
+            self.message("a track needs two or more annotations on different slices or frames: "
                          "pick them in the Annotations list (Ctrl+click), then Ctrl+I")
             return
         try:
-            drafts = link(self.project, chosen[0], chosen[1])
+            drafts = link_many(self.project, chosen)
         except (GeometryError, LabeldeskError) as exc:
             self.message(f"interpolation: {exc}")
             return

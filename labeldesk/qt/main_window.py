@@ -7,11 +7,16 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from labeldesk import __version__
-from labeldesk.core.store import repo
 from PySide6 import QtGui
 
+from labeldesk import __version__
+from labeldesk.core.store import repo
+from labeldesk.qt import identity
 from labeldesk.qt.actions import build_actions
+from labeldesk.qt.dialogs.start_page import StartPage
+from labeldesk.qt.icons import set_icon
+from labeldesk.qt.project_files import ProjectFiles
+from labeldesk.qt.window_shell import WindowShell
 from labeldesk.qt.edit_session import TOOLS, EditSession
 from labeldesk.qt.panels.annotation_panel import AnnotationPanel
 from labeldesk.qt.dialogs import ontology_dialogs
@@ -20,12 +25,12 @@ from labeldesk.qt.panels.attribute_panel import AttributePanel
 from labeldesk.qt.panels.ontology_panel import OntologyPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt import window_state
-from labeldesk.qt.viewer import linking
+from labeldesk.qt.viewer import linking, navigation
 from labeldesk.qt.viewer.playback_bar import PlaybackBar
 from labeldesk.qt.viewer.viewport_grid import ViewportGrid
 
 
-class MainWindow(QtWidgets.QMainWindow):
+class MainWindow(WindowShell, QtWidgets.QMainWindow):
     sig_asset_shown = QtCore.Signal(str)
 
     def __init__(self) -> None:
@@ -47,30 +52,52 @@ class MainWindow(QtWidgets.QMainWindow):
         column.setSpacing(2)
         column.addWidget(self.grid, 1)
         column.addWidget(self.playback)
-        self.setCentralWidget(central)
+        self.work = central
+        self.start_page = StartPage()
+        self.pages = QtWidgets.QStackedWidget()
+        self.pages.addWidget(self.start_page)
+        self.pages.addWidget(self.work)
+        self.setCentralWidget(self.pages)
+        self.setAcceptDrops(True)                     # files and folders from the file manager
+        self.files = ProjectFiles(self)
+        self.user_id: str | None = None
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self.asset_panel = AssetPanel()
-        dock = QtWidgets.QDockWidget("Assets", self)
-        dock.setObjectName("assets_dock")
-        dock.setWidget(self.asset_panel)
-        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.add_dock("assets", "Assets", self.asset_panel, "left")
         self.session = EditSession(self.grid.active, self)
         self.session.views = self.grid.visible_views
         self.ontology_panel = OntologyPanel()
         self.annotation_panel = AnnotationPanel()
         self.attribute_panel = AttributePanel()
-        for title, widget, area in (("Classes", self.ontology_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("Annotations", self.annotation_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("Attributes", self.attribute_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
-            d = QtWidgets.QDockWidget(title, self)
-            d.setObjectName(title.lower() + "_dock")
-            d.setWidget(widget)
-            self.addDockWidget(area, d)
+        self.add_dock("classes", "Classes", self.ontology_panel, "right")
+        self.add_dock("annotations", "Annotations", self.annotation_panel, "right")
+        self.add_dock("attributes", "Attributes", self.attribute_panel, "right")
         self.readout = QtWidgets.QLabel()
         self.statusBar().addPermanentWidget(self.readout, 1)
+        self.identity_label = identity.IdentityLabel()
+        self.identity_label.sig_clicked.connect(self.show_settings)
+        self.statusBar().addPermanentWidget(self.identity_label)
         from labeldesk.qt.team import TeamDocks
         self.team = TeamDocks(self)
+        from labeldesk.qt.dialogs.settings_dialog import sync_interval_s
+        self.team.sync.worker.timer.setInterval(sync_interval_s() * 1000)
         self.actions_by_id = build_actions(self)
+        self._build_file_menu()
+        self._scope_viewer_keys()
         self._build_tools()
+        navigation.install(self)
+        self._build_panels_menu()
+        self.start_page.sig_new.connect(self.files.new_project)
+        self.start_page.sig_open.connect(self.files.open_dialog)
+        self.start_page.sig_demo.connect(self.files.open_demo)
+        self.start_page.sig_open_path.connect(self.files.open)
+        from labeldesk.qt import extensions
+        for problem in extensions.install_all(self):
+            self.statusBar().showMessage(f"extension not loaded: {problem}", 15000)
+        from labeldesk.qt.model_docks import ModelDocks
+        self.models = ModelDocks(self)
+        from labeldesk.qt.quality_docks import QualityDocks
+        self.quality = QualityDocks(self)
         self.asset_panel.sig_asset_selected.connect(self._on_asset_panel_asset_selected)
         for view in self.grid.views:
             self._wire_view(view)
@@ -81,7 +108,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.sig_annotations_changed.connect(self._on_session_annotations_changed)
         self.session.sig_document_changed.connect(self.annotation_panel.apply_change)
         self.session.sig_selection_changed.connect(self._on_session_selection_changed)
-        self.attribute_panel.sig_attributes_edited.connect(self.session.set_attributes)
+        from labeldesk.qt.tracks_dock import TracksDock
+        self.tracks = TracksDock(self)
+        self.attribute_panel.sig_attributes_edited.connect(
+            lambda aid, values: self.tracks.edit_attributes(aid, values) or self.session.set_attributes(aid, values))
         self.attribute_panel.sig_class_edited.connect(self._on_attribute_panel_class_edited)
         self.ontology_panel.sig_menu_requested.connect(
             lambda cid, pos: ontology_dialogs.context_menu(self, cid, pos))
@@ -91,6 +121,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
         self.annotation_panel.sig_opacity_changed.connect(self._on_annotation_panel_opacity_changed)
         self.annotation_panel.sig_lock_requested.connect(self._on_annotation_panel_lock_requested)
+        self._show_start_page()                # until a project is open
 
     # ---- the viewport grid ----------------------------------------------------------------------
     @property
@@ -110,6 +141,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.sig_crosshair_requested.connect(self._on_view_crosshair_requested)
         view.sig_clicked.connect(lambda v, image_xy: self.team.set_pointer(v, image_xy))
         view.sig_plane_changed.connect(lambda _p, v=view: self.session.refresh_view(v))
+        navigation.wire(self, view)
 
     def _propagate(self, source_view: Any, what: str) -> None:
         linking.propagate(self, source_view, what)
@@ -177,10 +209,15 @@ class MainWindow(QtWidgets.QMainWindow):
         """Tools toolbar (single-key shortcuts), undo/redo, and class hotkeys 1–9."""
         bar = self.addToolBar("Tools")
         bar.setObjectName("tools_toolbar")
+        bar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonIconOnly)   # names on hover; no shifting
+        bar.setIconSize(QtCore.QSize(22, 22))
         group = QtGui.QActionGroup(self)
         self.tool_actions: dict[str, QtGui.QAction] = {}
         for cls in TOOLS:
             act = QtGui.QAction(f"{cls.label} ({cls.shortcut})", self, checkable=True)
+            set_icon(act, cls.name)
+            act.setToolTip(f"{cls.label} ({cls.shortcut})")
+            act.setObjectName(f"tool_{cls.name}")
             act.setShortcut(QtGui.QKeySequence(cls.shortcut))
             act.triggered.connect(lambda _=False, n=cls.name: self.session.set_tool(n))
             group.addAction(act)
@@ -193,9 +230,11 @@ class MainWindow(QtWidgets.QMainWindow):
         undo.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
         redo = self.session.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence("Ctrl+Y")])
-        for act in (undo, redo):
+        for act, name in ((undo, "undo"), (redo, "redo")):
+            set_icon(act, name)
             bar.addAction(act)
         edit_menu = QtWidgets.QMenu("&Edit", self)
+        edit_menu.setToolTipsVisible(True)
         self.menuBar().insertMenu(self.menuBar().actions()[1], edit_menu)     # File, Edit, View, Help
         edit_menu.addActions([undo, redo])
         edit_menu.addSeparator()
@@ -209,20 +248,32 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("Import ontology JSON…", "", lambda: ontology_dialogs.import_json(self)),
                 ("Export ontology JSON…", "", lambda: ontology_dialogs.export_json(self)),
                 ("Add class…", "", lambda: ontology_dialogs.add_class(self)),
+                ("Next keyframe of the track", "Alt+.", lambda: self.jump_keyframe(+1)),
+                ("Previous keyframe of the track", "Alt+,", lambda: self.jump_keyframe(-1)),
                 ("Classify this slice/frame as the active class", "Ctrl+K", lambda: self.session.classify("plane")),
                 ("Classify the whole asset as the active class", "Ctrl+Shift+K", lambda: self.session.classify("asset"))):
             act = edit_menu.addAction(text, slot)
+            if text.startswith(("Import ontology", "Add class")):
+                self.actions_by_id["import_ontology" if text.startswith("Import") else "add_class"] = act
             if keys:
                 act.setShortcut(QtGui.QKeySequence(keys))
+                # the viewports and the annotation list (Ctrl+click rows, then Ctrl+I)
                 act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-                self.viewport.addAction(act)
-        self.addToolBarBreak()
+                self.grid.addAction(act)
+                self.annotation_panel.addAction(act)
         layouts = self.addToolBar("Layout")
         layouts.setObjectName("layout_toolbar")
+        layouts.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonIconOnly)
+        layouts.setIconSize(QtCore.QSize(22, 22))
         for key in ("layout_1x1", "layout_1x2", "layout_2x1", "layout_2x2", "layout_1x3", "mpr"):
             act = self.actions_by_id[key]
+            set_icon(act, key)
             act.setIconText("MPR" if key == "mpr" else key.split("_")[1].replace("x", "×"))
             layouts.addAction(act)
+        self.addToolBarBreak()
+        from labeldesk.qt.tools.options_bar import ToolOptionsBar
+        self.tool_options = ToolOptionsBar(self.session, self)
+        self.addToolBar(self.tool_options)
         view_menu = next(a.menu() for a in self.menuBar().actions() if a.text() == "&View")
         view_menu.addSeparator()
         for key, text in self.LINKS:
@@ -231,18 +282,7 @@ class MainWindow(QtWidgets.QMainWindow):
             act.toggled.connect(lambda on, k=key: self.links.__setitem__(k, on))
             self.actions_by_id[f"link_{key}"] = act
         view_menu.addAction("Show layer in this viewport…", self.show_layer_in_viewport)
-        bar.addSeparator()
-        self.threshold_low, self.threshold_high = QtWidgets.QDoubleSpinBox(), QtWidgets.QDoubleSpinBox()
-        for box, value in ((self.threshold_low, -100.0), (self.threshold_high, 200.0)):
-            box.setRange(-100000, 100000)
-            box.setValue(value)
-            box.setToolTip("Threshold tool range (physical units, e.g. HU)")
-            box.valueChanged.connect(lambda _v: self.session.set_threshold_range(
-                self.threshold_low.value(), self.threshold_high.value()))
-        bar.addWidget(QtWidgets.QLabel(" Threshold "))
-        bar.addWidget(self.threshold_low)
-        bar.addWidget(self.threshold_high)
-        self.session.set_threshold_range(self.threshold_low.value(), self.threshold_high.value())
+        self.threshold_low, self.threshold_high = self.tool_options.threshold_low, self.tool_options.threshold_high
         self.undo_action, self.redo_action = undo, redo
         for digit in "123456789":
             sc = QtGui.QShortcut(QtGui.QKeySequence(digit), self)
@@ -254,12 +294,16 @@ class MainWindow(QtWidgets.QMainWindow):
         doc = self.session.documents.get(self.current_asset_id) if self.project is not None else None
         if doc is None:
             self.annotation_panel.set_document(None, None, {}, {}, set(), set())
+            self.tracks.rows_for_list([], {})
             return
         names = {c.id: c.name for c in self.project.classes()}
         authors = {u.id: u.name for u in self.project.users()}
         from labeldesk.core.op_types.classifications import classifications
         self.annotation_panel.set_document(doc, self.session.visible_layers(doc.asset_id), names, authors,
                                            self.session.painter.hidden, self.session.locked)
+        layers = self.session.visible_layers(doc.asset_id)
+        self.tracks.rows_for_list([doc.annotation(int(r)) for r in doc.live_rows(layers) if doc.tracks[int(r)]],
+                                  names)
         self.annotation_panel.show_classifications(classifications(self.project.conn, self.current_asset_id),
                                                    self.viewport.plane)
         self.annotation_panel.show_selection(self.session.painter.selected)
@@ -296,6 +340,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _refresh_side_panels(self) -> None:
         self.ontology_panel.set_classes(self.project.classes() if self.project else [])
+        if self.project is not None and self.user_id is not None:      # roles may have changed (sync)
+            self.identity_label.show_user(self.project, self.user_id)
+            self.gate_actions()
         self._show_attributes(self.session.painter.selected)
         self.team.refresh_panels()
 
@@ -318,28 +365,61 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.select({annotation.id})
 
     # ---- project ------------------------------------------------------------------------------
+    def _close_current(self) -> None:
+        if self.project is None:
+            return
+        self._save_view_state()
+        self._save_layout()
+        for v in self.grid.views:
+            v.set_source(None)
+            v.asset_id = None
+        self._release_unused_sources()
+        self.team.detach()
+        self.project.close()
+        self.project = None
+        self.current_asset_id = None
+
     def open_project(self, root: str | Path) -> None:
         from labeldesk.core.project import Project
-        if self.project is not None:
-            self._save_view_state()
-            for v in self.grid.views:
-                v.set_source(None)
-                v.asset_id = None
-            self._release_unused_sources()
-            self.team.detach()
-            self.project.close()
+        self._close_current()
         self.project = Project.open(root)
         self.setWindowTitle(f"{self.project.name} — labeldesk")
+        self.pages.setCurrentWidget(self.work)
+        self._set_work_visible(True)
+        user_id, note = identity.chosen_user(self.project)
+        self.project.user_id = user_id
         self.session.set_project(self.project)
         self.team.attach(self.project)
+        self._apply_user(user_id, note)
+        self.docks["annotations"].raise_()          # unless this user's remembered layout says otherwise
+        self._restore_layout()
+        self.files.opened(self.project.root)
+        self.models.attach(self.project)
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
         if ids:
-            self.asset_panel.select(ids[0])
+            if not window_state.restore_session(self):
+                self.asset_panel.select(ids[0])
         else:
-            self.viewport.set_message("This project has no assets yet: File ▸ Add files… (Ctrl+Shift+A)")
+            self.viewport.set_message("This project has no assets yet: drop files or folders here, "
+                                      "or File ▸ Add files… (Ctrl+Shift+A)")
+        self.files.link_recorded_paths()
+
+    def close_project(self) -> None:
+        """File ▸ Close project: back to the start page (nothing to save: edits are saved as made)."""
+        self._close_current()
+        self.session.set_project(None)
+        self.team.review_panel.set_project(None)
+        self.asset_panel.list.blockSignals(True)
+        self.asset_panel.set_assets([], {})
+        self.asset_panel.list.blockSignals(False)
+        self.ontology_panel.set_classes([])
+        self.annotation_panel.set_document(None, None, {}, {}, set(), set())
+        self.attribute_panel.show_annotation(None, [], "")
+        self.user_id = None
+        self._show_start_page()
 
     def refresh_assets(self) -> None:
         assets = self.project.assets()
@@ -368,7 +448,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.playback.source_changed()
         self.session.set_asset(asset_id)
         if locator is None:
-            view.set_message(f"{asset.name}: its files are not on this machine")
+            view.set_message(f"{asset.name}: its files are not on this computer.\n"
+                             "File ▸ Locate files… finds them by content under a folder you choose.")
             return
         view.set_message(f"Loading {asset.name}…")
         if locator.get("reader") == "dicom" or str(locator.get("path", "")).endswith(".nii.gz"):
@@ -464,37 +545,22 @@ class MainWindow(QtWidgets.QMainWindow):
         view.set_message(f"{asset.name} could not be opened:\n{message}")
 
     def _on_asset_panel_asset_selected(self, asset_id: str) -> None:
-        self.show_asset(asset_id)
+        if self.project is not None:
+            self.show_asset(asset_id)
 
     # ---- actions ------------------------------------------------------------------------------
-    def open_project_dialog(self) -> None:
-        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open labeldesk project")
-        if path:
-            try:
-                self.open_project(path)
-            except Exception as exc:
-                QtWidgets.QMessageBox.critical(self, "Cannot open project", str(exc))
-
-    def add_files_dialog(self) -> None:
-        files, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Add files to the project")
-        if files:
-            self.add_paths(files)
-
-    def add_folder_dialog(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Add a folder to the project")
-        if folder:
-            self.add_paths([folder])
-
-    def add_paths(self, paths: list[str]) -> TaskRunner | None:
+    def add_paths(self, paths: list[str], deidentify: bool = False) -> TaskRunner | None:
         """Add files/folders on a worker with a cancellable progress dialog; report at the end."""
+        from functools import partial
+
         from labeldesk.core.importer import add_paths
         if self.project is None:
-            QtWidgets.QMessageBox.information(self, "No project", "Open or create a project first.")
+            QtWidgets.QMessageBox.information(self, "No project", "Open a project or make a new one first.")
             return None
         dialog = QtWidgets.QProgressDialog("Adding…", "Cancel", 0, 100, self)
         dialog.setWindowTitle("Adding assets")
         dialog.setMinimumDuration(300)
-        runner = TaskRunner(add_paths, self.project, paths)
+        runner = TaskRunner(partial(add_paths, self.project, paths, deidentify=deidentify))
         self._tasks.add(runner)
         runner.signals.sig_progress.connect(
             lambda d, t, s: (dialog.setMaximum(max(t, 1)), dialog.setValue(d), dialog.setLabelText(s)))
@@ -508,10 +574,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self._tasks.discard(runner)
         self.refresh_assets()
         self.statusBar().showMessage(report.summary(), 10000)
-        if report.refused:
-            details = "\n".join(f"{Path(p).name}: {r}" for p, r in report.refused[:50])
-            QtWidgets.QMessageBox.warning(self, "Some files were not added", f"{report.summary()}\n\n{details}")
         self.last_report = report
+        if report.added and self.current_asset_id is None:
+            self.asset_panel.select(report.added[0].id)
+        if report.refused or report.review:
+            from labeldesk.core.import_summary import lines
+            box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Some files were not added",
+                                        report.summary(), QtWidgets.QMessageBox.StandardButton.Ok, self)
+            box.setInformativeText("\n".join(f"{Path(p).name}: {r}" for p, r in report.refused[:10]))
+            box.setDetailedText("\n".join(lines(report)))      # the same report as `labeldesk add`
+            self.add_report_box = box
+            box.open()
 
     def _on_add_failed(self, message: str, dialog: QtWidgets.QProgressDialog, runner: TaskRunner) -> None:
         dialog.reset()
@@ -553,6 +626,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self._save_view_state()
+        self._save_layout()
         for runner in list(self._tasks):
             runner.cancel()
         QtCore.QThreadPool.globalInstance().waitForDone(5000)

@@ -147,7 +147,8 @@ class TeamDocks:
             return False
         self.sync.attach(w.project)
         self._show("sync")
-        w.statusBar().showMessage(f"Shared through {folder}: {report.published_ops} changes published", 10000)
+        w.statusBar().showMessage(f"Shared through {folder}: {report.published_ops} changes published"
+                                  + "".join(f"; {n}" for n in report.notes), 15000)   # e.g. found a Syncthing folder
         return True
 
     def join_project(self, folder: str | None = None, dest: str | None = None, user: str | None = None) -> bool:
@@ -166,9 +167,11 @@ class TeamDocks:
             if not ok:
                 return False
         try:
-            project, _report = join_share(folder, dest, user=user or None)
+            project, report = join_share(folder, dest, user=user or None)
             project.close()
             w.open_project(dest)
+            if report.notes:
+                w.statusBar().showMessage("; ".join(report.notes), 15000)
         except Exception as exc:
             QtWidgets.QMessageBox.critical(w, "Cannot join the shared project", str(exc))
             return False

@@ -53,17 +53,107 @@ def settings() -> QtCore.QSettings:
     return QtCore.QSettings(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
                             "labeldesk", "labeldesk")
 
+SAVE_DELAY_MS = 200       # view changes are written this long after the last one (a drag writes once)
+
+
+def schedule_save(window: Any) -> None:
+    """Save the view state soon: called on every zoom, pan, slice, frame and W/L change, so a crash
+    (kill -9, power loss) loses at most the last fraction of a second of navigation."""
+    timer = getattr(window, "_view_state_timer", None)
+    if timer is None:
+        timer = QtCore.QTimer(window)
+        timer.setSingleShot(True)
+        timer.setInterval(SAVE_DELAY_MS)
+        timer.timeout.connect(lambda: save_view_state(window))
+        window._view_state_timer = timer
+    if not getattr(window, "_restoring_view", False):
+        timer.start()
+
+
 def save_view_state(window: Any) -> None:
+    """Per asset: the active viewport's zoom, pan, slice, frame, W/L, invert and colour map; per
+    project: the layout, the asset shown and every visible viewport's state (restored on open)."""
     import json
-    if window.project is not None and window.current_asset_id and window.viewport.source is not None:
-        settings().setValue(f"view/{window.project.id}/{window.current_asset_id}",
-                                  json.dumps(window.viewport.view_state()))
+    if window.project is None:
+        return
+    s = settings()
+    view = window.viewport
+    if window.current_asset_id and view.source is not None and view.asset_id == window.current_asset_id:
+        s.setValue(f"view/{window.project.id}/{window.current_asset_id}", json.dumps(view.view_state()))
+    views = [{"asset_id": v.asset_id, "state": v.view_state() if v.source is not None else None}
+             for v in window.grid.visible_views()]
+    session = {"layout": window.grid.layout_name, "asset_id": window.current_asset_id,
+               "active": window.grid.visible_views().index(view) if view in window.grid.visible_views() else 0,
+               "views": views}
+    s.setValue(f"session/{window.project.id}", json.dumps(session))
+    s.sync()                 # on disk now: the point is to survive a crash
+
+
+def last_session(window: Any) -> dict[str, Any] | None:
+    import json
+    raw = settings().value(f"session/{window.project.id}", "")
+    try:
+        session = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if not isinstance(session, dict) or session.get("asset_id") not in set(window.asset_panel.asset_ids()):
+        return None
+    return session
+
+
+def restore_session(window: Any) -> bool:
+    """Show what was on screen when this project was last used (also after a crash): the asset,
+    then the layout (MPR of one volume included) and each viewport's state. False: nothing saved."""
+    session = last_session(window)
+    if session is None:
+        return False
+    asset_id = session["asset_id"]
+    views = session.get("views") or []
+
+    def shown(shown_id: str) -> None:
+        if shown_id != asset_id:
+            return
+        window.sig_asset_shown.disconnect(shown)
+        _restore_layout(window, session, views)
+    window.sig_asset_shown.connect(shown)
+    window._restoring_session = True              # hanging protocols leave a restored session alone
+    try:
+        window.asset_panel.select(asset_id)
+    finally:
+        window._restoring_session = False
+    return True
+
+
+def _restore_layout(window: Any, session: dict[str, Any], views: list[dict[str, Any]]) -> None:
+    from labeldesk.qt.viewer.viewport_grid import LAYOUTS
+    layout = session.get("layout", "1x1")
+    axes = [((v.get("state") or {}).get("plane") or {}).get("axis") for v in views]
+    same = len(views) == 3 and all(v.get("asset_id") == session["asset_id"] for v in views)
+    window._restoring_view = True
+    try:
+        if layout == "1x3" and same and sorted(a or "" for a in axes) == ["axial", "coronal", "sagittal"]:
+            window.show_mpr()
+            for v, saved in zip(window.grid.visible_views(), views):
+                if saved.get("state"):
+                    v.restore_state(saved["state"])
+        elif layout in LAYOUTS and layout != window.grid.layout_name:
+            window.set_layout(layout)
+        active = int(session.get("active", 0))
+        visible = window.grid.visible_views()
+        if 0 <= active < len(visible) and visible[active].source is not None:
+            window.grid.set_active(visible[active])
+    finally:
+        window._restoring_view = False
+
 
 def restore_view_state(window: Any, asset_id: str) -> None:
     import json
     raw = settings().value(f"view/{window.project.id}/{asset_id}", "")
     if raw:
         try:
+            window._restoring_view = True
             window.viewport.restore_state(json.loads(raw))
         except ValueError:
             pass
+        finally:
+            window._restoring_view = False

@@ -100,7 +100,8 @@ def test_mount_table_parsing(tmp_path):
 def test_refuses_synced_folders(tmp_path, monkeypatch):
     monkeypatch.delenv(location.OVERRIDE_ENV, raising=False)
     (tmp_path / "Dropbox").mkdir()
-    with pytest.raises(StoreLocationError, match="synced folder"):
+    (tmp_path / "Dropbox" / ".dropbox").write_text("{}")
+    with pytest.raises(StoreLocationError, match=r"synced folder \(Dropbox: .*\.dropbox\)"):
         Project.create(tmp_path / "Dropbox" / "proj")
     st = tmp_path / "team"
     st.mkdir()

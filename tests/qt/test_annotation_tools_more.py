@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import numpy as np
+
 import json
 import os
 import signal
@@ -50,21 +52,27 @@ def test_ellipse_tool(qtbot, window, ct):
     assert geom == Ellipse((x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2, abs(y1 - y0) / 2)
 
 
-def test_brush_then_eraser_edit_one_mask(qtbot, window, ct):
+def segment_area(window, asset_id, z):
+    """Voxels of the volume's segments on axial slice z (volumes are painted as 3-D segments)."""
+    from labeldesk.core import segments as seg
+    return sum(int(seg.label_map(window.project.conn, s.id)[z].sum()) for s in seg.segments(window.project.conn, asset_id))
+
+
+def test_brush_then_eraser_edit_one_segment(qtbot, window, ct):
+    from labeldesk.core import segments as seg
     view = window.viewport
     window.session.brush_radius = 4
     qtbot.keyClick(view, Key.Key_D)
     drag(qtbot, view, vp(view, 30, 60), vp(view, 70, 60))
-    anns = window.project.annotations(ct.id, Plane(z=8))
-    assert len(anns) == 1 and isinstance(anns[0].geometry, Mask)
-    painted = anns[0].geometry.area()
+    assert window.project.annotations(ct.id, Plane(z=8)) == []          # no mask annotation on a volume
+    assert len(seg.segments(window.project.conn, ct.id)) == 1
+    painted = segment_area(window, ct.id, 8)
     assert painted > 40 * 8 * 0.9
     qtbot.keyClick(view, Key.Key_E)
     drag(qtbot, view, vp(view, 45, 60), vp(view, 55, 60))
-    anns = window.project.annotations(ct.id, Plane(z=8))
-    assert len(anns) == 1 and anns[0].geometry.area() < painted
+    assert len(seg.segments(window.project.conn, ct.id)) == 1 and segment_area(window, ct.id, 8) < painted
     window.undo_action.trigger()
-    assert window.project.annotations(ct.id, Plane(z=8))[0].geometry.area() == painted
+    assert segment_area(window, ct.id, 8) == painted
 
 
 def test_threshold_tool_takes_the_connected_hu_range(qtbot, window, ct):
@@ -74,21 +82,25 @@ def test_threshold_tool_takes_the_connected_hu_range(qtbot, window, ct):
     qtbot.keyClick(view, Key.Key_T)
     spine_y = 64 + 0.2 * 128
     qtbot.mouseClick(view, Btn.LeftButton, NoMod, vp(view, 64.5, spine_y + 0.5))
-    mask = window.project.annotations(ct.id, Plane(z=8))[0].geometry
+    from labeldesk.core import segments as seg
+    [s] = seg.segments(window.project.conn, ct.id)
+    ys, _ = np.nonzero(seg.label_map(window.project.conn, s.id)[8])
     r = 0.05 * 128
-    assert abs(mask.area() - 3.14159 * r * r) < 12 and mask.bounds()[1] >= spine_y - r - 1
+    assert abs(segment_area(window, ct.id, 8) - 3.14159 * r * r) < 12 and ys.min() >= spine_y - r - 1
 
 
-def test_wand_and_grabcut_create_masks(qtbot, window, ct):
+def test_wand_and_grabcut_paint_the_segment(qtbot, window, ct):
+    from labeldesk.core import segments as seg
     view = window.viewport
     view.set_window(0, 2000)
     qtbot.keyClick(view, Key.Key_W)
     qtbot.mouseClick(view, Btn.LeftButton, NoMod, vp(view, 64.5, 64 + 0.2 * 128 + 0.5))
-    assert len(window.project.annotations(ct.id, Plane(z=8))) == 1
+    wand = segment_area(window, ct.id, 8)
+    assert wand > 0 and window.project.annotations(ct.id, Plane(z=8)) == []
     qtbot.keyClick(view, Key.Key_G)
     drag(qtbot, view, vp(view, 50, 78), vp(view, 80, 110))
-    kinds = [a.geometry.kind for a in window.project.annotations(ct.id, Plane(z=8))]
-    assert kinds == ["mask", "mask"]
+    # GrabCut around the spine finds the same bone: it joins the one segment (no second mask)
+    assert len(seg.segments(window.project.conn, ct.id)) == 1 and segment_area(window, ct.id, 8) >= wand
 
 
 def test_attributes_panel_edits_typed_values_and_flags_required(qtbot, window, ct):
@@ -240,11 +252,11 @@ def test_spherical_brush_reaches_neighbouring_slices(qtbot, window, ct):
     qtbot.keyClick(view, Key.Key_Backslash)
     window.session.brush_radius = 8          # 8 px * 0.7 mm = 5.6 mm; slices are 2.5 mm apart
     qtbot.mouseClick(view, Btn.LeftButton, NoMod, vp(view, 40, 60))
-    areas = {z: sum(a.geometry.area() for a in window.project.annotations(ct.id, Plane(z=z))) for z in range(4, 13)}
+    areas = {z: segment_area(window, ct.id, z) for z in range(4, 13)}
     assert areas[8] > areas[7] > areas[6] > 0 and areas[9] == areas[7] and areas[10] == areas[6]
     assert areas[5] == 0 and areas[11] == 0
-    window.undo_action.trigger()
-    assert all(not window.project.annotations(ct.id, Plane(z=z)) for z in range(6, 11))
+    window.undo_action.trigger()                      # one stroke over five slices: one undo step
+    assert all(segment_area(window, ct.id, z) == 0 for z in range(6, 11))
 
 
 def test_video_track_keyframes_and_z_order(qtbot, window, show):

@@ -117,3 +117,23 @@ def test_export_with_a_class_subset(qtbot, project, tmp_path):
     dialog.since_edit.setDateTime(QtCore.QDateTime.currentDateTime().addDays(1))
     qtbot.mouseClick(dialog.run_button, QtCore.Qt.MouseButton.LeftButton)
     assert "exported 0 item(s)" in dialog.summary.text()
+
+
+def test_export_a_trainable_yolo_dataset_from_the_dialog(qtbot, project, tmp_path):
+    car = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", car, {"class": {"name": "car", "color": "#ff0000"}}))
+    asset = project.assets()[0].id
+    project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": asset, "layer_id": project.my_layer_id, "class_id": car,
+        "geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}}}))
+    dialog = ExportDialog(project, dest=str(tmp_path / "ds"))
+    qtbot.addWidget(dialog)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("yolo"))
+    qtbot.keyClicks(dialog.split_edit, "train=1")
+    dialog.images_combo.setCurrentIndex(dialog.images_combo.findData("png"))
+    with qtbot.waitSignal(dialog.sig_finished):
+        qtbot.mouseClick(dialog.run_button, QtCore.Qt.MouseButton.LeftButton)
+    assert (tmp_path / "ds/labels/train/a.txt").read_text().startswith("0 ")
+    assert "train: images/train" in (tmp_path / "ds/data.yaml").read_text()
+    # the asset's pixels are not on this machine: refused by name, labels still written
+    assert any("a.png" in r[1] and "pixels cannot be read" in r[2] for r in dialog.results.rows())

@@ -122,8 +122,17 @@ def test_shortcuts_dialog_lists_actions(qtbot, window, show):
     from labeldesk.qt.dialogs.shortcuts_dialog import ShortcutsDialog
     dlg = ShortcutsDialog(window)
     qtbot.addWidget(dlg)
-    keys = {dlg.table.item(r, 0).text() for r in range(dlg.table.rowCount())}
+    keys = {k for _g, k, _a in dlg.visible_rows()}
     assert {"Up", "PgUp", "Shift+Right", "A", "C", "S", "I", "Ctrl + left drag"} <= keys
+    groups = [dlg.tree.topLevelItem(i).text(0) for i in range(dlg.tree.topLevelItemCount())]
+    assert groups[:3] == ["File", "Edit", "View"] and "Mouse" in groups
+    total = len(dlg.visible_rows())
+    dlg.search.setText("window/level")                    # searchable: keys, actions and notes
+    hits = dlg.visible_rows()
+    assert 0 < len(hits) < total / 4
+    assert ("Mouse", "Ctrl + left drag", "Window/level") in hits
+    dlg.search.setText("ctrl+i")
+    assert {k for _g, k, _a in dlg.visible_rows()} >= {"Ctrl+I"}
 
 
 def test_shortcuts_dialog_lists_every_tool(qtbot, window):
@@ -131,7 +140,7 @@ def test_shortcuts_dialog_lists_every_tool(qtbot, window):
     from labeldesk.qt.edit_session import TOOLS
     dlg = ShortcutsDialog(window)
     qtbot.addWidget(dlg)
-    rows = {dlg.table.item(r, 0).text(): dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())}
+    rows = {k: a for _g, k, a in dlg.visible_rows()}
     for tool in TOOLS:
         assert rows[tool.shortcut] == f"{tool.label} tool"
     assert "Ctrl+I" in rows and "1 … 9" in rows

@@ -74,11 +74,15 @@ def test_return_asks_a_reason_and_refusals_show_in_the_panel(qtbot, setup):
     panel.return_button.click()
     item = workflow.item_state(project.conn, asset, layer)
     assert item.state == "returned" and "misses the edge" in item.note
-    # bob (no reviewer) cannot approve: the panel says so and nothing changes
+    # bob (no reviewer) cannot approve: the buttons are disabled and say which role it needs;
+    # called anyway (a menu shortcut), the refusal names bob and the role, and nothing changes
     bob = _panel(qtbot, project, team["bob"])
     bob.filter.setCurrentIndex(2)                  # mine
     assert bob.select(asset, layer)
-    bob.approve_button.click()
+    assert not bob.approve_button.isEnabled() and not bob.return_button.isEnabled()
+    assert "needs role reviewer or adjudicator" in bob.approve_button.toolTip()
+    assert bob.submit_button.isEnabled()
+    bob.decide("approve")
     assert "bob" in bob.status.text() and "review" in bob.status.text()
     assert workflow.item_state(project.conn, asset, layer).state == "returned"
 

@@ -1,4 +1,5 @@
-"""COCO JSON: boxes, polygons (holes as extra rings, or RLE), RLE masks, keypoints; COCO results.
+"""COCO JSON import (boxes, polygons, RLE masks, keypoints; COCO results); the export is in
+:mod:`labeldesk.core.formats.coco_export`.
 
 Conventions (design/ecosystem.md §1.1): ``bbox`` is ``[x, y, w, h]`` in pixel-edge ``image_xy``;
 polygons are flat ``[x1, y1, x2, y2, ...]`` rings; masks are pycocotools RLE over the whole image
@@ -25,11 +26,9 @@ import numpy as np
 
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
-from labeldesk.core.formats.context import ClassRef, ImportContext
-from labeldesk.core.formats.floats import width_for
-from labeldesk.core.formats.matching import extent, item_name
-from labeldesk.core.formats.selection import ExportContext
-from labeldesk.core.geometry import Box, Ellipse, Mask, Points, Polygon, Polyline, RotatedBox
+from labeldesk.core.formats.context import ClassRef, ImportContext, check_vertices
+from labeldesk.core.formats.matching import extent
+from labeldesk.core.geometry import Mask
 from labeldesk.core.model import Asset, Plane
 
 CHUNK = 5000
@@ -75,6 +74,7 @@ def rings_of(seg: list[Any]) -> list[list[tuple[float, float]]]:
     for k, flat in enumerate(seg):
         if not isinstance(flat, list) or len(flat) % 2 or len(flat) < 6:
             raise ValueError(f"segmentation ring {k} needs an even number (>= 6) of coordinates")
+        check_vertices(len(flat) // 2, f"segmentation ring {k}")
         vals = [float(v) for v in flat]
         rings.append(list(zip(vals[0::2], vals[1::2])))
     return rings
@@ -102,6 +102,15 @@ def polygons_from_rings(rings: list[list[tuple[float, float]]]) -> list[dict[str
             g["holes"] = [[list(p) for p in h] for h in holes]
         out.append(g)
     return out
+
+
+def _rings_mask(rings: list[list[tuple[float, float]]], width: int, height: int) -> np.ndarray:
+    """The union of polygon rings as pycocotools rasterises them (what COCO readers see)."""
+    from pycocotools import mask as cmask
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rle = cmask.merge(cmask.frPyObjects([flat(r) for r in rings], height, width))
+        return cmask.decode(rle).astype(bool)
 
 
 def flat(points: Any) -> list[float]:
@@ -139,7 +148,8 @@ def _key(value: Any) -> Any:
 
 
 def _category_class(ctx: ImportContext, cats: dict[Any, dict[str, Any]], cid: Any, loc: str,
-                    cache: dict[Any, ClassRef | None]) -> ClassRef | None:
+                    cache: dict[Any, ClassRef | None], found: dict[Any, dict[str, list[Any]]] | None = None
+                    ) -> ClassRef | None:
     raw, cid = cid, _key(cid)
     cat = cats.get(cid)
     if cat is None:
@@ -148,10 +158,68 @@ def _category_class(ctx: ImportContext, cats: dict[Any, dict[str, Any]], cid: An
     if cid in cache and cache[cid] is not None:
         return cache[cid]
     defs = cat.get("labeldesk_attributes") if isinstance(cat.get("labeldesk_attributes"), list) else None
+    if defs is None and found and found.get(cid):
+        defs = inferred_definitions(found[cid])
     colour = cat.get("color") if isinstance(cat.get("color"), str) and len(str(cat.get("color"))) == 7 else None
-    ref = ctx.class_for(cat.get("name"), loc, defs, colour)
+    extra: dict[str, Any] = {}
+    names = keypoint_names(cat)
+    if names:
+        skeleton = cat.get("skeleton") if isinstance(cat.get("skeleton"), list) else []
+        extra["keypoints"] = {"names": names, "skeleton": [
+            [int(i), int(j)] for i, j in (e for e in skeleton if isinstance(e, list) and len(e) == 2)
+            if isinstance(i, int) and isinstance(j, int) and 1 <= i <= len(names) and 1 <= j <= len(names)]}
+    if isinstance(cat.get("labeldesk_code"), str):
+        extra["code"] = cat["labeldesk_code"]
+    value = cid if isinstance(cid, int) and not isinstance(cid, bool) and cid >= 1 else None
+    ref = ctx.class_for(cat.get("name"), loc, defs, colour, value=value, extra=extra)
     cache[cid] = ref
     return ref
+
+
+def keypoint_names(cat: dict[str, Any]) -> list[str]:
+    names = cat.get("keypoints")
+    if isinstance(names, list) and names and all(isinstance(n, str) and n for n in names) \
+            and len(set(names)) == len(names):
+        return list(names)
+    return []
+
+
+def inferred_definitions(values: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Attribute definitions for a class the import creates, from the values the file gives."""
+    from labeldesk.core.formats.context import attribute_key
+    defs, keys = [], set()
+    for name, seen in values.items():
+        key = attribute_key(name)
+        if key in keys:
+            continue
+        keys.add(key)
+        present = [v for v in seen if v is not None]
+        if present and all(isinstance(v, bool) for v in present):
+            kind = "bool"
+        elif present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            kind = "number"
+        else:
+            kind = "text"
+        defs.append({"key": key, "type": kind})
+    return defs
+
+
+def _attribute_values(anns: list[Any]) -> dict[Any, dict[str, list[Any]]]:
+    """Per category id, the attribute names (and iscrowd) the file's annotations use."""
+    out: dict[Any, dict[str, list[Any]]] = {}
+    for a in anns:
+        if not isinstance(a, dict):
+            continue
+        cid = _key(a.get("category_id"))
+        if isinstance(a.get("attributes"), dict):
+            for k, v in a["attributes"].items():
+                out.setdefault(cid, {}).setdefault(str(k), []).append(v if isinstance(v, (bool, int, float)) else str(v))
+        if a.get("iscrowd") in (0, 1):
+            out.setdefault(cid, {}).setdefault("iscrowd", []).append(bool(a["iscrowd"]))
+    for cid in list(out):
+        if "iscrowd" in out[cid] and not any(out[cid]["iscrowd"]):
+            del out[cid]["iscrowd"]             # an iscrowd attribute only where a crowd occurs
+    return out
 
 
 def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
@@ -187,6 +255,8 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
                             "coordinates taken as they are")
         targets[im["id"]] = found
     cache: dict[Any, ClassRef | None] = {}
+    found = _attribute_values(anns)
+    tracks: dict[Any, str] = {}
     for i, a in enumerate(anns):
         if i % CHUNK == 0:
             ctx.progress.report(i, len(anns), f"reading {where}")
@@ -201,14 +271,33 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
         target = targets[iid]
         if target is None:
             continue                    # refused with its image
-        cls = _category_class(ctx, cats, a.get("category_id"), loc, cache)
+        cls = _category_class(ctx, cats, a.get("category_id"), loc, cache, found)
         if cls is None:
             continue
         attrs = dict(a["attributes"]) if isinstance(a.get("attributes"), dict) else {}
-        if a.get("iscrowd") == 1 and any(d["key"] == "iscrowd" for d in cls.attributes):
-            attrs.setdefault("iscrowd", True)       # kept where the class has an iscrowd attribute
+        if a.get("iscrowd") == 1:
+            if any(d["key"] == "iscrowd" for d in cls.attributes):
+                attrs.setdefault("iscrowd", True)
+            else:
+                ctx.report.note(loc, f"iscrowd=1 not kept: class {cls.name!r} has no iscrowd attribute (add a "
+                                     "bool attribute 'iscrowd' to keep it)")
+        track = _track(ctx, a, target, tracks)
         for g in geometries(ctx, a, target, loc, cats.get(_key(a.get("category_id"))) or {}):
-            ctx.annotation(loc, target[0], target[1], g, cls, attrs, score=_score(a))
+            ctx.annotation(loc, target[0], target[1], g, cls, attrs, score=_score(a), track_id=track)
+
+
+def _track(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane], tracks: dict[Any, str]) -> str | None:
+    """The track an annotation of a video frame belongs to (COCO-VID ``track_id``)."""
+    asset = target[0]
+    tid = _key(a.get("track_id"))
+    if tid is None or not (asset.kind == "video" or asset.frames > 1):
+        return None
+    from labeldesk.core import ids
+    own = a.get("labeldesk_track")
+    key = (asset.id, tid)
+    if key not in tracks:
+        tracks[key] = own if isinstance(own, str) and own and own not in tracks.values() else ids.new_id()
+    return tracks[key]
 
 
 def _score(a: dict[str, Any]) -> float | None:
@@ -223,8 +312,13 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
     asset, plane = target
     kp = a.get("keypoints")
     has_kp = isinstance(kp, list) and bool(kp) and any(kp[2::3])
+    own = a.get("labeldesk_geometry")
+    if isinstance(own, dict) and own.get("kind") in ("box", "rotated_box", "ellipse", "polygon"):
+        return [own]                    # the exact shape labeldesk wrote (its segmentation is a conversion)
     try:
         shapes: list[dict[str, Any]] = []
+        if has_kp and _is_rect_of(seg, a.get("bbox")):
+            seg = None                  # the rectangle written for keypoint-only objects
         if isinstance(seg, dict):
             w, h, _ = extent(asset, plane)
             arr = rle_to_array(seg, w, h)
@@ -232,9 +326,18 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
                 raise ValueError("the mask is empty")
             shapes = [Mask.from_array(arr).to_dict()]
         elif isinstance(seg, list) and seg:
-            shapes = polygons_from_rings(rings_of(seg))
+            rings = rings_of(seg)
+            shapes = polygons_from_rings(rings)
             if len(shapes) > 1:
-                ctx.report.note(loc, f"segmentation has {len(shapes)} separate parts: imported as {len(shapes)} polygons")
+                # COCO's meaning: one object in several parts (occluded, split). One annotation of
+                # the pixels COCO readers see (pycocotools' union of the rings), not N objects.
+                w, h, _ = extent(asset, plane)
+                arr = _rings_mask(rings, w, h)
+                if not arr.any():
+                    raise ValueError("the segmentation covers no pixel")
+                ctx.report.note(loc, f"segmentation of {len(shapes)} separate parts (one object): imported as one "
+                                     "mask of their pixels")
+                shapes = [Mask.from_array(arr).to_dict()]
         if shapes:
             if has_kp:
                 ctx.report.note(loc, "keypoints imported as a points annotation of their own")
@@ -252,21 +355,42 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
         return []
 
 
+def _is_rect_of(seg: Any, bbox: Any) -> bool:
+    if not (isinstance(seg, list) and len(seg) == 1 and isinstance(seg[0], list) and len(seg[0]) == 8
+            and isinstance(bbox, list) and len(bbox) == 4):
+        return False
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+        xs, ys = [float(v) for v in seg[0][0::2]], [float(v) for v in seg[0][1::2]]
+    except (TypeError, ValueError):
+        return False
+    return set(xs) <= {x, x + w} and set(ys) <= {y, y + h}
+
+
 def _keypoints(kp: list[Any], cat: dict[str, Any]) -> dict[str, Any]:
+    """A points geometry of the labelled keypoints; each keeps its name (the category's, else its
+    1-based slot number) and its visibility, so an unlabelled slot never shifts the others."""
     if len(kp) % 3:
         raise ValueError("keypoints need x, y, v triples")
-    names = cat.get("keypoints") if isinstance(cat.get("keypoints"), list) else None
-    if names is not None and len(names) != len(kp) // 3:
-        names = None
-    pts, labels = [], []
+    check_vertices(len(kp) // 3, "keypoints")
+    names = keypoint_names(cat)
+    if len(names) != len(kp) // 3:
+        names = []          # not the category's layout: by position (slot numbers where one is missing)
+    gaps = not names and any(int(v) == 0 for v in kp[2::3] if isinstance(v, (int, float)))
+    pts, labels, vis = [], [], []
     for j in range(0, len(kp), 3):
-        if kp[j + 2]:
+        v = int(kp[j + 2])
+        if v not in (0, 1, 2):
+            raise ValueError(f"keypoint {j // 3 + 1} has visibility {kp[j + 2]!r} (0, 1 or 2)")
+        if v:
             pts.append([float(kp[j]), float(kp[j + 1])])
-            if names is not None:
-                labels.append(str(names[j // 3]))
+            labels.append(str(names[j // 3]) if names else str(j // 3 + 1))
+            vis.append(v)
     g: dict[str, Any] = {"kind": "points", "points": pts}
-    if labels:
+    if names or gaps:
         g["labels"] = labels
+    if any(v != 2 for v in vis):
+        g["visibility"] = vis
     return g
 
 
@@ -274,7 +398,7 @@ def import_results(ctx: ImportContext, path: Path) -> None:
     """A COCO results list (``[{image_id, category_id, bbox|segmentation, score}, ...]``).
 
     Image ids and category ids are those of the ground-truth file (option ``gt``); without one,
-    string image ids are asset names and category ids are our export's (ontology order + 1)."""
+    string image ids are asset names and category ids are the classes' label values (our export's)."""
     with InputTree(path, ctx.report) as tree:
         name = _json_members(tree)[0]
         results = tree.json(name)
@@ -295,10 +419,10 @@ def import_results(ctx: ImportContext, path: Path) -> None:
             if isinstance(im, dict) and _key(im.get("id")) is not None:
                 images[im["id"]] = ctx.index_find(str(im.get("file_name", "")))
     else:
-        cats = {i + 1: {"id": i + 1, "name": c.name} for i, c in
-                enumerate(c for c in ctx.project.classes() if not c.merged_into)}
-        ctx.report.note(where, "no ground-truth file given (--gt): category ids read as the project's "
-                               "class order (as labeldesk's COCO export writes them)")
+        cats = {c.value: {"id": c.value, "name": c.name} for c in ctx.project.classes()
+                if not c.merged_into and c.value is not None}
+        ctx.report.note(where, "no ground-truth file given (--gt): category ids read as the classes' label "
+                               "values (as labeldesk's COCO export writes them)")
     min_score = float(ctx.options.get("min_score") or 0.0)
     cache: dict[Any, ClassRef | None] = {}
     low = 0
@@ -335,111 +459,6 @@ def import_results(ctx: ImportContext, path: Path) -> None:
 
 
 # ---- export ------------------------------------------------------------------------------------
-def export_coco(ctx: ExportContext, out: Any) -> None:
-    holes_as_rle = str(ctx.options.get("polygon_holes", "rings")).lower() == "rle"
-    images: list[dict[str, Any]] = []
-    anns: list[dict[str, Any]] = []
-    keypoint_names: dict[str, list[str]] = {}
-    labelled: list[tuple[dict[str, Any], str]] = []
-    for asset in ctx.each_asset():
-        for plane, items in ctx.export_planes(asset):
-            w, h, _ = extent(asset, plane)
-            image_id = len(images) + 1
-            images.append({"id": image_id, "file_name": item_name(asset, plane), "width": w, "height": h})
-            for ann in items:
-                entry = ctx.entry(asset, ann)
-                if entry is None:
-                    continue
-                seg = _segment(ctx, asset, ann, w, h, holes_as_rle, keypoint_names.setdefault(entry.id, []))
-                if seg is None:
-                    continue
-                rec = {"id": len(anns) + 1, "image_id": image_id, "category_id": entry.index + 1, **seg}
-                if isinstance(ann.geometry, Points) and ann.geometry.labels:
-                    labelled.append((rec, entry.id))
-                if ann.attributes:
-                    rec["attributes"] = ann.attributes
-                    if ann.attributes.get("iscrowd") is True:
-                        rec["iscrowd"] = 1
-                anns.append(rec)
-                ctx.report.count(ann.geometry.kind)
-    for rec, cid in labelled:       # a class's keypoint names grew after this record was written
-        rec["keypoints"] += [0, 0, 0] * (len(keypoint_names[cid]) - len(rec["keypoints"]) // 3)
-    cats = []
-    for e in ctx.classes:
-        c: dict[str, Any] = {"id": e.index + 1, "name": e.name, "supercategory": e.parent or "", "color": e.color}
-        if e.attributes:
-            c["labeldesk_attributes"] = list(e.attributes)
-        if keypoint_names.get(e.id):
-            c["keypoints"] = keypoint_names[e.id]
-        cats.append(c)
-    doc = {"info": {"description": f"labeldesk export of {ctx.project.name}", "version": "1.0"},
-           "licenses": [], "images": images, "annotations": anns, "categories": cats}
-    out.write("annotations.json", json.dumps(doc, ensure_ascii=False, allow_nan=False))
-
-
-def _bbox(x0: float, y0: float, x1: float, y1: float) -> list[float]:
-    return [x0, y0, width_for(x0, x1), width_for(y0, y1)]
-
-
-def _segment(ctx: ExportContext, asset: Asset, ann: Any, w: int, h: int, holes_as_rle: bool,
-             kp_names: list[str]) -> dict[str, Any] | None:
-    g = ann.geometry
-    if isinstance(g, Box):
-        return {"bbox": _bbox(*g.bounds()), "area": g.area(), "iscrowd": 0, "segmentation": []}
-    if isinstance(g, (RotatedBox, Ellipse)):
-        ctx.converted(asset, ann, f"{g.kind} written as a polygon (COCO has no {g.kind})")
-        pts = g.corners() if isinstance(g, RotatedBox) else g.outline(64)
-        g = Polygon(pts)
-    if isinstance(g, Polygon):
-        if g.holes and holes_as_rle:
-            ctx.converted(asset, ann, "polygon with holes written as an RLE mask (option polygon_holes=rle)")
-            return _segment(ctx, asset, ann.with_(geometry=_rasterised(g, w, h)), w, h, holes_as_rle, kp_names)
-        return {"bbox": _bbox(*g.bounds()), "area": g.area(), "iscrowd": 0,
-                "segmentation": [flat(g.shell)] + [flat(r) for r in g.holes]}
-    if isinstance(g, Mask):
-        rle = mask_to_rle(g, w, h)
-        return {"bbox": [g.x, g.y, g.width, g.height], "area": g.area(), "iscrowd": 0, "segmentation": rle}
-    if isinstance(g, Points):
-        return _keypoint_record(ctx, asset, ann, g, kp_names)
-    if isinstance(g, Polyline):
-        ctx.skip(asset, ann, "COCO cannot hold a polyline")
-        return None
-    ctx.skip(asset, ann, f"COCO cannot hold a {g.kind}")
-    return None
-
-
-def _rasterised(g: Polygon, w: int, h: int) -> Mask:
-    """A polygon with holes as a mask, rasterised by pycocotools (its pixel-edge convention)."""
-    from pycocotools import mask as cmask
-    rles = cmask.frPyObjects([flat(g.shell)], h, w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        shell = cmask.decode(cmask.merge(rles)).astype(bool)
-        for hole in g.holes:
-            shell &= ~cmask.decode(cmask.merge(cmask.frPyObjects([flat(hole)], h, w))).astype(bool)
-    return Mask.from_array(shell)
-
-
-def _keypoint_record(ctx: ExportContext, asset: Asset, ann: Any, g: Points, names: list[str]) -> dict[str, Any]:
-    x0, y0, x1, y1 = g.bounds()
-    bbox = _bbox(x0, y0, x1, y1) if x1 > x0 and y1 > y0 else [x0, y0, 0.0, 0.0]
-    if not g.labels:
-        kp = [v for p in g.points for v in (p[0], p[1], 2)]
-        return {"bbox": bbox, "area": 0.0, "iscrowd": 0, "keypoints": kp, "num_keypoints": len(g.points)}
-    labels = list(g.labels)
-    if len(set(labels)) != len(labels):
-        ctx.converted(asset, ann, "repeated keypoint labels: only the first point of each label is written")
-    for lab in labels:
-        if lab not in names:
-            names.append(lab)
-    at = {}
-    for p, lab in zip(g.points, labels):
-        at.setdefault(lab, p)
-    order = [n for n in names if n in at]
-    if order != list(dict.fromkeys(labels)):
-        ctx.converted(asset, ann, "keypoints written in the order of the class's keypoint names")
-    kp = []
-    for n in names:
-        p = at.get(n)
-        kp += [p[0], p[1], 2] if p is not None else [0, 0, 0]
-    return {"bbox": bbox, "area": 0.0, "iscrowd": 0, "keypoints": kp, "num_keypoints": len(at)}
+def export_coco(ctx: Any, out: Any) -> None:
+    from labeldesk.core.formats.coco_export import export_coco as write
+    write(ctx, out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labeldesk.core import ids
+from labeldesk.core.formats.conversion import fitted, repaired_mask
 from labeldesk.core.geometry import Ellipse, GeometryError, RotatedBox, geometry_from_dict, repair_polygon
 from labeldesk.core.model import Asset, Plane
 from labeldesk.core.ontology import SchemaError, check_attribute_values
@@ -27,6 +28,10 @@ from labeldesk.core.tasks import NO_PROGRESS, Progress
 PALETTE = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
            "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
            "#808000", "#ffd8b1", "#000075", "#808080")
+# Vertices in one ring (or polyline, or points set) that an import accepts: far beyond any drawn
+# or traced outline, and checked by counting before shapely sees the ring (a self-intersecting
+# ring of a million vertices makes GEOS's repair allocate without bound).
+MAX_VERTICES = 100_000
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off", ""}
 
@@ -92,9 +97,22 @@ def attribute_key(name: str) -> str:
     return key if key and not key[0].isdigit() else f"a_{key}"
 
 
+def check_vertices(n: int, what: str = "ring") -> None:
+    """GeometryError for a ring (polyline, point set) with more vertices than an import takes."""
+    if n > MAX_VERTICES:
+        raise GeometryError(f"{what} has {n} vertices, more than the {MAX_VERTICES} an import accepts "
+                            "(simplify it in the tool that made it)")
+
+
 def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     """Bounds of a geometry dict without full validation; GeometryError if malformed."""
     kind = g.get("kind")
+    for key in ("shell", "points"):
+        if isinstance(g.get(key), (list, tuple)):
+            check_vertices(len(g[key]), f"the {kind}" if key == "points" else "the polygon")
+    for hole in g.get("holes") or ():
+        if isinstance(hole, (list, tuple)):
+            check_vertices(len(hole), "a polygon hole")
     try:
         if kind == "box":
             vals = [float(v) for v in g["xyxy"]]
@@ -140,6 +158,7 @@ class ImportContext:
         self._where: list[str] = []
         self._classes = project.classes()
         self._class_cache: dict[str, ClassRef | str] = {}
+        self._new_values: dict[str, tuple[ClassRef, int]] = {}
         self._seen_classifications: set[tuple[Any, ...]] = set()
         self.layer_id = self._target_layer(self.options.get("layer") or layer_name, layer_kind)
 
@@ -177,20 +196,34 @@ class ImportContext:
             return str(exc.args[0])
 
     def class_for(self, name: Any, location: str, attributes: list[dict[str, Any]] | None = None,
-                  colour: str | None = None) -> ClassRef | None:
-        """The class named ``name`` (created if allowed; ``attributes``/``colour`` for a new one)."""
+                  colour: str | None = None, *, value: int | None = None,
+                  extra: dict[str, Any] | None = None) -> ClassRef | None:
+        """The class named ``name`` (created if allowed; ``attributes``/``colour`` for a new one,
+        ``value`` its label value in the file (kept for a new class when no class has it), ``extra``
+        more fields of a new class: ``code``, ``concept``, ``keypoints``, ``kinds``)."""
         key = str(name).strip() if name is not None else ""
         cached = self._class_cache.get(key)
         if cached is None:
-            cached = self._resolve_class(key, location, attributes, colour)
+            cached = self._resolve_class(key, location, attributes, colour, value, extra or {})
             self._class_cache[key] = cached
         if isinstance(cached, str):
             self.report.refuse(location, cached)
             return None
         return cached
 
+    def class_with_value(self, value: int) -> ClassRef | None:
+        """The live class whose label value is ``value`` (made earlier in this import too)."""
+        for c in self._classes:
+            if c.value == value and not c.merged_into and not c.deprecated:
+                return ClassRef(c.id, c.name, tuple(c.kinds), tuple(c.attributes))
+        for ref, v in self._new_values.values():
+            if v == value:
+                return ref
+        return None
+
     def _resolve_class(self, name: str, location: str, attributes: list[dict[str, Any]] | None,
-                       colour: str | None) -> ClassRef | str:
+                       colour: str | None, value: int | None = None,
+                       extra: dict[str, Any] | None = None) -> ClassRef | str:
         if not name:
             return "no class name given"
         by_id = {c.id: c for c in self._classes}
@@ -209,16 +242,28 @@ class ImportContext:
                 c = target
             if c.deprecated:
                 return f"class {name!r} is deprecated"
+            if value is not None and c.value is not None and value != c.value:
+                self.report.note(location, f"the file gives class {c.name!r} the value {value}; its label value "
+                                           f"is {c.value} and stays so (exports write {c.value})")
             return ClassRef(c.id, c.name, tuple(c.kinds), tuple(c.attributes))
         if not self.create_classes:
             return f"class {name!r} is not in the ontology (import with --create-classes to add it)"
         cid = ids.new_id()
         defs = list(attributes or [])
-        self._setup.append(OpDraft("ontology.class.create", cid, {"class": {
-            "name": name, "color": colour or colour_for(name), "kinds": [], "attributes": defs}},
-            reason=self.reason))
+        taken = [c.value for c in self._classes if c.value is not None] + [v for _, v in self._new_values.values()]
+        new_value = value if value is not None and 1 <= value <= 65535 and value not in taken else \
+            max(taken, default=0) + 1
+        if value is not None and new_value != value:
+            self.report.note(location, f"the file's value {value} for {name!r} belongs to another class: the new "
+                                       f"class gets label value {new_value}")
+        fields: dict[str, Any] = {"name": name, "color": colour or colour_for(name), "kinds": [],
+                                  "attributes": defs, "value": new_value}
+        fields.update({k: v for k, v in (extra or {}).items() if k in ("code", "concept", "keypoints", "kinds") and v})
+        self._setup.append(OpDraft("ontology.class.create", cid, {"class": fields}, reason=self.reason))
         self.report.created_classes.append(name)
-        return ClassRef(cid, name, (), tuple(defs))
+        ref = ClassRef(cid, name, tuple(fields["kinds"]), tuple(defs))
+        self._new_values[cid] = (ref, new_value)
+        return ref
 
     # ---- items ---------------------------------------------------------------------------------
     def annotation(self, location: str, asset: Asset, plane: Plane, geometry: dict[str, Any],
@@ -230,10 +275,20 @@ class ImportContext:
         if problem:
             self.report.refuse(location, problem)
             return False
+        try:
+            geometry_bounds(geometry)               # malformed or too many vertices: before any shapely
+        except GeometryError as exc:
+            self.report.refuse(location, str(exc))
+            return False
         kind = geometry.get("kind")
         if cls is not None and cls.kinds and kind not in cls.kinds:
-            self.report.refuse(location, f"class {cls.name!r} allows {list(cls.kinds)}, not {kind}")
-            return False
+            fitted = self._fit(geometry, cls, asset, plane)
+            if fitted is None:
+                self.report.refuse(location, f"class {cls.name!r} allows {list(cls.kinds)}, not {kind}")
+                return False
+            self.report.note(location, f"class {cls.name!r} allows {list(cls.kinds)}: the {kind} imported as a "
+                                       f"{fitted['kind']}")
+            geometry, kind = fitted, fitted["kind"]
         try:
             x0, y0, x1, y1 = geometry_bounds(geometry)
         except GeometryError as exc:
@@ -273,6 +328,9 @@ class ImportContext:
         self._drafts.append(OpDraft("annotation.create", ids.new_id(), {"annotation": ann}, reason=self.reason))
         self._where.append(location)
         return True
+
+    def _fit(self, g: dict[str, Any], cls: ClassRef, asset: Asset, plane: Plane) -> dict[str, Any] | None:
+        return fitted(g, cls.kinds, *extent(asset, plane)[:2])
 
     def classification(self, location: str, asset: Asset, plane: Plane | None, cls: ClassRef) -> bool:
         if plane is not None:
@@ -334,6 +392,12 @@ class ImportContext:
             keep_w.append(where)
         self._drafts, self._where = keep_d, keep_w
 
+    def _repaired_as_mask(self, g: dict[str, Any], ann: dict[str, Any], w: int, h: int) -> tuple[Any, int] | None:
+        cls = next((c for c in self._classes if c.id == ann.get("class_id")), None)
+        if cls is not None and cls.kinds and "mask" not in cls.kinds:
+            return None            # its class does not take masks: the largest part instead
+        return repaired_mask(g, w, h)
+
     def _valid_geometry(self, ann: dict[str, Any], where: str) -> dict[str, Any] | None:
         asset = self.index.assets[ann["asset_id"]]
         w, h, _ = extent(asset, Plane.from_dict(ann["plane"]))
@@ -344,6 +408,11 @@ class ImportContext:
             if g.get("kind") != "polygon" or "not valid" not in str(exc):
                 self.report.refuse(where, str(exc))
                 return None
+            whole = self._repaired_as_mask(g, ann, w, h)
+            if whole is not None:
+                self.report.note(where, "polygon was not valid (self-intersecting): imported as a mask of the pixels "
+                                        f"of all its {whole[1]} parts (no area lost)")
+                return whole[0].to_dict()
             try:
                 geom = repair_polygon(g["shell"], g.get("holes", ()))
             except GeometryError as exc2:

@@ -144,9 +144,16 @@ class _Document:
         self.ctx, self.root, self.where, self.member = ctx, root, where, member
         self.labels = _label_defs(root)
         self._video: tuple[Asset | None] | None = None
+        # labels with an occluded shape: a class the import creates for them gets a bool
+        # attribute 'occluded' so that the flag is kept, not dropped
+        self.occluded = {el.get("label") or parent.get("label") for parent in [root, *root.iter("image"),
+                                                                               *root.iter("track")]
+                         for el in parent if el.get("occluded") == "1"}
 
     def cls(self, name: Any, loc: str) -> Any:
         defs, colour = self.labels.get(str(name or "").strip(), ([], None))
+        if name in self.occluded and not any(d.get("key") == "occluded" for d in defs):
+            defs = [*defs, {"key": "occluded", "type": "bool"}]
         return self.ctx.class_for(name, loc, defs, colour)
 
     def read(self) -> None:
@@ -309,21 +316,35 @@ class _Document:
                 el.set("_track_label", track.get("label") or "")
                 shapes.append((frame, el))
         shapes.sort(key=lambda s: s[0])
+        # One CVAT track is one object: the stretches between its "outside" frames (it left the
+        # view and came back) share one track id; the frames in between have no shape.
+        stretches: list[tuple[list[tuple[int, ET.Element]], int]] = []
         segment: list[tuple[int, ET.Element]] = []
         for frame, el in shapes:
             if el.get("outside") == "1":
-                self.segment(segment, frame - 1, loc, asset)
+                if segment:
+                    stretches.append((segment, frame - 1))
                 segment = []
             elif el.get("keyframe", "1") == "1" or not segment:
                 segment.append((frame, el))
-        self.segment(segment, asset.frames - 1, loc, asset)
+        if segment:
+            stretches.append((segment, asset.frames - 1))
+        visible = sum(len(keys) for keys, _ in stretches)
+        track_id = ids.new_id() if len(stretches) > 1 or visible > 1 or \
+            any(end > keys[-1][0] for keys, end in stretches) else None
+        for keys, end in stretches:
+            self.segment(keys, end, loc, asset, track_id)
+        if len(stretches) > 1:
+            self.ctx.report.note(loc, f"leaves the view and comes back ({len(stretches)} visible stretches): "
+                                      "kept as one track")
 
-    def segment(self, keys: list[tuple[int, ET.Element]], end: int, loc: str, asset: Asset) -> None:
+    def segment(self, keys: list[tuple[int, ET.Element]], end: int, loc: str, asset: Asset,
+                track_id: str | None = None) -> None:
         """One visible stretch of a track: keyframes, held to ``end``, in-betweens interpolated."""
         if not keys:
             return
         if len(keys) == 1 and end == keys[0][0]:
-            self.shape(keys[0][1], f"{loc} frame {keys[0][0]}", asset, Plane(t=keys[0][0]))
+            self.shape(keys[0][1], f"{loc} frame {keys[0][0]}", asset, Plane(t=keys[0][0]), track_id=track_id)
             return
         geoms: list[tuple[int, ET.Element, dict[str, Any]]] = []
         for frame, el in keys:
@@ -339,15 +360,16 @@ class _Document:
             geoms.append((end, geoms[-1][1], geoms[-1][2]))
         if len(geoms) == 1:
             frame, el, g = geoms[0]
-            self.shape(el, f"{loc} frame {frame}", asset, Plane(t=frame), geometry=g)
+            self.shape(el, f"{loc} frame {frame}", asset, Plane(t=frame), geometry=g, track_id=track_id)
             return
-        track_id = ids.new_id()
+        track_id = track_id or ids.new_id()
         for (f0, e0, g0), (f1, _, g1) in zip(geoms, geoms[1:]):
             self.shape(e0, f"{loc} frame {f0}", asset, Plane(t=f0), track_id=track_id, geometry=g0)
             try:
                 a, b = geometry_from_dict(g0), geometry_from_dict(g1)
                 for v in range(f0 + 1, f1):
-                    mid = interpolate(a, b, (v - f0) / (f1 - f0)).to_dict()
+                    # identical keyframes hold the shape exactly (interpolation would resample it)
+                    mid = g0 if g0 == g1 else interpolate(a, b, (v - f0) / (f1 - f0)).to_dict()
                     self.shape(e0, f"{loc} frame {v} (interpolated)", asset, Plane(t=v), track_id=track_id,
                                keyframe=False, geometry=mid)
             except GeometryError as exc:

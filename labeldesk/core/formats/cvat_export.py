@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, localcontext
+from types import SimpleNamespace
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -113,6 +114,11 @@ def _shape_attrs(ctx: ExportContext, asset: Asset, ann: Any) -> tuple[str, dict[
     return None
 
 
+# An annotation without a class: written with an empty label (CVAT readers and labeldesk read it
+# back as an unlabelled shape) instead of being left out.
+NO_CLASS = SimpleNamespace(name="", attributes=())
+
+
 def _shape(parent: ET.Element, ctx: ExportContext, asset: Asset, ann: Any, entry: Any,
            extra: dict[str, str]) -> bool:
     made = _shape_attrs(ctx, asset, ann)
@@ -198,6 +204,9 @@ def _images_document(ctx: ExportContext, assets: list[Asset]) -> ET.Element:
         name = asset.name if plane is None else item_name(asset, plane)
         image = ET.SubElement(root, "image", {"id": str(i), "name": name, "width": str(w), "height": str(h)})
         for ann in anns:
+            if ann.class_id is None and not ctx.selection.classes:
+                _shape(image, ctx, asset, ann, NO_CLASS, {})      # kept: read back without a class
+                continue
             entry = ctx.entry(asset, ann)
             if entry is not None:
                 _shape(image, ctx, asset, ann, entry, {})
@@ -217,26 +226,33 @@ def _video_document(ctx: ExportContext, asset: Asset) -> ET.Element:
     for key in sorted(groups, key=lambda k: (min(a.plane.t for a in groups[k]), k)):
         members = sorted(groups[key], key=lambda a: a.plane.t)
         first = next((a for a in members if a.keyframe), members[0])
-        entry = ctx.entry(asset, first)
+        entry = NO_CLASS if first.class_id is None and not ctx.selection.classes else ctx.entry(asset, first)
         if entry is None:
             continue
-        if any(ctx.classes.resolve(a.class_id) != entry for a in members):
+        if entry is not NO_CLASS and any(ctx.classes.resolve(a.class_id) != entry for a in members):
             ctx.converted(asset, first, f"track members have different classes: written as {entry.name!r}")
         track = ET.SubElement(root, "track", {"id": str(n), "label": entry.name, "source": "manual"})
         n += 1
         last = members[-1].plane.t
-        for ann in members:
+        for k, ann in enumerate(members):
             key_flag = "1" if (ann.keyframe or ann is members[0] or ann is members[-1]) else "0"
+            if k and ann.plane.t > members[k - 1].plane.t + 1:       # it left the view and came back
+                _outside(track, ctx, asset, members[k - 1])
+                key_flag = "1"
             _shape(track, ctx, asset, ann, entry, {"frame": str(ann.plane.t), "outside": "0", "keyframe": key_flag})
         if last + 1 < asset.frames:
-            tail = members[-1]
-            made = _shape_attrs(ctx, asset, tail)
-            if made is not None:
-                ET.SubElement(track, made[0], {"source": "manual", "occluded": "0",
-                                               "frame": str(last + 1), "outside": "1", "keyframe": "1", **made[1]})
+            _outside(track, ctx, asset, members[-1])
     for c in ctx.classifications(asset):
         _tag(root, ctx, c, {"frame": str(c["plane_t"])} if c["scope"] == "plane" else {})
     return root
+
+
+def _outside(track: ET.Element, ctx: ExportContext, asset: Asset, before: Any) -> None:
+    """The frame after ``before`` marked outside (the object is not in view from there)."""
+    made = _shape_attrs(ctx, asset, before)
+    if made is not None:
+        ET.SubElement(track, made[0], {"source": "manual", "occluded": "0", "frame": str(before.plane.t + 1),
+                                       "outside": "1", "keyframe": "1", **made[1]})
 
 
 def _bytes(root: ET.Element) -> bytes:

@@ -3,8 +3,12 @@
 Export: one ``<series name>.seg.dcm`` per DICOM volume asset with annotations, built by highdicom
 from the asset's own source files (the de-identified copies if it was de-identified, so the SEG
 references the new UIDs). One segment per exported class (label = class name, recommended
-display colour = class colour, algorithm type MANUAL; model predictions: AUTOMATIC with the
-layer's name as the algorithm). Masks are copied pixel for pixel; polygons, boxes, rotated boxes
+display colour = class colour; category and type = the class's coded concepts, else the default
+SNOMED CT table of common anatomy and findings, else a private scheme with the class's code).
+Algorithm type from the annotations' provenance: all made by a model -> AUTOMATIC with the model's
+name and version; partly -> SEMIAUTOMATIC; else MANUAL (a predictions layer without provenance:
+AUTOMATIC named after the layer). A radiology *segment* (3-D label map of one structure) becomes
+one SEG segment through the same per-class rasterising loop. Masks are copied pixel for pixel; polygons, boxes, rotated boxes
 and ellipses are rasterised as for NIfTI label maps; shapes on coronal and sagittal planes land
 on the source slices they cross. Empty frames are omitted (highdicom's default).
 
@@ -12,7 +16,8 @@ Import: ``segread`` and ``get_pixels_by_source_instance`` (``..._by_source_frame
 multi-frame source); the asset is the one whose files are the SEG's referenced instances (or the
 ``asset`` option); a SEG made on the original series of a de-identified asset is matched through
 the local re-identification map. Each segment on each source slice becomes one mask annotation of the class
-named by the segment label; fractional segments are thresholded at 0.5. Segments made by an
+named by the segment label (a class the import creates keeps the segment's SNOMED CT codes);
+fractional segments are thresholded at 0.5 (option ``threshold``), with a note. Segments made by an
 algorithm (AUTOMATIC/SEMIAUTOMATIC) keep its name and version as the annotations' model
 provenance (``--model`` overrides it).
 """
@@ -34,7 +39,6 @@ from labeldesk.core.geometry import Mask
 from labeldesk.core.model import Asset, Plane
 
 SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
-LOCAL_SCHEME = "99LABELDESK"        # a private coding scheme for class names (no SNOMED mapping)
 TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
          "ReferringPhysicianName", "StudyID", "AccessionNumber")
 
@@ -48,12 +52,13 @@ def _require_highdicom() -> None:
 
 
 # ---- export ------------------------------------------------------------------------------------
-def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int]) -> tuple[list[Any], np.ndarray]:
+def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int],
+              members: dict[str, list[str]] | None = None) -> tuple[list[Any], np.ndarray]:
     """The exported classes (segment n = entries[n - 1]) and their voxels: a (T, Z, Y, X) label
     volume of segment numbers while classes do not overlap (one byte per voxel, whatever the
     number of classes), a (S, T, Z, Y, X) bool stack once two classes share a voxel."""
     entries: list[Any] = []
-    number: dict[Any, int] = {}
+    number: dict[str, int] = {}
     shape = (asset.frames, asset.depth, asset.height, asset.width)
     labels = np.zeros(shape, np.uint16 if len(ctx.classes) > 255 else np.uint8)
     stack: np.ndarray | None = None
@@ -63,10 +68,12 @@ def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int]) -> tuple
         counts[ann.geometry.kind] = counts.get(ann.geometry.kind, 0) + 1
         if not pixels.any():
             continue
-        if entry not in number:
+        if entry.id not in number:
             entries.append(entry)
-            number[entry] = len(entries)
-        n = number[entry]
+            number[entry.id] = len(entries)
+        n = number[entry.id]
+        if members is not None:
+            members.setdefault(entry.id, []).append(ann.id)
         if stack is None:
             under = target[pixels]
             if np.any((under != 0) & (under != n)):
@@ -80,20 +87,49 @@ def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int]) -> tuple
     return entries, labels if stack is None else stack
 
 
-def _description(number: int, entry: Any, automatic: str | None) -> Any:
+def _algorithm_of(ctx: ExportContext, ann_ids: list[str], layer_automatic: str | None) -> tuple[str, Any]:
+    """(algorithm type, (name, version) or None) of one segment from its annotations' provenance:
+    all made by a model -> AUTOMATIC; some made by a model or accepted from a prediction ->
+    SEMIAUTOMATIC; else MANUAL (a layer of predictions without provenance: AUTOMATIC, named
+    after the layer)."""
+    from labeldesk.core.predictions import provenances
+    prov = provenances(ctx.project.conn, ann_ids)
+    models = [p for p in prov.values() if p.model and not p.prediction_id]
+    if models:
+        counts: dict[tuple[str, str], int] = {}
+        for p in models:
+            key = (str(p.model), str(p.version or ""))
+            counts[key] = counts.get(key, 0) + 1
+        name = max(counts, key=counts.get)                       # type: ignore[arg-type]
+        kind = "AUTOMATIC" if len(models) == len(ann_ids) else "SEMIAUTOMATIC"
+        return kind, name
+    if layer_automatic:
+        return "AUTOMATIC", (layer_automatic, "")
+    if any(p.prediction_id for p in prov.values()):
+        return "SEMIAUTOMATIC", ("model prediction reviewed by a person", "")
+    return "MANUAL", None
+
+
+def _description(number: int, entry: Any, algorithm: tuple[str, Any]) -> Any:
     import highdicom as hd
     from highdicom.sr.coding import CodedConcept
+    from labeldesk.core.ontology_codes import concept_of
     c = entry.color.lstrip("#")
     rgb = (int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16))
-    algorithm = None
-    if automatic:
-        algorithm = hd.AlgorithmIdentificationSequence(
-            name=automatic[:64], version="unknown", family=CodedConcept("123110", "DCM", "Artificial Intelligence"))
+    kind, named = algorithm
+    ident = None
+    if named is not None:
+        ident = hd.AlgorithmIdentificationSequence(
+            name=str(named[0])[:64] or "unnamed", version=str(named[1])[:64] or "unknown",
+            family=CodedConcept("123110", "DCM", "Artificial Intelligence"))
+    concept, _ = concept_of(entry.name, entry.concept, entry.code, entry.value)
+
+    def coded(d: dict[str, Any]) -> Any:
+        return CodedConcept(str(d["value"]), str(d["scheme"]), str(d["meaning"])[:64])
     return hd.seg.SegmentDescription(
         segment_number=number, segment_label=entry.name[:64],
-        segmented_property_category=CodedConcept("85756007", "SCT", "Tissue"),
-        segmented_property_type=CodedConcept(f"LD{entry.index + 1}", LOCAL_SCHEME, entry.name[:64]),
-        algorithm_type="AUTOMATIC" if automatic else "MANUAL", algorithm_identification=algorithm,
+        segmented_property_category=coded(concept["category"]), segmented_property_type=coded(concept["type"]),
+        algorithm_type=kind, algorithm_identification=ident,
         display_color=hd.color.CIELabColor.from_rgb(*rgb))
 
 
@@ -129,7 +165,8 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
         if asset.kind != "volume":
             continue
         counts: dict[str, int] = {}
-        entries, voxels = _segments(ctx, asset, counts)
+        members: dict[str, list[str]] = {}
+        entries, voxels = _segments(ctx, asset, counts, members)
         if not entries:
             continue
         found = _sources(ctx, asset)
@@ -149,7 +186,8 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
         try:
             seg = hd.seg.Segmentation(
                 source_images=datasets, pixel_array=pixels, segmentation_type="BINARY",
-                segment_descriptions=[_description(i + 1, e, automatic) for i, e in enumerate(entries)],
+                segment_descriptions=[_description(i + 1, e, _algorithm_of(ctx, members.get(e.id, []), automatic))
+                                      for i, e in enumerate(entries)],
                 series_instance_uid=hd.UID(), series_number=int(first.get("SeriesNumber", 0) or 0) + 1000,
                 sop_instance_uid=hd.UID(), instance_number=1, manufacturer="labeldesk",
                 manufacturer_model_name="labeldesk", software_versions=__version__,
@@ -224,6 +262,27 @@ def _colour(desc: Any) -> str | None:
     return f"#{int(r):02x}{int(g):02x}{int(b):02x}"
 
 
+def _concept(desc: Any) -> dict[str, Any] | None:
+    """The segment's coded category and type (kept on a class the import creates; the private
+    scheme labeldesk writes for uncoded classes is not kept)."""
+    from labeldesk.core.ontology_codes import PRIVATE_SCHEME
+    out: dict[str, Any] = {}
+    for key, seq in (("category", "SegmentedPropertyCategoryCodeSequence"),
+                     ("type", "SegmentedPropertyTypeCodeSequence")):
+        items = desc.get(seq) or []
+        if not items:
+            return None
+        item = items[0]
+        value = item.get("CodeValue") or item.get("LongCodeValue") or item.get("URNCodeValue")
+        if not value:
+            return None
+        out[key] = {"value": str(value), "scheme": str(item.get("CodingSchemeDesignator", "")),
+                    "meaning": str(item.get("CodeMeaning", "")) or str(value)}
+    if out["type"]["scheme"] == PRIVATE_SCHEME:
+        return None
+    return out
+
+
 def _algorithm(desc: Any) -> dict[str, Any] | None:
     """Model provenance of an AUTOMATIC/SEMIAUTOMATIC segment (its algorithm's name and version)."""
     if str(desc.get("SegmentAlgorithmType", "MANUAL")) == "MANUAL":
@@ -268,14 +327,17 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
     sources: dict[int, dict[str, Any] | None] = {}
     for number in seg.segment_numbers:
         desc = seg.get_segment_description(number)
-        classes[number] = ctx.class_for(desc.segment_label, f"{where}: segment {number}", None, _colour(desc))
+        classes[number] = ctx.class_for(desc.segment_label, f"{where}: segment {number}", None, _colour(desc),
+                                        extra={"concept": _concept(desc)})
         sources[number] = None if ctx.options.get("model") else _algorithm(desc)
     numbers = [n for n in seg.segment_numbers if classes[n] is not None]
     if not numbers:
         return
     fractional = str(seg.segmentation_type.value) == "FRACTIONAL"
+    cut = float(ctx.options.get("threshold") or 0.5)
     if fractional:
-        ctx.report.note(where, "fractional segments thresholded at 0.5")
+        ctx.report.note(where, f"fractional segments (probabilities) thresholded at {cut}: labeldesk masks are "
+                               "binary (option threshold=...)")
     multiframe = len(ours) == 1 and len(planes) > 1
     present = [p for p in planes if p[0] in set(refs)]
     try:                 # frames highdicom omitted as empty are empty
@@ -293,7 +355,7 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
         t, z = divmod(k, asset.depth)
         for s, number in enumerate(numbers):
             ctx.progress.check()
-            m = arr[row, :, :, s] > (0.5 if fractional else 0)
+            m = arr[row, :, :, s] > cut if fractional else arr[row, :, :, s] > 0
             if m.any():
                 loc = f"{where}: segment {number} slice {z}" + (f" time {t}" if asset.frames > 1 else "")
                 ctx.annotation(loc, asset, Plane(z=z, t=t), Mask.from_array(m).to_dict(), classes[number],

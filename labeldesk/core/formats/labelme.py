@@ -27,7 +27,7 @@ import numpy as np
 
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
-from labeldesk.core.formats.context import ImportContext
+from labeldesk.core.formats.context import MAX_VERTICES, ImportContext
 from labeldesk.core.formats.floats import offset_for
 from labeldesk.core.formats.matching import extent, item_name, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
@@ -46,12 +46,23 @@ def png_b64(arr: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def png_array(text: str) -> np.ndarray:
+def png_array(text: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """The bool pixels of a base64 PNG mask; with ``size`` (width, height) its header must say that
+    size, checked before anything is decoded (a PNG bomb inflates to gigabytes)."""
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(io.BytesIO(base64.b64decode(text, validate=True))) as im:
+            if size is not None and tuple(im.size) != tuple(size):
+                raise ValueError(f"mask of the wrong shape: the PNG is {im.size[0]}x{im.size[1]}, its box is "
+                                 f"{size[0]}x{size[1]}")
             arr = np.asarray(im)
-    except (ValueError, UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"the mask PNG is refused: {exc}") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"the mask is not a base64 PNG ({exc})") from None
+    except ValueError as exc:
+        if "wrong shape" in str(exc):
+            raise
         raise ValueError(f"the mask is not a base64 PNG ({exc})") from None
     return arr.any(axis=2) if arr.ndim == 3 else arr.astype(bool)
 
@@ -122,7 +133,9 @@ def _read_file(ctx: ImportContext, doc: dict[str, Any], where: str, member: str)
                 first[1].append(list(pts[0]))
                 first[2].append(str(s.get("point_label") or ""))
                 continue
-            geometry = _geometry(kind, pts, s)
+            if len(pts) > MAX_VERTICES:
+                raise ValueError(f"{len(pts)} points, more than the {MAX_VERTICES} an import accepts")
+            geometry = _geometry(kind, pts, s, (w, h))
         except (ValueError, TypeError, IndexError) as exc:
             ctx.report.refuse(loc, f"bad {kind}: {exc}")
             continue
@@ -144,10 +157,18 @@ def _add(ctx: ImportContext, loc: str, asset: Any, plane: Plane, geometry: dict[
     attrs.update({k: v for k, v in flags.items() if k in keys})
     if isinstance(s.get("attributes"), dict):
         attrs.update(s["attributes"])
+    gid = s.get("group_id")
+    if gid is not None and geometry.get("kind") != "points":
+        if "group_id" in keys:
+            attrs["group_id"] = gid
+        else:
+            ctx.report.note(loc, f"group_id {gid} (shapes of one instance) kept only as a note: class {cls.name!r} "
+                                 "has no attribute 'group_id'")
     ctx.annotation(loc, asset, plane, geometry, cls, attrs)
 
 
-def _geometry(kind: str, pts: list[tuple[float, float]], s: dict[str, Any]) -> dict[str, Any]:
+def _geometry(kind: str, pts: list[tuple[float, float]], s: dict[str, Any],
+              limit: tuple[int, int] | None = None) -> dict[str, Any]:
     def need(n: int, exact: bool = True) -> None:
         if (len(pts) != n) if exact else (len(pts) < n):
             raise ValueError(f"{'exactly' if exact else 'at least'} {n} point(s) needed, got {len(pts)}")
@@ -179,8 +200,12 @@ def _geometry(kind: str, pts: list[tuple[float, float]], s: dict[str, Any]) -> d
     if kind == "mask":
         need(2)
         (x0, y0), (x1, y1) = ((int(round(x)), int(round(y))) for x, y in pts)
-        arr = png_array(str(s.get("mask") or ""))
         want = (y1 - y0 + 1, x1 - x0 + 1)
+        if want[0] <= 0 or want[1] <= 0:
+            raise ValueError(f"the mask's box {x0},{y0} - {x1},{y1} is empty")
+        if limit is not None and want[0] * want[1] > limit[0] * limit[1]:
+            raise ValueError(f"the mask's box ({want[1]}x{want[0]}) is larger than the {limit[0]}x{limit[1]} image")
+        arr = png_array(str(s.get("mask") or ""), (want[1], want[0]))
         if arr.shape != want:
             raise ValueError(f"mask of the wrong shape: the PNG is {arr.shape[1]}x{arr.shape[0]}, its box "
                              f"is {want[1]}x{want[0]}")

@@ -1,8 +1,9 @@
 """NIfTI label maps on the source volume's grid, with an ITK-SNAP label description file.
 
 Export: each volume asset gives ``<name>.labels.nii.gz`` - one integer voxel per source voxel,
-shape (X, Y, Z[, T]), value = the class's position in the export's class table + 1 (0 is
-background), uint8 (uint16 beyond 255 classes), intent ``label`` - and ``<name>.labels.txt``
+shape (X, Y, Z[, T]), value = the class's stable label value (0 is background; set when the class
+is made, kept from imported maps, never renumbered, so Slicer, nnU-Net and TotalSegmentator label
+tables keep working), uint8 (uint16 for values above 255), intent ``label`` - and ``<name>.labels.txt``
 (ITK-SNAP: index, RGB, alpha, visibility, mesh visibility, "class name"). The affine is the
 source's: labeldesk keeps volumes in DICOM patient space (LPS) and NIfTI is RAS, so the first
 two rows change sign (``diag(-1, -1, 1, 1) @ affine_lps``), written as sform and qform. Masks are
@@ -15,8 +16,10 @@ Import: the map must be on the asset's grid - the same affine, or the same grid 
 flipped or reordered (as DICOM to NIfTI converters write them), which is undone exactly, without
 resampling; anything else is refused and nothing changes. Each axial slice gives one mask
 annotation per label value present. The label table is
-the ``labels`` option, else a ``.txt`` beside the map (or in the same folder/zip); values without
-a name become classes ``label <n>``.
+the ``labels`` option, else a ``.txt`` beside the map (or in the same folder/zip); a value
+that a class carries already (its label value) is that class; other values without a name become
+classes ``label <n>``, and a class the import creates keeps the map's value as its label value
+(unless another class has it: then it gets the next free one, with a note).
 """
 from __future__ import annotations
 
@@ -102,13 +105,15 @@ def label_table(ctx: ExportContext) -> str:
     for e in ctx.classes:
         r, g, b = _rgb(e.color)
         name = e.name.replace('"', "'")
-        lines.append(f'{e.index + 1:5d} {r:5d} {g:4d} {b:4d}        1  1  1    "{name}"')
+        lines.append(f'{e.value:5d} {r:5d} {g:4d} {b:4d}        1  1  1    "{name}"')
     return "\n".join(lines) + "\n"
 
 
 def rasterised(ctx: ExportContext, asset: Asset, vol: np.ndarray, what: str) -> Any:
     """(annotation, class entry, the (rows, cols) view of ``vol`` on its plane, its pixels) for each
-    selected annotation of ``asset`` that has pixels; the others are reported as skipped."""
+    selected annotation of ``asset`` that has pixels; the others are reported as skipped. The
+    asset's 3-D segments follow, one mask item per painted axial slice (``segments.export_items``:
+    the one seam between volume exports and segments)."""
     for ann in ctx.annotations(asset):
         entry = ctx.entry(asset, ann)
         if entry is None:
@@ -119,18 +124,21 @@ def rasterised(ctx: ExportContext, asset: Asset, vol: np.ndarray, what: str) -> 
             ctx.skip(asset, ann, f"a {ann.geometry.kind} has no pixels for {what}")
             continue
         yield ann, entry, target, pixels
+    from labeldesk.core.segments import export_items     # segments (3-D label maps), slice by slice
+    for item, entry, pixels in export_items(ctx, asset):
+        yield item, entry, plane_target(vol[item.plane.t], item.plane), pixels
 
 
 def label_volume(ctx: ExportContext, asset: Asset) -> tuple[np.ndarray, int]:
     """(T, Z, Y, X) label values of the selected annotations of ``asset``; the count exported."""
-    dtype = np.uint8 if len(ctx.classes) < 256 else np.uint16
+    dtype = np.uint8 if max((e.value for e in ctx.classes), default=0) < 256 else np.uint16
     vol = np.zeros((asset.frames, asset.depth, asset.height, asset.width), dtype)
     n = 0
     for ann, entry, target, pixels in rasterised(ctx, asset, vol, "a label map"):
         taken = target[pixels]
         if taken.any():
             ctx.converted(asset, ann, f"overlaps {int(np.count_nonzero(taken))} labelled voxel(s): drawn over them")
-        target[pixels] = entry.index + 1
+        target[pixels] = entry.value
         if ann.geometry.kind != "mask":
             ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to voxels")
         ctx.report.count(ann.geometry.kind)
@@ -306,13 +314,23 @@ def _read_map(ctx: ImportContext, img: Any, name: str, where: str, table: dict[i
                     continue
                 loc = f"{where}: slice {z}" + (f" time {t}" if data.shape[3] > 1 else "") + f" label {value}"
                 if value not in classes:
-                    label, colour = table.get(value, (f"label {value}", None))
-                    classes[value] = ctx.class_for(label, loc, None, colour)
+                    classes[value] = _class_of_value(ctx, value, table, loc)
                 cls = classes[value]
                 if cls is None:
                     continue
                 mask = Mask.from_array(sl == value)
                 ctx.annotation(loc, asset, Plane(z=z, t=t), mask.to_dict(), cls)
+
+
+def _class_of_value(ctx: ImportContext, value: int, table: dict[int, tuple[str, str]], loc: str) -> Any:
+    """The class of a label value: by the table's name, else the class whose label value it is."""
+    if value in table:
+        label, colour = table[value]
+        return ctx.class_for(label, loc, None, colour, value=value)
+    owner = ctx.class_with_value(value)
+    if owner is not None:
+        return owner
+    return ctx.class_for(f"label {value}", loc, None, None, value=value)
 
 
 def import_nifti(ctx: ImportContext, path: Any) -> None:

@@ -23,6 +23,7 @@ class FormatInfo:
     reader: str | None
     writer: str | None
     layer_kind: str = "annotator"       # kind of a layer an import creates
+    classifications: bool = False       # holds asset/frame classifications (others list them as not written)
 
     @property
     def can_import(self) -> bool:
@@ -34,7 +35,8 @@ class FormatInfo:
 
 
 FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
-    FormatInfo("coco", "COCO JSON: boxes, polygons (holes as extra rings), RLE masks, keypoints",
+    FormatInfo("coco", "COCO JSON: boxes, polygons (holes as RLE), RLE masks, keypoints; a folder gets "
+               "annotations/instances_<subset>.json (+ images/<subset>/)",
                "coco", "import_coco", "export_coco"),
     FormatInfo("coco-results", "COCO results JSON (model detections with scores); import only",
                "coco", "import_results", None, layer_kind="predictions"),
@@ -47,11 +49,17 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
     FormatInfo("voc", "Pascal VOC XML: one file per image, boxes (1-based pixel coordinates)",
                "voc", "import_voc", "export_voc"),
     FormatInfo("cvat", "CVAT XML 1.1: images (shapes, tags) and videos (tracks with keyframes, outside)",
-               "cvat", "import_cvat", "export_cvat"),
+               "cvat", "import_cvat", "export_cvat", classifications=True),
     FormatInfo("labelme", "labelme JSON: one file per image (polygon, rectangle, circle, line, point, mask)",
                "labelme", "import_labelme", "export_labelme"),
+    FormatInfo("label-studio", "Label Studio JSON tasks: rectangles (rotated too), polygons, ellipses, keypoints, "
+               "choices", "labelstudio", "import_labelstudio", "export_labelstudio", classifications=True),
+    FormatInfo("rtstruct", "DICOM RTSTRUCT: ROI contours (mm, patient space) on the source series; one ROI per class",
+               "rtstruct", "import_rtstruct", "export_rtstruct"),
+    FormatInfo("mot", "MOT Challenge tracks: <video>/gt/gt.txt (frame,id,box,conf,class,visibility) + seqinfo.ini",
+               "mot", "import_mot", "export_mot"),
     FormatInfo("csv", "CSV of asset and frame/slice classifications (asset,frame,slice,axis,class)",
-               "csv_classes", "import_csv", "export_csv"),
+               "csv_classes", "import_csv", "export_csv", classifications=True),
     FormatInfo("nifti", "NIfTI label map on the source volume's grid (+ ITK-SNAP label table)",
                "nifti_labels", "import_nifti", "export_nifti"),
     FormatInfo("dicom-seg", "DICOM SEG (binary segments) referencing the source series",
@@ -86,6 +94,8 @@ def exporter(name: str) -> Callable[..., Any]:
 def _peek(data: bytes) -> str | None:
     text = data.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     if text.startswith("["):
+        if '"data"' in text and ('"annotations"' in text or '"predictions"' in text or '"result"' in text):
+            return "label-studio"
         return "coco-results"
     if text.startswith("{"):
         if '"shapes"' in text and '"imagePath"' in text or '"shapes"' in text and '"images"' not in text:
@@ -102,6 +112,8 @@ def _peek(data: bytes) -> str | None:
 
 def _sniff_names(names: list[str], read: Callable[[str], bytes]) -> str | None:
     low = [n.lower() for n in names]
+    if any(n.endswith(("gt/gt.txt", "seqinfo.ini")) for n in low):
+        return "mot"
     if any(n.endswith(("data.yaml", "classes.txt", "obj.names")) for n in low) or \
             any(n.startswith("labels/") and n.endswith(".txt") for n in low):
         return "yolo"

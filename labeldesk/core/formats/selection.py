@@ -46,10 +46,20 @@ def parse_time(text: str) -> dt.datetime:
 class ClassEntry:
     id: str
     name: str            # unique in the export: "parent/name" where two classes share a name
-    index: int           # 0-based position (YOLO class index; COCO category id is index + 1)
+    index: int           # 0-based position in the export's class list
     color: str
     parent: str | None
     attributes: tuple[dict[str, Any], ...] = ()
+    value: int = 0       # the stable label value: NIfTI voxel value, COCO category id, YOLO index + 1
+    code: str | None = None
+    concept: Any = None  # coded concepts (dict) of the class, if any
+    keypoints: Any = None  # {"names": [...], "skeleton": [...]} of a keypoint class, if any
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClassEntry) and other.id == self.id
 
 
 class ClassTable:
@@ -70,8 +80,29 @@ class ClassTable:
                 raise LabeldeskError(f"no class named {', '.join(map(repr, unknown))}; classes are: "
                                      + ", ".join(sorted(names.values())))
             kept = [c for c in kept if c.id in wanted or c.name in wanted or names[c.id] in wanted]
+        # Stable label values; a value two classes share (made at once on two machines) or a class
+        # without one (an older store) gets the next free number, with a problem for the report.
+        self.problems: list[str] = []
+        taken: dict[int, str] = {}
+        values: dict[str, int] = {}
+        for c in sorted(kept, key=lambda c: (getattr(c, "value", None) is None, c.id)):
+            v = getattr(c, "value", None)
+            if v is not None and v not in taken:
+                values[c.id] = v
+                taken[v] = c.name
+        for c in kept:
+            if c.id not in values:
+                v = max(taken, default=0) + 1
+                old = getattr(c, "value", None)
+                if old is not None:
+                    self.problems.append(f"class {c.name!r} has label value {old}, which {taken[old]!r} has too: "
+                                         f"written as {v} in this export (give it its own value)")
+                values[c.id] = v
+                taken[v] = c.name
         self.entries = [ClassEntry(c.id, names[c.id], i, c.color,
-                                   by_id[c.parent_id].name if c.parent_id in by_id else None, tuple(c.attributes))
+                                   by_id[c.parent_id].name if c.parent_id in by_id else None, tuple(c.attributes),
+                                   values[c.id], getattr(c, "code", None), getattr(c, "concept", None) or None,
+                                   getattr(c, "keypoints", None) or None)
                         for i, c in enumerate(kept)]
         self._by_id = {e.id: e for e in self.entries}
         self._merged = {c.id: c.merged_into for c in classes if c.merged_into}
@@ -124,6 +155,8 @@ class ExportContext:
         self.progress = progress
         self.layers = resolve_layers(project, self.selection.layer, report)
         self.classes = ClassTable(project.classes(), tuple(self.selection.classes))
+        for problem in self.classes.problems:
+            report.note("", problem)
         self._class_filter = bool(self.selection.classes)
         self.assets = self._assets()
         self._walls: dict[str, dt.datetime] | None = None
@@ -195,7 +228,8 @@ class ExportContext:
         return entry
 
     def where(self, asset: Asset, ann: Annotation) -> str:
-        plane = "" if asset.kind in ("image", "pyramid") else f" {ann.plane.axis} z={ann.plane.z} t={ann.plane.t}"
+        from labeldesk.core.numbering import plane_label
+        plane = "" if asset.kind in ("image", "pyramid") else f" {plane_label(ann.plane, asset.kind)}"
         return f"{asset.name}{plane} annotation {ann.id}"
 
     def skip(self, asset: Asset, ann: Annotation, reason: str) -> None:

@@ -7,6 +7,15 @@ as ``xmin = x0 + 1``, ``xmax = x1`` (and read back the same way). That is exact 
 ``difficult``, ``occluded`` and ``pose`` are the class's attributes of those names where it has
 them, and every attribute is also written in CVAT's ``<attributes>`` block. Shapes other than
 boxes are written as their bounding box (noted); points and polylines are not written.
+
+Layout (VOC2012, as datumaro and torchvision read it): ``Annotations/``, ``ImageSets/Main/<subset>.txt``
+(subsets from option ``split``), ``labelmap.txt`` (datumaro's ``name:r,g,b::``) and, with option
+``images``, ``JPEGImages/``.
+
+Import keeps what VOC says about an object: ``truncated``, ``difficult``, ``occluded`` (bool),
+``pose`` (text), ``<actions>`` (bool attribute ``action_<name>`` each) and CVAT's ``<attributes>``
+- as attributes of a class the import creates, and listed in the report where an existing class
+lacks them. A ``<part>`` (e.g. a person's head) becomes a box of the class named by the part.
 """
 from __future__ import annotations
 
@@ -18,7 +27,7 @@ from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.floats import number, offset_for
-from labeldesk.core.formats.matching import extent, item_name, strip_suffix
+from labeldesk.core.formats.matching import extent, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Points, Polyline
 
@@ -36,6 +45,7 @@ def _text(el: ET.Element | None, tag: str) -> str | None:
 def import_voc(ctx: ImportContext, path: Path) -> None:
     with InputTree(path, ctx.report) as tree:
         files = tree.names(".xml")
+        roots = []
         for n, member in enumerate(files):
             ctx.progress.report(n, len(files), f"reading {member}")
             try:
@@ -49,7 +59,50 @@ def import_voc(ctx: ImportContext, path: Path) -> None:
             if root.tag != "annotation":
                 ctx.report.refuse(where, f"not a VOC file (the root element is <{root.tag}>)")
                 continue
-            _read_file(ctx, root, where, member)
+            roots.append((root, where, member))
+        defs = _definitions([r for r, _, _ in roots])
+        for root, where, member in roots:
+            _read_file(ctx, root, where, member, defs)
+
+
+def _raw_attributes(obj: ET.Element) -> dict[str, Any]:
+    """What a VOC object says about itself, as typed values."""
+    out: dict[str, Any] = {}
+    for tag in ("truncated", "difficult", "occluded"):
+        value = _text(obj, tag)
+        if value not in (None, ""):
+            out[tag] = value.lower() in ("1", "true", "yes")
+    pose = _text(obj, "pose")
+    if pose not in (None, "", "Unspecified"):
+        out["pose"] = pose
+    actions = obj.find("actions")
+    if actions is not None:
+        for a in actions:
+            if a.text is not None and a.text.strip():
+                out[f"action_{a.tag}"] = a.text.strip().lower() in ("1", "true", "yes")
+    block = obj.find("attributes")
+    if block is not None:
+        for a in block.findall("attribute"):
+            name = _text(a, "name")
+            if name:
+                out[name] = _text(a, "value") or ""
+    return out
+
+
+def _definitions(roots: list[ET.Element]) -> dict[str, list[dict[str, Any]]]:
+    """Attribute definitions per class name, for the classes an import creates."""
+    from labeldesk.core.formats.context import attribute_key
+    seen: dict[str, dict[str, str]] = {}
+    for root in roots:
+        for obj in root.findall("object"):
+            name = _text(obj, "name") or ""
+            keys = seen.setdefault(name, {})
+            for key, value in _raw_attributes(obj).items():
+                kind = "bool" if isinstance(value, bool) else "text"
+                keys[attribute_key(key)] = kind if keys.get(attribute_key(key)) in (None, kind) else "text"
+            for tag in ("truncated", "difficult", "occluded"):
+                keys.setdefault(tag, "bool")
+    return {name: [{"key": k, "type": t} for k, t in keys.items()] for name, keys in seen.items()}
 
 
 def _target(ctx: ImportContext, root: ET.Element, member: str) -> Any:
@@ -65,7 +118,8 @@ def _target(ctx: ImportContext, root: ET.Element, member: str) -> Any:
     return found
 
 
-def _read_file(ctx: ImportContext, root: ET.Element, where: str, member: str) -> None:
+def _read_file(ctx: ImportContext, root: ET.Element, where: str, member: str,
+               defs: dict[str, list[dict[str, Any]]] | None = None) -> None:
     found = _target(ctx, root, member)
     objects = root.findall("object")
     if isinstance(found, str):
@@ -90,26 +144,44 @@ def _read_file(ctx: ImportContext, root: ET.Element, where: str, member: str) ->
         except ValueError as exc:
             ctx.report.refuse(loc, f"bad box: {exc}")
             continue
-        cls = ctx.class_for(_text(obj, "name"), loc)
+        name = _text(obj, "name")
+        cls = ctx.class_for(name, loc, (defs or {}).get(name or ""))
         if cls is None:
             continue
         ctx.annotation(loc, asset, plane, {"kind": "box", "xyxy": [xmin - 1, ymin - 1, xmax, ymax]}, cls,
-                       _attributes(obj, cls))
+                       _attributes(ctx, obj, cls, loc))
+        for k, part in enumerate(obj.findall("part")):
+            _part(ctx, part, f"{loc} part[{k}]", asset, plane, defs)
 
 
-def _attributes(obj: ET.Element, cls: Any) -> dict[str, Any]:
+def _part(ctx: ImportContext, part: ET.Element, loc: str, asset: Any, plane: Any,
+          defs: dict[str, list[dict[str, Any]]] | None) -> None:
+    box = part.find("bndbox")
+    try:
+        xmin, ymin, xmax, ymax = (float(_text(box, t) or "") for t in ("xmin", "ymin", "xmax", "ymax"))
+    except ValueError:
+        ctx.report.refuse(loc, "bad part box")
+        return
+    cls = ctx.class_for(_text(part, "name"), loc, (defs or {}).get(_text(part, "name") or ""))
+    if cls is not None and ctx.annotation(loc, asset, plane, {"kind": "box", "xyxy": [xmin - 1, ymin - 1, xmax, ymax]},
+                                          cls):
+        ctx.report.note(loc, f"a part ({cls.name}) of the object: imported as a box of its own")
+
+
+def _attributes(ctx: ImportContext, obj: ET.Element, cls: Any, loc: str) -> dict[str, Any]:
+    """The object's attributes the class has; the others listed in the report, never dropped silently."""
+    from labeldesk.core.formats.context import attribute_key
     keys = {d["key"] for d in cls.attributes}
     out: dict[str, Any] = {}
-    for tag in STANDARD:
-        value = _text(obj, tag)
-        if tag in keys and value is not None and value not in ("Unspecified", "0", ""):   # not the defaults
-            out[tag] = value
-    block = obj.find("attributes")
-    if block is not None:
-        for a in block.findall("attribute"):
-            name = _text(a, "name")
-            if name:
-                out[name] = _text(a, "value") or ""
+    lost = []
+    for key, value in _raw_attributes(obj).items():
+        if key in keys or attribute_key(key) in keys:
+            if value is not False or key not in STANDARD:     # VOC writes 0 for "not said"
+                out[key] = value
+        elif value not in (False, "", "Unspecified"):
+            lost.append(f"{key}={value}")
+    if lost:
+        ctx.report.note(loc, f"not kept ({', '.join(lost)}): class {cls.name!r} has no such attribute")
     return out
 
 
@@ -131,13 +203,42 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     return el
 
 
+def _labelmap(ctx: ExportContext) -> str:
+    lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
+    for e in sorted(ctx.classes, key=lambda e: e.value):
+        c = e.color.lstrip("#")
+        rgb = ",".join(str(int(c[i:i + 2], 16)) for i in (0, 2, 4)) if len(c) == 6 else ""
+        lines.append(f"{e.name.replace(':', '_')}:{rgb}::")
+    return "\n".join(lines) + "\n"
+
+
 def export_voc(ctx: ExportContext, out: Any) -> None:
+    from labeldesk.core.formats.dataset import DEFAULT_SUBSET, close_sources, image_mode, subsets
+    mode = image_mode(ctx)
+    groups = {k: ("train" if v == DEFAULT_SUBSET else v) for k, v in subsets(ctx).items()}
+    lists: dict[str, list[str]] = {}
+    sources: dict[Any, Any] = {}
+    try:
+        _write_annotations(ctx, out, mode, groups, lists, sources)
+    finally:
+        close_sources(sources)
+    for subset, ids_ in sorted(lists.items()):
+        out.write(f"ImageSets/Main/{subset}.txt", "\n".join(ids_) + "\n")
+    out.write("labelmap.txt", _labelmap(ctx))
+
+
+def _write_annotations(ctx: ExportContext, out: Any, mode: Any, groups: dict[str, str],
+                       lists: dict[str, list[str]], sources: dict[Any, Any]) -> None:
+    from labeldesk.core.formats.dataset import file_name, write_image
     for asset in ctx.each_asset():
         for plane, items in ctx.export_planes(asset):
-            name = item_name(asset, plane)
+            name = file_name(asset, plane, mode)
             member = f"Annotations/{strip_suffix(name)}.xml"
             if not ctx.claim(asset, member):
                 continue
+            lists.setdefault(groups[asset.id], []).append(strip_suffix(name))
+            if mode:
+                write_image(ctx, out, asset, plane, "JPEGImages", name, mode, sources)
             w, h, _ = extent(asset, plane)
             root = ET.Element("annotation")
             _sub(root, "folder", "")

@@ -1,8 +1,13 @@
 """YOLO text labels: detection (``c cx cy w h``), segmentation (``c x1 y1 x2 y2 ...``) and oriented
 boxes (``c x1 y1 ... x4 y4``), all normalised by the image width and height.
 
-Layout (Ultralytics): ``data.yaml`` (class names; ``classes.txt`` or ``obj.names`` are read too)
-and ``labels/<image stem>.txt``, one line per object; an image without objects has an empty file.
+Layout (Ultralytics): ``data.yaml`` (class names; ``classes.txt`` or ``obj.names`` are read too),
+``images/<subset>/`` (with option ``images``) and ``labels/<subset>/<image stem>.txt``, one line
+per object; an image without objects has an empty file. Subsets come from option ``split``
+(:mod:`labeldesk.core.formats.dataset`); without one everything is ``train`` (and data.yaml names
+it as ``val`` too, which Ultralytics requires). The class index is the class's stable label value
+- 1, so indices never move between exports; a gap in the values is a placeholder name
+(``unused_<n>``) in ``names``. Imports take index + 1 as the label value of a class they create.
 A trailing extra number on a line is a confidence (model predictions) and becomes the score.
 Planes of videos and volumes are written as ``labels/clip.mp4/frame_000012.txt`` and so on
 (:mod:`labeldesk.core.formats.matching`). YOLO files hold no attributes.
@@ -20,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from labeldesk.core.formats.archive import InputTree
-from labeldesk.core.formats.context import ImportContext
+from labeldesk.core.formats.context import MAX_VERTICES, ImportContext
 from labeldesk.core.formats.floats import fraction_for, number
 from labeldesk.core.formats.matching import extent, item_name, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
@@ -107,9 +112,12 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
     with InputTree(path, ctx.report) as tree:
         names = _class_names(ctx, tree)
         if names is None:
-            names = [c.name for c in ctx.project.classes() if not c.merged_into]
-            ctx.report.note(path.name, "no data.yaml, classes.txt or obj.names: class indices read as the "
-                                       "project's class order (as labeldesk's YOLO export writes them)")
+            live = [c for c in ctx.project.classes() if not c.merged_into and c.value]
+            names = [PLACEHOLDER.format(i) for i in range(max((c.value for c in live), default=0))]
+            for c in live:
+                names[c.value - 1] = c.name
+            ctx.report.note(path.name, "no data.yaml, classes.txt or obj.names: class index n read as the class "
+                                       "whose label value is n + 1 (as labeldesk's YOLO export writes them)")
         files = _label_files(tree)
         for n, (member, ref) in enumerate(files):
             ctx.progress.report(n, len(files), f"reading {member}")
@@ -125,6 +133,8 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                     continue
                 loc = f"{where} line {lineno}"
                 try:
+                    if line.count(" ") > 2 * MAX_VERTICES + 1:
+                        raise ValueError(f"more than {MAX_VERTICES} vertices (simplify it in the tool that made it)")
                     vals = [float(v) for v in line.split()]
                     if not vals or not vals[0].is_integer() or vals[0] < 0:
                         raise ValueError("the first number is not a class index")
@@ -136,7 +146,7 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                 if index >= len(names):
                     ctx.report.refuse(loc, f"class index {index} is not among the {len(names)} class names")
                     continue
-                cls = ctx.class_for(names[index], loc)
+                cls = ctx.class_for(names[index], loc, value=index + 1)
                 if cls is None:
                     continue
                 score = geometry.pop("_score", None)
@@ -284,36 +294,71 @@ def _obb(ctx: ExportContext, asset: Any, ann: Any, w: int, h: int) -> list[float
     return None
 
 
-def _yaml(ctx: ExportContext, task: str) -> str:
-    lines = [f"# labeldesk export of {ctx.project.name}; labels/ mirrors the image names",
-             f"task: {task}", "path: .", "train: images", "val: images", f"nc: {len(ctx.classes)}", "names:"]
-    lines += [f"  {e.index}: {json.dumps(e.name, ensure_ascii=False)}" for e in ctx.classes]
+PLACEHOLDER = "unused_{}"
+
+
+def _names(ctx: ExportContext) -> list[str]:
+    """Class names by YOLO index (label value - 1); gaps get placeholder names."""
+    top = max((e.value for e in ctx.classes), default=0)
+    names = [PLACEHOLDER.format(i) for i in range(top)]
+    for e in ctx.classes:
+        names[e.value - 1] = e.name
+    gaps = top - len(ctx.classes)
+    if gaps:
+        ctx.report.note("", f"{gaps} unused class index(es) below the highest label value {top}: named "
+                            f"{PLACEHOLDER.format('<n>')} in data.yaml so that indices stay the label values - 1")
+    return names
+
+
+def _yaml(ctx: ExportContext, task: str, subsets: list[str]) -> str:
+    names = _names(ctx)
+    train = "train" if "train" in subsets else subsets[0]
+    val = next((s for s in ("val", "valid", "validation") if s in subsets), train)
+    lines = [f"# labeldesk export of {ctx.project.name}: images/<subset>/ and labels/<subset>/ (Ultralytics)",
+             f"task: {task}", "path: .", f"train: images/{train}", f"val: images/{val}"]
+    if "test" in subsets:
+        lines.append("test: images/test")
+    lines += [f"nc: {len(names)}", "names:"]
+    lines += [f"  {i}: {json.dumps(n, ensure_ascii=False)}" for i, n in enumerate(names)]
     return "\n".join(lines) + "\n"
 
 
 def _export(ctx: ExportContext, out: Any, make: Callable[..., list[float] | None], task: str) -> None:
+    from labeldesk.core.formats.dataset import DEFAULT_SUBSET, close_sources, file_name, image_mode, subsets, write_image
+    mode = image_mode(ctx)
+    groups = {k: ("train" if v == DEFAULT_SUBSET else v) for k, v in subsets(ctx).items()}
+    sources: dict[Any, Any] = {}
     dropped = 0
-    for asset in ctx.each_asset():
-        for plane, items in ctx.export_planes(asset):
-            member = f"labels/{strip_suffix(item_name(asset, plane))}.txt"
-            if not ctx.claim(asset, member):
-                continue
-            w, h, _ = extent(asset, plane)
-            lines = []
-            for ann in items:
-                entry = ctx.entry(asset, ann)
-                if entry is None:
+    try:
+        for asset in ctx.each_asset():
+            subset = groups[asset.id]
+            for plane, items in ctx.export_planes(asset):
+                member = f"labels/{subset}/{strip_suffix(item_name(asset, plane))}.txt"
+                if not ctx.claim(asset, member):
                     continue
-                values = make(ctx, asset, ann, w, h)
-                if values is None:
-                    continue
-                dropped += bool(ann.attributes)
-                lines.append(_line(entry.index, values))
-                ctx.report.count(ann.geometry.kind)
-            out.write(member, "\n".join(lines) + ("\n" if lines else ""))
+                if mode:
+                    write_image(ctx, out, asset, plane, f"images/{subset}", file_name(asset, plane, mode), mode, sources)
+                w, h, _ = extent(asset, plane)
+                lines = []
+                for ann in items:
+                    entry = ctx.entry(asset, ann)
+                    if entry is None:
+                        continue
+                    values = make(ctx, asset, ann, w, h)
+                    if values is None:
+                        continue
+                    dropped += bool(ann.attributes)
+                    lines.append(_line(entry.value - 1, values))
+                    ctx.report.count(ann.geometry.kind)
+                out.write(member, "\n".join(lines) + ("\n" if lines else ""))
+    finally:
+        close_sources(sources)
     if dropped:
         ctx.report.note("", f"YOLO files hold no attributes: the attributes of {dropped} annotation(s) were not written")
-    out.write("data.yaml", _yaml(ctx, task))
+    used = sorted(set(groups.values())) or ["train"]
+    if "val" not in used and not any(s in used for s in ("valid", "validation")):
+        ctx.report.note("", f"no val subset (option split=train=0.8,val=0.2): data.yaml names {used[0]} as val too")
+    out.write("data.yaml", _yaml(ctx, task, used))
 
 
 def export_detect(ctx: ExportContext, out: Any) -> None:

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import os
 
-import cv2 as _cv2
+# FFmpeg inside OpenCV prints its own lines ("moov atom not found") on stderr; our readers turn
+# each failure into one message naming the file, so FFmpeg stays quiet (AV_LOG_QUIET).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+import cv2 as _cv2  # noqa: E402 - after the environment above
 
 # opencv-python (non-headless) sets these and breaks PySide6 on a real display (ecosystem.md §3.5).
 for _var in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):

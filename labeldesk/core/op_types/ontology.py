@@ -9,8 +9,26 @@ from labeldesk.core.op_types.rows import exists, fetch, loads
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
 
 FIELDS = ("name", "parent_id", "color", "hotkey", "kinds", "attributes", "guide", "deprecated",
-          "merged_into", "sort_order")
-JSON_FIELDS = ("kinds", "attributes", "guide")
+          "merged_into", "sort_order", "value", "code", "concept", "keypoints")
+JSON_FIELDS = ("kinds", "attributes", "guide", "concept", "keypoints")
+
+
+def _value_owner(conn: sqlite3.Connection, value: Any, entity: str) -> str | None:
+    row = conn.execute("SELECT name FROM classes WHERE value = ? AND id != ?", (value, entity)).fetchone()
+    return row[0] if row else None
+
+
+def _with_value(conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+    """A local class.create gets the next free label value written into its payload (so every
+    replica stores the same one); a value asked for must be free here."""
+    cls = dict(draft.payload.get("class") or {})
+    if cls.get("value") is None:
+        row = conn.execute("SELECT MAX(value) FROM classes").fetchone()
+        cls["value"] = int(row[0] or 0) + 1
+    else:
+        owner = _value_owner(conn, cls["value"], str(draft.entity))
+        require(owner is None, f"ontology: label value {cls['value']} belongs to class {owner!r}")
+    return OpDraft(draft.type, draft.entity, {**draft.payload, "class": cls}, draft.base, draft.reason, draft.local)
 
 
 def bump_version(conn: sqlite3.Connection) -> None:
@@ -55,6 +73,9 @@ def class_values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
 
 @op_type("ontology.class.create")
 class CreateClass:
+    def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        return _with_value(conn, draft)
+
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
         # Classes are never deleted: undoing a creation deprecates the class.
         return OpDraft("ontology.class.update", draft.entity, {"set": {"deprecated": True}})
@@ -64,6 +85,9 @@ class CreateClass:
         d.setdefault("color", "#e6194b")
         require("name" in d, "ontology: a class needs a name")
         _check(d)
+        if d.get("value") is None:
+            # an op from a device that did not number classes: the next value here
+            d["value"] = int(conn.execute("SELECT MAX(value) FROM classes").fetchone()[0] or 0) + 1
         require(not exists(conn, "classes", op.entity), f"class {op.entity} exists already")
         _check_parent(conn, op.entity, d.get("parent_id"))
         cols = _columns(d)
@@ -76,7 +100,15 @@ class CreateClass:
 
 @op_type("ontology.class.update")
 class UpdateClass:
-    """Rename, recolour, move in the tree, change hotkey/kinds/attributes/guide, (un)deprecate."""
+    """Rename, recolour, move in the tree, change hotkey/kinds/attributes/guide, (un)deprecate,
+    set the label value, code, coded concepts or keypoint schema."""
+
+    def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        value = (draft.payload.get("set") or {}).get("value")
+        if value is not None:
+            owner = _value_owner(conn, value, str(draft.entity))
+            require(owner is None, f"ontology: label value {value} belongs to class {owner!r}")
+        return draft
 
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
         row = fetch(conn, "classes", draft.entity, "class")

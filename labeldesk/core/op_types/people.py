@@ -7,6 +7,8 @@ from typing import Any
 from labeldesk.core.op_types.rows import exists, fetch
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
 
+WAIVED = "waived:"          # see labeldesk.core.review.roles.effective_roles
+
 ROLES = ("annotator", "reviewer", "adjudicator", "admin")
 
 
@@ -30,15 +32,20 @@ class _Role:
         fetch(conn, "users", op.entity, "user")
         role = op.payload.get("role")
         require(role in ROLES, f"unknown role {role!r}; expected one of {ROLES}")
+        waiver = WAIVED + str(role)
         if self.grant:
+            conn.execute("DELETE FROM roles WHERE user_id = ? AND role = ?", (op.entity, waiver))
             conn.execute("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?,?)", (op.entity, role))
         else:
             conn.execute("DELETE FROM roles WHERE user_id = ? AND role = ?", (op.entity, role))
+            admin = conn.execute("SELECT 1 FROM roles WHERE user_id = ? AND role = 'admin'", (op.entity,)).fetchone()
+            if admin and role != "admin":           # an admin holds every role unless removed explicitly
+                conn.execute("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?,?)", (op.entity, waiver))
         return ChangeSet(users={str(op.entity)})
 
     def _had(self, conn: sqlite3.Connection, draft: OpDraft) -> bool:
-        return conn.execute("SELECT 1 FROM roles WHERE user_id = ? AND role = ?",
-                            (draft.entity, draft.payload.get("role"))).fetchone() is not None
+        from labeldesk.core.review.roles import user_roles
+        return draft.payload.get("role") in user_roles(conn, draft.entity)
 
 
 @op_type("role.grant")

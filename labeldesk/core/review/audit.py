@@ -8,6 +8,8 @@ the log was altered. The CLI (`labeldesk audit`) and the GUI's audit dialog use 
 """
 from __future__ import annotations
 
+from labeldesk.core.numbering import plane_dict_label
+
 import csv
 import datetime as dt
 import io
@@ -109,8 +111,7 @@ class _Context:
             a = p.get("annotation") or {}
             plane = a.get("plane") or {}
             text = (f"{(a.get('geometry') or {}).get('kind')} {name('classes', a.get('class_id')) or 'no class'}"
-                    f" in layer {name('layers', a.get('layer_id'))} on {plane.get('axis', 'axial')}"
-                    f" z={plane.get('z', 0)} t={plane.get('t', 0)}")
+                    f" in layer {name('layers', a.get('layer_id'))} on {plane_dict_label(plane)}")
             src = a.get("source")
             return text + (f" (copy of {src.get('annotation_id')} from layer {name('layers', src.get('layer_id'))})"
                            if isinstance(src, dict) else "")
@@ -133,7 +134,7 @@ class _Context:
         if t == "issue.open":
             xy = p.get("image_xy") or [0, 0]
             plane = p.get("plane") or {}
-            return f"issue at image_xy ({xy[0]:g}, {xy[1]:g}) z={plane.get('z', 0)} t={plane.get('t', 0)}: {p.get('text')}"
+            return (f"issue at image_xy ({xy[0]:g}, {xy[1]:g}) on {plane_dict_label(plane)}: {p.get('text')}")
         if t == "issue.comment":
             return f"comment: {p.get('text')}"
         if t in ("issue.resolve", "issue.reopen"):

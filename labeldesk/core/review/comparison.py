@@ -177,6 +177,8 @@ class ProjectComparison:
                          "mask_dice": _num(self.pair_mask_dice(a, b)),
                          "class_percent": _num(pc.percent.value), "class_kappa": _num(pc.kappa.value),
                          "class_units": pc.kappa.n, "class_kappa_note": pc.kappa.reason})
+            if not both:        # nothing both layers annotated: no agreement to report (not 1.0)
+                rows[-1].update(precision=None, recall=None, f1=None, mean_iou=None, mean_dice=None)
         return rows
 
     def attribute_rows(self) -> list[dict[str, Any]]:
@@ -210,12 +212,15 @@ class ProjectComparison:
         return rows
 
     def item_rows(self) -> list[dict[str, Any]]:
+        """One row per item; "plane" is what people read (1-based), "plane_key" the 0-based key."""
+        from labeldesk.core.numbering import plane_label
         rows = []
         for it in self.items:
             masks = {self.class_names.get(c, c or "(none)"): r.to_dict() for c, r in it.masks.items()}
             dices = [r.dice for r in it.masks.values()]
             hds = [r.hd95 for r in it.masks.values() if not math.isnan(r.hd95)]
-            rows.append({"asset_id": it.asset_id, "asset": it.asset_name, "plane": it.plane.key(),
+            rows.append({"asset_id": it.asset_id, "asset": it.asset_name, "plane": plane_label(it.plane),
+                         "plane_key": it.plane.key(),
                          "layer_a": self.layer_name(it.layer_a), "layer_b": self.layer_name(it.layer_b),
                          **it.shapes.summary(),
                          "mask_dice": _num(min(dices)) if dices else None,
@@ -230,7 +235,7 @@ class ProjectComparison:
     def volume_rows(self) -> list[dict[str, Any]]:
         names = {it.asset_id: it.asset_name for it in self.items}
         return [{"asset_id": aid, "asset": names.get(aid, aid), "layer_a": self.layer_name(a),
-                 "layer_b": self.layer_name(b), "class": self.class_names.get(c, c or "(none)"), "frame": t, **rep.to_dict()}
+                 "layer_b": self.layer_name(b), "class": self.class_names.get(c, c or "(none)"), "frame": t + 1, **rep.to_dict()}
                 for aid, a, b, c, t, rep in self.volumes]
 
     def to_dict(self) -> dict[str, Any]:
@@ -446,7 +451,9 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
         units = _classification_units(project, asset, ids)
         for key, per in units.items():
             report.classification_units[(asset.id, key)] = per
-        has = {lid for lid in ids if anns[lid] or any(lid in per for per in units.values())}
+        from labeldesk.core import segments as seg
+        segmented = {s.layer_id for s in seg.segments(project.conn, asset.id) if s.voxels} if asset.kind == "volume" else set()
+        has = {lid for lid in ids if anns[lid] or lid in segmented or any(lid in per for per in units.values())}
         for la, lb in report.pairs():
             both, only_a, only_b = report.coverage.get((la, lb), (0, 0, 0))
             if la in has and lb in has:
@@ -470,6 +477,9 @@ def compare_project(project: Any, iou: float = 0.5, layers: Sequence[str] | None
             report.items.extend(pair_items)
             if asset.depth > 1:
                 for cid, t, rep in _volume_masks(asset, anns[la], anns[lb], tolerance):
+                    report.volumes.append((asset.id, la, lb, cid, t, rep))
+            if la in segmented or lb in segmented:            # segments: 3-D Dice and HD95 per class
+                for cid, t, rep in seg.agreement(project.conn, asset, la, lb, tolerance):
                     report.volumes.append((asset.id, la, lb, cid, t, rep))
             if asset.frames > 1:
                 track = _track_agreement(asset, la, lb, pair_items, anns[la] + anns[lb])

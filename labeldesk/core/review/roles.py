@@ -10,6 +10,9 @@ devices (recorded, not applied). Rules:
 * adjudicators adjudicate and write the final layer;
 * admins add users, grant and revoke roles, change the ontology, the project settings and the
   assets, and may write any layer (an import into a named layer, a correction — all audited);
+* an admin holds every role unless an admin removed one explicitly: revoking a role an admin holds
+  only through being admin leaves a ``waived:<role>`` row in the ``roles`` table (granting it again
+  removes the row); :func:`effective_roles` turns the rows into the roles a user has;
 * bootstrap: while the project has no admin, ``user.add`` and ``role.grant`` pass (Project.create).
 
 Op types not listed in :data:`REQUIRED_ROLES` need only a user who is a member of the project.
@@ -40,14 +43,53 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "review.decide": ("reviewer", "adjudicator"),
     "review.adjudicate": ("adjudicator",),
     "issue.open": ANY_ROLE, "issue.comment": ANY_ROLE, "issue.resolve": ANY_ROLE, "issue.reopen": ANY_ROLE,
+    # signing keys: an admin enrols or revokes anyone's; a member rotates or revokes their own
+    "key.enrol": ANY_ROLE, "key.revoke": ANY_ROLE,
 }
 
 # Which roles may write annotations into a layer of each kind (admins may write any layer).
 LAYER_WRITERS = {"final": ("reviewer", "adjudicator"), "predictions": ("annotator",)}
 
 
+WAIVED = "waived:"
+
+# What each op type does, in the words a refusal uses ("bob may not approve or return a layer").
+OP_WORDS: dict[str, str] = {
+    "user.add": "add a member", "role.grant": "give a role", "role.revoke": "remove a role",
+    "project.settings": "change the project settings", "ontology.class.create": "add a class",
+    "ontology.class.update": "change a class", "ontology.class.merge": "merge classes",
+    "asset.add": "add assets", "asset.remove": "remove an asset", "asset.restore": "restore an asset",
+    "asset.rename": "rename an asset", "layer.create": "make a layer", "layer.remove": "remove a layer",
+    "layer.restore": "restore a layer", "annotation.create": "draw", "annotation.update": "change an annotation",
+    "annotation.delete": "delete an annotation", "annotation.restore": "restore an annotation",
+    "classification.add": "classify", "classification.remove": "remove a classification",
+    "task.assign": "assign work", "task.unassign": "take work back", "review.submit": "submit a layer",
+    "review.decide": "approve or return a layer", "review.adjudicate": "adjudicate",
+    "issue.open": "open an issue", "issue.comment": "comment", "issue.resolve": "resolve an issue",
+    "issue.reopen": "reopen an issue",
+}
+
+
+def op_words(op_type: str) -> str:
+    return OP_WORDS.get(op_type, op_type.replace(".", " "))
+
+
+def effective_roles(rows: set[str] | frozenset[str]) -> set[str]:
+    """The roles a user holds given their rows in the ``roles`` table: an admin holds every role
+    except those waived explicitly."""
+    explicit = {r for r in rows if not r.startswith(WAIVED)}
+    if "admin" not in explicit:
+        return explicit
+    waived = {r[len(WAIVED):] for r in rows if r.startswith(WAIVED)}
+    return set(ANY_ROLE) - (waived - {"admin"})
+
+
 def user_roles(conn: sqlite3.Connection, user_id: str | None) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT role FROM roles WHERE user_id = ?", (user_id,))}
+    return effective_roles({r[0] for r in conn.execute("SELECT role FROM roles WHERE user_id = ?", (user_id,))})
+
+
+def roles_in_words(roles: set[str] | frozenset[str]) -> str:
+    return ", ".join(r for r in ("admin", "annotator", "reviewer", "adjudicator") if r in roles) or "no role"
 
 
 def user_name(conn: sqlite3.Connection, user_id: str | None) -> str:
@@ -65,6 +107,18 @@ def _is_member(conn: sqlite3.Connection, user_id: str | None) -> bool:
 
 def _either(roles: tuple[str, ...]) -> str:
     return "role " + " or ".join(roles)
+
+
+def missing_role(conn: sqlite3.Connection, user_id: str | None, op_type: str) -> str | None:
+    """For the window: why ``user_id`` cannot take actions of ``op_type`` at all (None = may),
+    e.g. "needs role reviewer or adjudicator (you have annotator)". Layer rules are not judged."""
+    wanted = REQUIRED_ROLES.get(op_type)
+    if wanted is None:
+        return None
+    roles = user_roles(conn, user_id)
+    if roles & set(wanted):
+        return None
+    return f"needs {_either(wanted)} (you have {roles_in_words(roles)})"
 
 
 def layer_write_problem(conn: sqlite3.Connection, user_id: str | None, roles: set[str],
@@ -111,10 +165,18 @@ def _touched_layers(conn: sqlite3.Connection, op: Op) -> list[sqlite3.Row | dict
         out.append({"kind": d.get("kind", "annotator"), "owner": d.get("owner"), "name": d.get("name")})
     elif op.type == "review.submit":
         out.append(_layer(conn, p.get("layer_id")))
+    elif op.type == "segment.create":                   # segments follow the annotation layer rule
+        out.append(_layer(conn, (p.get("segment") or {}).get("layer_id")))
+    elif op.type.startswith("segment."):
+        out.append(_row_layer(conn, "segments", op.entity))
     return [x for x in out if x is not None]
 
 
 def _op_problem(conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+    if op.type in ("key.enrol", "key.revoke"):
+        if op.entity == op.user or "admin" in roles:
+            return None
+        return f"needs role admin to {'enrol' if op.type == 'key.enrol' else 'revoke'} another user's key"
     if op.type == "layer.create":
         d = op.payload.get("layer") or {}
         kind, owner = d.get("kind", "annotator"), d.get("owner")
@@ -146,19 +208,19 @@ def _op_problem(conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None
 def authorisation_problem(conn: sqlite3.Connection, op: Op) -> str | None:
     """Why ``op`` may not be applied by its user given the roles now in the store (None = allowed).
 
-    The text names the user, the op and the missing role."""
+    The text names the user, the action and the missing role in words (never an op id)."""
     if op.type in ("user.add", "role.grant") and not _has_admin(conn):
         return None                                   # bootstrap: the project's first admin
     who = f"user {user_name(conn, op.user)!r}"
+    what = op_words(op.type)
     if op.user is None or not _is_member(conn, op.user):
-        return f"{who} is not a member of this project: {op.type} ({op.op_id}) refused"
+        return f"{who} is not a member of this project, so may not {what}"
     roles = user_roles(conn, op.user)
     wanted = REQUIRED_ROLES.get(op.type)
     if wanted is not None and not roles & set(wanted):
-        have = ", ".join(sorted(roles)) or "no roles"
-        return f"{who} may not {op.type} ({op.op_id}): needs {_either(wanted)} (has {have})"
+        return f"{who} may not {what}: needs {_either(wanted)} (has {roles_in_words(roles)})"
     problem = _op_problem(conn, op, roles)
-    return f"{who} may not {op.type} ({op.op_id}): {problem}" if problem else None
+    return f"{who} may not {what}: {problem}" if problem else None
 
 
 MEMO_TYPES = frozenset({"annotation.create", "annotation.update", "annotation.delete"})
@@ -216,16 +278,25 @@ def find_user(conn: sqlite3.Connection, ref: str) -> str:
 
 def acting_user(project: Any, name: str | None = None) -> str:
     """Who acts: ``name`` if given, else the LABELDESK_USER environment variable when it names a
-    member of the project, else the project's own user (the one who created or opened it here)."""
+    member of the project, else the project's own user (the one who created or opened it here).
+
+    Acting as anyone but this device's own user needs that user's private key on this machine,
+    enrolled in the project (``labeldesk.core.sync.trust``): a name proves nothing."""
+    uid = None
     if name:
-        return find_user(project.conn, name)
-    env = os.environ.get("LABELDESK_USER")
-    if env:
-        try:
-            return find_user(project.conn, env)
-        except LabeldeskError as exc:
-            raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
-    return str(project.user_id)
+        uid = find_user(project.conn, name)
+    else:
+        env = os.environ.get("LABELDESK_USER")
+        if env:
+            try:
+                uid = find_user(project.conn, env)
+            except LabeldeskError as exc:
+                raise LabeldeskError(f"LABELDESK_USER={env}: {exc}") from None
+    if uid is None or uid == project.user_id:
+        return str(project.user_id)
+    from labeldesk.core.sync.trust import require_private_key
+    require_private_key(project, uid)
+    return uid
 
 
 # ---- membership changes (a role change always carries a reason) ------------------------------

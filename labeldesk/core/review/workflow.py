@@ -82,11 +82,13 @@ class AssetState:
 
 # ---- revisions -------------------------------------------------------------------------------
 def layer_revisions(conn: sqlite3.Connection, asset_id: str | None = None) -> dict[tuple[str, str], str]:
-    """``{(asset_id, layer_id): revision}`` for every layer with annotations or classifications."""
+    """``{(asset_id, layer_id): revision}`` for every layer with annotations, classifications or
+    segments (a stroke on a segment makes an approval of its layer stale)."""
     where = " WHERE asset_id = ?" if asset_id else ""
-    args = (asset_id, asset_id) if asset_id else ()
+    args = (asset_id, asset_id, asset_id) if asset_id else ()
     rows = conn.execute(f"SELECT asset_id, layer_id, id, revision FROM annotations{where} UNION ALL "
-                        f"SELECT asset_id, layer_id, id, revision FROM classifications{where} "
+                        f"SELECT asset_id, layer_id, id, revision FROM classifications{where} UNION ALL "
+                        f"SELECT asset_id, layer_id, id, revision FROM segments{where} "   # 3-D label maps
                         "ORDER BY 1, 2, 3", args)
     out: dict[tuple[str, str], str] = {}
     key, h = None, None

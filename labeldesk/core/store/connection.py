@@ -36,6 +36,7 @@ def backup(conn: sqlite3.Connection, dest: str | Path) -> Path:
     target = sqlite3.connect(str(tmp))
     try:
         conn.backup(target)
+        target.execute("PRAGMA journal_mode = DELETE")   # one self-contained file (no -wal/-shm)
         ok = target.execute("PRAGMA integrity_check").fetchone()[0]
         if ok != "ok":
             raise OSError(f"{dest}: backup failed its integrity check: {ok}")

@@ -1,7 +1,11 @@
 """Refuse to keep a project store on a network filesystem or inside a synced folder.
 
+A network filesystem is recognised by the mount's filesystem type (Linux ``/proc/mounts``) or the
+drive type (Windows); a synced folder by the sync tool's markers or settings
+(:mod:`labeldesk.core.sync_tools`), never by a folder's name.
+
 SQLite's locking and WAL do not work over network filesystems, and sync tools copy a live
-database file mid-write (see design/sync.md §1). The shared folder is for segment files only.
+database file mid-write. The shared folder is for segment files only.
 """
 from __future__ import annotations
 
@@ -9,16 +13,14 @@ import os
 from pathlib import Path
 
 from labeldesk.core.errors import StoreLocationError
+from labeldesk.core.sync_tools import synced_by
 
 NETWORK_FS = {
     "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "afs", "ceph", "glusterfs", "lustre",
     "9p", "davfs", "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.davfs2",
-    "fuse.glusterfs", "fuse.cephfs", "fuse.onedriver", "fuse.dropbox",
+    "fuse.glusterfs", "fuse.cephfs", "fuse.onedriver", "fuse.dropbox", "fuse.onedrive", "fuse.seadrive",
+    "fuse.pcloud", "fuse.google-drive-ocamlfuse", "fuse.dbxfs", "fuse.keybase", "fuse.juicefs", "smb3",
 }
-# Files or folders whose presence in an ancestor marks a folder kept in step by a sync tool.
-SYNC_MARKERS = (".stfolder", ".dropbox", ".dropbox.cache", ".sync", ".tresorit")
-SYNC_NAMES = ("dropbox", "onedrive", "google drive", "googledrive", "icloud drive",
-              "mobile documents", "syncthing", "nextcloud", "owncloud", "box sync", "pcloud")
 OVERRIDE_ENV = "LABELDESK_ALLOW_UNSAFE_STORE"
 OVERRIDE_HINT = (f"Keep the project on a local disk and use `labeldesk share` for the team folder. "
                  f"To override at your own risk, pass --allow-unsafe-location or set {OVERRIDE_ENV}=1.")
@@ -45,21 +47,20 @@ def mount_fstype(path: Path, mounts_file: str = "/proc/mounts") -> str | None:
 def unsafe_reason(directory: str | Path, mounts_file: str = "/proc/mounts") -> str | None:
     """Why ``directory`` is no place for a SQLite store, or None if it looks local."""
     path = Path(directory).resolve()
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
     fstype = mount_fstype(path, mounts_file)
     if fstype and fstype.lower() in NETWORK_FS:
         return f"it is on a network filesystem ({fstype})"
-    if os.name == "nt" and str(path).startswith("\\\\"):  # pragma: no cover
-        return "it is on a network share (UNC path)"
-    for parent in (existing, *existing.parents):
-        for marker in SYNC_MARKERS:
-            if (parent / marker).exists():
-                return f"it is inside a synced folder ({parent} holds {marker})"
-        if parent.name.lower() in SYNC_NAMES or parent.name.lower().startswith(("onedrive -", "dropbox (")):
-            return f"it is inside a synced folder ({parent})"
-    return None
+    if os.name == "nt" and _windows_remote(path):  # pragma: no cover
+        return "it is on a network share"
+    return synced_by(path)
+
+
+def _windows_remote(path: Path) -> bool:  # pragma: no cover - Windows only
+    if str(path).startswith("\\\\"):
+        return True
+    import ctypes
+    drive = os.path.splitdrive(str(path))[0] + "\\"
+    return ctypes.windll.kernel32.GetDriveTypeW(drive) == 4      # DRIVE_REMOTE (a mapped network drive)
 
 
 def check_store_location(directory: str | Path, allow_unsafe: bool = False) -> None:

@@ -22,6 +22,9 @@ MIGRATIONS: list[Step] = [
     "schema_v5.sql",     # review: tasks/assignments, review decisions, issues and comments
     "schema_v6.sql",     # interchange: prediction provenance, releases
     add_verts_column,    # polygon shells as binary vertex arrays (store/vertices.py)
+    "schema_class_codes.sql",   # interchange: stable class label values, codes, coded concepts, keypoints
+    "schema_signing_keys.sql", # sync: users' signing keys, merged segments
+    "schema_segments.sql",      # segments: 3-D label maps of volumes (core/segments.py)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

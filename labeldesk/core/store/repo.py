@@ -109,7 +109,15 @@ def row_to_class(row: sqlite3.Row) -> LabelClass:
                       hotkey=row["hotkey"], kinds=tuple(json.loads(row["kinds"])),
                       attributes=tuple(json.loads(row["attributes"])), guide=json.loads(row["guide"]),
                       deprecated=bool(row["deprecated"]), merged_into=row["merged_into"],
-                      sort_order=row["sort_order"], revision=row["revision"])
+                      sort_order=row["sort_order"], revision=row["revision"], **_codes(row))
+
+
+def _codes(row: sqlite3.Row) -> dict[str, Any]:
+    keys = row.keys()
+    if "value" not in keys:
+        return {}
+    return {"value": row["value"], "code": row["code"], "concept": json.loads(row["concept"] or "{}"),
+            "keypoints": json.loads(row["keypoints"] or "{}")}
 
 
 def classes(conn: sqlite3.Connection) -> list[LabelClass]:
@@ -125,7 +133,8 @@ def users(conn: sqlite3.Connection) -> list[User]:
     roles: dict[str, set[str]] = {}
     for uid, role in conn.execute("SELECT user_id, role FROM roles"):
         roles.setdefault(uid, set()).add(role)
-    return [User(r["id"], r["name"], frozenset(roles.get(r["id"], ())))
+    from labeldesk.core.review.roles import effective_roles
+    return [User(r["id"], r["name"], frozenset(effective_roles(roles.get(r["id"], set()))))
             for r in conn.execute("SELECT * FROM users ORDER BY rowid")]
 
 

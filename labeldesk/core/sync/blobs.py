@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from labeldesk.core.sync.layout import ShareLayout, link_no_replace, temp_name
+from labeldesk.core.sync.layout import HostileFile, ShareLayout, link_no_replace, read_capped, temp_name
 
 THRESHOLD = 64 * 1024
+BLOB_MAX = 1024 * 1024 * 1024        # a label volume's payload; larger is refused unread
 
 
 def blob_path(layout: ShareLayout, sha256: str) -> Path:
@@ -23,9 +24,9 @@ def put(layout: ShareLayout, data: bytes) -> str:
     import os
     digest = hashlib.sha256(data).hexdigest()
     final = blob_path(layout, digest)
+    layout.real_dir(final.parent, create=True)       # HostileFile: never written through a link
     if final.exists() and get(layout, digest) is not None:
         return digest
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(final, f"blob-{digest[:12]}")
     with open(tmp, "xb") as f:
         f.write(data)
@@ -45,7 +46,8 @@ def put(layout: ShareLayout, data: bytes) -> str:
 def get(layout: ShareLayout, sha256: str) -> bytes | None:
     """The blob's bytes if present and intact, else None (not here yet, or damaged)."""
     try:
-        data = blob_path(layout, sha256).read_bytes()
-    except OSError:
+        path = layout.real_dir(blob_path(layout, sha256).parent) / f"{sha256}.bin"
+        data = read_capped(path, BLOB_MAX)
+    except (OSError, HostileFile):
         return None
     return data if hashlib.sha256(data).hexdigest() == sha256 else None

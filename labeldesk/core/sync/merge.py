@@ -22,6 +22,7 @@ from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
 from labeldesk.core.sync.reducer import Reducer, save_state
 from labeldesk.core.sync.segment import GENESIS, Segment
+from labeldesk.core.sync.validation import InvalidOp, check_line, check_payload
 
 
 def now_wall() -> str:
@@ -58,6 +59,12 @@ class Merger:
         self._rows: list[tuple[Any, ...]] | None = None    # op-log rows not yet written
         self._lookups: annotation_ops.BatchLookups | None = None
         self._allowed: Any = None                 # AuthorisationMemo while a segment merges
+
+    def rolled_back(self) -> None:
+        """After a segment's transaction was rolled back: forget what was cached from it."""
+        self.history = History(self.conn)
+        self.reducer = Reducer(self.conn, self.history, self.now)
+        self._cursors = cursors(self.conn)
 
     @property
     def own_ids(self) -> set[str]:
@@ -100,6 +107,7 @@ class Merger:
             for line in seg.lines:
                 self.take_line(seg.dev, line, blobs)
             self._flush()
+            self._wall_sample(seg.dev, seg.lines[-1].get("wall") if seg.lines else None)
         finally:
             annotation_ops.end_batch(self._lookups)
             self._chain = self._known = self._allowed = self._logged = self._rows = None
@@ -111,6 +119,8 @@ class Merger:
 
     def take_line(self, dev: str, line: dict[str, Any], blobs: dict[str, bytes | None], *,
                   own: bool = False) -> OpRef | None:
+        if not own:
+            check_line(line)              # InvalidOp: the caller refuses the whole segment
         seq = int(line["seq"])
         if isinstance(line.get("seen"), dict):
             self.history.add_mark(dev, seq, {str(k): int(v) for k, v in line["seen"].items()})
@@ -123,6 +133,8 @@ class Merger:
                 self.counts["pending"] += 1
                 return None
             line = {**line, "payload": json.loads(data)}
+            if not own:
+                check_payload(str(line.get("type")), line["payload"], f"op {line.get('op_id')} (seq {seq})")
         self.counts["ops"] += 1
         try:
             op = Op.from_dict(line)
@@ -220,11 +232,23 @@ class Merger:
         self.counts["collisions"] += 1
         return None
 
+    def _wall_sample(self, dev: str, wall: Any) -> None:
+        """The device's wall clock when it made its last op of a segment: a physical sample too."""
+        try:
+            ms = int(dt.datetime.fromisoformat(str(wall).replace("Z", "+00:00")).timestamp() * 1000)
+        except (TypeError, ValueError, OverflowError):
+            return
+        ahead = ms - self.project.clock._now_ms()
+        self.clock_ahead[dev] = max(self.clock_ahead.get(dev, ahead), ahead)
+
     def _observe(self, dev: str, op: Op) -> None:
         ts = Timestamp(op.hlc[0], op.hlc[1])
-        ahead = self.project.clock.skew_ms(ts)
-        if ahead > MAX_SKEW_MS:
-            self.clock_ahead[dev] = max(self.clock_ahead.get(dev, 0), ahead)
+        if op.hlc[1] == 0 and op.dev == dev:
+            # counter 0: the device stamped the op from its own physical clock (a clock that was
+            # merely carried forward from another device's ahead clock ticks the counter instead),
+            # so skew is judged from each device's own time and does not spread
+            ahead = self.project.clock.skew_ms(ts)
+            self.clock_ahead[dev] = max(self.clock_ahead.get(dev, ahead), ahead)
         self.project.clock.observe(ts)
         if op.user:
             self.users[dev] = op.user
@@ -260,6 +284,12 @@ class Merger:
             self._lookups.seen(ref.type)
         try:
             self._decide(ref, own=own)
+        except InvalidOp as exc:
+            if self._known is not None:
+                raise                         # inside a segment: the segment is refused
+            ref.state, ref.reason = "rejected", str(exc)   # a logged op retried later
+            self._count("rejected")
+            save_state(self.conn, ref, self.now)
         finally:
             self.reducer.noted(ref)
             if self._lookups is not None:
@@ -292,6 +322,7 @@ class Merger:
                 self.conn.execute("DELETE FROM sync_pending_lines WHERE op_id = ?", (op_id,))
                 self.take_line(dev, {k: v for k, v in json.loads(line).items() if k != "seen"}, blobs)
                 done += 1
+        previous: list[str] | None = None
         while True:
             rows = self.conn.execute(
                 f"SELECT {REF_COLUMNS}, s.state, s.reason, o.reason FROM ops o JOIN sync_op_state s ON "
@@ -301,6 +332,10 @@ class Merger:
                 f"SELECT {REF_COLUMNS}, o.state, o.problem, o.reason FROM sync_collisions o WHERE o.state = 'pending'"
                 " ORDER BY o.hlc_ms, o.hlc_ctr, o.dev, o.seq").fetchall()
             progress = 0
+            batch = [r[0] for r in rows] + [r[0] for r in shadows]
+            if batch == previous:
+                return done       # the same ops again: a replay left them where they were
+            previous = batch
             for row, shadow in [(r, False) for r in rows] + [(r, True) for r in shadows]:
                 ref = ref_from_row(tuple(row)[:13])
                 ref.reason_text = row[13]  # type: ignore[attr-defined]

@@ -21,9 +21,12 @@ from typing import Any
 from labeldesk.core.store import repo
 from labeldesk.core.sync import blobs as blob_store
 from labeldesk.core.sync import segment
+from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.sync.history import History
-from labeldesk.core.sync.layout import (OWN_TEMP_RE, DuplicateIdentity, SegmentName, ShareLayout,
-                                        fsync_dir, link_no_replace, temp_name)
+from labeldesk.core.sync.keys import local_keys
+from labeldesk.core.sync.trust import Signer
+from labeldesk.core.sync.layout import (OWN_TEMP_RE, SEGMENT_MAX, DuplicateIdentity, SegmentName, ShareLayout,
+                                        fsync_dir, link_no_replace, read_capped, temp_name)
 
 MAX_OPS = 5000
 MAX_BYTES = 4 * 1024 * 1024
@@ -66,10 +69,10 @@ def _line(row: Any, seen: dict[str, int] | None, blobs: dict[str, bytes]) -> str
 
 
 def _segment(project: Any, dev: str, nonce: str, prev_sha: str, rows: list[Any], lines: list[str],
-             blobs: dict[str, bytes]) -> PlannedSegment:
+             blobs: dict[str, bytes], key: str | None = None) -> PlannedSegment:
     first, last = rows[0]["seq"], rows[-1]["seq"]
     name, data = segment.build(project.id, dev, nonce, prev_sha, first, last,
-                               [rows[-1]["hlc_ms"], rows[-1]["hlc_ctr"]], lines)
+                               [rows[-1]["hlc_ms"], rows[-1]["hlc_ctr"]], lines, Signer.signer(key), key)
     return PlannedSegment(name, data, first, last, hashlib.sha256(data).hexdigest(),
                           [r["op_id"] for r in rows], blobs)
 
@@ -81,7 +84,8 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     last_seq, prev_sha = last_published(conn, dev)
     rows = conn.execute("SELECT o.* FROM outbox x JOIN ops o ON o.op_id = x.op_id WHERE o.dev = ? AND o.seq > ?"
                         " ORDER BY o.seq LIMIT ?", (dev, last_seq, limit)).fetchall()
-    rows = _publishable(project, rows)
+    signer = Signer(project)
+    rows = _publishable(project, rows, signer)
     history = History(conn)
     nonce = str(repo.get_meta(conn, "instance_nonce", ""))
     out: list[PlannedSegment] = []
@@ -91,36 +95,76 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     size = 0
     expected = last_seq + 1
     prev_seen: dict[str, int] | None = None
+    key: str | None = None
+    # our segments named on the share before a crash and torn since: re-made with the same range
+    # (and so the same bytes), never a different segment from the same first seq (no fork)
+    torn = {sn.first: sn for n in json.loads(repo.get_meta(conn, "sync.own_torn", "[]") or "[]")
+            if (sn := SegmentName.parse(n)) is not None}
+    until: SegmentName | None = None
     for row in rows:
         if row["seq"] != expected:
             break                       # never publish across a hole in our own seqs
         expected += 1
+        row_key = signer.key_for(row["user"], dev, row["seq"])
+        if lines and (row_key != key or row["seq"] in torn):    # one segment, one key (one user)
+            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
+            prev_sha, chunk, lines, blobs, size, prev_seen = out[-1].sha256, [], [], {}, 0, None
+        key = row_key
+        if not lines:
+            until = torn.get(row["seq"])
         seen = history.seen(dev, row["seq"])
         lines.append(_line(row, seen if seen != prev_seen else None, blobs))
         chunk.append(row)
         prev_seen = seen
         size += len(lines[-1])
+        if until is not None:
+            if row["seq"] < until.last:
+                continue
+            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
+            if out[-1].name != until.name:
+                _block(project, f"our segment {until.name} on the share is torn and this store cannot re-make it "
+                                f"(its ops differ here): nothing is published after seq {until.first - 1}")
+                return out[:-1]
+            prev_sha, chunk, lines, blobs, size, prev_seen, until = out[-1].sha256, [], [], {}, 0, None, None
+            continue
         if len(lines) >= MAX_OPS or size >= MAX_BYTES:
-            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs))
+            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
             prev_sha, chunk, lines, blobs, size, prev_seen = out[-1].sha256, [], [], {}, 0, None
+    if until is not None:
+        return out                      # not all of the torn range is here yet: wait
     if lines:
-        out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs))
+        out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
     return out
 
 
-def _publishable(project: Any, rows: list[Any]) -> list[Any]:
+def _block(project: Any, why: str) -> None:
+    with project.transaction() as conn:
+        repo.set_meta(conn, "sync.publish_blocked", why)
+
+
+def _publishable(project: Any, rows: list[Any], signer: Signer) -> list[Any]:
     """The rows up to (not including) the first op that carries a patient identifier (rule 5: the
-    PHI guard of ``labeldesk.core.privacy``). Such an op blocks publishing -- seqs cannot have holes
-    -- and the reason is kept in ``sync.publish_blocked`` for the status and the Sync panel."""
+    PHI guard of ``labeldesk.core.privacy``) or that this machine cannot sign (no private key of its
+    user here, or a locked one). Such an op blocks publishing -- seqs cannot have holes -- and the
+    reason is kept in ``sync.publish_blocked`` for the status and the Sync panel."""
     from labeldesk.core.privacy import PhiGuard
     blocked = None
     if rows:
         guard = PhiGuard(project)
+        users: dict[Any, str | None] = {}
         for i, row in enumerate(rows):
             found = guard.problems([row])
             if found:
                 blocked = (f"publishing stopped at op {row['op_id']} ({row['type']}): it would put patient "
                            f"identifiers in the shared folder ({'; '.join(found)}); later changes wait in the outbox")
+                rows = rows[:i]
+                break
+            key = signer.key_for(row["user"], row["dev"], row["seq"])
+            if (row["user"], key) not in users:
+                users[(row["user"], key)] = signer.problem(row["user"], row["dev"], row["seq"])
+            if users[(row["user"], key)]:
+                blocked = (f"publishing stopped at op {row['op_id']} ({row['type']}): "
+                           f"{users[(row['user'], key)]}; later changes wait in the outbox")
                 rows = rows[:i]
                 break
     if blocked != repo.get_meta(project.conn, "sync.publish_blocked"):
@@ -155,8 +199,16 @@ def rebuild(project: Any, name: str) -> PlannedSegment | None:
     if not lines:
         return None
     nonce = str(repo.get_meta(conn, "instance_nonce", ""))
-    seg = _segment(project, row["dev"], nonce, prev_sha, list(ops), lines, blobs)
-    return seg if seg.name == name else None
+    signer = Signer(project)
+    key = signer.key_for(ops[0]["user"], row["dev"], ops[0]["seq"])
+    for k in dict.fromkeys([key, None] + [k.key_id for k in local_keys(project.id, ops[0]["user"])]):
+        try:
+            seg = _segment(project, row["dev"], nonce, prev_sha, list(ops), lines, blobs, k)
+        except LabeldeskError:
+            continue
+        if seg.name == name:
+            return seg
+    return None
 
 
 def mark_published(project: Any, dev: str, segs: list[PlannedSegment]) -> None:
@@ -197,7 +249,7 @@ def write(layout: ShareLayout, dev: str, segs: list[PlannedSegment]) -> list[Pla
             if tmp.exists():
                 tmp.unlink()
         fsync_dir(seg_dir)
-        if hashlib.sha256(final.read_bytes()).hexdigest() != seg.sha256:
+        if hashlib.sha256(read_capped(final, SEGMENT_MAX)).hexdigest() != seg.sha256:
             raise OSError(errno.EIO, f"{final}: segment verification failed after publish (broken network write?)")
         done.append(seg)
     return done
@@ -216,11 +268,20 @@ def _link(tmp: Path, final: Path) -> bool:
 
 
 def _verify_existing(final: Path, seg: PlannedSegment) -> None:
-    data = final.read_bytes()
+    data = read_capped(final, SEGMENT_MAX)
     if hashlib.sha256(data).hexdigest() == seg.sha256:
         return                           # crash after rename, before the local mark (#4)
     if len(data) < len(seg.data) and seg.data.startswith(data):
-        raise OSError(errno.EAGAIN, f"{final}: an incomplete copy of our segment is in the way")
+        # our own segment, torn (a crash or a sync tool's partial copy): the name is the hash of
+        # exactly these bytes, so the whole file replaces the torn one
+        tmp = temp_name(final, f"seg-{seg.first:012d}")
+        with open(tmp, "xb") as f:
+            f.write(seg.data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+        return
     raise DuplicateIdentity(f"{final}: another store published different content under this device's "
                             f"name: two stores share device id {final.parent.parent.name}")
 
@@ -259,7 +320,7 @@ def check_own(layout: ShareLayout, dev: str, published: dict[str, tuple[int, str
             continue
         except OSError:
             continue
-        if st.st_size != size or (verify and hashlib.sha256(path.read_bytes()).hexdigest() != sha):
+        if st.st_size != size or (verify and hashlib.sha256(read_capped(path, SEGMENT_MAX)).hexdigest() != sha):
             layout.quarantine.mkdir(parents=True, exist_ok=True)
             os.replace(path, layout.quarantine / f"{dev}-{name}.{int(time.time())}")
             bad.append(name)

@@ -138,6 +138,13 @@ def apply_one(conn: sqlite3.Connection, ref: OpRef) -> ChangeSet:
         pending = isinstance(exc, OpRejected) and missing_dependency(exc)
         ref.state, ref.reason = ("pending" if pending else "rejected"), str(exc)
         return ChangeSet()
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        # a value its op type did not expect (validation.py checks the shape, not every value)
+        conn.execute("ROLLBACK TO sync_apply")
+        conn.execute("RELEASE sync_apply")
+        from labeldesk.core.sync.validation import InvalidOp
+        raise InvalidOp(f"op {ref.op_id} (seq {ref.seq}): {ref.type} cannot be applied "
+                        f"({type(exc).__name__}: {exc})") from None
     conn.execute("RELEASE sync_apply")
     ref.state, ref.reason = None, ""
     return changes

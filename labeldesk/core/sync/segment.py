@@ -2,21 +2,27 @@
 carrying the SHA-256 of every byte before it. The file name carries the first and last seq and the
 first 12 hex digits of the whole file's SHA-256.
 
+Format 2 segments are signed: the header names the key (``"key"``: key id) and the footer carries
+an Ed25519 signature (``"sig"``) of the footer's SHA-256; :mod:`labeldesk.core.sync.trust` decides
+whether the key may sign for the segment's ops. Format 1 segments (unsigned) are read from shares
+made before signing keys.
+
 A segment is valid iff its name matches, the header names this project and the folder's device,
 the seqs match the name and run without a gap, the count and both hashes match. A file that stops
-short (no footer yet) is *incomplete* (retry later); a complete file that fails a check is *corrupt*.
+short (no footer yet) is *incomplete* (retry later); a complete file that fails a check is *corrupt*: a first line that is not a header, a line that
+is not JSON before the last one, or a last line that ends but is not JSON.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from labeldesk import __version__
 from labeldesk.core import ids
 from labeldesk.core.ops import canonical_json
-from labeldesk.core.sync.layout import SEGMENT_FORMAT, SegmentName
+from labeldesk.core.sync.layout import SEGMENT_FORMAT, SIGNED_FORMAT, SegmentName
 
 GENESIS = "0" * 64
 
@@ -40,6 +46,10 @@ class Segment:
     instance_nonce: str
     lines: list[dict[str, Any]]     # op lines, in seq order
     size: int
+    key_id: str | None = None       # the signing key named by the header (None: unsigned, format 1)
+    sig: str | None = None
+    body_sha: str = ""              # the footer's SHA-256 (what the signature signs)
+    mtime_ns: int = 0               # of the file it was read from (set by the reader)
 
 
 def encode_line(line: dict[str, Any], payload_json: str | None = None) -> str:
@@ -53,18 +63,26 @@ def encode_line(line: dict[str, Any], payload_json: str | None = None) -> str:
 
 
 def build(project_id: str, dev: str, instance_nonce: str, prev_sha: str, first: int, last: int,
-          created_hlc: list[int], encoded: list[str]) -> tuple[str, bytes]:
-    """(file name, bytes) for op lines already encoded by :func:`encode_line`, in seq order.
+          created_hlc: list[int], encoded: list[str],
+          signer: Callable[[str], str] | None = None, key_id: str | None = None) -> tuple[str, bytes]:
+    """(file name, bytes) for op lines already encoded by :func:`encode_line`, in seq order;
+    signed with ``key_id`` (``signer`` maps the footer's SHA-256 to a signature) if given.
 
-    Deterministic: the same ops and chain give the same bytes (a crash between rename and the
-    local "published" mark is recognised by content, failure mode #4)."""
-    header = {"kind": "header", "format": SEGMENT_FORMAT, "project": project_id, "dev": dev,
-              "first_seq": first, "last_seq": last, "prev_segment_sha256": prev_sha,
+    Deterministic: the same ops, chain and key give the same bytes (Ed25519 signatures are
+    deterministic), so a crash between rename and the local "published" mark is recognised by
+    content (failure mode #4)."""
+    header = {"kind": "header", "format": SIGNED_FORMAT if signer else SEGMENT_FORMAT, "project": project_id,
+              "dev": dev, "first_seq": first, "last_seq": last, "prev_segment_sha256": prev_sha,
               "instance_nonce": instance_nonce, "created_hlc": list(created_hlc),
               "app": f"labeldesk/{__version__}"}
+    if signer:
+        header["key"] = key_id
     body = (canonical_json(header) + "\n" + "\n".join(encoded) + "\n").encode("utf-8")
-    footer = canonical_json({"kind": "footer", "count": len(encoded),
-                             "sha256": hashlib.sha256(body).hexdigest()})
+    body_sha = hashlib.sha256(body).hexdigest()
+    footer_d: dict[str, Any] = {"kind": "footer", "count": len(encoded), "sha256": body_sha}
+    if signer:
+        footer_d["sig"] = signer(body_sha)
+    footer = canonical_json(footer_d)
     data = body + footer.encode("utf-8") + b"\n"
     return SegmentName.make(first, last, hashlib.sha256(data).hexdigest()), data
 
@@ -74,16 +92,25 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
     where = f"{dev[:8]}/{name.name}"
     if not data:
         raise SegmentProblem("incomplete", f"{where}: empty (still being delivered?)")
+    first_nl = data.find(b"\n")
+    if first_nl >= 0:
+        try:
+            head = json.loads(data[:first_nl])
+        except ValueError:
+            head = None
+        if not isinstance(head, dict) or head.get("kind") != "header":
+            raise SegmentProblem("corrupt", f"{where}: the first line is not a segment header")
     if not data.endswith(b"\n"):
         raise SegmentProblem("incomplete", f"{where}: ends mid-line (still being delivered?)")
     cut = data.rfind(b"\n", 0, len(data) - 1) + 1
     try:
         footer = json.loads(data[cut:])
     except ValueError:
-        raise SegmentProblem("incomplete", f"{where}: no footer yet (still being delivered?)") from None
+        raise SegmentProblem("corrupt", f"{where}: the last line is not JSON") from None
     if not isinstance(footer, dict) or footer.get("kind") != "footer":
         raise SegmentProblem("incomplete", f"{where}: no footer yet (still being delivered?)")
-    if hashlib.sha256(data[:cut]).hexdigest() != footer.get("sha256"):
+    body_sha = hashlib.sha256(data[:cut]).hexdigest()
+    if body_sha != footer.get("sha256"):
         raise SegmentProblem("corrupt", f"{where}: content does not match the footer's SHA-256")
     whole = hashlib.sha256(data).hexdigest()
     if whole[:12] != name.sha12:
@@ -95,7 +122,7 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
     header, ops = rows[0], rows[1:]
     if not isinstance(header, dict) or header.get("kind") != "header":
         raise SegmentProblem("corrupt", f"{where}: no header line")
-    if header.get("format") != SEGMENT_FORMAT:
+    if header.get("format") not in (SEGMENT_FORMAT, SIGNED_FORMAT):
         raise SegmentProblem("newer", f"{where}: segment format {header.get('format')!r} is newer than this "
                                       f"app understands; update labeldesk")
     checks = ((header.get("project") == project_id, "belongs to another project"),
@@ -111,5 +138,9 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
         if (not isinstance(line, dict) or line.get("kind") != "op" or line.get("seq") != seq
                 or line.get("dev") != dev or line.get("op_id") != ids.op_id(dev, seq)):
             raise SegmentProblem("corrupt", f"{where}: op line {i + 1} is not op {seq} of this device")
+    signed = header.get("format") == SIGNED_FORMAT
+    if signed and not (isinstance(header.get("key"), str) and isinstance(footer.get("sig"), str)):
+        raise SegmentProblem("corrupt", f"{where}: a signed segment without its key or signature")
     return Segment(name.name, dev, name.first, name.last, str(header.get("prev_segment_sha256")), whole,
-                   str(header.get("instance_nonce")), ops, len(data))
+                   str(header.get("instance_nonce")), ops, len(data),
+                   header.get("key") if signed else None, footer.get("sig") if signed else None, body_sha)

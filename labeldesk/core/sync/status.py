@@ -23,13 +23,15 @@ DIGEST_TABLES = {
     "users": "id, name, revision",
     "classifications": "id, asset_id, layer_id, scope, plane_axis, plane_z, plane_t, class_id, author, deleted, revision",
     "sync_conflicts": "id, entity, field, kind, candidates, winner, status, resolved_by_op",
+    "user_keys": "key_id, user_id, public_key, revoked_cut",
 }
 
 
 def state_digest(conn: sqlite3.Connection) -> str:
     h = hashlib.sha256()
     for table, cols in DIGEST_TABLES.items():
-        for row in conn.execute(f"SELECT {cols} FROM {table} ORDER BY id"):
+        order = "key_id" if table == "user_keys" else "id"
+        for row in conn.execute(f"SELECT {cols} FROM {table} ORDER BY {order}"):
             h.update(json.dumps([table, *tuple(row)], default=str).encode())
     for row in conn.execute("SELECT user_id, role FROM roles ORDER BY user_id, role"):
         h.update(json.dumps(["roles", *tuple(row)]).encode())
@@ -48,10 +50,20 @@ def _problems(raw: str, now: dt.datetime) -> list[dict[str, Any]]:
             p = {"text": str(p), "since": None}
         since = dt.datetime.fromisoformat(p["since"].replace("Z", "+00:00")) if p.get("since") else now
         text = p["text"]
-        urgent = not text.startswith("incomplete") and "will retry" not in text
+        urgent = not text.startswith(("incomplete", "waiting")) and "will retry" not in text
         out.append({"text": text, "since": p.get("since"),
                     "alert": urgent or (now - since).total_seconds() > GRACE_S})
     return out
+
+
+def _signing(conn: sqlite3.Connection) -> str:
+    from labeldesk.core.sync.trust import root_key
+    from labeldesk.core.sync.keys import fingerprint
+    root = root_key(conn)
+    if root is None:
+        return "unsigned share (made before signing keys): segments are not checked for their author"
+    n = conn.execute("SELECT COUNT(*) FROM user_keys WHERE revoked_by_op IS NULL").fetchone()[0]
+    return f"every segment signed; founding admin key {fingerprint(root['key_id'])}; {n} keys enrolled"
 
 
 def _user_name(conn: sqlite3.Connection, user_id: str | None) -> str | None:
@@ -100,6 +112,7 @@ def status(project: Any, *, digest: bool = True) -> dict[str, Any]:
                                      "'collision'").fetchone()[0],
             "open_conflicts": conn.execute("SELECT COUNT(*) FROM sync_conflicts WHERE status = 'open'").fetchone()[0],
             "identity_alert": repo.get_meta(conn, "sync.identity_alert"),
+            "signing": _signing(conn),
             "publish_blocked": repo.get_meta(conn, "sync.publish_blocked"),
             "last_round": last_round, "share_artefacts": (last_round or {}).get("artefacts", []), "devices": devices, "state_digest": state_digest(conn) if digest else None}
 

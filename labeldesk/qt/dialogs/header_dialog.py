@@ -26,10 +26,30 @@ def dicom_rows(path: str) -> list[tuple[str, str, str, str, list]]:
     return meta + walk(ds)
 
 
+def plain(value: Any) -> str:
+    """A header value as a person reads it: text without b'…' or np.bytes_(…), numbers without
+    numpy's type names, short arrays as space-separated numbers."""
+    import numpy as np
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).rstrip(b"\x00").decode("latin-1").strip()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "SU":
+            return " ".join(plain(v) for v in value.ravel())
+        if value.ndim == 0:
+            return plain(value.item())
+        flat = [plain(v) for v in value.ravel()[:64]]
+        return " ".join(flat) + (" …" if value.size > 64 else "")
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
 def nifti_rows(path: str) -> list[tuple[str, str, str, str, list]]:
     import nibabel as nib
     header = nib.load(path).header
-    return [("", key, "", str(value), []) for key, value in header.items()]
+    return [("", key, "", plain(value), []) for key, value in header.items()]
 
 
 def info_rows(info: Any) -> list[tuple[str, str, str, str, list]]:

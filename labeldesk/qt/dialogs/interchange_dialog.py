@@ -25,7 +25,8 @@ from labeldesk.core.tasks import Progress
 AUTO = "auto"
 FILE_FORMATS = {"coco": "COCO JSON (*.json)", "coco-results": "COCO results (*.json)",
                 "labelme": "labelme JSON (*.json)", "csv": "CSV (*.csv)", "cvat": "CVAT XML (*.xml)",
-                "nifti": "NIfTI (*.nii *.nii.gz)", "dicom-seg": "DICOM SEG (*.dcm)"}
+                "nifti": "NIfTI (*.nii *.nii.gz)", "dicom-seg": "DICOM SEG (*.dcm)",
+                "label-studio": "Label Studio JSON (*.json)", "rtstruct": "DICOM RTSTRUCT (*.dcm)"}
 
 
 class _ResultsView(QtWidgets.QTreeWidget):
@@ -298,9 +299,25 @@ class ExportDialog(_InterchangeDialog):
         self.overwrite = QtWidgets.QCheckBox("Replace the destination if it exists")
         self.form.addRow("", self.overwrite)
         self.holes_combo = QtWidgets.QComboBox()
-        self.holes_combo.addItem("as extra rings", "rings")
-        self.holes_combo.addItem("as RLE masks", "rle")
+        self.holes_combo.addItem("as RLE masks (read correctly by COCO tools)", "rle")
+        self.holes_combo.addItem("as extra rings (COCO tools fill the holes)", "rings")
         self.form.addRow("COCO polygon holes", self.holes_combo)
+        # Dataset exports (COCO, YOLO, VOC): image files, subsets, the window of rendered slices.
+        self.images_combo = QtWidgets.QComboBox()
+        for text, value in (("labels only", None), ("copy images (planes of videos and volumes as PNG)", "copy"),
+                            ("every plane as PNG", "png"), ("volume slices as raw 16-bit PNG", "raw16")):
+            self.images_combo.addItem(text, value)
+        self.form.addRow("Image files", self.images_combo)
+        self.split_edit = QtWidgets.QLineEdit(placeholderText="e.g. train=0.8,val=0.2  or  classification")
+        self.seed_spin = QtWidgets.QSpinBox()
+        self.seed_spin.setRange(0, 1_000_000)
+        srow = QtWidgets.QHBoxLayout()
+        srow.addWidget(self.split_edit, 1)
+        srow.addWidget(QtWidgets.QLabel("seed"))
+        srow.addWidget(self.seed_spin)
+        self.form.addRow("Subsets", srow)
+        self.window_edit = QtWidgets.QLineEdit(placeholderText="center,width (e.g. 40,400) or abdomen; empty: the series' own")
+        self.form.addRow("Slice window", self.window_edit)
         browse.clicked.connect(self._browse)
 
     def _browse(self) -> None:
@@ -326,12 +343,23 @@ class ExportDialog(_InterchangeDialog):
                                      since=when(self.since_check, self.since_edit),
                                      until=when(self.until_check, self.until_edit))
 
+    def options(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"overwrite": self.overwrite.isChecked(), "polygon_holes": self.holes_combo.currentData()}
+        if self.images_combo.currentData():
+            out["images"] = self.images_combo.currentData()
+        if self.split_edit.text().strip():
+            out["split"] = self.split_edit.text().strip()
+            out["seed"] = self.seed_spin.value()
+        if self.window_edit.text().strip():
+            out["window"] = self.window_edit.text().strip()
+        return out
+
     def run(self) -> None:
         dest = self.dest_edit.text().strip()
         if not dest or self.running:
             self.summary.setText("Choose where to export to first." if not dest else self.summary.text())
             return
-        options = {"overwrite": self.overwrite.isChecked(), "polygon_holes": self.holes_combo.currentData()}
+        options = self.options()
         progress = self._start()
         try:
             report = interchange.export(self.project, self.format_combo.currentData(), dest, self.selection(),

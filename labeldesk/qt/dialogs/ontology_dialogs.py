@@ -115,4 +115,6 @@ def context_menu(window: Any, class_id: str | None, global_pos: Any) -> None:
         else:
             menu.addAction("Deprecate", lambda: set_deprecated(window, class_id, True))
         menu.addAction("Merge into…", lambda: merge_class(window, class_id))
+        from labeldesk.qt.dialogs import class_identity_dialog
+        menu.addAction("Label value, code and concepts…", lambda: class_identity_dialog.edit(window, class_id))
     menu.exec(global_pos)

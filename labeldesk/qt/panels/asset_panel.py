@@ -37,6 +37,8 @@ class AssetPanel(QtWidgets.QWidget):
         self.list = _AssetList()
         self.list.setIconSize(QtCore.QSize(64, 64))
         self.list.setUniformItemSizes(True)
+        self.list.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)   # "very-long…name-end.png"
+        self.list.setWordWrap(False)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.filter_edit)

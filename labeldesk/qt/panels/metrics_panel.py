@@ -8,6 +8,8 @@ comparison overlay of the two layers.
 """
 from __future__ import annotations
 
+from labeldesk.core.numbering import plane_label
+
 import math
 from typing import Any
 
@@ -192,7 +194,7 @@ class MetricsPanel(QtWidgets.QWidget):
         t = self.queue_table
         t.setRowCount(len(self.queue))
         for r, e in enumerate(self.queue):
-            values = [e.score, e.asset_name, e.plane.key() if e.plane else "whole asset",
+            values = [e.score, e.asset_name, plane_label(e.plane),
                       self._layers(e.layer_a, e.layer_b), e.reason]
             for c, v in enumerate(values):
                 item = _cell(v)

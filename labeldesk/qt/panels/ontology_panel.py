@@ -108,5 +108,6 @@ class OntologyPanel(QtWidgets.QWidget):
 
     def _on_tree_current_item_changed(self, current: QtWidgets.QTreeWidgetItem | None, _: Any) -> None:
         cid = current.data(0, CLASS_ROLE) if current is not None else None
-        self.guide.setHtml(guide_html(self.classes[cid]) if cid in self.classes else "")
+        from labeldesk.qt.dialogs.guide_dialog import show_card    # the card with its example images
+        show_card(self.guide, self.classes.get(cid))
         self.sig_class_activated.emit(cid)

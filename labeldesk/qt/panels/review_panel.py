@@ -9,6 +9,8 @@ for an issue, else None); ``sig_changed(changes)`` — an action applied ops (a 
 """
 from __future__ import annotations
 
+from labeldesk.core.numbering import plane_label
+
 from typing import Any, Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -185,11 +187,30 @@ class ReviewPanel(QtWidgets.QWidget):
         for b in (self.approve_button, self.return_button, self.fix_button, self.submit_button):
             b.setEnabled(has_layer)
         self.adjudicate_button.setEnabled(sel is not None)
+        self._gate_by_role()
         self.new_issue_button.setEnabled(sel is not None)
         issue = self.selected_issue()
         self.comment_button.setEnabled(issue is not None)
         self.resolve_button.setEnabled(issue is not None and issue.status == "open")
         self.reopen_button.setEnabled(issue is not None and issue.status == "resolved")
+
+    TIPS = {"approve_button": "Approve the selected layer as it is now", "return_button":
+            "Return the selected layer to its annotator with a reason", "fix_button":
+            "Copy the selected layer into the final layer, approve it, and fix it there",
+            "submit_button": "Submit your layer on this asset for review",
+            "adjudicate_button": "Make the selected layer the asset's final result"}
+    GATES = {"approve_button": "review.decide", "return_button": "review.decide", "fix_button": "review.decide",
+             "submit_button": "review.submit", "adjudicate_button": "review.adjudicate"}
+
+    def _gate_by_role(self) -> None:
+        """Buttons the current user's roles cannot use are disabled; the tooltip names the role."""
+        from labeldesk.core.review.roles import missing_role
+        for name, op_type in self.GATES.items():
+            button = getattr(self, name)
+            problem = missing_role(self.project.conn, self.user_id, op_type) if self.project is not None else None
+            if problem:
+                button.setEnabled(False)
+            button.setToolTip(self.TIPS[name] + (f" — {problem}" if problem else ""))
 
     def _fill_issues(self) -> None:
         self.issues.clear()
@@ -200,7 +221,7 @@ class ReviewPanel(QtWidgets.QWidget):
         from labeldesk.core.review import issues
         for issue in issues.issues(self.project.conn, sel[0]):
             p = issue.plane
-            text = (f"[{issue.status}] {issue.text} — {issue.user_name}, {p.axis} z={p.z} t={p.t} "
+            text = (f"[{issue.status}] {issue.text} — {issue.user_name}, {plane_label(p)} "
                     f"at ({issue.image_xy[0]:g}, {issue.image_xy[1]:g})")
             row = QtWidgets.QListWidgetItem(text)
             row.setData(ROLE, issue)

@@ -13,6 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from labeldesk.core.geometry import GeometryError
+from labeldesk.qt.tools.segment_target import commit_mask
 from labeldesk.qt.tools.base import DragTool, Tool
 
 
@@ -48,7 +49,7 @@ class WandTool(_PlaneTool):
         except GeometryError as exc:
             self.session.message(f"wand: {exc}")
             return True
-        self.session.create(mask.to_dict(), "Magic wand")
+        commit_mask(self.session, mask, "Magic wand") or self.session.create(mask.to_dict(), "Magic wand")
         return True
 
     def key(self, event: QtGui.QKeyEvent) -> bool:
@@ -75,7 +76,7 @@ class GrabCutTool(DragTool):
         except GeometryError as exc:
             self.session.message(f"GrabCut: {exc}")
             return
-        self.session.create(mask.to_dict(), "GrabCut")
+        commit_mask(self.session, mask, "GrabCut") or self.session.create(mask.to_dict(), "GrabCut")
 
 
 class ThresholdTool(_PlaneTool):
@@ -92,5 +93,6 @@ class ThresholdTool(_PlaneTool):
         except GeometryError as exc:
             self.session.message(f"threshold {low:g}..{high:g}: {exc}")
             return True
-        self.session.create(mask.to_dict(), f"Threshold {low:g}..{high:g}")
+        text = f"Threshold {low:g}..{high:g}"
+        commit_mask(self.session, mask, text) or self.session.create(mask.to_dict(), text)
         return True

@@ -1,5 +1,8 @@
-"""Brush and eraser: paint a mask on the current plane. A stroke adds to the selected mask (or the
-active class's mask on this plane), else starts a new one; each stroke is one undo step.
+"""Brush and eraser. On volumes they edit the active *segment* (one 3-D label map per class and
+layer, see core/segments.py): every mouse move paints into the label map in memory and the stroke
+becomes one ``segment.paint`` op on release (one undo step, however many slices the spherical
+brush reached). On images and video frames they paint a mask on the current plane: a stroke adds to
+the selected mask (or the active class's mask on this plane), else starts a new one.
 ``[`` and ``]`` change the size; the eraser removes from the mask under it. On volumes, the
 spherical option (toggle with the backslash key) paints a ball: the stroke reaches the neighbouring slices with
 the disk radius of the sphere's cross-section there (in mm, so anisotropic slices are right)."""
@@ -11,7 +14,6 @@ from PySide6 import QtCore, QtGui
 
 from labeldesk.core.brush import stroke
 from labeldesk.core.geometry import Mask
-from labeldesk.core.model import Plane
 from labeldesk.qt.tools.base import Tool
 
 
@@ -22,6 +24,13 @@ class BrushTool(Tool):
     def __init__(self, session: Any) -> None:
         super().__init__(session)
         self.points: list[tuple[float, float]] = []
+        self.segment: tuple[str, str, list[Any]] | None = None      # asset id, segment id, drafts first
+
+    def _segments(self) -> Any:
+        """The window's segment state when the viewport shows a volume (segment painting)."""
+        src = self.view.source
+        state = getattr(self.view, "segment_state", None)
+        return state if state is not None and src is not None and src.info.kind == "volume" else None
 
     @property
     def radius(self) -> float:
@@ -38,6 +47,15 @@ class BrushTool(Tool):
     def press(self, image_xy: tuple[float, float], event: Any) -> bool:
         if event.button() != QtCore.Qt.MouseButton.LeftButton:
             return False
+        state = self._segments()
+        if state is not None:
+            segment_id, first = state.target(self.view, self.erase)
+            if segment_id is None:
+                return True                       # nothing to erase, or locked (the state said why)
+            self.segment = (self.view.asset_id, segment_id, first)
+            self.points = [image_xy]
+            self._stamp([image_xy])
+            return True
         self.points = [image_xy]
         self._preview()
         return True
@@ -45,9 +63,20 @@ class BrushTool(Tool):
     def move(self, image_xy: tuple[float, float], event: Any) -> bool:
         if not self.points:
             return False
+        if self.segment is not None:
+            self._stamp([self.points[-1], image_xy])
+            self.points.append(image_xy)
+            return True
         self.points.append(image_xy)
         self._preview()
         return True
+
+    def _stamp(self, points: list[tuple[float, float]]) -> None:
+        asset_id, segment_id, _ = self.segment
+        plane = self.view.plane
+        self._segments().editor(asset_id).stamp(segment_id, plane.axis, plane.z, points, self.radius,
+                                                erase=self.erase, sphere=self.session.brush_sphere)
+        self.view.update()
 
     def _preview(self) -> None:
         w, h = self.view.plane_size()
@@ -58,11 +87,12 @@ class BrushTool(Tool):
         if not self.points:
             return False
         points, self.points = self.points, []
-        self.painter.preview = None
-        info = self.view.source.info
-        if self.session.brush_sphere and info.kind == "volume" and info.spacing:
-            self._sphere(points)
+        if self.segment is not None:
+            (asset_id, segment_id, first), self.segment = self.segment, None
+            self._segments().finish(asset_id, segment_id, first, "Erase" if self.erase else "Brush")
+            self.view.update()
             return True
+        self.painter.preview = None
         w, h = self.view.plane_size()
         target = self._target()
         base = target.geometry if target is not None else None
@@ -76,42 +106,6 @@ class BrushTool(Tool):
             self.session.update_geometry(target.id, result, "Erase" if self.erase else "Brush")
         self.view.update()
         return True
-
-    def _sphere(self, points: list[tuple[float, float]]) -> None:
-        """One undo step painting the stroke on every slice the ball reaches."""
-        import math
-
-        from labeldesk.core import ids
-        from labeldesk.core.measure import pixel_size_mm
-        from labeldesk.core.ops import OpDraft
-        project, plane = self.session.project, self.view.plane
-        asset = project.asset(self.session.asset_id)
-        sx, _ = pixel_size_mm(asset, plane.axis)
-        depth_mm = {"axial": asset.spacing[2], "coronal": asset.spacing[1], "sagittal": asset.spacing[0]}[plane.axis]
-        r_mm = self.radius * sx
-        reach = int(r_mm // depth_mm)
-        w, h = self.view.plane_size()
-        drafts = []
-        for dz in range(-reach, reach + 1):
-            z = plane.z + dz
-            if not 0 <= z < self.view.source.plane_count(plane.axis):
-                continue
-            r_px = math.sqrt(max(r_mm ** 2 - (dz * depth_mm) ** 2, 0.0)) / sx
-            there = Plane(z, plane.t, plane.axis)
-            masks = [a for a in project.annotations(asset.id, there)
-                     if a.geometry.kind == "mask" and a.class_id == self.session.active_class_id]
-            base = masks[-1].geometry if masks else None
-            result = stroke(base, points, max(r_px, 0.5), (w, h), erase=self.erase)
-            if masks and result is None:
-                drafts.append(OpDraft("annotation.delete", masks[-1].id, {}))
-            elif masks and result != base:
-                drafts.append(OpDraft("annotation.update", masks[-1].id, {"set": {"geometry": result.to_dict()}}))
-            elif not masks and result is not None and not self.erase:
-                drafts.append(OpDraft("annotation.create", ids.new_id(), {"annotation": {
-                    "asset_id": asset.id, "layer_id": project.my_layer_id, "class_id": self.session.active_class_id,
-                    "plane": there.to_dict(), "geometry": result.to_dict(), "attributes": {}}}))
-        if drafts:
-            self.session.commit(drafts, f"Sphere {'erase' if self.erase else 'brush'} ({len(drafts)} slices)")
 
     def key(self, event: QtGui.QKeyEvent) -> bool:
         if event.key() == QtCore.Qt.Key.Key_Backslash:
@@ -127,6 +121,10 @@ class BrushTool(Tool):
         return super().key(event)
 
     def cancel(self) -> None:
+        if self.segment is not None:         # an unfinished stroke (Esc, plane change) leaves nothing
+            asset_id, segment_id, _ = self.segment
+            self.segment = None
+            self._segments().editor(asset_id).rollback(segment_id)
         self.points = []
         super().cancel()
 

@@ -6,8 +6,11 @@ from typing import Any
 
 
 def propagate(window: Any, source_view: Any, what: str) -> None:
-    """Carry one viewport's change to the others when that kind of link is on."""
-    if not window.links.get(what) or getattr(window, "_propagating", False) or source_view.source is None:
+    """Carry one viewport's change to the others when that kind of link is on. W/L is linked
+    across the views of one volume (MPR) unless "window_volume" is switched off."""
+    same_volume = what == "window" and window.links.get("window_volume", True)
+    if not (window.links.get(what) or same_volume) or getattr(window, "_propagating", False) \
+            or source_view.source is None:
         return
     window._propagating = True
     try:
@@ -18,7 +21,7 @@ def propagate(window: Any, source_view: Any, what: str) -> None:
                 v.zoom, v.center = source_view.zoom, source_view.center
                 v._display = None
                 v.update()
-            elif what == "window":
+            elif what == "window" and (window.links.get("window") or v.source is source_view.source):
                 v.set_window(*source_view.window)
             elif what == "slice" and v.plane.axis == source_view.plane.axis:
                 if v.asset_id == source_view.asset_id:
@@ -48,6 +51,22 @@ def show_mpr(window: Any) -> None:
     centre = (n("sagittal") // 2, n("coronal") // 2, n("axial") // 2)
     set_crosshair(window, asset_id, centre)
     window.session.refresh()
+
+def follow_slice(window: Any, view: Any) -> None:
+    """A slice change of one reformat moves the reference lines in the others (the crosshair's
+    coordinate along that axis), whatever moved it: wheel, keys, cine, a link."""
+    ijk = view.crosshair_ijk
+    if ijk is None or view.source is None or view.source.info.kind != "volume":
+        return
+    index = {"sagittal": 0, "coronal": 1, "axial": 2}[view.plane.axis]
+    if ijk[index] == view.plane.z:
+        return
+    moved = list(ijk)
+    moved[index] = view.plane.z
+    for v in window.grid.visible_views():
+        if v.source is view.source and v.crosshair_ijk is not None:
+            v.crosshair_ijk = tuple(moved)
+            v.update()
 
 def set_crosshair(window: Any, asset_id: str, ijk: tuple[int, int, int]) -> None:
     """Move the linked cursor: every viewport on this volume goes to the slices through it."""

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from labeldesk.core.display import CT_PRESETS, auto_window, window_level
 from labeldesk.core.io.tiles import level_for_scale
 from labeldesk.core.model import Plane
+from labeldesk.qt.viewer import corner_overlay, measurement_overlay, segment_overlay
 
 ZOOM_STEP = 1.25
 COLOURMAPS = ("grey", "hot", "bone", "viridis", "jet")
@@ -310,11 +311,13 @@ class ViewportView(QtWidgets.QWidget):
                 image = (image.flipped(QtCore.Qt.Orientation.Vertical) if hasattr(image, "flipped")
                          else image.mirrored(False, True))
             painter.drawImage(target, image)
+        segment_overlay.paint(painter, self)
         if self.overlay is not None:
             self.overlay.paint(painter, self)
+            measurement_overlay.paint(painter, self)
         self._draw_crosshair(painter)
         self._draw_pins(painter)
-        self._draw_overlay(painter)
+        corner_overlay.paint(painter, self)
         self._draw_scale_bar(painter)
         self._draw_overview(painter)
 
@@ -332,19 +335,6 @@ class ViewportView(QtWidgets.QWidget):
             painter.drawEllipse(c, 6.0, 6.0)
             painter.drawLine(c + QtCore.QPointF(0, 6), c + QtCore.QPointF(0, 14))
         painter.restore()
-
-    def _draw_overlay(self, painter: QtGui.QPainter) -> None:
-        info = self.source.info
-        lines = [f"{self.zoom * 100:.0f}%"]
-        if info.kind == "volume":
-            lines.append(f"{self.plane.axis} {self.plane.z + 1}/{self.source.plane_count(self.plane.axis)}")
-            if info.frames > 1:
-                lines.append(f"t {self.plane.t + 1}/{info.frames}")
-            lines.append(f"W {self.window[1]:.0f} L {self.window[0]:.0f}")
-        elif info.kind == "video":
-            lines.append(f"frame {self.plane.t + 1}/{info.frames}")
-        painter.setPen(QtGui.QColor(230, 230, 120))
-        painter.drawText(QtCore.QRectF(8, 6, 400, 80), "\n".join(lines))
 
     def _compose_tiles(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
         """The region from cached tiles; missing ones are drawn from the coarsest level (always in
@@ -391,10 +381,12 @@ class ViewportView(QtWidgets.QWidget):
         visible = target.intersected(QtCore.QRectF(self.rect()))
         if visible.isEmpty() or target.width() < 1 or target.height() < 1:
             return None
-        key = (id(disp), target.getRect(), flip)
+        # keyed on the display array itself, not its id(): a new array may reuse a freed one's
+        # address, and an id key then showed the old window's pixels after a W/L change
+        key = (target.getRect(), flip)
         cached = getattr(self, "_blit", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        if cached is not None and cached[0] is disp and cached[1] == key:
+            return cached[2]
         sx, sy = disp.shape[1] / target.width(), disp.shape[0] / target.height()
         x0, x1 = (visible.left() - target.left()) * sx, (visible.right() - target.left()) * sx
         y0, y1 = (visible.top() - target.top()) * sy, (visible.bottom() - target.top()) * sy
@@ -413,7 +405,7 @@ class ViewportView(QtWidgets.QWidget):
         fmt = QtGui.QImage.Format.Format_RGB888 if scaled.ndim == 3 else QtGui.QImage.Format.Format_Grayscale8
         qimg = QtGui.QImage(scaled.data, w, h, scaled.strides[0], fmt)
         result = (QtCore.QPointF(round(left), round(top)), qimg, scaled)
-        self._blit = (key, result)
+        self._blit = (disp, key, result)
         return result
 
     def _on_tile_ready(self) -> None:
@@ -530,14 +522,24 @@ class ViewportView(QtWidgets.QWidget):
 
     # ---- input ---------------------------------------------------------------------------------
     def wheelEvent(self, event: QtGui.QWheelEvent) -> None:  # noqa: N802
-        steps = event.angleDelta().y() / 120
-        if event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
-            if self.source is not None and self.source.info.kind == "video":
-                self.step_frame(int(np.sign(steps)))
-            else:
-                self.step_slice(int(np.sign(steps)))
+        """Volumes: the wheel pages slices (toward you: next), Ctrl+wheel zooms; images keep wheel
+        zoom (Ctrl+wheel: video frames). The setting in ``navigation`` swaps them on volumes."""
+        from labeldesk.qt.viewer.navigation import wheel_pages
+        delta = event.angleDelta().y()
+        kind = self.source.info.kind if self.source is not None else None
+        ctrl = bool(event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier)
+        if not wheel_pages(kind, ctrl):
+            self.zoom_by(ZOOM_STEP ** (delta / 120), event.position())
+            return
+        self._wheel_rest = getattr(self, "_wheel_rest", 0) + delta     # touchpads send small deltas
+        steps = int(self._wheel_rest / 120)
+        if steps == 0:
+            return
+        self._wheel_rest -= steps * 120
+        if kind == "video":
+            self.step_frame(int(np.sign(steps)))
         else:
-            self.zoom_by(ZOOM_STEP ** steps, event.position())
+            self.step_slice(-steps)
 
     def _tool_event(self, kind: str, event: QtGui.QMouseEvent) -> bool:
         if self.tool is None or self.source is None:

@@ -5,6 +5,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from format_fixtures import add_asset, add_class, annotate
 
 from labeldesk import cli
@@ -82,7 +84,18 @@ def test_export_selection_options(tmp_path, capsys):
     assert not dest.exists()
 
 
-def test_ctrl_c_cancels_the_import_and_leaves_the_project_unchanged(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def default_sigint():
+    """Python's own Ctrl+C handler, whatever the test run inherited (a job started with `&` from a
+    script starts with SIGINT ignored, and then a SIGINT would never reach the import)."""
+    inherited = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
+def test_ctrl_c_cancels_the_import_and_leaves_the_project_unchanged(tmp_path, capsys, monkeypatch,
+                                                                     default_sigint):
     root = _project(tmp_path, 0)
     src = _coco(tmp_path, 4500)
     before = _count(root)

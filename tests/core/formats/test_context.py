@@ -81,7 +81,7 @@ def test_a_self_intersecting_polygon_is_repaired_on_the_retry(proj, tmp_path):
     fine = {"bbox": [1, 1, 5, 5], "category_id": 1}
     rep = interchange.import_file(proj, "coco", _coco(tmp_path, ["car"], [fine, bowtie]))
     assert rep.imported == 2 and not rep.refused
-    assert any("repaired" in n.reason for n in rep.notes)
+    assert any("self-intersecting" in n.reason and "mask" in n.reason for n in rep.notes)
 
 
 def test_layers_existing_new_and_undo(proj, tmp_path):

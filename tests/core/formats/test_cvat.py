@@ -178,8 +178,10 @@ def test_foreign_video_outside_hold_and_bad_frames(project, tmp_path):
     assert by_t[2].geometry.to_dict()["xyxy"] == [20.0, 0.0, 30.0, 10.0]
     assert by_t[0].attributes == {"pose": "sitting"}
     assert by_t[5].geometry == by_t[4].geometry and by_t[14].geometry == by_t[10].geometry
-    assert by_t[0].track_id == by_t[5].track_id != by_t[10].track_id
-    assert any("occluded flag dropped" in str(n) for n in rep.notes)
+    assert by_t[0].track_id == by_t[5].track_id == by_t[10].track_id      # left the view and came back: one object
+    assert any("kept as one track" in str(n) for n in rep.notes)
+    assert by_t[4].attributes.get("occluded") is True           # the class it created keeps the flag
+    assert [d["key"] for d in person.attributes] == ["pose", "occluded"]
     assert any("holds the shape until frame 14" in str(n) for n in rep.notes)
 
 
@@ -357,7 +359,7 @@ def test_files_in_the_style_of_cvat_1x(project, tmp_path):
     sign = next(c for c in project.classes() if c.name == "sign")
     assert [d["options"] for d in sign.attributes if d["type"] == "enum"] == [["round", "square"]]
     anns = {a.geometry.kind: a for a in project.annotations(img)}
-    assert anns["box"].attributes == {"lit": True, "shape_kind": "square", "code": "0042"}
+    assert anns["box"].attributes == {"lit": True, "shape_kind": "square", "code": "0042", "occluded": True}
     assert anns["box"].z_order == 1 and anns["polyline"].class_id is None
     assert any("skeleton" in str(r) for r in rep.refused)
     assert any("no label" in str(n) for n in rep.notes)
@@ -372,3 +374,39 @@ def test_asset_option_names_the_video(project, tmp_path):
     assert rep.imported > 0 and {a.asset_id for a in project.annotations(video)} == {video}
     rep = import_file(project, "cvat", f, options={"asset": "nope.mp4"})
     assert rep.imported == 0 and any("no asset named 'nope.mp4'" in str(r) for r in rep.refused)
+
+
+def test_a_track_that_leaves_and_returns_identical_polylines_and_unlabelled_shapes_round_trip(project, tmp_path):
+    video = add_image_asset(project, width=100, height=100, frames=12, kind="video")
+    img = add_image_asset(project, width=64, height=48)
+    name = project.asset(video).name
+    line = "10,10;50,20;80,70"
+    f = tmp_path / "t.xml"
+    f.write_text(f"""<annotations><version>1.1</version><meta><source>{name}</source></meta>
+      <track id="0" label="road">
+        <polyline frame="0" keyframe="1" outside="0" occluded="0" points="{line}"/>
+        <polyline frame="4" keyframe="1" outside="0" occluded="0" points="{line}"/>
+        <polyline frame="5" keyframe="1" outside="1" occluded="0" points="{line}"/>
+        <polyline frame="8" keyframe="1" outside="0" occluded="0" points="1,1;9,9"/>
+        <polyline frame="10" keyframe="1" outside="1" occluded="0" points="1,1;9,9"/>
+      </track></annotations>""")
+    rep = import_file(project, "cvat", f, options={"create_classes": True})
+    assert not rep.refused, rep.lines()
+    anns = sorted(project.annotations(video), key=lambda a: a.plane.t)
+    assert [a.plane.t for a in anns] == [0, 1, 2, 3, 4, 8, 9]
+    assert len({a.track_id for a in anns}) == 1
+    assert all(a.geometry.to_dict()["points"] == [[10, 10], [50, 20], [80, 70]] for a in anns[:5])
+    # an unlabelled shape on an image is kept by the export and read back without a class
+    from labeldesk.core import ids
+    project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": img, "layer_id": project.my_layer_id, "class_id": None, "plane": {"z": 0, "t": 0},
+        "geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}}}))
+    out = tmp_path / "out"
+    exp = export(project, "cvat", out)
+    assert not exp.refused, exp.lines()
+    back = import_file(project, "cvat", out, options={"layer": "back"})
+    assert not back.refused, back.lines()
+    layer = next(l.id for l in project.layers() if l.name == "back")
+    got = sorted(project.annotations(video, layer_id=layer), key=lambda a: a.plane.t)
+    assert [a.plane.t for a in got] == [0, 1, 2, 3, 4, 8, 9] and len({a.track_id for a in got}) == 1
+    assert [a.class_id for a in project.annotations(img, layer_id=layer)] == [None]

@@ -106,7 +106,7 @@ def test_item_rows_per_plane(dual):
     a1 = [r for r in rep.item_rows() if r["asset_id"] == dual["assets"][0]]
     assert len(a1) == 1
     r = a1[0]
-    assert r["plane"] == "axial:0:0" and r["matched"] == 1 and r["class_mismatch"] == 1
+    assert r["plane"] == "axial 1" and r["plane_key"] == "axial:0:0" and r["matched"] == 1 and r["class_mismatch"] == 1
     assert r["low_iou"] == 1 and r["unmatched_a"] == 1 and r["unmatched_b"] == 2
     assert r["mean_iou"] == pytest.approx(360 / 440)
     assert r["f1"] == pytest.approx(2 / 7) and r["score"] == pytest.approx(2 / 7)
@@ -114,7 +114,7 @@ def test_item_rows_per_plane(dual):
     assert masks["mask_dice"] == pytest.approx(0.9) and masks["mask_hd95_mm"] > 0
     assert masks["masks"]["cyst"]["hausdorff"] == pytest.approx(2.0)
     vol = [x for x in rep.item_rows() if x["asset_id"] == dual["assets"][4]]
-    assert [x["plane"] for x in vol] == ["axial:1:0", "axial:2:0"]
+    assert [x["plane"] for x in vol] == ["axial 2", "axial 3"]
     # in-plane spacing 0.5 mm: a 1-pixel shift is 0.5 mm
     assert vol[0]["masks"]["lesion"]["hausdorff"] == pytest.approx(0.5)
 
@@ -122,7 +122,7 @@ def test_item_rows_per_plane(dual):
 def test_volume_masks_in_3d_with_spacing(dual):
     rep = compare_project(dual["project"])
     [v] = rep.volume_rows()
-    assert v["class"] == "lesion" and v["frame"] == 0
+    assert v["class"] == "lesion" and v["frame"] == 1          # time points count from 1 for people
     assert v["dice"] == pytest.approx(0.9)
     assert v["hausdorff"] == pytest.approx(0.5)
     assert v["volume_a"] == pytest.approx(2 * 100 * 0.5 * 0.5 * 2.0)

@@ -37,6 +37,11 @@ def _team(capsys, root):
     assert run(capsys, "user", "add", root, "ada")[0] == 0
     code, out, _ = run(capsys, "user", "grant", root, "ada", "adjudicator", "--reason", "senior radiologist")
     assert code == 0 and "granted adjudicator to ada" in out
+    # acting as a member (--as) needs their private key here: each makes one on this workstation
+    # and the admin enrols it (a name alone proves nothing)
+    for name in ("bob", "carol", "rita", "rex", "ada"):
+        assert run(capsys, "share", "key", "new", root, "--user", name)[0] == 0
+        assert run(capsys, "share", "enrol", root, name)[0] == 0
 
 
 def test_users_roles_and_acting_as(proj, capsys, monkeypatch):
@@ -44,14 +49,14 @@ def test_users_roles_and_acting_as(proj, capsys, monkeypatch):
     _team(capsys, root)
     code, out, _ = run(capsys, "user", "list", root, "--json")
     roles = {u["name"]: u["roles"] for u in json.loads(out)}
-    assert roles == {"alice": ["admin", "annotator"], "bob": ["annotator"], "carol": ["annotator"],
+    assert roles == {"alice": ["adjudicator", "admin", "annotator", "reviewer"], "bob": ["annotator"], "carol": ["annotator"],
                      "rita": ["reviewer"], "rex": ["reviewer"], "ada": ["adjudicator"]}
     # a role change needs a reason
     code, _, err = run(capsys, "user", "add", root, "dan", "--role", "reviewer")
     assert code == 1 and "reason" in err
     # bob is no admin: refused, naming bob, the op and the role
     code, _, err = run(capsys, "user", "grant", root, "bob", "admin", "--reason", "x", "--as", "bob")
-    assert code == 1 and "'bob'" in err and "role.grant" in err and "role admin" in err
+    assert code == 1 and "'bob'" in err and "give a role" in err and "role admin" in err
     monkeypatch.setenv("LABELDESK_USER", "bob")
     code, _, err = run(capsys, "user", "revoke", root, "rita", "reviewer", "--reason", "x")
     assert code == 1 and "'bob'" in err

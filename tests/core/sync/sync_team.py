@@ -8,7 +8,7 @@ from pathlib import Path
 from labeldesk.core import ids
 from labeldesk.core.ops import OpDraft
 from labeldesk.core.project import Project
-from labeldesk.core.sync import engine
+from labeldesk.core.sync import engine, enrolment
 from labeldesk.core.sync.status import state_digest
 
 
@@ -36,6 +36,9 @@ class Team:
         for i in range(1, n):
             p, _ = engine.join_share(self.share, root / f"dev{i}", user=f"u{i}")
             self.devices.append(p)
+        # each member's key, made on their machine at join, is enrolled by the admin (signed op)
+        for i in range(1, n):
+            enrolment.enrol(first, f"u{i}")
         for p in self.devices:
             p.my_layer_id      # each user's own layer
         self.sync_all()

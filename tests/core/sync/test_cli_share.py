@@ -23,6 +23,9 @@ def test_share_init_join_sync_status_conflicts_resolve(tmp_path, capsys):
     assert (share / "labeldesk-project.json").is_file()
     assert not list(share.rglob("project.labeldesk*"))          # the store never goes to the share
     assert main(["share", "join", str(share), str(b_dir), "--user", "bob"]) == 0
+    fingerprint = capsys.readouterr().out.rsplit("key       ", 1)[1][:19]
+    # bob's key (made on his machine at join) is enrolled by the admin before his ops are merged
+    assert main(["share", "enrol", str(a_dir), "bob", "--fingerprint", fingerprint]) == 0
     capsys.readouterr()
     for root, x in ((a_dir, 20), (b_dir, 40)):
         with Project.open(root) as p:

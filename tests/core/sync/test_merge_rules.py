@@ -316,7 +316,8 @@ def test_segment_format_on_disk(team):
     assert not list(team.share.rglob("*.labeldesk*")) or all(p.name != "project.labeldesk" for p in team.share.rglob("*"))
 
 
-def test_head_json_is_advisory_and_rewritten_only_on_change(team):
+def test_head_json_is_advisory_and_rewritten_only_on_change(team, monkeypatch):
+    monkeypatch.setattr(engine, "HEAD_MIN_INTERVAL_S", 0)     # throttling: tests/core/test_sync_tools.py
     a, b = team.devices
     head = team.share / "devices" / a.device_id / "head.json"
     first = json.loads(head.read_text())

@@ -1,0 +1,157 @@
+"""The shape every op from another device must have before it is logged or applied.
+
+One malformed op must harm no one: it is checked against its op type's schema here, and an op
+that fails makes the merge refuse its whole segment (alert naming the device and the seq) while
+every other device's segments merge as usual. The schema checks the structure the op types rely
+on (field presence and JSON types); the op types still check meaning against the store, and an
+op type that fails on a value it did not expect is caught by the reducer as the same refusal.
+
+A schema is ``{field: spec}`` for the payload; a spec is a type name (``str``, ``int``, ``num``,
+``bool``, ``dict``, ``list``, ``ids``: a list of strings, ``plane``, ``geometry``, ``any``), a
+trailing ``?`` when the field may be absent (or null), or a nested schema (a dict that must be
+there). ``ENTITY_OPTIONAL`` lists the types whose ops need no entity id.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from labeldesk.core.errors import LabeldeskError
+
+
+class InvalidOp(LabeldeskError):
+    """An op from the share that does not have its op type's shape."""
+
+
+_PLANE_AXES = ("axial", "coronal", "sagittal")
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "user.add": {"name": "str"},
+    "role.grant": {"role": "str"},
+    "role.revoke": {"role": "str"},
+    "key.enrol": {"key_id": "str", "public_key": "str"},
+    "key.revoke": {"key_id": "str", "cut": "dict?"},
+    "project.settings": {"set": "dict"},
+    "ontology.class.create": {"class": {"name": "str", "parent_id": "str?"}},
+    "ontology.class.update": {"set": "dict"},
+    "ontology.class.merge": {"into": "str"},
+    "asset.add": {"asset": {"kind": "str", "name": "str", "content_hash": "str", "width": "int", "height": "int",
+                            "depth": "int?", "frames": "int?", "channels": "int?", "dtype": "str?",
+                            "spacing": "list?", "meta": "dict?"}},
+    "asset.remove": {}, "asset.restore": {},
+    "asset.rename": {"name": "str"},
+    "layer.create": {"layer": {"name": "str", "kind": "str?", "owner": "str?"}},
+    "layer.remove": {}, "layer.restore": {},
+    "annotation.create": {"annotation": {"asset_id": "str", "layer_id": "str", "class_id": "str?",
+                                         "geometry": "geometry", "plane": "plane", "attributes": "dict?"}},
+    "annotation.update": {"set": "dict"},
+    "annotation.delete": {}, "annotation.restore": {},
+    "classification.add": {"restore": "bool?", "scope": "str?", "asset_id": "str?", "layer_id": "str?",
+                           "class_id": "str?", "plane": "plane?"},
+    "classification.remove": {},
+    "task.assign": {"asset_id": "str", "user_id": "str", "layer_id": "str", "mode": "str?"},
+    "task.unassign": {},
+    "review.submit": {"asset_id": "str", "layer_id": "str", "target_rev": "str"},
+    "review.decide": {"asset_id": "str", "layer_id": "str", "target_rev": "str", "decision": "str",
+                      "supersedes": "ids?", "final_layer_id": "str?"},
+    "review.adjudicate": {"asset_id": "str", "final_layer_id": "str", "mode": "str?", "outcome": "str?",
+                          "sources": "dict?", "closes": "ids?", "chosen": "list?", "copies": "dict?"},
+    "issue.open": {"asset_id": "str", "text": "str", "plane": "plane?", "image_xy": "list?", "layer_id": "str?",
+                   "annotation_id": "str?"},
+    "issue.comment": {"text": "str?"},
+    "issue.resolve": {}, "issue.reopen": {},
+    "conflict.resolve": {"conflict": "str", "choice": "str", "entity_kind": "str?", "field": "str?",
+                         "candidates": "ids?", "candidate_values": "list?"},
+    "prediction.accept": {"prediction_id": "str", "copy_id": "str", "reason": "str?"},
+    "prediction.reject": {"prediction_id": "str", "reason": "str?"},
+    "prediction.retract": {"target": "str", "prediction_id": "str"},
+    "release.create": {"release": "dict"},
+}
+ENTITY_OPTIONAL = frozenset({"project.settings"})
+_KINDS = {"str": str, "dict": dict, "list": list, "bool": bool}
+
+
+def _number(v: Any, integer: bool) -> bool:
+    if isinstance(v, bool):
+        return False
+    if integer:
+        return isinstance(v, int)
+    return isinstance(v, (int, float)) and v == v and v not in (float("inf"), float("-inf"))
+
+
+def _problem(value: Any, spec: Any, where: str) -> str | None:
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            return f"{where} must be an object"
+        for key, sub in spec.items():
+            optional = isinstance(sub, str) and sub.endswith("?")
+            if key not in value or value[key] is None:
+                if not optional:
+                    return f"{where}.{key} is missing"
+                continue
+            p = _problem(value[key], sub.rstrip("?") if isinstance(sub, str) else sub, f"{where}.{key}")
+            if p:
+                return p
+        return None
+    if spec == "any":
+        return None
+    if spec in _KINDS:
+        if isinstance(value, _KINDS[spec]):
+            return None
+        return f"{where} must be {'text' if spec == 'str' else ('an object' if spec == 'dict' else 'a ' + spec)}"
+    if spec in ("int", "num"):
+        return None if _number(value, spec == "int") else f"{where} must be {'an integer' if spec == 'int' else 'a number'}"
+    if spec == "ids":
+        return None if isinstance(value, list) and all(isinstance(v, str) for v in value) else f"{where} must be a list of ids"
+    if spec == "plane":
+        if not isinstance(value, dict):
+            return f"{where} must be an object"
+        for k in ("z", "t"):
+            if k in value and not (_number(value[k], True) and value[k] >= 0):
+                return f"{where}.{k} must be a whole number >= 0"
+        if "axis" in value and value["axis"] not in _PLANE_AXES:
+            return f"{where}.axis must be one of {', '.join(_PLANE_AXES)}"
+        return None
+    if spec == "geometry":
+        if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
+            return f"{where} must be an object with a kind"
+        return None
+    return f"{where}: unknown schema {spec!r}"
+
+
+def check_line(line: Any) -> None:
+    """InvalidOp if an op line from the share does not have the shape of its op type."""
+    if not isinstance(line, dict):
+        raise InvalidOp("an op line is not an object")
+    op_id = line.get("op_id")
+    where = f"op {op_id} (seq {line.get('seq')})"
+    for key, kind in (("op_id", str), ("type", str), ("wall", str), ("sha256", str)):
+        if not isinstance(line.get(key), kind):
+            raise InvalidOp(f"{where}: the op line's {key} is missing or not text")
+    if not (isinstance(line.get("hlc"), list) and len(line["hlc"]) == 2 and all(_number(v, True) for v in line["hlc"])):
+        raise InvalidOp(f"{where}: the op line's hlc is not two integers")
+    if not isinstance(line.get("base", []), list) or not all(isinstance(b, str) for b in line.get("base") or []):
+        raise InvalidOp(f"{where}: base is not a list of op ids")
+    for key in ("user", "entity", "reason"):
+        if line.get(key) is not None and not isinstance(line[key], str):
+            raise InvalidOp(f"{where}: {key} is not text")
+    if "seen" in line and not (isinstance(line["seen"], dict) and all(_number(v, True) for v in line["seen"].values())):
+        raise InvalidOp(f"{where}: seen is not a map of device seqs")
+    op_type = line["type"]
+    schema = SCHEMAS.get(op_type)
+    if schema is None:
+        return              # a type this app does not know: kept, not applied (needs a newer app)
+    if line.get("entity") is None and op_type not in ENTITY_OPTIONAL:
+        raise InvalidOp(f"{where}: {op_type} without an entity id")
+    payload = line.get("payload")
+    if line.get("blob") and payload is None:
+        return              # checked when its blob arrives (check_payload)
+    check_payload(op_type, payload, where)
+
+
+def check_payload(op_type: str, payload: Any, where: str) -> None:
+    schema = SCHEMAS.get(op_type)
+    if schema is None:
+        return
+    problem = _problem(payload, schema, "payload")
+    if problem:
+        raise InvalidOp(f"{where}: {op_type}: {problem}")

@@ -1,0 +1,97 @@
+"""Navigation as radiologists know it: wheel pages slices on volumes, reference lines follow every
+slice change, orientation markers and corner overlays are painted and toggled by one key."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtTest import QTest
+
+from labeldesk.qt.viewer import navigation
+from tests.qt.test_viewer_repaint import grab
+
+Qt = QtCore.Qt
+
+
+def wheel(view, clicks: int, ctrl: bool = False) -> None:
+    pos = QtCore.QPointF(view.width() / 2, view.height() / 2)
+    mods = Qt.KeyboardModifier.ControlModifier if ctrl else Qt.KeyboardModifier.NoModifier
+    event = QtGui.QWheelEvent(pos, view.mapToGlobal(pos), QtCore.QPoint(0, 0), QtCore.QPoint(0, 120 * clicks),
+                              Qt.MouseButton.NoButton, mods, Qt.ScrollPhase.NoScrollPhase, False)
+    QtWidgets.QApplication.sendEvent(view, event)
+
+
+def test_wheel_pages_volumes_ctrl_wheel_zooms_and_the_setting_swaps(qtbot, window, show):
+    show("CT series")
+    view = window.viewport
+    z, zoom = view.plane.z, view.zoom
+    wheel(view, -2)                                        # toward you: next slices
+    assert view.plane.z == z + 2 and view.zoom == zoom
+    wheel(view, 1)
+    assert view.plane.z == z + 1
+    wheel(view, 1, ctrl=True)
+    assert view.zoom > zoom and view.plane.z == z + 1
+    window.actions_by_id["wheel_zooms_volumes"].setChecked(True)
+    assert navigation.wheel_zooms_volumes()
+    zoom = view.zoom
+    wheel(view, 1)
+    assert view.zoom > zoom and view.plane.z == z + 1
+    wheel(view, -1, ctrl=True)
+    assert view.plane.z == z + 2
+    window.actions_by_id["wheel_zooms_volumes"].setChecked(False)
+    show("site-photo-1")                                   # images keep wheel zoom
+    zoom = view.zoom
+    wheel(view, 1)
+    assert view.zoom > zoom
+
+
+def green_rows(pixels: np.ndarray) -> np.ndarray:
+    """Rows where the crosshair's green runs across most of the width."""
+    p = pixels.astype(int)
+    g = (p[..., 1] > p[..., 0] + 60) & (p[..., 1] > p[..., 2] + 30)
+    return np.flatnonzero(g.sum(axis=1) > pixels.shape[1] * 0.5)
+
+
+def test_reference_lines_follow_every_slice_change(qtbot, window, show):
+    show("CT series")
+    window.show_mpr()
+    axial, coronal, sagittal = window.grid.visible_views()
+    window.grid.set_active(axial)
+    for move in (lambda: wheel(axial, -3), lambda: axial.next_slice(), lambda: axial.set_plane(
+            type(axial.plane)(2, 0, "axial"))):
+        move()
+        k = axial.plane.z
+        assert coronal.crosshair_ijk[2] == k and sagittal.crosshair_ijk[2] == k
+        for v in (coronal, sagittal):
+            rows = green_rows(grab(v))
+            want = v.image_to_view(0, k + 0.5).y()
+            assert rows.size and np.min(np.abs(rows - want)) <= 1.5, (rows, want)
+
+
+def marker_pixels(pixels: np.ndarray, box: tuple[slice, slice]) -> int:
+    p = pixels[box]
+    return int(((p[..., 0] > 200) & (p[..., 1] > 150) & (p[..., 1] < 220) & (p[..., 2] < 110)).sum())
+
+
+def test_orientation_markers_and_corner_overlays_toggle_with_one_key(qtbot, window, show):
+    show("CT series")
+    view = window.viewport
+    from labeldesk.qt.viewer.corner_overlay import lines, markers
+    assert markers(view) == {"right": "L", "left": "R", "bottom": "P", "top": "A"}
+    text = lines(view)
+    n = view.source.plane_count("axial")
+    assert any(f"axial {view.plane.z + 1}/{n}" in line and " mm" in line for line in text["tl"])
+    assert "LABELDESK DEMO" in text["tr"]                  # the demo series is not de-identified
+    assert text["bl"][0].startswith("W 400  L 40")
+    h, w = view.height(), view.width()
+    left = (slice(h // 2 - 20, h // 2 + 10), slice(0, 30))
+    corner = (slice(0, 60), slice(0, 250))
+    before = grab(view)
+    assert marker_pixels(before, left) > 5
+    QTest.keyClick(view, Qt.Key.Key_H)
+    after = grab(view)
+    assert marker_pixels(after, left) == 0
+    assert (np.abs(after[corner].astype(int) - before[corner]).max(axis=-1) > 60).sum() > 50
+    QTest.keyClick(view, Qt.Key.Key_H)
+    assert marker_pixels(grab(view), left) > 5
+    view.show_coronal()
+    assert markers(view) == {"right": "L", "left": "R", "top": "S", "bottom": "I"}
