@@ -23,9 +23,13 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
 * ``live_rows(layers)``: every live row (the Annotations panel)
 * ``annotation(row)``: the full :class:`~labeldesk.core.model.Annotation` (built on demand)
 * ``count``, ``count_on(plane)``: live counts kept incrementally
-* ``subscribe(fn)``: ``fn(DocumentChange)`` after every applied ChangeSet
+* ``subscribe(fn)``: ``fn(DocumentChange)`` after every applied ChangeSet (``reloaded``: a bulk
+  change was read again as a whole)
 
-Headless (no Qt): the CLI and tests use it as they are.
+In the app, take a document from ``EditSession.document(asset_id)`` and follow
+``EditSession.sig_document_changed(document, change)``. An unchanged project reopens its document
+from a snapshot in the project cache (``document_snapshot.py``). Headless (no Qt): the CLI and
+tests use it as they are.
 """
 from __future__ import annotations
 

@@ -353,7 +353,7 @@ class AnnotationPainter:
         """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
         first). Ringed shapes go through OpenCV, one fill per shape in drawing order and the
         outlines per class; other shapes (holes, lines, points, masks) through QPainter."""
-        import cv2
+        from labeldesk.core.io.opencv import cv2
         doc = self.doc
         rows = self.rows
         ox = oy = 0
