@@ -398,8 +398,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
-        if ids and not window_state.restore_session(self):
-            self.asset_panel.select(ids[0])
+        if ids:
+            if not window_state.restore_session(self):     # as it was last time (also after a crash)
+                self.asset_panel.select(ids[0])
         else:
             self.viewport.set_message("This project has no assets yet: drop files or folders here, "
                                       "or File ▸ Add files… (Ctrl+Shift+A)")
