@@ -72,22 +72,30 @@ class SegmentEditor:
             box[1] = [max(a, b) for a, b in zip(box[1], hi)]
         self.stamps[segment_id] = self.stamps.get(segment_id, 0) + 1
 
-    def _disk(self, plane: np.ndarray, cx: float, cy: float, r: float, erase: bool,
-              aspect: float = 1.0) -> tuple[int, int, int, int] | None:
-        """A disk of radius ``r`` columns; rows are ``aspect`` times as tall (mm), so it is round in mm."""
+    def _capsule(self, plane: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float,
+                 erase: bool, aspect: float = 1.0) -> tuple[int, int, int, int] | None:
+        """Every pixel whose centre is within ``r`` columns (round in mm: rows are ``aspect`` times
+        as tall) of the segment a-b: the swept disk, so strokes leave no scalloped edges."""
         h, w = plane.shape
         ry = max(r / aspect, 0.5)
-        x0, x1 = max(0, int(math.floor(cx - r))), min(w, int(math.ceil(cx + r)) + 1)
-        y0, y1 = max(0, int(math.floor(cy - ry))), min(h, int(math.ceil(cy + ry)) + 1)
+        x0 = max(0, int(math.floor(min(a[0], b[0]) - r)))
+        x1 = min(w, int(math.ceil(max(a[0], b[0]) + r)) + 1)
+        y0 = max(0, int(math.floor(min(a[1], b[1]) - ry)))
+        y1 = min(h, int(math.ceil(max(a[1], b[1]) + ry)) + 1)
         if x1 <= x0 or y1 <= y0:
             return None
         yy, xx = np.ogrid[y0:y1, x0:x1]
-        disk = ((xx + 0.5 - cx) / r) ** 2 + ((yy + 0.5 - cy) / ry) ** 2 <= 1.0
+        # distances in "column units": rows scaled by aspect so the brush is round in mm
+        px, py = xx + 0.5 - a[0], (yy + 0.5 - a[1]) * aspect
+        dx, dy = b[0] - a[0], (b[1] - a[1]) * aspect
+        n = dx * dx + dy * dy
+        t = np.clip((px * dx + py * dy) / n, 0.0, 1.0) if n > 0 else 0.0
+        inside = (px - t * dx) ** 2 + (py - t * dy) ** 2 <= r * r
         region = plane[y0:y1, x0:x1]
         if erase:
-            region &= ~disk
+            region &= ~inside
         else:
-            region |= disk
+            region |= inside
         return x0, y0, x1, y1
 
     def pixel_mm(self, axis: str) -> tuple[float, float, float]:
@@ -106,11 +114,7 @@ class SegmentEditor:
         n = volume.shape[AXES[axis]]
         px_mm, row_mm, depth = self.pixel_mm(axis)
         reach = int((radius * px_mm) // depth) if sphere else 0
-        step = max(0.5, radius / 2)
-        dense = [points[0]]
-        for (ax, ay), (bx, by) in zip(points, points[1:]):
-            k = max(1, int(math.hypot(bx - ax, by - ay) / step))
-            dense += [(ax + (bx - ax) * i / k, ay + (by - ay) * i / k) for i in range(1, k + 1)]
+        pieces = list(zip(points, points[1:])) or [(points[0], points[0])]
         for dz in range(-reach, reach + 1):
             pz = z + dz
             if not 0 <= pz < n:
@@ -118,8 +122,8 @@ class SegmentEditor:
             r = math.sqrt(max((radius * px_mm) ** 2 - (dz * depth) ** 2, 0.0)) / px_mm if sphere else radius
             plane = seg.plane_mask(volume, axis, pz)
             box = None
-            for cx, cy in dense:
-                b = self._disk(plane, cx, cy, max(r, 0.5), erase, row_mm / px_mm)
+            for p, q in pieces:
+                b = self._capsule(plane, p, q, max(r, 0.5), erase, row_mm / px_mm)
                 if b is not None:
                     box = b if box is None else (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3]))
             if box is not None:
