@@ -121,6 +121,10 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
         self.annotation_panel.sig_opacity_changed.connect(self._on_annotation_panel_opacity_changed)
         self.annotation_panel.sig_lock_requested.connect(self._on_annotation_panel_lock_requested)
+        for name, act in self.tool_actions.items():     # tools other modules added: our icons too
+            if act.icon().isNull():
+                set_icon(act, name)
+            act.setToolTip(act.text())
         self._show_start_page()                # until a project is open
 
     # ---- the viewport grid ----------------------------------------------------------------------
