@@ -429,6 +429,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         assets = self.project.assets()
         thumbs = {a.id: repo.thumbnail(self.project.conn, a.id) for a in assets}
         self.asset_panel.set_assets(assets, thumbs)
+        self.files.link_recorded_paths()          # assets that arrived by sync may be here already
 
     def show_asset(self, asset_id: str, view: Any = None) -> None:
         """Show an asset in a viewport (the active one by default). Pixels open on a worker thread;
