@@ -163,3 +163,10 @@ def test_learn_on_images_proposes_on_the_other_images(qtbot, window, show):
     other = next(a for a in window.project.assets() if a.name.startswith("site-photo-2"))
     assert P.predictions(window.project, other.id)
     assert not P.predictions(window.project, photo.id)
+
+
+def test_the_ai_segment_key_is_taken_by_nothing_else(window):
+    keys = [a.shortcut().toString() for a in window.findChildren(QtGui.QAction) if not a.shortcut().isEmpty()]
+    keys += [s.key().toString() for s in window.findChildren(QtGui.QShortcut)]
+    assert keys.count(window.models.tool.shortcut) == 1, sorted(keys)
+    assert "AI segment (SAM) (Q)" in [a.text() for a in window.findChildren(QtGui.QAction)]
