@@ -153,6 +153,8 @@ case "$cmd" in
     exec "$VENV/bin/python" -m labeldesk demo "$@" ;;
   test)
     setup
+    # dciodvfy checks DICOM SEG/RTSTRUCT exports in the tests (skipped with a reason where it is missing)
+    command -v dciodvfy >/dev/null 2>&1 || ( apt_install dicom3tools ) || say "dicom3tools not installed: the dciodvfy checks are skipped"
     export QT_QPA_PLATFORM=offscreen
     exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@" ;;
   bundle)
