@@ -83,6 +83,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.team.sync.worker.timer.setInterval(sync_interval_s() * 1000)
         self.actions_by_id = build_actions(self)
         self._build_file_menu()
+        self._scope_viewer_keys()
         self._build_tools()
         navigation.install(self)
         self._build_panels_menu()
@@ -390,16 +391,17 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.session.set_project(self.project)
         self.team.attach(self.project)
         self._apply_user(user_id, note)
+        self.docks["annotations"].raise_()          # unless this user's remembered layout says otherwise
         self._restore_layout()
         self.files.opened(self.project.root)
-        self.docks["annotations"].raise_()
         self.models.attach(self.project)
         self.ontology_panel.set_classes(self.project.classes())
         QtCore.QTimer.singleShot(0, self, self.show_labeling_guide_once)
         self.refresh_assets()
         ids = self.asset_panel.asset_ids()
-        if ids and not window_state.restore_session(self):
-            self.asset_panel.select(ids[0])
+        if ids:
+            if not window_state.restore_session(self):
+                self.asset_panel.select(ids[0])
         else:
             self.viewport.set_message("This project has no assets yet: drop files or folders here, "
                                       "or File ▸ Add files… (Ctrl+Shift+A)")
@@ -410,7 +412,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self._close_current()
         self.session.set_project(None)
         self.team.review_panel.set_project(None)
+        self.asset_panel.list.blockSignals(True)
         self.asset_panel.set_assets([], {})
+        self.asset_panel.list.blockSignals(False)
         self.ontology_panel.set_classes([])
         self.annotation_panel.set_document(None, None, {}, {}, set(), set())
         self.attribute_panel.show_annotation(None, [], "")
@@ -541,7 +545,8 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         view.set_message(f"{asset.name} could not be opened:\n{message}")
 
     def _on_asset_panel_asset_selected(self, asset_id: str) -> None:
-        self.show_asset(asset_id)
+        if self.project is not None:
+            self.show_asset(asset_id)
 
     # ---- actions ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str], deidentify: bool = False) -> TaskRunner | None:

@@ -48,6 +48,17 @@ class WindowShell:
         self.menuBar().insertMenu(help_menu, menu) if help_menu else self.menuBar().addMenu(menu)
         return menu
 
+    def _scope_viewer_keys(self) -> None:
+        """Plain keys of the View menu (arrows, Page Up/Down, Space, letters) act when the viewports
+        have the focus: in a list or a tree the arrows move the selection and Space ticks, as
+        everywhere else."""
+        from labeldesk.qt.actions import ACTIONS
+        for spec in ACTIONS:
+            if spec.menu == "View" and spec.shortcut and not any(m in spec.shortcut for m in ("Ctrl", "Alt")):
+                action = self.actions_by_id[spec.id]
+                action.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.grid.addAction(action)
+
     def _build_file_menu(self) -> None:
         file_menu = self.menu("File")
         self.recent_menu = QtWidgets.QMenu("Open &recent", self)
@@ -144,6 +155,7 @@ class WindowShell:
         from labeldesk.qt import icons
         from labeldesk.qt.theme import apply_theme
         apply_theme(choice)
+        self.start_page.refresh_icons()
         for act in self.findChildren(QtGui.QAction):     # icons follow the new text colour
             name = act.property("icon_name")
             if name:

@@ -25,6 +25,8 @@ def demo_project(demo_template, tmp_path):
     import shutil
     dest = tmp_path / "project"
     shutil.copytree(demo_template, dest, ignore=shutil.ignore_patterns("source-data", "project.lock"))
+    # assets are found relative to the project folder: the copy sees the template's files
+    (dest / "source-data").symlink_to(demo_template / "source-data", target_is_directory=True)
     return dest
 
 

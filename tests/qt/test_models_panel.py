@@ -144,3 +144,22 @@ def test_prelabel_then_evaluate_paints_the_curves(qtbot, window, ct, tmp_path):
     found = sum(1 for y in range(img.height()) for x in range(0, img.width(), 2)
                 if QtGui.QColor(img.pixel(x, y)).red() > 200 and QtGui.QColor(img.pixel(x, y)).green() < 60)
     assert found > 10, red
+
+
+def test_learn_on_images_proposes_on_the_other_images(qtbot, window, show):
+    photo = show("site-photo-1")
+    view = window.viewport
+    lesion = next(c.id for c in window.project.classes() if c.name == "Lesion")
+    from labeldesk.core.models.sam import Mask
+    px = np.asarray(view.source.read_plane(view.plane)).astype(int)
+    grey = px.mean(axis=2) if px.ndim == 3 else px
+    marked = grey > np.percentile(grey, 80)
+    window.project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": photo.id, "layer_id": window.project.my_layer_id, "class_id": lesion,
+        "plane": Plane().to_dict(), "geometry": Mask.from_array(marked).to_dict()}}))
+    window.models.show()
+    window.models.panel.learn_button.click()
+    qtbot.waitUntil(lambda: "proposal(s)" in window.models.panel.learn_status.text(), timeout=90000)
+    other = next(a for a in window.project.assets() if a.name.startswith("site-photo-2"))
+    assert P.predictions(window.project, other.id)
+    assert not P.predictions(window.project, photo.id)

@@ -251,3 +251,36 @@ def test_a_new_project_can_start_with_example_classes(qtbot, tmp_path):
     folder = d.create()
     with Project.open(folder) as p:
         assert {"Vehicle", "Person"} <= {c.name for c in p.classes()}
+
+
+def test_arrow_keys_in_a_list_move_the_list_not_the_slice(qtbot, window, show):
+    from labeldesk.core.model import Plane
+    show("CT series")
+    view = window.viewport
+    view.set_plane(Plane(z=5))
+    tree = window.ontology_panel.tree
+    tree.setFocus()
+    tree.setCurrentItem(tree.topLevelItem(0))
+    qtbot.keyClick(tree, QtCore.Qt.Key.Key_Down)
+    assert tree.currentItem() is not tree.topLevelItem(0)          # the list moved…
+    assert view.plane.z == 5                                         # …the slice did not
+    view.setFocus()                                                  # (a click in the viewport)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Up)                      # in the viewport the arrows step
+    assert view.plane.z == 6
+
+
+def test_window_layout_is_remembered_per_user(qtbot, window, demo_project):
+    classes = window.findChild(QtWidgets.QDockWidget, "classes_dock")
+    assert classes.isVisible()
+    classes.close()
+    window.close_project()
+    window.open_project(demo_project)
+    assert not window.findChild(QtWidgets.QDockWidget, "classes_dock").isVisible()
+    from labeldesk.core.review.roles import add_user
+    bob = add_user(window.project, "bob", ["annotator"], reason="team")
+    window.set_user(bob)                          # bob has no layout yet: the window stays as it is
+    window.findChild(QtWidgets.QDockWidget, "classes_dock").show()
+    window.findChild(QtWidgets.QDockWidget, "assets_dock").close()
+    window.set_user(window.project._meta("user_id"))        # back: the first user's layout
+    assert not window.findChild(QtWidgets.QDockWidget, "classes_dock").isVisible()
+    assert window.findChild(QtWidgets.QDockWidget, "assets_dock").isVisible()

@@ -43,6 +43,7 @@ class StartPage(QtWidgets.QWidget):
         self.recent = QtWidgets.QListWidget()
         self.recent.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         self.recent.setObjectName("recent_projects")
+        self.recent.setMaximumHeight(260)
         self.recent.itemActivated.connect(lambda item: self.sig_open_path.emit(item.data(PATH_ROLE)))
         hint = QtWidgets.QLabel("Tip: drop files or folders onto this window to add them to the open project.")
         hint.setEnabled(False)
@@ -66,9 +67,16 @@ class StartPage(QtWidgets.QWidget):
         outer.addStretch(1)
         self.refresh()
 
+    def refresh_icons(self) -> None:
+        """After a theme change: the icons are drawn in the new text colour."""
+        for b in (self.new_button, self.open_button, self.demo_button):
+            b.setIcon(icon(b.property("icon_name")))
+        self.refresh()
+
     @staticmethod
     def _button(text: str, icon_name: str, tip: str) -> QtWidgets.QToolButton:
         b = QtWidgets.QToolButton()
+        b.setProperty("icon_name", icon_name)
         b.setText(text)
         b.setIcon(icon(icon_name))
         b.setIconSize(QtCore.QSize(40, 40))

@@ -33,14 +33,14 @@ class SegmentsPanel(QtWidgets.QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(self.state.opacity * 100))
         self.opacity.valueChanged.connect(self._on_opacity)
-        buttons = QtWidgets.QHBoxLayout()
+        buttons = QtWidgets.QGridLayout()          # two rows: the dock stays narrow
         self.buttons = {}
-        for key, text, slot in (("new", "New segment", self.new_segment), ("delete", "Delete", self.delete),
-                                ("fill", "Fill between slices", self.fill_between),
-                                ("convert", "Convert slice masks", self.convert_masks)):
+        for i, (key, text, slot) in enumerate((("new", "New segment", self.new_segment), ("delete", "Delete", self.delete),
+                                               ("fill", "Fill between slices", self.fill_between),
+                                               ("convert", "Convert slice masks", self.convert_masks))):
             b = QtWidgets.QPushButton(text)
             b.clicked.connect(slot)
-            buttons.addWidget(b)
+            buttons.addWidget(b, i // 2, i % 2)
             self.buttons[key] = b
         self.note = QtWidgets.QLabel("")
         self.note.setWordWrap(True)

@@ -143,12 +143,15 @@ MEASUREMENT_TOOLS = (RulerTool, AngleTool, RoiTool, FreehandRoiTool)
 
 
 def install(window: Any) -> None:
-    """Add the measurement tools to the session and the Tools toolbar (same exclusive group)."""
+    """Add the measurement tools and the segment fill tool to the session and the Tools toolbar
+    (same exclusive group)."""
+    from labeldesk.qt.tools.fill_tool import FillTool
     from PySide6 import QtWidgets
     session = window.session
     toolbar = next(b for b in window.findChildren(QtWidgets.QToolBar) if b.objectName() == "tools_toolbar")
     group = window.tool_actions["select"].actionGroup()
-    for cls in MEASUREMENT_TOOLS:
+    added = (FillTool,) + MEASUREMENT_TOOLS
+    for cls in added:
         session.tools[cls.name] = cls(session)
         act = QtGui.QAction(f"{cls.label} ({cls.shortcut})", window, checkable=True)
         act.setShortcut(QtGui.QKeySequence(cls.shortcut))
@@ -156,4 +159,4 @@ def install(window: Any) -> None:
         group.addAction(act)
         window.tool_actions[cls.name] = act
     before = next((a for a in toolbar.actions() if a.isSeparator()), None)
-    toolbar.insertActions(before, [window.tool_actions[c.name] for c in MEASUREMENT_TOOLS])
+    toolbar.insertActions(before, [window.tool_actions[c.name] for c in added])

@@ -72,6 +72,9 @@ def install(window: Any) -> None:
     same.toggled.connect(lambda on: window.links.__setitem__("window_volume", on))
     window.actions_by_id.update({"corner_overlays": corners, "wheel_zooms_volumes": wheel,
                                  "link_window_volume": same})
+    from labeldesk.qt import window_state           # layout and active viewport changes are saved too
+    window.grid.sig_active_changed.connect(lambda _v: window_state.schedule_save(window))
+    window.session.sig_annotations_changed.connect(lambda: window_state.schedule_save(window))
     from labeldesk.qt.panels import measurements_panel, segments_panel
     from labeldesk.qt.tools import measurement_tools
     measurement_tools.install(window)
