@@ -69,8 +69,6 @@ def test_two_replicas_converge_through_syncthing_with_pause_and_kill(tmp_path, p
     pair.wait(lambda: marker.exists() and list((pair.b.folder / "devices").glob("*/segments/seg-*.jsonl")),
               90, "the share to reach beta")
     b, report = engine.join_share(pair.b.folder, b_dir, user="bob")
-    from labeldesk.core.sync import enrolment
-    enrolment.enrol(a, "bob")          # the admin enrols bob's key (signed segments, issue 10)
     assert any("Syncthing" in n for n in report.notes)
     assert (pair.b.folder / ".stignore").exists()            # never synced: beta wrote its own
     # bob's signing key request travels to alpha through Syncthing; the admin enrols it
