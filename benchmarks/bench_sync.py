@@ -71,7 +71,7 @@ def _copy_baseline(share: Path, size: int) -> float:
     return best
 
 
-def sync1(n: int, *, signed: bool = True, quiet: bool = False) -> tuple[float, float]:
+def sync1(n: int, *, signed: bool = True, quiet: bool = False) -> tuple[float, float, float, float]:
     tmp = Path(tempfile.mkdtemp())
     if signed:
         a, asset = _founder(tmp, 0)
@@ -91,13 +91,13 @@ def sync1(n: int, *, signed: bool = True, quiet: bool = False) -> tuple[float, f
     edits = [OpDraft("annotation.update", ann, {"set": {"z_order": 1.0}}) for ann in made]
     a.apply_all(edits)
     _creates(a, asset, n - len(made))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     push = engine.sync_round(a)
-    t_push = time.perf_counter() - t0
+    t_push, c_push = time.perf_counter() - t0, time.process_time() - c0
     size = _segment_bytes(tmp / "share", a.device_id, before)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pull = engine.sync_round(b)
-    t_pull = time.perf_counter() - t0
+    t_pull, c_pull = time.perf_counter() - t0, time.process_time() - c0
     base = _copy_baseline(tmp / "share", size)
     signed_now = all(p.name.endswith(".jsonl") and b'"key":' in p.read_bytes()[:2000]
                      for p in (tmp / "share" / "devices" / a.device_id / "segments").glob("seg-*"))
@@ -106,7 +106,7 @@ def sync1(n: int, *, signed: bool = True, quiet: bool = False) -> tuple[float, f
         a.close()
         b.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        return t_push, t_pull
+        return t_push, t_pull, c_push, c_pull
     print(f"SYNC-1  push {push.published_ops} changed annotations: {t_push * 1000:8.1f} ms | pull "
           f"{pull.received.get('applied', 0)}: {t_pull * 1000:8.1f} ms | B30 copyfile {size / 1e6:.1f} MB: "
           f"{base * 1000:6.2f} ms | ratio push {t_push / base:6.0f}x, pull {t_pull / base:6.0f}x  (target <= 2x)")
@@ -115,7 +115,7 @@ def sync1(n: int, *, signed: bool = True, quiet: bool = False) -> tuple[float, f
     a.close()
     b.close()
     shutil.rmtree(tmp, ignore_errors=True)
-    return t_push, t_pull
+    return t_push, t_pull, c_push, c_pull
 
 
 def signing_cost(n: int, repeats: int) -> None:
@@ -127,8 +127,8 @@ def signing_cost(n: int, repeats: int) -> None:
     for _ in range(repeats):
         unsigned.append(sync1(n, signed=False, quiet=True))
         signed.append(sync1(n, signed=True, quiet=True))
-    sp, sl = min(t[0] for t in signed), min(t[1] for t in signed)
-    up, ul = min(t[0] for t in unsigned), min(t[1] for t in unsigned)
+    sp, sl, csp, csl = (min(t[i] for t in signed) for i in range(4))
+    up, ul, cup, cul = (min(t[i] for t in unsigned) for i in range(4))
     info = keys.generate("bench", None, "bench")
     digest = "ab" * 32
     t0 = time.perf_counter()
@@ -144,6 +144,8 @@ def signing_cost(n: int, repeats: int) -> None:
     print(f"SIGN-1  SYNC-1 {n} ops, best of {repeats}: push signed {sp * 1000:7.1f} ms vs unsigned {up * 1000:7.1f} ms "
           f"(ratio {sp / up:4.2f}x) | pull verified {sl * 1000:7.1f} ms vs unsigned {ul * 1000:7.1f} ms "
           f"(ratio {sl / ul:4.2f}x)  (target <= 1.1x)")
+    print(f"        CPU time of this process: push {csp * 1000:7.1f} vs {cup * 1000:7.1f} ms ({csp / cup:4.2f}x), "
+          f"pull {csl * 1000:7.1f} vs {cul * 1000:7.1f} ms ({csl / cul:4.2f}x)")
     print(f"        one Ed25519 signature {t_sign * 1e6:5.0f} us, one verification {t_verify * 1e6:5.0f} us "
           f"(one each per segment of up to 5,000 ops / 4 MiB)")
 

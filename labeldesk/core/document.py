@@ -450,6 +450,7 @@ class Document:
         from labeldesk.core.ontology import missing_required
         rules = self._rules()
         rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, np.int64)
+        heads = self._track_heads({self.tracks[r] for r in rows.tolist() if self.tracks[r]})
         codes = self.class_code[rows]
         for code in np.unique(codes).tolist():
             of_class = rows[codes == code]
@@ -470,8 +471,27 @@ class Document:
                     parts.append(reason)
                 elif self.onto_version[r] < version:
                     parts.append(f"class {name!r} changed after this annotation was made")
-                if defs:
+                track = self.tracks[r]
+                if defs and track:               # a track is judged once, on its first keyframe
+                    head = heads.get(track)
+                    missing = missing_required(defs, self.attributes(r)) if head and head[0] == r else []
+                    if missing:
+                        parts.append("track missing required: " + ", ".join(missing))
+                elif defs:
                     missing = missing_required(defs, self.attributes(r))
                     if missing:
                         parts.append("missing required: " + ", ".join(missing))
                 self.flags[r] = "; ".join(parts) or None
+
+    def _track_heads(self, track_ids: set[Any]) -> dict[Any, tuple[int]]:
+        """track id -> (row of its first keyframe,) for ``track_ids``."""
+        if not track_ids:
+            return {}
+        found: dict[Any, list[Any]] = {}
+        for r, t in enumerate(self.tracks):
+            if t in track_ids and self.alive[r] and self.keyframes[r]:
+                p = self.plane_of(r)
+                entry = found.setdefault(t, [None, (1 << 62, 0)])
+                if (p.t, p.z) < entry[1]:
+                    entry[0], entry[1] = r, (p.t, p.z)
+        return {t: (e[0],) for t, e in found.items() if e[0] is not None}

@@ -121,6 +121,10 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
         self.annotation_panel.sig_opacity_changed.connect(self._on_annotation_panel_opacity_changed)
         self.annotation_panel.sig_lock_requested.connect(self._on_annotation_panel_lock_requested)
+        for name, act in self.tool_actions.items():     # tools other modules added: our icons too
+            if act.icon().isNull():
+                set_icon(act, name)
+            act.setToolTip(act.text())
         self._show_start_page()                # until a project is open
 
     # ---- the viewport grid ----------------------------------------------------------------------
@@ -425,6 +429,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         assets = self.project.assets()
         thumbs = {a.id: repo.thumbnail(self.project.conn, a.id) for a in assets}
         self.asset_panel.set_assets(assets, thumbs)
+        self.files.link_recorded_paths()          # assets that arrived by sync may be here already
 
     def show_asset(self, asset_id: str, view: Any = None) -> None:
         """Show an asset in a viewport (the active one by default). Pixels open on a worker thread;

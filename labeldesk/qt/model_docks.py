@@ -1,4 +1,4 @@
-"""Model assistance in the main window: the Models dock, the AI segment tool (N), the Models menu,
+"""Model assistance in the main window: the Models dock, the AI segment tool (Z), the Models menu,
 and the background work they start (embeddings, pre-labeling, learning, propagation).
 
 The window creates it once (``window.models = ModelDocks(window)``, after its tools) and calls

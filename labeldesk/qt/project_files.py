@@ -270,10 +270,14 @@ class ProjectFiles:
         (content checked) in the background; the asset list updates when it is done."""
         from labeldesk.core.relink import auto_link, missing_assets, source_path
         w = self.window
-        if w.project is None:
+        if w.project is None or getattr(self, "linking", None) in w._tasks:
             return None
-        if not any((p := source_path(a)) and Path(p).exists() for a in missing_assets(w.project)):
+        tried = self.__dict__.setdefault("_tried", set())       # each asset once per session
+        todo = [a.id for a in missing_assets(w.project)
+                if a.id not in tried and (p := source_path(a)) and Path(p).exists()]
+        if not todo:
             return None
+        tried.update(todo)
         runner = TaskRunner(partial(auto_link, w.project))
         w._tasks.add(runner)
         project = w.project

@@ -111,13 +111,25 @@ def test_dropping_a_folder_adds_it_and_reports_refusals(qtbot, bare, monkeypatch
     assert not np.array_equal(before, grab_rgb(w.viewport))
 
 
-def test_status_bar_names_the_user_and_actions_follow_roles(qtbot, window):
+@pytest.fixture
+def keyring(tmp_path, monkeypatch):
+    """A private keyring for the test: acting as a member needs their private key on this computer."""
+    from labeldesk.core.sync import keys
+    monkeypatch.setenv("LABELDESK_KEYS_DIR", str(tmp_path / "keys"))
+    return lambda project, user_id, name: keys.generate(project.id, user_id, name)
+
+
+def test_status_bar_names_the_user_and_actions_follow_roles(qtbot, window, keyring):
     from labeldesk.core.review.roles import add_user
     w = window
     text = w.identity_label.text()
     assert text.startswith(w.project.users()[0].name) and "admin, annotator, reviewer, adjudicator" in text
     assert w.actions_by_id["approve"].isEnabled()                 # the admin holds every role
     bob = add_user(w.project, "bob", ["annotator"], reason="team")
+    carol = add_user(w.project, "carol", ["annotator"], reason="team")
+    w.set_user(carol)                                   # carol's private key is not on this computer
+    assert w.identity_label.text().startswith(w.project.users()[0].name)
+    keyring(w.project, bob, "bob")
     w.set_user(bob)
     assert w.identity_label.text() == "bob · annotator"
     approve = w.actions_by_id["approve"]
@@ -129,10 +141,14 @@ def test_status_bar_names_the_user_and_actions_follow_roles(qtbot, window):
     assert w.identity_label.isVisible() and w.identity_label.grab().width() > 40
 
 
-def test_the_gui_honours_labeldesk_user(qtbot, window, demo_project, monkeypatch):
+def test_the_gui_honours_labeldesk_user(qtbot, window, demo_project, monkeypatch, keyring):
     from labeldesk.core.review.roles import add_user
-    add_user(window.project, "rita", ["reviewer"], reason="team")
+    rita = add_user(window.project, "rita", ["reviewer"], reason="team")
     monkeypatch.setenv("LABELDESK_USER", "rita")
+    window.open_project(demo_project)                       # no key for rita here: the own user, and why
+    assert not window.identity_label.text().startswith("rita")
+    assert "private key" in window.statusBar().currentMessage()
+    keyring(window.project, rita, "rita")
     window.open_project(demo_project)
     assert window.identity_label.text() == "rita · reviewer"
     monkeypatch.setenv("LABELDESK_USER", "nobody")
@@ -269,7 +285,7 @@ def test_arrow_keys_in_a_list_move_the_list_not_the_slice(qtbot, window, show):
     assert view.plane.z == 6
 
 
-def test_window_layout_is_remembered_per_user(qtbot, window, demo_project):
+def test_window_layout_is_remembered_per_user(qtbot, window, demo_project, keyring):
     classes = window.findChild(QtWidgets.QDockWidget, "classes_dock")
     assert classes.isVisible()
     classes.close()
@@ -278,6 +294,7 @@ def test_window_layout_is_remembered_per_user(qtbot, window, demo_project):
     assert not window.findChild(QtWidgets.QDockWidget, "classes_dock").isVisible()
     from labeldesk.core.review.roles import add_user
     bob = add_user(window.project, "bob", ["annotator"], reason="team")
+    keyring(window.project, bob, "bob")
     window.set_user(bob)                          # bob has no layout yet: the window stays as it is
     window.findChild(QtWidgets.QDockWidget, "classes_dock").show()
     window.findChild(QtWidgets.QDockWidget, "assets_dock").close()

@@ -23,11 +23,15 @@ def _box(w, asset_id, t, x):
     return aid
 
 
-def _click_row(qtbot, lst, aid, modifier=QtCore.Qt.KeyboardModifier.NoModifier):
-    from labeldesk.qt.panels.annotation_panel import ANN_ROLE
-    row = next(i for i in range(lst.count()) if lst.item(i).data(ANN_ROLE) == aid)
-    rect = lst.visualItemRect(lst.item(row))
+def _click_row(qtbot, panel, aid, modifier=QtCore.Qt.KeyboardModifier.NoModifier):
+    row = next(i for i in range(panel.row_count()) if panel.row_id(i) == aid)
+    lst = panel.list
+    rect = lst.visualRect(lst.model().index(row, 0))
     qtbot.mouseClick(lst.viewport(), QtCore.Qt.MouseButton.LeftButton, modifier, rect.center())
+
+
+def _texts(panel):
+    return [panel.row_text(i) for i in range(panel.row_count())]
 
 
 def test_ctrl_i_in_the_list_makes_one_track_with_marks_and_jumps(qtbot, window, show):
@@ -36,18 +40,19 @@ def test_ctrl_i_in_the_list_makes_one_track_with_marks_and_jumps(qtbot, window, 
     a = _box(w, video.id, 0, 10)
     b = _box(w, video.id, 10, 200)
     w.session.refresh()
-    lst = w.annotation_panel.list
+    panel = w.annotation_panel
+    lst = panel.list
     slider = w.playback.slider
     before_marks = grab_rgb(slider)
-    _click_row(qtbot, lst, a)
-    _click_row(qtbot, lst, b, Ctrl)
+    _click_row(qtbot, panel, a)
+    _click_row(qtbot, panel, b, Ctrl)
     assert w.session.painter.selected == {a, b}
     lst.setFocus()
     qtbot.keyClick(lst, QtCore.Qt.Key.Key_I, Ctrl)             # the shortcut works where the rows are
     track = w.project.track(w.project.annotation(a).track_id)
     assert len(track) == 11
     # one row per track in the Annotations list (its keyframes), the frames in the Tracks dock
-    assert lst.count() == 2
+    assert panel.row_count() == 2
     tree = w.tracks.panel.tree
     assert tree.topLevelItemCount() == 1 and "1–11" in tree.topLevelItem(0).text(0)
     assert "2 keyframes, 9 interpolated" in tree.topLevelItem(0).toolTip(0)
@@ -73,14 +78,13 @@ def test_attribute_edit_on_a_frame_sets_the_track(qtbot, window, show):
     a, b = _box(w, video.id, 0, 10), _box(w, video.id, 6, 100)
     w.project.apply_all(link(w.project, w.project.annotation(a), w.project.annotation(b)))
     w.session.refresh()
-    flags = w.annotation_panel.list.item(0).text() + w.annotation_panel.list.item(1).text()
-    assert flags.count("missing required") == 1 and "track (frames 1–7)" in flags     # judged once per track
+    flags = "".join(_texts(w.annotation_panel))
+    assert flags.count("missing required") == 1 and "track missing required: type" in flags     # judged once per track
     mid = next(x for x in w.project.track(w.project.annotation(a).track_id) if x.plane.t == 3)
     w.attribute_panel.sig_attributes_edited.emit(mid.id, {"type": "car"})
     assert [x.attributes for x in w.project.track(mid.track_id)] == [{"type": "car"}] * 7, w.statusBar().currentMessage()
     assert "type = car" in w.tracks.panel.tree.topLevelItem(0).text(1)
-    assert "missing required" not in "".join(w.annotation_panel.list.item(i).text()
-                                             for i in range(w.annotation_panel.list.count()))
+    assert "missing required" not in "".join(_texts(w.annotation_panel))
     w.tracks.panel.frame_only.setChecked(True)
     w.attribute_panel.sig_attributes_edited.emit(mid.id, {"type": "truck"})
     after = {x.plane.t: x for x in w.project.track(mid.track_id)}

@@ -17,6 +17,14 @@ ANN_ROLE = QtCore.Qt.ItemDataRole.UserRole
 BULK = 2000          # more rows than this removed at once: reset the model instead
 
 
+def _keyframes_only(doc: Any, rows: np.ndarray) -> np.ndarray:
+    """A track is listed as its keyframes: its interpolated frames are in the Tracks panel."""
+    if not len(rows) or not any(doc.tracks):
+        return rows
+    keep = np.fromiter((not (doc.tracks[r] and not doc.keyframes[r]) for r in rows.tolist()), bool, len(rows))
+    return rows[keep]
+
+
 class AnnotationModel(QtCore.QAbstractListModel):
     """Rows of one document (ascending document row numbers), text built when asked for."""
 
@@ -40,7 +48,7 @@ class AnnotationModel(QtCore.QAbstractListModel):
         if doc is None:
             self.rows, self.layer_codes = np.zeros(0, np.int64), None
         else:
-            self.rows = doc.live_rows(layers)
+            self.rows = _keyframes_only(doc, doc.live_rows(layers))
             self.layer_codes = None if layers is None else np.array(
                 [doc.layers.code[lid] for lid in layers if lid in doc.layers.code], np.int32)
             self._layers = layers
@@ -51,7 +59,7 @@ class AnnotationModel(QtCore.QAbstractListModel):
         keep = doc.alive[rows]
         if self.layer_codes is not None:
             keep &= np.isin(doc.layer_code[rows], self.layer_codes)
-        return rows[keep]
+        return _keyframes_only(doc, rows[keep])
 
     def apply_change(self, doc: Any, change: Any) -> None:
         """Insert, remove or refresh only the rows a DocumentChange names."""

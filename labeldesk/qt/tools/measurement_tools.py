@@ -1,4 +1,4 @@
-"""Measurement tools: ruler (U), angle (N), ellipse ROI (J) and freehand ROI (Y). Each makes an
+"""Measurement tools: ruler (U), angle (Shift+U), ellipse ROI (J) and freehand ROI (Y). Each makes an
 annotation with ``{"measure": kind}`` through one op (undoable, synced, exported, listed in the
 Measurements panel); lengths are in mm, ROI statistics in the data's rescaled units (HU for CT)."""
 from __future__ import annotations
@@ -48,7 +48,7 @@ class RulerTool(DragTool):
 
 class AngleTool(Tool):
     """Click the first end, the vertex, then the second end."""
-    name, label, shortcut = "angle", "Angle", "N"
+    name, label, shortcut = "angle", "Angle", "Shift+U"      # (N is the AI segment tool)
 
     def __init__(self, session: Any) -> None:
         super().__init__(session)

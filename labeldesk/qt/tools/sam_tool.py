@@ -1,4 +1,4 @@
-"""Interactive segmentation with a SAM-family model (N): click the object, refine click by click.
+"""Interactive segmentation with a SAM-family model (Z): click the object, refine click by click.
 
 * left click: part of the object; right click or Shift+click: not part of it; drag: a box;
 * Backspace: take back the last click; Enter: keep the mask (as a mask or a polygon, as set in
@@ -114,7 +114,7 @@ class SamAssist(QtCore.QObject):
 
 
 class SamTool(Tool):
-    name, label, shortcut = "sam", "AI segment (SAM)", "N"
+    name, label, shortcut = "sam", "AI segment (SAM)", "Z"
 
     def __init__(self, session: Any, assist: SamAssist) -> None:
         super().__init__(session)

@@ -43,6 +43,9 @@ def wire(window: Any, view: Any) -> None:
     """Per viewport: reference lines follow its slice; its corner facts follow its asset; it
     draws the window's segments; its view state is saved as it changes."""
     view.segment_state = getattr(window, "segment_state", None)
+    panel = getattr(window, "segments_panel", None)
+    if panel is not None:               # mean ± SD waits for a volume that is still loading
+        view.sig_plane_changed.connect(lambda _p: panel.refresh_if_pending())
     view.sig_plane_changed.connect(lambda _p, v=view: linking.follow_slice(window, v))
     view.sig_plane_changed.connect(lambda _p, v=view: corner_overlay.facts_for(window, v))
     from labeldesk.qt import window_state
