@@ -510,6 +510,20 @@ class AnnotationPainter:
                 return doc.ids[r]
         return None
 
+    def annotations_with_attribute(self, key: str) -> list[Any]:
+        """Shown annotations that have attribute ``key`` (e.g. measurements), in drawing order;
+        remembered until the rows change (a paint does not walk every row)."""
+        doc = self.doc
+        if doc is None:
+            return []
+        cache = self.__dict__.setdefault("_with_attribute", {})
+        hit = cache.get(key)
+        if hit is None or hit[0] is not self.rows or hit[1] != doc.version:
+            texts, needle = doc.attributes_json, f'"{key}"'
+            rows = [r for r in self.rows.tolist() if texts[r] is not None and needle in texts[r]]
+            hit = cache[key] = (self.rows, doc.version, [doc.annotation(r) for r in rows])
+        return hit[2]
+
     def annotations_of_kind(self, kind: str) -> list[Any]:
         """Shown annotations of one geometry kind, in drawing order."""
         doc = self.doc

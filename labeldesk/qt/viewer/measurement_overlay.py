@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui
 
-from labeldesk.core.measure import describe, measure_kind, pixel_size_mm, value_unit
+from labeldesk.core.measure import MEASURE_KEY, describe, measure_kind, pixel_size_mm, value_unit
 
 LABEL = QtGui.QColor(120, 230, 255)
 
@@ -22,7 +22,7 @@ def rows_for(view: Any) -> list[tuple[Any, dict[str, Any]]]:
     unit = value_unit(info)
     cache = getattr(view, "_measure_cache", {})
     out, keep = [], {}
-    for ann in painter.annotations:
+    for ann in painter.annotations_with_attribute(MEASURE_KEY):     # not every row of the plane
         if measure_kind(ann) is None:
             continue
         key = (ann.id, ann.revision, view.plane, id(view._plane_pixels))
