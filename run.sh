@@ -104,7 +104,7 @@ setup() {
     # in a log and say one line of our own if the install fails
     local log="$VENV/install.log"
     "$VENV/bin/python" -m pip install -q --upgrade pip >"$log" 2>&1 || true
-    if ! "$VENV/bin/python" -m pip install -q -e '.[dev,medical]' >>"$log" 2>&1; then
+    if ! "$VENV/bin/python" -m pip install -q -e '.[dev,medical,models]' >>"$log" 2>&1; then
       say "installing the dependencies failed: the last lines of $log:"
       tail -n 5 "$log" >&2
       exit 1
@@ -153,6 +153,8 @@ case "$cmd" in
     exec "$VENV/bin/python" -m labeldesk demo "$@" ;;
   test)
     setup
+    # dciodvfy checks DICOM SEG/RTSTRUCT exports in the tests (skipped with a reason where it is missing)
+    command -v dciodvfy >/dev/null 2>&1 || ( apt_install dicom3tools ) || say "dicom3tools not installed: the dciodvfy checks are skipped"
     export QT_QPA_PLATFORM=offscreen
     exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@" ;;
   bundle)

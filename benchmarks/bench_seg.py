@@ -99,8 +99,7 @@ def main() -> None:
         view.overlay.preview = stroke(None, [path[0]] + done, 10.0, (size, size))
         view.grab()
 
-    def paint_only() -> None:
-        view._display = None
+    def paint_only() -> None:             # the same repaint with nothing painted (display cache kept)
         view.grab()
 
     # the sphere brush reaches neighbouring slices: its moves cost more
@@ -124,6 +123,9 @@ def main() -> None:
     ed.reload(segment_id)
     load_ms = (time.perf_counter() - t0) * 1000
     s = seg.segment(project.conn, segment_id)
+    pts = iter(zip(path, path[1:]))
+    stamp_only = timed(lambda: ed.stamp(segment_id, "axial", view.plane.z, list(next(pts)), 10.0), len(path) - 1)
+    print(f"SEG-1   label-map part of a move (stamp only, no repaint) p50 {statistics.median(stamp_only):8.3f} ms")
     print(f"SEG-1   spherical brush move (7 slices) p50 {statistics.median(sphere):8.3f} ms")
     print(f"SEG-1   release: stroke -> segment.paint op committed {commit_ms:8.1f} ms (ok={ok}); "
           f"label map load from the store {load_ms:8.1f} ms; {s.voxels} voxels, {s.volume_ml((0.7, 0.7, 1.0)):.2f} mL")

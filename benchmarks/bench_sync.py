@@ -71,9 +71,18 @@ def _copy_baseline(share: Path, size: int) -> float:
     return best
 
 
-def sync1(n: int) -> None:
+def sync1(n: int, *, signed: bool = True, quiet: bool = False) -> tuple[float, float, float, float]:
     tmp = Path(tempfile.mkdtemp())
-    a, asset = _founder(tmp, 0)
+    if signed:
+        a, asset = _founder(tmp, 0)
+    else:               # a share made before signing keys: nothing signed, nothing verified
+        from labeldesk.core.sync import enrolment
+        real = enrolment.ensure_own_key
+        enrolment.ensure_own_key = lambda project, passphrase=None: (None, False)
+        try:
+            a, asset = _founder(tmp, 0)
+        finally:
+            enrolment.ensure_own_key = real
     b, _ = engine.join_share(tmp / "share", tmp / "b")
     made = _creates(a, asset, n // 2)
     engine.sync_round(a)
@@ -82,14 +91,22 @@ def sync1(n: int) -> None:
     edits = [OpDraft("annotation.update", ann, {"set": {"z_order": 1.0}}) for ann in made]
     a.apply_all(edits)
     _creates(a, asset, n - len(made))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     push = engine.sync_round(a)
-    t_push = time.perf_counter() - t0
+    t_push, c_push = time.perf_counter() - t0, time.process_time() - c0
     size = _segment_bytes(tmp / "share", a.device_id, before)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pull = engine.sync_round(b)
-    t_pull = time.perf_counter() - t0
+    t_pull, c_pull = time.perf_counter() - t0, time.process_time() - c0
     base = _copy_baseline(tmp / "share", size)
+    signed_now = all(p.name.endswith(".jsonl") and b'"key":' in p.read_bytes()[:2000]
+                     for p in (tmp / "share" / "devices" / a.device_id / "segments").glob("seg-*"))
+    assert signed_now == signed, "the share is not in the signing mode asked for"
+    if quiet:
+        a.close()
+        b.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return t_push, t_pull, c_push, c_pull
     print(f"SYNC-1  push {push.published_ops} changed annotations: {t_push * 1000:8.1f} ms | pull "
           f"{pull.received.get('applied', 0)}: {t_pull * 1000:8.1f} ms | B30 copyfile {size / 1e6:.1f} MB: "
           f"{base * 1000:6.2f} ms | ratio push {t_push / base:6.0f}x, pull {t_pull / base:6.0f}x  (target <= 2x)")
@@ -98,6 +115,39 @@ def sync1(n: int) -> None:
     a.close()
     b.close()
     shutil.rmtree(tmp, ignore_errors=True)
+    return t_push, t_pull, c_push, c_pull
+
+
+def signing_cost(n: int, repeats: int) -> None:
+    """SYNC-1 push and pull with every segment signed and verified (Ed25519, one signature per
+    segment) against the same rounds on an unsigned share (baseline, same run, interleaved);
+    best of ``repeats`` each. Also the cryptography alone: one sign and one verify."""
+    from labeldesk.core.sync import keys
+    signed, unsigned = [], []
+    for _ in range(repeats):
+        unsigned.append(sync1(n, signed=False, quiet=True))
+        signed.append(sync1(n, signed=True, quiet=True))
+    sp, sl, csp, csl = (min(t[i] for t in signed) for i in range(4))
+    up, ul, cup, cul = (min(t[i] for t in unsigned) for i in range(4))
+    info = keys.generate("bench", None, "bench")
+    digest = "ab" * 32
+    t0 = time.perf_counter()
+    for _ in range(200):
+        sig = keys.sign(info.key_id, keys.SEGMENT_CONTEXT, digest)
+    t_sign = (time.perf_counter() - t0) / 200
+    t0 = time.perf_counter()
+    for _ in range(200):
+        keys.verify(info.public_key, sig, keys.SEGMENT_CONTEXT, digest)
+    t_verify = (time.perf_counter() - t0) / 200
+    for suffix in (".key", ".json"):
+        (keys.keys_dir() / f"{info.key_id}{suffix}").unlink()
+    print(f"SIGN-1  SYNC-1 {n} ops, best of {repeats}: push signed {sp * 1000:7.1f} ms vs unsigned {up * 1000:7.1f} ms "
+          f"(ratio {sp / up:4.2f}x) | pull verified {sl * 1000:7.1f} ms vs unsigned {ul * 1000:7.1f} ms "
+          f"(ratio {sl / ul:4.2f}x)  (target <= 1.1x)")
+    print(f"        CPU time of this process: push {csp * 1000:7.1f} vs {cup * 1000:7.1f} ms ({csp / cup:4.2f}x), "
+          f"pull {csl * 1000:7.1f} vs {cul * 1000:7.1f} ms ({csl / cul:4.2f}x)")
+    print(f"        one Ed25519 signature {t_sign * 1e6:5.0f} us, one verification {t_verify * 1e6:5.0f} us "
+          f"(one each per segment of up to 5,000 ops / 4 MiB)")
 
 
 def _checks(*projects: Project) -> str:
@@ -202,10 +252,14 @@ if __name__ == "__main__":
     ap.add_argument("--changed", type=int, default=10_000)
     ap.add_argument("--merge", type=int, default=100_000)
     ap.add_argument("--bootstrap", type=int, default=0, help="ops for SYNC-B (1,000,000 in the design; slow)")
+    ap.add_argument("--signing", type=int, default=0, metavar="REPEATS",
+                    help="SIGN-1: SYNC-1 signed vs unsigned share, best of REPEATS interleaved runs")
     ap.add_argument("--snapshot", type=int, default=0, help="ops (in segments of 50) for SYNC-B bootstrap from a snapshot + 1%% tail vs "
                     "from segments")
     args = ap.parse_args()
     print(machine())
+    if args.signing:
+        signing_cost(args.changed, args.signing)
     sync1(args.changed)
     if args.merge:
         merge(args.merge, "SYNC-M")

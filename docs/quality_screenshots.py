@@ -136,7 +136,13 @@ def main(workdir: str) -> None:
 
     settle()
     OUT.mkdir(exist_ok=True)
+    for dock in window.findChildren(QtWidgets.QDockWidget):       # room for the findings
+        if dock.windowTitle() in ("Measurements", "Segments"):
+            dock.hide()
     window.quality.show_checks()
+    settle(300)
+    window.resize(1600, 1000)
+    window.resizeDocks([window.quality.docks["quality"]], [330], QtCore.Qt.Orientation.Vertical)
     panel = window.quality.quality_panel
     row = next(i for i, f in enumerate(panel.findings) if f.check == "tiny")
     panel.table.selectRow(row)

@@ -37,10 +37,10 @@ check_files() {  # check_files ROOT: what the package put in place
   need grep -q '[*].dcm' "$root/usr/share/mime/packages/labeldesk.xml"
   need test -s "$root/usr/share/icons/hicolor/256x256/apps/labeldesk.png"
   need test -f "$root/opt/labeldesk/_internal/PySide6/Qt/plugins/platforms/libqxcb.so"
-  need compgen -G "$root/opt/labeldesk/_internal/libxcb-cursor.so.*"
-  need compgen -G "$root/opt/labeldesk/_internal/libxkbcommon-x11.so.*"
+  need compgen -G "$root/opt/labeldesk/_internal/libxcb-cursor.so.*" >/dev/null
+  need compgen -G "$root/opt/labeldesk/_internal/libxkbcommon-x11.so.*" >/dev/null
   if command -v desktop-file-validate >/dev/null 2>&1; then
-    need desktop-file-validate "$root/usr/share/applications/labeldesk.desktop"
+    need desktop-file-validate --no-hints "$root/usr/share/applications/labeldesk.desktop"
   fi
   say "desktop entry, MIME types, icons, xcb plugin and its libraries are in place"
 }

@@ -28,10 +28,10 @@ def _targets_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(command: Callable[..., Any]) -> None:
-    p = command("model", lambda a: (p.print_help(), 2)[1],
-                "the project's model registry: add ONNX models with their manifest, list, retire; "
-                "active-learning queues")
-    sub = p.add_subparsers(dest="model_command", metavar="ACTION")
+    model = command("model", lambda a: (model.print_help(), 2)[1],
+                    "the project's model registry: add ONNX models with their manifest, list, retire; "
+                    "active-learning queues")
+    sub = model.add_subparsers(dest="model_command", metavar="ACTION")
     q = _common(sub.add_parser("add", help="add a model from its manifest (JSON) and ONNX file(s); a model that "
                                            "does not match its manifest is refused with the reason",
                                description="add a model from its manifest and file(s), copied into the project"))
@@ -49,7 +49,7 @@ def register(command: Callable[..., Any]) -> None:
     q.set_defaults(func=cmd_model_retire)
     q = _common(sub.add_parser("queue", help="order assets/slices to label next and save the order as a queue "
                                              "shared with the team", description="build and save an active-learning queue"))
-    q.add_argument("--by", required=True, choices=("least-confident", "margin", "entropy", "disagreement", "diversity"),
+    q.add_argument("--by", choices=("least-confident", "margin", "entropy", "disagreement", "diversity"),
                    help="model uncertainty, disagreement between two predictions layers, or diversity of the images")
     q.add_argument("--layers", nargs="+", metavar="LAYER", help="predictions layers (disagreement: exactly two)")
     q.add_argument("--save", metavar="NAME", help="save the order as the queue NAME")
@@ -256,10 +256,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_model_queue(args: argparse.Namespace) -> int:
+    from labeldesk.core.errors import LabeldeskError
     from labeldesk.core.models import learning_queue as Q
     with _open(args) as project:
         if args.show:
             items = Q.load(project, args.show)
+        elif not args.by:
+            raise LabeldeskError("say how to order the queue with --by (or print a saved one with --show NAME)")
         else:
             items = Q.build(project, args.by, layers=args.layers or (), progress=_progress(args))
             if args.save:

@@ -210,6 +210,9 @@ def cmd_share_status(args: argparse.Namespace) -> int:
             print(f"held      {s['held_from_previous_identity']} ops of this store's previous device id")
         if s["identity_alert"]:
             print(f"ALERT     {s['identity_alert']}")
+        for p in last.get("problems", []):
+            print(f"{'note' if p.startswith(('incomplete', 'waiting')) else 'ALERT':<9} {p}")
+        print(f"signing   {s['signing']}")
         if s.get("publish_blocked"):
             print(f"BLOCKED   {s['publish_blocked']}")
         from labeldesk.core.sync_tools import report_once

@@ -23,9 +23,13 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
 * ``live_rows(layers)``: every live row (the Annotations panel)
 * ``annotation(row)``: the full :class:`~labeldesk.core.model.Annotation` (built on demand)
 * ``count``, ``count_on(plane)``: live counts kept incrementally
-* ``subscribe(fn)``: ``fn(DocumentChange)`` after every applied ChangeSet
+* ``subscribe(fn)``: ``fn(DocumentChange)`` after every applied ChangeSet (``reloaded``: a bulk
+  change was read again as a whole)
 
-Headless (no Qt): the CLI and tests use it as they are.
+In the app, take a document from ``EditSession.document(asset_id)`` and follow
+``EditSession.sig_document_changed(document, change)``. An unchanged project reopens its document
+from a snapshot in the project cache (``document_snapshot.py``). Headless (no Qt): the CLI and
+tests use it as they are.
 """
 from __future__ import annotations
 
@@ -48,6 +52,9 @@ _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0,
 _CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
 
 
+RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
+
+
 @dataclass
 class DocumentChange:
     added: list[int] = field(default_factory=list)
@@ -55,9 +62,10 @@ class DocumentChange:
     removed: list[int] = field(default_factory=list)
     planes: set[int] = field(default_factory=set)      # plane codes whose rows changed
     flags: bool = False                                # flags of (possibly) every row changed
+    reloaded: bool = False                             # read again as a whole (a bulk import)
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.flags)
+        return bool(self.added or self.changed or self.removed or self.flags or self.reloaded)
 
 
 class _Codes:
@@ -94,14 +102,23 @@ class Document:
 
     # ---- loading ------------------------------------------------------------------------------
     def load(self) -> None:
-        cur = self.conn.cursor()
-        cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
-        # store order within a plane (the plane index sorts by z_order, stably, when asked)
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
-                           (self.asset_id,)).fetchall()
+        """Read the asset's live annotations: from the snapshot of an unchanged project when there
+        is one (document_snapshot.py), else with one SELECT (and save a snapshot for next time)."""
+        from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
+        stamp = snapshot.stamp(self.conn, self.asset_id) if snapshot.enabled() else None
+        self.from_snapshot = stamp is not None and snapshot.restore(self, stamp)
+        if not self.from_snapshot:
+            self._load_rows()
+        n = len(self.ids)
+        self._plane_count.update(self.plane_code[:n].tolist())
+        self.flags = [None] * n
+        self._recompute_flags(np.arange(n), fresh=True)
+        if stamp is not None and not self.from_snapshot:
+            snapshot.save_later(self, stamp)
+
+    def _allocate(self, n: int) -> None:
         self.planes, self.layers, self.classes = _Codes(), _Codes(), _Codes()
-        n = len(rows)
         self._cap = max(64, n * 5 // 4)
         self.ids: list[str] = []
         self.row_of: dict[str, int] = {}
@@ -115,7 +132,7 @@ class Document:
         self.ringed = np.zeros(self._cap, bool)        # drawn from ring(row) (in bulk)
         self.kinds: list[str] = []
         self.authors: list[Any] = []
-        self.attributes_json: list[str] = []
+        self.attributes_json: list[str | None] = []
         self.tracks: list[Any] = []
         self.keyframes: list[bool] = []
         self.revisions: list[Any] = []
@@ -128,6 +145,15 @@ class Document:
         self._plane_rows: dict[int, np.ndarray] = {}
         self._plane_count: Counter[int] = Counter()
         self._class_rules: dict[Any, tuple[Any, ...]] | None = None
+
+    def _load_rows(self) -> None:
+        cur = self.conn.cursor()
+        cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
+        # store order within a plane (the plane index sorts by z_order, stably, when asked)
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
+                           (self.asset_id,)).fetchall()
+        n = len(rows)
+        self._allocate(n)
         if n:
             (ids, layers, classes, axes, zs, ts, kinds, x0, y0, x1, y1, zo, authors, onto, attrs, tracks, keys,
              verts, geoms) = zip(*rows)
@@ -149,9 +175,6 @@ class Document:
             self.ringed[:n] = lens > 0
             for r in np.flatnonzero(lens == 0).tolist():
                 self._set_ring_from_json(r, kinds[r], geoms[r])
-            self._plane_count.update(self.plane_code[:n].tolist())
-        self.flags = [None] * n
-        self._recompute_flags(np.arange(n), fresh=True)
 
     def _set_ring_from_json(self, r: int, kind: str, geometry_json: str | None) -> None:
         self._start[r] = -1
@@ -280,6 +303,13 @@ class Document:
         """Bring the document in step with a ChangeSet of applied ops: only the changed ids are
         read; derived state (plane index, counts, flags) is updated for them alone."""
         out = DocumentChange()
+        if len(changes.annotations) > max(RELOAD_AT, len(self.ids)):
+            self.load()                         # a bulk import: one read beats 100,000 row updates
+            out.reloaded = True
+            self.version += 1
+            for fn in list(self._subscribers):
+                fn(out)
+            return out
         if changes.classes:
             self._class_rules = None
             self._recompute_flags(np.flatnonzero(self.alive[:len(self.ids)]).tolist())
@@ -306,14 +336,15 @@ class Document:
     def _apply_row(self, aid: str, row: tuple[Any, ...] | None, out: DocumentChange) -> None:
         r = self.row_of.get(aid)
         live = row is not None and row[20] == self.asset_id and not row[21]     # (asset_id, deleted)
+        old: tuple[int, float] | None = None
         if r is not None and self.alive[r]:
-            old_plane = int(self.plane_code[r])
-            out.planes.add(old_plane)
-            self._plane_rows.pop(old_plane, None)
-            self._plane_count[old_plane] -= 1
+            old = (int(self.plane_code[r]), float(self.z_order[r]))
+            out.planes.add(old[0])
+            self._plane_count[old[0]] -= 1
             if not live:
                 self.alive[r] = False
                 out.removed.append(r)
+                self._drop_from_plane(old[0], r)
                 return
             out.changed.append(r)
         elif not live:
@@ -332,9 +363,29 @@ class Document:
         self._write_row(r, row)
         c = int(self.plane_code[r])
         out.planes.add(c)
-        self._plane_rows.pop(c, None)
         self._plane_count[c] += 1
+        if old != (c, float(self.z_order[r])):  # its place in the drawing order changed
+            if old is not None:
+                self._drop_from_plane(old[0], r)
+            self._add_to_plane(c, r)
         self._recompute_flags([r], judge_tracks=False)
+
+    def _drop_from_plane(self, code: int, r: int) -> None:
+        rows = self._plane_rows.get(code)
+        if rows is not None:
+            self._plane_rows[code] = rows[rows != r]
+
+    def _add_to_plane(self, code: int, r: int) -> None:
+        """Append a row on top of its plane's drawing order when it belongs there (the usual
+        case: a new shape); anywhere else the order is worked out again when next asked for."""
+        rows = self._plane_rows.get(code)
+        if rows is None:
+            return
+        z = self.z_order[r]
+        if not len(rows) or (z >= self.z_order[rows[-1]] and r > rows[-1]):
+            self._plane_rows[code] = np.append(rows, r)
+        else:
+            del self._plane_rows[code]
 
     def _write_row(self, r: int, row: tuple[Any, ...]) -> None:
         (_id, layer, cls, axis, z, t, kind, x0, y0, x1, y1, zo, author, onto, attrs, track, key, verts,

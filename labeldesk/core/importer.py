@@ -93,6 +93,7 @@ def add_paths(project: Any, paths: Iterable[str | os.PathLike[str]],
               progress: Progress = NO_PROGRESS, deidentify: bool = False) -> ImportReport:
     """Add files and folders (recursively); returns what was added and what was refused, and why.
     ``deidentify``: DICOM is de-identified into the project's cache first (labeldesk.core.deid)."""
+    _check_store(project)
     report = ImportReport()
     files = expand(paths, report)
     by_kind: dict[str, list[str]] = {"raster": [], "video": [], "nifti": [], "dicom": []}
@@ -125,7 +126,18 @@ def add_paths(project: Any, paths: Iterable[str | os.PathLike[str]],
         report.cancelled = True
     if session is not None:          # name de-identified copies by their original paths (local messages)
         report.refused = [(session.original(p), r) for p, r in report.refused]
+    _check_store(project)
     return report
+
+
+def _check_store(project: Any) -> None:
+    """The store file must still be where the project is: SQLite keeps writing to a file deleted
+    under it, and nothing written there would ever be seen again."""
+    path = getattr(project, "store_path", None)
+    if path is not None and not Path(path).is_file():
+        from labeldesk.core.errors import LabeldeskError
+        raise LabeldeskError(f"{project.root}: the project folder was deleted or moved while it was open; "
+                             f"nothing added is saved (open the project where it is now and add again)")
 
 
 def _reason(exc: Exception) -> str:

@@ -122,12 +122,22 @@ def export(project: Any, fmt: str, dest: str | Path, selection: Selection | None
         with _bulk(), OutputTree(dest, overwrite=bool(options.get("overwrite"))) as out:
             write(ctx, out)
             progress.check()
+            if not info.classifications:
+                _unwritten_classifications(ctx, info.name)
             report.files = out.commit()
     except Cancelled:
         report.cancelled = True
         report.exported = 0
         report.by_kind.clear()
     return report
+
+
+def _unwritten_classifications(ctx: ExportContext, fmt: str) -> None:
+    """Asset and frame classifications a format has no place for: listed, never dropped silently."""
+    n = sum(len(ctx.classifications(a)) for a in ctx.assets)
+    if n:
+        ctx.report.note("", f"{n} classification(s) of assets or frames not written: {fmt} has no image-level "
+                            "labels (export them as csv, cvat or label-studio)")
 
 
 def undo_import(project: Any, report: InterchangeReport) -> None:

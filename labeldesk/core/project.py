@@ -161,6 +161,8 @@ class Project:
                 repo.set_meta(self.conn, "instance_nonce", nonce)
 
     def close(self) -> None:
+        from labeldesk.core import document_snapshot
+        document_snapshot.flush()            # snapshots of open documents still being written
         if self.conn is not None:
             try:
                 self.conn.execute("PRAGMA optimize")

@@ -1,7 +1,9 @@
 """Editing segments of one volume in memory: the brush paints into a live label map at every mouse
 move (a disk on the plane, or a ball for the spherical brush); releasing the mouse turns what
 changed since the last commit into one ``segment.paint`` op (plus ``segment.create`` for a new
-segment). The committed copy is what the store holds, so the op is the exact difference.
+segment). Before a stroke first touches an axial slice, that slice is saved as the store holds
+it; the op is the exact difference against those saved slices, and a refused op puts them back.
+(No second copy of the whole map: a 512×512×300 map is 78 MB.)
 
 Headless: the viewer draws ``plane_mask``; the benchmark SEG-1 times ``stamp`` + drawing."""
 from __future__ import annotations
@@ -18,7 +20,8 @@ AXES = {"axial": 0, "coronal": 1, "sagittal": 2}
 
 
 class SegmentEditor:
-    """Label maps of the segments of one asset (loaded on first use), live and committed."""
+    """Label maps of the segments of one asset (loaded on first use), with the slices a stroke
+    changed saved as committed until its op goes in."""
 
     def __init__(self, conn: Any, asset_id: str, spacing: Any = None) -> None:
         self.conn = conn
@@ -26,7 +29,7 @@ class SegmentEditor:
         self.shape = seg.grid_shape(conn, asset_id)
         self.spacing = tuple(spacing) if spacing else None
         self.live: dict[str, np.ndarray] = {}
-        self.committed: dict[str, np.ndarray] = {}
+        self.saved: dict[str, dict[int, np.ndarray]] = {}   # axial slices as committed, per segment
         self.revisions: dict[str, Any] = {}
         self.stamps: dict[str, int] = {}              # bumped at every change (overlay caches key on it)
         self.dirty: dict[str, list[list[int]]] = {}   # per segment: [lo, hi] box touched since commit
@@ -41,7 +44,7 @@ class SegmentEditor:
         """Read a segment from the store again (after undo, redo or a sync merge)."""
         m = seg.label_map(self.conn, segment_id, self.shape)
         self.live[segment_id] = m
-        self.committed[segment_id] = m.copy()
+        self.saved.pop(segment_id, None)
         s = seg.segment(self.conn, segment_id)
         self.revisions[segment_id] = s.revision if s else None
         self.stamps[segment_id] = self.stamps.get(segment_id, 0) + 1
@@ -63,6 +66,18 @@ class SegmentEditor:
         return seg.plane_mask(self.map(segment_id), axis, z)
 
     # ---- painting -----------------------------------------------------------------------------
+    def _save(self, segment_id: str, z0: int, z1: int) -> None:
+        """Keep the committed state of axial slices z0..z1-1 before they first change."""
+        saved = self.saved.setdefault(segment_id, {})
+        live = self.live[segment_id]
+        for z in range(max(0, z0), min(z1, live.shape[0])):
+            if z not in saved:
+                saved[z] = live[z].copy()
+
+    def _save_plane_box(self, segment_id: str, axis: str, z: int, box: tuple[int, int, int, int]) -> None:
+        lo, hi = _plane_box_to_volume(axis, z, *box)
+        self._save(segment_id, lo[0], hi[0])
+
     def _touch(self, segment_id: str, lo: list[int], hi: list[int]) -> None:
         box = self.dirty.get(segment_id)
         if box is None:
@@ -72,22 +87,32 @@ class SegmentEditor:
             box[1] = [max(a, b) for a, b in zip(box[1], hi)]
         self.stamps[segment_id] = self.stamps.get(segment_id, 0) + 1
 
-    def _disk(self, plane: np.ndarray, cx: float, cy: float, r: float, erase: bool,
-              aspect: float = 1.0) -> tuple[int, int, int, int] | None:
-        """A disk of radius ``r`` columns; rows are ``aspect`` times as tall (mm), so it is round in mm."""
+    def _capsule(self, plane: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float,
+                 erase: bool, aspect: float = 1.0, before: Any = None) -> tuple[int, int, int, int] | None:
+        """Every pixel whose centre is within ``r`` columns (round in mm: rows are ``aspect`` times
+        as tall) of the segment a-b: the swept disk, so strokes leave no scalloped edges."""
         h, w = plane.shape
         ry = max(r / aspect, 0.5)
-        x0, x1 = max(0, int(math.floor(cx - r))), min(w, int(math.ceil(cx + r)) + 1)
-        y0, y1 = max(0, int(math.floor(cy - ry))), min(h, int(math.ceil(cy + ry)) + 1)
+        x0 = max(0, int(math.floor(min(a[0], b[0]) - r)))
+        x1 = min(w, int(math.ceil(max(a[0], b[0]) + r)) + 1)
+        y0 = max(0, int(math.floor(min(a[1], b[1]) - ry)))
+        y1 = min(h, int(math.ceil(max(a[1], b[1]) + ry)) + 1)
         if x1 <= x0 or y1 <= y0:
             return None
         yy, xx = np.ogrid[y0:y1, x0:x1]
-        disk = ((xx + 0.5 - cx) / r) ** 2 + ((yy + 0.5 - cy) / ry) ** 2 <= 1.0
+        # distances in "column units": rows scaled by aspect so the brush is round in mm
+        px, py = xx + 0.5 - a[0], (yy + 0.5 - a[1]) * aspect
+        dx, dy = b[0] - a[0], (b[1] - a[1]) * aspect
+        n = dx * dx + dy * dy
+        t = np.clip((px * dx + py * dy) / n, 0.0, 1.0) if n > 0 else 0.0
+        inside = (px - t * dx) ** 2 + (py - t * dy) ** 2 <= r * r
+        if before is not None:
+            before((x0, y0, x1, y1))
         region = plane[y0:y1, x0:x1]
         if erase:
-            region &= ~disk
+            region &= ~inside
         else:
-            region |= disk
+            region |= inside
         return x0, y0, x1, y1
 
     def pixel_mm(self, axis: str) -> tuple[float, float, float]:
@@ -106,11 +131,7 @@ class SegmentEditor:
         n = volume.shape[AXES[axis]]
         px_mm, row_mm, depth = self.pixel_mm(axis)
         reach = int((radius * px_mm) // depth) if sphere else 0
-        step = max(0.5, radius / 2)
-        dense = [points[0]]
-        for (ax, ay), (bx, by) in zip(points, points[1:]):
-            k = max(1, int(math.hypot(bx - ax, by - ay) / step))
-            dense += [(ax + (bx - ax) * i / k, ay + (by - ay) * i / k) for i in range(1, k + 1)]
+        pieces = list(zip(points, points[1:])) or [(points[0], points[0])]
         for dz in range(-reach, reach + 1):
             pz = z + dz
             if not 0 <= pz < n:
@@ -118,8 +139,9 @@ class SegmentEditor:
             r = math.sqrt(max((radius * px_mm) ** 2 - (dz * depth) ** 2, 0.0)) / px_mm if sphere else radius
             plane = seg.plane_mask(volume, axis, pz)
             box = None
-            for cx, cy in dense:
-                b = self._disk(plane, cx, cy, max(r, 0.5), erase, row_mm / px_mm)
+            keep = (lambda box, pz=pz: self._save_plane_box(segment_id, axis, pz, box))
+            for p, q in pieces:
+                b = self._capsule(plane, p, q, max(r, 0.5), erase, row_mm / px_mm, keep)
                 if b is not None:
                     box = b if box is None else (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3]))
             if box is not None:
@@ -130,14 +152,17 @@ class SegmentEditor:
     def set_plane(self, segment_id: str, axis: str, z: int, mask: np.ndarray, erase: bool = False) -> None:
         """Add (or with ``erase`` remove) a 2-D mask on a plane (wand, threshold, GrabCut)."""
         plane = seg.plane_mask(self.map(segment_id), axis, z)
+        ys, xs = np.nonzero(mask)
+        if not ys.size:
+            return
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        self._save_plane_box(segment_id, axis, z, box)
         if erase:
             plane &= ~mask
         else:
             plane |= mask
-        ys, xs = np.nonzero(mask)
-        if ys.size:
-            lo, hi = _plane_box_to_volume(axis, z, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            self._touch(segment_id, lo, hi)
+        lo, hi = _plane_box_to_volume(axis, z, *box)
+        self._touch(segment_id, lo, hi)
 
     def replace(self, segment_id: str, new_map: np.ndarray) -> None:
         """Put a whole new label map (interpolation) in place, to be committed like a stroke."""
@@ -146,6 +171,7 @@ class SegmentEditor:
         if not changed.any():
             return
         idx = [np.flatnonzero(changed.any(axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)]
+        self._save(segment_id, int(idx[0][0]), int(idx[0][-1]) + 1)
         live[...] = new_map
         self._touch(segment_id, [int(i[0]) for i in idx], [int(i[-1]) + 1 for i in idx])
 
@@ -155,30 +181,33 @@ class SegmentEditor:
         box = self.dirty.get(segment_id)
         if box is None:
             return None
-        sl = tuple(slice(a, b) for a, b in zip(*box))
-        return seg.paint_draft(segment_id, self.committed[segment_id][sl], self.live[segment_id][sl], tuple(box[0]))
+        (z0, y0, x0), (z1, y1, x1) = box
+        live = self.live[segment_id]
+        saved = self.saved.get(segment_id, {})
+        before = np.stack([saved.get(z, live[z])[y0:y1, x0:x1] for z in range(z0, z1)])
+        return seg.paint_draft(segment_id, before, live[z0:z1, y0:y1, x0:x1], (z0, y0, x0))
 
     def committed_ok(self, segment_id: str, revision: Any = None) -> None:
         """The op went in: the committed copy catches up with the live map."""
-        box = self.dirty.pop(segment_id, None)
-        if box is not None:
-            sl = tuple(slice(a, b) for a, b in zip(*box))
-            self.committed[segment_id][sl] = self.live[segment_id][sl]
+        self.dirty.pop(segment_id, None)
+        self.saved.pop(segment_id, None)
         s = seg.segment(self.conn, segment_id)
         self.revisions[segment_id] = s.revision if s else revision
 
     def rollback(self, segment_id: str) -> None:
         """The op was refused: the live map goes back to what the store holds."""
-        box = self.dirty.pop(segment_id, None)
-        if box is not None:
-            sl = tuple(slice(a, b) for a, b in zip(*box))
-            self.live[segment_id][sl] = self.committed[segment_id][sl]
+        self.dirty.pop(segment_id, None)
+        saved = self.saved.pop(segment_id, {})
+        live = self.live.get(segment_id)
+        if live is not None and saved:
+            for z, plane in saved.items():
+                live[z] = plane
             self.stamps[segment_id] = self.stamps.get(segment_id, 0) + 1
 
     def adopt(self, segment_id: str) -> None:
         """A segment just created: an empty map (nothing to read)."""
         self.live[segment_id] = np.zeros(self.shape, dtype=bool)
-        self.committed[segment_id] = np.zeros(self.shape, dtype=bool)
+        self.saved.pop(segment_id, None)
         self.revisions[segment_id] = None
         self.stamps[segment_id] = self.stamps.get(segment_id, 0) + 1
 

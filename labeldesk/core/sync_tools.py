@@ -73,13 +73,27 @@ def is_own_temp(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 
 
+def _is_marker(folder: Path, name: str, tool: str) -> bool:
+    """Names that are also the tools' own settings folders in a home directory do not count there:
+    Dropbox keeps its settings in ``~/.dropbox/`` (a folder; its synced folder holds a ``.dropbox``
+    *file*), and ``~/.sync/`` is an old BitTorrent Sync settings folder (a Resilio folder's ``.sync/``
+    holds an ``IgnoreList``)."""
+    path = folder / name
+    if tool == "Dropbox" and name.lower() == ".dropbox":
+        return path.is_file()
+    if tool == "Resilio Sync":
+        return (path / "IgnoreList").is_file()
+    return True
+
+
 def markers_in(folder: Path) -> list[tuple[str, str]]:
     """(tool, marker name) for every sync-tool marker directly inside ``folder``."""
     try:
         names = os.listdir(folder)
     except OSError:
         return []
-    return [(tool.name, n) for n in sorted(names) for tool, pattern in _MARKERS if pattern.match(n)]
+    return [(tool.name, n) for n in sorted(names) for tool, pattern in _MARKERS
+            if pattern.match(n) and _is_marker(folder, n, tool.name)]
 
 
 def configured_roots(home: Path | None = None, env: dict[str, str] | None = None) -> list[tuple[str, Path]]:

@@ -31,6 +31,7 @@ TOOLS: tuple[type[Tool], ...] = (SelectTool, BoxTool, RotatedBoxTool, EllipseToo
 class EditSession(QtCore.QObject):
     sig_annotations_changed = QtCore.Signal()
     sig_document_changed = QtCore.Signal(object, object)     # Document, DocumentChange
+    _sig_changes_elsewhere = QtCore.Signal(object)           # a ChangeSet applied on a worker thread
     sig_selection_changed = QtCore.Signal(object)
     sig_message = QtCore.Signal(str)
     sig_tool_changed = QtCore.Signal(str)
@@ -44,6 +45,7 @@ class EditSession(QtCore.QObject):
         self.active_class_id: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
         self.documents: dict[str, Document] = {}          # asset id -> open document
+        self._sig_changes_elsewhere.connect(self.apply_changes, QtCore.Qt.ConnectionType.QueuedConnection)
         self._layers: dict[str, list[str]] = {}           # asset id -> layers this user may see
         self._colours: dict[Any, str] = {}
         self.brush_radius = 8.0

@@ -1,4 +1,4 @@
-"""Model assistance in the main window: the Models dock, the AI segment tool (N), the Models menu,
+"""Model assistance in the main window: the Models dock, the AI segment tool (Z), the Models menu,
 and the background work they start (embeddings, pre-labeling, learning, propagation).
 
 The window creates it once (``window.models = ModelDocks(window)``, after its tools) and calls
@@ -37,8 +37,12 @@ class ModelDocks:
         self._add_tool()
         self.dock = QtWidgets.QDockWidget("Models", window)
         self.dock.setObjectName("models_dock")
-        self.dock.setWidget(self.panel)
-        window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.panel)
+        self.dock.setWidget(scroll)
+        # under the asset list: the right column is full (classes, annotations, attributes, review…)
+        window.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
         self.dock.hide()
         self._add_menu()
         self._retrain = QtCore.QTimer(window)
@@ -56,6 +60,7 @@ class ModelDocks:
         p.sig_save_queue.connect(self.save_queue)
         p.sig_next_in_queue.connect(self.next_in_queue)
         self.assist.sig_embedded.connect(lambda _k: self._show_sam_status())
+        self.assist.sig_model_changed.connect(lambda _r: self._on_plane_shown(self.window.viewport))
         window.session.sig_annotations_changed.connect(self._on_annotations_changed)
         self._watched: set[Any] = set()
         for view in window.grid.views:
@@ -104,12 +109,18 @@ class ModelDocks:
 
     def _on_plane_shown(self, view: Any) -> None:
         if view is self.window.viewport:
+            if self.window.session.tool is self.tool and self.tool._key not in (None, self.assist.key(view)):
+                self.tool.cancel()              # prompts belong to the plane they were given on
             self.assist.plane_shown(view)
             self._show_sam_status()
 
     def show(self) -> None:
+        first = not self.dock.isVisible()
         self.dock.show()
         self.dock.raise_()
+        assets = self.window.findChild(QtWidgets.QDockWidget, "assets_dock")
+        if first and assets is not None and not self.dock.isFloating():
+            self.window.resizeDocks([assets, self.dock], [2, 3], QtCore.Qt.Orientation.Vertical)
         self.refresh()
 
     def message(self, text: str) -> None:
@@ -140,6 +151,9 @@ class ModelDocks:
             self.panel.sam_status.setText("AI segment: no SAM model chosen")
             return
         view = self.window.viewport
+        if a.loading:
+            self.panel.sam_status.setText(f"AI segment: opening {a.record.label}…")
+            return
         state = "ready" if a.key(view) in a.cache else ("computing the embedding…" if a.busy(a.key(view)) else "idle")
         self.panel.sam_status.setText(f"AI segment: {a.record.label} · this plane {state} · "
                                       f"{len(a.cache)} plane(s) cached ({a.cache.nbytes >> 20} MB)")
@@ -175,7 +189,6 @@ class ModelDocks:
         except LabeldeskError as exc:
             self.message(str(exc))
             return
-        self.assist.plane_shown(self.window.viewport)
         self._show_sam_status()
 
     def _run(self, runner: TaskRunner, on_done: Any, title: str | None = None) -> TaskRunner:
@@ -247,10 +260,12 @@ class ModelDocks:
             self.learn()
 
     def learn(self) -> TaskRunner | None:
-        """Train on the labelled planes of the asset on screen (worker thread) and propose on the
-        planes around the current one; the model is saved as a new version."""
+        """Train (worker thread) and propose; the model is saved as a new version. On a volume or
+        video: from its labelled slices/frames, proposing on those around the current one. On a
+        2-D image: from the labelled images of the project, proposing on up to
+        ``LEARN_WINDOW`` other images."""
         from labeldesk.core.models import pixel_classifier as PC
-        from labeldesk.core.models.prelabel import planes_of
+        from labeldesk.core.models.prelabel import planes_of, read_plane
         w = self.window
         view = w.viewport
         if self.project is None or w.current_asset_id is None or view.source is None:
@@ -259,32 +274,48 @@ class ModelDocks:
         if self._learning is not None:
             return self._learning
         asset = self.project.asset(w.current_asset_id)
-        planes, classes = PC.labelled_planes(self.project, [asset.id])
+        flat = asset.depth == 1 and asset.frames == 1
+        peers = [a for a in self.project.assets() if a.kind == "image" and a.depth == 1 and a.frames == 1] \
+            if flat and asset.kind == "image" else [asset]
+        planes, classes = PC.labelled_planes(self.project, [a.id for a in peers])
         if not planes:
             self.panel.learn_status.setText(PC.NOTHING_TO_LEARN)
             return None
         self._label_signature = self._signature()
-        src = view.source
-        pairs = [(np.array(src.read_plane(lp.plane)), lp) for lp in planes]
-        done = {lp.plane for lp in planes}
-        here = view.plane
-        near = [p for p in planes_of(asset) if p not in done and abs(p.z - here.z) + abs(p.t - here.t) <= LEARN_WINDOW]
-        targets = [(p, np.array(src.read_plane(p))) for p in near]
+        sources: dict[str, Any] = {asset.id: view.source}
+        try:
+            pairs = [(np.array(read_plane(self.project, lp.asset_id, lp.plane, sources)), lp) for lp in planes]
+            done = {(lp.asset_id, lp.plane) for lp in planes}
+            here = view.plane
+            if len(peers) > 1:
+                wanted = [(a.id, Plane()) for a in peers if (a.id, Plane()) not in done][:LEARN_WINDOW]
+            else:
+                wanted = [(asset.id, p) for p in planes_of(asset) if (asset.id, p) not in done
+                          and abs(p.z - here.z) + abs(p.t - here.t) <= LEARN_WINDOW]
+            targets = [(a, p, np.array(read_plane(self.project, a, p, sources))) for a, p in wanted]
+        except (LabeldeskError, OSError) as exc:
+            self.panel.learn_status.setText(str(exc))
+            return None
+        finally:
+            for key, src in sources.items():
+                if src is not view.source:
+                    src.close()
         names = {c.id: c.name for c in self.project.classes()}
 
         def work(progress: Any) -> Any:
             clf = PC.fit(pairs, classes, progress=progress)
             out = []
-            for i, (plane, pixels) in enumerate(targets):
+            for i, (asset_id, plane, pixels) in enumerate(targets):
                 progress.report(i, len(targets), f"proposing on {plane.key()}")
-                out.append((plane,) + PC.proposals(clf, pixels, names))
+                out.append((asset_id, plane) + PC.proposals(clf, pixels, names))
             return clf, out
 
         self.panel.learn_status.setText(f"training on {len(planes)} labelled plane(s)…")
         self._learning = TaskRunner(work)
-        return self._run(self._learning, lambda result: self._learned(asset.id, *result))
+        return self._run(self._learning, lambda result: self._learned(*result))
 
-    def _learned(self, asset_id: str, clf: Any, results: list[Any]) -> None:
+    def _learned(self, clf: Any, results: list[Any]) -> None:
+        from labeldesk.core import predictions as P
         from labeldesk.core.models import pixel_classifier as PC
         from labeldesk.core.models.prelabel import drafts
         from labeldesk.core.ops import OpDraft
@@ -293,19 +324,23 @@ class ModelDocks:
             return
         rec = PC.save(self.project, clf, "pixels")
         layer = PC.proposal_layer(self.project, rec)
-        planes = {p for p, _f, _u in results}
-        from labeldesk.core import predictions as P
-        stale = [OpDraft("annotation.delete", s.prediction.id, {}) for s in P.predictions(self.project, asset_id, layer)
-                 if s.status == "pending" and s.prediction.plane in planes]
-        new = [d for plane, found, _u in results
-               for d in drafts(asset_id, layer, plane, found, clf.classes, rec.name, rec.version)]
+        places = {(a, p) for a, p, _f, _u in results}
+        stale = [OpDraft("annotation.delete", s.prediction.id, {})
+                 for a in sorted({a for a, _p in places}) for s in P.predictions(self.project, a, layer)
+                 if s.status == "pending" and (a, s.prediction.plane) in places]
+        new = [d for a, plane, found, _u in results
+               for d in drafts(a, layer, plane, found, clf.classes, rec.name, rec.version)]
         if stale or new:
             self.window.session.commit(stale + new, f"Pixel classifier {rec.version}: proposals")
-        worst = max(results, key=lambda r: r[2], default=None)
+        worst = max(results, key=lambda r: r[3], default=None)
         t = clf.training
+        where = ""
+        if worst is not None:
+            name = next((x.name for x in self.project.assets() if x.id == worst[0]), "")
+            where = f"; least sure: {name} z={worst[1].z} t={worst[1].t} ({worst[3]:.2f})"
         self.panel.learn_status.setText(
             f"{rec.name} v{rec.version}: {t['labelled_pixels']} labelled pixels, {len(new)} proposal(s) on "
-            f"{len(results)} plane(s)" + (f"; least sure: z={worst[0].z} t={worst[0].t} ({worst[2]:.2f})" if worst else ""))
+            f"{len(results)} plane(s){where}")
         self.refresh()
         self.window.team.after_change()
         if self._signature() != self._label_signature and self.panel.auto_learn.isChecked():

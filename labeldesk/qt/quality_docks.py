@@ -3,6 +3,7 @@ data checks, dashboard, guides) and File ▸ Back up…. It only composes panels
 call core functions; the window reaches it as ``window.quality``."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -37,7 +38,7 @@ class QualityDocks:
         self.organise_panel.sig_filtered.connect(self._list_assets)
         self.organise_panel.sig_open.connect(self.open_audit)
         window.sig_asset_shown.connect(self.organise_panel.set_asset)
-        self._pending: tuple[str, str] | None = None
+        self._pending: tuple[str, str, float] | None = None
         self._pending_layer: tuple[str, str] | None = None
         window.sig_asset_shown.connect(self._select_pending)
         self._build_menus()
@@ -134,7 +135,7 @@ class QualityDocks:
         w = self.window
         target = Plane.from_dict(plane) if plane else None
         shown = w.viewport.asset_id == asset_id and w.viewport.source is not None
-        self._pending = (asset_id, annotation_id) if annotation_id else None
+        self._pending = (asset_id, annotation_id, time.monotonic()) if annotation_id else None
         w.team.open_item(asset_id, target)
         if shown:
             self._select_pending(asset_id)
@@ -143,8 +144,10 @@ class QualityDocks:
         layer, self._pending_layer = self._pending_layer, None
         if layer is not None and layer[0] == asset_id:
             self.window.set_viewport_layer(layer[1])
-        pending, self._pending = self._pending, None
-        if pending is not None and pending[0] == asset_id:
+        # the asset may be shown more than once while it loads (each show clears the selection):
+        # the finding's annotation is selected after every show of its asset for a few seconds
+        pending = self._pending
+        if pending is not None and pending[0] == asset_id and time.monotonic() - pending[2] < 5.0:
             QtCore.QTimer.singleShot(0, lambda: self.window.session.select({pending[1]}))
 
     # ---- guides and backups ----------------------------------------------------------------

@@ -2,13 +2,14 @@
 (create, edit, delete, undo, class changes, ops merged by sync), and it never reloads."""
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
 
-from labeldesk.core import ids
+from labeldesk.core import document_snapshot, ids
 from labeldesk.core.document import Document
 from labeldesk.core.model import Plane
 from labeldesk.core.ops import OpDraft
@@ -32,8 +33,15 @@ def snapshot(doc: Document) -> dict:
 
 
 def same_as_fresh(doc: Document) -> None:
-    fresh = Document(doc.conn, doc.asset_id)
-    assert snapshot(doc) == snapshot(fresh)
+    """Equal to a load from the store (and to a load through the snapshot cache, when it applies)."""
+    os.environ["LABELDESK_NO_DOCUMENT_CACHE"] = "1"
+    try:
+        fresh = Document(doc.conn, doc.asset_id)
+    finally:
+        del os.environ["LABELDESK_NO_DOCUMENT_CACHE"]
+    assert not fresh.from_snapshot and snapshot(doc) == snapshot(fresh)
+    document_snapshot.flush()
+    assert snapshot(Document(doc.conn, doc.asset_id)) == snapshot(fresh)
 
 
 @pytest.fixture
@@ -152,3 +160,41 @@ def test_migration_fills_binary_shells_of_existing_polygons(project, tmp_path):
     import numpy as np
     blob = conn.execute("SELECT verts FROM annotations").fetchone()[0]
     assert np.frombuffer(blob, "<f8").tolist() == [1, 2, 3, 4, 5, 7]
+
+
+def test_snapshot_is_used_only_while_nothing_changed(project):
+    p = project
+    create(p, [[10, 10], [60, 10], [60, 50]])
+    create(p, [5, 5, 40, 30], z=1, kind="box")
+    create(p, [[100, 100], [150, 100], [150, 160]], cls=p.test_class, attrs={"grade": "1"})
+    first = Document(p.conn, p.test_asset)
+    assert not first.from_snapshot
+    document_snapshot.flush()
+    again = Document(p.conn, p.test_asset)
+    assert again.from_snapshot and snapshot(again) == snapshot(first)
+    p.apply(OpDraft("ontology.class.create", ids.new_id(), {"class": {"name": "other"}}))   # any op
+    stale = Document(p.conn, p.test_asset)
+    assert not stale.from_snapshot and snapshot(stale) == snapshot(first)
+    create(p, [[1, 1], [30, 1], [30, 30]])
+    p.apply(OpDraft("annotation.update", p.annotations(p.test_asset)[0].id, {"set": {"geometry": {
+        "kind": "polygon", "shell": [[20, 20], [90, 20], [90, 80], [20, 80]], "holes": [[[30, 30], [40, 30], [40, 40]]]}}}))
+    document_snapshot.flush()
+    Document(p.conn, p.test_asset)              # a shape with holes: parsed from JSON, never saved
+    document_snapshot.flush()
+    assert not Document(p.conn, p.test_asset).from_snapshot
+
+
+def test_a_bulk_change_reads_the_document_again(project, monkeypatch):
+    from labeldesk.core import document
+    p = project
+    create(p, [[10, 10], [60, 10], [60, 50]])
+    doc = Document(p.conn, p.test_asset)
+    seen = []
+    doc.subscribe(seen.append)
+    p.on_applied.append(doc.apply_changes)
+    monkeypatch.setattr(document, "RELOAD_AT", 2)
+    p.apply_all([OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": p.test_asset, "layer_id": p.my_layer_id, "geometry": {"kind": "box", "xyxy": [i, i, i + 5, i + 5]}}})
+        for i in range(3)])
+    assert seen[-1].reloaded and doc.count == 4 and doc.loads == 2
+    same_as_fresh(doc)

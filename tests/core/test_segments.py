@@ -234,3 +234,21 @@ def test_a_stroke_changes_the_layer_revision_reviews_name(project):
     one[2, 3, 4] = True
     project.apply(seg.paint_draft(str(c.entity), np.zeros_like(one), one))
     assert layer_revision(project.conn, vol, project.my_layer_id) not in (before, EMPTY_REV)
+
+
+def test_editor_rollback_puts_back_exactly_what_the_store_holds(project):
+    from labeldesk.core.segment_editor import SegmentEditor
+    vol = _volume(project)
+    create = seg.create_draft(vol, project.my_layer_id, None, "Lesion", "#ff0000")
+    project.apply(create)
+    sid = str(create.entity)
+    ed = SegmentEditor(project.conn, vol, (0.5, 0.5, 2.0))
+    ed.stamp(sid, "axial", 5, [(10, 10), (30, 10)], 3.0)
+    project.apply(ed.pending_draft(sid))
+    ed.committed_ok(sid)
+    stored = seg.label_map(project.conn, sid)
+    ed.stamp(sid, "coronal", 10, [(5, 2), (40, 9)], 3.0, erase=True)    # crosses several axial slices
+    ed.stamp(sid, "sagittal", 20, [(5, 2), (30, 9)], 2.0)
+    assert not np.array_equal(ed.map(sid), stored)
+    ed.rollback(sid)
+    assert np.array_equal(ed.map(sid), stored) and ed.pending_draft(sid) is None

@@ -31,10 +31,21 @@ def test_a_folder_named_like_a_sync_tool_is_an_ordinary_folder(tmp_path):
 def test_markers_in_any_ancestor_refuse_the_store(tmp_path, marker, tool):
     synced = tmp_path / "work" / "team"
     synced.mkdir(parents=True)
-    (synced / marker).mkdir()
+    if marker == ".sync":
+        (synced / marker).mkdir()
+        (synced / marker / "IgnoreList").write_text("")
+    else:
+        (synced / marker).write_text("")
     with pytest.raises(StoreLocationError, match=rf"synced folder \({tool}: .*{marker.replace('.', '[.]')}\)"):
         Project.create(synced / "a" / "b" / "proj")
     assert not (synced / "a").exists()
+
+
+def test_settings_folders_in_home_are_not_markers(tmp_path):
+    home = tmp_path / "home"
+    (home / ".dropbox").mkdir(parents=True)          # Dropbox's settings, not a Dropbox folder
+    (home / ".sync").mkdir()                         # BitTorrent Sync's settings
+    Project.create(home / "projects" / "liver").close()
 
 
 def test_sync_tool_settings_name_synced_folders(tmp_path, monkeypatch):

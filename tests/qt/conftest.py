@@ -25,7 +25,7 @@ def demo_project(demo_template, tmp_path):
     import shutil
     dest = tmp_path / "project"
     shutil.copytree(demo_template, dest, ignore=shutil.ignore_patterns("source-data", "project.lock"))
-    # locators inside the project folder are stored relative to it: the copy sees the same files
+    # assets are found relative to the project folder: the copy sees the template's files
     (dest / "source-data").symlink_to(demo_template / "source-data", target_is_directory=True)
     return dest
 

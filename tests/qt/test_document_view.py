@@ -95,13 +95,18 @@ def test_open_reads_annotations_once_after_the_window_shows(qtbot, win, many, mo
     assert len(seen) == 1 and seen[0][1], seen             # one read, and the window was up
     doc = next(iter(win.session.documents.values()))
     assert doc.count == N
+    assert not doc.from_snapshot
     seen.clear()
-    _open(qtbot, win, many)                                   # reopen in the running window
-    assert len(seen) == 1, seen
+    _open(qtbot, win, many)                                   # reopen: nothing changed, the snapshot
+    doc = next(iter(win.session.documents.values()))
+    assert seen == [] and doc.from_snapshot and doc.count == N
     win.session.refresh()                                     # what panels and signals used to trigger
     win._on_session_annotations_changed()
     win.viewport.set_plane(win.viewport.plane)
-    assert len(seen) == 1
+    assert seen == [] and doc.loads == 1
+    win.session.delete([doc.ids[0]], "Delete")               # a change: the next open reads the store
+    _open(qtbot, win, many)
+    assert len(seen) == 1 and next(iter(win.session.documents.values())).count == N - 1
 
 
 def test_polygons_are_painted_and_follow_edits(qtbot, win, many):

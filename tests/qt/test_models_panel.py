@@ -1,4 +1,4 @@
-"""The Models dock, the AI segment tool (N) and the background work, in the main window."""
+"""The Models dock, the AI segment tool (Z) and the background work, in the main window."""
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +58,7 @@ def test_the_embedding_is_computed_in_the_background_when_a_plane_is_shown(qtbot
 def test_click_shows_the_mask_and_enter_keeps_it(qtbot, window, ct, sam):
     view = window.viewport
     z = view.plane.z
-    qtbot.keyClick(view, Key.Key_N)
+    qtbot.keyClick(view, Key.Key_Z)
     assert window.session.tool is window.models.tool
     assert cyan_pixels(view) == 0
     qtbot.mouseClick(view, Btn.LeftButton, NoMod, vp(view, *SPINE))
@@ -86,7 +86,7 @@ def test_click_shows_the_mask_and_enter_keeps_it(qtbot, window, ct, sam):
 def test_a_kept_mask_is_suggested_on_the_neighbouring_slices(qtbot, window, ct, sam):
     view = window.viewport
     z = view.plane.z
-    qtbot.keyClick(view, Key.Key_N)
+    qtbot.keyClick(view, Key.Key_Z)
     qtbot.mouseClick(view, Btn.LeftButton, NoMod, vp(view, *SPINE))
     qtbot.keyClick(view, Key.Key_Return)
     window.models.panel.neighbours.setValue(2)
@@ -144,3 +144,29 @@ def test_prelabel_then_evaluate_paints_the_curves(qtbot, window, ct, tmp_path):
     found = sum(1 for y in range(img.height()) for x in range(0, img.width(), 2)
                 if QtGui.QColor(img.pixel(x, y)).red() > 200 and QtGui.QColor(img.pixel(x, y)).green() < 60)
     assert found > 10, red
+
+
+def test_learn_on_images_proposes_on_the_other_images(qtbot, window, show):
+    photo = show("site-photo-1")
+    view = window.viewport
+    lesion = next(c.id for c in window.project.classes() if c.name == "Lesion")
+    from labeldesk.core.models.sam import Mask
+    px = np.asarray(view.source.read_plane(view.plane)).astype(int)
+    grey = px.mean(axis=2) if px.ndim == 3 else px
+    marked = grey > np.percentile(grey, 80)
+    window.project.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": photo.id, "layer_id": window.project.my_layer_id, "class_id": lesion,
+        "plane": Plane().to_dict(), "geometry": Mask.from_array(marked).to_dict()}}))
+    window.models.show()
+    window.models.panel.learn_button.click()
+    qtbot.waitUntil(lambda: "proposal(s)" in window.models.panel.learn_status.text(), timeout=90000)
+    other = next(a for a in window.project.assets() if a.name.startswith("site-photo-2"))
+    assert P.predictions(window.project, other.id)
+    assert not P.predictions(window.project, photo.id)
+
+
+def test_the_ai_segment_key_is_taken_by_nothing_else(window):
+    keys = [a.shortcut().toString() for a in window.findChildren(QtGui.QAction) if not a.shortcut().isEmpty()]
+    keys += [s.key().toString() for s in window.findChildren(QtGui.QShortcut)]
+    assert keys.count(window.models.tool.shortcut) == 1, sorted(keys)
+    assert "AI segment (SAM) (Z)" in [a.text() for a in window.findChildren(QtGui.QAction)]

@@ -30,7 +30,7 @@ def count_colour(widget, hex_colour: str, tol: int = 30) -> int:
 
 def _tiny_finding(window):
     p = window.project
-    asset = p.assets()[0]
+    asset = min((a for a in p.assets() if a.kind == "image"), key=lambda a: a.width * a.height)
     cls = p.classes()[0]
     aid = ids.new_id()
     p.apply(OpDraft("annotation.create", aid, {"annotation": {
@@ -39,8 +39,10 @@ def _tiny_finding(window):
     return asset, aid
 
 
-def test_quality_dock_lists_findings_opens_and_waives(qtbot, window):
+def test_quality_dock_lists_findings_opens_and_waives(qtbot, window, show):
     asset, aid = _tiny_finding(window)
+    other = next(a for a in window.project.assets() if a.kind == "image" and a.id != asset.id)
+    show(other.name)                                  # the finding's asset is not on screen
     assert window.menuBar().findChildren(QtWidgets.QMenu)
     titles = [a.text() for a in window.menuBar().actions()]
     assert "&Quality" in titles
@@ -56,7 +58,7 @@ def test_quality_dock_lists_findings_opens_and_waives(qtbot, window):
     with qtbot.waitSignal(window.sig_asset_shown, timeout=20000, raising=False):
         panel.open_row(row)
     qtbot.waitUntil(lambda: window.current_asset_id == asset.id, timeout=20000)
-    qtbot.waitUntil(lambda: aid in window.session.painter.selected, timeout=5000)
+    qtbot.waitUntil(lambda: aid in window.session.painter.selected, timeout=30000)
     before = len(panel.findings)
     panel.waive([panel.findings[row]], "drawn on purpose")
     assert len(panel.findings) == before - 1

@@ -111,3 +111,18 @@ def test_slice_masks_convert_into_a_segment(qtbot, window, show):
     window.undo_action.trigger()
     assert seg.segments(window.project.conn, ct.id) == []
     assert sum(a.geometry.kind == "mask" for a in window.project.annotations(ct.id)) == 2
+
+
+def test_segment_statistics_wait_for_a_volume_still_loading(qtbot, window, show):
+    ct = show("CT series")
+    view = window.viewport
+    window.session.set_active_class(lesion(window).id)
+    window.tool_actions["brush"].trigger()
+    view.source.complete = False                       # as while a DICOM series streams in
+    drag(view, at(view, 0.3, 0.5), at(view, 0.4, 0.5))
+    panel = window.segments_panel
+    assert panel.rows[0]["mean ± SD"] == "loading…"
+    view.source.complete = True
+    view._load_plane()                                 # what the window does when the series is complete
+    assert panel.rows[0]["mean ± SD"].endswith("HU")
+    assert seg.segments(window.project.conn, ct.id)[0].voxels > 0

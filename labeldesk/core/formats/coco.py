@@ -398,7 +398,7 @@ def import_results(ctx: ImportContext, path: Path) -> None:
     """A COCO results list (``[{image_id, category_id, bbox|segmentation, score}, ...]``).
 
     Image ids and category ids are those of the ground-truth file (option ``gt``); without one,
-    string image ids are asset names and category ids are our export's (ontology order + 1)."""
+    string image ids are asset names and category ids are the classes' label values (our export's)."""
     with InputTree(path, ctx.report) as tree:
         name = _json_members(tree)[0]
         results = tree.json(name)
@@ -419,10 +419,10 @@ def import_results(ctx: ImportContext, path: Path) -> None:
             if isinstance(im, dict) and _key(im.get("id")) is not None:
                 images[im["id"]] = ctx.index_find(str(im.get("file_name", "")))
     else:
-        cats = {i + 1: {"id": i + 1, "name": c.name} for i, c in
-                enumerate(c for c in ctx.project.classes() if not c.merged_into)}
-        ctx.report.note(where, "no ground-truth file given (--gt): category ids read as the project's "
-                               "class order (as labeldesk's COCO export writes them)")
+        cats = {c.value: {"id": c.value, "name": c.name} for c in ctx.project.classes()
+                if not c.merged_into and c.value is not None}
+        ctx.report.note(where, "no ground-truth file given (--gt): category ids read as the classes' label "
+                               "values (as labeldesk's COCO export writes them)")
     min_score = float(ctx.options.get("min_score") or 0.0)
     cache: dict[Any, ClassRef | None] = {}
     low = 0

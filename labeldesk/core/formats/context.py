@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import math
 import zlib
-
-import numpy as np
 from dataclasses import dataclass
 from typing import Any
 
 from labeldesk.core import ids
-from labeldesk.core.geometry import Ellipse, GeometryError, Polygon, RotatedBox, geometry_from_dict, repair_polygon
+from labeldesk.core.formats.conversion import fitted, repaired_mask
+from labeldesk.core.geometry import Ellipse, GeometryError, RotatedBox, geometry_from_dict, repair_polygon
 from labeldesk.core.model import Asset, Plane
 from labeldesk.core.ontology import SchemaError, check_attribute_values
 from labeldesk.core.ops import OpDraft
@@ -140,41 +139,6 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     if kind == "polygon" and len({(x, y) for x, y in g["shell"]}) < 3:
         raise GeometryError("polygon needs at least 3 distinct points")
     return vals[0], vals[1], vals[2], vals[3]
-
-
-def _convert_geometry(g: dict[str, Any], target: str, width: int, height: int) -> dict[str, Any]:
-    """``g`` as a geometry of kind ``target`` (box -> rotated box/polygon/mask, rotated box and
-    ellipse -> polygon/mask, polygon -> mask, mask -> its largest outline as a polygon)."""
-    geom = geometry_from_dict(g)
-    if target == "rotated_box" and g["kind"] == "box":
-        x0, y0, x1, y1 = geom.bounds()
-        return RotatedBox((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, 0.0).to_dict()
-    if g["kind"] == "polygon" and target == "rotated_box":
-        rect = geom.to_shapely().minimum_rotated_rectangle      # exact for a rectangle's corners
-        (x0, y0), (x1, y1), (x2, y2) = list(rect.exterior.coords)[:3]
-        w, h = math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x1, y2 - y1)
-        angle = math.degrees(math.atan2(-(y1 - y0), x1 - x0))
-        cx, cy = rect.centroid.x, rect.centroid.y
-        return RotatedBox(cx, cy, w, h, angle).to_dict()
-    if g["kind"] == "mask" and target == "polygon":
-        from labeldesk.core.assist.contours import mask_to_polygons
-        parts = mask_to_polygons(geom)
-        if not parts:
-            raise GeometryError("the mask has no outline")
-        return max(parts, key=lambda p: p.area()).to_dict()
-    if g["kind"] == "box":
-        x0, y0, x1, y1 = geom.bounds()
-        poly = Polygon(((x0, y0), (x1, y0), (x1, y1), (x0, y1)))
-    elif g["kind"] == "rotated_box":
-        poly = Polygon(geom.corners())
-    elif g["kind"] == "ellipse":
-        poly = Polygon(geom.outline(64))
-    else:
-        poly = geom
-    if target == "polygon":
-        return poly.to_dict()
-    from labeldesk.core.assist.contours import polygon_to_mask
-    return polygon_to_mask(poly, width, height).to_dict()
 
 
 class ImportContext:
@@ -365,20 +329,8 @@ class ImportContext:
         self._where.append(location)
         return True
 
-    # Conversions that keep the shape, in order of preference: a format that can only hold boxes
-    # (VOC, YOLO) or polygons (YOLO-seg) still re-imports into a class drawn with other kinds.
-    FIT = {"box": ("rotated_box", "polygon", "mask"), "rotated_box": ("polygon", "mask"),
-           "ellipse": ("polygon", "mask"), "polygon": ("mask", "rotated_box"), "mask": ("polygon",)}
-
     def _fit(self, g: dict[str, Any], cls: ClassRef, asset: Asset, plane: Plane) -> dict[str, Any] | None:
-        for target in self.FIT.get(str(g.get("kind")), ()):
-            if target not in cls.kinds:
-                continue
-            try:
-                return _convert_geometry(g, target, *extent(asset, plane)[:2])
-            except (GeometryError, KeyError, TypeError, ValueError):
-                return None
-        return None
+        return fitted(g, cls.kinds, *extent(asset, plane)[:2])
 
     def classification(self, location: str, asset: Asset, plane: Plane | None, cls: ClassRef) -> bool:
         if plane is not None:
@@ -441,33 +393,10 @@ class ImportContext:
         self._drafts, self._where = keep_d, keep_w
 
     def _repaired_as_mask(self, g: dict[str, Any], ann: dict[str, Any], w: int, h: int) -> tuple[Any, int] | None:
-        """A self-intersecting polygon whose repair has several parts, as one mask of all of them
-        (when its class takes masks); None to keep the largest part instead."""
-        from shapely.geometry import Polygon as SPolygon
-        from shapely.validation import make_valid
-        from labeldesk.core.assist.contours import polygon_to_mask
         cls = next((c for c in self._classes if c.id == ann.get("class_id")), None)
-        kinds = tuple(cls.kinds) if cls is not None else ()
-        if kinds and "mask" not in kinds:
-            return None
-        try:
-            fixed = make_valid(SPolygon(g["shell"], [hh for hh in g.get("holes", ()) if len(hh) >= 3]))
-        except (ValueError, TypeError):
-            return None
-        parts = [p for p in getattr(fixed, "geoms", [fixed]) if p.geom_type == "Polygon" and p.area > 0]
-        if len(parts) < 2:
-            return None
-        canvas = np.zeros((h, w), bool)
-        for p in parts:
-            try:
-                canvas |= polygon_to_mask(Polygon(tuple(p.exterior.coords), tuple(tuple(r.coords) for r in p.interiors)),
-                                          w, h).paste(w, h)
-            except GeometryError:
-                continue
-        if not canvas.any():
-            return None
-        from labeldesk.core.geometry import Mask
-        return Mask.from_array(canvas), len(parts)
+        if cls is not None and cls.kinds and "mask" not in cls.kinds:
+            return None            # its class does not take masks: the largest part instead
+        return repaired_mask(g, w, h)
 
     def _valid_geometry(self, ann: dict[str, Any], where: str) -> dict[str, Any] | None:
         asset = self.index.assets[ann["asset_id"]]

@@ -28,6 +28,7 @@ from labeldesk.core.formats.matching import item_name
 from labeldesk.core.model import Asset, Plane
 
 DEFAULT_SUBSET = "default"
+MAX_RENDER_PIXELS = 1 << 28         # a plane rendered to PNG (whole-slide images: copy the original)
 IMAGE_MODES = ("copy", "png", "raw16")
 
 
@@ -144,10 +145,14 @@ def write_image(ctx: Any, out: Any, asset: Asset, plane: Plane, folder: str, nam
     loc = ctx.project.locator(asset.id) or {}
     original = loc.get("path") or loc.get("source")
     member = f"{folder}/{name}" if folder else name
-    if mode == "copy" and asset.kind == "image" and original and Path(str(original)).is_file() \
+    if mode == "copy" and asset.kind in ("image", "pyramid") and original and Path(str(original)).is_file() \
             and name == asset.name:
         out.write(member, Path(str(original)).read_bytes())
         return True
+    if asset.width * asset.height > MAX_RENDER_PIXELS:
+        ctx.report.refuse(item_name(asset, plane), f"{asset.width}x{asset.height} is too large to render as one PNG "
+                                                  "(images=copy writes the original file); labels written without it")
+        return False
     try:
         source = sources.get(asset.id)
         if source is None:

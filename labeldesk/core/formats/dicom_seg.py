@@ -63,7 +63,7 @@ def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int],
     labels = np.zeros(shape, np.uint16 if len(ctx.classes) > 255 else np.uint8)
     stack: np.ndarray | None = None
     for ann, entry, target, pixels in rasterised(ctx, asset, labels, "a segmentation"):
-        if ann.geometry.kind not in ("mask", "segment"):
+        if ann.geometry.kind != "mask":
             ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to pixels")
         counts[ann.geometry.kind] = counts.get(ann.geometry.kind, 0) + 1
         if not pixels.any():

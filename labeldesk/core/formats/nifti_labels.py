@@ -68,10 +68,7 @@ def plane_mask(geometry: Any, width: int, height: int) -> np.ndarray | None:
 
 
 def plane_target(vol: np.ndarray, plane: Plane) -> np.ndarray:
-    """The view of a (Z, Y, X) grid that a plane's pixels (rows, columns) map onto (the whole grid
-    for a 3-D segment, see :mod:`.volume_segments`)."""
-    if plane.axis == "volume":
-        return vol
+    """The view of a (Z, Y, X) grid that a plane's pixels (rows, columns) map onto."""
     if plane.axis == "axial":
         return vol[plane.z]
     if plane.axis == "coronal":
@@ -115,18 +112,8 @@ def label_table(ctx: ExportContext) -> str:
 def rasterised(ctx: ExportContext, asset: Asset, vol: np.ndarray, what: str) -> Any:
     """(annotation, class entry, the (rows, cols) view of ``vol`` on its plane, its pixels) for each
     selected annotation of ``asset`` that has pixels; the others are reported as skipped. The
-    asset's 3-D segments follow, each as the whole (Z, Y, X) grid and its voxels."""
-    from labeldesk.core.formats.volume_segments import segment_items
-    yield from _annotation_pixels(ctx, asset, vol, what)
-    for item, entry, voxels in segment_items(ctx, asset):
-        if voxels.shape != vol.shape[1:]:
-            ctx.report.refuse(f"{asset.name} segment {item.name!r}", f"its label map is {voxels.shape}, the "
-                                                                      f"volume {vol.shape[1:]}; not exported")
-            continue
-        yield item, entry, vol[item.plane.t], voxels
-
-
-def _annotation_pixels(ctx: ExportContext, asset: Asset, vol: np.ndarray, what: str) -> Any:
+    asset's 3-D segments follow, one mask item per painted axial slice (``segments.export_items``:
+    the one seam between volume exports and segments)."""
     for ann in ctx.annotations(asset):
         entry = ctx.entry(asset, ann)
         if entry is None:
@@ -152,7 +139,7 @@ def label_volume(ctx: ExportContext, asset: Asset) -> tuple[np.ndarray, int]:
         if taken.any():
             ctx.converted(asset, ann, f"overlaps {int(np.count_nonzero(taken))} labelled voxel(s): drawn over them")
         target[pixels] = entry.value
-        if ann.geometry.kind not in ("mask", "segment"):
+        if ann.geometry.kind != "mask":
             ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to voxels")
         ctx.report.count(ann.geometry.kind)
         n += 1

@@ -23,6 +23,7 @@ class FormatInfo:
     reader: str | None
     writer: str | None
     layer_kind: str = "annotator"       # kind of a layer an import creates
+    classifications: bool = False       # holds asset/frame classifications (others list them as not written)
 
     @property
     def can_import(self) -> bool:
@@ -48,17 +49,17 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
     FormatInfo("voc", "Pascal VOC XML: one file per image, boxes (1-based pixel coordinates)",
                "voc", "import_voc", "export_voc"),
     FormatInfo("cvat", "CVAT XML 1.1: images (shapes, tags) and videos (tracks with keyframes, outside)",
-               "cvat", "import_cvat", "export_cvat"),
+               "cvat", "import_cvat", "export_cvat", classifications=True),
     FormatInfo("labelme", "labelme JSON: one file per image (polygon, rectangle, circle, line, point, mask)",
                "labelme", "import_labelme", "export_labelme"),
     FormatInfo("label-studio", "Label Studio JSON tasks: rectangles (rotated too), polygons, ellipses, keypoints, "
-               "choices", "labelstudio", "import_labelstudio", "export_labelstudio"),
+               "choices", "labelstudio", "import_labelstudio", "export_labelstudio", classifications=True),
     FormatInfo("rtstruct", "DICOM RTSTRUCT: ROI contours (mm, patient space) on the source series; one ROI per class",
                "rtstruct", "import_rtstruct", "export_rtstruct"),
     FormatInfo("mot", "MOT Challenge tracks: <video>/gt/gt.txt (frame,id,box,conf,class,visibility) + seqinfo.ini",
                "mot", "import_mot", "export_mot"),
     FormatInfo("csv", "CSV of asset and frame/slice classifications (asset,frame,slice,axis,class)",
-               "csv_classes", "import_csv", "export_csv"),
+               "csv_classes", "import_csv", "export_csv", classifications=True),
     FormatInfo("nifti", "NIfTI label map on the source volume's grid (+ ITK-SNAP label table)",
                "nifti_labels", "import_nifti", "export_nifti"),
     FormatInfo("dicom-seg", "DICOM SEG (binary segments) referencing the source series",

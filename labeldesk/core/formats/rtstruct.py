@@ -135,17 +135,16 @@ def export_rtstruct(ctx: ExportContext, out: OutputTree) -> None:
             if ann.geometry.kind != "mask":
                 ctx.converted(asset, ann, f"{ann.geometry.kind} written as the contours of its pixels")
             ctx.report.count(ann.geometry.kind)
-        from labeldesk.core.formats.volume_segments import segment_items
-        for item, entry, voxels in segment_items(ctx, asset):
+        from labeldesk.core.segments import export_items        # 3-D segments, one mask per painted slice
+        for item, entry, pixels in export_items(ctx, asset):
             if item.plane.t:
-                ctx.report.refuse(f"{asset.name} segment {item.name!r}", "RTSTRUCT holds the first time point only")
+                ctx.skip(asset, item, "RTSTRUCT holds the first time point only")
                 continue
             slices = per_class.setdefault(entry.id, {})
-            for z in np.flatnonzero(voxels.reshape(voxels.shape[0], -1).any(axis=1)):
-                slices[int(z)] = slices.get(int(z), np.zeros(voxels.shape[1:], bool)) | voxels[z]
+            slices[item.plane.z] = slices.get(item.plane.z, np.zeros_like(pixels)) | pixels
             members.setdefault(entry.id, [])
             entries[entry.id] = entry
-            ctx.report.count("segment")
+            ctx.report.count("mask")
         if not per_class:
             continue
         found = _sources(ctx, asset)

@@ -27,7 +27,7 @@ from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.floats import number, offset_for
-from labeldesk.core.formats.matching import extent, item_name, strip_suffix
+from labeldesk.core.formats.matching import extent, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Points, Polyline
 
@@ -213,7 +213,7 @@ def _labelmap(ctx: ExportContext) -> str:
 
 
 def export_voc(ctx: ExportContext, out: Any) -> None:
-    from labeldesk.core.formats.dataset import DEFAULT_SUBSET, close_sources, file_name, image_mode, subsets, write_image
+    from labeldesk.core.formats.dataset import DEFAULT_SUBSET, close_sources, image_mode, subsets
     mode = image_mode(ctx)
     groups = {k: ("train" if v == DEFAULT_SUBSET else v) for k, v in subsets(ctx).items()}
     lists: dict[str, list[str]] = {}

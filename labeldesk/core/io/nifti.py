@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -152,11 +153,39 @@ def probe(path: str) -> Discovered:
     path = str(Path(path).resolve())
     img = _load(path)
     info = _info(path, img)
+    _check_fits(path, img)
     _check_complete(path, img)
     files = tuple(str(Path(f).resolve()) for f in dict.fromkeys(fm.filename for fm in img.file_map.values())
                   if f)
     return Discovered(name=Path(path).name, info=info, locator={"reader": "nifti", "path": path},
                       files=files or (path,))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux: MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_fits(path: str, img: Any) -> None:
+    """A volume is held in memory as one array: refuse, from its header, one that cannot fit
+    (an 18 MB .nii.gz of zeros can claim 4 GiB) instead of inflating it."""
+    _, nbytes = _voxel_bytes(img)
+    avail = available_memory()
+    if avail is not None and nbytes > avail * 0.8:
+        x, y, z, t = _shape4(img)
+        raise InputError(path, f"the volume needs {nbytes / 2 ** 30:.1f} GiB in memory ({x}x{y}x{z}"
+                               f"{f'x{t}' if t > 1 else ''} of {img.get_data_dtype()}), more than this machine "
+                               f"has free ({avail / 2 ** 30:.1f} GiB); not added")
 
 
 def _check_complete(path: str, img: Any) -> None:
@@ -188,7 +217,11 @@ def _check_complete(path: str, img: Any) -> None:
 
 def _allocate(img: Any, zeroed: bool = False) -> np.ndarray:
     x, y, z, t = _shape4(img)
-    return (np.zeros if zeroed else np.empty)((t, z, y, x), dtype=img.get_data_dtype())
+    try:
+        return (np.zeros if zeroed else np.empty)((t, z, y, x), dtype=img.get_data_dtype())
+    except MemoryError:
+        name = Path(img.file_map["image"].filename or "volume").name if "image" in img.file_map else "volume"
+        raise InputError(name, f"not enough memory for the volume ({x}x{y}x{z}x{t} of {img.get_data_dtype()})") from None
 
 
 def _inflate_into(path: str, img: Any, out: np.ndarray | None = None, on_chunk: Any = None) -> np.ndarray:

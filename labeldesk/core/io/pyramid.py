@@ -9,6 +9,7 @@ leaves a half pyramid that looks whole.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -138,10 +139,14 @@ def build_pyramid(src_path: str, dest_dir: str, progress: Progress = NO_PROGRESS
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         builder.pool.shutdown(wait=True)
         _close_all(top)
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, InputError):
+            raise InputError(src_path, f"could not write its tile pyramid to {dest.parent} "
+                                       f"({exc.strerror or exc}{'; the disk is full' if exc.errno == errno.ENOSPC else ''});"
+                                       f" nothing was added") from None
         raise
     builder.pool.shutdown()
     return str(dest)

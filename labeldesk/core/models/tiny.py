@@ -55,7 +55,9 @@ def sam_encoder(path: Path, size: int = 256, channels: int = 8) -> Path:
     return _save(graph, path)
 
 
-def sam_decoder(path: Path, size: int = 256, channels: int = 8) -> Path:
+def sam_decoder(path: Path, size: int = 256, channels: int = 8, work_layers: int = 0) -> Path:
+    """``work_layers``: 1x1 convolutions (channels -> channels) over the embedding whose result is
+    multiplied by zero, so the decoder costs about what a real one does (benchmarks)."""
     h = _onnx().helper
     T = _onnx().TensorProto
     e = size // 16
@@ -109,6 +111,17 @@ def sam_decoder(path: Path, size: int = 256, channels: int = 8) -> Path:
     outputs = [h.make_tensor_value_info("masks", T.FLOAT, [1, 1, low, low]),
                h.make_tensor_value_info("iou_predictions", T.FLOAT, [1, 1]),
                h.make_tensor_value_info("low_res_masks", T.FLOAT, [1, 1, low, low])]
+    if work_layers:
+        work, prev = [], "image_embeddings"
+        for i in range(work_layers):
+            inits.append(_const(f"ww{i}", (np.random.default_rng(i).standard_normal((channels, channels, 1, 1)) * 0.05)
+                                .astype(np.float32)))
+            work += [h.make_node("Conv", [prev, f"ww{i}"], [f"work{i}"]), h.make_node("Relu", [f"work{i}"], [f"workr{i}"])]
+            prev = f"workr{i}"
+        work += [h.make_node("ReduceMean", [prev], ["wmean"], keepdims=0), h.make_node("Mul", ["wmean", "zero"], ["wz"]),
+                 h.make_node("ReduceSum", ["point_labels"], ["lsum0"], keepdims=0),
+                 h.make_node("Add", ["lsum0", "wz"], ["lsum"])]
+        nodes = work + [n for n in nodes if list(n.output) != ["lsum"]]
     return _save(h.make_graph(nodes, "tiny_sam_decoder", inputs, outputs, inits), path)
 
 
@@ -154,9 +167,9 @@ def write_manifest(path: Path, task: str, files: dict[str, Path], **fields: Any)
     return path
 
 
-def sam_pair(folder: Path, size: int = 256) -> Path:
+def sam_pair(folder: Path, size: int = 256, channels: int = 8, work_layers: int = 0) -> Path:
     """Encoder, decoder and manifest of a tiny SAM in ``folder``; returns the manifest path."""
-    enc = sam_encoder(folder / "tiny_sam_encoder.onnx", size)
-    dec = sam_decoder(folder / "tiny_sam_decoder.onnx", size)
+    enc = sam_encoder(folder / "tiny_sam_encoder.onnx", size, channels)
+    dec = sam_decoder(folder / "tiny_sam_decoder.onnx", size, channels, work_layers)
     return write_manifest(folder / "tiny_sam.json", "sam", {"encoder": enc, "decoder": dec},
                           input_size=[size, size], normalisation={"scale": 255.0, "mean": [0, 0, 0], "std": [1, 1, 1]})

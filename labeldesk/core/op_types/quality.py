@@ -17,6 +17,7 @@ from typing import Any
 from labeldesk.core.op_types.rows import exists
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
 from labeldesk.core.review.roles import REQUIRED_ROLES
+from labeldesk.core.sync.validation import SCHEMAS
 
 PREFIX = "quality."
 CHECK_OUTCOMES = ("pass", "fail")
@@ -28,6 +29,19 @@ REQUIRED_ROLES.update({
     "quality.waive": REVIEWERS, "quality.batch": ("reviewer", "admin"), "quality.view": ("reviewer", "admin"),
     "quality.gold": ("reviewer", "admin"), "quality.audit.assign": ("reviewer", "admin"),
     "quality.audit.record": REVIEWERS,
+})
+
+# The shape an op from another device must have (labeldesk.core.sync.validation); ``removed``
+# withdraws a record, so the other fields are optional there and checked by ``apply``.
+SCHEMAS.update({
+    "quality.waive": {"check": "str?", "subject": "str?", "note": "str?", "removed": "bool?"},
+    "quality.tag": {"set": "dict"},
+    "quality.batch": {"name": "str?", "assets": "ids?", "note": "str?", "removed": "bool?"},
+    "quality.view": {"name": "str?", "kind": "str?", "filter": "dict?", "removed": "bool?"},
+    "quality.gold": {"layer": "str?", "removed": "bool?"},
+    "quality.audit.assign": {"asset": "str?", "layer": "str?", "reviewer": "str?", "revision": "str?",
+                             "removed": "bool?"},
+    "quality.audit.record": {"outcome": "str?", "note": "str?", "removed": "bool?"},
 })
 
 

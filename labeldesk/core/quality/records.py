@@ -92,7 +92,7 @@ def load(conn: sqlite3.Connection) -> QualityRecords:
     read-only (it is shared between calls)."""
     top_row = conn.execute("SELECT local_order, op_id FROM ops ORDER BY local_order DESC LIMIT 1").fetchone()
     top, top_op = (int(top_row[0]), top_row[1]) if top_row else (0, None)
-    states = tuple(conn.execute("SELECT COUNT(*), MAX(since) FROM sync_op_state").fetchone())
+    states = tuple(conn.execute("SELECT COUNT(*), MAX(since), MAX(rowid) FROM sync_op_state").fetchone())
     key = id(conn)
     cached = None if conn.in_transaction else _CACHE.get(key)
     if cached is not None:

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from labeldesk.core import sync_tools
+from labeldesk.core.clock import MAX_SKEW_MS
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import ChangeSet, OpDraft, canonical_json
 from labeldesk.core.store import repo
 from labeldesk.core.sync import identity, keys, publisher, reader, trust
-from labeldesk.core.sync.layout import (HEAD_MAX, DuplicateIdentity, HostileFile, ShareError, ShareLayout, read_capped,
+from labeldesk.core.sync.layout import (HEAD_MAX, SegmentName, DuplicateIdentity, HostileFile, ShareError, ShareLayout, read_capped,
                                         replace_file, write_once)
 from labeldesk.core.sync.merge import Merger, cursors, now_wall
 from labeldesk.core.sync.publisher import PlannedSegment
@@ -35,6 +36,7 @@ from labeldesk.core.sync.reader import DeviceScan
 from labeldesk.core.sync.segment import Segment
 
 SHARE_KEY = "sync.share"
+RECHECK_NEWEST, RECHECK_SAMPLE = 20, 100
 # head.json is advisory; rewritten at most this often so that a sync tool (Syncthing pulls a file
 # only once it has stopped changing) can keep up with an app that syncs every 10 s.
 HEAD_MIN_INTERVAL_S = 60.0
@@ -77,6 +79,7 @@ class RoundPlan:
     root_key: dict[str, Any] | None = None      # the founding admin's key this replica pinned
     own_keys: dict[str, str] = field(default_factory=dict)    # this machine's keys: id -> public key
     merged: dict[str, tuple[int, int, str]] = field(default_factory=dict)   # dev/name -> size, mtime, sha
+    own_torn: list[str] = field(default_factory=list)     # own torn segments known when planning
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Exchange:
     blobs: dict[str, bytes | None] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     own_refused: list[str] = field(default_factory=list)
+    own_torn: list[str] = field(default_factory=list)      # own segments on the share not readable whole
 
     @property
     def more(self) -> bool:
@@ -155,12 +159,18 @@ def _prepare(project: Any, verify: bool) -> RoundPlan:
     last_seq, last_sha = publisher.last_published(conn, dev)
     head = {"device_id": dev, "last_seq": last_seq, "last_hash": last_sha, "hlc": project.clock.last.to_list(),
             "acks": {d: c[0] for d, c in curs.items()}, "wall": now_wall(), "advisory": True}
+    # merged segments re-checked on the share this round (changed afterwards? a fork?): each
+    # device's newest ones and a random sample of the rest, so a long-lived share costs a bounded
+    # number of stat calls per round
     merged = {f"{r[0]}/{r[1]}": (int(r[2]), int(r[3]), r[4]) for r in conn.execute(
-        "SELECT dev, name, size, mtime_ns, sha256 FROM sync_segments")}
+        "SELECT dev, name, size, mtime_ns, sha256 FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev ORDER BY name"
+        " DESC) AS k FROM sync_segments) WHERE k <= ? UNION SELECT * FROM (SELECT dev, name, size, mtime_ns, sha256"
+        " FROM sync_segments ORDER BY random() LIMIT ?)", (RECHECK_NEWEST, RECHECK_SAMPLE))}
     return RoundPlan(share, project.id, dev, {dev} | ({prev} if prev else set()),
                      str(repo.get_meta(conn, "instance_nonce", "")), curs, publisher.plan(project), published,
                      previous_published, repairs, Merger.pending_blobs_of(conn), head, verify,
-                     trust.root_key(conn), _own_keys(project), merged)
+                     trust.root_key(conn), _own_keys(project), merged,
+                     json.loads(repo.get_meta(conn, "sync.own_torn", "[]") or "[]"))
 
 
 def _own_keys(project: Any) -> dict[str, str]:
@@ -196,7 +206,8 @@ def _exchange(plan: RoundPlan, budget: int) -> Exchange:
         ex.state, ex.message = "wrong-project", f"{layout.marker}: {tampered}"
         return ex
     try:
-        own_unknown, problems = reader.read_own_unknown(layout, plan.device_id, set(plan.published), plan.project_id)
+        own_unknown, problems = reader.read_own_unknown(layout, plan.device_id, set(plan.published), plan.project_id,
+                                                        ex.own_torn)
         ex.problems = problems
         ex.own_unknown = _own_segments(plan, own_unknown, ex)
         ex.own_damaged = publisher.check_own(layout, plan.device_id, plan.published, plan.verify)
@@ -206,11 +217,11 @@ def _exchange(plan: RoundPlan, budget: int) -> Exchange:
     except OSError as exc:
         ex.state, ex.message = "offline", f"{plan.share}: cannot read the share ({exc})"
         return ex
-    if not ex.own_unknown:
+    if not ex.own_unknown and not _fork_ahead(plan, ex):
         _publish(layout, plan, ex)
     try:
         ex.scans, ex.root_artefacts = reader.scan_share(layout, plan.cursors, {plan.device_id}, plan.project_id,
-                                                        budget, plan.previous_published)
+                                                        budget, plan.previous_published, plan.merged)
         ex.blobs = reader.fetch_blobs(layout, reader.wanted_blobs(ex.scans) | plan.blobs_wanted)
         ex.problems += reader.changed_after_merge(layout, plan.merged)
     except HostileFile as exc:
@@ -218,6 +229,18 @@ def _exchange(plan: RoundPlan, budget: int) -> Exchange:
     except OSError as exc:
         ex.state, ex.message = "offline", f"{plan.share}: cannot read the share ({exc})"
     return ex
+
+
+def _fork_ahead(plan: RoundPlan, ex: Exchange) -> bool:
+    """Would publishing make a second, different segment from a first seq that already has one of
+    ours on the share (named after a crash, then torn)? Then publish nothing now: the next plan
+    re-makes exactly that range (publisher.plan, ``sync.own_torn``) and replaces the torn copy."""
+    planned = {s.name for s in plan.repairs + plan.segments}
+    firsts = {SegmentName.parse(n).first: n for n in ex.own_torn if SegmentName.parse(n) is not None}
+    for seg in plan.segments:
+        if seg.first in firsts and firsts[seg.first] not in planned:
+            return True
+    return False
 
 
 def _own_segments(plan: RoundPlan, segs: list[Segment], ex: Exchange) -> list[Segment]:
@@ -330,6 +353,8 @@ def _commit(project: Any, plan: RoundPlan, ex: Exchange) -> SyncReport:
         _refresh_conflicts(project, merger, [o for s in ex.written for o in s.op_ids])
     with project.transaction() as conn:
         repo.set_meta(conn, "sync.repair", json.dumps(ex.own_damaged))
+        repo.set_meta(conn, "sync.own_torn", json.dumps(sorted(ex.own_torn)))
+    report.again = report.again or (sorted(ex.own_torn) != plan.own_torn and bool(plan.segments))
     if ex.own_unknown or ex.state == "identity":
         _reconcile(project, merger, ex, report)
     keys_before = _key_count(project.conn)
@@ -466,7 +491,10 @@ def _devices(conn: Any, merger: Merger, ex: Exchange) -> None:
             since = row[0] if row is not None and row[1] == scan.waiting_for and row[0] else now
         cur = conn.execute("SELECT last_seq, last_segment FROM sync_cursors WHERE dev = ?", (dev,)).fetchone()
         user = merger.users.get(dev)
-        ahead = max(int(row[2]) if row else 0, merger.clock_ahead.get(dev, 0))
+        if dev in merger.clock_ahead:      # its own clock seen this round: flag it, or clear it
+            ahead = merger.clock_ahead[dev] if merger.clock_ahead[dev] > MAX_SKEW_MS else 0
+        else:
+            ahead = int(row[2]) if row else 0
         conn.execute(
             "INSERT INTO sync_devices (dev, user, last_segment, last_seq, waiting_for_seq, waiting_since, clock_ahead_ms,"
             " problems, artefacts, updated) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dev) DO UPDATE SET"

@@ -107,6 +107,7 @@ class Merger:
             for line in seg.lines:
                 self.take_line(seg.dev, line, blobs)
             self._flush()
+            self._wall_sample(seg.dev, seg.lines[-1].get("wall") if seg.lines else None)
         finally:
             annotation_ops.end_batch(self._lookups)
             self._chain = self._known = self._allowed = self._logged = self._rows = None
@@ -231,11 +232,23 @@ class Merger:
         self.counts["collisions"] += 1
         return None
 
+    def _wall_sample(self, dev: str, wall: Any) -> None:
+        """The device's wall clock when it made its last op of a segment: a physical sample too."""
+        try:
+            ms = int(dt.datetime.fromisoformat(str(wall).replace("Z", "+00:00")).timestamp() * 1000)
+        except (TypeError, ValueError, OverflowError):
+            return
+        ahead = ms - self.project.clock._now_ms()
+        self.clock_ahead[dev] = max(self.clock_ahead.get(dev, ahead), ahead)
+
     def _observe(self, dev: str, op: Op) -> None:
         ts = Timestamp(op.hlc[0], op.hlc[1])
-        ahead = self.project.clock.skew_ms(ts)
-        if ahead > MAX_SKEW_MS:
-            self.clock_ahead[dev] = max(self.clock_ahead.get(dev, 0), ahead)
+        if op.hlc[1] == 0 and op.dev == dev:
+            # counter 0: the device stamped the op from its own physical clock (a clock that was
+            # merely carried forward from another device's ahead clock ticks the counter instead),
+            # so skew is judged from each device's own time and does not spread
+            ahead = self.project.clock.skew_ms(ts)
+            self.clock_ahead[dev] = max(self.clock_ahead.get(dev, ahead), ahead)
         self.project.clock.observe(ts)
         if op.user:
             self.users[dev] = op.user

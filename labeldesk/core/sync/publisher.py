@@ -25,8 +25,8 @@ from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.sync.history import History
 from labeldesk.core.sync.keys import local_keys
 from labeldesk.core.sync.trust import Signer
-from labeldesk.core.sync.layout import (OWN_TEMP_RE, DuplicateIdentity, SegmentName, ShareLayout,
-                                        fsync_dir, link_no_replace, temp_name)
+from labeldesk.core.sync.layout import (OWN_TEMP_RE, SEGMENT_MAX, DuplicateIdentity, SegmentName, ShareLayout,
+                                        fsync_dir, link_no_replace, read_capped, temp_name)
 
 MAX_OPS = 5000
 MAX_BYTES = 4 * 1024 * 1024
@@ -96,26 +96,50 @@ def plan(project: Any, *, limit: int = 200_000) -> list[PlannedSegment]:
     expected = last_seq + 1
     prev_seen: dict[str, int] | None = None
     key: str | None = None
+    # our segments named on the share before a crash and torn since: re-made with the same range
+    # (and so the same bytes), never a different segment from the same first seq (no fork)
+    torn = {sn.first: sn for n in json.loads(repo.get_meta(conn, "sync.own_torn", "[]") or "[]")
+            if (sn := SegmentName.parse(n)) is not None}
+    until: SegmentName | None = None
     for row in rows:
         if row["seq"] != expected:
             break                       # never publish across a hole in our own seqs
         expected += 1
         row_key = signer.key_for(row["user"], dev, row["seq"])
-        if lines and row_key != key:    # one segment, one signing key (one user)
+        if lines and (row_key != key or row["seq"] in torn):    # one segment, one key (one user)
             out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
             prev_sha, chunk, lines, blobs, size, prev_seen = out[-1].sha256, [], [], {}, 0, None
         key = row_key
+        if not lines:
+            until = torn.get(row["seq"])
         seen = history.seen(dev, row["seq"])
         lines.append(_line(row, seen if seen != prev_seen else None, blobs))
         chunk.append(row)
         prev_seen = seen
         size += len(lines[-1])
+        if until is not None:
+            if row["seq"] < until.last:
+                continue
+            out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
+            if out[-1].name != until.name:
+                _block(project, f"our segment {until.name} on the share is torn and this store cannot re-make it "
+                                f"(its ops differ here): nothing is published after seq {until.first - 1}")
+                return out[:-1]
+            prev_sha, chunk, lines, blobs, size, prev_seen, until = out[-1].sha256, [], [], {}, 0, None, None
+            continue
         if len(lines) >= MAX_OPS or size >= MAX_BYTES:
             out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
             prev_sha, chunk, lines, blobs, size, prev_seen = out[-1].sha256, [], [], {}, 0, None
+    if until is not None:
+        return out                      # not all of the torn range is here yet: wait
     if lines:
         out.append(_segment(project, dev, nonce, prev_sha, chunk, lines, blobs, key))
     return out
+
+
+def _block(project: Any, why: str) -> None:
+    with project.transaction() as conn:
+        repo.set_meta(conn, "sync.publish_blocked", why)
 
 
 def _publishable(project: Any, rows: list[Any], signer: Signer) -> list[Any]:
@@ -225,7 +249,7 @@ def write(layout: ShareLayout, dev: str, segs: list[PlannedSegment]) -> list[Pla
             if tmp.exists():
                 tmp.unlink()
         fsync_dir(seg_dir)
-        if hashlib.sha256(final.read_bytes()).hexdigest() != seg.sha256:
+        if hashlib.sha256(read_capped(final, SEGMENT_MAX)).hexdigest() != seg.sha256:
             raise OSError(errno.EIO, f"{final}: segment verification failed after publish (broken network write?)")
         done.append(seg)
     return done
@@ -244,11 +268,20 @@ def _link(tmp: Path, final: Path) -> bool:
 
 
 def _verify_existing(final: Path, seg: PlannedSegment) -> None:
-    data = final.read_bytes()
+    data = read_capped(final, SEGMENT_MAX)
     if hashlib.sha256(data).hexdigest() == seg.sha256:
         return                           # crash after rename, before the local mark (#4)
     if len(data) < len(seg.data) and seg.data.startswith(data):
-        raise OSError(errno.EAGAIN, f"{final}: an incomplete copy of our segment is in the way")
+        # our own segment, torn (a crash or a sync tool's partial copy): the name is the hash of
+        # exactly these bytes, so the whole file replaces the torn one
+        tmp = temp_name(final, f"seg-{seg.first:012d}")
+        with open(tmp, "xb") as f:
+            f.write(seg.data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+        return
     raise DuplicateIdentity(f"{final}: another store published different content under this device's "
                             f"name: two stores share device id {final.parent.parent.name}")
 
@@ -287,7 +320,7 @@ def check_own(layout: ShareLayout, dev: str, published: dict[str, tuple[int, str
             continue
         except OSError:
             continue
-        if st.st_size != size or (verify and hashlib.sha256(path.read_bytes()).hexdigest() != sha):
+        if st.st_size != size or (verify and hashlib.sha256(read_capped(path, SEGMENT_MAX)).hexdigest() != sha):
             layout.quarantine.mkdir(parents=True, exist_ok=True)
             os.replace(path, layout.quarantine / f"{dev}-{name}.{int(time.time())}")
             bad.append(name)

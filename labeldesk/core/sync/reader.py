@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,26 +54,44 @@ def read_segment(layout: ShareLayout, dev: str, sn: SegmentName, project_id: str
 
 
 def artefacts_in(path: Path, names: list[str], owner: str | None) -> tuple[list[str], list[str]]:
-    """(artefacts, problems) among ``names``: recognised sync-tool files, and conflict copies of
-    our own files, which mean two writers may share one device id (failure mode #8)."""
-    found, problems = [], []
+    """(artefacts, problems) among ``names``: recognised sync-tool files. A conflict copy of one of
+    a device's files is compared with the file it copies: byte-identical, it is ignored; different,
+    it is one line among the sync-tool files (the sync tool kept two versions; ours is the one the
+    name's hash or the device's own writes vouch for) -- not a device identity alert, which comes
+    from what a device publishes (two different segments from one seq), never from a copy."""
+    found: list[str] = []
     for name in names:
         kind = artefact_kind(name)
         if kind is None:
             continue
-        found.append(f"{path.name}/{name} ({kind})")
         if kind.endswith("conflict copy") or kind.endswith("conflicted copy"):
-            if is_segment_artefact(name) and owner:
-                problems.append(f"conflict copy {name} of a file of device {owner[:8]}: two stores may be "
-                                f"writing as this device (duplicate device identity)")
-    return found, problems
+            original = original_name(name)
+            if original != name and is_segment_artefact(name) and owner:
+                try:
+                    same = read_capped(path / name, SEGMENT_MAX) == read_capped(path / original, SEGMENT_MAX)
+                except (OSError, HostileFile):
+                    same = False
+                if same:
+                    continue
+                found.append(f"{path.name}/{name} ({kind} of {original}, different: ignored)")
+                continue
+        found.append(f"{path.name}/{name} ({kind})")
+    return found, []
+
+
+def original_name(name: str) -> str:
+    """The file a sync tool's conflict copy copies (Syncthing and Dropbox naming)."""
+    out = re.sub(r"\.sync-conflict-\d{8}-\d{6}(-[A-Z0-9]+)?", "", name, flags=re.I)
+    return re.sub(r" \([^()]*conflicted copy[^()]*\)", "", out, flags=re.I)
 
 
 def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_id: str,
-                budget: int, ours: set[str] | frozenset[str] = frozenset()) -> DeviceScan:
+                budget: int, ours: set[str] | frozenset[str] = frozenset(),
+                merged_firsts: dict[int, str] | None = None) -> DeviceScan:
     """``ours``: names this store published under a previous identity of its own; when another
     segment competes for the same seqs, the other writer's is preferred (ours are known here)."""
     out = DeviceScan(dev)
+    merged_firsts = merged_firsts or {}
     try:
         layout.real_dir(layout.segments_dir(dev))
     except HostileFile as exc:
@@ -90,6 +109,11 @@ def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_
         sn = SegmentName.parse(name)
         if sn is not None:
             by_first.setdefault(sn.first, []).append(sn)
+            taken = merged_firsts.get(sn.first)
+            if taken is not None and taken != name:
+                out.problems.append(f"fork: device {dev[:8]} has segment {name} from seq {sn.first}, where {taken} "
+                                    f"was merged here: two different segments from one seq (the device that wrote "
+                                    f"them must remove the one it did not record)")
     last_seq, last_sha = cursor
     while True:
         expected = last_seq + 1
@@ -131,8 +155,8 @@ def scan_device(layout: ShareLayout, dev: str, cursor: tuple[int, str], project_
 
 
 def scan_share(layout: ShareLayout, cursors: dict[str, tuple[int, str]], skip: set[str], project_id: str,
-               budget: int = 100_000, ours: set[str] | frozenset[str] = frozenset()
-               ) -> tuple[dict[str, DeviceScan], list[str]]:
+               budget: int = 100_000, ours: set[str] | frozenset[str] = frozenset(),
+               merged: dict[str, tuple[int, int, str]] | None = None) -> tuple[dict[str, DeviceScan], list[str]]:
     """Every other device's ready segments (up to ``budget`` ops in all) and the artefacts seen."""
     root_artefacts: list[str] = []
     for path in (layout.root, layout.devices, layout.blobs.parent):
@@ -141,16 +165,24 @@ def scan_share(layout: ShareLayout, cursors: dict[str, tuple[int, str]], skip: s
     for dev in _entries(layout.devices):
         if not DEVICE_RE.match(dev) or dev in skip:
             continue
-        scan = scan_device(layout, dev, cursors.get(dev, (0, GENESIS)), project_id, budget, ours)
+        firsts = {}
+        for key in merged or {}:
+            d, name = key.split("/", 1)
+            if d == dev and (sn := SegmentName.parse(name)) is not None:
+                firsts[sn.first] = name
+        scan = scan_device(layout, dev, cursors.get(dev, (0, GENESIS)), project_id, budget, ours, firsts)
         budget -= sum(len(s.lines) for s in scan.segments)
         scans[dev] = scan
     return scans, root_artefacts
 
 
-def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id: str) -> tuple[list[Segment], list[str]]:
+def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id: str,
+                     torn: list[str] | None = None) -> tuple[list[Segment], list[str]]:
     """Segments in our own folder this store did not record publishing (a crash after rename, a
-    store restored from backup, or a second writer with our id)."""
+    store restored from backup, or a second writer with our id); the names of those that cannot be
+    read whole (torn, damaged) are added to ``torn``."""
     segs, problems = [], []
+    torn = torn if torn is not None else []
     layout.real_dir(layout.segments_dir(dev))        # HostileFile: the caller stops publishing
     for name in _entries(layout.segments_dir(dev)):
         sn = SegmentName.parse(name)
@@ -158,7 +190,10 @@ def read_own_unknown(layout: ShareLayout, dev: str, known: set[str], project_id:
             continue
         try:
             segs.append(read_segment(layout, dev, sn, project_id))
-        except (OSError, SegmentProblem) as exc:
+        except SegmentProblem as exc:
+            problems.append(f"own segment {name}: {exc}")
+            torn.append(name)
+        except OSError as exc:
             problems.append(f"own segment {name}: {exc}")
     segs.sort(key=lambda s: (s.first, s.name))
     return segs, problems

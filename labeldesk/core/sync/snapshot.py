@@ -31,9 +31,11 @@ from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.ops import canonical_json
 from labeldesk.core.sync import reader, segment
 from labeldesk.core.sync.history import History
+from labeldesk.core.sync.layout import HostileFile, read_capped
 from labeldesk.core.sync.layout import (DEVICE_RE, SNAPSHOT_OPS_RE, SNAPSHOT_RE, SegmentName, ShareLayout,
                                         fsync_dir)
 from labeldesk.core.sync.merge import Merger, cursors
+from labeldesk.core.sync.validation import InvalidOp
 
 SNAPSHOT_FORMAT = "labeldesk-snap/1"
 CHUNK = 5000          # op lines merged per batch (one transaction for the whole snapshot)
@@ -135,6 +137,10 @@ def write(project: Any) -> tuple[str, dict[str, Any]]:
             "state_digest": state_digest(conn) if total == held and not waiting else None,
             "app": f"labeldesk/{__version__}"}
     manifest = {**body, "sha256": hashlib.sha256(canonical_json(body).encode()).hexdigest()}
+    from labeldesk.core.sync import keys, trust
+    key = trust.usable_key(project, str(project.user_id)) if project.user_id else None
+    if key is not None:          # joiners trust a snapshot signed by the founding admin's key
+        manifest.update(key=key, sig=keys.sign(key, keys.SNAPSHOT_CONTEXT, manifest["sha256"]))
     files["manifest.json"] = (canonical_json(manifest) + "\n").encode()
     root = snapshots_dir(layout)
     root.mkdir(exist_ok=True)
@@ -160,21 +166,29 @@ def write(project: Any) -> tuple[str, dict[str, Any]]:
 
 
 # ---- reading --------------------------------------------------------------------------------------
-def read(layout: ShareLayout, name: str, project_id: str) -> Snapshot:
-    """Read and verify ``snapshots/<name>``, or raise :class:`SnapshotProblem`."""
+def read(layout: ShareLayout, name: str, project_id: str, trusted: dict[str, str] | None = None) -> Snapshot:
+    """Read and verify ``snapshots/<name>``, or raise :class:`SnapshotProblem`. ``trusted`` (key id
+    -> public key; None on a share made before signing keys): the keys whose signature a joiner
+    accepts on a snapshot -- the founding admin's, pinned in the project marker."""
     folder = snapshots_dir(layout) / name
     where = f"snapshots/{name}"
     try:
-        manifest = json.loads((folder / "manifest.json").read_bytes())
+        layout.real_dir(folder)
+        manifest = json.loads(read_capped(folder / "manifest.json", 64 * 1024 * 1024))
     except FileNotFoundError:
         raise SnapshotProblem(f"{where}: no manifest.json") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, HostileFile) as exc:
         raise SnapshotProblem(f"{where}/manifest.json: unreadable ({exc})") from None
     if not isinstance(manifest, dict):
         raise SnapshotProblem(f"{where}/manifest.json: not a snapshot manifest")
-    body = {k: v for k, v in manifest.items() if k != "sha256"}
+    body = {k: v for k, v in manifest.items() if k not in ("sha256", "key", "sig")}
     if hashlib.sha256(canonical_json(body).encode()).hexdigest() != manifest.get("sha256"):
         raise SnapshotProblem(f"{where}/manifest.json: content does not match its SHA-256")
+    if trusted is not None:
+        from labeldesk.core.sync import keys
+        public = trusted.get(str(manifest.get("key")))
+        if public is None or not keys.verify(public, manifest.get("sig"), keys.SNAPSHOT_CONTEXT, manifest["sha256"]):
+            raise SnapshotProblem(f"{where}: not signed by the founding admin's key pinned in the project marker")
     if manifest.get("format") != SNAPSHOT_FORMAT:
         raise SnapshotProblem(f"{where}: snapshot format {manifest.get('format')!r} is not understood by this app")
     if manifest.get("project_id") != project_id:
@@ -205,7 +219,9 @@ def _read_ops(folder: Path, where: str, dev: str, entry: Any) -> bytes:
     if sn is None or sn.last != last or not isinstance(sha, str) or len(sha) != 64 or sha[:12] != sn.sha12:
         raise SnapshotProblem(f"{where}/manifest.json: the segment covering device {dev[:8]}'s last op is not named")
     try:
-        data = (folder / fname).read_bytes()
+        data = read_capped(folder / fname, 8 * 1024 ** 3)
+    except HostileFile as exc:
+        raise SnapshotProblem(f"{where}/{fname}: {exc}") from None
     except OSError as exc:
         raise SnapshotProblem(f"{where}/{fname}: cannot read ({exc.strerror or exc})") from None
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
@@ -239,12 +255,13 @@ def chunks(snap: Snapshot, dev: str, size: int = CHUNK) -> Iterator[list[dict[st
         yield part
 
 
-def newest_valid(layout: ShareLayout, project_id: str) -> tuple[Snapshot | None, list[str]]:
+def newest_valid(layout: ShareLayout, project_id: str,
+                 trusted: dict[str, str] | None = None) -> tuple[Snapshot | None, list[str]]:
     """The newest snapshot that verifies, and the problems of newer ones that did not."""
     problems: list[str] = []
     for name in _names(layout):
         try:
-            return read(layout, name, project_id), problems
+            return read(layout, name, project_id, trusted), problems
         except SnapshotProblem as exc:
             problems.append(f"snapshot ignored: {exc}")
     return None, problems
@@ -287,6 +304,8 @@ def load(project: Any, snap: Snapshot, layout: ShareLayout) -> int:
             want = snap.manifest.get("state_digest")
             if want is not None and state_digest(conn) != want:
                 raise _Mismatch()
+    except InvalidOp as exc:
+        raise SnapshotProblem(f"snapshots/{snap.name}: {exc}") from None
     except _Mismatch:
         raise SnapshotProblem(f"snapshots/{snap.name}: the state rebuilt from it differs from the writer's "
                               f"state digest") from None
@@ -295,8 +314,11 @@ def load(project: Any, snap: Snapshot, layout: ShareLayout) -> int:
 
 def bootstrap(project: Any, share: Path) -> tuple[str | None, list[str]]:
     """Load the newest valid snapshot into a fresh replica: (its name or None, problems seen)."""
+    from labeldesk.core.sync import trust
     layout = ShareLayout(share)
-    snap, problems = newest_valid(layout, project.id)
+    root = trust.root_key(project.conn)
+    trusted = None if root is None else {root["key_id"]: root["public_key"]}
+    snap, problems = newest_valid(layout, project.id, trusted)
     while snap is not None:
         try:
             load(project, snap, layout)
@@ -307,7 +329,7 @@ def bootstrap(project: Any, share: Path) -> tuple[str | None, list[str]]:
             snap = None
             for name in older:
                 try:
-                    snap = read(layout, name, project.id)
+                    snap = read(layout, name, project.id, trusted)
                     break
                 except SnapshotProblem as exc2:
                     problems.append(f"snapshot ignored: {exc2}")

@@ -56,6 +56,16 @@ def _problems(raw: str, now: dt.datetime) -> list[dict[str, Any]]:
     return out
 
 
+def _signing(conn: sqlite3.Connection) -> str:
+    from labeldesk.core.sync.trust import root_key
+    from labeldesk.core.sync.keys import fingerprint
+    root = root_key(conn)
+    if root is None:
+        return "unsigned share (made before signing keys): segments are not checked for their author"
+    n = conn.execute("SELECT COUNT(*) FROM user_keys WHERE revoked_by_op IS NULL").fetchone()[0]
+    return f"every segment signed; founding admin key {fingerprint(root['key_id'])}; {n} keys enrolled"
+
+
 def _user_name(conn: sqlite3.Connection, user_id: str | None) -> str | None:
     if not user_id:
         return None
@@ -102,6 +112,7 @@ def status(project: Any, *, digest: bool = True) -> dict[str, Any]:
                                      "'collision'").fetchone()[0],
             "open_conflicts": conn.execute("SELECT COUNT(*) FROM sync_conflicts WHERE status = 'open'").fetchone()[0],
             "identity_alert": repo.get_meta(conn, "sync.identity_alert"),
+            "signing": _signing(conn),
             "publish_blocked": repo.get_meta(conn, "sync.publish_blocked"),
             "last_round": last_round, "share_artefacts": (last_round or {}).get("artefacts", []), "devices": devices, "state_digest": state_digest(conn) if digest else None}
 

@@ -36,13 +36,14 @@ MENU_ORDER = ("File", "Edit", "View", "Tools", "Review", "Team", "Help", "Mouse"
 
 def rows_by_group() -> dict[str, list[tuple[str, str, str]]]:
     from labeldesk.qt.edit_session import TOOLS
+    from labeldesk.qt.tools.fill_tool import FillTool
     from labeldesk.qt.tools.measurement_tools import MEASUREMENT_TOOLS
     groups: dict[str, list[tuple[str, str, str]]] = {g: [] for g in MENU_ORDER}
     for a in ACTIONS:
         if a.shortcut:
             groups.setdefault(a.menu, []).append((a.shortcut, a.text.replace("&", ""), a.help))
     groups["Tools"] = [(t.shortcut, f"{t.label} tool", (t.__doc__ or "").strip().splitlines()[0] if t.__doc__ else "")
-                       for t in TOOLS + MEASUREMENT_TOOLS]
+                       for t in TOOLS + (FillTool,) + MEASUREMENT_TOOLS]
     groups["Edit"] = list(EDITING) + groups.get("Edit", [])
     groups["Mouse"] = list(MOUSE)
     return {g: rows for g, rows in groups.items() if rows}

@@ -29,6 +29,7 @@ class AnnotationModel(QtCore.QAbstractListModel):
     """Rows of one document (ascending document row numbers), text built when asked for."""
 
     sig_visibility_changed = QtCore.Signal(object)      # set of hidden ids
+    sig_repaint = QtCore.Signal()                       # every row's text may have changed
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +64,9 @@ class AnnotationModel(QtCore.QAbstractListModel):
     def apply_change(self, doc: Any, change: Any) -> None:
         """Insert, remove or refresh only the rows a DocumentChange names."""
         if doc is not self.doc:
+            return
+        if change.reloaded:
+            self.set_document(doc, self._layers if self.layer_codes is not None else None)
             return
         if self.layer_codes is not None:       # a layer created after the filter was made
             self.layer_codes = np.array([doc.layers.code[lid] for lid in self._layers if lid in doc.layers.code],
@@ -104,8 +108,9 @@ class AnnotationModel(QtCore.QAbstractListModel):
                 self.dataChanged.emit(idx, idx)
 
     def refresh_all(self) -> None:
-        if len(self.rows):
-            self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1))
+        """Texts are built when painted: repainting the rows on screen is enough (a dataChanged
+        over every row costs the view a call per row)."""
+        self.sig_repaint.emit()
 
     def position(self, annotation_id: str) -> int | None:
         r = self.doc.row_of.get(annotation_id) if self.doc is not None else None
@@ -201,6 +206,7 @@ class AnnotationPanel(QtWidgets.QWidget):
         lock.clicked.connect(lambda: self.sig_lock_requested.emit(True))
         unlock.clicked.connect(lambda: self.sig_lock_requested.emit(False))
         self.model.sig_visibility_changed.connect(self.sig_visibility_changed)
+        self.model.sig_repaint.connect(self.list.viewport().update)
         self._syncing = False
         self.filter.textChanged.connect(lambda _t: self._apply_filter())
         self.list.doubleClicked.connect(self._on_list_double_clicked)

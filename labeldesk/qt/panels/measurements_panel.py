@@ -24,7 +24,7 @@ class MeasurementsPanel(QtWidgets.QWidget):
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         self.table.cellDoubleClicked.connect(lambda r, _c: self.sig_jump_requested.emit(self.annotations[r]))
-        self.empty = QtWidgets.QLabel("No measurements: Ruler (U), Angle (N), Ellipse ROI (J), Freehand ROI (Y)")
+        self.empty = QtWidgets.QLabel("No measurements: Ruler (U), Angle (Shift+U), Ellipse ROI (J), Freehand ROI (Y)")
         self.empty.setWordWrap(True)
         column = QtWidgets.QVBoxLayout(self)
         column.setContentsMargins(2, 2, 2, 2)

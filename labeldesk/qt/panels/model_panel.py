@@ -71,7 +71,8 @@ class ModelPanel(QtWidgets.QWidget):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.list, 1)
+        self.list.setMaximumHeight(110)
+        layout.addWidget(self.list)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.add_button)
         row.addWidget(self.evaluate_button)
@@ -106,6 +107,7 @@ class ModelPanel(QtWidgets.QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.pr_curve)
         layout.addWidget(self.confusion)
+        layout.addStretch(1)
 
         self.add_button.clicked.connect(self.sig_add_requested)
         self.use_button.clicked.connect(lambda: self.sig_use_sam.emit(self.selected("sam")))

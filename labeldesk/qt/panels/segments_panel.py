@@ -33,14 +33,14 @@ class SegmentsPanel(QtWidgets.QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(self.state.opacity * 100))
         self.opacity.valueChanged.connect(self._on_opacity)
-        buttons = QtWidgets.QHBoxLayout()
+        buttons = QtWidgets.QGridLayout()          # two rows: the dock stays narrow
         self.buttons = {}
-        for key, text, slot in (("new", "New segment", self.new_segment), ("delete", "Delete", self.delete),
-                                ("fill", "Fill between slices", self.fill_between),
-                                ("convert", "Convert slice masks", self.convert_masks)):
+        for i, (key, text, slot) in enumerate((("new", "New segment", self.new_segment), ("delete", "Delete", self.delete),
+                                               ("fill", "Fill between slices", self.fill_between),
+                                               ("convert", "Convert slice masks", self.convert_masks))):
             b = QtWidgets.QPushButton(text)
             b.clicked.connect(slot)
-            buttons.addWidget(b)
+            buttons.addWidget(b, i // 2, i % 2)
             self.buttons[key] = b
         self.note = QtWidgets.QLabel("")
         self.note.setWordWrap(True)
@@ -57,13 +57,19 @@ class SegmentsPanel(QtWidgets.QWidget):
         self.rows: list[dict[str, str]] = []
         self._stats: dict[Any, str] = {}
         self._filling = False
+        self.pending = False             # statistics waited for a volume still loading
         self.state.sig_changed.connect(self.refresh)
 
     # ---- contents -----------------------------------------------------------------------------
     def _view(self) -> Any:
         return self.window.viewport
 
+    def refresh_if_pending(self) -> None:
+        if self.pending:
+            self.refresh()
+
     def refresh(self) -> None:
+        self.pending = False
         view = self._view()
         project = self.window.project
         volume = view.source is not None and view.source.info.kind == "volume" and project is not None
@@ -109,6 +115,9 @@ class SegmentsPanel(QtWidgets.QWidget):
             voxels = getattr(view.source, "voxels", None)
             if voxels is None or s.voxels == 0:
                 return ""
+            if not getattr(view.source, "complete", True):     # slices still streaming in
+                self.pending = True
+                return "loading…"
             stats = seg.statistics(ed.map(s.id), voxels[s.t], tuple(view.source.info.rescale))
             unit = " HU" if view.source.info.meta.get("modality") == "CT" else ""
             self._stats[key] = f"{stats['mean']:.1f} ± {stats['sd']:.1f}{unit}"

@@ -1,4 +1,4 @@
-"""Measurement tools: ruler (U), angle (N), ellipse ROI (J) and freehand ROI (Y). Each makes an
+"""Measurement tools: ruler (U), angle (Shift+U), ellipse ROI (J) and freehand ROI (Y). Each makes an
 annotation with ``{"measure": kind}`` through one op (undoable, synced, exported, listed in the
 Measurements panel); lengths are in mm, ROI statistics in the data's rescaled units (HU for CT)."""
 from __future__ import annotations
@@ -48,7 +48,7 @@ class RulerTool(DragTool):
 
 class AngleTool(Tool):
     """Click the first end, the vertex, then the second end."""
-    name, label, shortcut = "angle", "Angle", "N"
+    name, label, shortcut = "angle", "Angle", "Shift+U"      # (N is the AI segment tool)
 
     def __init__(self, session: Any) -> None:
         super().__init__(session)
@@ -143,12 +143,15 @@ MEASUREMENT_TOOLS = (RulerTool, AngleTool, RoiTool, FreehandRoiTool)
 
 
 def install(window: Any) -> None:
-    """Add the measurement tools to the session and the Tools toolbar (same exclusive group)."""
+    """Add the measurement tools and the segment fill tool to the session and the Tools toolbar
+    (same exclusive group)."""
+    from labeldesk.qt.tools.fill_tool import FillTool
     from PySide6 import QtWidgets
     session = window.session
     toolbar = next(b for b in window.findChildren(QtWidgets.QToolBar) if b.objectName() == "tools_toolbar")
     group = window.tool_actions["select"].actionGroup()
-    for cls in MEASUREMENT_TOOLS:
+    added = (FillTool,) + MEASUREMENT_TOOLS
+    for cls in added:
         session.tools[cls.name] = cls(session)
         act = QtGui.QAction(f"{cls.label} ({cls.shortcut})", window, checkable=True)
         act.setShortcut(QtGui.QKeySequence(cls.shortcut))
@@ -156,4 +159,4 @@ def install(window: Any) -> None:
         group.addAction(act)
         window.tool_actions[cls.name] = act
     before = next((a for a in toolbar.actions() if a.isSeparator()), None)
-    toolbar.insertActions(before, [window.tool_actions[c.name] for c in MEASUREMENT_TOOLS])
+    toolbar.insertActions(before, [window.tool_actions[c.name] for c in added])

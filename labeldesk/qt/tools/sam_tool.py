@@ -1,4 +1,4 @@
-"""Interactive segmentation with a SAM-family model (N): click the object, refine click by click.
+"""Interactive segmentation with a SAM-family model (Z): click the object, refine click by click.
 
 * left click: part of the object; right click or Shift+click: not part of it; drag: a box;
 * Backspace: take back the last click; Enter: keep the mask (as a mask or a polygon, as set in
@@ -36,12 +36,29 @@ class _EmbedJob(QtCore.QRunnable):
         self.assist.sig_embedded.emit(self.key)
 
 
+class _LoadJob(QtCore.QRunnable):
+    """Open the encoder and decoder sessions (seconds for the large SAM models) off the GUI thread."""
+
+    def __init__(self, assist: "SamAssist", record: Any, encoder: Any, decoder: Any) -> None:
+        super().__init__()
+        self.assist, self.record, self.encoder, self.decoder = assist, record, encoder, decoder
+
+    def run(self) -> None:  # noqa: D401 - Qt override
+        try:
+            model = SamModel(self.record.manifest, self.encoder, self.decoder)
+        except Exception as exc:  # reported in the status bar, never lost
+            self.assist.sig_embed_failed.emit(None, str(exc) or type(exc).__name__)
+            return
+        self.assist.sig_loaded.emit(self.record, model)
+
+
 class SamAssist(QtCore.QObject):
     """The chosen SAM model, its per-plane embeddings and their background computation."""
 
     sig_embedded = QtCore.Signal(object)          # cache key
     sig_embed_failed = QtCore.Signal(object, str)
-    sig_model_changed = QtCore.Signal(object)     # the model record or None
+    sig_model_changed = QtCore.Signal(object)     # the model record or None, once its sessions are open
+    sig_loaded = QtCore.Signal(object, object)    # record, SamModel (from the loading job)
 
     def __init__(self, parent: QtCore.QObject | None = None, max_bytes: int = 512 << 20) -> None:
         super().__init__(parent)
@@ -54,11 +71,27 @@ class SamAssist(QtCore.QObject):
         self._pending: set[Any] = set()
         self.sig_embedded.connect(lambda key: self._pending.discard(key))
         self.sig_embed_failed.connect(lambda key, _m: self._pending.discard(key))
+        self.sig_loaded.connect(self._on_loaded)
 
     def set_model(self, project: Any, record: Any) -> None:
-        self.record = record
-        self.model = SamModel.from_record(project, record) if record is not None else None
-        self.sig_model_changed.emit(record)
+        """Choose ``record`` (None: no model); its sessions open on the pool, then
+        ``sig_model_changed`` fires. Raises LabeldeskError when its files are not here."""
+        from labeldesk.core.models.registry import file_path
+        self.record, self.model = record, None
+        if record is None:
+            self.sig_model_changed.emit(None)
+            return
+        self.pool.start(_LoadJob(self, record, file_path(project, record, "encoder"),
+                                 file_path(project, record, "decoder")))
+
+    def _on_loaded(self, record: Any, model: SamModel) -> None:
+        if record is self.record:
+            self.model = model
+            self.sig_model_changed.emit(record)
+
+    @property
+    def loading(self) -> bool:
+        return self.record is not None and self.model is None
 
     def key(self, view: Any) -> Any:
         return (self.record.id if self.record else None, view.asset_id, view.plane.key())
@@ -81,7 +114,7 @@ class SamAssist(QtCore.QObject):
 
 
 class SamTool(Tool):
-    name, label, shortcut = "sam", "AI segment (SAM)", "N"
+    name, label, shortcut = "sam", "AI segment (SAM)", "Z"
 
     def __init__(self, session: Any, assist: SamAssist) -> None:
         super().__init__(session)
@@ -98,7 +131,8 @@ class SamTool(Tool):
     def activate(self) -> None:
         super().activate()
         if self.assist.model is None:
-            self.session.message("AI segment: choose a SAM model in the Models panel (Models ▸ Add model… first)")
+            self.session.message("AI segment: opening the model…" if self.assist.loading else
+                                 "AI segment: choose a SAM model in the Models panel (Models ▸ Add model… first)")
             return
         if self.view._plane_pixels is None:
             self.session.message("AI segment works on images, frames and slices, not on tiled large images yet")

@@ -12,6 +12,7 @@ QPainterPaths built when first visible.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ VECTOR_LIMIT = 1500
 BUCKETS = 32                 # spatial buckets per side for cached vector paths
 RASTER_MAX_SIDE = 4096
 RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
+RERENDER_MS = 150            # after a zoom, the overlay is rendered again once the zoom rested this long
 
 
 class _Shown(Sequence):
@@ -57,8 +59,8 @@ class AnnotationPainter:
         self.opacity = 0.25
         self.preview: Any = None          # a geometry or a list of image_xy points being drawn
         self.bounds = np.zeros((0, 4))
-        self._raster: Any = None
-        self._scaled: Any = None
+        self._raster: Any = None          # (key, QImage, numpy buffer, scale)
+        self._zoom_seen: Any = None        # (scale, when first seen) while the zoom changes
         self._grid: Any = None            # (x0, y0, cell w, cell h): fixed while the plane is shown
         self._buckets: dict[int, list[Any]] | None = None
         self._key_of: np.ndarray = np.zeros(0, np.int64)     # bucket key per document row (-1: none)
@@ -71,18 +73,23 @@ class AnnotationPainter:
         return _Shown(self.doc, self.rows) if self.doc is not None else []
 
     def show(self, doc: Any, rows: np.ndarray, change: Any = None) -> None:
-        same = doc is self.doc and change is not None and self._built()
+        if doc is not None and doc is self.doc and change is None and np.array_equal(rows, self.rows):
+            return                              # a refresh that changed nothing keeps every cache
+        same = doc is self.doc and change is not None and not change.reloaded and self._built()
         old_rows, old_bounds = self.rows, self.bounds
         self.doc, self.rows = doc, np.asarray(rows, np.int64)
         self.bounds = doc.bounds[self.rows] if doc is not None else np.zeros((0, 4))
+        self._shown = np.zeros(len(doc.alive) if doc is not None else 0, bool)
+        self._shown[self.rows] = True
         live = set(self._selected)
         self._selected = {a for a in live if doc is not None and a in doc.row_of and doc.alive[doc.row_of[a]]}
         if not same:
             self._grid = None
             self._invalidate()
             return
-        touched = np.union1d(np.array(change.added + change.changed + change.removed, np.int64),
-                             np.setxor1d(old_rows, self.rows))
+        # rows only enter or leave a plane by a change of their own (or a new layer filter,
+        # which comes without a change and redraws everything)
+        touched = np.unique(np.array(change.added + change.changed + change.removed, np.int64))
         was = np.isin(old_rows, touched)
         for b in old_bounds[was]:                  # where they were (cleared from the overlay)
             self._grow_dirty_rect(b)
@@ -121,7 +128,6 @@ class AnnotationPainter:
     def _invalidate(self) -> None:
         self._buckets = None
         self._raster = None
-        self._scaled = None
         self._dirty.clear()
         self._dirty_rect = None
 
@@ -241,7 +247,7 @@ class AnnotationPainter:
 
     def _recompute_keys(self, rows: np.ndarray) -> None:
         keys = self._keys(rows)
-        keys[~np.isin(rows, self.rows)] = -1
+        keys[~self._shown[rows]] = -1
         self._key_of[rows] = keys
         self._dirty.update(int(k) for k in keys[keys >= 0])
 
@@ -289,51 +295,55 @@ class AnnotationPainter:
 
     # ---- raster overlay for thousands of shapes --------------------------------------------------
     def _raster_scale(self, view: Any, w: int, h: int) -> float:
-        """Resolution of the overlay: the view's zoom rounded up to a power of two (so zooming
-        re-renders it only at each doubling), at most RASTER_MAX_SIDE on a side."""
+        """Resolution of the overlay: the view's zoom (so it is blitted 1:1), at most
+        RASTER_MAX_SIDE on a side."""
         zoom = max(float(getattr(view, "zoom", 1.0)), 1 / 64)
-        return min(1.0, RASTER_MAX_SIDE / max(w, h, 1), 2.0 ** math.ceil(math.log2(zoom)))
+        return min(1.0, RASTER_MAX_SIDE / max(w, h, 1), zoom)
 
     def _raster_fits(self, view: Any) -> bool:
-        """The plane's overlay at this zoom is at most twice the viewport (zoomed further in, the
+        """The plane at this zoom is at most RASTER_VIEW_FACTOR views wide (zoomed further in, the
         visible buckets are drawn as vectors instead of rasterising a plane many views wide)."""
         w, h = view.plane_size()
-        side = self._raster_scale(view, w, h) * max(w, h)
+        side = float(getattr(view, "zoom", 1.0)) * max(w, h)
         return side <= RASTER_VIEW_FACTOR * max(view.width(), view.height(), 1)
 
     def _paint_raster(self, painter: QtGui.QPainter, view: Any) -> None:
+        """Blit the overlay 1:1. After a zoom the overlay of the previous zoom is drawn stretched
+        while the zoom keeps changing, and rendered again once it has rested (RERENDER_MS)."""
         w, h = view.plane_size()
         scale = self._raster_scale(view, w, h)
-        key = (w, h, scale, self.opacity, id(self.doc), tuple(sorted(self.colours.items(), key=str)))
+        key = (w, h, self.opacity, id(self.doc), tuple(sorted(self.colours.items(), key=str)))
+        now = time.monotonic()
         if self._raster is None or self._raster[0] != key:
-            self._raster = (key, *self.render_raster(w, h, scale))
+            self._raster = (key, *self.render_raster(w, h, scale), scale)
             self._dirty_rect = None
-            self._scaled = None
-        elif self._dirty_rect is not None:
-            self._bucket_paths()
-            self._draw_raster(self._raster[2], scale, self._dirty_rect)
+        elif self._raster[3] != scale:
+            if self._zoom_seen is not None and self._zoom_seen[0] == scale and now - self._zoom_seen[1] >= RERENDER_MS / 1000:
+                self._raster = (key, *self.render_raster(w, h, scale), scale)
+                self._dirty_rect = None
+            else:
+                if self._zoom_seen is None or self._zoom_seen[0] != scale:
+                    self._zoom_seen = (scale, now)
+                QtCore.QTimer.singleShot(RERENDER_MS + 10, view.update)
+        if self._dirty_rect is not None:
+            self._draw_raster(self._raster[2], self._raster[3], self._dirty_rect)
             self._dirty_rect = None
-            self._scaled = None
         image = self._raster[1]
         target = QtCore.QRectF(view.image_to_view(0, 0), view.image_to_view(w, h)).normalized()
-        size = (round(target.width()), round(target.height()))
-        if size == (image.width(), image.height()):
+        if (round(target.width()), round(target.height())) == (image.width(), image.height()):
             painter.drawImage(target.topLeft(), image)
-        elif max(size) <= RASTER_MAX_SIDE:
-            # panning at one zoom: scale the overlay once, then every frame is a 1:1 blit
-            if self._scaled is None or self._scaled[0] != (key, size):
-                self._scaled = ((key, size), image.scaled(size[0], size[1], QtCore.Qt.AspectRatioMode.IgnoreAspectRatio,
-                                                          QtCore.Qt.TransformationMode.SmoothTransformation))
-            painter.drawImage(target.topLeft(), self._scaled[1])
         else:
+            painter.save()
+            painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
             painter.drawImage(target, image)
+            painter.restore()
 
     def render_raster(self, width: int, height: int, scale: float | None = None) -> tuple[QtGui.QImage, np.ndarray]:
         """The whole plane's annotations as one premultiplied ARGB image at ``scale`` (and the
         numpy buffer the image wraps, which must outlive it)."""
         if scale is None:
             scale = min(1.0, RASTER_MAX_SIDE / max(width, height, 1))
-        buf = np.zeros((max(1, int(width * scale)), max(1, int(height * scale)))[::-1] + (4,), np.uint8)
+        buf = np.zeros((max(1, round(height * scale)), max(1, round(width * scale)), 4), np.uint8)
         self._draw_raster(buf, scale, None)
         image = QtGui.QImage(buf.data, buf.shape[1], buf.shape[0], buf.strides[0],
                              QtGui.QImage.Format.Format_ARGB32_Premultiplied)
@@ -343,7 +353,7 @@ class AnnotationPainter:
         """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
         first). Ringed shapes go through OpenCV, one fill per shape in drawing order and the
         outlines per class; other shapes (holes, lines, points, masks) through QPainter."""
-        import cv2
+        from labeldesk.core.io.opencv import cv2
         doc = self.doc
         rows = self.rows
         ox = oy = 0

@@ -43,6 +43,9 @@ def wire(window: Any, view: Any) -> None:
     """Per viewport: reference lines follow its slice; its corner facts follow its asset; it
     draws the window's segments; its view state is saved as it changes."""
     view.segment_state = getattr(window, "segment_state", None)
+    panel = getattr(window, "segments_panel", None)
+    if panel is not None:               # mean ± SD waits for a volume that is still loading
+        view.sig_plane_changed.connect(lambda _p: panel.refresh_if_pending())
     view.sig_plane_changed.connect(lambda _p, v=view: linking.follow_slice(window, v))
     view.sig_plane_changed.connect(lambda _p, v=view: corner_overlay.facts_for(window, v))
     from labeldesk.qt import window_state
@@ -72,6 +75,9 @@ def install(window: Any) -> None:
     same.toggled.connect(lambda on: window.links.__setitem__("window_volume", on))
     window.actions_by_id.update({"corner_overlays": corners, "wheel_zooms_volumes": wheel,
                                  "link_window_volume": same})
+    from labeldesk.qt import window_state           # layout and active viewport changes are saved too
+    window.grid.sig_active_changed.connect(lambda _v: window_state.schedule_save(window))
+    window.session.sig_annotations_changed.connect(lambda: window_state.schedule_save(window))
     from labeldesk.qt.panels import measurements_panel, segments_panel
     from labeldesk.qt.tools import measurement_tools
     measurement_tools.install(window)

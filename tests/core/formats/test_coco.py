@@ -255,3 +255,12 @@ def test_odd_ids_and_keypoints_with_a_segmentation(proj, tmp_path):
     pts = next(s[3] for s in shapes(proj, proj.my_layer_id) if s[3]["kind"] == "points")
     assert pts == {"kind": "points", "points": [[2.0, 2.0], [9.0, 3.0]], "labels": ["nose", "ear"],
                    "visibility": [2, 1]}                       # v=1 (labelled, not visible) kept
+
+
+def test_results_without_gt_read_category_ids_as_label_values(filled, tmp_path):
+    person = next(c for c in filled.classes() if c.name == "person")
+    filled.apply(OpDraft("ontology.class.update", person.id, {"set": {"value": 9}}))
+    res = tmp_path / "dets.json"
+    res.write_text(json.dumps([{"image_id": "img1.png", "category_id": 9, "bbox": [1, 2, 10, 10], "score": 0.5}]))
+    rep = interchange.import_file(filled, "coco-results", res)
+    assert rep.imported == 1 and shapes(filled, layer_named(filled, "predictions: dets.json"))[0][2] == "person"

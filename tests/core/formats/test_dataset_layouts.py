@@ -146,3 +146,17 @@ def test_ct_slices_are_written_windowed_or_raw_16_bit(proj, tmp_path):
     assert np.array_equal(raw.astype(np.int64), stored.astype(np.int64) + shift)
     back = interchange.import_file(proj, "coco", tmp_path / "w", options={"layer": "back"})
     assert not back.refused and back.imported == 1                    # the PNG names read back to the slice
+
+
+def test_classifications_a_format_cannot_hold_are_listed(proj, tmp_path):
+    from labeldesk.core import ids
+    a = add_asset(proj, "a.png", 20, 20)
+    day = add_class(proj, "daytime")
+    car = add_class(proj, "car")
+    annotate(proj, a, car, {"kind": "box", "xyxy": [1, 1, 5, 5]})
+    proj.apply(OpDraft("classification.add", ids.new_id(), {"scope": "asset", "asset_id": a,
+                                                             "layer_id": proj.my_layer_id, "class_id": day}))
+    rep = interchange.export(proj, "coco", tmp_path / "c.json")
+    assert any("1 classification(s)" in n.reason and "not written" in n.reason for n in rep.notes)
+    rep = interchange.export(proj, "cvat", tmp_path / "cvat")
+    assert not any("classification(s)" in n.reason for n in rep.notes)

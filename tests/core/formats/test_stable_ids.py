@@ -106,3 +106,30 @@ def test_a_value_two_classes_share_is_reported_and_exports_stay_unique(proj, tmp
     ids_ = sorted(c["id"] for c in json.loads((tmp_path / "c.json").read_text())["categories"])
     assert len(set(ids_)) == 2
     assert any("which 'A' has too" in n.reason or "which 'B' has too" in n.reason for n in rep.notes)
+
+
+def test_a_sync_replay_gives_legacy_classes_the_numbers_the_migration_gave(tmp_path):
+    """Classes made before label values existed: the migration numbers them in the order a replay
+    re-applies their create ops, so replaying the ontology (as a merge does) changes nothing."""
+    import dataclasses
+    from importlib import resources
+    from labeldesk.core.op_types.ontology import CreateClass
+    from labeldesk.core.project import Project
+    from labeldesk.core.store.migrations import statements
+    from labeldesk.core.sync.reducer import reset
+    with Project.create(tmp_path / "p", "p", user_name="a") as p:
+        for name in ("A", "B", "C"):
+            add_class(p, name)
+        # as an old store: no values, and a sort order that is not the creation order
+        p.conn.execute("UPDATE classes SET value = NULL")
+        p.conn.execute("UPDATE classes SET sort_order = 5 WHERE name = 'A'")
+        script = resources.files("labeldesk.core.store").joinpath("schema_class_codes.sql").read_text("utf-8")
+        p.conn.execute(statements(script)[-1])                 # the migration's numbering
+        migrated = {c.name: c.value for c in p.classes()}
+        assert migrated == {"A": 1, "B": 2, "C": 3}
+        reset(p.conn, ("ontology", None))                      # a replay of the ontology group
+        for op in p.ops():
+            if op.type == "ontology.class.create":
+                old = {k: v for k, v in op.payload["class"].items() if k != "value"}   # as an old device wrote it
+                CreateClass().apply(p.conn, dataclasses.replace(op, payload={"class": old}), None)
+        assert {c.name: c.value for c in p.classes()} == migrated

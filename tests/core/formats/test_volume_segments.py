@@ -1,19 +1,14 @@
 """3-D segments (one label map per structure) export through NIfTI, DICOM SEG and RTSTRUCT with
-their class's label value; the segment store is reached through its documented reading API
-(``segments``, ``label_map``), stood in for here by a stub with that API."""
+their class's label value and coded concept."""
 from __future__ import annotations
-
-import sys
-import types
-from dataclasses import dataclass
 
 import highdicom as hd
 import nibabel as nib
 import numpy as np
 import pydicom
-import pytest
 
 from labeldesk.core import ids
+from labeldesk.core import segments as seg
 from labeldesk.core.importer import add_paths
 from labeldesk.core.interchange import export
 from labeldesk.core.ops import OpDraft
@@ -22,35 +17,21 @@ from labeldesk.core.samples.ct import write_ct_series
 N, SIZE = 4, 24
 
 
-@dataclass(frozen=True)
-class _Seg:
-    id: str
-    asset_id: str
-    layer_id: str
-    class_id: str | None
-    t: int
-    name: str
-
-
-def test_segments_export_with_their_label_values(proj, tmp_path, monkeypatch):
+def test_segments_export_with_their_label_values(proj, tmp_path):
     paths = write_ct_series(tmp_path / "ct", n_slices=N, size=SIZE)
     asset = add_paths(proj, [tmp_path / "ct"]).added[0]
     liver = ids.new_id()
     proj.apply(OpDraft("ontology.class.create", liver, {"class": {"name": "Liver", "color": "#aa3300", "value": 7}}))
     ball = np.zeros((N, SIZE, SIZE), bool)
     ball[1:3, 5:15, 6:12] = True
-    seg = _Seg("s1", asset.id, proj.my_layer_id, liver, 0, "liver 1")
-    stub = types.ModuleType("labeldesk.core.segments")
-    stub.segments = lambda conn, asset_id, layer_id=None: [seg] if asset_id == asset.id and layer_id == seg.layer_id else []
-    stub.label_map = lambda conn, segment_id, shape=None: ball
-    monkeypatch.setitem(sys.modules, "labeldesk.core.segments", stub)
-    import labeldesk.core as core_pkg
-    monkeypatch.setattr(core_pkg, "segments", stub, raising=False)
+    create = seg.create_draft(asset.id, proj.my_layer_id, liver, "liver 1", "#aa3300")
+    proj.apply(create)
+    proj.apply(seg.paint_draft(create.entity, np.zeros(ball.shape, bool), ball))
 
     rep = export(proj, "nifti", tmp_path / "n")
-    assert rep.by_kind == {"segment": 1} and not rep.refused, rep.lines()
+    assert rep.exported == 2 and not rep.refused, rep.lines()                 # two painted slices
     vol = np.asanyarray(nib.load(str(next((tmp_path / "n").glob("*.nii.gz")))).dataobj)
-    assert np.array_equal(vol.transpose(2, 1, 0) == 7, ball)
+    assert np.array_equal(vol.transpose(2, 1, 0) == 7, ball) and set(np.unique(vol)) == {0, 7}
 
     rep = export(proj, "dicom-seg", tmp_path / "s.dcm")
     assert not rep.refused, rep.lines()

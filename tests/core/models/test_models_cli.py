@@ -63,7 +63,7 @@ def test_add_predict_evaluate_and_learn_from_the_command_line(proj, tmp_path, ca
                  "--save", "monday"]) == 0
     out = capsys.readouterr().out
     assert "saved as queue 'monday' (4 item(s))" in out
-    assert main(["model", "queue", str(proj), "--by", "diversity", "--show", "monday", "--json"]) == 0
+    assert main(["model", "queue", str(proj), "--show", "monday", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 4
 
 
@@ -78,3 +78,7 @@ def test_refusals_are_one_clear_line(proj, tmp_path, capsys):
     assert "no model 'nope'" in capsys.readouterr().err
     assert main(["learn", str(proj), "-q"]) == 1
     assert "label some pixels first" in capsys.readouterr().err
+    assert main(["model", "queue", str(proj)]) == 1
+    assert "--by" in capsys.readouterr().err
+    assert main(["model"]) == 2
+    assert "add a model from its manifest" in capsys.readouterr().out

@@ -38,6 +38,10 @@ def team_project(tmp_path):
         workflow.submit(p, a, lb, user=team["bob"])
         workflow.decide(p, a, lb, "approve" if a != assets[3] else "return", user=team["rita"],
                         reason=None if a != assets[3] else "missed one")
+    from labeldesk.core.sync import enrolment          # acting as a member (--as) needs their key here
+    for name in ("bob", "carol", "rita", "rex"):
+        enrolment.make_key(p, team[name])
+        enrolment.enrol(p, name)
     root, names = p.root, [x.name for x in p.assets()]
     p.close()
     return root, names

@@ -13,7 +13,7 @@ import pytest
 
 from labeldesk.cli import main
 from labeldesk.core.project import Project
-from labeldesk.core.sync import engine
+from labeldesk.core.sync import engine, enrolment
 from labeldesk.core.sync.status import state_digest, status
 from labeldesk.core.sync_tools import STIGNORE_KEY
 from sync_team import Team
@@ -69,8 +69,14 @@ def test_two_replicas_converge_through_syncthing_with_pause_and_kill(tmp_path, p
     pair.wait(lambda: marker.exists() and list((pair.b.folder / "devices").glob("*/segments/seg-*.jsonl")),
               90, "the share to reach beta")
     b, report = engine.join_share(pair.b.folder, b_dir, user="bob")
+    from labeldesk.core.sync import enrolment
+    enrolment.enrol(a, "bob")          # the admin enrols bob's key (signed segments, issue 10)
     assert any("Syncthing" in n for n in report.notes)
     assert (pair.b.folder / ".stignore").exists()            # never synced: beta wrote its own
+    # bob's signing key request travels to alpha through Syncthing; the admin enrols it
+    request = pair.a.folder / "devices" / b.device_id
+    pair.wait(lambda: list(request.glob("key-*.json")), 60, "bob's key request to reach alpha")
+    enrolment.enrol(a, "bob")
     a.my_layer_id, b.my_layer_id
     reports: list = []
 
@@ -101,7 +107,13 @@ def test_two_replicas_converge_through_syncthing_with_pause_and_kill(tmp_path, p
         return (_ops(a) == _ops(b) and state_digest(a.conn) == state_digest(b.conn)
                 and status(a)["outbox"] == status(b)["outbox"] == 0)
 
-    pair.wait(converged, 120, "the replicas to converge", step=0.5)
+    try:
+        pair.wait(converged, 120, "the replicas to converge", step=0.5)
+    except TimeoutError:
+        last = {k: v for k, v in reports[-1].to_dict().items() if k in ("state", "message", "problems", "received")}
+        pytest.fail(f"no convergence: ops {_ops(a)} vs {_ops(b)}; last round {last}; problems "
+                    f"{sorted({p for r in reports for p in r.problems})[:5]}\n--- alpha\n{pair.a.log_tail()}"
+                    f"\n--- beta\n{pair.b.log_tail()}")
     boxes = "SELECT COUNT(*) FROM annotations WHERE deleted = 0"
     assert a.conn.execute(boxes).fetchone()[0] == b.conn.execute(boxes).fetchone()[0] == 2 * 26
     # nothing reported as a problem, on any round; no sync-tool file counted as one

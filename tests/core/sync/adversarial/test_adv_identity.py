@@ -163,3 +163,25 @@ def test_a_replaced_marker_stops_sync_of_every_replica(crew):
     marker.write_text(json.dumps(body))
     report = engine.sync_round(crew.devices[1])
     assert report.state == "wrong-project" and "replaced" in report.message
+
+
+def test_a_forged_snapshot_is_skipped_by_a_joiner(crew, tmp_path):
+    """Snapshots are signed by the founding admin's key; one written by anyone else (or edited) is
+    skipped and the joiner reads the segments instead."""
+    from labeldesk.core.sync import snapshot
+    admin, _, mallory = crew.devices
+    ann = crew.box(admin, x=15)
+    engine.sync_round(admin)
+    name, _ = snapshot.write(admin)
+    engine.sync_round(mallory)
+    mallory.clock.tick()
+    forged_name, _ = snapshot.write(mallory)       # mallory's snapshot, newer: signed by her own key
+    assert forged_name > name
+    joined, report = engine.join_share(crew.share, tmp_path / "late")
+    try:
+        from labeldesk.core.store import repo
+        assert repo.get_meta(joined.conn, "sync.snapshot") == name
+        assert any("not signed by the founding admin" in p for p in report.problems), report.problems
+        assert joined.annotation(ann) is not None
+    finally:
+        joined.close()
