@@ -323,6 +323,10 @@ class Document:
                 f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for aid in chunk:
                 self._apply_row(aid, found.get(aid), out)
+        touched = {self.tracks[r] for r in out.added + out.changed if r < len(self.tracks) and self.tracks[r]}
+        if touched:                         # a track is judged as a whole once its rows are all in
+            self._recompute_flags([r for r, t in enumerate(self.tracks) if t in touched and self.alive[r]])
+            out.flags = True
         if out:
             self.version += 1
             for fn in list(self._subscribers):
@@ -364,7 +368,7 @@ class Document:
             if old is not None:
                 self._drop_from_plane(old[0], r)
             self._add_to_plane(c, r)
-        self._recompute_flags([r])
+        self._recompute_flags([r], judge_tracks=False)
 
     def _drop_from_plane(self, code: int, r: int) -> None:
         rows = self._plane_rows.get(code)
@@ -444,13 +448,13 @@ class Document:
             self._class_rules = rules
         return self._class_rules
 
-    def _recompute_flags(self, rows: Iterable[int], fresh: bool = False) -> None:
+    def _recompute_flags(self, rows: Iterable[int], fresh: bool = False, judge_tracks: bool = True) -> None:
         """Flags of ``rows``; rows of a class that flags nothing are skipped class by class
         (``fresh``: their flags are None already)."""
         from labeldesk.core.ontology import missing_required
         rules = self._rules()
         rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, np.int64)
-        heads = self._track_heads({self.tracks[r] for r in rows.tolist() if self.tracks[r]})
+        heads = self._track_heads({self.tracks[r] for r in rows.tolist() if self.tracks[r]}) if judge_tracks else {}
         codes = self.class_code[rows]
         for code in np.unique(codes).tolist():
             of_class = rows[codes == code]
