@@ -28,8 +28,9 @@ from harness import machine, pct  # noqa: E402
 from labeldesk.core import ids  # noqa: E402
 from labeldesk.core.ops import OpDraft  # noqa: E402
 from labeldesk.core.project import Project  # noqa: E402
-from labeldesk.core.sync import engine, enrolment  # noqa: E402
+from labeldesk.core.sync import engine  # noqa: E402
 from syncthing_pair import Pair, syncthing_available  # noqa: E402
+from test_syncthing_live import _enrolled  # noqa: E402
 
 
 def _founder(root: Path) -> tuple[Project, str, str, str]:
@@ -61,7 +62,7 @@ def direct(root: Path, samples: int) -> list[float]:
     a, asset, cls, layer = _founder(root)
     engine.init_share(a, root / "share")
     b, _ = engine.join_share(root / "share", root / "b", user="bob")
-    enrolment.enrol(a, "bob")
+    assert _enrolled(a, "bob")
     out = [_sample(a, b, asset, cls, layer, i) for i in range(samples)]
     a.close()
     b.close()
@@ -78,9 +79,7 @@ def through_syncthing(root: Path, samples: int, delay: int) -> list[float]:
         pair.wait(lambda: marker.exists() and list((pair.b.folder / "devices").glob("*/segments/seg-*.jsonl")),
                   120, "the share to reach the second folder")
         b, _ = engine.join_share(pair.b.folder, root / "b", user="bob")
-        request = pair.a.folder / "devices" / b.device_id
-        pair.wait(lambda: list(request.glob("key-*.json")), 120, "bob's key request to reach alpha")
-        enrolment.enrol(a, "bob")                                 # the admin enrols bob's signing key
+        pair.wait(lambda: _enrolled(a, "bob"), 120, "bob's key request to reach alpha")
         _sample(a, b, asset, cls, layer, 0, timeout=120)          # warm-up: index exchange settled
         out = [_sample(a, b, asset, cls, layer, i) for i in range(1, samples + 1)]
         a.close()

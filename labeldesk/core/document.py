@@ -455,13 +455,13 @@ class Document:
             self._class_rules = rules
         return self._class_rules
 
-    def _recompute_flags(self, rows: Iterable[int], fresh: bool = False) -> None:
+    def _recompute_flags(self, rows: Iterable[int], fresh: bool = False, judge_tracks: bool = True) -> None:
         """Flags of ``rows``; rows of a class that flags nothing are skipped class by class
         (``fresh``: their flags are None already)."""
         from labeldesk.core.ontology import missing_required
         rules = self._rules()
         rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, np.int64)
-        heads = self._track_heads({self.tracks[r] for r in rows.tolist() if self.tracks[r]})
+        heads = self._track_heads({self.tracks[r] for r in rows.tolist() if self.tracks[r]}) if judge_tracks else {}
         codes = self.class_code[rows]
         for code in np.unique(codes).tolist():
             of_class = rows[codes == code]

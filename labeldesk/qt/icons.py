@@ -56,3 +56,25 @@ def set_icon(action: QtGui.QAction, name: str) -> None:
     """Give an action an icon that follows theme changes (MainWindow.set_theme redraws by name)."""
     action.setProperty("icon_name", name)
     action.setIcon(icon(name))
+
+
+def letter_icon(text: str) -> QtGui.QIcon:
+    """For a tool with no drawing yet: its key in a rounded square, in the same ink and weight."""
+    out = QtGui.QIcon()
+    for size in SIZES:
+        pm = QtGui.QPixmap(size, size)
+        pm.fill(QtCore.Qt.GlobalColor.transparent)
+        p = QtGui.QPainter(pm)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        pen = QtGui.QPen(QtGui.QColor(ink_colour()), max(1.0, size * 1.75 / 24))
+        p.setPen(pen)
+        m = size * 3.5 / 24
+        p.drawRoundedRect(QtCore.QRectF(m, m, size - 2 * m, size - 2 * m), size / 8, size / 8)
+        font = p.font()
+        font.setPixelSize(int(size * 0.5))
+        font.setBold(True)
+        p.setFont(font)
+        p.drawText(pm.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, text[:2])
+        p.end()
+        out.addPixmap(pm)
+    return out

@@ -124,6 +124,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         for name, act in self.tool_actions.items():     # tools other modules added: our icons too
             if act.icon().isNull():
                 set_icon(act, name)
+            if act.icon().isNull():                     # not drawn yet: its key, same style
+                from labeldesk.qt.icons import letter_icon
+                act.setIcon(letter_icon(act.shortcut().toString().split("+")[-1] or name[:1].upper()))
             act.setToolTip(act.text())
         self._show_start_page()                # until a project is open
 

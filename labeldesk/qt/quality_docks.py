@@ -24,7 +24,7 @@ class QualityDocks:
         for key, title, widget, area in (
                 ("quality", "Quality", self.quality_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
                 ("dashboard", "Dashboard", self.dashboard_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
-                ("organise", "Organise", self.organise_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)):
+                ("organise", "Organise", self.organise_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QtWidgets.QDockWidget(title, window)
             dock.setObjectName(f"{key}_dock")
             dock.setWidget(widget)

@@ -173,14 +173,14 @@ def test_organise_dock_tags_filters_gold_and_my_audits(qtbot, window, monkeypatc
     panel = q.organise_panel
     first = window.current_asset_id
     assert first is not None and panel.asset_id == first
+    before = pixels(panel.tags)
     panel.tag_edit.setText("site=north")
     panel.set_tag()
     assert records.load(p.conn).tags[first] == {"site": "north"}
-    before = pixels(window.asset_panel)
+    assert (pixels(panel.tags) != before).any()                       # the tag line was repainted
     panel.terms.setText("tag:site=north")
     panel.apply_filter()
     assert window.asset_panel.asset_ids() == [first]
-    assert (pixels(window.asset_panel) != before).any()              # the list was repainted
     monkeypatch.setattr(QtWidgets.QInputDialog, "getText", lambda *a, **k: ("north only", True))
     panel.save_view("queue")
     panel.refresh()
