@@ -315,6 +315,7 @@ class Document:
             self._recompute_flags(np.flatnonzero(self.alive[:len(self.ids)]).tolist())
             out.flags = True
         ids = list(changes.annotations)
+        old_tracks: set[Any] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             cur = self.conn.cursor()
@@ -322,11 +323,18 @@ class Document:
             found = {r[0]: r for r in cur.execute(
                 f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for aid in chunk:
+                r = self.row_of.get(aid)
+                if r is not None and self.tracks[r]:
+                    old_tracks.add(self.tracks[r])
                 self._apply_row(aid, found.get(aid), out)
-        touched = {self.tracks[r] for r in out.added + out.changed if r < len(self.tracks) and self.tracks[r]}
-        if touched:                         # a track is judged as a whole once its rows are all in
-            self._recompute_flags([r for r, t in enumerate(self.tracks) if t in touched and self.alive[r]])
-            out.flags = True
+        # flags after every row is in: a track's flag sits on its first keyframe, which may be
+        # another row of this change (or of no change at all)
+        touched = out.added + out.changed
+        tracks = old_tracks | {self.tracks[r] for r in touched if self.tracks[r]}
+        extra = [r for r, t in enumerate(self.tracks) if t in tracks and self.alive[r]] if tracks else []
+        self._recompute_flags(sorted(set(touched) | set(extra)))
+        seen = set(touched) | set(out.removed)
+        out.changed += [r for r in extra if r not in seen]
         if out:
             self.version += 1
             for fn in list(self._subscribers):
@@ -368,7 +376,6 @@ class Document:
             if old is not None:
                 self._drop_from_plane(old[0], r)
             self._add_to_plane(c, r)
-        self._recompute_flags([r], judge_tracks=False)
 
     def _drop_from_plane(self, code: int, r: int) -> None:
         rows = self._plane_rows.get(code)
