@@ -13,12 +13,9 @@ UNSAFE = "allow a project store on a network filesystem or synced folder (risk o
 
 
 def common(p: argparse.ArgumentParser, project: bool = True) -> argparse.ArgumentParser:
-    if project:
-        p.add_argument("project", metavar="DIR", help="project folder")
-    p.add_argument("--as", dest="as_user", metavar="NAME",
-                   help="act as this project member (default: $LABELDESK_USER, else the project's own user)")
-    p.add_argument("--allow-unsafe-location", action="store_true", help=UNSAFE)
-    return p
+    """The project argument, --as and --allow-unsafe-location, as every team command has them."""
+    from labeldesk.commands.review import _common
+    return _common(p, project)
 
 
 def session(args: argparse.Namespace) -> tuple[Any, str]:
