@@ -270,11 +270,12 @@ class EditSession(QtCore.QObject):
             self.commit([OpDraft("annotation.delete", a, {}) for a in chosen], f"Delete {len(chosen)}")
             self.select(set())
 
-    def set_class_of_selected(self, class_id: str | None) -> None:
+    def set_class_of_selected(self, class_id: str | None) -> bool:
         chosen = sorted(self.painter.selected)
         if chosen:
-            self.commit([OpDraft("annotation.update", a, {"set": {"class_id": class_id}}) for a in chosen],
-                        "Change class")
+            return self.commit([OpDraft("annotation.update", a, {"set": {"class_id": class_id}}) for a in chosen],
+                               "Change class")
+        return False
 
     def replace_vertices(self, annotation: Any, points: list[tuple[float, float]], text: str,
                          merge_key: str | None = None) -> None:

@@ -293,7 +293,19 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.undo_action, self.redo_action = undo, redo
         for digit in "123456789":
             sc = QtGui.QShortcut(QtGui.QKeySequence(digit), self)
-            sc.activated.connect(lambda d=digit: self.ontology_panel.activate_hotkey(d))
+            sc.activated.connect(lambda d=digit: self._class_hotkey(d))
+
+    def _class_hotkey(self, digit: str) -> None:
+        """1–9 make the class with that key the active one (what the next shape is drawn as); with
+        the Select tool, the selected annotations are also given that class (one undo step)."""
+        if not self.ontology_panel.activate_hotkey(digit):
+            return
+        session = self.session
+        if session.tool is not None and session.tool.name == "select" and session.painter.selected:
+            n = len(session.painter.selected)
+            name = self.ontology_panel.classes[session.active_class_id].name
+            if session.set_class_of_selected(session.active_class_id):
+                self.statusBar().showMessage(f"{n} annotation(s) set to {name}", 4000)
 
     def _on_session_annotations_changed(self) -> None:
         """The Annotations panel follows the open document (an asset whose document is not open

@@ -176,3 +176,27 @@ def test_visibility_opacity_and_lock_from_the_panel(qtbot, window, photo):
     assert window.project.annotation(ann.id).geometry == Box(100, 100, 200, 200)
     assert not window.project.annotation(ann.id).deleted
     assert "🔒" in window.annotation_panel.row_text(0)
+
+
+def test_class_hotkey_with_select_tool_reclasses_the_selection(qtbot, window, photo):
+    from tests.qt.test_main_window import grab_rgb
+    view = window.viewport
+    classes = {c.name: c for c in window.project.classes()}
+    qtbot.keyClick(view, Key.Key_B)
+    drag(qtbot, view, vp(view, 250, 250), vp(view, 400, 380))
+    ann = window.project.annotations(photo.id)[0]
+    assert ann.class_id is None
+    qtbot.keyClick(view, Key.Key_5)                 # a drawing tool is active: only the next shape's class
+    assert window.project.annotation(ann.id).class_id is None
+    centre = vp(view, 325, 315)
+    qtbot.keyClick(view, Key.Key_V)
+    qtbot.mouseClick(view, Btn.LeftButton, NoMod, centre)
+    assert window.session.painter.selected == {ann.id}
+    qtbot.mouseMove(view, vp(view, 10, 10))            # no hover highlight over the shape
+    before = grab_rgb(view)[centre.y(), centre.x()].astype(int)
+    qtbot.keyClick(view, Key.Key_5)
+    assert window.project.annotation(ann.id).class_id == classes["Vehicle"].id
+    assert "set to Vehicle" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: (abs(grab_rgb(view)[centre.y(), centre.x()].astype(int) - before)).sum() > 20)
+    window.undo_action.trigger()                    # one undo step gives the old class back
+    assert window.project.annotation(ann.id).class_id is None
