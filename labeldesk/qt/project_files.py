@@ -15,12 +15,35 @@ from labeldesk.qt.preferences import last_folder, remember_folder, remember_proj
 from labeldesk.qt.tasks import TaskRunner
 
 DICOM_HINT_SUFFIXES = (".dcm", ".dicom", ".ima", "")
+# side files of image folders that are never DICOM (annotation files, notes, archives)
+NOT_DICOM_SUFFIXES = (".json", ".txt", ".xml", ".csv", ".yaml", ".yml", ".md", ".zip", ".pdf", ".html")
 
 
-def maybe_dicom(paths: list[str]) -> bool:
-    """A folder, or a file that looks like DICOM by name: worth asking about de-identification."""
-    from labeldesk.core.importer import kind_of
-    return any(Path(p).is_dir() or kind_of(p) == "dicom" for p in paths)
+def maybe_dicom(paths: list[str], budget: int = 5000) -> bool:
+    """Worth asking about de-identification: a file that may be DICOM (not an image, video or
+    NIfTI by name), or a folder holding one. Folders are looked through up to ``budget`` entries;
+    a bigger folder is assumed to hold DICOM (asking is the safe side)."""
+    import os
+    from labeldesk.core.importer import IGNORED_NAMES, kind_of
+    seen = 0
+    for p in paths:
+        if not Path(p).is_dir():
+            if kind_of(p) == "dicom" and not p.lower().endswith(NOT_DICOM_SUFFIXES):
+                return True
+            continue
+        for top, dirs, names in os.walk(p):
+            if "project.labeldesk" in names:
+                dirs[:] = []
+                continue
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in names:
+                seen += 1
+                if seen > budget:
+                    return True
+                if not name.startswith(".") and name.lower() not in IGNORED_NAMES and kind_of(name) == "dicom" \
+                        and not name.lower().endswith(NOT_DICOM_SUFFIXES):
+                    return True
+    return False
 
 
 def local_paths(mime: QtCore.QMimeData) -> list[str]:

@@ -301,3 +301,21 @@ def test_window_layout_is_remembered_per_user(qtbot, window, demo_project, keyri
     window.set_user(window.project._meta("user_id"))        # back: the first user's layout
     assert not window.findChild(QtWidgets.QDockWidget, "classes_dock").isVisible()
     assert window.findChild(QtWidgets.QDockWidget, "assets_dock").isVisible()
+
+
+def test_de_identification_is_asked_only_where_dicom_may_be(tmp_path):
+    from labeldesk.qt.project_files import maybe_dicom
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    for name in ("a.png", "b.JPG", "sub/c.tif", "labels.json", "notes.txt", ".DS_Store"):
+        (photos / name).write_bytes(b"x")
+    assert not maybe_dicom([str(photos)])
+    assert not maybe_dicom([str(photos / "a.png"), str(photos / "labels.json")])
+    (photos / "sub" / "IM0001").write_bytes(b"x")            # DICOM files often have no suffix
+    assert maybe_dicom([str(photos)])
+    assert maybe_dicom([str(tmp_path / "x.dcm")])
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(30):
+        (many / f"{i}.png").write_bytes(b"x")
+    assert maybe_dicom([str(many)], budget=10)                # too big to look through: ask
