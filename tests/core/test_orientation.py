@@ -38,3 +38,22 @@ def test_a_sagittal_acquisition_and_a_flipped_nifti():
 def test_slice_position_reads_like_a_radiologist():
     assert slice_position_label("axial", (0, 0, -12.5)) == "I 12.5 mm"
     assert slice_position_label("sagittal", (3, 0, 0)) == "L 3.0 mm"
+
+
+def test_display_flips_give_the_radiological_convention_whatever_the_storage_order():
+    from labeldesk.core.orientation import display_flips
+    lps = np.diag([0.7, 0.7, 2.5, 1.0])                     # DICOM axial: shown as stored
+    assert display_flips(lps, "axial") == (False, False)
+    assert display_flips(lps, "coronal") == (False, True)    # k toward the head: superior on top
+    assert display_flips(lps, "sagittal") == (False, True)
+    ras = np.diag([-0.9, -0.9, 1.5, 1.0])                    # a RAS-stored NIfTI read as LPS
+    for axis, want in (("axial", {"left": "R", "right": "L", "top": "A", "bottom": "P"}),
+                       ("coronal", {"left": "R", "right": "L", "top": "S", "bottom": "I"}),
+                       ("sagittal", {"left": "A", "right": "P", "top": "S", "bottom": "I"})):
+        fx, fy = display_flips(ras, axis)
+        assert edge_labels(ras, axis, fy, fx) == want, axis
+    sag = np.eye(4)                                          # a sagittal acquisition (see above)
+    sag[:3, :3] = np.array([[0, 0, 1], [-1, 0, 0], [0, -1, 0]], dtype=float)
+    fx, fy = display_flips(sag, "axial")
+    assert edge_labels(sag, "axial", fy, fx) == {"left": "A", "right": "P", "top": "S", "bottom": "I"}
+    assert display_flips(None, "axial") == (False, False)

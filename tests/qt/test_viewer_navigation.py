@@ -3,6 +3,7 @@ slice change, orientation markers and corner overlays are painted and toggled by
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtTest import QTest
 
@@ -95,3 +96,60 @@ def test_orientation_markers_and_corner_overlays_toggle_with_one_key(qtbot, wind
     assert marker_pixels(grab(view), left) > 5
     view.show_coronal()
     assert markers(view) == {"right": "L", "left": "R", "top": "S", "bottom": "I"}
+
+
+def test_a_ras_nifti_is_shown_in_the_radiological_convention(qtbot, window, show):
+    """The demo NIfTI is stored RAS (i toward the patient's right, j anterior): it is mirrored both
+    ways on screen, so its right is on the left and anterior on top, like the DICOM series; the
+    painted pixels follow the mirrored mapping, and a click lands on the voxel under it."""
+    from labeldesk.core.display import window_level
+    from labeldesk.qt.viewer.corner_overlay import markers
+    show("brain-phantom")
+    view = window.viewport
+    assert markers(view) == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
+    w, h = view.plane_size()
+    a, b = view.image_to_view(0.5, 0.5), view.image_to_view(w - 0.5, h - 0.5)
+    assert a.x() > b.x() and a.y() > b.y()                  # voxel (0, 0) is bottom right
+    x, y = view.view_to_image(QtCore.QPointF(a))
+    assert abs(x - 0.5) < 1e-6 and abs(y - 0.5) < 1e-6
+    pixels = view._plane_pixels
+    disp = window_level(pixels, *view.window, slope=view.rescale[0], intercept=view.rescale[1],
+                        invert=False)
+    shot = grab(view)
+    rng = np.random.default_rng(1)
+    same = mirrored = 0
+    for _ in range(200):                 # the noise tells the two ways apart (zoomed in: nearest)
+        i, j = int(rng.integers(2, w - 2)), int(rng.integers(2, h - 2))
+        p = view.image_to_view(i + 0.5, j + 0.5)
+        got = int(shot[int(p.y()), int(p.x()), 0])
+        same += abs(got - int(disp[j, i])) <= 1
+        mirrored += abs(got - int(disp[h - 1 - j, w - 1 - i])) <= 1
+    assert same >= 190 and mirrored < 150, (same, mirrored)
+    view.show_coronal()
+    assert markers(view) == {"left": "R", "right": "L", "top": "S", "bottom": "I"}
+
+
+def test_drawing_on_a_mirrored_plane_lands_under_the_pointer(qtbot, window, show):
+    """A box dragged on the mirrored NIfTI plane is stored in voxel coordinates and painted where
+    it was dragged (the annotation layer is mirrored with the image)."""
+    asset = show("brain-phantom")
+    view = window.viewport
+    window.session.set_active_class(None)
+    a = QtCore.QPoint(view.width() // 2 - 60, view.height() // 2 - 40)
+    b = QtCore.QPoint(view.width() // 2 + 40, view.height() // 2 + 50)
+    QTest.keyClick(view, Qt.Key.Key_B)
+    before = grab(view).astype(int)
+    QTest.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    QTest.mouseMove(view, QtCore.QPoint((a.x() + b.x()) // 2, (a.y() + b.y()) // 2))
+    QTest.mouseMove(view, b)
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
+    (ann,) = window.project.annotations(asset.id)
+    (xa, ya), (xb, yb) = view.view_to_image(QtCore.QPointF(a)), view.view_to_image(QtCore.QPointF(b))
+    assert ann.geometry.bounds() == pytest.approx((min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)), abs=1e-6)
+    assert xa > xb and ya > yb                         # mirrored both ways
+    window.session.select(set())
+    QTest.mouseMove(view, QtCore.QPoint(5, 5))
+    changed = np.abs(grab(view).astype(int) - before).max(axis=-1) > 12
+    inside = changed[a.y() + 5:b.y() - 5, a.x() + 5:b.x() - 5].mean()
+    outside = changed[b.y() + 15:b.y() + 45, a.x():b.x()].mean()
+    assert inside > 0.8 and outside < 0.05, (inside, outside)

@@ -330,7 +330,12 @@ class AnnotationPainter:
             self._dirty_rect = None
         image = self._raster[1]
         target = QtCore.QRectF(view.image_to_view(0, 0), view.image_to_view(w, h)).normalized()
-        if (round(target.width()), round(target.height())) == (image.width(), image.height()):
+        if any(getattr(view, "flips", lambda: (False, False))()):     # a mirrored volume plane
+            painter.save()
+            painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
+            view.draw_plane_image(painter, 0, 0, w, h, image)
+            painter.restore()
+        elif (round(target.width()), round(target.height())) == (image.width(), image.height()):
             painter.drawImage(target.topLeft(), image)
         else:
             painter.save()
@@ -478,9 +483,7 @@ class AnnotationPainter:
         rgba = np.zeros(alpha.shape + (4,), np.uint8)
         rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = colour.red(), colour.green(), colour.blue(), alpha
         img = QtGui.QImage(rgba.data, rgba.shape[1], rgba.shape[0], rgba.strides[0], QtGui.QImage.Format.Format_RGBA8888)
-        p0 = view.image_to_view(mask.x, mask.y)
-        p1 = view.image_to_view(mask.x + mask.width, mask.y + mask.height)
-        painter.drawImage(QtCore.QRectF(p0, p1).normalized(), img.copy())
+        view.draw_plane_image(painter, mask.x, mask.y, mask.x + mask.width, mask.y + mask.height, img.copy())
 
     def _draw_preview(self, painter: QtGui.QPainter, view: Any) -> None:
         pen = QtGui.QPen(QtGui.QColor("#00e5ff"), 1.5, QtCore.Qt.PenStyle.DashLine)

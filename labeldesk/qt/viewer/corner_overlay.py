@@ -60,8 +60,8 @@ def markers(view: Any) -> dict[str, str]:
     info = view.source.info
     if info.kind != "volume" or info.affine is None:
         return {}
-    _, flip = view._geometry()
-    return edge_labels(info.affine, view.plane.axis, flip)
+    flip_x, flip_y = view.flips()
+    return edge_labels(info.affine, view.plane.axis, flip_y, flip_x)
 
 
 def paint(painter: QtGui.QPainter, view: Any) -> None:

@@ -104,14 +104,25 @@ class ViewportView(QtWidgets.QWidget):
 
     # aspect: physical height of a displayed pixel row relative to its width; flip for volumes
     def _geometry(self) -> tuple[float, bool]:
+        """(aspect, flip down) of the plane on screen."""
+        aspect = 1.0
         info = self.source.info if self.source is not None else None
-        if info is None or info.kind != "volume" or not info.spacing:
-            return 1.0, False
-        sx, sy, sz = info.spacing
-        if self.plane.axis == "axial":
-            return sy / sx, False
-        flip = bool(info.affine and info.affine[2][2] > 0)   # k grows toward superior: put it on top
-        return (sz / sx, flip) if self.plane.axis == "coronal" else (sz / sy, flip)
+        if info is not None and info.kind == "volume" and info.spacing:
+            sx, sy, sz = info.spacing
+            aspect = {"axial": sy / sx, "coronal": sz / sx}.get(self.plane.axis, sz / sy)
+        return aspect, self.flips()[1]
+
+    def flips(self) -> tuple[bool, bool]:
+        """(mirrored left-right, upside down): volumes are shown in the radiological convention
+        whatever their storage order (``orientation.display_flips``); images and video never."""
+        info = self.source.info if self.source is not None else None
+        if info is None or info.kind != "volume" or not info.affine:
+            return False, False
+        key = (id(info), self.plane.axis)
+        if getattr(self, "_flips", (None,))[0] != key:
+            from labeldesk.core.orientation import display_flips
+            self._flips = (key, display_flips(info.affine, self.plane.axis))
+        return self._flips[1]
 
     # ---- coordinates --------------------------------------------------------------------------
     def _scales(self) -> tuple[float, float]:
@@ -120,29 +131,45 @@ class ViewportView(QtWidgets.QWidget):
 
     def view_to_image(self, view_xy: QtCore.QPointF) -> tuple[float, float]:
         kx, ky = self._scales()
-        _, flip = self._geometry()
-        x = self.center[0] + (view_xy.x() - self.width() / 2) / kx
+        flip_x, flip_y = self.flips()
+        x_disp = self.center[0] + (view_xy.x() - self.width() / 2) / kx
         y_disp = self.center[1] + (view_xy.y() - self.height() / 2) / ky
-        h = self.plane_size()[1]
-        return x, (h - y_disp if flip else y_disp)
+        w, h = self.plane_size()
+        return (w - x_disp if flip_x else x_disp), (h - y_disp if flip_y else y_disp)
 
     def image_to_view(self, x: float, y: float) -> QtCore.QPointF:
         kx, ky = self._scales()
-        _, flip = self._geometry()
-        h = self.plane_size()[1]
-        y_disp = h - y if flip else y
-        return QtCore.QPointF((x - self.center[0]) * kx + self.width() / 2,
+        flip_x, flip_y = self.flips()
+        w, h = self.plane_size()
+        x_disp = w - x if flip_x else x
+        y_disp = h - y if flip_y else y
+        return QtCore.QPointF((x_disp - self.center[0]) * kx + self.width() / 2,
                               (y_disp - self.center[1]) * ky + self.height() / 2)
 
     def image_transform(self) -> QtGui.QTransform:
         """The image_xy -> view_xy mapping as a QTransform (for drawing whole paths in C++)."""
         kx, ky = self._scales()
-        _, flip = self._geometry()
-        h = self.plane_size()[1]
-        dx = self.width() / 2 - self.center[0] * kx
-        if flip:     # y_view = (h - y - cy) * ky + H/2
-            return QtGui.QTransform(kx, 0, 0, -ky, dx, (h - self.center[1]) * ky + self.height() / 2)
-        return QtGui.QTransform(kx, 0, 0, ky, dx, self.height() / 2 - self.center[1] * ky)
+        flip_x, flip_y = self.flips()
+        w, h = self.plane_size()
+        # view = (disp - c) * k + half, disp = x or (w - x)
+        if flip_x:
+            m11, dx = -kx, (w - self.center[0]) * kx + self.width() / 2
+        else:
+            m11, dx = kx, self.width() / 2 - self.center[0] * kx
+        if flip_y:
+            m22, dy = -ky, (h - self.center[1]) * ky + self.height() / 2
+        else:
+            m22, dy = ky, self.height() / 2 - self.center[1] * ky
+        return QtGui.QTransform(m11, 0, 0, m22, dx, dy)
+
+    def draw_plane_image(self, painter: QtGui.QPainter, x0: float, y0: float, x1: float, y1: float,
+                         image: QtGui.QImage) -> None:
+        """Draw ``image`` over the image_xy rectangle (x0, y0)-(x1, y1), mirrored as the plane is."""
+        p0, p1 = self.image_to_view(x0, y0), self.image_to_view(x1, y1)
+        fx, fy = p0.x() > p1.x(), p0.y() > p1.y()
+        if fx or fy:
+            image = image.mirrored(fx, fy)
+        painter.drawImage(QtCore.QRectF(p0, p1).normalized(), image)
 
     # ---- navigation ---------------------------------------------------------------------------
     def fit(self) -> None:
@@ -158,9 +185,10 @@ class ViewportView(QtWidgets.QWidget):
         before = self.view_to_image(anchor)
         self.zoom = min(64.0, max(1e-4, self.zoom * factor))
         after = self.view_to_image(anchor)
-        _, flip = self._geometry()
-        dy = (after[1] - before[1]) * (-1 if flip else 1)
-        self.center = (self.center[0] - (after[0] - before[0]), self.center[1] - dy)
+        flip_x, flip_y = self.flips()            # the centre is in displayed (mirrored) coordinates
+        dx = (after[0] - before[0]) * (-1 if flip_x else 1)
+        dy = (after[1] - before[1]) * (-1 if flip_y else 1)
+        self.center = (self.center[0] - dx, self.center[1] - dy)
         self._display = None
         self.update()
         self.sig_view_changed.emit()
@@ -301,15 +329,14 @@ class ViewportView(QtWidgets.QWidget):
         p0 = self.image_to_view(rect.left(), rect.top())
         p1 = self.image_to_view(rect.right(), rect.bottom())
         target = QtCore.QRectF(p0, p1).normalized()
-        _, flip = self._geometry()
+        flip = self.flips()
         blit = self._prescaled(disp, target, flip)
         if blit is not None:                 # OpenCV resizes the visible part; Qt only copies
             painter.drawImage(blit[0], blit[1])
         else:
             painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
-            if flip:
-                image = (image.flipped(QtCore.Qt.Orientation.Vertical) if hasattr(image, "flipped")
-                         else image.mirrored(False, True))
+            if any(flip):
+                image = image.mirrored(*flip)
             painter.drawImage(target, image)
         segment_overlay.paint(painter, self)
         if self.overlay is not None:
@@ -374,7 +401,7 @@ class ViewportView(QtWidgets.QWidget):
         self.missing_tiles = len(missing)
         return out
 
-    def _prescaled(self, disp: np.ndarray, target: QtCore.QRectF, flip: bool) -> Any:
+    def _prescaled(self, disp: np.ndarray, target: QtCore.QRectF, flip: tuple[bool, bool]) -> Any:
         """(top-left, QImage) of the visible part of ``disp`` resized to screen pixels by OpenCV,
         cached until the display image or the view moves; None when Qt should scale instead."""
         from labeldesk.core.io.opencv import cv2
@@ -390,7 +417,8 @@ class ViewportView(QtWidgets.QWidget):
         sx, sy = disp.shape[1] / target.width(), disp.shape[0] / target.height()
         x0, x1 = (visible.left() - target.left()) * sx, (visible.right() - target.left()) * sx
         y0, y1 = (visible.top() - target.top()) * sy, (visible.bottom() - target.top()) * sy
-        src = cv2.flip(disp, 0) if flip else disp
+        flip_x, flip_y = flip
+        src = cv2.flip(disp, -1 if flip_x and flip_y else (1 if flip_x else 0)) if (flip_x or flip_y) else disp
         cx0, cy0 = int(np.floor(x0)), int(np.floor(y0))
         cx1, cy1 = min(src.shape[1], int(np.ceil(x1))), min(src.shape[0], int(np.ceil(y1)))
         crop = src[cy0:cy1, cx0:cx1]
