@@ -144,3 +144,19 @@ def test_shortcuts_dialog_lists_every_tool(qtbot, window):
     for tool in TOOLS:
         assert rows[tool.shortcut] == f"{tool.label} tool"
     assert "Ctrl+I" in rows and "1 … 9" in rows
+
+
+def test_readout_mm_follow_the_plane_and_clear_on_another_asset(qtbot, window, show):
+    show("CT series")
+    view = window.viewport
+    view.show_coronal()
+    sx, sy, sz = view.source.info.spacing
+    assert sz != sy
+    pos = view.image_to_view(40.5, 10.5)
+    with qtbot.waitSignal(view.sig_readout) as blocker:
+        qtbot.mouseMove(view, pos.toPoint())
+    x, y = view.view_to_image(QtCore.QPointF(pos.toPoint()))
+    assert f"({x * sx:.1f}, {y * sz:.1f} mm)" in blocker.args[0]
+    assert window.readout.text() == blocker.args[0]
+    show("site-photo-1")                             # the CT's value is not shown over the photo
+    assert window.readout.text() == ""

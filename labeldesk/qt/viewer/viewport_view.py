@@ -61,6 +61,7 @@ class ViewportView(QtWidgets.QWidget):
         self.source = source
         self._overview = None
         self.crosshair_ijk = None
+        self.sig_readout.emit("")            # the readout of the asset shown before is stale
         self.plane = Plane()
         if source is not None and source.info.kind == "volume":
             self.plane = Plane(z=source.plane_count("axial") // 2)
@@ -641,6 +642,10 @@ class ViewportView(QtWidgets.QWidget):
         self._display = None
         super().resizeEvent(event)
 
+    def leaveEvent(self, event: QtCore.QEvent) -> None:  # noqa: N802 - Qt override
+        self.sig_readout.emit("")           # no value is under the pointer any more
+        super().leaveEvent(event)
+
     def _emit_readout(self, view_xy: QtCore.QPointF) -> None:
         if self.source is None:
             return
@@ -652,7 +657,8 @@ class ViewportView(QtWidgets.QWidget):
         text = f"x {int(x)}  y {int(y)}"
         spacing = self.source.info.spacing
         if spacing and self.source.info.kind == "volume":
-            text += f"  ({x * spacing[0]:.1f}, {y * spacing[1]:.1f} mm)"
+            across, down = {"axial": (0, 1), "coronal": (0, 2)}.get(self.plane.axis, (1, 2))
+            text += f"  ({x * spacing[across]:.1f}, {y * spacing[down]:.1f} mm)"
         stored, physical = value
         text += f"   value {stored}"
         if physical is not None and self.rescale != (1.0, 0.0):
