@@ -535,7 +535,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
     def _on_source_ready(self, asset_id: str, source: Any, runner: TaskRunner | None = None, view: Any = None) -> None:
         self._tasks.discard(runner)
         view = view or self.viewport
-        if view.asset_id != asset_id:                     # the viewport moved on meanwhile
+        if self.project is None or view.asset_id != asset_id:   # the project closed, or the viewport moved on
             if self._sources.get(asset_id) is not source:
                 source.close()
             return

@@ -160,3 +160,23 @@ def test_readout_mm_follow_the_plane_and_clear_on_another_asset(qtbot, window, s
     assert window.readout.text() == blocker.args[0]
     show("site-photo-1")                             # the CT's value is not shown over the photo
     assert window.readout.text() == ""
+
+
+def test_next_and_previous_asset_keys_follow_the_filtered_list(qtbot, window, show):
+    from tests.qt.test_viewer_repaint import grab
+    show("site-photo-1")
+    view = window.viewport
+    names = lambda: window.project.asset(window.current_asset_id).name      # noqa: E731
+    before = grab(view)
+    qtbot.keyClick(view, Key.Key_PageDown, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert names() == "site-photo-2.png"
+    qtbot.waitUntil(lambda: view.source is not None and not np.array_equal(grab(view), before))
+    qtbot.keyClick(view, Key.Key_PageUp, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert names() == "site-photo-1.jpg"
+    window.asset_panel.filter_edit.setText(".png")         # only the filtered assets are stepped
+    window.asset_panel.select(window.current_asset_id)
+    assert window.actions_by_id["asset_next"].shortcut().toString() == "Ctrl+PgDown"
+    window.actions_by_id["asset_next"].trigger()
+    assert names() == "site-photo-2.png"
+    assert not window.asset_panel.step_next()             # the last one: stays
+    assert names() == "site-photo-2.png"

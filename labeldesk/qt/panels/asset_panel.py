@@ -69,6 +69,24 @@ class AssetPanel(QtWidgets.QWidget):
                 self.list.setCurrentRow(i)
                 return
 
+    def step_next(self) -> bool:
+        return self.step(+1)
+
+    def step_previous(self) -> bool:
+        return self.step(-1)
+
+    def step(self, direction: int) -> bool:
+        """Select the next (or previous) asset the filter shows; False at either end of the list."""
+        row = self.list.currentRow()
+        i = row + direction if row >= 0 else (0 if direction > 0 else self.list.count() - 1)
+        while 0 <= i < self.list.count():
+            if not self.list.item(i).isHidden():
+                self.list.setCurrentRow(i)
+                self.list.scrollToItem(self.list.item(i))
+                return True
+            i += direction
+        return False
+
     def _on_filter_edit_text_changed(self, text: str) -> None:
         needle = text.strip().lower()
         for i in range(self.list.count()):
