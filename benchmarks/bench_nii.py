@@ -3,7 +3,7 @@ opened volume vs stored dtype x voxels) and NII-3 (.nii open + first slice vs mm
 
     python benchmarks/bench_nii.py [--size 256] [--repeats 5]
 
-``--size 512`` is the 512³ int16 volume of design/performance.md §2.5 (268 MB raw; the phantom
+``--size 512`` is the 512³ int16 CT-sized volume (268 MB raw; the phantom
 compresses better than CT noise, so inflate is faster here than there).
 """
 from __future__ import annotations

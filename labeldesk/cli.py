@@ -160,7 +160,17 @@ def cmd_self_test(args: argparse.Namespace) -> int:
     return run_self_test(screenshot=args.screenshot, gui=not args.no_gui)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_word(argv: list[str]) -> str | None:
+    """The sub-command named on a command line (the top-level options take no values)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `labeldesk` parser. With ``argv``, only the command areas needed to parse that command
+    line are imported: none for ``--version`` or a basic command, the command's own area (and those
+    registered before it) for an area command; every area for ``--help``, no command or an unknown
+    one (so the help and the error list every command). Some areas import numpy to build their
+    choices, which is most of a bare start-up."""
     parser = argparse.ArgumentParser(
         prog="labeldesk", description="Offline-first annotation for images, video, DICOM and NIfTI.")
     parser.add_argument("--version", action="version", version=f"labeldesk {__version__}")
@@ -216,10 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="PNG", help="also write a screenshot of the main window")
     p.add_argument("--no-gui", action="store_true", help="skip the offscreen window check")
 
+    word = _command_word(argv) if argv is not None else None
+    if argv is not None and (word in sub.choices or (
+            word is None and "--version" in argv and not {"-h", "--help"} & set(argv))):
+        return parser
     import importlib
     from labeldesk.commands import AREAS
     for area in AREAS:
         importlib.import_module(f"labeldesk.commands.{area}").register(command)
+        if word is not None and word in sub.choices:
+            break
     return parser
 
 
@@ -237,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

@@ -3,7 +3,8 @@
 Builds a small demo project in a temporary folder, opens one asset of every kind through its
 reader, decodes compressed DICOM with every bundled codec, checks the op log, round-trips COCO
 and DICOM SEG (highdicom), shares the project and joins it as a second device, de-identifies a
-series (dicognito), and (unless
+series (dicognito), runs an ONNX model and trains the pixel classifier when the `models` extra is
+installed, and (unless
 ``gui=False``) opens the main window offscreen and grabs it. Prints one JSON line; exit 0 = pass.
 """
 from __future__ import annotations
@@ -71,6 +72,8 @@ def run_self_test(screenshot: str | None = None, gui: bool = True) -> int:
             _check(results, "share_and_join", lambda: _share(project, Path(tmp)))
         _check(results, "dicom_codecs", lambda: _codecs(Path(tmp) / "codecs"))
         _check(results, "deidentify", lambda: _deidentify(Path(tmp) / "deid"))
+        if _has_models_extra():
+            _check(results, "models", lambda: _models(Path(tmp) / "models"))
         if gui:
             _check(results, "main_window", lambda: _window(root, screenshot))
     return _finish(results)
@@ -170,6 +173,36 @@ def _codecs(dest: Path) -> list[str]:
             raise RuntimeError(f"{syntax}: decoded pixels differ from the uncompressed series")
         done.append(syntax)
     return done
+
+
+def _has_models_extra() -> bool:
+    """Whether this installation carries the `models` extra (ONNX Runtime, onnx, scikit-learn)."""
+    import importlib.util
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx", "sklearn"))
+
+
+def _models(dest: Path) -> str:
+    """Model assistance: an ONNX model made here runs in ONNX Runtime, and the pixel classifier
+    (a scikit-learn random forest) trains and predicts (what a trimmed bundle must still hold)."""
+    import numpy as np
+
+    from labeldesk.core.model import Plane
+    from labeldesk.core.models import pixel_classifier, runner, tiny
+    sess = runner.session(tiny.segmenter(dest / "segmenter.onnx", size=16), gpu=False)
+    (port,), _ = runner.signature(sess)
+    logits = sess.run(None, {port.name: np.full((1, 3, 16, 16), 200.0, np.float32)})[0]
+    if logits.shape != (1, 2, 16, 16) or not np.all(logits[0, 0] < logits[0, 1]):
+        raise RuntimeError(f"ONNX Runtime gave unexpected output {logits.shape}")
+    pixels = np.zeros((32, 32), np.uint8)
+    pixels[8:24, 8:24] = 200
+    labels = (pixels > 0).astype(np.int16)
+    clf = pixel_classifier.fit([(pixels, pixel_classifier.LabelledPlane("a", Plane(), labels))], ["object"],
+                               per_class=200, trees=3)
+    predicted, _, _ = clf.predict(pixels)
+    agree = float(np.mean(predicted == labels))
+    if agree < 0.95:
+        raise RuntimeError(f"the pixel classifier reproduces only {agree:.0%} of its training labels")
+    return f"onnxruntime {runner.ort().__version__} ran a segmenter; pixel forest {agree:.0%} on its labels"
 
 
 def _window(root: Path, screenshot: str | None) -> str:

@@ -86,16 +86,37 @@ def test_desktop_entry_and_mime_types():
         subprocess.run(["desktop-file-validate", "--no-hints", str(ROOT / "packaging/linux/labeldesk.desktop")], check=True)
 
 
-def test_nothing_points_outside_the_repository():
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
-    if tracked.returncode != 0:
-        pytest.skip("not a git checkout")
-    bad = []
-    for name in tracked.stdout.split():
-        path = ROOT / name
-        if path.suffix in (".png", ".jpg", ".gz", ".dcm", ".nii") or not path.is_file():
-            continue
-        text = path.read_text(errors="replace")
-        if "../" + "shared" in text or re.search(r"(?<![\w.~])/" + "work/", text):
-            bad.append(name)
-    assert bad == [], f"files pointing outside the repository: {bad}"
+def _imported_by(tmp_path: Path, *args: str) -> set[str]:
+    """The modules a fresh `python -m labeldesk ARGS` has imported when it exits."""
+    record = tmp_path / "modules.txt"
+    code = ("import atexit, runpy, sys\n"
+            f"atexit.register(lambda: open({str(record)!r}, 'w').write(' '.join(sys.modules)))\n"
+            "sys.argv[0] = 'labeldesk'\nrunpy.run_module('labeldesk', run_name='__main__')\n")
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return set(record.read_text().split())
+
+
+def test_version_and_basic_help_import_nothing_heavy(tmp_path):
+    """APP-5b: `labeldesk --version` is what a frozen start costs at least; it must not load numpy,
+    Qt, SQLite or the command areas (quality's choices import numpy)."""
+    heavy = {"numpy", "PySide6", "sqlite3", "cv2", "pydicom", "labeldesk.commands.quality"}
+    assert "labeldesk.cli" in (mods := _imported_by(tmp_path, "--version")) and not heavy & mods
+    assert not heavy & _imported_by(tmp_path, "init", "--help")
+    assert "labeldesk.commands.sharing" in (mods := _imported_by(tmp_path, "sync", "--help")) and not heavy & mods
+    assert "labeldesk.commands.quality" in _imported_by(tmp_path, "--help")
+
+
+def test_lazy_parser_knows_every_command_when_asked_for_help():
+    from labeldesk.cli import build_parser
+
+    def commands(parser):
+        return set(parser._subparsers._group_actions[0].choices)
+
+    everything = commands(build_parser())
+    assert commands(build_parser(["--help"])) == everything == commands(build_parser(["no-such-command"]))
+    assert commands(build_parser(["--version"])) < everything
+    last = sorted(everything - commands(build_parser(["--version"])))
+    for name in last:                    # each area command parses with only the areas it needs
+        assert name in commands(build_parser([name, "--help"]))

@@ -1,4 +1,4 @@
-"""`labeldesk share …` and `labeldesk sync`: the team's shared folder (design/sync.md §2)."""
+"""`labeldesk share …` and `labeldesk sync`: the team's shared folder (docs/sync.md)."""
 from __future__ import annotations
 
 import argparse

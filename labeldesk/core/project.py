@@ -53,7 +53,7 @@ def _machine_id() -> str:
 
 
 def _instance_nonce(store_path: Path) -> str:
-    """Binds the device identity to this machine and store path (design/sync.md §2.3)."""
+    """Binds the device identity to this machine and store path (docs/sync.md §3)."""
     return hashlib.sha256(f"{_machine_id()}|{store_path.resolve()}".encode()).hexdigest()[:32]
 
 

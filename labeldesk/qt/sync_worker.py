@@ -1,4 +1,4 @@
-"""Runs sync rounds without blocking the GUI (design/sync.md §2.9).
+"""Runs sync rounds without blocking the GUI (docs/sync.md §9).
 
 The SQLite connection belongs to the GUI thread, so a round is split (labeldesk.core.sync.engine):
 ``prepare`` (DB reads, GUI thread) → ``exchange`` (all share I/O, on the global QThreadPool) →

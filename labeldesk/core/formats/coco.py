@@ -1,7 +1,7 @@
 """COCO JSON import (boxes, polygons, RLE masks, keypoints; COCO results); the export is in
 :mod:`labeldesk.core.formats.coco_export`.
 
-Conventions (design/ecosystem.md §1.1): ``bbox`` is ``[x, y, w, h]`` in pixel-edge ``image_xy``;
+Conventions (those of the COCO format): ``bbox`` is ``[x, y, w, h]`` in pixel-edge ``image_xy``;
 polygons are flat ``[x1, y1, x2, y2, ...]`` rings; masks are pycocotools RLE over the whole image
 (column-major). Numbers are written so that reading them back gives our coordinates exactly
 (:mod:`labeldesk.core.formats.floats`).

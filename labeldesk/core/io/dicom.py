@@ -3,7 +3,7 @@
 Uncompressed little-endian files take the fast path: the header scan recorded where each file's
 pixel bytes start, so loading is one ``readinto`` per slice straight into the volume (no per-slice
 ``pixel_array``, no copies). Compressed transfer syntaxes decode through pydicom with *our* plugin
-order, chosen by measured speed (performance.md §0.3), across processes when there are many frames.
+order, chosen by measured speed (BENCHMARKS.md, DCM-4), across processes when there are many frames.
 Pixels keep their stored values; slope/intercept and MONOCHROME1 are metadata for the display.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 import cv2 as _cv2  # noqa: E402 - after the environment above
 
-# opencv-python (non-headless) sets these and breaks PySide6 on a real display (ecosystem.md §3.5).
+# opencv-python (non-headless) sets these and breaks PySide6 on a real display.
 for _var in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
     if _var in os.environ and "cv2" in os.environ[_var]:
         os.environ.pop(_var)

@@ -1,4 +1,4 @@
-"""conflict.resolve: a person decides a sync conflict (design/sync.md §2.7).
+"""conflict.resolve: a person decides a sync conflict (docs/sync.md §7).
 
 The op names the conflict, the field and the chosen value (taken from one candidate, or a delete
 for an edit-vs-delete conflict); its ``base`` lists every candidate op, so it is causally after all

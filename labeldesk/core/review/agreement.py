@@ -2,12 +2,12 @@
 quadratic), Fleiss' kappa and Krippendorff's alpha (nominal, ordinal, interval, ratio).
 
 Written here rather than taken from scikit-learn, statsmodels or the GPL ``krippendorff`` package
-(design/ecosystem.md §1.5). Every function returns a :class:`Statistic`: a value, the number of
+(no extra dependency, and no GPL code). Every function returns a :class:`Statistic`: a value, the number of
 units it rests on and, when the statistic is undefined (no data, or every rating in one category
 so chance agreement is 1), ``NaN`` with a reason instead of an exception. Missing ratings are
 ``None``.
 
-Caution (design/sync.md §4.5): kappa is depressed by skewed prevalence, so report the raw agreement
+Caution (docs/sync.md §12): kappa is depressed by skewed prevalence, so report the raw agreement
 and the confusion matrix next to it; Fleiss' kappa needs the same raters on every unit, use
 Krippendorff's alpha when raters vary or ratings are missing.
 """

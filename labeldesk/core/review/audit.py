@@ -22,7 +22,7 @@ from labeldesk.core.store import oplog
 
 COLUMNS = ("local_order", "op_id", "wall_utc", "hlc", "user", "user_id", "device", "type", "entity",
            "asset", "asset_id", "summary", "reason", "clock_flag", "op_hash", "chain_hash", "chain_verified")
-CLOCK_SLACK = dt.timedelta(minutes=10)       # design/sync.md §2.7 "Clock skew"
+CLOCK_SLACK = dt.timedelta(minutes=10)       # docs/sync.md §7 "Clock skew"
 
 
 @dataclass(frozen=True)

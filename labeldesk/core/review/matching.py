@@ -1,6 +1,6 @@
 """Shape similarity between two annotators' annotations and greedy one-to-one matching.
 
-Similarity by geometry family (design/sync.md §4.5):
+Similarity by geometry family (docs/sync.md §12):
 
 * area shapes (box, rotated box, ellipse, polygon with holes, mask): IoU. Vector shapes compare
   with shapely; a mask against a mask pixel-exactly; a mask against a vector shape by

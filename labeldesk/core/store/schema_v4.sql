@@ -1,4 +1,4 @@
--- labeldesk project store, step 3 -> 4: shared-folder sync (design/sync.md §2.6, §2.10).
+-- labeldesk project store, step 3 -> 4: shared-folder sync (docs/sync.md §6, §10).
 -- Per device read from the share: the last segment applied (seq + whole-file sha256; never mtimes).
 CREATE TABLE sync_cursors (
   dev TEXT PRIMARY KEY,

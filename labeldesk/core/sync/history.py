@@ -1,4 +1,4 @@
-"""Causal history of ops (design/sync.md §2.7): clocks only order, causality decides concurrency.
+"""Causal history of ops (docs/sync.md §7): clocks only order, causality decides concurrency.
 
 Two sources say what an op's author had seen:
 

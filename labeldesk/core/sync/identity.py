@@ -1,4 +1,4 @@
-"""This store's device identity on the share (design/sync.md C4, C5; failure modes #4, #10, #11).
+"""This store's device identity on the share (docs/sync.md §5 C4, C5; failure modes #4, #10, #11).
 
 Segments in our own folder that this store did not record publishing are reconciled by content:
 ops we hold with the same hash are ours (a crash between rename and the local mark); ops beyond

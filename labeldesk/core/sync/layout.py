@@ -1,4 +1,4 @@
-"""The shared folder's layout (design/sync.md §2.2): project marker, per-device segment folders,
+"""The shared folder's layout (docs/sync.md §2): project marker, per-device segment folders,
 content-addressed blobs, quarantine; strict file names and the sync-tool artefacts we recognise.
 
 Nothing here touches SQLite. Every path name is generated from hex ids and digits only (no user
@@ -38,7 +38,7 @@ SNAPSHOT_OPS_RE = re.compile(r"^ops-([0-9a-f]{32})\.jsonl\.gz$")
 # Our temp files: ".~ld.<tag>.<hex>.tmp", a name sync tools skip (sync_tools.TEMP_PREFIX); before 0.2
 # they were ".<tag>.<hex>.tmp".
 OWN_TEMP_RE = re.compile(r"^\.(~ld\.)?(seg-\d{12}|blob-[0-9a-f]{12}|head|device)\.[0-9a-f]+\.tmp$")
-# Recognised foreign artefacts (design/sync.md §2.2, failure modes #8, #9).
+# Recognised foreign artefacts (docs/sync.md §2, failure modes #8, #9).
 ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("syncthing conflict copy", re.compile(r"\.sync-conflict-\d{8}-\d{6}(-[A-Z0-9]+)?", re.I)),
     ("syncthing temp file", re.compile(r"^(\.syncthing\..*\.tmp|~syncthing~.*\.tmp)$", re.I)),

@@ -1,4 +1,4 @@
-"""Merging segments read from the share into the local store (design/sync.md R2–R8).
+"""Merging segments read from the share into the local store (docs/sync.md §6, R2–R8).
 
 Runs on the thread that owns the SQLite connection. Each segment is applied in one transaction
 with its device's cursor. Ops go into the same ``ops`` table as local ones (the audit trail,

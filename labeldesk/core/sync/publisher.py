@@ -1,4 +1,4 @@
-"""Publishing this device's outbox as segments (design/sync.md §2.5, C1–C7).
+"""Publishing this device's outbox as segments (docs/sync.md §5, C1–C7).
 
 :func:`plan` (SQLite thread) turns the outbox into segment bytes in memory; :func:`write` (any
 thread, share I/O only) writes each to a dot-prefixed temp name in the device's folder, fsyncs,

@@ -1,4 +1,4 @@
-"""Reading other devices' segments from the share (design/sync.md R1–R3). Share I/O only.
+"""Reading other devices' segments from the share (docs/sync.md §6, R1–R3). Share I/O only.
 
 Per device: list the folder, accept only strict segment names, take segments strictly in seq
 order from the cursor (a gap means wait; never skip), verify each (footer, name hash, header,

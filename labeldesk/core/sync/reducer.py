@@ -1,4 +1,4 @@
-"""Deterministic materialisation (design/sync.md R6, §2.7).
+"""Deterministic materialisation (docs/sync.md R6, §7).
 
 An entity's state is a pure function of the *set* of its ops, replayed in (HLC, device, seq)
 order through the same op types' ``apply`` that local edits use (rule 4). An op that arrives in

@@ -1,4 +1,4 @@
-"""Segment files (design/sync.md §2.4): a header line, one canonical-JSON line per op, a footer line
+"""Segment files (docs/sync.md §4): a header line, one canonical-JSON line per op, a footer line
 carrying the SHA-256 of every byte before it. The file name carries the first and last seq and the
 first 12 hex digits of the whole file's SHA-256.
 

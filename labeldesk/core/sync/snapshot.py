@@ -1,4 +1,4 @@
-"""Snapshots of a share (design/sync.md §2.2 ``snapshots/``, §2.8, failure mode #32).
+"""Snapshots of a share (docs/sync.md §2 ``snapshots/``, §8, failure mode #32).
 
 A snapshot is an immutable folder ``snapshots/snap-<hlc ms>-<hlc counter>-<device>/`` written once
 through a temp folder and a rename. It holds ``manifest.json`` and, per covered device, the op

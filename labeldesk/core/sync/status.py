@@ -1,4 +1,4 @@
-"""What sync knows, for `labeldesk share status` and the sync panel (design/sync.md §2.9); plus
+"""What sync knows, for `labeldesk share status` and the sync panel (docs/sync.md §9); plus
 conflict listing/resolution and a digest of the materialised state to compare replicas."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may sign for whom on the share (DESIGN.md "Identity on the share").
+"""Who may sign for whom on the share (docs/sync.md §3 "Signing keys").
 
 Anyone who can write the shared folder can write any file in it, so a segment proves its author
 by a signature only:

@@ -1,6 +1,6 @@
 """The shared folder at a glance: share state and last round, this device's outbox, and per
 device/user the last segment, waiting for a gap, pending ops, conflicts, clock warnings and the
-sync-tool files seen; a "Sync now" button (design/sync.md §2.9)."""
+sync-tool files seen; a "Sync now" button (docs/sync.md §9)."""
 from __future__ import annotations
 
 from typing import Any

@@ -85,7 +85,7 @@ def test_return_needs_a_reason_and_goes_back_to_the_annotator(project, image_ass
 
 
 def test_approval_goes_stale_when_the_layer_changes(project, image_asset, team):
-    """sync.md failure mode #17."""
+    """docs/sync.md failure mode #17."""
     [task] = assignment.assign(project, [image_asset], to=[team["bob"]])
     ann = box(project, image_asset, task.layer_id, team["bob"])
     workflow.submit(project, image_asset, task.layer_id, user=team["bob"])
@@ -112,7 +112,7 @@ def test_a_decision_on_a_revision_edited_concurrently_is_stale(project, image_as
 
 
 def test_concurrent_approve_and_return_is_disputed_until_adjudicated(project, image_asset, team):
-    """sync.md failure mode #16: neither decision wins by timestamp."""
+    """docs/sync.md failure mode #16: neither decision wins by timestamp."""
     [task] = assignment.assign(project, [image_asset], to=[team["bob"]])
     ann = box(project, image_asset, task.layer_id, team["bob"])
     workflow.submit(project, image_asset, task.layer_id, user=team["bob"])

@@ -1,4 +1,4 @@
-"""Failure modes #1–#13 of design/sync.md §3 (share and identity faults), one named test each."""
+"""Failure modes #1–#13 of docs/sync.md §11 (share and identity faults), one named test each."""
 from __future__ import annotations
 
 import errno

@@ -1,4 +1,4 @@
-"""Failure modes #14–#19 of design/sync.md §3 (merge rules), plus blobs, unknown op types and roles."""
+"""Failure modes #14–#19 of docs/sync.md §11 (merge rules), plus blobs, unknown op types and roles."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Snapshots of the share (design/sync.md §2.8, failure mode #32): a new device bootstraps from the
+"""Snapshots of the share (docs/sync.md §8, failure mode #32): a new device bootstraps from the
 newest valid snapshot plus the segment tails, with the same state as one built from segments."""
 from __future__ import annotations
 
