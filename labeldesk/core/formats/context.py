@@ -17,6 +17,7 @@ from typing import Any
 
 from labeldesk.core import ids
 from labeldesk.core.formats.conversion import fitted, repaired_mask
+from labeldesk.core.groups import GROUP_KEY
 from labeldesk.core.geometry import Ellipse, GeometryError, RotatedBox, geometry_from_dict, repair_polygon
 from labeldesk.core.model import Asset, Plane
 from labeldesk.core.ontology import SchemaError, check_attribute_values
@@ -269,8 +270,10 @@ class ImportContext:
     def annotation(self, location: str, asset: Asset, plane: Plane, geometry: dict[str, Any],
                    cls: ClassRef | None, attributes: dict[str, Any] | None = None, *,
                    track_id: str | None = None, keyframe: bool = True, z_order: float | None = None,
-                   score: float | None = None, source: dict[str, Any] | None = None) -> bool:
-        """Queue one annotation.create; False (and a refusal) if the item cannot be imported."""
+                   score: float | None = None, source: dict[str, Any] | None = None,
+                   group: str | None = None) -> bool:
+        """Queue one annotation.create; False (and a refusal) if the item cannot be imported.
+        ``group``: the instance group id (labeldesk.core.groups) the part belongs to."""
         problem = plane_problem(asset, plane)
         if problem:
             self.report.refuse(location, problem)
@@ -311,6 +314,8 @@ class ImportContext:
                 values, problems = coerce(cls.attributes, attributes)
                 for p in problems:
                     self.report.note(location, p)
+        if group:
+            values[GROUP_KEY] = str(group)
         ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": self.layer_id,
                                "class_id": cls.id if cls else None, "plane": plane.to_dict(),
                                "geometry": geometry, "attributes": values}

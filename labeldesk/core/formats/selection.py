@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.formats.report import InterchangeReport
+from labeldesk.core.groups import GROUP_KEY, GroupNumbers, group_of, without_group
 from labeldesk.core.model import Annotation, Asset, Layer, Plane
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
@@ -161,6 +162,8 @@ class ExportContext:
         self.assets = self._assets()
         self._walls: dict[str, dt.datetime] | None = None
         self._claims: dict[str, str] = {}          # output file (casefolded) -> asset name
+        self._groups: dict[str, str] = {}          # annotation id -> its instance group id
+        self._group_numbers = GroupNumbers()
 
     def _assets(self) -> list[Asset]:
         assets = self.project.assets()
@@ -192,6 +195,10 @@ class ExportContext:
                 if self._class_filter and self.classes.resolve(ann.class_id) is None:
                     continue
                 if self._in_time(ann.revision):
+                    gid = group_of(ann)
+                    if gid is not None:        # a group is the format's own notion, not an attribute
+                        self._groups[ann.id] = gid
+                        ann = ann.with_(attributes=without_group(ann.attributes))
                     out.append(ann)
         out.sort(key=lambda a: (a.plane.axis, a.plane.t, a.plane.z, a.z_order))
         return out
@@ -219,6 +226,20 @@ class ExportContext:
                     and self._in_time(c.get("revision")):
                 out.append(c)
         return out
+
+    def group_id(self, ann: Annotation) -> str | None:
+        """The instance group (labeldesk.core.groups) of an annotation :meth:`annotations` gave."""
+        return self._groups.get(ann.id)
+
+    def group_number(self, ann: Annotation) -> int | None:
+        """The group as a small number, 1, 2, ... across the export (labelme, CVAT ``group_id``)."""
+        gid = self._groups.get(ann.id)
+        return None if gid is None else self._group_numbers.number({GROUP_KEY: gid})
+
+    def spare_group_number(self, ann: Annotation) -> int:
+        """A group number of the export for ``ann`` alone (labelme: the point shapes of one points
+        annotation), distinct from every instance group's number."""
+        return self._group_numbers.number({GROUP_KEY: self._groups.get(ann.id) or f"annotation:{ann.id}"})
 
     def entry(self, asset: Asset, ann: Annotation) -> ClassEntry | None:
         """The annotation's export class; refuses (reports) annotations without one."""
