@@ -33,6 +33,9 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--gt", metavar="FILE", help="COCO results: the ground-truth COCO file that defines "
                    "image ids and category ids")
     p.add_argument("--min-score", type=float, metavar="S", help="COCO results: leave out detections scored below S")
+    p.add_argument("--threshold", type=float, metavar="P",
+                   help="DICOM SEG: make fractional segments binary masks of the pixels at or above probability P "
+                        "(default: keep the probabilities beside the masks)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a format option (e.g. asset=ct.nii.gz for NIfTI or DICOM SEG); repeatable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -67,6 +70,9 @@ def register(command: Callable[..., Any]) -> None:
                    help="COCO/YOLO/VOC subsets: fractions by a seeded hash of each asset (stable across "
                         "exports), or by the asset's classification named train/val/test")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of --split (default 0)")
+    p.add_argument("--segmentation-type", choices=("auto", "binary", "fractional"), default=None,
+                   help="DICOM SEG: FRACTIONAL when a mask carries probabilities (auto, the default), or always "
+                        "binary (probabilities thresholded at 0.5) or fractional")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a format option; repeatable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -144,7 +150,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from labeldesk.core.interchange import import_file
     options = _options(args.option)
     options["create_classes"] = bool(args.create_classes)
-    for key in ("layer", "model", "model_version", "gt", "min_score"):
+    for key in ("layer", "model", "model_version", "gt", "min_score", "threshold"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     if args.model_version and not args.model:
@@ -169,7 +175,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from labeldesk.core.formats.selection import parse_time
     options = _options(args.option)
     options["overwrite"] = bool(args.overwrite)
-    for key in ("polygon_holes", "images", "window", "split", "seed"):
+    for key in ("polygon_holes", "images", "window", "split", "seed", "segmentation_type"):
         if getattr(args, key, None) is not None:
             options[key] = getattr(args, key)
     selection = Selection(

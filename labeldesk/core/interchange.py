@@ -18,7 +18,9 @@ Options (``options`` dict; the CLI passes ``--option key=value``):
   ``asset`` (NIfTI/DICOM SEG/CVAT video: the asset to attach to), ``labels`` (NIfTI label table);
 * export: ``overwrite`` (bool), ``polygon_holes`` (COCO: ``rle`` (default) or ``rings``); dataset
   exports (COCO, YOLO, VOC): ``images`` (``copy``, ``png``, ``raw16``), ``window``, ``split``,
-  ``seed`` (see :mod:`labeldesk.core.formats.dataset`); DICOM SEG import: ``threshold``.
+  ``seed`` (see :mod:`labeldesk.core.formats.dataset`); DICOM SEG export: ``segmentation_type``
+  (``auto``: FRACTIONAL when a mask carries probabilities, ``binary``, ``fractional``);
+* DICOM SEG import: ``threshold`` (make fractional segments binary; default: keep probabilities).
 """
 from __future__ import annotations
 

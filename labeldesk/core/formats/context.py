@@ -17,6 +17,7 @@ from typing import Any
 
 from labeldesk.core import ids
 from labeldesk.core.formats.conversion import fitted, repaired_mask
+from labeldesk.core.formats.probabilities import PROBABILITY_KEY
 from labeldesk.core.groups import GROUP_KEY
 from labeldesk.core.geometry import Ellipse, GeometryError, RotatedBox, geometry_from_dict, repair_polygon
 from labeldesk.core.model import Asset, Plane
@@ -271,7 +272,7 @@ class ImportContext:
                    cls: ClassRef | None, attributes: dict[str, Any] | None = None, *,
                    track_id: str | None = None, keyframe: bool = True, z_order: float | None = None,
                    score: float | None = None, source: dict[str, Any] | None = None,
-                   group: str | None = None) -> bool:
+                   group: str | None = None, probability: dict[str, Any] | None = None) -> bool:
         """Queue one annotation.create; False (and a refusal) if the item cannot be imported.
         ``group``: the instance group id (labeldesk.core.groups) the part belongs to."""
         problem = plane_problem(asset, plane)
@@ -316,6 +317,8 @@ class ImportContext:
                     self.report.note(location, p)
         if group:
             values[GROUP_KEY] = str(group)
+        if probability is not None and kind == "mask":      # per-pixel probabilities (formats.probabilities)
+            values[PROBABILITY_KEY] = probability
         ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": self.layer_id,
                                "class_id": cls.id if cls else None, "plane": plane.to_dict(),
                                "geometry": geometry, "attributes": values}

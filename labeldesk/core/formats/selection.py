@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.formats.report import InterchangeReport
+from labeldesk.core.formats.probabilities import PROBABILITY_KEY
 from labeldesk.core.groups import GROUP_KEY, GroupNumbers, group_of, without_group
 from labeldesk.core.model import Annotation, Asset, Layer, Plane
 from labeldesk.core.tasks import NO_PROGRESS, Progress
@@ -164,6 +165,7 @@ class ExportContext:
         self._claims: dict[str, str] = {}          # output file (casefolded) -> asset name
         self._groups: dict[str, str] = {}          # annotation id -> its instance group id
         self._group_numbers = GroupNumbers()
+        self._probabilities: dict[str, Any] = {}  # annotation id -> its _probability value
 
     def _assets(self) -> list[Asset]:
         assets = self.project.assets()
@@ -199,6 +201,9 @@ class ExportContext:
                     if gid is not None:        # a group is the format's own notion, not an attribute
                         self._groups[ann.id] = gid
                         ann = ann.with_(attributes=without_group(ann.attributes))
+                    if PROBABILITY_KEY in (ann.attributes or {}):      # per-pixel data, not an attribute
+                        self._probabilities[ann.id] = ann.attributes[PROBABILITY_KEY]
+                        ann = ann.with_(attributes={k: v for k, v in ann.attributes.items() if k != PROBABILITY_KEY})
                     out.append(ann)
         out.sort(key=lambda a: (a.plane.axis, a.plane.t, a.plane.z, a.z_order))
         return out
@@ -230,6 +235,11 @@ class ExportContext:
     def group_id(self, ann: Annotation) -> str | None:
         """The instance group (labeldesk.core.groups) of an annotation :meth:`annotations` gave."""
         return self._groups.get(ann.id)
+
+    def probability(self, ann: Annotation) -> Any:
+        """The per-pixel probabilities (labeldesk.core.formats.probabilities) of a mask annotation
+        :meth:`annotations` gave, or None."""
+        return self._probabilities.get(ann.id)
 
     def group_number(self, ann: Annotation) -> int | None:
         """The group as a small number, 1, 2, ... across the export (labelme, CVAT ``group_id``)."""
