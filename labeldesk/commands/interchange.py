@@ -70,6 +70,9 @@ def register(command: Callable[..., Any]) -> None:
                    help="COCO/YOLO/VOC subsets: fractions by a seeded hash of each asset (stable across "
                         "exports), or by the asset's classification named train/val/test")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of --split (default 0)")
+    p.add_argument("--with-predictions", action="store_true",
+                   help="Label Studio: also write the project's predictions layers as the tasks' predictions "
+                        "(model version and score)")
     p.add_argument("--segmentation-type", choices=("auto", "binary", "fractional"), default=None,
                    help="DICOM SEG: FRACTIONAL when a mask carries probabilities (auto, the default), or always "
                         "binary (probabilities thresholded at 0.5) or fractional")
@@ -175,6 +178,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from labeldesk.core.formats.selection import parse_time
     options = _options(args.option)
     options["overwrite"] = bool(args.overwrite)
+    if args.with_predictions:
+        options["with_predictions"] = True
     for key in ("polygon_holes", "images", "window", "split", "seed", "segmentation_type"):
         if getattr(args, key, None) is not None:
             options[key] = getattr(args, key)

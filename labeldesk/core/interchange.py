@@ -20,6 +20,7 @@ Options (``options`` dict; the CLI passes ``--option key=value``):
   exports (COCO, YOLO, VOC): ``images`` (``copy``, ``png``, ``raw16``), ``window``, ``split``,
   ``seed`` (see :mod:`labeldesk.core.formats.dataset`); DICOM SEG export: ``segmentation_type``
   (``auto``: FRACTIONAL when a mask carries probabilities, ``binary``, ``fractional``);
+  Label Studio export: ``with_predictions`` (predictions layers as the tasks' predictions);
 * DICOM SEG import: ``threshold`` (make fractional segments binary; default: keep probabilities).
 """
 from __future__ import annotations

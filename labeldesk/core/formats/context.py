@@ -183,6 +183,14 @@ class ImportContext:
                 return l.id
         return self._target_layer("imported", "annotator")
 
+    def other_layer(self, name: str, kind: str) -> str:
+        """The id of the layer ``name`` (created, of ``kind``, if missing): for items of a file that
+        go elsewhere than the import's layer (Label Studio predictions)."""
+        cache = self.__dict__.setdefault("_other_layers", {})
+        if name not in cache:
+            cache[name] = self._target_layer(name, kind)
+        return cache[name]
+
     def asset(self, ref: str, location: str, ignore_suffix: bool = False) -> tuple[Asset, Plane] | None:
         try:
             return self.index.find(ref, ignore_suffix)
@@ -272,7 +280,8 @@ class ImportContext:
                    cls: ClassRef | None, attributes: dict[str, Any] | None = None, *,
                    track_id: str | None = None, keyframe: bool = True, z_order: float | None = None,
                    score: float | None = None, source: dict[str, Any] | None = None,
-                   group: str | None = None, probability: dict[str, Any] | None = None) -> bool:
+                   group: str | None = None, probability: dict[str, Any] | None = None,
+                   layer_id: str | None = None) -> bool:
         """Queue one annotation.create; False (and a refusal) if the item cannot be imported.
         ``group``: the instance group id (labeldesk.core.groups) the part belongs to."""
         problem = plane_problem(asset, plane)
@@ -319,7 +328,7 @@ class ImportContext:
             values[GROUP_KEY] = str(group)
         if probability is not None and kind == "mask":      # per-pixel probabilities (formats.probabilities)
             values[PROBABILITY_KEY] = probability
-        ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": self.layer_id,
+        ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": layer_id or self.layer_id,
                                "class_id": cls.id if cls else None, "plane": plane.to_dict(),
                                "geometry": geometry, "attributes": values}
         if track_id is not None:

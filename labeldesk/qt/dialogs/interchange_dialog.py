@@ -337,6 +337,9 @@ class ExportDialog(_InterchangeDialog):
                             ("BINARY (probabilities thresholded at 0.5)", "binary"), ("FRACTIONAL", "fractional")):
             self.seg_type_combo.addItem(text, value)
         self.form.addRow("DICOM SEG type", self.seg_type_combo)
+        self.predictions_check = QtWidgets.QCheckBox("Label Studio: write predictions layers as the tasks' "
+                                                     "predictions (model version, score)")
+        self.form.addRow("", self.predictions_check)
         browse.clicked.connect(self._browse)
 
     def _browse(self) -> None:
@@ -371,6 +374,8 @@ class ExportDialog(_InterchangeDialog):
             out["seed"] = self.seed_spin.value()
         if self.window_edit.text().strip():
             out["window"] = self.window_edit.text().strip()
+        if self.predictions_check.isChecked():
+            out["with_predictions"] = True
         if self.seg_type_combo.currentData() != "auto":
             out["segmentation_type"] = self.seg_type_combo.currentData()
         return out
