@@ -212,7 +212,7 @@ def cmd_formats(args: argparse.Namespace) -> int:
 def cmd_classes(args: argparse.Namespace) -> int:
     from labeldesk.cli import _open
     from labeldesk.core.errors import LabeldeskError
-    from labeldesk.core.ontology_codes import concept_of, identity_changes
+    from labeldesk.core.ontology_codes import collision_text, concept_of, identity_changes, value_collisions
     from labeldesk.core.ops import OpDraft
     with _open(args) as project:
         classes = project.classes()
@@ -237,9 +237,13 @@ def cmd_classes(args: argparse.Namespace) -> int:
             rows.append({"id": c.id, "name": c.name, "value": c.value, "code": c.code,
                          "type": concept["type"] if standard else None, "own_concept": bool(c.concept),
                          "keypoints": c.keypoints or None, "merged": bool(c.merged_into), "deprecated": c.deprecated})
+        collisions = value_collisions(classes)
+        for r in rows:
+            r["shares_value_with"] = [c.name for v, cs in collisions if v == r["value"] for c in cs
+                                      if c.id != r["id"]]
         if args.json:
             print(json.dumps(rows, indent=2, ensure_ascii=False))
-            return 0
+            return 1 if collisions else 0
         print(f"{'value':>5}  {'code':<10} {'class':<24} coded type (DICOM SEG)")
         for r in sorted(rows, key=lambda r: (r["value"] is None, r["value"] or 0)):
             t = r["type"]
@@ -247,6 +251,9 @@ def cmd_classes(args: argparse.Namespace) -> int:
                 if t else "-"
             state = " [merged]" if r["merged"] else " [deprecated]" if r["deprecated"] else ""
             kp = f"  keypoints: {', '.join(r['keypoints'].get('names', []))}" if r["keypoints"] else ""
+            clash = f"  ⚠ value shared with {', '.join(r['shares_value_with'])}" if r["shares_value_with"] else ""
             print(f"{r['value'] if r['value'] is not None else '-':>5}  {r['code'] or '-':<10} "
-                  f"{r['name'] + state:<24} {coded}{kp}")
-        return 0
+                  f"{r['name'] + state:<24} {coded}{kp}{clash}")
+        for v, cs in collisions:
+            print(f"problem: {collision_text(v, cs)}", file=sys.stderr)
+        return 1 if collisions else 0

@@ -36,6 +36,7 @@ from labeldesk.core.formats.archive import OutputTree
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.report import InterchangeReport
 from labeldesk.core.formats.selection import ExportContext, Selection
+from labeldesk.core.ontology_codes import collision_text
 from labeldesk.core.ops import OpDraft
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
@@ -121,6 +122,9 @@ def export(project: Any, fmt: str, dest: str | Path, selection: Selection | None
     options = dict(options or {})
     report = InterchangeReport("export", info.name, str(dest))
     ctx = ExportContext(project, selection, report, options, progress)
+    if info.values and ctx.classes.collisions:
+        raise LabeldeskError(f"{info.name} writes label values and nothing was exported: "
+                             + "; ".join(collision_text(v, cs) for v, cs in ctx.classes.collisions))
     try:
         with _bulk(), OutputTree(dest, overwrite=bool(options.get("overwrite"))) as out:
             write(ctx, out)

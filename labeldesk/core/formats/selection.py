@@ -82,8 +82,11 @@ class ClassTable:
                 raise LabeldeskError(f"no class named {', '.join(map(repr, unknown))}; classes are: "
                                      + ", ".join(sorted(names.values())))
             kept = [c for c in kept if c.id in wanted or c.name in wanted or names[c.id] in wanted]
-        # Stable label values; a value two classes share (made at once on two machines) or a class
-        # without one (an older store) gets the next free number, with a problem for the report.
+        # Stable label values. A value two exported classes share (made at once on two machines) is
+        # a collision: formats that write values refuse the export (interchange.export), the others
+        # do not use them. A class without one (an older store) gets the next free number, noted.
+        from labeldesk.core.ontology_codes import value_collisions
+        self.collisions = value_collisions(kept)
         self.problems: list[str] = []
         taken: dict[int, str] = {}
         values: dict[str, int] = {}
@@ -95,10 +98,8 @@ class ClassTable:
         for c in kept:
             if c.id not in values:
                 v = max(taken, default=0) + 1
-                old = getattr(c, "value", None)
-                if old is not None:
-                    self.problems.append(f"class {c.name!r} has label value {old}, which {taken[old]!r} has too: "
-                                         f"written as {v} in this export (give it its own value)")
+                if getattr(c, "value", None) is None:
+                    self.problems.append(f"class {c.name!r} has no label value: written as {v} in this export")
                 values[c.id] = v
                 taken[v] = c.name
         self.entries = [ClassEntry(c.id, names[c.id], i, c.color,
