@@ -33,6 +33,9 @@ def register(command: Callable[..., Any]) -> None:
     p.add_argument("--gt", metavar="FILE", help="COCO results: the ground-truth COCO file that defines "
                    "image ids and category ids")
     p.add_argument("--min-score", type=float, metavar="S", help="COCO results: leave out detections scored below S")
+    p.add_argument("--threshold", type=float, metavar="P",
+                   help="DICOM SEG: make fractional segments binary masks of the pixels at or above probability P "
+                        "(default: keep the probabilities beside the masks)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a format option (e.g. asset=ct.nii.gz for NIfTI or DICOM SEG); repeatable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -67,6 +70,12 @@ def register(command: Callable[..., Any]) -> None:
                    help="COCO/YOLO/VOC subsets: fractions by a seeded hash of each asset (stable across "
                         "exports), or by the asset's classification named train/val/test")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of --split (default 0)")
+    p.add_argument("--with-predictions", action="store_true",
+                   help="Label Studio: also write the project's predictions layers as the tasks' predictions "
+                        "(model version and score)")
+    p.add_argument("--segmentation-type", choices=("auto", "binary", "fractional"), default=None,
+                   help="DICOM SEG: FRACTIONAL when a mask carries probabilities (auto, the default), or always "
+                        "binary (probabilities thresholded at 0.5) or fractional")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a format option; repeatable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -144,7 +153,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from labeldesk.core.interchange import import_file
     options = _options(args.option)
     options["create_classes"] = bool(args.create_classes)
-    for key in ("layer", "model", "model_version", "gt", "min_score"):
+    for key in ("layer", "model", "model_version", "gt", "min_score", "threshold"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     if args.model_version and not args.model:
@@ -169,7 +178,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from labeldesk.core.formats.selection import parse_time
     options = _options(args.option)
     options["overwrite"] = bool(args.overwrite)
-    for key in ("polygon_holes", "images", "window", "split", "seed"):
+    if args.with_predictions:
+        options["with_predictions"] = True
+    for key in ("polygon_holes", "images", "window", "split", "seed", "segmentation_type"):
         if getattr(args, key, None) is not None:
             options[key] = getattr(args, key)
     selection = Selection(
@@ -201,7 +212,7 @@ def cmd_formats(args: argparse.Namespace) -> int:
 def cmd_classes(args: argparse.Namespace) -> int:
     from labeldesk.cli import _open
     from labeldesk.core.errors import LabeldeskError
-    from labeldesk.core.ontology_codes import concept_of, identity_changes
+    from labeldesk.core.ontology_codes import collision_text, concept_of, identity_changes, value_collisions
     from labeldesk.core.ops import OpDraft
     with _open(args) as project:
         classes = project.classes()
@@ -226,9 +237,13 @@ def cmd_classes(args: argparse.Namespace) -> int:
             rows.append({"id": c.id, "name": c.name, "value": c.value, "code": c.code,
                          "type": concept["type"] if standard else None, "own_concept": bool(c.concept),
                          "keypoints": c.keypoints or None, "merged": bool(c.merged_into), "deprecated": c.deprecated})
+        collisions = value_collisions(classes)
+        for r in rows:
+            r["shares_value_with"] = [c.name for v, cs in collisions if v == r["value"] for c in cs
+                                      if c.id != r["id"]]
         if args.json:
             print(json.dumps(rows, indent=2, ensure_ascii=False))
-            return 0
+            return 1 if collisions else 0
         print(f"{'value':>5}  {'code':<10} {'class':<24} coded type (DICOM SEG)")
         for r in sorted(rows, key=lambda r: (r["value"] is None, r["value"] or 0)):
             t = r["type"]
@@ -236,6 +251,9 @@ def cmd_classes(args: argparse.Namespace) -> int:
                 if t else "-"
             state = " [merged]" if r["merged"] else " [deprecated]" if r["deprecated"] else ""
             kp = f"  keypoints: {', '.join(r['keypoints'].get('names', []))}" if r["keypoints"] else ""
+            clash = f"  ⚠ value shared with {', '.join(r['shares_value_with'])}" if r["shares_value_with"] else ""
             print(f"{r['value'] if r['value'] is not None else '-':>5}  {r['code'] or '-':<10} "
-                  f"{r['name'] + state:<24} {coded}{kp}")
-        return 0
+                  f"{r['name'] + state:<24} {coded}{kp}{clash}")
+        for v, cs in collisions:
+            print(f"problem: {collision_text(v, cs)}", file=sys.stderr)
+        return 1 if collisions else 0

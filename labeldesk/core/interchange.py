@@ -18,7 +18,10 @@ Options (``options`` dict; the CLI passes ``--option key=value``):
   ``asset`` (NIfTI/DICOM SEG/CVAT video: the asset to attach to), ``labels`` (NIfTI label table);
 * export: ``overwrite`` (bool), ``polygon_holes`` (COCO: ``rle`` (default) or ``rings``); dataset
   exports (COCO, YOLO, VOC): ``images`` (``copy``, ``png``, ``raw16``), ``window``, ``split``,
-  ``seed`` (see :mod:`labeldesk.core.formats.dataset`); DICOM SEG import: ``threshold``.
+  ``seed`` (see :mod:`labeldesk.core.formats.dataset`); DICOM SEG export: ``segmentation_type``
+  (``auto``: FRACTIONAL when a mask carries probabilities, ``binary``, ``fractional``);
+  Label Studio export: ``with_predictions`` (predictions layers as the tasks' predictions);
+* DICOM SEG import: ``threshold`` (make fractional segments binary; default: keep probabilities).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from labeldesk.core.formats.archive import OutputTree
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.report import InterchangeReport
 from labeldesk.core.formats.selection import ExportContext, Selection
+from labeldesk.core.ontology_codes import collision_text
 from labeldesk.core.ops import OpDraft
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
@@ -118,6 +122,9 @@ def export(project: Any, fmt: str, dest: str | Path, selection: Selection | None
     options = dict(options or {})
     report = InterchangeReport("export", info.name, str(dest))
     ctx = ExportContext(project, selection, report, options, progress)
+    if info.values and ctx.classes.collisions:
+        raise LabeldeskError(f"{info.name} writes label values and nothing was exported: "
+                             + "; ".join(collision_text(v, cs) for v, cs in ctx.classes.collisions))
     try:
         with _bulk(), OutputTree(dest, overwrite=bool(options.get("overwrite"))) as out:
             write(ctx, out)

@@ -106,3 +106,21 @@ def identity_changes(cls: Any, *, value: int | None = None, code: str | None = N
         if kp != (cls.keypoints or {}):
             out["keypoints"] = kp
     return out
+
+
+def value_collisions(classes: Any) -> list[tuple[int, list[Any]]]:
+    """(label value, the classes that share it) for every value two or more live classes carry: two
+    devices that each made a class while apart can both pick the next free value, and sync keeps
+    both. Nothing is renumbered: exports that write label values refuse until one is changed
+    (``labeldesk classes PROJECT --set NAME --value N``, or Class ▸ Label value…)."""
+    by_value: dict[int, list[Any]] = {}
+    for c in classes:
+        if c.value is not None and not c.merged_into:
+            by_value.setdefault(int(c.value), []).append(c)
+    return [(v, sorted(cs, key=lambda c: c.name)) for v, cs in sorted(by_value.items()) if len(cs) > 1]
+
+
+def collision_text(value: int, classes: list[Any]) -> str:
+    names = " and ".join(repr(c.name) for c in classes)
+    return (f"label value {value} is shared by classes {names} (made on two devices while apart): give one of "
+            f"them its own value (labeldesk classes PROJECT --set {classes[-1].name!r} --value N)")

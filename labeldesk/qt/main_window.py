@@ -121,6 +121,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.annotation_panel.sig_visibility_changed.connect(self._on_annotation_panel_visibility_changed)
         self.annotation_panel.sig_opacity_changed.connect(self._on_annotation_panel_opacity_changed)
         self.annotation_panel.sig_lock_requested.connect(self._on_annotation_panel_lock_requested)
+        self.annotation_panel.sig_group_requested.connect(self._on_annotation_panel_group_requested)
         for name, act in self.tool_actions.items():     # tools other modules added: our icons too
             if act.icon().isNull():
                 set_icon(act, name)
@@ -377,6 +378,18 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         chosen = set(self.session.painter.selected)
         self.session.locked = (self.session.locked | chosen) if lock else (self.session.locked - chosen)
         self._on_session_annotations_changed()
+
+    def _on_annotation_panel_group_requested(self, group: bool) -> None:
+        from labeldesk.core.errors import LabeldeskError
+        from labeldesk.core.groups import group_drafts, ungroup_drafts
+        chosen = self.session.selected_annotations()
+        try:
+            drafts = group_drafts(chosen) if group else ungroup_drafts(chosen)
+        except LabeldeskError as exc:
+            self.session.message(str(exc))
+            return
+        if drafts:
+            self.session.commit(drafts, "group" if group else "ungroup")
 
     def _on_annotation_panel_jump_requested(self, annotation: Any) -> None:
         if annotation.plane != self.viewport.plane:

@@ -45,3 +45,19 @@ def test_the_dialog_edits_value_code_concepts_and_keypoints(qtbot, project):
     box = d2.findChild(QtWidgets.QDialogButtonBox)
     qtbot.mouseClick(box.button(QtWidgets.QDialogButtonBox.StandardButton.Ok), QtCore.Qt.MouseButton.LeftButton)
     assert "SCHEME:CODE:MEANING" in d2.error.text() and d2.isVisible()
+
+
+def test_a_shared_label_value_is_shown_in_red(qtbot, project):
+    project.conn.execute("UPDATE classes SET value = 1")       # as after two devices made one each
+    widget = next(c for c in project.classes() if c.name == "Widget")
+    plain = ClassIdentityDialog(widget, classes=[widget])
+    clashing = ClassIdentityDialog(widget, classes=project.classes())
+    for d in (plain, clashing):
+        qtbot.addWidget(d)
+        d.show()
+    assert not plain.clash.isVisible()
+    assert clashing.clash.isVisible() and "'Liver' has this value too" in clashing.clash.text()
+    img = clashing.clash.grab().toImage()
+    reds = sum(1 for x in range(0, img.width(), 2) for y in range(img.height())
+               if (lambda c: c.red() > 120 and c.green() < 80 and c.blue() < 80)(img.pixelColor(x, y)))
+    assert reds > 10                                           # painted in red, not only in the text

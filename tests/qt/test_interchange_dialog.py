@@ -137,3 +137,31 @@ def test_export_a_trainable_yolo_dataset_from_the_dialog(qtbot, project, tmp_pat
     assert "train: images/train" in (tmp_path / "ds/data.yaml").read_text()
     # the asset's pixels are not on this machine: refused by name, labels still written
     assert any("a.png" in r[1] and "pixels cannot be read" in r[2] for r in dialog.results.rows())
+
+
+def test_label_studio_predictions_through_both_dialogs(qtbot, project, tmp_path):
+    car = ids.new_id()
+    project.apply(OpDraft("ontology.class.create", car, {"class": {"name": "car", "color": "#ff0000"}}))
+    task = [{"id": 1, "data": {"image": "a.png"}, "annotations": [],
+             "predictions": [{"model_version": "det-2", "result": [
+                 {"id": "p", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
+                  "original_width": 100, "original_height": 80, "score": 0.6,
+                  "value": {"x": 10, "y": 10, "width": 20, "height": 20, "rectanglelabels": ["car"]}}]}]}]
+    (tmp_path / "t.json").write_text(json.dumps(task))
+    dialog = ImportDialog(project, path=str(tmp_path / "t.json"))
+    qtbot.addWidget(dialog)
+    dialog.threshold_check.setChecked(True)           # a DICOM SEG option: ignored by other formats
+    assert dialog.options()["threshold"] == pytest.approx(0.5)
+    with qtbot.waitSignal(dialog.sig_finished):
+        qtbot.mouseClick(dialog.run_button, QtCore.Qt.MouseButton.LeftButton)
+    assert any(l.name == "predictions: det-2" and l.kind == "predictions" for l in project.layers())
+    export = ExportDialog(project, dest=str(tmp_path / "out.json"))
+    qtbot.addWidget(export)
+    export.format_combo.setCurrentIndex(export.format_combo.findData("label-studio"))
+    export.predictions_check.setChecked(True)
+    export.seg_type_combo.setCurrentIndex(export.seg_type_combo.findData("fractional"))
+    assert export.options()["segmentation_type"] == "fractional"
+    with qtbot.waitSignal(export.sig_finished):
+        qtbot.mouseClick(export.run_button, QtCore.Qt.MouseButton.LeftButton)
+    [pred] = json.loads((tmp_path / "out.json").read_text())[0]["predictions"]
+    assert pred["model_version"] == "det-2" and pred["result"][0]["score"] == 0.6

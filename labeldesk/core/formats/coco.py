@@ -7,7 +7,9 @@ polygons are flat ``[x1, y1, x2, y2, ...]`` rings; masks are pycocotools RLE ove
 (:mod:`labeldesk.core.formats.floats`).
 
 Rings of one annotation: a ring that lies inside an earlier ring is a hole of it, any other ring
-starts a new polygon (COCO's own meaning of several rings: parts of one object). Note that
+starts a new polygon (COCO's own meaning of several rings: parts of one object): the parts, and the
+keypoints of an annotation with a segmentation, are imported as one instance group
+(:mod:`labeldesk.core.groups`), which the export writes back as one instance. Note that
 pycocotools rasterises every ring as filled, so for tools that rasterise, export polygons with
 holes as RLE (option ``polygon_holes=rle``).
 
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from labeldesk.core import ids
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ClassRef, ImportContext, check_vertices
@@ -282,8 +285,15 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
                 ctx.report.note(loc, f"iscrowd=1 not kept: class {cls.name!r} has no iscrowd attribute (add a "
                                      "bool attribute 'iscrowd' to keep it)")
         track = _track(ctx, a, target, tracks)
-        for g in geometries(ctx, a, target, loc, cats.get(_key(a.get("category_id"))) or {}):
-            ctx.annotation(loc, target[0], target[1], g, cls, attrs, score=_score(a), track_id=track)
+        shapes = geometries(ctx, a, target, loc, cats.get(_key(a.get("category_id"))) or {})
+        group = ids.new_id() if len(shapes) > 1 else None      # one object in parts: an instance group
+        per_part = a.get("labeldesk_part_attributes")
+        if not (isinstance(per_part, list) and len(per_part) == len(shapes) and "labeldesk_parts" in a
+                and all(isinstance(p, dict) for p in per_part)):
+            per_part = [attrs] * len(shapes)
+        for g, part_attrs in zip(shapes, per_part):
+            ctx.annotation(loc, target[0], target[1], g, cls, part_attrs, score=_score(a), track_id=track,
+                           group=group)
 
 
 def _track(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane], tracks: dict[Any, str]) -> str | None:
@@ -312,6 +322,9 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
     asset, plane = target
     kp = a.get("keypoints")
     has_kp = isinstance(kp, list) and bool(kp) and any(kp[2::3])
+    parts = a.get("labeldesk_parts")
+    if isinstance(parts, list) and parts and all(isinstance(p, dict) for p in parts):
+        return list(parts)              # the exact parts of an instance group labeldesk wrote
     own = a.get("labeldesk_geometry")
     if isinstance(own, dict) and own.get("kind") in ("box", "rotated_box", "ellipse", "polygon"):
         return [own]                    # the exact shape labeldesk wrote (its segmentation is a conversion)
@@ -328,19 +341,10 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
         elif isinstance(seg, list) and seg:
             rings = rings_of(seg)
             shapes = polygons_from_rings(rings)
-            if len(shapes) > 1:
-                # COCO's meaning: one object in several parts (occluded, split). One annotation of
-                # the pixels COCO readers see (pycocotools' union of the rings), not N objects.
-                w, h, _ = extent(asset, plane)
-                arr = _rings_mask(rings, w, h)
-                if not arr.any():
-                    raise ValueError("the segmentation covers no pixel")
-                ctx.report.note(loc, f"segmentation of {len(shapes)} separate parts (one object): imported as one "
-                                     "mask of their pixels")
-                shapes = [Mask.from_array(arr).to_dict()]
+            # several parts: COCO's meaning is one object in parts (occluded, split); the caller
+            # imports them as one instance group (labeldesk.core.groups), not N objects
         if shapes:
-            if has_kp:
-                ctx.report.note(loc, "keypoints imported as a points annotation of their own")
+            if has_kp:      # the keypoints are one more part of the object's group
                 shapes.append(_keypoints(kp, cat))  # type: ignore[arg-type]
             return shapes
         if has_kp:

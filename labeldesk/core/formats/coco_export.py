@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.formats.coco import flat, mask_to_rle
 from labeldesk.core.formats.dataset import ImageIds, close_sources, file_name, image_mode, subsets, write_image
@@ -77,11 +79,16 @@ def export_coco(ctx: ExportContext, out: Any) -> None:
                 doc.images.append({"id": image_id, "file_name": name, "width": w, "height": h})
                 if mode:
                     write_image(ctx, out, asset, plane, f"images/{subset}", name, mode, sources)
-                for ann in items:
+                for ann, parts in _instances(ctx, asset, items):
                     entry = ctx.entry(asset, ann)
                     if entry is None:
                         continue
-                    seg = _segment(ctx, asset, ann, w, h, holes, kp_names[entry.id], entry.id in fixed_names, counts)
+                    if parts:
+                        seg = _group_segment(ctx, asset, parts, w, h, holes, kp_names[entry.id],
+                                             entry.id in fixed_names, counts)
+                    else:
+                        seg = _segment(ctx, asset, ann, w, h, holes, kp_names[entry.id], entry.id in fixed_names,
+                                       counts)
                     if seg is None:
                         continue
                     rec = {"id": sum(len(d.anns) for d in docs.values()) + 1, "image_id": image_id,
@@ -97,7 +104,8 @@ def export_coco(ctx: ExportContext, out: Any) -> None:
                         rec["track_id"] = tracks.setdefault(ann.track_id, len(tracks) + 1)
                         rec["labeldesk_track"] = ann.track_id
                     doc.anns.append(rec)
-                    ctx.report.count(ann.geometry.kind)
+                    for part in parts or [ann]:
+                        ctx.report.count(part.geometry.kind)
     finally:
         close_sources(sources)
     for rec, cid in labelled:       # a class's keypoint names grew after this record was written
@@ -160,6 +168,101 @@ def _segment(ctx: ExportContext, asset: Asset, ann: Any, w: int, h: int, holes: 
         return None
     ctx.skip(asset, ann, f"COCO cannot hold a {g.kind}")
     return None
+
+
+def _instances(ctx: ExportContext, asset: Asset, items: list[Any]) -> list[tuple[Any, list[Any]]]:
+    """The COCO instances of one plane: (annotation, []) for a lone annotation, (first part, parts)
+    for an instance group whose parts share a class (parts of different classes go alone)."""
+    members: dict[str, list[Any]] = {}
+    for ann in items:
+        gid = ctx.group_id(ann)
+        if gid is not None:
+            members.setdefault(gid, []).append(ann)
+    out: list[tuple[Any, list[Any]]] = []
+    done: set[str] = set()
+    for ann in items:
+        gid = ctx.group_id(ann)
+        parts = members.get(gid or "", [])
+        if gid is None or len(parts) < 2:
+            out.append((ann, []))
+        elif len({ctx.classes.resolve(p.class_id) for p in parts}) > 1:
+            ctx.converted(asset, ann, "its instance group has parts of different classes: written as an instance of its own")
+            out.append((ann, []))
+        elif gid not in done:
+            done.add(gid)
+            out.append((ann, parts))
+    return out
+
+
+def _group_segment(ctx: ExportContext, asset: Asset, parts: list[Any], w: int, h: int, holes: str,
+                   kp_names: list[str], fixed: bool, counts: dict[str, int]) -> dict[str, Any] | None:
+    """ONE COCO instance of an instance group's parts: a multi-polygon segmentation (RLE where a
+    part is a mask or has holes), the union's box and area, the keypoints of its points part. The
+    exact parts go under ``labeldesk_parts`` (labeldesk reads the group back from them)."""
+    import shapely
+    from shapely.geometry import Polygon as SPolygon
+    points = [p for p in parts if isinstance(p.geometry, Points)]
+    lines = [p for p in parts if isinstance(p.geometry, Polyline)]
+    areas = [p for p in parts if not isinstance(p.geometry, (Points, Polyline))]
+    for p in lines:
+        ctx.skip(asset, p, "COCO cannot hold a polyline (part of an instance group)")
+    for p in points[1:]:
+        ctx.skip(asset, p, "a COCO instance holds one set of keypoints: a second points part of the group")
+    if not areas and not points:
+        return None
+    rec: dict[str, Any] = {"iscrowd": 0}
+    if areas:
+        polys: list[Polygon] = []
+        rle = False
+        for p in areas:
+            g = p.geometry
+            if isinstance(g, Box):
+                x0, y0, x1, y1 = g.bounds()
+                polys.append(Polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]))
+            elif isinstance(g, (RotatedBox, Ellipse)):
+                polys.append(Polygon(g.corners() if isinstance(g, RotatedBox) else g.outline(64)))
+            elif isinstance(g, Polygon):
+                polys.append(g)
+                rle = rle or (bool(g.holes) and holes == "rle")
+            else:
+                rle = True
+        if rle or any(isinstance(p.geometry, Mask) for p in areas):
+            counts["holes"] += sum(1 for g in polys if g.holes)
+            full = np.zeros((h, w), bool)
+            for g in polys:
+                full |= _rasterised(g, w, h).paste(w, h) if g.holes else _ring_pixels(g, w, h)
+            for p in areas:
+                if isinstance(p.geometry, Mask):
+                    full |= p.geometry.paste(w, h)
+            if not full.any():
+                return None
+            m = Mask.from_array(full)
+            rec.update(bbox=[m.x, m.y, m.width, m.height], area=m.area(), segmentation=mask_to_rle(m, w, h))
+        else:
+            union = shapely.union_all([SPolygon(g.shell, g.holes) for g in polys])
+            x0, y0, x1, y1 = (float(v) for v in union.bounds)
+            rec.update(bbox=_bbox(x0, y0, x1, y1), area=float(union.area),
+                       segmentation=[flat(r) for g in polys for r in (g.shell, *g.holes)])
+    if points:
+        kp = _keypoint_record(ctx, asset, points[0], points[0].geometry, kp_names, fixed)
+        if kp is not None:
+            rec["keypoints"], rec["num_keypoints"] = kp["keypoints"], kp["num_keypoints"]
+            if not areas:
+                rec.update({k: kp[k] for k in ("bbox", "area", "segmentation")})
+    written = [*areas, *points[:1]]
+    rec["labeldesk_parts"] = [p.geometry.to_dict() for p in written]
+    if any(p.attributes != parts[0].attributes for p in written):     # the instance has the first part's
+        rec["labeldesk_part_attributes"] = [dict(p.attributes) for p in written]
+    return rec
+
+
+def _ring_pixels(g: Polygon, w: int, h: int) -> Any:
+    import warnings
+
+    from pycocotools import mask as cmask
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return cmask.decode(cmask.merge(cmask.frPyObjects([flat(g.shell)], h, w))).astype(bool)
 
 
 def _rasterised(g: Polygon, w: int, h: int) -> Mask:

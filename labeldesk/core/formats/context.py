@@ -17,6 +17,8 @@ from typing import Any
 
 from labeldesk.core import ids
 from labeldesk.core.formats.conversion import fitted, repaired_mask
+from labeldesk.core.formats.probabilities import PROBABILITY_KEY
+from labeldesk.core.groups import GROUP_KEY
 from labeldesk.core.geometry import Ellipse, GeometryError, RotatedBox, geometry_from_dict, repair_polygon
 from labeldesk.core.model import Asset, Plane
 from labeldesk.core.ontology import SchemaError, check_attribute_values
@@ -181,6 +183,14 @@ class ImportContext:
                 return l.id
         return self._target_layer("imported", "annotator")
 
+    def other_layer(self, name: str, kind: str) -> str:
+        """The id of the layer ``name`` (created, of ``kind``, if missing): for items of a file that
+        go elsewhere than the import's layer (Label Studio predictions)."""
+        cache = self.__dict__.setdefault("_other_layers", {})
+        if name not in cache:
+            cache[name] = self._target_layer(name, kind)
+        return cache[name]
+
     def asset(self, ref: str, location: str, ignore_suffix: bool = False) -> tuple[Asset, Plane] | None:
         try:
             return self.index.find(ref, ignore_suffix)
@@ -269,8 +279,11 @@ class ImportContext:
     def annotation(self, location: str, asset: Asset, plane: Plane, geometry: dict[str, Any],
                    cls: ClassRef | None, attributes: dict[str, Any] | None = None, *,
                    track_id: str | None = None, keyframe: bool = True, z_order: float | None = None,
-                   score: float | None = None, source: dict[str, Any] | None = None) -> bool:
-        """Queue one annotation.create; False (and a refusal) if the item cannot be imported."""
+                   score: float | None = None, source: dict[str, Any] | None = None,
+                   group: str | None = None, probability: dict[str, Any] | None = None,
+                   layer_id: str | None = None) -> bool:
+        """Queue one annotation.create; False (and a refusal) if the item cannot be imported.
+        ``group``: the instance group id (labeldesk.core.groups) the part belongs to."""
         problem = plane_problem(asset, plane)
         if problem:
             self.report.refuse(location, problem)
@@ -311,7 +324,11 @@ class ImportContext:
                 values, problems = coerce(cls.attributes, attributes)
                 for p in problems:
                     self.report.note(location, p)
-        ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": self.layer_id,
+        if group:
+            values[GROUP_KEY] = str(group)
+        if probability is not None and kind == "mask":      # per-pixel probabilities (formats.probabilities)
+            values[PROBABILITY_KEY] = probability
+        ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": layer_id or self.layer_id,
                                "class_id": cls.id if cls else None, "plane": plane.to_dict(),
                                "geometry": geometry, "attributes": values}
         if track_id is not None:

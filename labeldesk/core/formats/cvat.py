@@ -25,6 +25,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from labeldesk.core import ids
+from labeldesk.core.groups import GROUP_KEY, GroupIds
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ImportContext
@@ -144,6 +145,7 @@ class _Document:
         self.ctx, self.root, self.where, self.member = ctx, root, where, member
         self.labels = _label_defs(root)
         self._video: tuple[Asset | None] | None = None
+        self.groups = GroupIds()
         # labels with an occluded shape: a class the import creates for them gets a bool
         # attribute 'occluded' so that the flag is kept, not dropped
         self.occluded = {el.get("label") or parent.get("label") for parent in [root, *root.iter("image"),
@@ -239,8 +241,11 @@ class _Document:
             z_order = float(z) if z not in (None, "") else None
         except ValueError:
             z_order = None
+        group = None
+        if track_id is None and el.get("group_id") not in (None, "", "0"):     # CVAT's instance group
+            group = self.groups.attributes((asset.id, plane), el.get("group_id")).get(GROUP_KEY)
         return self.ctx.annotation(where, asset, plane, g, cls, attrs, track_id=track_id, keyframe=keyframe,
-                                   z_order=z_order)
+                                   z_order=z_order, group=group)
 
     # videos --------------------------------------------------------------------------------------
     def video(self, loc: str) -> Asset | None:

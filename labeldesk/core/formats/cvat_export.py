@@ -130,6 +130,9 @@ def _shape(parent: ET.Element, ctx: ExportContext, asset: Asset, ann: Any, entry
                   **extra, **geo})
     if ann.z_order:
         attrs["z_order"] = number(ann.z_order)
+    group = ctx.group_number(ann)
+    if group is not None and "frame" not in extra:     # an instance group: CVAT's group_id (1, 2, ...)
+        attrs["group_id"] = str(group)
     el = ET.SubElement(parent, tag, attrs)
     for d in entry.attributes:
         value = ann.attributes.get(d["key"])

@@ -1,4 +1,4 @@
-"""DICOM SEG (binary segments) through highdicom, referencing the source DICOM series.
+"""DICOM SEG (binary and fractional segments) through highdicom, referencing the source DICOM series.
 
 Export: one ``<series name>.seg.dcm`` per DICOM volume asset with annotations, built by highdicom
 from the asset's own source files (the de-identified copies if it was de-identified, so the SEG
@@ -10,14 +10,19 @@ name and version; partly -> SEMIAUTOMATIC; else MANUAL (a predictions layer with
 AUTOMATIC named after the layer). A radiology *segment* (3-D label map of one structure) becomes
 one SEG segment through the same per-class rasterising loop. Masks are copied pixel for pixel; polygons, boxes, rotated boxes
 and ellipses are rasterised as for NIfTI label maps; shapes on coronal and sagittal planes land
-on the source slices they cross. Empty frames are omitted (highdicom's default).
+on the source slices they cross. Empty frames are omitted (highdicom's default). When any exported
+mask carries probabilities (a fractional SEG imported, a model's soft output), or option
+``segmentation_type=fractional`` asks for it, the SEG is FRACTIONAL (probabilities 0..1 in 255
+steps; every other annotation is 1.0 where it lies); otherwise BINARY.
 
 Import: ``segread`` and ``get_pixels_by_source_instance`` (``..._by_source_frame`` for a
 multi-frame source); the asset is the one whose files are the SEG's referenced instances (or the
 ``asset`` option); a SEG made on the original series of a de-identified asset is matched through
 the local re-identification map. Each segment on each source slice becomes one mask annotation of the class
 named by the segment label (a class the import creates keeps the segment's SNOMED CT codes);
-fractional segments are thresholded at 0.5 (option ``threshold``), with a note. Segments made by an
+fractional segments keep their probabilities (the mask of every pixel above 0 with the per-pixel
+values beside it, :mod:`labeldesk.core.formats.probabilities`), or become binary masks of the pixels
+at or above option ``threshold`` when the user asks for one. Segments made by an
 algorithm (AUTOMATIC/SEMIAUTOMATIC) keep its name and version as the annotations' model
 provenance (``--model`` overrides it).
 """
@@ -33,6 +38,7 @@ from labeldesk import __version__
 from labeldesk.core.errors import InputError, LabeldeskError
 from labeldesk.core.formats.archive import InputTree, OutputTree
 from labeldesk.core.formats.context import ImportContext
+from labeldesk.core.formats.probabilities import decode as decode_probability, encode as encode_probability
 from labeldesk.core.formats.nifti_labels import plane_target, rasterised, safe_name
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Mask
@@ -53,15 +59,19 @@ def _require_highdicom() -> None:
 
 # ---- export ------------------------------------------------------------------------------------
 def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int],
-              members: dict[str, list[str]] | None = None) -> tuple[list[Any], np.ndarray]:
+              members: dict[str, list[str]] | None = None,
+              fractional: bool = False, binary: bool = False) -> tuple[list[Any], np.ndarray]:
     """The exported classes (segment n = entries[n - 1]) and their voxels: a (T, Z, Y, X) label
     volume of segment numbers while classes do not overlap (one byte per voxel, whatever the
-    number of classes), a (S, T, Z, Y, X) bool stack once two classes share a voxel."""
+    number of classes), a (S, T, Z, Y, X) bool stack once two classes share a voxel, and a
+    (S, T, Z, Y, X) float32 stack of probabilities when a mask carries probabilities or
+    ``fractional`` asks for one."""
     entries: list[Any] = []
     number: dict[str, int] = {}
     shape = (asset.frames, asset.depth, asset.height, asset.width)
     labels = np.zeros(shape, np.uint16 if len(ctx.classes) > 255 else np.uint8)
     stack: np.ndarray | None = None
+    soft: list[tuple[int, Any, np.ndarray, np.ndarray]] = []     # (segment, plane, pixels, values)
     for ann, entry, target, pixels in rasterised(ctx, asset, labels, "a segmentation"):
         if ann.geometry.kind != "mask":
             ctx.converted(asset, ann, f"{ann.geometry.kind} rasterised to pixels")
@@ -74,6 +84,22 @@ def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int],
         n = number[entry.id]
         if members is not None:
             members.setdefault(entry.id, []).append(ann.id)
+        prob = ctx.probability(ann) if hasattr(ctx, "probability") else None
+        if prob is not None:
+            values = decode_probability(ann.geometry, prob)
+            if values is None:
+                ctx.converted(asset, ann, "its probabilities no longer match the edited mask: written as certain (1.0)")
+            else:
+                full = np.zeros(pixels.shape, np.float32)
+                g = ann.geometry
+                full[g.y:g.y + g.height, g.x:g.x + g.width] = values[:full.shape[0] - g.y, :full.shape[1] - g.x]
+                if not binary:
+                    soft.append((n, ann.plane, pixels, full))
+                    continue
+                pixels = pixels & (full >= 0.5)
+                ctx.converted(asset, ann, "probabilities thresholded at 0.5 (segmentation_type=binary)")
+                if not pixels.any():
+                    continue
         if stack is None:
             under = target[pixels]
             if np.any((under != 0) & (under != n)):
@@ -84,7 +110,15 @@ def _segments(ctx: ExportContext, asset: Asset, counts: dict[str, int],
         if stack.shape[0] < len(entries):
             stack = np.concatenate([stack, np.zeros((len(entries) - stack.shape[0], *shape), bool)])
         plane_target(stack[n - 1][ann.plane.t], ann.plane)[pixels] = True
-    return entries, labels if stack is None else stack
+    if not soft and not fractional:
+        return entries, labels if stack is None else stack
+    probs = np.zeros((len(entries), *shape), np.float32)
+    for i in range(len(entries)):
+        probs[i] = stack[i] if stack is not None and i < stack.shape[0] else (labels == i + 1)
+    for n, plane, pixels, full in soft:
+        there = plane_target(probs[n - 1][plane.t], plane)
+        there[pixels] = np.maximum(there[pixels], full[pixels])
+    return entries, probs
 
 
 def _algorithm_of(ctx: ExportContext, ann_ids: list[str], layer_automatic: str | None) -> tuple[str, Any]:
@@ -159,6 +193,9 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
     _require_highdicom()
     import highdicom as hd
     layers = {l.id: l for l in ctx.layers}
+    wanted = str(ctx.options.get("segmentation_type") or "auto").lower()
+    if wanted not in ("auto", "binary", "fractional"):
+        raise LabeldeskError(f"segmentation_type={wanted!r}: choose auto, binary or fractional")
     automatic = next((l.name for l in ctx.layers if l.kind == "predictions"), None) if \
         all(l.kind == "predictions" for l in layers.values()) else None
     for asset in ctx.each_asset():
@@ -166,7 +203,8 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
             continue
         counts: dict[str, int] = {}
         members: dict[str, list[str]] = {}
-        entries, voxels = _segments(ctx, asset, counts, members)
+        entries, voxels = _segments(ctx, asset, counts, members, fractional=wanted == "fractional",
+                                    binary=wanted == "binary")
         if not entries:
             continue
         found = _sources(ctx, asset)
@@ -176,8 +214,9 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
         multiframe = len(datasets) == 1 and len(planes) > 1
         n_frames = int(datasets[0].get("NumberOfFrames", 1) or 1) if multiframe else len(datasets)
         label_map = voxels.ndim == 4          # segment numbers per pixel (no overlaps)
+        soft = voxels.dtype == np.float32     # probabilities: a FRACTIONAL SEG
         pixels = np.zeros((n_frames, asset.height, asset.width) + (() if label_map else (len(entries),)),
-                          voxels.dtype if label_map else np.uint8)
+                          voxels.dtype if label_map or soft else np.uint8)
         for k, (ds_index, frame) in enumerate(planes):
             t, z = divmod(k, asset.depth)
             row = frame if multiframe else ds_index
@@ -185,7 +224,7 @@ def export_seg(ctx: ExportContext, out: OutputTree) -> None:
         first = datasets[0]
         try:
             seg = hd.seg.Segmentation(
-                source_images=datasets, pixel_array=pixels, segmentation_type="BINARY",
+                source_images=datasets, pixel_array=pixels, segmentation_type="FRACTIONAL" if soft else "BINARY",
                 segment_descriptions=[_description(i + 1, e, _algorithm_of(ctx, members.get(e.id, []), automatic))
                                       for i, e in enumerate(entries)],
                 series_instance_uid=hd.UID(), series_number=int(first.get("SeriesNumber", 0) or 0) + 1000,
@@ -334,10 +373,11 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
     if not numbers:
         return
     fractional = str(seg.segmentation_type.value) == "FRACTIONAL"
-    cut = float(ctx.options.get("threshold") or 0.5)
-    if fractional:
-        ctx.report.note(where, f"fractional segments (probabilities) thresholded at {cut}: labeldesk masks are "
-                               "binary (option threshold=...)")
+    cut = _threshold(ctx)
+    levels = int(seg.get("MaximumFractionalValue", 255) or 255) if fractional else 255
+    if fractional and cut is not None:
+        ctx.report.note(where, f"fractional segments (probabilities) thresholded at {cut} as asked (option "
+                               "threshold): binary masks without probabilities")
     multiframe = len(ours) == 1 and len(planes) > 1
     present = [p for p in planes if p[0] in set(refs)]
     try:                 # frames highdicom omitted as empty are empty
@@ -355,11 +395,31 @@ def _segment(ctx: ImportContext, seg: Any, where: str, index: dict[str, Any],
         t, z = divmod(k, asset.depth)
         for s, number in enumerate(numbers):
             ctx.progress.check()
-            m = arr[row, :, :, s] > cut if fractional else arr[row, :, :, s] > 0
+            values = arr[row, :, :, s]
+            m = values >= cut if (fractional and cut is not None) else values > 0
             if m.any():
                 loc = f"{where}: segment {number} slice {z}" + (f" time {t}" if asset.frames > 1 else "")
-                ctx.annotation(loc, asset, Plane(z=z, t=t), Mask.from_array(m).to_dict(), classes[number],
-                               source=sources[number])
+                mask = Mask.from_array(m)
+                prob = None
+                if fractional and cut is None:      # the probabilities kept beside the mask
+                    box = values[mask.y:mask.y + mask.height, mask.x:mask.x + mask.width]
+                    prob = encode_probability(mask, box, min(levels, 255))
+                ctx.annotation(loc, asset, Plane(z=z, t=t), mask.to_dict(), classes[number],
+                               source=sources[number], probability=prob)
+
+
+def _threshold(ctx: ImportContext) -> float | None:
+    """The probability cut the user asked for (option ``threshold``), or None (keep probabilities)."""
+    raw = ctx.options.get("threshold")
+    if raw in (None, ""):
+        return None
+    try:
+        cut = float(raw)
+    except (TypeError, ValueError):
+        raise LabeldeskError(f"threshold={raw!r}: give a probability between 0 and 1") from None
+    if not 0 < cut <= 1:
+        raise LabeldeskError(f"threshold={raw!r}: give a probability above 0 and at most 1")
+    return cut
 
 
 def import_seg(ctx: ImportContext, path: Any) -> None:

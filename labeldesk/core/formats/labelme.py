@@ -6,7 +6,9 @@ they are left out, with a note), ``circle`` (centre and a point on the circle) <
 radii, ``line`` / ``linestrip`` <-> polyline, ``point`` <-> points, ``mask`` (two inclusive corner
 pixels and a base64 PNG of that box) <-> mask; ``rotation`` (X-AnyLabeling's four corners) is read
 as a rotated box. A points annotation with several points is written as ``point`` shapes sharing a
-``group_id``, which are read back as one annotation; keypoint names go in ``point_label``. Boolean
+``group_id``, which are read back as one annotation; keypoint names go in ``point_label``. Other
+shapes sharing a ``group_id`` are one instance in parts: an instance group (labeldesk.core.groups),
+written back with one ``group_id`` per group. Boolean
 attributes are labelme ``flags``; all attributes also go in an ``attributes`` object.
 
 Coordinates are written as they are, so shapes come back bit for bit; a circle's radius is stored
@@ -32,6 +34,7 @@ from labeldesk.core.formats.floats import offset_for
 from labeldesk.core.formats.matching import extent, item_name, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.formats.yolo import rotated_from_corners
+from labeldesk.core.groups import GROUP_KEY, GroupIds
 from labeldesk.core.geometry import Box, Ellipse, Mask, Points, Polygon, Polyline, RotatedBox
 from labeldesk.core.model import Plane
 
@@ -117,6 +120,8 @@ def _read_file(ctx: ImportContext, doc: dict[str, Any], where: str, member: str)
         ctx.report.note(where, f"the file says {doc.get('imageWidth')}x{doc.get('imageHeight')}, the asset is "
                                f"{w}x{h}: coordinates taken as they are")
     groups: dict[tuple[Any, Any], tuple[str, list[Any], list[str], Any]] = {}
+    pending: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    group_ids = GroupIds()
     for i, s in enumerate(shapes):
         loc = f"{where}: shapes[{i}]"
         if not isinstance(s, dict):
@@ -139,15 +144,26 @@ def _read_file(ctx: ImportContext, doc: dict[str, Any], where: str, member: str)
         except (ValueError, TypeError, IndexError) as exc:
             ctx.report.refuse(loc, f"bad {kind}: {exc}")
             continue
-        _add(ctx, loc, asset, plane, geometry, s)
+        pending.append((loc, geometry, s))
     for loc, pts, labels, s in groups.values():
         g: dict[str, Any] = {"kind": "points", "points": pts}
         if any(labels):
             g["labels"] = labels
-        _add(ctx, loc, asset, plane, g, s)
+        pending.append((loc, g, s))
+    # group_id shared by two or more annotations: one instance in parts (an instance group);
+    # point shapes of one label sharing a group_id are one points annotation (above)
+    uses: dict[str, int] = {}
+    for _, _, s in pending:
+        if s.get("group_id") is not None:
+            uses[str(s["group_id"])] = uses.get(str(s["group_id"]), 0) + 1
+    for loc, g, s in pending:
+        gid = s.get("group_id")
+        group = group_ids.attributes(member, gid).get(GROUP_KEY) if gid is not None and uses[str(gid)] > 1 else None
+        _add(ctx, loc, asset, plane, g, s, group)
 
 
-def _add(ctx: ImportContext, loc: str, asset: Any, plane: Plane, geometry: dict[str, Any], s: dict[str, Any]) -> None:
+def _add(ctx: ImportContext, loc: str, asset: Any, plane: Plane, geometry: dict[str, Any], s: dict[str, Any],
+         group: str | None = None) -> None:
     cls = ctx.class_for(s.get("label"), loc)
     if cls is None:
         return
@@ -157,14 +173,7 @@ def _add(ctx: ImportContext, loc: str, asset: Any, plane: Plane, geometry: dict[
     attrs.update({k: v for k, v in flags.items() if k in keys})
     if isinstance(s.get("attributes"), dict):
         attrs.update(s["attributes"])
-    gid = s.get("group_id")
-    if gid is not None and geometry.get("kind") != "points":
-        if "group_id" in keys:
-            attrs["group_id"] = gid
-        else:
-            ctx.report.note(loc, f"group_id {gid} (shapes of one instance) kept only as a note: class {cls.name!r} "
-                                 "has no attribute 'group_id'")
-    ctx.annotation(loc, asset, plane, geometry, cls, attrs)
+    ctx.annotation(loc, asset, plane, geometry, cls, attrs, group=group)
 
 
 def _geometry(kind: str, pts: list[tuple[float, float]], s: dict[str, Any],
@@ -226,7 +235,16 @@ def _shape(label: str, kind: str, pts: Any, attrs: dict[str, Any], **extra: Any)
     return s
 
 
-def _shapes(ctx: ExportContext, asset: Any, ann: Any, label: str, group: int) -> list[dict[str, Any]]:
+def _shapes(ctx: ExportContext, asset: Any, ann: Any, label: str) -> list[dict[str, Any]]:
+    shapes = _plain_shapes(ctx, asset, ann, label)
+    number = ctx.group_number(ann)
+    if number is not None:                      # an instance group: its parts share a group_id
+        for s in shapes:
+            s["group_id"] = number
+    return shapes
+
+
+def _plain_shapes(ctx: ExportContext, asset: Any, ann: Any, label: str) -> list[dict[str, Any]]:
     g, attrs = ann.geometry, dict(ann.attributes)
     if isinstance(g, Box):
         return [_shape(label, "rectangle", [(g.x0, g.y0), (g.x1, g.y1)], attrs)]
@@ -245,6 +263,10 @@ def _shapes(ctx: ExportContext, asset: Any, ann: Any, label: str, group: int) ->
         if len(g.points) == 1:
             extra = {"point_label": g.labels[0]} if g.labels else {}
             return [_shape(label, "point", g.points, attrs, **extra)]
+        if ctx.group_number(ann) is not None:
+            ctx.converted(asset, ann, "a points annotation in an instance group: its points are written with the "
+                                      "group's group_id (a reader joins the group's points of one label)")
+        group = ctx.spare_group_number(ann)
         return [_shape(label, "point", [p], attrs, group_id=group,
                        **({"point_label": g.labels[i]} if g.labels else {})) for i, p in enumerate(g.points)]
     if isinstance(g, Mask):
@@ -267,7 +289,7 @@ def export_labelme(ctx: ExportContext, out: Any) -> None:
                 entry = ctx.entry(asset, ann)
                 if entry is None:
                     continue
-                made = _shapes(ctx, asset, ann, entry.name, 1000 + len(shapes))
+                made = _shapes(ctx, asset, ann, entry.name)
                 if made:
                     shapes += made
                     ctx.report.count(ann.geometry.kind)

@@ -7,12 +7,14 @@ degrees clockwise about the top-left corner ``x, y``); ``polygonlabels`` <-> pol
 has no holes: left out, with a note); ``ellipselabels`` <-> ellipse (centre and radii);
 ``keypointlabels`` <-> one point each (a labeldesk points annotation is written as one region per
 point sharing ``meta.labeldesk_group``, with the keypoint name in ``meta.labeldesk_point``, and
-read back as one annotation); ``choices`` without a region id <-> asset classification. Masks are
-written as the polygon of their largest outline (noted); Label Studio's own brush RLE is not read
-(refused with its location). Attribute values are per-region controls sharing the region's ``id``
+read back as one annotation); ``brushlabels`` <-> mask (Label Studio's brush RLE of the RGBA
+image, :mod:`labeldesk.core.formats.ls_rle`); ``choices`` without a region id <-> asset
+classification. Attribute values are per-region controls sharing the region's ``id``
 (``choices`` for enum, multi and bool, ``number``, ``textarea`` for text), Label Studio's
-convention for per-region attributes. ``predictions`` of a task are listed in the report, not
-imported (import them as a predictions layer from the model's own output).
+convention for per-region attributes. A task's ``predictions`` are imported into a predictions
+layer per ``model_version`` ("predictions: <model_version>") with the model as each annotation's
+provenance and the region's (else the prediction's) ``score``; annotations of predictions layers in
+an export are written as the task's ``predictions`` (one per model and version, with the mean score).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Any
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ImportContext, check_vertices
+from labeldesk.core.formats.ls_rle import mask_from_rle, rle_from_mask
 from labeldesk.core.formats.matching import extent, item_name
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Box, Ellipse, GeometryError, Mask, Points, Polygon, Polyline, RotatedBox
@@ -105,9 +108,14 @@ def _task(ctx: ImportContext, task: Any, loc: str) -> None:
             return
         found = alt
     asset, plane = found
-    if task.get("predictions"):
-        ctx.report.note(loc, f"{len(task['predictions'])} prediction(s) not imported (import a model's output "
-                             "as a predictions layer)")
+    for k, pred in enumerate(task.get("predictions") or []):
+        if not isinstance(pred, dict) or not isinstance(pred.get("result"), list):
+            ctx.report.refuse(f"{loc} prediction[{k}]", "no 'result' list")
+            continue
+        model = str(pred.get("model_version") or "").strip() or "label-studio predictions"
+        layer = ctx.other_layer(f"predictions: {model}", "predictions")
+        _results(ctx, pred["result"], f"{loc} prediction[{k}]", asset, plane,
+                 prediction=(layer, model, _score(pred)))
     for k, ann in enumerate(task.get("annotations") or task.get("completions") or []):
         if not isinstance(ann, dict) or not isinstance(ann.get("result"), list):
             ctx.report.refuse(f"{loc} annotation[{k}]", "no 'result' list")
@@ -118,8 +126,21 @@ def _task(ctx: ImportContext, task: Any, loc: str) -> None:
         _results(ctx, ann["result"], f"{loc} annotation[{k}]", asset, plane)
 
 
-def _results(ctx: ImportContext, results: list[Any], loc: str, asset: Any, plane: Any) -> None:
+def _results(ctx: ImportContext, results: list[Any], loc: str, asset: Any, plane: Any,
+             prediction: tuple[str, str, float | None] | None = None) -> None:
+    """The regions of one annotation (or, with ``prediction`` = (layer id, model version, score),
+    of one prediction: imported into that predictions layer with the model as provenance)."""
     w, h, _ = extent(asset, plane)
+
+    def add(where: str, g: dict[str, Any], cls: Any, attrs: dict[str, Any], score: float | None) -> None:
+        if prediction is None:
+            ctx.annotation(where, asset, plane, g, cls, attrs, score=score)
+            return
+        layer, model, whole = prediction
+        score = score if score is not None else whole
+        ctx.annotation(where, asset, plane, g, cls, attrs, score=score, layer_id=layer,
+                       source={"model": model, "version": "", "score": score})
+
     regions: dict[Any, dict[str, Any]] = {}
     extras: dict[Any, dict[str, Any]] = {}
     region_ids = {x.get("id") for x in results if isinstance(x, dict) and x.get("type") in CONTROL}
@@ -173,14 +194,14 @@ def _results(ctx: ImportContext, results: list[Any], loc: str, asset: Any, plane
             continue
         cls = ctx.class_for(labels[0], where)
         if cls is not None:
-            ctx.annotation(where, asset, plane, g, cls, attrs, score=_score(r))
+            add(where, g, cls, attrs, _score(r))
     for where, label, pts, names, attrs in groups.values():
         g = {"kind": "points", "points": pts}
         if any(names):
             g["labels"] = names
         cls = ctx.class_for(label, where)
         if cls is not None:
-            ctx.annotation(where, asset, plane, g, cls, attrs)
+            add(where, g, cls, attrs, None)
 
 
 def _score(r: dict[str, Any]) -> float | None:
@@ -222,7 +243,14 @@ def _geometry(kind: str, v: dict[str, Any], w: int, h: int) -> dict[str, Any]:
                                                  _px(v["radiusY"], h), angle - 360.0 if angle > 180 else angle]}
     if kind == "keypointlabels":
         return {"kind": "points", "points": [[_px(v["x"], w), _px(v["y"], h)]]}
-    raise ValueError("Label Studio brush masks are not read (export them as polygons or COCO RLE)")
+    if kind == "brushlabels":
+        if v.get("format", "rle") != "rle" or not isinstance(v.get("rle"), list):
+            raise ValueError(f"brush format {v.get('format')!r} is not Label Studio's rle")
+        m = mask_from_rle(v["rle"], w, h)
+        if not m.any():
+            raise ValueError("the brush mask is empty")
+        return Mask.from_array(m).to_dict()
+    raise ValueError(f"unknown region type {kind!r}")
 
 
 # ---- export ------------------------------------------------------------------------------------
@@ -244,15 +272,8 @@ def _regions(ctx: ExportContext, asset: Any, ann: Any, label: str, w: int, h: in
     if isinstance(g, Ellipse):
         return [_region("ellipselabels", {"x": _pct(g.cx, w), "y": _pct(g.cy, h), "radiusX": _pct(g.rx, w),
                                           "radiusY": _pct(g.ry, h), "rotation": -g.angle % 360.0}, label, w, h, rid)]
-    if isinstance(g, Mask):
-        from labeldesk.core.assist.contours import mask_to_polygons
-        parts = mask_to_polygons(g)
-        if not parts:
-            ctx.skip(asset, ann, "the mask has no outline")
-            return []
-        ctx.converted(asset, ann, "mask written as the polygon of its largest outline (Label Studio brush RLE "
-                                  "is not written)" + (f"; {len(parts) - 1} other part(s) left out" if len(parts) > 1 else ""))
-        g = max(parts, key=lambda p: p.area())
+    if isinstance(g, Mask):         # a brush region (Label Studio's RLE of the RGBA image)
+        return [_region("brushlabels", {"format": "rle", "rle": rle_from_mask(g.paste(w, h))}, label, w, h, rid)]
     if isinstance(g, Polygon):
         if g.holes:
             ctx.converted(asset, ann, f"{len(g.holes)} hole(s) left out: Label Studio polygons have none")
@@ -275,6 +296,11 @@ def _regions(ctx: ExportContext, asset: Any, ann: Any, label: str, w: int, h: in
     return []
 
 
+def _layer_model(ctx: ExportContext, layer_id: str) -> str:
+    name = next((l.name for l in ctx.layers if l.id == layer_id), "") or "predictions"
+    return name[len("predictions: "):] if name.startswith("predictions: ") else name
+
+
 def _attribute_results(entry: Any, ann: Any, rid: str) -> list[dict[str, Any]]:
     out = []
     for d in entry.attributes:
@@ -293,12 +319,19 @@ def _attribute_results(entry: Any, ann: Any, rid: str) -> list[dict[str, Any]]:
 
 
 def export_labelstudio(ctx: ExportContext, out: Any) -> None:
+    from labeldesk.core.predictions import provenances
+    if ctx.options.get("with_predictions"):     # the project's predictions layers go along too
+        ctx.layers += [l for l in ctx.project.layers() if l.kind == "predictions" and l not in ctx.layers]
+    predicted = {l.id for l in ctx.layers if l.kind == "predictions"}
     tasks = []
     for asset in ctx.each_asset():
         tags = [c for c in ctx.classifications(asset) if c["scope"] == "asset"]
         for plane, items in ctx.export_planes(asset):
             w, h, _ = extent(asset, plane)
             result: list[dict[str, Any]] = []
+            models: dict[str, list[dict[str, Any]]] = {}        # model version -> prediction regions
+            scores: dict[str, list[float]] = {}
+            prov = provenances(ctx.project.conn, [a.id for a in items if a.layer_id in predicted]) if predicted else {}
             for ann in items:
                 entry = ctx.entry(asset, ann)
                 if entry is None:
@@ -306,9 +339,19 @@ def export_labelstudio(ctx: ExportContext, out: Any) -> None:
                 regions = _regions(ctx, asset, ann, entry.name, w, h)
                 if not regions:
                     continue
-                result += regions
+                target = result
+                if ann.layer_id in predicted:       # a model's prediction: the task's predictions
+                    p = prov.get(ann.id)
+                    version = " ".join(x for x in ((p.model if p else None) or _layer_model(ctx, ann.layer_id),
+                                                   (p.version if p else None) or "") if x)
+                    target = models.setdefault(version, [])
+                    if p is not None and p.score is not None:
+                        for r in regions:
+                            r["score"] = p.score
+                        scores.setdefault(version, []).append(float(p.score))
+                target += regions
                 if len(regions) == 1:
-                    result += _attribute_results(entry, ann, regions[0]["id"])
+                    target += _attribute_results(entry, ann, regions[0]["id"])
                 elif ann.attributes:
                     ctx.converted(asset, ann, "attributes of a keypoint group are not written")
                 ctx.report.count(ann.geometry.kind)
@@ -319,7 +362,13 @@ def export_labelstudio(ctx: ExportContext, out: Any) -> None:
                                    "value": {"choices": [e.name]}})
                     ctx.report.count("classification")
             tags = []                               # an asset's tags go with its first plane
+            preds = []
+            for version, regions in models.items():
+                pred: dict[str, Any] = {"model_version": version, "result": regions}
+                if scores.get(version):
+                    pred["score"] = sum(scores[version]) / len(scores[version])
+                preds.append(pred)
             tasks.append({"id": len(tasks) + 1, "data": {"image": item_name(asset, plane)},
                           "annotations": [{"id": len(tasks) + 1, "result": result, "was_cancelled": False}],
-                          "predictions": []})
+                          "predictions": preds})
     out.write("tasks.json", json.dumps(tasks, ensure_ascii=False, allow_nan=False, indent=1))

@@ -6,7 +6,8 @@ frames are 1-based, the box is in pixels, ``conf`` is 1 (0 marks a box evaluator
 ``class`` is the class's stable label value and ``visibility`` comes from a number attribute
 ``visibility`` (else 1). Every track is one ``id`` (a track that leaves the view and comes back
 keeps it); an annotation that is not part of a track gets an id of its own. Other shapes are
-written as their bounding box (noted); points and polylines are not written.
+written as their bounding box (noted); points and polylines are not written. With option
+``images`` every frame is written as ``<video>/img1/000001.png`` (1-based, as MOT tools read it).
 
 Import reads ``gt.txt`` (9 columns) and detection/result files (``det.txt``, 7 or 10 columns, no
 class: option ``class`` names it, default ``object``): each ``id`` becomes one track of keyframes
@@ -23,6 +24,7 @@ from typing import Any
 from labeldesk.core import ids
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
+from labeldesk.core.formats.dataset import close_sources, image_mode, write_image
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.floats import number
 from labeldesk.core.formats.matching import strip_suffix
@@ -146,6 +148,15 @@ def export_mot(ctx: ExportContext, out: Any) -> None:
         stem = strip_suffix(asset.name).replace("/", "_") or asset.id
         out.write(f"{stem}/gt/gt.txt", "\n".join(l for _, _, l in sorted(lines)) + ("\n" if lines else ""))
         fps = asset.meta.get("fps") if isinstance(asset.meta.get("fps"), (int, float)) else 30
+        mode = image_mode(ctx)
+        if mode:        # MOT's frames are 1-based: img1/000001.png is frame 0
+            sources: dict[Any, Any] = {}
+            try:
+                for t in range(asset.frames):
+                    ctx.progress.check()
+                    write_image(ctx, out, asset, Plane(t=t), f"{stem}/img1", f"{t + 1:06d}.png", "png", sources)
+            finally:
+                close_sources(sources)
         out.write(f"{stem}/seqinfo.ini", "[Sequence]\n" f"name={stem}\n" "imDir=img1\n" f"frameRate={number(fps)}\n"
                                         f"seqLength={asset.frames}\n" f"imWidth={asset.width}\n"
                                         f"imHeight={asset.height}\n" "imExt=.png\n")

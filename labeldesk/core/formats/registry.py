@@ -24,6 +24,7 @@ class FormatInfo:
     writer: str | None
     layer_kind: str = "annotator"       # kind of a layer an import creates
     classifications: bool = False       # holds asset/frame classifications (others list them as not written)
+    values: bool = False                # writes the classes' label values (category ids, indices, voxels)
 
     @property
     def can_import(self) -> bool:
@@ -37,15 +38,15 @@ class FormatInfo:
 FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
     FormatInfo("coco", "COCO JSON: boxes, polygons (holes as RLE), RLE masks, keypoints; a folder gets "
                "annotations/instances_<subset>.json (+ images/<subset>/)",
-               "coco", "import_coco", "export_coco"),
+               "coco", "import_coco", "export_coco", values=True),
     FormatInfo("coco-results", "COCO results JSON (model detections with scores); import only",
                "coco", "import_results", None, layer_kind="predictions"),
     FormatInfo("yolo", "YOLO detection: labels/*.txt with class cx cy w h (normalised)",
-               "yolo", "import_yolo", "export_detect"),
+               "yolo", "import_yolo", "export_detect", values=True),
     FormatInfo("yolo-seg", "YOLO segmentation: labels/*.txt with class x1 y1 x2 y2 ... (normalised)",
-               "yolo", "import_yolo", "export_segment"),
+               "yolo", "import_yolo", "export_segment", values=True),
     FormatInfo("yolo-obb", "YOLO oriented boxes: labels/*.txt with class and 4 corners (normalised)",
-               "yolo", "import_obb", "export_obb"),
+               "yolo", "import_obb", "export_obb", values=True),
     FormatInfo("voc", "Pascal VOC XML: one file per image, boxes (1-based pixel coordinates)",
                "voc", "import_voc", "export_voc"),
     FormatInfo("cvat", "CVAT XML 1.1: images (shapes, tags) and videos (tracks with keyframes, outside)",
@@ -57,13 +58,13 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
     FormatInfo("rtstruct", "DICOM RTSTRUCT: ROI contours (mm, patient space) on the source series; one ROI per class",
                "rtstruct", "import_rtstruct", "export_rtstruct"),
     FormatInfo("mot", "MOT Challenge tracks: <video>/gt/gt.txt (frame,id,box,conf,class,visibility) + seqinfo.ini",
-               "mot", "import_mot", "export_mot"),
+               "mot", "import_mot", "export_mot", values=True),
     FormatInfo("csv", "CSV of asset and frame/slice classifications (asset,frame,slice,axis,class)",
                "csv_classes", "import_csv", "export_csv", classifications=True),
     FormatInfo("nifti", "NIfTI label map on the source volume's grid (+ ITK-SNAP label table)",
-               "nifti_labels", "import_nifti", "export_nifti"),
+               "nifti_labels", "import_nifti", "export_nifti", values=True),
     FormatInfo("dicom-seg", "DICOM SEG (binary segments) referencing the source series",
-               "dicom_seg", "import_seg", "export_seg"),
+               "dicom_seg", "import_seg", "export_seg", values=True),
 )}
 
 

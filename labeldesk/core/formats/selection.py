@@ -20,6 +20,8 @@ from typing import Any, Iterator
 
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.formats.report import InterchangeReport
+from labeldesk.core.formats.probabilities import PROBABILITY_KEY
+from labeldesk.core.groups import GROUP_KEY, GroupNumbers, group_of, without_group
 from labeldesk.core.model import Annotation, Asset, Layer, Plane
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
@@ -80,8 +82,11 @@ class ClassTable:
                 raise LabeldeskError(f"no class named {', '.join(map(repr, unknown))}; classes are: "
                                      + ", ".join(sorted(names.values())))
             kept = [c for c in kept if c.id in wanted or c.name in wanted or names[c.id] in wanted]
-        # Stable label values; a value two classes share (made at once on two machines) or a class
-        # without one (an older store) gets the next free number, with a problem for the report.
+        # Stable label values. A value two exported classes share (made at once on two machines) is
+        # a collision: formats that write values refuse the export (interchange.export), the others
+        # do not use them. A class without one (an older store) gets the next free number, noted.
+        from labeldesk.core.ontology_codes import value_collisions
+        self.collisions = value_collisions(kept)
         self.problems: list[str] = []
         taken: dict[int, str] = {}
         values: dict[str, int] = {}
@@ -93,10 +98,8 @@ class ClassTable:
         for c in kept:
             if c.id not in values:
                 v = max(taken, default=0) + 1
-                old = getattr(c, "value", None)
-                if old is not None:
-                    self.problems.append(f"class {c.name!r} has label value {old}, which {taken[old]!r} has too: "
-                                         f"written as {v} in this export (give it its own value)")
+                if getattr(c, "value", None) is None:
+                    self.problems.append(f"class {c.name!r} has no label value: written as {v} in this export")
                 values[c.id] = v
                 taken[v] = c.name
         self.entries = [ClassEntry(c.id, names[c.id], i, c.color,
@@ -161,6 +164,9 @@ class ExportContext:
         self.assets = self._assets()
         self._walls: dict[str, dt.datetime] | None = None
         self._claims: dict[str, str] = {}          # output file (casefolded) -> asset name
+        self._groups: dict[str, str] = {}          # annotation id -> its instance group id
+        self._group_numbers = GroupNumbers()
+        self._probabilities: dict[str, Any] = {}  # annotation id -> its _probability value
 
     def _assets(self) -> list[Asset]:
         assets = self.project.assets()
@@ -192,6 +198,13 @@ class ExportContext:
                 if self._class_filter and self.classes.resolve(ann.class_id) is None:
                     continue
                 if self._in_time(ann.revision):
+                    gid = group_of(ann)
+                    if gid is not None:        # a group is the format's own notion, not an attribute
+                        self._groups[ann.id] = gid
+                        ann = ann.with_(attributes=without_group(ann.attributes))
+                    if PROBABILITY_KEY in (ann.attributes or {}):      # per-pixel data, not an attribute
+                        self._probabilities[ann.id] = ann.attributes[PROBABILITY_KEY]
+                        ann = ann.with_(attributes={k: v for k, v in ann.attributes.items() if k != PROBABILITY_KEY})
                     out.append(ann)
         out.sort(key=lambda a: (a.plane.axis, a.plane.t, a.plane.z, a.z_order))
         return out
@@ -219,6 +232,25 @@ class ExportContext:
                     and self._in_time(c.get("revision")):
                 out.append(c)
         return out
+
+    def group_id(self, ann: Annotation) -> str | None:
+        """The instance group (labeldesk.core.groups) of an annotation :meth:`annotations` gave."""
+        return self._groups.get(ann.id)
+
+    def probability(self, ann: Annotation) -> Any:
+        """The per-pixel probabilities (labeldesk.core.formats.probabilities) of a mask annotation
+        :meth:`annotations` gave, or None."""
+        return self._probabilities.get(ann.id)
+
+    def group_number(self, ann: Annotation) -> int | None:
+        """The group as a small number, 1, 2, ... across the export (labelme, CVAT ``group_id``)."""
+        gid = self._groups.get(ann.id)
+        return None if gid is None else self._group_numbers.number({GROUP_KEY: gid})
+
+    def spare_group_number(self, ann: Annotation) -> int:
+        """A group number of the export for ``ann`` alone (labelme: the point shapes of one points
+        annotation), distinct from every instance group's number."""
+        return self._group_numbers.number({GROUP_KEY: self._groups.get(ann.id) or f"annotation:{ann.id}"})
 
     def entry(self, asset: Asset, ann: Annotation) -> ClassEntry | None:
         """The annotation's export class; refuses (reports) annotations without one."""

@@ -144,11 +144,22 @@ def _noted(conn: sqlite3.Connection, geometry: Any) -> tuple[Any, Any]:
 
 
 def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, Any], attributes: Any) -> None:
+    from labeldesk.core.formats.probabilities import PROBABILITY_KEY, check as check_probability
+    from labeldesk.core.groups import GROUP_KEY, check_group_value
     from labeldesk.core.measure import MEASURE_KEY, MEASURE_KINDS
     if isinstance(attributes, dict) and MEASURE_KEY in attributes:     # a measurement (ruler, angle, ROI)
         require(attributes[MEASURE_KEY] in MEASURE_KINDS,
                 f"annotation: measure must be one of {list(MEASURE_KINDS)}, not {attributes[MEASURE_KEY]!r}")
         attributes = {k: v for k, v in attributes.items() if k != MEASURE_KEY}
+    if isinstance(attributes, dict) and GROUP_KEY in attributes:       # instance group (labeldesk.core.groups)
+        problem = check_group_value(attributes[GROUP_KEY])
+        require(problem is None, f"annotation: {problem}")
+        attributes = {k: v for k, v in attributes.items() if k != GROUP_KEY}
+    if isinstance(attributes, dict) and PROBABILITY_KEY in attributes:  # per-pixel probabilities of a mask
+        require(geometry.get("kind") == "mask", f"annotation: {PROBABILITY_KEY} belongs to a mask")
+        problem = check_probability(attributes[PROBABILITY_KEY])
+        require(problem is None, f"annotation: {problem}")
+        attributes = {k: v for k, v in attributes.items() if k != PROBABILITY_KEY}
     if class_id is None:
         require(not attributes, "annotation: attributes need a class")
         return

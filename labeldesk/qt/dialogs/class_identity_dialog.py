@@ -8,7 +8,7 @@ from typing import Any
 from PySide6 import QtWidgets
 
 from labeldesk.core.ontology import MAX_LABEL_VALUE
-from labeldesk.core.ontology_codes import concept_of, identity_changes
+from labeldesk.core.ontology_codes import concept_of, identity_changes, value_collisions
 from labeldesk.core.ops import OpDraft
 
 
@@ -17,7 +17,7 @@ def _coded(c: dict[str, Any] | None) -> str:
 
 
 class ClassIdentityDialog(QtWidgets.QDialog):
-    def __init__(self, cls: Any, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, cls: Any, parent: QtWidgets.QWidget | None = None, classes: list[Any] | None = None) -> None:
         super().__init__(parent)
         self.cls = cls
         self.setWindowTitle(f"Label value, code and concepts of {cls.name}")
@@ -26,6 +26,14 @@ class ClassIdentityDialog(QtWidgets.QDialog):
         self.value.setRange(1, MAX_LABEL_VALUE)
         self.value.setValue(int(cls.value or 1))
         form.addRow("Label value", self.value)
+        clash = [c for v, cs in value_collisions(classes or []) if v == cls.value for c in cs if c.id != cls.id]
+        self.clash = QtWidgets.QLabel(
+            f"⚠ {', '.join(repr(c.name) for c in clash)} has this value too (made on another device while apart): "
+            "give one of them its own value; exports that write label values refuse until then" if clash else "")
+        self.clash.setWordWrap(True)
+        self.clash.setStyleSheet("color: #b00020")
+        self.clash.setVisible(bool(clash))
+        form.addRow(self.clash)
         self.code = QtWidgets.QLineEdit(cls.code or "")
         form.addRow("Code", self.code)
         concept, standard = concept_of(cls.name, cls.concept, cls.code, cls.value or 0)
@@ -69,7 +77,7 @@ def edit(window: Any, class_id: str) -> None:
     cls = next((c for c in window.project.classes() if c.id == class_id), None)
     if cls is None:
         return
-    dialog = ClassIdentityDialog(cls, window)
+    dialog = ClassIdentityDialog(cls, window, window.project.classes())
     if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
         changes = dialog.changes()
         if changes:

@@ -182,6 +182,18 @@ class ImportDialog(_InterchangeDialog):
         self.form.addRow("Model", mrow)
         self.gt_edit = QtWidgets.QLineEdit(placeholderText="COCO results: the ground-truth COCO file")
         self.form.addRow("Ground truth", self.gt_edit)
+        self.threshold_check = QtWidgets.QCheckBox("make binary at probability")
+        self.threshold_spin = QtWidgets.QDoubleSpinBox()
+        self.threshold_spin.setRange(0.01, 1.0)
+        self.threshold_spin.setSingleStep(0.05)
+        self.threshold_spin.setValue(0.5)
+        self.threshold_check.setToolTip("DICOM SEG: fractional segments keep their probabilities unless you "
+                                        "ask for binary masks here")
+        prow = QtWidgets.QHBoxLayout()
+        prow.addWidget(self.threshold_check)
+        prow.addWidget(self.threshold_spin)
+        prow.addStretch(1)
+        self.form.addRow("Fractional SEG", prow)
         self.undo_button = self.buttons.addButton("Undo import", QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
         self.undo_button.setEnabled(False)
         self.undo_button.clicked.connect(self.undo_import)
@@ -220,6 +232,8 @@ class ImportDialog(_InterchangeDialog):
             opts["model_version"] = self.version_edit.text().strip()
         if self.gt_edit.text().strip():
             opts["gt"] = self.gt_edit.text().strip()
+        if self.threshold_check.isChecked():
+            opts["threshold"] = self.threshold_spin.value()
         return opts
 
     def run(self) -> None:
@@ -318,6 +332,14 @@ class ExportDialog(_InterchangeDialog):
         self.form.addRow("Subsets", srow)
         self.window_edit = QtWidgets.QLineEdit(placeholderText="center,width (e.g. 40,400) or abdomen; empty: the series' own")
         self.form.addRow("Slice window", self.window_edit)
+        self.seg_type_combo = QtWidgets.QComboBox()
+        for text, value in (("FRACTIONAL when masks carry probabilities, else BINARY", "auto"),
+                            ("BINARY (probabilities thresholded at 0.5)", "binary"), ("FRACTIONAL", "fractional")):
+            self.seg_type_combo.addItem(text, value)
+        self.form.addRow("DICOM SEG type", self.seg_type_combo)
+        self.predictions_check = QtWidgets.QCheckBox("Label Studio: write predictions layers as the tasks' "
+                                                     "predictions (model version, score)")
+        self.form.addRow("", self.predictions_check)
         browse.clicked.connect(self._browse)
 
     def _browse(self) -> None:
@@ -352,6 +374,10 @@ class ExportDialog(_InterchangeDialog):
             out["seed"] = self.seed_spin.value()
         if self.window_edit.text().strip():
             out["window"] = self.window_edit.text().strip()
+        if self.predictions_check.isChecked():
+            out["with_predictions"] = True
+        if self.seg_type_combo.currentData() != "auto":
+            out["segmentation_type"] = self.seg_type_combo.currentData()
         return out
 
     def run(self) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from labeldesk.core.groups import group_of
+
 ANN_ROLE = QtCore.Qt.ItemDataRole.UserRole
 BULK = 2000          # more rows than this removed at once: reset the model instead
 
@@ -131,6 +133,10 @@ class AnnotationModel(QtCore.QAbstractListModel):
         aid = doc.ids[r]
         text = f"{self.names.get(doc.class_of(r), 'no class')} · {doc.kinds[r]}" + (f" · {where}" if where else "")
         text += f" · {self.authors.get(doc.authors[r], '?')}" + (" · 🔒" if aid in self.locked else "")
+        attrs = doc.attributes_json[r]
+        if attrs and '"_group"' in attrs:         # an instance group's part (labeldesk.core.groups)
+            gid = group_of(doc.attributes(r))
+            text += f" · ⧉ group {gid[-4:]}" if gid else ""
         flag = doc.flags[r]
         return text + (f"  ⚠ {flag}" if flag else "")
 
@@ -170,6 +176,7 @@ class AnnotationPanel(QtWidgets.QWidget):
     sig_visibility_changed = QtCore.Signal(object)      # set of hidden ids
     sig_opacity_changed = QtCore.Signal(float)
     sig_lock_requested = QtCore.Signal(bool)            # lock / unlock the selection
+    sig_group_requested = QtCore.Signal(bool)           # group / ungroup the selection (instance group)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,6 +202,10 @@ class AnnotationPanel(QtWidgets.QWidget):
         row.addWidget(self.opacity, 1)
         row.addWidget(lock)
         row.addWidget(unlock)
+        self.group_button, self.ungroup_button = QtWidgets.QPushButton("Group"), QtWidgets.QPushButton("Ungroup")
+        self.group_button.setToolTip("Make the selected annotations one object in parts (an instance group)")
+        row.addWidget(self.group_button)
+        row.addWidget(self.ungroup_button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.classified)
@@ -205,6 +216,8 @@ class AnnotationPanel(QtWidgets.QWidget):
         self.opacity.valueChanged.connect(lambda v: self.sig_opacity_changed.emit(v / 100))
         lock.clicked.connect(lambda: self.sig_lock_requested.emit(True))
         unlock.clicked.connect(lambda: self.sig_lock_requested.emit(False))
+        self.group_button.clicked.connect(lambda: self.sig_group_requested.emit(True))
+        self.ungroup_button.clicked.connect(lambda: self.sig_group_requested.emit(False))
         self.model.sig_visibility_changed.connect(self.sig_visibility_changed)
         self.model.sig_repaint.connect(self.list.viewport().update)
         self._syncing = False

@@ -126,3 +126,26 @@ def test_model_options_and_option_pairs(tmp_path, capsys):
     assert cli.main(["import", str(root), str(res), "--option", "nonsense", "-q"]) == 1
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert cli.main(["import", str(root), str(res), "--model-version", "3", "-q"]) == 1
+
+
+def test_label_studio_predictions_and_seg_options_from_the_cli(tmp_path, capsys):
+    root = _project(tmp_path, boxes=0)
+    task = [{"id": 1, "data": {"image": "a.png"}, "annotations": [],
+             "predictions": [{"model_version": "det-2", "score": 0.7, "result": [
+                 {"id": "p", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
+                  "original_width": 100, "original_height": 80,
+                  "value": {"x": 10, "y": 10, "width": 20, "height": 20, "rectanglelabels": ["car"]}}]}]}]
+    (tmp_path / "t.json").write_text(json.dumps(task))
+    assert cli.main(["import", str(root), str(tmp_path / "t.json"), "-q"]) == 0
+    assert cli.main(["export", str(root), "label-studio", str(tmp_path / "out.json"), "--with-predictions", "-q"]) == 0
+    [pred] = json.loads((tmp_path / "out.json").read_text())[0]["predictions"]
+    assert pred["model_version"] == "det-2" and pred["score"] == 0.7
+    assert cli.main(["export", str(root), "label-studio", str(tmp_path / "plain.json"), "-q"]) == 0
+    assert json.loads((tmp_path / "plain.json").read_text())[0]["predictions"] == []
+    with pytest.raises(SystemExit):
+        cli.main(["export", "--help"])
+    helptext = capsys.readouterr().out
+    assert "--segmentation-type" in helptext and "--with-predictions" in helptext
+    with pytest.raises(SystemExit):
+        cli.main(["import", "--help"])
+    assert "--threshold" in capsys.readouterr().out

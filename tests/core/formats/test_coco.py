@@ -118,11 +118,13 @@ def test_foreign_file_multipart_polygons_and_uncompressed_rle(proj, tmp_path):
          "segmentation": {"size": [40, 50], "counts": counts}},
     ])
     rep = interchange.import_file(proj, "coco", path)
-    assert rep.by_kind == {"mask": 2} and not rep.refused           # one object of two parts stays one
-    assert any("2 separate parts (one object)" in n.reason for n in rep.notes)
-    masks = sorted((s for s in shapes(proj, proj.my_layer_id) if s[3]["kind"] == "mask"), key=lambda s: s[3]["bbox"])
-    assert masks[0][3]["bbox"][:3] == [1, 1, 29]                    # both parts, as pycocotools rasterises them
-    assert masks[1][3]["bbox"] == [5, 10, 4, 10] and sum(masks[1][3]["counts"][1::2]) == 40
+    assert rep.by_kind == {"polygon": 2, "mask": 1} and not rep.refused   # one object of two parts: a group
+    from labeldesk.core.groups import group_of
+    anns = proj.annotations(proj.assets()[0].id, layer_id=proj.my_layer_id)
+    polys = [a for a in anns if a.geometry.kind == "polygon"]
+    assert len({group_of(a) for a in polys}) == 1 and group_of(polys[0])
+    masks = [s for s in shapes(proj, proj.my_layer_id) if s[3]["kind"] == "mask"]
+    assert masks[0][3]["bbox"] == [5, 10, 4, 10] and sum(masks[0][3]["counts"][1::2]) == 40
 
 
 def test_malformed_json_names_line_and_column(proj, tmp_path):

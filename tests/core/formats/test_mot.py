@@ -50,3 +50,25 @@ def test_a_benchmark_style_det_file_with_a_class_option(proj, tmp_path):
                                                                                 "create_classes": True})
     assert rep.imported == 2 and any("frame 9 is outside" in i.reason for i in rep.refused)
     assert rep.created_classes == ["pedestrian"]
+
+
+def test_frames_are_written_one_based_as_mot_tools_read_them(proj, tmp_path):
+    import cv2
+    import numpy as np
+
+    from labeldesk.core.importer import add_paths
+    from labeldesk.core.samples.video import read_stamp, write_stamped_clip
+    clip = tmp_path / "street.mp4"
+    write_stamped_clip(clip, n_frames=6, size=(64, 48))
+    report = add_paths(proj, [clip])
+    video = report.added[0].id
+    cls = add_class(proj, "person")
+    _track(proj, video, cls, [0, 3], (1, 1, 20, 20), ids.new_id())
+    rep = interchange.export(proj, "mot", tmp_path / "mot", options={"images": "png"})
+    assert not rep.refused, rep.lines()
+    frames = sorted(p.name for p in (tmp_path / "mot/street/img1").iterdir())
+    assert frames == [f"{t:06d}.png" for t in range(1, 7)]
+    first = cv2.imread(str(tmp_path / "mot/street/img1/000001.png"))[:, :, ::-1]
+    assert read_stamp(np.ascontiguousarray(first)) == 0        # 000001 is the first frame (frame 0)
+    lines = (tmp_path / "mot/street/gt/gt.txt").read_text().splitlines()
+    assert [l.split(",")[0] for l in lines] == ["1", "4"]

@@ -7,7 +7,7 @@ import pytest
 
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.importer import add_paths
-from labeldesk.core.interchange import export, import_file
+from labeldesk.core.interchange import Selection, export, import_file
 from labeldesk.core.ops import OpDraft
 from tests.core.formats.format_fixtures import add_class
 
@@ -93,19 +93,23 @@ def test_cli_lists_and_sets_values_codes_and_concepts(tmp_path, capsys):
     assert "label value 1 belongs to class 'Liver'" in capsys.readouterr().err
 
 
-def test_a_value_two_classes_share_is_reported_and_exports_stay_unique(proj, tmp_path):
+def test_a_value_two_classes_share_is_refused_by_value_formats_and_named(proj, tmp_path):
     from format_fixtures import add_asset, annotate
+    from labeldesk.core.errors import LabeldeskError
     a, b = add_class(proj, "A"), add_class(proj, "B")
     # as after two machines made a class at once: both with value 1 (the merge keeps both)
     proj.conn.execute("UPDATE classes SET value = 1")
     img = add_asset(proj, "x.png", 20, 20)
     for c in (a, b):
         annotate(proj, img, c, {"kind": "box", "xyxy": [1, 1, 5, 5]})
-    import json
-    rep = export(proj, "coco", tmp_path / "c.json")
-    ids_ = sorted(c["id"] for c in json.loads((tmp_path / "c.json").read_text())["categories"])
-    assert len(set(ids_)) == 2
-    assert any("which 'A' has too" in n.reason or "which 'B' has too" in n.reason for n in rep.notes)
+    for fmt in ("coco", "yolo", "mot"):
+        with pytest.raises(LabeldeskError, match="label value 1 is shared by classes 'A' and 'B'"):
+            export(proj, fmt, tmp_path / f"{fmt}.out")
+        assert not (tmp_path / f"{fmt}.out").exists()
+    rep = export(proj, "labelme", tmp_path / "lm")          # a format without values is not held up
+    assert rep.exported == 2 and not rep.refused
+    rep = export(proj, "coco", tmp_path / "only-a.json", Selection(classes=("A",)))   # one of them: fine
+    assert rep.exported == 1
 
 
 def test_a_sync_replay_gives_legacy_classes_the_numbers_the_migration_gave(tmp_path):

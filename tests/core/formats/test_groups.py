@@ -1,0 +1,97 @@
+"""Instance groups (several parts, one object): the op, and labelme/CVAT/COCO carrying them."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from format_fixtures import add_asset, add_class, annotate, layer_named
+
+from labeldesk.core import interchange
+from labeldesk.core.errors import LabeldeskError, OpRejected
+from labeldesk.core.groups import GROUP_KEY, group_drafts, group_of, ungroup_drafts
+from labeldesk.core.ops import OpDraft
+
+SQ1 = {"kind": "polygon", "shell": [[10, 10], [30, 10], [30, 30], [10, 30]]}
+SQ2 = {"kind": "polygon", "shell": [[50, 10], [70, 10], [70, 30], [50, 30]]}
+
+
+def _groups(proj, layer_id):
+    """The layer's groups as sets of (class, geometry kind, bounds)."""
+    out: dict[str, set] = {}
+    for a in proj.annotations_in_layer(layer_id) if hasattr(proj, "annotations_in_layer") else \
+            [a for asset in proj.assets() for a in proj.annotations(asset.id, layer_id=layer_id)]:
+        gid = group_of(a)
+        key = gid or f"alone:{a.id}"
+        out.setdefault(key, set()).add((a.geometry.kind, tuple(round(v, 6) for v in a.geometry.bounds())))
+    return sorted(tuple(sorted(v)) for v in out.values())
+
+
+@pytest.fixture
+def grouped(proj):
+    img = add_asset(proj, "img1.png", 100, 80)
+    c = add_class(proj, "person", [{"key": "note", "type": "text"}])
+    a1 = annotate(proj, img, c, SQ1, attributes={"note": "left"})
+    a2 = annotate(proj, img, c, SQ2)
+    annotate(proj, img, c, {"kind": "box", "xyxy": [5, 50, 20, 70]})
+    proj.apply_all(group_drafts([proj.annotation(a1), proj.annotation(a2)]))
+    return proj, img, a1, a2
+
+
+def test_grouping_is_an_undoable_op_and_keeps_attributes(grouped):
+    proj, img, a1, a2 = grouped
+    g1, g2 = group_of(proj.annotation(a1)), group_of(proj.annotation(a2))
+    assert g1 and g1 == g2
+    assert proj.annotation(a1).attributes["note"] == "left"
+    applied = proj.apply_all(ungroup_drafts([proj.annotation(a1), proj.annotation(a2)]))
+    assert group_of(proj.annotation(a1)) is None and proj.annotation(a1).attributes == {"note": "left"}
+    proj.apply_all([a.inverse for a in reversed(applied)])
+    assert group_of(proj.annotation(a1)) == g1
+
+
+def test_group_value_is_checked_and_groups_need_one_plane(grouped):
+    proj, img, a1, a2 = grouped
+    with pytest.raises(OpRejected, match="group id"):
+        proj.apply(OpDraft("annotation.update", a1, {"set": {"attributes": {GROUP_KEY: 7}}}))
+    other = add_asset(proj, "img2.png", 100, 80)
+    c = proj.annotation(a1).class_id
+    b = annotate(proj, other, c, SQ1)
+    with pytest.raises(LabeldeskError, match="one image"):
+        group_drafts([proj.annotation(a1), proj.annotation(b)])
+    # an annotation without a class may be in a group too (like a measurement)
+    nc = annotate(proj, img, None, SQ1, attributes={GROUP_KEY: group_of(proj.annotation(a1))})
+    assert group_of(proj.annotation(nc)) == group_of(proj.annotation(a1))
+
+
+@pytest.mark.parametrize("fmt", ["labelme", "cvat", "coco"])
+def test_groups_round_trip(grouped, tmp_path, fmt):
+    proj, img, a1, a2 = grouped
+    rep = interchange.export(proj, fmt, tmp_path / fmt)
+    assert not rep.refused, rep.lines()
+    assert all(GROUP_KEY not in str(n) for n in rep.notes)
+    back = interchange.import_file(proj, fmt, tmp_path / fmt, options={"layer": "back"})
+    assert not back.refused, back.lines()
+    assert _groups(proj, layer_named(proj, "back")) == _groups(proj, proj.my_layer_id)
+    got = [a for a in proj.annotations(img, layer_id=layer_named(proj, "back")) if a.attributes.get("note")]
+    assert [a.attributes["note"] for a in got] == ["left"]
+
+
+def test_labelme_group_id_is_written_per_group(grouped, tmp_path):
+    proj, *_ = grouped
+    interchange.export(proj, "labelme", tmp_path / "lm")
+    doc = json.loads((tmp_path / "lm/img1.json").read_text())
+    ids_ = [s["group_id"] for s in doc["shapes"]]
+    assert sorted(ids_, key=str) == [1, 1, None] or sorted(map(str, ids_)) == ["1", "1", "None"]
+    assert all("_group" not in json.dumps(s) for s in doc["shapes"])
+
+
+def test_coco_writes_a_group_as_one_instance(grouped, tmp_path):
+    proj, *_ = grouped
+    interchange.export(proj, "coco", tmp_path / "c.json")
+    doc = json.loads((tmp_path / "c.json").read_text())
+    anns = doc["annotations"]
+    assert len(anns) == 2
+    multi = next(a for a in anns if isinstance(a["segmentation"], list) and len(a["segmentation"]) == 2)
+    assert multi["bbox"] == [10, 10, 60, 20] and multi["area"] == pytest.approx(800)
+    from pycocotools import mask as mask_utils
+    rles = mask_utils.frPyObjects(multi["segmentation"], 80, 100)
+    assert mask_utils.area(mask_utils.merge(rles)) == 800

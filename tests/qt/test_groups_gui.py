@@ -1,0 +1,39 @@
+"""Instance groups from the Annotations panel: Group / Ungroup the selection, one undo step each."""
+from __future__ import annotations
+
+import pytest
+from PySide6 import QtCore
+
+from labeldesk.core.groups import group_of
+
+
+@pytest.fixture
+def photo(qtbot, window, show):
+    asset = show("site-photo-1")
+    window.session.set_active_class(None)
+    return asset
+
+
+def _pixels(widget):
+    img = widget.grab().toImage()
+    return bytes(img.constBits())
+
+
+def test_group_and_ungroup_from_the_panel(qtbot, window, photo):
+    s = window.session
+    a = s.create({"kind": "box", "xyxy": [100, 100, 200, 200]}, "a")
+    b = s.create({"kind": "box", "xyxy": [300, 100, 400, 200]}, "b")
+    panel = window.annotation_panel
+    before = _pixels(panel.list)
+    s.select({a, b})
+    qtbot.mouseClick(panel.group_button, QtCore.Qt.MouseButton.LeftButton)
+    ga, gb = group_of(window.project.annotation(a)), group_of(window.project.annotation(b))
+    assert ga and ga == gb
+    assert all("⧉ group" in panel.row_text(i) for i in range(panel.row_count()))
+    qtbot.waitUntil(lambda: _pixels(panel.list) != before)      # the rows are painted with their group
+    s.undo_stack.undo()                                          # one step takes the group back
+    assert group_of(window.project.annotation(a)) is None and group_of(window.project.annotation(b)) is None
+    s.undo_stack.redo()
+    s.select({a})
+    qtbot.mouseClick(panel.ungroup_button, QtCore.Qt.MouseButton.LeftButton)
+    assert group_of(window.project.annotation(a)) is None and group_of(window.project.annotation(b)) == gb
