@@ -22,6 +22,17 @@ _encode_str = json.encoder.encode_basestring     # what _CANONICAL does with a s
 encode_str = _encode_str
 
 
+def _not_json(o: Any) -> Any:
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+# _CANONICAL's own C encoder, made once (``JSONEncoder.encode`` makes a new one on every call:
+# most of the cost of encoding a small geometry). No circular-reference markers: the markers of
+# a failed call (NaN) would stay behind in a shared one; a cycle ends in RecursionError instead.
+_C_ENCODE = (json.encoder.c_make_encoder(None, _not_json, _encode_str, None, ":", ",", True, False, False)
+             if json.encoder.c_make_encoder is not None else None)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8, no NaN: the form that is hashed and synced.
 
@@ -38,6 +49,8 @@ def canonical_json(value: Any) -> str:
         return "{}"
     if t is list and all(type(v) is int for v in value):       # op bases are [], clocks [ms, counter]
         return "[" + ",".join(map(int.__repr__, value)) + "]"
+    if _C_ENCODE is not None and (t is dict or t is list):
+        return "".join(_C_ENCODE(value, 0))
     return _CANONICAL.encode(value)
 
 

@@ -354,23 +354,32 @@ class Writer:
         plane_json, plane, _, _, layer_id = head
         attrs = d.get("attributes") or {}
         attrs_json = canonical_json(attrs)
+        keys = tuple(d)
+        order = _ORDERS.get(keys)
+        if order is None:
+            order = _ORDERS[keys] = tuple(sorted(set(keys) | {"attributes", "class_id"}))
         parts = []
-        for k in sorted(set(d) | {"attributes", "class_id"}):
+        for k in order:
             if k == "geometry":
                 v = gj
             elif k == "plane":
                 v = plane_json
             elif k == "attributes":
-                v = attrs_json if "attributes" in d else "{}"
+                v = attrs_json
             else:
-                v = canonical_json(d.get(k))
-            parts.append(encode_str(k) + ":" + v)
+                v = d.get(k)
+                v = encode_str(v) if type(v) is str else canonical_json(v)
+            parts.append(_KEY_JSON[k] + v)
         payload_json = '{"annotation":{' + ",".join(parts) + "}}"
         x0, y0, x1, y1 = bounds
         row = (d["asset_id"], layer_id, d.get("class_id"), plane.axis, plane.z, plane.t, kind, gj,
                x0, y0, x1, y1, attrs_json,
                float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True))), verts)
         return payload_json, row, layer_id
+
+
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}      # an annotation's keys -> the payload's key order
+_KEY_JSON = {k: encode_str(k) + ":" for k in FAST_KEYS}
 
 
 def _CANON_LIST(values: list[Any]) -> str:
