@@ -292,7 +292,9 @@ class Writer:
         if type(attrs) is not dict:
             return None
         p = d.get("plane")
-        if type(p) is not dict or not {"z", "t", "axis"}.issuperset(p):
+        if p is None:
+            p = {}                                   # (Plane.from_dict: the first slice and frame)
+        elif type(p) is not dict or not {"z", "t", "axis"}.issuperset(p):
             return None
         z, t, axis = p.get("z", 0), p.get("t", 0), p.get("axis", "axial")
         if type(z) is not int or type(t) is not int or type(axis) is not str:
@@ -357,7 +359,7 @@ class Writer:
         keys = tuple(d)
         order = _ORDERS.get(keys)
         if order is None:
-            order = _ORDERS[keys] = tuple(sorted(set(keys) | {"attributes", "class_id"}))
+            order = _ORDERS[keys] = tuple(sorted(set(keys) | {"attributes", "class_id", "plane"}))
         parts = []
         for k in order:
             if k == "geometry":
