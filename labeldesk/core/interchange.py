@@ -88,7 +88,8 @@ def import_file(project: Any, fmt: str | None, path: str | Path, progress: Progr
             applied = _apply(project, ctx, progress)
             for kind, n in sorted(ctx.counts().items()):
                 report.count(kind, n)
-            report.undo = [a.inverse for a in reversed(applied) if a.inverse is not None]
+            if applied is not None:
+                report.undo = applied.undo()
             # Free the drafts and ops (reference counting) while the collector is still off: left
             # alive, the first collection after it is back on walks all of them (~10 % of an import).
             del applied, ctx
@@ -100,19 +101,20 @@ def import_file(project: Any, fmt: str | None, path: str | Path, progress: Progr
     return report
 
 
-def _apply(project: Any, ctx: ImportContext, progress: Progress) -> list[Any]:
+def _apply(project: Any, ctx: ImportContext, progress: Progress) -> Any:
+    """``Project.apply_bulk`` of the import's drafts (a BulkResult), None when there are none."""
     for attempt in (1, 2):
         drafts = ctx.drafts()
         if not drafts:
-            return []
+            return None
         try:
-            return project.apply_all(_reporting(drafts, progress))
+            return project.apply_bulk(_reporting(drafts, progress))
         except OpRejected as exc:
             if attempt == 2:
                 raise LabeldeskError(f"{ctx.report.path}: the import was refused and nothing was changed: {exc}") from exc
             progress.report(0, 1, "checking every shape")
             ctx.revalidate()        # refuse or repair what the ops refused, then try once more
-    return []
+    return None
 
 
 def export(project: Any, fmt: str, dest: str | Path, selection: Selection | None = None,

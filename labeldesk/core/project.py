@@ -23,9 +23,8 @@ from labeldesk.core.errors import LabeldeskError, OpRejected
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
 from labeldesk.core.op_types import annotations
-from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft, get_op_type
-from labeldesk.core.review.roles import AuthorisationMemo
-from labeldesk.core.store import oplog, repo
+from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft
+from labeldesk.core.store import bulk, oplog, repo
 from labeldesk.core.store.connection import backup, connect, integrity_check
 from labeldesk.core.store.location import check_store_location
 from labeldesk.core.store.lock import ProjectLock
@@ -186,59 +185,15 @@ class Project:
         return self.apply_all([draft], user=user)[0]
 
     def apply_all(self, drafts: Iterable[OpDraft], *, user: str | None = None) -> list[Applied]:
-        """Apply drafts in one transaction: all land or none does (OpRejected names the problem)."""
-        results: list[Applied] = []
-        with self.transaction():
-            seq = int(self._meta("next_seq", "1"))
-            prev_chain = oplog.last_chain_hash(self.conn)
-            # Bulk imports: who may write annotations in which layer, and the asset, layer and class
-            # rows annotation ops read, are remembered until an op of another type (which may
-            # change them) comes.
-            memo = AuthorisationMemo()
-            lookups = annotations.begin_batch(self.conn)
-            # The op-log/outbox rows of a run of annotation.create ops (which read neither) are
-            # written together; any other op, and the role check, see them written first.
-            pending = oplog.PendingRows()
-            try:
-                for draft in drafts:
-                    lookups.seen(draft.type)
-                    memo.seen(draft.type)
-                    if draft.type != "annotation.create":
-                        pending.flush(self.conn)
-                    kind = get_op_type(draft.type)
-                    prepare = getattr(kind, "prepare", None)
-                    if prepare is not None:
-                        draft = prepare(self.conn, draft)
-                    inverse = kind.inverse(self.conn, draft)
-                    if draft.type in FREE_TEXT_OPS:
-                        self._check_no_phi(draft)
-                    op = self._stamp(draft, seq, user)
-                    key = memo.key(self.conn, op)
-                    if not memo.known(key):
-                        pending.flush(self.conn)
-                    problem = memo.problem(self.conn, op, key)
-                    if problem is not None:
-                        raise OpRejected(problem)
-                    encode = getattr(kind, "payload_json", None)
-                    prev_chain = oplog.append(self.conn, op, outbox=True, prev_chain=prev_chain,
-                                              pending=pending if op.type == "annotation.create" else None,
-                                              payload_json=encode(self.conn, op) if encode is not None else None)
-                    changes = kind.apply(self.conn, op, draft.local)
-                    lookups.seen(op.type)
-                    results.append(Applied(op, changes, inverse))
-                    seq += 1
-                pending.flush(self.conn)
-            finally:
-                annotations.end_batch(lookups)
-            repo.set_meta(self.conn, "next_seq", seq)
-            repo.set_meta(self.conn, "hlc", f"{self.clock.last.ms},{self.clock.last.counter}")
-        if self.on_applied and results:
-            changes = ChangeSet()
-            for a in results:
-                changes.update(a.changes)
-            for fn in list(self.on_applied):
-                fn(changes)
-        return results
+        """Apply drafts in one transaction: all land or none does (OpRejected names the problem).
+        The write loop lives in ``store/bulk.py``."""
+        return bulk.apply_drafts(self, drafts, user)
+
+    def apply_bulk(self, drafts: Iterable[OpDraft], *, user: str | None = None) -> bulk.BulkResult:
+        """``apply_all`` for bulk work (imports): the same transaction, rules and op log, with runs
+        of annotation.create checked and written together; returns counts, the changed ids and the
+        undo drafts instead of one ``Applied`` per op. ``drafts`` may be a generator."""
+        return bulk.apply_bulk(self, drafts, user)
 
     def _check_no_phi(self, draft: OpDraft) -> None:
         """Text a person typed (comments, reasons, names) must not carry a patient identifier this

@@ -289,9 +289,9 @@ class ImportContext:
             self.report.refuse(location, problem)
             return False
         try:
-            geometry_bounds(geometry)               # malformed or too many vertices: before any shapely
-        except GeometryError as exc:
-            self.report.refuse(location, str(exc))
+            bounds: tuple[float, float, float, float] | None = geometry_bounds(geometry)   # malformed or too
+        except GeometryError as exc:                                                    # many vertices: before
+            self.report.refuse(location, str(exc))                                      # any shapely
             return False
         kind = geometry.get("kind")
         if cls is not None and cls.kinds and kind not in cls.kinds:
@@ -301,9 +301,9 @@ class ImportContext:
                 return False
             self.report.note(location, f"class {cls.name!r} allows {list(cls.kinds)}: the {kind} imported as a "
                                        f"{fitted['kind']}")
-            geometry, kind = fitted, fitted["kind"]
+            geometry, kind, bounds = fitted, fitted["kind"], None
         try:
-            x0, y0, x1, y1 = geometry_bounds(geometry)
+            x0, y0, x1, y1 = bounds if bounds is not None else geometry_bounds(geometry)
         except GeometryError as exc:
             self.report.refuse(location, str(exc))
             return False
