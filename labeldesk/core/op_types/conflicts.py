@@ -12,8 +12,15 @@ import sqlite3
 from typing import Any
 
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, get_op_type, op_type, require
+from labeldesk.core.review import roles as R
 
 UPDATE_TYPE = {"annotation": "annotation.update", "class": "ontology.class.update"}
+
+# Any member with a role may resolve; ``ResolveConflict.authorise`` asks for the right to write
+# the value: the annotation's layer (labeldesk.core.review.roles.layer_write_problem) or, for a
+# class, the admin role (as ontology.class.update).
+R.REQUIRED_ROLES["conflict.resolve"] = R.ANY_ROLE
+R.OP_WORDS["conflict.resolve"] = "resolve a sync conflict"
 
 
 def _conflict(conn: sqlite3.Connection, conflict_id: Any) -> sqlite3.Row | None:
@@ -37,6 +44,17 @@ class ResolveConflict:
 
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> None:
         return None     # a decision is not undone; decide again with another conflict.resolve
+
+    def authorise(self, conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+        kind = op.payload.get("entity_kind")
+        if kind == "class":
+            return None if "admin" in roles else "needs role admin to decide a conflict on a class"
+        row = conn.execute("SELECT l.name, l.kind, l.owner FROM annotations a JOIN layers l ON l.id = a.layer_id "
+                           "WHERE a.id = ?", (op.entity,)).fetchone()
+        if row is None:
+            return None           # the op type refuses it (no such annotation)
+        problem = R.layer_write_problem(conn, op.user, roles, row)
+        return f"cannot decide a conflict in a layer they may not write ({problem})" if problem else None
 
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
         p = op.payload

@@ -7,6 +7,11 @@ Retiring hides a model from the pickers; it can be brought back by undo. A queue
 of assets or planes for active learning) is saved under ``queue.<id>``; the newest record of a
 name is the queue of that name. Records are keyed by op entity ids, so replicas receiving them in
 any order hold the same set.
+
+Who may write them (:mod:`labeldesk.core.review.roles`): any member with a role registers a model
+trained in the project (its record has a ``training`` summary: "learn from my labels") and saves
+queues; a model from outside the project needs a reviewer or an admin; retiring a model needs a
+reviewer, an admin or the member who registered it.
 """
 from __future__ import annotations
 
@@ -15,9 +20,15 @@ import sqlite3
 from typing import Any
 
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+from labeldesk.core.review.roles import ANY_ROLE, OP_WORDS, REQUIRED_ROLES
 
 MODEL_PREFIX = "model."
 QUEUE_PREFIX = "queue."
+CURATORS = ("reviewer", "admin")           # who adds models from outside and retires anyone's
+
+REQUIRED_ROLES.update({"model.register": ANY_ROLE, "model.retire": ANY_ROLE, "queue.save": ANY_ROLE})
+OP_WORDS.update({"model.register": "add a model", "model.retire": "retire or bring back a model",
+                 "queue.save": "save a work queue"})
 
 
 def _get(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
@@ -41,6 +52,12 @@ class RegisterModel:
 
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
         return OpDraft("model.retire", draft.entity, {"retired": True})
+
+    def authorise(self, conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+        d = op.payload.get("model")
+        if isinstance(d, dict) and isinstance(d.get("training"), dict) or roles & set(CURATORS):
+            return None
+        return "needs role reviewer or admin to add a model from outside the project"
 
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
         d = op.payload.get("model")
@@ -73,6 +90,14 @@ class RetireModel:
         old = _get(conn, MODEL_PREFIX + str(draft.entity))
         require(old is not None, f"no model with id {draft.entity}")
         return OpDraft("model.retire", draft.entity, {"retired": bool(old and old.get("retired"))})
+
+    def authorise(self, conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+        if roles & set(CURATORS):
+            return None
+        old = _get(conn, MODEL_PREFIX + str(op.entity))
+        if old is not None and old.get("user") == op.user:
+            return None
+        return "needs role reviewer or admin to retire a model another member added"
 
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
         key = MODEL_PREFIX + str(op.entity)

@@ -11,12 +11,13 @@ restores the record's previous value, so undo works like any other edit.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from typing import Any
 
 from labeldesk.core.op_types.rows import exists
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
-from labeldesk.core.review.roles import REQUIRED_ROLES
+from labeldesk.core.review.roles import ANY_ROLE, OP_WORDS, REQUIRED_ROLES
 from labeldesk.core.sync.validation import SCHEMAS
 
 PREFIX = "quality."
@@ -24,12 +25,20 @@ CHECK_OUTCOMES = ("pass", "fail")
 VIEW_KINDS = ("filter", "queue")
 REVIEWERS = ("reviewer", "adjudicator", "admin")
 
-# Who may write which record (see labeldesk.core.review.roles; types not listed: any member).
+# Who may write which record (see labeldesk.core.review.roles); the op types' ``authorise``
+# methods add: no waiver of a finding about one's own annotations (admins excepted), an audit's
+# outcome only by its reviewer (or an admin).
 REQUIRED_ROLES.update({
-    "quality.waive": REVIEWERS, "quality.batch": ("reviewer", "admin"), "quality.view": ("reviewer", "admin"),
+    "quality.tag": ANY_ROLE, "quality.waive": REVIEWERS, "quality.batch": ("reviewer", "admin"), "quality.view": ("reviewer", "admin"),
     "quality.gold": ("reviewer", "admin"), "quality.audit.assign": ("reviewer", "admin"),
     "quality.audit.record": REVIEWERS,
 })
+OP_WORDS.update({
+    "quality.waive": "waive a quality finding", "quality.tag": "tag an asset", "quality.batch": "save a batch",
+    "quality.view": "save a shared filter or queue", "quality.gold": "mark a gold item",
+    "quality.audit.assign": "assign an audit", "quality.audit.record": "record an audit's outcome",
+})
+ID_TOKEN = re.compile(r"[0-9A-Za-z_\-]{8,}")
 
 # The shape an op from another device must have (labeldesk.core.sync.validation); ``removed``
 # withdraws a record, so the other fields are optional there and checked by ``apply``.
@@ -87,6 +96,18 @@ class Waive(_Record):
     """A finding of a check marked "not a problem": {check, subject, note} (entity: check:subject)."""
 
     kind = "quality.waive"
+
+    def authorise(self, conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+        subject = op.payload.get("subject")
+        if op.payload.get("removed") or "admin" in roles or not isinstance(subject, str):
+            return None
+        tokens = sorted(set(ID_TOKEN.findall(subject)))
+        own = conn.execute(
+            "SELECT 1 FROM annotations a JOIN layers l ON l.id = a.layer_id WHERE l.owner = ? AND a.id IN "
+            "(SELECT value FROM json_each(?)) UNION ALL SELECT 1 FROM segments s JOIN layers l ON l.id = s.layer_id "
+            "WHERE l.owner = ? AND s.id IN (SELECT value FROM json_each(?)) LIMIT 1",
+            (op.user, json.dumps(tokens), op.user, json.dumps(tokens))).fetchone()
+        return "may not waive a finding about their own annotations" if own else None
 
     def check(self, conn: sqlite3.Connection, payload: dict[str, Any], op: Op) -> None:
         _text(payload.get("check"), "quality.waive: the check", 64)
@@ -174,6 +195,9 @@ class AuditAssign(_Record):
         require(exists(conn, "assets", payload.get("asset")), f"no asset with id {payload.get('asset')}")
         require(exists(conn, "layers", payload.get("layer")), f"no layer with id {payload.get('layer')}")
         require(exists(conn, "users", payload.get("reviewer")), f"no user with id {payload.get('reviewer')}")
+        owner = conn.execute("SELECT owner FROM layers WHERE id = ?", (payload.get("layer"),)).fetchone()
+        require(owner is None or owner[0] != payload.get("reviewer"),
+                "quality.audit.assign: an audit goes to a reviewer other than the layer's annotator")
         _text(payload.get("revision"), "quality.audit.assign: the revision", 200)
 
 
@@ -182,6 +206,12 @@ class AuditRecord(_Record):
     """The audit's outcome (entity: the audit id): {outcome: pass|fail, note}."""
 
     kind = "quality.audit.record"
+
+    def authorise(self, conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+        assigned = last_payload(conn, "quality.audit.assign", op.entity)
+        if assigned is None or assigned.get("removed") or "admin" in roles or op.user == assigned.get("reviewer"):
+            return None                   # (no such audit: the op type refuses it)
+        return "only the audit's reviewer (or an admin) records its outcome"
 
     def check(self, conn: sqlite3.Connection, payload: dict[str, Any], op: Op) -> None:
         assigned = last_payload(conn, "quality.audit.assign", op.entity)

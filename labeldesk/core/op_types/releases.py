@@ -12,6 +12,11 @@ from typing import Any
 
 from labeldesk.core.op_types.rows import exists
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+from labeldesk.core.review.roles import OP_WORDS, REQUIRED_ROLES
+
+# A release is what the team hands on: cut by a reviewer or an admin, never by an annotator.
+REQUIRED_ROLES["release.create"] = ("reviewer", "admin")
+OP_WORDS["release.create"] = "make a release"
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -122,6 +122,15 @@ class DecideReview(_Record):
 
 @op_type("review.adjudicate")
 class Adjudicate(_Record):
+    def authorise(self, conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+        """An adjudicator does not settle a dispute over a layer of their own (as a reviewer
+        never reviews their own layer)."""
+        sources = op.payload.get("sources")
+        layers = sorted(sources) if isinstance(sources, dict) else []
+        row = conn.execute("SELECT name FROM layers WHERE owner = ? AND id IN (SELECT value FROM json_each(?)) "
+                           "ORDER BY name LIMIT 1", (op.user, canonical_json(layers))).fetchone()
+        return f"may not adjudicate over their own layer {row[0]!r}" if row else None
+
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
         _new_record(conn, "review_records", op)
         p = op.payload

@@ -13,9 +13,17 @@ import numpy as np
 
 from labeldesk.core.op_types.rows import fetch
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
+from labeldesk.core.review.roles import EDITORS, OP_WORDS, REQUIRED_ROLES
 from labeldesk.core.segments import decode_bits, slice_blob, slice_from_blob
 
 SETTABLE = ("name", "color", "locked", "class_id")
+
+# Segments follow the annotation layer rule (labeldesk.core.review.roles._touched_layers).
+REQUIRED_ROLES.update({t: EDITORS for t in ("segment.create", "segment.update", "segment.delete",
+                                            "segment.restore", "segment.paint")})
+OP_WORDS.update({"segment.create": "make a segment", "segment.update": "change a segment",
+                 "segment.delete": "delete a segment", "segment.restore": "restore a segment",
+                 "segment.paint": "paint a segment"})
 
 
 def _asset(conn: sqlite3.Connection, asset_id: Any) -> sqlite3.Row:

@@ -15,7 +15,11 @@ devices (recorded, not applied). Rules:
   removes the row); :func:`effective_roles` turns the rows into the roles a user has;
 * bootstrap: while the project has no admin, ``user.add`` and ``role.grant`` pass (Project.create).
 
-Op types not listed in :data:`REQUIRED_ROLES` need only a user who is a member of the project.
+Every op type declares its roles in :data:`REQUIRED_ROLES` (the op type modules add their own);
+an op type may also have an ``authorise(conn, op, roles)`` method returning why its author may
+not write that op (None = may), e.g. "may not resolve a conflict on a layer they may not write".
+An op type not listed needs only a user who is a member of the project
+(tests/core/sync/adversarial/test_adv_roles.py checks that every built-in type is listed).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import sqlite3
 from typing import Any
 
 from labeldesk.core.errors import LabeldeskError
-from labeldesk.core.ops import Op
+from labeldesk.core.ops import OP_TYPES, Op
 
 ANY_ROLE = ("annotator", "reviewer", "adjudicator", "admin")
 EDITORS = ANY_ROLE          # annotation edits: the layer rule below decides
@@ -173,6 +177,11 @@ def _touched_layers(conn: sqlite3.Connection, op: Op) -> list[sqlite3.Row | dict
 
 
 def _op_problem(conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None:
+    rule = getattr(OP_TYPES.get(op.type), "authorise", None)
+    if rule is not None:              # the op type's own rule (labeldesk.core.op_types), then the layer rule
+        problem = rule(conn, op, roles)
+        if problem:
+            return str(problem)
     if op.type in ("key.enrol", "key.revoke"):
         if op.entity == op.user or "admin" in roles:
             return None
