@@ -141,6 +141,8 @@ class Document:
         self._len = np.zeros(self._cap, np.int64)
         self._ring_new: dict[int, np.ndarray] = {}       # rings of rows written after the load
         self._geoms: dict[int, Any] = {}          # full geometry of rows drawn without a ring
+        self.tracked: set[int] = set()            # live rows in a track (the Tracks dock reads these)
+        self.attributed: set[int] = set()         # live rows with attributes (measurements, ...)
         self.flags: list[str | None] = []
         self._plane_rows: dict[int, np.ndarray] = {}
         self._plane_count: Counter[int] = Counter()
@@ -168,6 +170,7 @@ class Document:
             self.onto_version[:n] = onto
             self.kinds, self.authors, self.attributes_json = list(kinds), list(authors), list(attrs)
             self.tracks, self.keyframes, self.revisions = list(tracks), [bool(k) for k in keys], [None] * n
+            self._index_sets()
             lens = np.fromiter((0 if v is None else len(v) >> 4 for v in verts), np.int64, n)
             self._buf = np.frombuffer(b"".join(v for v in verts if v is not None), "<f8").reshape(-1, 2)
             self._len[:n] = lens
@@ -175,6 +178,12 @@ class Document:
             self.ringed[:n] = lens > 0
             for r in np.flatnonzero(lens == 0).tolist():
                 self._set_ring_from_json(r, kinds[r], geoms[r])
+
+    def _index_sets(self) -> None:
+        """The few rows in a track or with attributes (after a load; kept per row after that)."""
+        alive = self.alive
+        self.tracked = {r for r, t in enumerate(self.tracks) if t is not None and alive[r]}
+        self.attributed = {r for r, a in enumerate(self.attributes_json) if a is not None and alive[r]}
 
     def _set_ring_from_json(self, r: int, kind: str, geometry_json: str | None) -> None:
         self._start[r] = -1
@@ -291,6 +300,28 @@ class Document:
     def live_rows(self, layers: Iterable[str] | None = None) -> np.ndarray:
         return self._layer_mask(np.flatnonzero(self.alive[:len(self.ids)]), layers)
 
+    def _sorted(self, rows: Iterable[int], layers: Iterable[str] | None) -> np.ndarray:
+        return self._layer_mask(np.array(sorted(rows), np.int64), layers)
+
+    def tracked_rows(self, layers: Iterable[str] | None = None) -> np.ndarray:
+        """Live rows that belong to a track (kept per row: no walk over the document)."""
+        return self._sorted(self.tracked, layers)
+
+    def rows_with_attribute(self, key: str, layers: Iterable[str] | None = None) -> np.ndarray:
+        """Live rows whose attributes name ``key`` (e.g. measurements), looked up among the rows
+        that have attributes at all."""
+        texts, needle = self.attributes_json, f'"{key}"'
+        return self._sorted((r for r in self.attributed if needle in texts[r] and key in self.attributes(r)), layers)
+
+    def rows_of_kind(self, kind: str, layers: Iterable[str] | None = None) -> np.ndarray:
+        """Live rows of one geometry kind. Kinds other than polygons and boxes are drawn from their
+        full geometry and kept apart, so asking for masks or lines does not walk every row."""
+        if kind in ("polygon", "box"):
+            n = len(self.ids)
+            return self._layer_mask(np.flatnonzero(self.alive[:n] & np.fromiter(
+                (k == kind for k in self.kinds), bool, n)), layers)
+        return self._sorted((r for r in self._geoms if self.alive[r] and self.kinds[r] == kind), layers)
+
     # ---- keeping in step ----------------------------------------------------------------------
     def subscribe(self, fn: Callable[[DocumentChange], None]) -> None:
         self._subscribers.append(fn)
@@ -351,6 +382,8 @@ class Document:
             self._plane_count[old[0]] -= 1
             if not live:
                 self.alive[r] = False
+                self.tracked.discard(r)
+                self.attributed.discard(r)
                 out.removed.append(r)
                 self._drop_from_plane(old[0], r)
                 return
@@ -406,6 +439,8 @@ class Document:
         self.onto_version[r] = onto
         self.kinds[r], self.authors[r], self.attributes_json[r] = kind, author, attrs
         self.tracks[r], self.keyframes[r], self.revisions[r] = track, bool(key), rev
+        (self.tracked.add if track is not None else self.tracked.discard)(r)
+        (self.attributed.add if attrs is not None else self.attributed.discard)(r)
         self._geoms.pop(r, None)
         self._start[r] = -1
         if verts is not None:

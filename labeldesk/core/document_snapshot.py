@@ -124,4 +124,5 @@ def restore(doc: Any, stamp_text: str) -> bool:
     doc.keyframes, doc.revisions = data["keyframes"].tolist(), [None] * n
     for r in np.flatnonzero(data["start"] < 0).tolist():      # boxes: drawn from their bounds
         doc._set_ring_from_json(r, doc.kinds[r], None)
+    doc._index_sets()
     return True

@@ -165,12 +165,22 @@ class EditSession(QtCore.QObject):
             painter.show(doc, doc.rows_on(view.plane, layers), change)
         view.update()
 
-    def visible_annotations(self, asset_id: str, plane: Any = None, layer_id: str | None = None) -> list[Any]:
+    def visible_annotations(self, asset_id: str, plane: Any = None, layer_id: str | None = None,
+                            attribute: str | None = None, kind: str | None = None) -> list[Any]:
         """What this user may see (blind labeling hides other annotators' layers until review),
-        as Annotation objects built from the open document."""
+        as Annotation objects built from the open document. Panels that want a few of them say
+        which (``attribute``: rows whose attributes name it; ``kind``: a geometry kind), so that
+        only those are built, not one object per annotation of the asset."""
         doc = self.document(asset_id)
         layers = [l for l in self.visible_layers(asset_id) if layer_id is None or l == layer_id]
-        rows = doc.rows_on(plane, layers) if plane is not None else doc.live_rows(layers)
+        if attribute is not None or kind is not None:
+            rows = doc.rows_with_attribute(attribute, layers) if attribute is not None else doc.rows_of_kind(kind, layers)
+            if kind is not None and attribute is not None:
+                rows = rows[np.isin(rows, doc.rows_of_kind(kind, layers))]
+            if plane is not None:
+                rows = rows[np.isin(rows, doc.rows_on(plane, layers))]
+        else:
+            rows = doc.rows_on(plane, layers) if plane is not None else doc.live_rows(layers)
         return [doc.annotation(int(r)) for r in rows]
 
     def apply_changes(self, changes: ChangeSet) -> None:

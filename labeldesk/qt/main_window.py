@@ -314,7 +314,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         doc = self.session.documents.get(self.current_asset_id) if self.project is not None else None
         if doc is None:
             self.annotation_panel.set_document(None, None, {}, {}, set(), set())
-            self.tracks.rows_for_list([], {})
+            self.tracks.show_document(None, None, {})
             return
         names = {c.id: c.name for c in self.project.classes()}
         authors = {u.id: u.name for u in self.project.users()}
@@ -322,8 +322,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.annotation_panel.set_document(doc, self.session.visible_layers(doc.asset_id), names, authors,
                                            self.session.painter.hidden, self.session.locked)
         layers = self.session.visible_layers(doc.asset_id)
-        self.tracks.rows_for_list([doc.annotation(int(r)) for r in doc.live_rows(layers) if doc.tracks[int(r)]],
-                                  names)
+        self.tracks.show_document(doc, layers, names)      # its tracked rows only, kept per change
         self.annotation_panel.show_classifications(classifications(self.project.conn, self.current_asset_id),
                                                    self.viewport.plane)
         self.annotation_panel.show_selection(self.session.painter.selected)

@@ -19,6 +19,48 @@ class TracksDock:
         self.panel.sig_jump_requested.connect(window._on_annotation_panel_jump_requested)
         self.panel.sig_track_selected.connect(lambda _t: self._mark())
         self.tracks: list[Any] = []
+        self._doc: Any = None                 # the document whose tracked rows are cached
+        self._layers: Any = None
+        self._anns: dict[int, Any] = {}       # row -> Annotation, for the rows in a track
+        self._names: dict[Any, str] = {}
+        window.session.sig_document_changed.connect(self.apply_change)
+
+    def show_document(self, doc: Any, layers: list[str] | None, class_names: dict[Any, str]) -> None:
+        """Show the tracks of ``doc``: its tracked rows are read once, then kept in step by
+        :meth:`apply_change` (only the rows a change names are built again)."""
+        if doc is None:
+            self._doc, self._anns = None, {}
+            self.rows_for_list([], class_names)
+            return
+        if doc is not self._doc or layers != self._layers:
+            self._doc, self._layers = doc, layers
+            self._anns = {int(r): doc.annotation(int(r)) for r in doc.tracked_rows(layers)}
+        self._names = class_names
+        self.rows_for_list(list(self._anns.values()), class_names)
+
+    def apply_change(self, doc: Any, change: Any) -> None:
+        """Bring the cached track rows in step with a DocumentChange (the changed rows only)."""
+        if doc is not self._doc:
+            return
+        if change.reloaded:
+            self._doc = None
+            self.show_document(doc, self._layers, self._names)
+            return
+        touched = change.added + change.changed + change.removed
+        if not touched:
+            return
+        wanted = set(doc.tracked_rows(self._layers).tolist()) if len(touched) > 64 else None
+        dirty = False
+        for r in touched:
+            keep = (r in wanted) if wanted is not None else (
+                r in doc.tracked and (self._layers is None or doc.layer_of(r) in self._layers))
+            if keep:
+                self._anns[r] = doc.annotation(r)
+                dirty = True
+            elif self._anns.pop(r, None) is not None:
+                dirty = True
+        if dirty:
+            self.rows_for_list(list(self._anns.values()), self._names)
 
     def rows_for_list(self, annotations: list[Any], class_names: dict[Any, str]) -> list[Any]:
         """Update the dock and the marks from the asset's annotations; returns what the Annotations

@@ -69,7 +69,9 @@ def measurement_rows(window: Any) -> list[tuple[Any, dict[str, Any], str]]:
     unit = value_unit(asset)
     rescale = tuple(view.source.info.rescale)
     out = []
-    anns = [a for a in window.session.visible_annotations(window.current_asset_id) if measure_kind(a)]
+    from labeldesk.core.measure import MEASURE_KEY
+    anns = [a for a in window.session.visible_annotations(window.current_asset_id, attribute=MEASURE_KEY)
+            if measure_kind(a)]
     for ann in sorted(anns, key=lambda a: (a.plane.axis, a.plane.t, a.plane.z)):
         px = pixel_size_mm(asset, ann.plane.axis, float(calib[0]) if calib else None)
         pixels = None

@@ -100,7 +100,7 @@ class SegmentsPanel(QtWidgets.QWidget):
         self.table.resizeColumnsToContents()
         masks = 0
         if volume:
-            masks = sum(1 for a in self.window.session.visible_annotations(view.asset_id) if a.geometry.kind == "mask")
+            masks = len(self.window.session.visible_annotations(view.asset_id, kind="mask"))
         self.buttons["convert"].setEnabled(masks > 0)
         self.note.setText(f"{masks} per-slice mask(s) on this volume can become segments." if masks else
                           ("" if volume else "Segments are 3-D label maps of volumes."))

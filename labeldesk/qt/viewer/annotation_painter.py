@@ -6,8 +6,10 @@ the change touched. Geometry is converted image_xy → view_xy through the viewp
 so what is drawn is exactly where the core annotation lies; bounds live in one numpy array, so
 culling and hit tests are vectorised. Zoomed out over more than ``VECTOR_LIMIT`` shapes, a raster
 overlay of the plane at the view's zoom (OpenCV fills from the document's vertex buffer) is
-blitted like the image itself; zoomed in, spatial buckets of shapes are drawn as cached
-QPainterPaths built when first visible.
+blitted like the image itself; zoomed in, the visible shapes are drawn with QPainter into a
+view-sized layer, in drawing order (runs of consecutive shapes of one class as one path), that is
+kept while the zoom stays: a repaint that does not move the view blits it, a pan by whole pixels
+shifts it and draws only the strips that came into view.
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ from labeldesk.core import geometry as g
 
 DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
-BUCKETS = 32                 # spatial buckets per side for cached vector paths
 RASTER_MAX_SIDE = 4096
 RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
 RERENDER_MS = 150            # after a zoom, the overlay is rendered again once the zoom rested this long
@@ -48,7 +49,7 @@ class _Shown(Sequence):
 class AnnotationPainter:
     """Reads an open :class:`~labeldesk.core.document.Document`: ``show(doc, rows)`` gives it the
     rows of its plane in drawing order; ``show(doc, rows, change)`` after an applied change
-    rebuilds only the spatial buckets (and the part of the raster overlay) the change touched."""
+    redraws only the part of the raster overlay the change touched (and the zoomed-in layer)."""
 
     def __init__(self) -> None:
         self.doc: Any = None
@@ -61,11 +62,11 @@ class AnnotationPainter:
         self.bounds = np.zeros((0, 4))
         self._raster: Any = None          # (key, QImage, numpy buffer, scale)
         self._zoom_seen: Any = None        # (scale, when first seen) while the zoom changes
-        self._grid: Any = None            # (x0, y0, cell w, cell h): fixed while the plane is shown
-        self._buckets: dict[int, list[Any]] | None = None
-        self._key_of: np.ndarray = np.zeros(0, np.int64)     # bucket key per document row (-1: none)
-        self._dirty: set[int] = set()
+        self._runs: Any = None            # (generation, rows, bounds, run of each) drawn in bulk
         self._dirty_rect: list[float] | None = None
+        self._gen = 0                     # bumped whenever what the buckets draw may have changed
+        self._layer: Any = None           # (key, dx, dy, QImage): the zoomed-in layer of the view
+        self.layer_stats = {"full": 0, "shift": 0, "blit": 0}     # how layers were made (tests read it)
 
     # ---- what is shown ------------------------------------------------------------------------
     @property
@@ -75,6 +76,7 @@ class AnnotationPainter:
     def show(self, doc: Any, rows: np.ndarray, change: Any = None) -> None:
         if doc is not None and doc is self.doc and change is None and np.array_equal(rows, self.rows):
             return                              # a refresh that changed nothing keeps every cache
+        self._gen += 1
         same = doc is self.doc and change is not None and not change.reloaded and self._built()
         old_rows, old_bounds = self.rows, self.bounds
         self.doc, self.rows = doc, np.asarray(rows, np.int64)
@@ -84,7 +86,6 @@ class AnnotationPainter:
         live = set(self._selected)
         self._selected = {a for a in live if doc is not None and a in doc.row_of and doc.alive[doc.row_of[a]]}
         if not same:
-            self._grid = None
             self._invalidate()
             return
         # rows only enter or leave a plane by a change of their own (or a new layer filter,
@@ -96,7 +97,7 @@ class AnnotationPainter:
         self._mark_dirty(set(touched.tolist()))
 
     def _built(self) -> bool:
-        return self._buckets is not None or self._raster is not None
+        return self._layer is not None or self._raster is not None
 
     def set_annotations(self, annotations: list[Any]) -> None:
         """Show nothing (kept for callers that clear the overlay with an empty list)."""
@@ -113,6 +114,8 @@ class AnnotationPainter:
         ids = set(ids)
         flipped = ids ^ self._selected
         self._selected = ids
+        if flipped:
+            self._gen += 1
         if self.doc is not None and self._built():
             self._mark_dirty({self.doc.row_of[a] for a in flipped if a in self.doc.row_of})
 
@@ -126,24 +129,19 @@ class AnnotationPainter:
         self._invalidate()
 
     def _invalidate(self) -> None:
-        self._buckets = None
+        self._gen += 1
+        self._layer = None
         self._raster = None
-        self._dirty.clear()
         self._dirty_rect = None
 
     def _mark_dirty(self, rows: set[int]) -> None:
-        """Rows whose drawing changed: their buckets (old and new) and their area of the raster."""
+        """Rows whose drawing changed: the zoomed-in layer is drawn again, and their area of the
+        raster overlay."""
         if not rows or not self._built():
             return
+        self._gen += 1
         for r in rows:
             self._grow_dirty_rect(self.doc.bounds[r])
-        if self._buckets is None:
-            return
-        self._ensure_keys()
-        for r in rows:
-            if self._key_of[r] >= 0:
-                self._dirty.add(int(self._key_of[r]))
-        self._recompute_keys(np.fromiter(rows, np.int64, len(rows)))
 
     def _grow_dirty_rect(self, b: Any) -> None:
         if self._dirty_rect is None:
@@ -186,29 +184,14 @@ class AnnotationPainter:
     def _paint_vectors(self, painter: QtGui.QPainter, view: Any, visible: np.ndarray,
                        area: tuple[float, float, float, float]) -> None:
         """Area shapes from cached spatial buckets (one path per bucket and class, built once and
-        rebuilt per change) drawn through the view transform; the selection, lines, points, masks
-        and polygons with holes one by one."""
-        vx0, vy0, vx1, vy1 = area
+        rebuilt per change), drawn through the view transform into a view-sized layer that is kept
+        while the zoom stays: a repaint that does not move the view only blits it, a pan by whole
+        pixels shifts it and draws the strips that came into view. The selection, lines, points,
+        masks and polygons with holes are drawn one by one on top."""
+        layer = self._vector_layer(view)
         painter.save()
-        painter.setTransform(view.image_transform())
-        for bucket in self._bucket_paths().values():
-            (x0, y0, x1, y1), class_id = bucket[0], bucket[1]
-            if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
-                continue
-            path = self._path(bucket)
-            colour = self.colour(class_id)
-            pen = QtGui.QPen(colour, 1)       # 1 px: Qt's thick antialiased stroker is ~50x slower
-            pen.setCosmetic(True)
-            fill = QtGui.QColor(colour)
-            fill.setAlphaF(self.opacity)
-            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)   # fills: no AA
-            painter.setPen(QtCore.Qt.PenStyle.NoPen)
-            painter.setBrush(fill)
-            painter.drawPath(path)
-            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)    # outlines: AA
-            painter.setPen(pen)
-            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            painter.drawPath(path)
+        painter.resetTransform()
+        painter.drawImage(QtCore.QRectF(0, 0, view.width(), view.height()), layer, QtCore.QRectF(layer.rect()))
         painter.restore()
         doc = self.doc
         for r in self.rows[visible].tolist():
@@ -216,82 +199,131 @@ class AnnotationPainter:
             if aid not in self._hidden and (aid in self._selected or not doc.ringed[r]):
                 self._draw(painter, view, doc.geometry(r), self.colour(doc.class_of(r)), aid in self._selected)
 
-    # ---- spatial buckets ------------------------------------------------------------------------
-    def _ensure_keys(self) -> None:
-        cap = len(self.doc.alive)
-        if len(self._key_of) < cap:
-            grown = np.full(cap, -1, np.int64)
-            grown[:len(self._key_of)] = self._key_of
-            self._key_of = grown
+    def _vector_layer(self, view: Any) -> QtGui.QImage:
+        """The bucketed shapes of the view as a device-pixel image, cached per zoom: reused as is
+        when the view did not move, shifted (and only the uncovered strips drawn) after a pan by
+        whole pixels, drawn in full otherwise."""
+        t = view.image_transform()
+        dpr = float(view.devicePixelRatioF()) if hasattr(view, "devicePixelRatioF") else 1.0
+        w, h = max(1, round(view.width() * dpr)), max(1, round(view.height() * dpr))
+        key = (t.m11(), t.m12(), t.m21(), t.m22(), w, h, dpr, self.opacity, self._gen,
+               tuple(sorted(self.colours.items(), key=str)))
+        ox, oy = t.dx() * dpr, t.dy() * dpr
+        cached = self._layer
+        if cached is not None and cached[0] == key:
+            sx, sy = ox - cached[1], oy - cached[2]
+            ix, iy = round(sx), round(sy)
+            if abs(sx - ix) < 1e-3 and abs(sy - iy) < 1e-3:
+                if ix == 0 and iy == 0:
+                    self.layer_stats["blit"] += 1
+                    return cached[3]
+                if abs(ix) < w and abs(iy) < h:
+                    image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+                    image.fill(0)
+                    p = QtGui.QPainter(image)
+                    p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
+                    p.drawImage(QtCore.QPoint(ix, iy), cached[3])
+                    p.end()
+                    strips = []                       # what the shifted layer does not cover
+                    if ix > 0:
+                        strips.append(QtCore.QRect(0, 0, ix, h))
+                    elif ix < 0:
+                        strips.append(QtCore.QRect(w + ix, 0, -ix, h))
+                    sx0, sw = max(ix, 0), w - abs(ix)      # (the corner is in the column strip)
+                    if iy > 0:
+                        strips.append(QtCore.QRect(sx0, 0, sw, iy))
+                    elif iy < 0:
+                        strips.append(QtCore.QRect(sx0, h + iy, sw, -iy))
+                    self._draw_layer(image, view, t, dpr, strips)
+                    self._layer = (key, ox - (sx - ix), oy - (sy - iy), image)
+                    self.layer_stats["shift"] += 1
+                    return image
+        image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(0)
+        self._draw_layer(image, view, t, dpr, [QtCore.QRect(0, 0, w, h)])
+        self._layer = (key, ox, oy, image)
+        self.layer_stats["full"] += 1
+        return image
 
-    def _keys(self, rows: np.ndarray) -> np.ndarray:
-        """Bucket key of each row (-1: drawn on its own, hidden or not shown)."""
-        doc = self.doc
-        if self._grid is None:
-            b = self.bounds
-            x0, y0 = (b[:, 0].min(), b[:, 1].min()) if len(b) else (0.0, 0.0)
-            cw = max(((b[:, 2].max() - x0) / BUCKETS) if len(b) else 1.0, 1.0)
-            ch = max(((b[:, 3].max() - y0) / BUCKETS) if len(b) else 1.0, 1.0)
-            self._grid = (x0, y0, cw, ch)
-        x0, y0, cw, ch = self._grid
-        bb = doc.bounds[rows]
-        cx = np.clip(((bb[:, 0] + bb[:, 2]) / 2 - x0) // cw, 0, BUCKETS - 1).astype(np.int64)
-        cy = np.clip(((bb[:, 1] + bb[:, 3]) / 2 - y0) // ch, 0, BUCKETS - 1).astype(np.int64)
-        keys = (doc.class_code[rows].astype(np.int64) * BUCKETS + cy) * BUCKETS + cx
-        skip = ~doc.ringed[rows]
-        if self._selected or self._hidden:
+    def _draw_layer(self, image: QtGui.QImage, view: Any, t: QtGui.QTransform, dpr: float,
+                    rects: list[QtCore.QRect]) -> None:
+        """Draw the shapes that reach each of ``rects`` (device pixels of ``image``), clipped to
+        it, run by run in drawing order (the runs are fixed for the plane, so a strip drawn later
+        matches a full drawing)."""
+        device = t * QtGui.QTransform.fromScale(dpr, dpr)
+        inverse, _ok = device.inverted()
+        pad = 3 / max(abs(device.m11()) + abs(device.m21()), 1e-9)     # antialiased outline, in image px
+        rows, b, run = self._drawn()
+        p = QtGui.QPainter(image)
+        for rect in rects:
+            if rect.isEmpty() or not len(rows):
+                continue
+            r = inverse.mapRect(QtCore.QRectF(rect))
+            vx0, vy0, vx1, vy1 = r.left() - pad, r.top() - pad, r.right() + pad, r.bottom() + pad
+            idx = np.flatnonzero((b[:, 2] >= vx0) & (b[:, 0] <= vx1) & (b[:, 3] >= vy0) & (b[:, 1] <= vy1))
+            if not len(idx):
+                continue
+            p.save()
+            p.setClipRect(rect)
+            p.setTransform(device)
+            runs = run[idx]
+            cut = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
+            for members in np.split(rows[idx], cut[1:]):
+                colour = self.colour(self.doc.class_of(int(members[0])))
+                path = self._run_path(members)
+                pen = QtGui.QPen(colour, 1)       # 1 px: Qt's thick antialiased stroker is ~50x slower
+                pen.setCosmetic(True)
+                fill = QtGui.QColor(colour)
+                fill.setAlphaF(self.opacity)
+                p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)   # fills: no AA
+                p.setPen(QtCore.Qt.PenStyle.NoPen)
+                p.setBrush(fill)
+                p.drawPath(path)
+                p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)    # outlines: AA
+                p.setPen(pen)
+                p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                p.drawPath(path)
+            p.restore()
+        p.end()
+
+    # ---- runs of shapes drawn together -----------------------------------------------------------
+    def _drawn(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows the layer draws in bulk, in drawing order (ringed, neither selected nor
+        hidden), their bounds, and the run each belongs to: consecutive rows of one class are one
+        run, drawn as one path, so overlaps between classes keep the drawing order. Kept until
+        what is drawn changes."""
+        if self._runs is None or self._runs[0] != self._gen:
+            doc, rows = self.doc, self.rows
+            rows = rows[doc.ringed[rows]]
             out = self._selected | self._hidden
-            skip |= np.fromiter((doc.ids[r] in out for r in rows.tolist()), bool, len(rows))
-        keys[skip] = -1
-        return keys
+            if out and len(rows):
+                rows = rows[~np.fromiter((doc.ids[r] in out for r in rows.tolist()), bool, len(rows))]
+            codes = doc.class_code[rows]
+            run = np.cumsum(np.r_[False, codes[1:] != codes[:-1]]) if len(rows) else np.zeros(0, np.int64)
+            self._runs = (self._gen, rows, doc.bounds[rows], run)
+        return self._runs[1], self._runs[2], self._runs[3]
 
-    def _recompute_keys(self, rows: np.ndarray) -> None:
-        keys = self._keys(rows)
-        keys[~self._shown[rows]] = -1
-        self._key_of[rows] = keys
-        self._dirty.update(int(k) for k in keys[keys >= 0])
-
-    def _bucket_paths(self) -> dict[int, list[Any]]:
-        """bucket key -> [bounds, class, members, path or None]. Grouping is vectorised (once per
-        plane, then per dirty bucket); a bucket's path is built the first time it is visible."""
-        doc = self.doc
-        if self._buckets is None:
-            self._ensure_keys()
-            self._key_of[:] = -1
-            keys = self._keys(self.rows)
-            self._key_of[self.rows] = keys
-            order = np.argsort(keys, kind="stable")
-            sk = keys[order]
-            self._buckets = {}
-            if len(sk):
-                starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
-                rows = self.rows[order]
-                bb = doc.bounds[rows]
-                lo = np.minimum.reduceat(bb[:, :2], starts)
-                hi = np.maximum.reduceat(bb[:, 2:], starts)
-                for j, members in enumerate(np.split(rows, starts[1:])):
-                    key = int(sk[starts[j]])
-                    if key >= 0:
-                        self._buckets[key] = [(*lo[j], *hi[j]), doc.class_of(int(members[0])), members, None]
-            self._dirty.clear()
-        elif self._dirty:
-            for key in self._dirty:
-                members = np.flatnonzero(self._key_of == key)
-                if len(members):
-                    members = members[np.argsort(doc.z_order[members], kind="stable")]
-                    mb = doc.bounds[members]
-                    bounds = (mb[:, 0].min(), mb[:, 1].min(), mb[:, 2].max(), mb[:, 3].max())
-                    self._buckets[key] = [bounds, doc.class_of(int(members[0])), members, None]
-                else:
-                    self._buckets.pop(key, None)
-            self._dirty.clear()
-        return self._buckets
-
-    def _path(self, bucket: list[Any]) -> QtGui.QPainterPath:
-        if bucket[3] is None:
-            from labeldesk.qt.viewer.paths import path_from_flat
-            bucket[3] = path_from_flat(*self.doc.gather(bucket[2]))
-        return bucket[3]
+    def _run_path(self, rows: np.ndarray) -> QtGui.QPainterPath:
+        """One path of shapes of one class; rings turned one way and filled by winding, so shapes
+        of a run that overlap are filled once, without holes."""
+        from labeldesk.qt.viewer.paths import path_from_flat
+        pts, lens = self.doc.gather(rows)
+        if len(lens) > 1:
+            starts = np.cumsum(lens) - lens
+            nxt = np.arange(len(pts)) + 1
+            ends = starts + lens
+            nxt[ends - 1] = starts
+            cross = pts[:, 0] * pts[nxt, 1] - pts[nxt, 0] * pts[:, 1]
+            flip = np.add.reduceat(cross, starts) < 0
+            if flip.any():
+                idx = np.arange(len(pts))
+                rev = np.repeat(flip, lens)
+                owner_start, owner_end = np.repeat(starts, lens), np.repeat(ends, lens)
+                idx[rev] = (owner_start + owner_end - 1 - idx)[rev]
+                pts = pts[idx]
+        path = path_from_flat(pts, lens)
+        path.setFillRule(QtCore.Qt.FillRule.WindingFill)
+        return path
 
     # ---- raster overlay for thousands of shapes --------------------------------------------------
     def _raster_scale(self, view: Any, w: int, h: int) -> float:
