@@ -50,6 +50,7 @@ def main() -> int:
         raise SystemExit(f"{exe}: no installed labeldesk (./run.sh bundle, or install the .deb)")
     venv = [sys.executable, "-m", "labeldesk"]
     print(machine())
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
         tmpdir = Path(tmp)
         project = tmpdir / "project"
@@ -67,6 +68,7 @@ def main() -> int:
     print(row("APP-5", "spawn → main window with a project, exit", gui["installed"], gui["venv"], "≤ 1.2x"))
     print(row("APP-5b", "spawn → `labeldesk --version`, exit", ver["installed"], ver["venv"], "≤ 1.2x"))
     print(f"installed size: {size_mb(exe.parent):.0f} MB ({exe.parent})")
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
     return 0
 
 

@@ -59,7 +59,9 @@ make_root() {  # a minimal Debian root in $ROOT; 1 when that cannot be done here
 
 chroot_test() {
   local m
-  for m in proc sys dev dev/pts; do
+  # /dev/shm as on a workstation: joblib (the pixel classifier's forest) uses it for its workers
+  for m in proc sys dev dev/pts dev/shm; do
+    [ -d "/$m" ] || continue
     mount --bind "/$m" "$ROOT/$m"; MOUNTS+=("$ROOT/$m")
   done
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true

@@ -120,3 +120,22 @@ def test_lazy_parser_knows_every_command_when_asked_for_help():
     last = sorted(everything - commands(build_parser(["--version"])))
     for name in last:                    # each area command parses with only the areas it needs
         assert name in commands(build_parser([name, "--help"]))
+
+
+def test_deferred_runtime_hooks_run_once_right_after_their_module_is_imported(tmp_path):
+    """packaging/rthooks/lazy_rthooks.py, as labeldesk.spec fills it in: a hook runs after its module
+    is imported (whoever imports it), once, with the module complete; an unrelated start runs none."""
+    template = (ROOT / "packaging" / "rthooks" / "lazy_rthooks.py").read_text(encoding="utf-8")
+    hooks = {
+        "colorsys": "import colorsys, sys\nsys.ran.append(('colorsys', hasattr(colorsys, 'rgb_to_hsv')))\n",
+        "wave": "import sys\nsys.ran.append(('wave', True))\n",
+    }
+    script = tmp_path / "rthook.py"
+    script.write_text("import sys\nsys.ran = []\n" + template + f"\nLAZY.update({hooks!r})\n_install()\n"
+                      "assert sys.ran == [], sys.ran\n"
+                      "import colorsys\nimport colorsys\n"
+                      "assert colorsys.__loader__.get_source('colorsys')\n"
+                      "print(sys.ran, 'wave' in sys.modules)\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-S", str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[('colorsys', True)] False"
