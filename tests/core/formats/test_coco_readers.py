@@ -202,3 +202,22 @@ def test_a_self_intersecting_polygon_keeps_all_its_area(proj, tmp_path):
     assert anns[only_polygons].geometry.kind == "polygon"                                 # its class takes polygons only
     assert any("all its 2 parts" in n.reason for n in rep.notes)
     assert any("largest part kept" in n.reason for n in rep.notes)
+
+
+def test_cocoeval_keypoints_of_the_file_against_itself_is_perfect(mixed, tmp_path):
+    import numpy as np
+    out = tmp_path / "k.json"
+    interchange.export(mixed, "coco", out)
+    gt = _load(out)
+    kp_cats = [c for c in gt.dataset["categories"] if c.get("keypoints")]
+    results = [{"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0,
+                "keypoints": a["keypoints"]} for a in gt.dataset["annotations"] if "keypoints" in a]
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = COCOeval(gt, gt.loadRes(results), "keypoints")
+        ev.params.catIds = [c["id"] for c in kp_cats]          # the classes with a keypoint schema
+        ev.params.kpt_oks_sigmas = np.full(len(kp_cats[0]["keypoints"]), 0.05)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert float(ev.stats[0]) == pytest.approx(1.0)

@@ -95,3 +95,23 @@ def test_coco_writes_a_group_as_one_instance(grouped, tmp_path):
     from pycocotools import mask as mask_utils
     rles = mask_utils.frPyObjects(multi["segmentation"], 80, 100)
     assert mask_utils.area(mask_utils.merge(rles)) == 800
+
+
+def test_cocoeval_of_a_grouped_export_is_perfect(grouped, tmp_path):
+    import contextlib
+    import io
+    import warnings
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    proj, *_ = grouped
+    interchange.export(proj, "coco", tmp_path / "c.json")
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gt = COCO(str(tmp_path / "c.json"))
+        for kind in ("bbox", "segm"):
+            ev = COCOeval(gt, gt.loadRes([dict(a, score=1.0) for a in gt.dataset["annotations"]]), kind)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+            assert float(ev.stats[0]) == pytest.approx(1.0), kind
