@@ -115,3 +115,40 @@ def test_cocoeval_of_a_grouped_export_is_perfect(grouped, tmp_path):
             ev.accumulate()
             ev.summarize()
             assert float(ev.stats[0]) == pytest.approx(1.0), kind
+
+
+def test_foreign_labelme_and_cvat_group_ids_become_groups(proj, tmp_path):
+    add_asset(proj, "street.jpg", 200, 100)
+    add_class(proj, "person")
+    add_class(proj, "car")
+    shape = {"flags": {}, "description": "", "mask": None}
+    lm = {"version": "5.5.0", "flags": {}, "imagePath": "street.jpg", "imageData": None, "imageHeight": 100,
+          "imageWidth": 200, "shapes": [
+              {**shape, "label": "person", "points": [[10, 10], [30, 10], [30, 40]], "group_id": 4,
+               "shape_type": "polygon"},
+              {**shape, "label": "person", "points": [[40, 10], [60, 40]], "group_id": 4, "shape_type": "rectangle"},
+              {**shape, "label": "car", "points": [[100, 10], [150, 60]], "group_id": 7, "shape_type": "rectangle"},
+              {**shape, "label": "car", "points": [[160, 10], [190, 40]], "group_id": None,
+               "shape_type": "rectangle"}]}
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm/street.json").write_text(json.dumps(lm))
+    rep = interchange.import_file(proj, "labelme", tmp_path / "lm", options={"layer": "lm"})
+    assert not rep.refused and rep.imported == 4, rep.lines()
+    anns = proj.annotations(proj.assets()[0].id, layer_id=layer_named(proj, "lm"))
+    groups = [group_of(a) for a in anns]
+    assert sum(1 for g in groups if g) == 2 and len({g for g in groups if g}) == 1   # group 7 has one part
+    cvat = """<?xml version="1.0" encoding="utf-8"?>
+<annotations><version>1.1</version>
+ <image id="0" name="street.jpg" width="200" height="100">
+  <box label="person" source="manual" occluded="0" xtl="10" ytl="10" xbr="20" ybr="40" z_order="0" group_id="2"/>
+  <polygon label="person" source="manual" occluded="0" points="30,10;40,10;40,40" z_order="0" group_id="2"/>
+  <box label="car" source="manual" occluded="0" xtl="100" ytl="10" xbr="150" ybr="60" z_order="0" group_id="0"/>
+ </image>
+</annotations>"""
+    (tmp_path / "cvat.xml").write_text(cvat)
+    rep = interchange.import_file(proj, "cvat", tmp_path / "cvat.xml", options={"layer": "cvat"})
+    assert not rep.refused and rep.imported == 3, rep.lines()
+    anns = proj.annotations(proj.assets()[0].id, layer_id=layer_named(proj, "cvat"))
+    people = [group_of(a) for a in anns if a.geometry.kind != "box" or a.geometry.bounds()[0] < 50]
+    assert len(people) == 2 and people[0] and people[0] == people[1]
+    assert [group_of(a) for a in anns if a.geometry.bounds()[0] >= 100] == [None]
