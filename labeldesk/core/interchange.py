@@ -131,6 +131,9 @@ def export(project: Any, fmt: str, dest: str | Path, selection: Selection | None
             progress.check()
             if not info.classifications:
                 _unwritten_classifications(ctx, info.name)
+            if info.name != "dicom-seg" and ctx.probability_count():
+                report.note("", f"per-pixel probabilities of {ctx.probability_count()} mask(s) not written: {info.name} "
+                                "holds binary masks (their pixels above 0 are written; DICOM SEG keeps probabilities)")
             report.files = out.commit()
     except Cancelled:
         report.cancelled = True
