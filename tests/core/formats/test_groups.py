@@ -152,3 +152,10 @@ def test_foreign_labelme_and_cvat_group_ids_become_groups(proj, tmp_path):
     people = [group_of(a) for a in anns if a.geometry.kind != "box" or a.geometry.bounds()[0] < 50]
     assert len(people) == 2 and people[0] and people[0] == people[1]
     assert [group_of(a) for a in anns if a.geometry.bounds()[0] >= 100] == [None]
+
+
+@pytest.mark.parametrize("fmt", ["voc", "yolo-seg", "label-studio"])
+def test_formats_without_groups_list_them(grouped, tmp_path, fmt):
+    proj, *_ = grouped
+    rep = interchange.export(proj, fmt, tmp_path / fmt)
+    assert any("1 instance group(s) not kept" in n.reason for n in rep.notes), rep.lines()
