@@ -159,3 +159,24 @@ def test_formats_without_groups_list_them(grouped, tmp_path, fmt):
     proj, *_ = grouped
     rep = interchange.export(proj, fmt, tmp_path / fmt)
     assert any("1 instance group(s) not kept" in n.reason for n in rep.notes), rep.lines()
+
+
+def test_agreement_compares_answers_not_group_ids(proj):
+    """Two annotators who both grouped the same parts agree; their (random) group ids are no
+    attribute answers."""
+    from labeldesk.core.review.comparison import compare_project
+    img = add_asset(proj, "img.png", 100, 80)
+    c = add_class(proj, "person", [{"key": "grade", "type": "enum", "options": ["1", "2"]}])
+    bob = ids_layer(proj, "bob")
+    for layer in (proj.my_layer_id, bob):
+        parts = [annotate(proj, img, c, g, attributes={"grade": "1"}, layer_id=layer) for g in (SQ1, SQ2)]
+        proj.apply_all(group_drafts([proj.annotation(a) for a in parts]))
+    rows = {r["attribute"]: r for r in compare_project(proj).attribute_rows()}
+    assert set(rows) == {"grade"} and rows["grade"]["percent"] == pytest.approx(1.0)
+
+
+def ids_layer(proj, name):
+    from labeldesk.core import ids
+    lid = ids.new_id()
+    proj.apply(OpDraft("layer.create", lid, {"layer": {"name": name, "kind": "annotator"}}))
+    return lid
