@@ -180,3 +180,20 @@ def ids_layer(proj, name):
     lid = ids.new_id()
     proj.apply(OpDraft("layer.create", lid, {"layer": {"name": name, "kind": "annotator"}}))
     return lid
+
+
+def test_a_person_outline_and_its_keypoints_are_one_coco_instance(proj, tmp_path):
+    img = add_asset(proj, "img.png", 100, 80)
+    c = add_class(proj, "person")
+    outline = annotate(proj, img, c, SQ1)
+    kp = annotate(proj, img, c, {"kind": "points", "points": [[15, 15], [25, 25]], "labels": ["head", "foot"]})
+    line = annotate(proj, img, c, {"kind": "polyline", "points": [[12, 12], [28, 28]]})
+    proj.apply_all(group_drafts([proj.annotation(a) for a in (outline, kp, line)]))
+    rep = interchange.export(proj, "coco", tmp_path / "c.json")
+    [rec] = json.loads((tmp_path / "c.json").read_text())["annotations"]
+    assert rec["segmentation"] == [[10, 10, 30, 10, 30, 30, 10, 30]] and rec["num_keypoints"] == 2
+    assert rep.exported == 2 and any("polyline" in i.reason for i in rep.refused)     # listed, not silent
+    back = interchange.import_file(proj, "coco", tmp_path / "c.json", options={"layer": "back"})
+    got = proj.annotations(img, layer_id=layer_named(proj, "back"))
+    assert sorted(a.geometry.kind for a in got) == ["points", "polygon"] and not back.refused
+    assert group_of(got[0]) and group_of(got[0]) == group_of(got[1])
