@@ -156,9 +156,30 @@ def test_foreign_labelme_and_cvat_group_ids_become_groups(proj, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["voc", "yolo-seg", "label-studio"])
 def test_formats_without_groups_list_them(grouped, tmp_path, fmt):
-    proj, *_ = grouped
+    proj, *_ = grouped          # (two parts of one class: not a VOC object with parts either)
     rep = interchange.export(proj, fmt, tmp_path / fmt)
     assert any("1 instance group(s) not kept" in n.reason for n in rep.notes), rep.lines()
+
+
+def test_voc_person_layout_is_an_object_with_parts_both_ways(proj, tmp_path):
+    img = add_asset(proj, "p.png", 100, 80)
+    person, head, hand = add_class(proj, "person"), add_class(proj, "head"), add_class(proj, "hand")
+    body = annotate(proj, img, person, {"kind": "box", "xyxy": [10, 5, 60, 75]})
+    parts = [annotate(proj, img, head, {"kind": "box", "xyxy": [25, 5, 40, 20]}),
+             annotate(proj, img, hand, {"kind": "box", "xyxy": [10, 30, 18, 38]}),
+             annotate(proj, img, hand, {"kind": "box", "xyxy": [52, 30, 60, 38]})]
+    proj.apply_all(group_drafts([proj.annotation(a) for a in [body, *parts]]))
+    rep = interchange.export(proj, "voc", tmp_path / "voc")
+    assert rep.exported == 4 and not any("not kept" in n.reason for n in rep.notes), rep.lines()
+    import xml.etree.ElementTree as ET
+    root = ET.parse(tmp_path / "voc/Annotations/p.xml").getroot()
+    [obj] = root.findall("object")
+    assert obj.findtext("name") == "person"
+    assert sorted(p.findtext("name") for p in obj.findall("part")) == ["hand", "hand", "head"]
+    assert [obj.find("part/bndbox").findtext(t) for t in ("xmin", "ymin", "xmax", "ymax")] == ["26", "6", "40", "20"]
+    back = interchange.import_file(proj, "voc", tmp_path / "voc", options={"layer": "back"})
+    assert back.imported == 4 and not back.refused and not back.notes, back.lines()
+    assert _groups(proj, layer_named(proj, "back")) == _groups(proj, proj.my_layer_id)
 
 
 def test_agreement_compares_answers_not_group_ids(proj):
