@@ -100,7 +100,17 @@ def label_studio_brush(path: Path) -> dict:
             if r["type"] == "brushlabels":
                 img = np.reshape(decode_rle(r["value"]["rle"]), (r["original_height"], r["original_width"], 4))
                 areas.append(int((img[:, :, 3] > 0).sum()))
-    return {"brush_areas": areas}
+    # and the other way: a brush region encoded by label-studio-converter, for labeldesk to import
+    from label_studio_converter.brush import mask2rle
+    mask = np.zeros((64, 96), np.uint8)
+    mask[10:20, 30:70] = 255
+    mask[40:44, 5:9] = 255
+    task = [{"id": 1, "data": {"image": "/data/upload/1/ab12cd34-img3.png"}, "annotations": [{"id": 1, "result": [
+        {"id": "b", "type": "brushlabels", "from_name": "tag", "to_name": "image", "original_width": 96,
+         "original_height": 64, "value": {"format": "rle", "rle": [int(v) for v in mask2rle(mask)],
+                                          "brushlabels": ["person"]}}]}]}]
+    (path.parent / "ls_foreign.json").write_text(json.dumps(task))
+    return {"brush_areas": areas, "foreign_area": int((mask > 0).sum())}
 
 
 def main() -> None:

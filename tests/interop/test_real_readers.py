@@ -84,3 +84,16 @@ def test_ultralytics_accepts_the_yolo_dataset(read):
 
 def test_label_studio_converter_decodes_our_brush_rle(read):
     assert read("label_studio_converter")["brush_areas"] == [600] * 4
+
+
+def test_a_brush_label_studio_converter_encoded_imports_exactly(read, tmp_path):
+    from labeldesk.core import interchange
+    from labeldesk.core.project import Project
+    r = read("label_studio_converter")
+    root = read.paths["label-studio"].parent.parent
+    with Project.open(root / "project") as p:
+        rep = interchange.import_file(p, "label-studio", root / "exports/ls_foreign.json", options={"layer": "ls"})
+        assert not rep.refused and rep.by_kind == {"mask": 1}, rep.lines()
+        layer = next(l.id for l in p.layers() if l.name == "ls")
+        [ann] = [a for asset in p.assets() for a in p.annotations(asset.id, layer_id=layer)]
+        assert ann.geometry.area() == r["foreign_area"] == 10 * 40 + 4 * 4
