@@ -189,8 +189,13 @@ def cmd_share_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from labeldesk.core.sync.engine import sync_round
+    from labeldesk.core.ontology_codes import collision_text, value_collisions
     with _open(args) as project:
-        return _print_report(sync_round(project, verify=args.verify), args.json)
+        code = _print_report(sync_round(project, verify=args.verify), args.json)
+        if not args.json:       # classes made apart on two devices with one label value: named, not renumbered
+            for value, classes in value_collisions(project.classes()):
+                print(f"ontology  {collision_text(value, classes)}")
+        return code
 
 
 def cmd_share_status(args: argparse.Namespace) -> int:

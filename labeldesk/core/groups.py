@@ -87,3 +87,11 @@ class GroupIds:
             return {}
         gid = self._ids.setdefault((scope, str(number)), ids.new_id())
         return {GROUP_KEY: gid}
+
+
+def reserved_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
+    """The attributes no class schema owns (instance group, per-pixel probabilities, measurement):
+    kept when an annotation changes class."""
+    from labeldesk.core.formats.probabilities import PROBABILITY_KEY
+    from labeldesk.core.measure import MEASURE_KEY
+    return {k: v for k, v in (attributes or {}).items() if k in (GROUP_KEY, PROBABILITY_KEY, MEASURE_KEY)}

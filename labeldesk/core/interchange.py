@@ -41,6 +41,7 @@ from labeldesk.core.ops import OpDraft
 from labeldesk.core.tasks import NO_PROGRESS, Progress
 
 __all__ = ["import_file", "export", "Selection", "InterchangeReport", "formats"]
+GROUP_FORMATS = ("coco", "cvat", "labelme", "voc")       # formats that write instance groups (VOC: object + parts)
 
 
 def formats() -> list[registry.FormatInfo]:
@@ -133,6 +134,12 @@ def export(project: Any, fmt: str, dest: str | Path, selection: Selection | None
             progress.check()
             if not info.classifications:
                 _unwritten_classifications(ctx, info.name)
+            if info.name not in GROUP_FORMATS and ctx.group_count():
+                report.note("", f"{ctx.group_count()} instance group(s) not kept: {info.name} has no instance groups "
+                                "(their parts are written as separate objects; coco, cvat, labelme and voc keep them)")
+            if info.name != "dicom-seg" and ctx.probability_count():
+                report.note("", f"per-pixel probabilities of {ctx.probability_count()} mask(s) not written: {info.name} "
+                                "holds binary masks (their pixels above 0 are written; DICOM SEG keeps probabilities)")
             report.files = out.commit()
     except Cancelled:
         report.cancelled = True

@@ -349,7 +349,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         ann = self.project.annotation(annotation_id)
         cls = next((c for c in self.project.classes() if c.id == class_id), None)
         keys = {d["key"] for d in cls.attributes} if cls else set()
-        values = {"class_id": class_id, "attributes": {k: v for k, v in ann.attributes.items() if k in keys}}
+        from labeldesk.core.groups import reserved_attributes
+        values = {"class_id": class_id, "attributes": {**{k: v for k, v in ann.attributes.items() if k in keys},
+                                                       **reserved_attributes(ann.attributes)}}
         self.session.commit([OpDraft("annotation.update", annotation_id, {"set": values})], "Change class")
 
     def _after_undo_redo(self, _index: int = 0) -> None:

@@ -37,3 +37,15 @@ def test_group_and_ungroup_from_the_panel(qtbot, window, photo):
     s.select({a})
     qtbot.mouseClick(panel.ungroup_button, QtCore.Qt.MouseButton.LeftButton)
     assert group_of(window.project.annotation(a)) is None and group_of(window.project.annotation(b)) == gb
+
+
+def test_changing_the_class_keeps_the_group(qtbot, window, photo):
+    s = window.session
+    a = s.create({"kind": "box", "xyxy": [100, 100, 200, 200]}, "a")
+    b = s.create({"kind": "box", "xyxy": [300, 100, 400, 200]}, "b")
+    s.select({a, b})
+    qtbot.mouseClick(window.annotation_panel.group_button, QtCore.Qt.MouseButton.LeftButton)
+    gid = group_of(window.project.annotation(a))
+    other = next(c for c in window.project.classes() if not c.kinds or "box" in c.kinds)
+    window._on_attribute_panel_class_edited(a, other.id)
+    assert window.project.annotation(a).class_id == other.id and group_of(window.project.annotation(a)) == gid

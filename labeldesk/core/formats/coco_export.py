@@ -104,7 +104,7 @@ def export_coco(ctx: ExportContext, out: Any) -> None:
                         rec["track_id"] = tracks.setdefault(ann.track_id, len(tracks) + 1)
                         rec["labeldesk_track"] = ann.track_id
                     doc.anns.append(rec)
-                    for part in parts or [ann]:
+                    for part in _written(parts) if parts else [ann]:
                         ctx.report.count(part.geometry.kind)
     finally:
         close_sources(sources)
@@ -220,10 +220,14 @@ def _group_segment(ctx: ExportContext, asset: Asset, parts: list[Any], w: int, h
                 x0, y0, x1, y1 = g.bounds()
                 polys.append(Polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]))
             elif isinstance(g, (RotatedBox, Ellipse)):
+                ctx.converted(asset, p, f"{g.kind} written as a polygon (COCO has no {g.kind})")
                 polys.append(Polygon(g.corners() if isinstance(g, RotatedBox) else g.outline(64)))
             elif isinstance(g, Polygon):
                 polys.append(g)
                 rle = rle or (bool(g.holes) and holes == "rle")
+                if g.holes and holes == "rings":
+                    ctx.converted(asset, p, "polygon with holes written as rings (option polygon_holes=rings): "
+                                            "COCO readers fill the holes")
             else:
                 rle = True
         if rle or any(isinstance(p.geometry, Mask) for p in areas):
@@ -249,11 +253,17 @@ def _group_segment(ctx: ExportContext, asset: Asset, parts: list[Any], w: int, h
             rec["keypoints"], rec["num_keypoints"] = kp["keypoints"], kp["num_keypoints"]
             if not areas:
                 rec.update({k: kp[k] for k in ("bbox", "area", "segmentation")})
-    written = [*areas, *points[:1]]
+    written = _written(parts)
     rec["labeldesk_parts"] = [p.geometry.to_dict() for p in written]
     if any(p.attributes != parts[0].attributes for p in written):     # the instance has the first part's
         rec["labeldesk_part_attributes"] = [dict(p.attributes) for p in written]
     return rec
+
+
+def _written(parts: list[Any]) -> list[Any]:
+    """The parts of a group a COCO instance holds: every area part and the first points part."""
+    points = [p for p in parts if isinstance(p.geometry, Points)]
+    return [p for p in parts if not isinstance(p.geometry, (Points, Polyline))] + points[:1]
 
 
 def _ring_pixels(g: Polygon, w: int, h: int) -> Any:

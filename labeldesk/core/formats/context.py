@@ -6,7 +6,8 @@ relative path), ``class_for`` (by name; created with ``create_classes``), ``anno
 the asset, shape not wholly outside the image, attribute values of the right type); each failing
 item is refused with its location and the rest goes on. Full geometry validation (polygon
 validity) is left to the op's ``prepare``; if it refuses something, :meth:`revalidate` finds the
-culprits (repairing self-intersecting polygons, with a note) so that the import can be retried.
+culprits (a self-intersecting polygon becomes its parts, one instance group, with a note) so that
+the import can be retried.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labeldesk.core import ids
-from labeldesk.core.formats.conversion import fitted, repaired_mask
+from labeldesk.core.formats.conversion import fitted, repaired_parts
 from labeldesk.core.formats.probabilities import PROBABILITY_KEY
 from labeldesk.core.groups import GROUP_KEY
 from labeldesk.core.geometry import Ellipse, GeometryError, RotatedBox, geometry_from_dict, repair_polygon
@@ -402,6 +403,15 @@ class ImportContext:
             fixed = self._valid_geometry(ann, where)
             if fixed is None:
                 continue
+            if isinstance(fixed, list):         # the parts of a self-intersecting polygon: one group
+                attrs = dict(ann.get("attributes") or {})
+                attrs.setdefault(GROUP_KEY, ids.new_id())
+                for k, part in enumerate(fixed):
+                    keep_d.append(OpDraft(draft.type, draft.entity if k == 0 else ids.new_id(),
+                                          {"annotation": {**ann, "geometry": part, "attributes": attrs}},
+                                          draft.base, draft.reason))
+                    keep_w.append(where)
+                continue
             if fixed is not ann["geometry"]:
                 draft = OpDraft(draft.type, draft.entity, {"annotation": {**ann, "geometry": fixed}},
                                 draft.base, draft.reason)
@@ -409,13 +419,21 @@ class ImportContext:
             keep_w.append(where)
         self._drafts, self._where = keep_d, keep_w
 
-    def _repaired_as_mask(self, g: dict[str, Any], ann: dict[str, Any], w: int, h: int) -> tuple[Any, int] | None:
-        cls = next((c for c in self._classes if c.id == ann.get("class_id")), None)
-        if cls is not None and cls.kinds and "mask" not in cls.kinds:
-            return None            # its class does not take masks: the largest part instead
-        return repaired_mask(g, w, h)
+    def _clipped_parts(self, parts: list[dict[str, Any]], w: int, h: int, where: str) -> Any:
+        """The parts that lie on the plane (a list), or the one part left, or None."""
+        kept = []
+        for part in parts:
+            try:
+                if geometry_from_dict(part).clip(w, h) is not None:
+                    kept.append(part)
+            except GeometryError:
+                continue
+        if not kept:
+            self.report.refuse(where, f"the polygon lies wholly outside the {w}x{h} image")
+            return None
+        return kept if len(kept) > 1 else kept[0]
 
-    def _valid_geometry(self, ann: dict[str, Any], where: str) -> dict[str, Any] | None:
+    def _valid_geometry(self, ann: dict[str, Any], where: str) -> Any:
         asset = self.index.assets[ann["asset_id"]]
         w, h, _ = extent(asset, Plane.from_dict(ann["plane"]))
         g = ann["geometry"]
@@ -425,11 +443,11 @@ class ImportContext:
             if g.get("kind") != "polygon" or "not valid" not in str(exc):
                 self.report.refuse(where, str(exc))
                 return None
-            whole = self._repaired_as_mask(g, ann, w, h)
-            if whole is not None:
-                self.report.note(where, "polygon was not valid (self-intersecting): imported as a mask of the pixels "
-                                        f"of all its {whole[1]} parts (no area lost)")
-                return whole[0].to_dict()
+            parts = repaired_parts(g)
+            if parts is not None:
+                self.report.note(where, "polygon was not valid (self-intersecting): imported as all its "
+                                        f"{len(parts)} parts, one instance group (no area lost)")
+                return self._clipped_parts(parts, w, h, where)
             try:
                 geom = repair_polygon(g["shell"], g.get("holes", ()))
             except GeometryError as exc2:

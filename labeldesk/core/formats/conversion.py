@@ -68,26 +68,20 @@ def convert_geometry(g: dict[str, Any], target: str, width: int, height: int) ->
 
 
 
-def repaired_mask(g: dict[str, Any], width: int, height: int) -> tuple[Mask, int] | None:
-    """A self-intersecting polygon whose repair has several parts, as one mask of the pixels of all
-    of them and the number of parts; None when the repair is one part (or covers no pixel)."""
+def repaired_parts(g: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A self-intersecting polygon whose repair has several parts, as the polygon dicts of all of
+    them (no area lost); None when the repair is one part."""
     from shapely.geometry import Polygon as SPolygon
     from shapely.validation import make_valid
-    from labeldesk.core.assist.contours import polygon_to_mask
     try:
         fixed = make_valid(SPolygon(g["shell"], [hh for hh in g.get("holes", ()) if len(hh) >= 3]))
     except (ValueError, TypeError, KeyError):
         return None
     parts = [p for p in getattr(fixed, "geoms", [fixed]) if p.geom_type == "Polygon" and p.area > 0]
-    if len(parts) < 2:
-        return None
-    canvas = np.zeros((height, width), bool)
-    for p in parts:
+    out = []
+    for p in sorted(parts, key=lambda p: -p.area):
         try:
-            ring = Polygon(tuple(p.exterior.coords), tuple(tuple(r.coords) for r in p.interiors))
-            canvas |= polygon_to_mask(ring, width, height).paste(width, height)
+            out.append(Polygon(tuple(p.exterior.coords), tuple(tuple(r.coords) for r in p.interiors)).to_dict())
         except GeometryError:
             continue
-    if not canvas.any():
-        return None
-    return Mask.from_array(canvas), len(parts)
+    return out if len(out) > 1 else None

@@ -14,6 +14,9 @@ background first, row-major: the same as ours). ``<tag>`` is a classification (`
 video tag: that frame; no ``frame``: the whole asset). ``occluded`` maps to a boolean class
 attribute ``occluded`` when the class has one. Numbers are written so that they read back exactly.
 Images named ``frame_000012`` (CVAT for images of a video task) are frames of the task's video.
+Instance groups are CVAT's ``group_id`` on shapes of an image (1, 2, ... per export). With option
+``images`` the image files go to ``images/<name>`` beside ``annotations.xml`` (CVAT's "with images"
+layout, which datumaro requires); planes of videos and volumes are then named with ``.png``.
 
 Reading is here; writing is in :mod:`.cvat_export`.
 """
@@ -25,13 +28,13 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from labeldesk.core import ids
-from labeldesk.core.groups import GROUP_KEY, GroupIds
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ImportContext
 from labeldesk.core.formats.cvat_export import _angle, _read_span, export_cvat  # noqa: F401 (registry name)
 from labeldesk.core.formats.matching import FRAME_RE, SLICE_RE, extent, strip_suffix
 from labeldesk.core.geometry import GeometryError, geometry_from_dict
+from labeldesk.core.groups import GROUP_KEY, GroupIds
 from labeldesk.core.interpolation import interpolate
 from labeldesk.core.model import Asset, Plane
 

@@ -10,6 +10,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from labeldesk.core.formats.archive import OutputTree
+from labeldesk.core.formats.dataset import close_sources, file_name, image_mode, write_image
 from labeldesk.core.formats.floats import number
 from labeldesk.core.formats.matching import extent, item_name
 from labeldesk.core.formats.selection import ExportContext
@@ -180,7 +181,7 @@ def _tag(parent: ET.Element, ctx: ExportContext, c: dict[str, Any], extra: dict[
         ctx.report.count("classification")
 
 
-def _images_document(ctx: ExportContext, assets: list[Asset]) -> ET.Element:
+def _images_document(ctx: ExportContext, assets: list[Asset], out: OutputTree) -> ET.Element:
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
     items: list[tuple[Asset, Plane | None, list[Any], list[dict[str, Any]]]] = []
@@ -202,9 +203,23 @@ def _images_document(ctx: ExportContext, assets: list[Asset]) -> ET.Element:
                     Plane(c["plane_z"], c["plane_t"], c["plane_axis"]) == plane]
             items.append((asset, plane, planes[plane], here))
     _meta(root, ctx, ctx.project.name, len(items), "annotation", None)
+    mode = image_mode(ctx)
+    sources: dict[Any, Any] = {}
+    try:
+        _image_elements(ctx, root, items, mode, sources, out)
+    finally:
+        close_sources(sources)
+    return root
+
+
+def _image_elements(ctx: ExportContext, root: ET.Element, items: list[Any], mode: str | None,
+                    sources: dict[Any, Any], out: OutputTree) -> None:
     for i, (asset, plane, anns, tags) in enumerate(items):
         w, h, _ = extent(asset, plane or Plane())
         name = asset.name if plane is None else item_name(asset, plane)
+        if mode and plane is not None:      # CVAT for images with its images/ folder
+            name = file_name(asset, plane, mode)
+            write_image(ctx, out, asset, plane, "images", name, mode, sources)
         image = ET.SubElement(root, "image", {"id": str(i), "name": name, "width": str(w), "height": str(h)})
         for ann in anns:
             if ann.class_id is None and not ctx.selection.classes:
@@ -215,7 +230,6 @@ def _images_document(ctx: ExportContext, assets: list[Asset]) -> ET.Element:
                 _shape(image, ctx, asset, ann, entry, {})
         for c in tags:
             _tag(image, ctx, c, {})
-    return root
 
 
 def _video_document(ctx: ExportContext, asset: Asset) -> ET.Element:
@@ -269,7 +283,7 @@ def export_cvat(ctx: ExportContext, out: OutputTree) -> None:
     others = [a for a in assets if a.kind != "video"]
     docs: list[tuple[str, ET.Element]] = []
     if others:
-        docs.append(("annotations.xml", _images_document(ctx, others)))
+        docs.append(("annotations.xml", _images_document(ctx, others, out)))
     for v in videos:
         ctx.progress.check()
         docs.append((f"videos/{v.name}.xml", _video_document(ctx, v)))

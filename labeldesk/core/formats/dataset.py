@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from labeldesk.core.errors import LabeldeskError
-from labeldesk.core.formats.matching import item_name
+from labeldesk.core.formats.matching import flat_item_name, item_name
 from labeldesk.core.model import Asset, Plane
 
 DEFAULT_SUBSET = "default"
@@ -111,9 +111,10 @@ def image_mode(ctx: Any) -> str | None:
     return mode
 
 
-def file_name(asset: Asset, plane: Plane, mode: str | None) -> str:
-    """The image file name of a plane in an export (with an image suffix when files are written)."""
-    name = item_name(asset, plane)
+def file_name(asset: Asset, plane: Plane, mode: str | None, flat: bool = False) -> str:
+    """The image file name of a plane in an export (with an image suffix when files are written);
+    ``flat``: planes of videos and volumes without a folder (``clip.mp4__frame_000001``)."""
+    name = flat_item_name(asset, plane) if flat else item_name(asset, plane)
     if mode is None:
         return name
     if name == asset.name and asset.kind in ("image", "pyramid") and mode == "copy":

@@ -172,7 +172,8 @@ def _sources(ctx: ExportContext, asset: Asset) -> tuple[list[Any], list[tuple[in
     import pydicom
     loc = ctx.project.locator(asset.id) or {}
     if loc.get("reader") != "dicom":
-        ctx.report.note(asset.name, "not a DICOM series: DICOM SEG needs DICOM source images; not exported")
+        what = "RTSTRUCT" if ctx.report.fmt == "rtstruct" else "DICOM SEG"
+        ctx.report.note(asset.name, f"not a DICOM series: {what} needs DICOM source images; not exported")
         return None
     files = [str(f) for f in loc.get("files") or []]
     missing = [f for f in dict.fromkeys(files) if not Path(f).is_file()]

@@ -33,6 +33,14 @@ def item_name(asset: Asset, plane: Plane) -> str:
     return asset.name
 
 
+def flat_item_name(asset: Asset, plane: Plane) -> str:
+    """:func:`item_name` without folders (``clip.mp4__frame_000012``): for layouts whose readers
+    take every image straight under its subset folder (datumaro's YOLO); ``AssetIndex.find`` reads
+    it back."""
+    name = item_name(asset, plane)
+    return name if name == asset.name else name.replace("/", "__")
+
+
 def strip_suffix(name: str) -> str:
     """``a/b.png`` -> ``a/b``; ``ct.nii.gz`` -> ``ct``."""
     head, _, last = name.rpartition("/")
@@ -119,6 +127,12 @@ class AssetIndex:
                     if problem:
                         raise LookupError(problem)
                     return asset, plane
+        head, sep, tail = parts[-1].rpartition("__")
+        if sep and head and _plane_from(strip_suffix(tail)) is not None:      # flat_item_name's plane names
+            try:
+                return self.find("/".join([*parts[:-1], head, tail]), ignore_suffix)
+            except LookupError:
+                pass
         raise LookupError(f"no asset named {ref!r} in the project (matched by file name or relative path)")
 
     def _lookup(self, ref: str, stem: bool) -> Asset | None:

@@ -3,7 +3,8 @@
 Layout: one sequence per video, ``<video>/gt/gt.txt`` and ``<video>/seqinfo.ini`` (name, frame
 count, size, frame rate). A line is ``frame,id,left,top,width,height,conf,class,visibility``:
 frames are 1-based, the box is in pixels, ``conf`` is 1 (0 marks a box evaluators ignore),
-``class`` is the class's stable label value and ``visibility`` comes from a number attribute
+``class`` is the class's stable label value (``gt/labels.txt`` names them, line n = value n, as
+datumaro reads it) and ``visibility`` comes from a number attribute
 ``visibility`` (else 1). Every track is one ``id`` (a track that leaves the view and comes back
 keeps it); an annotation that is not part of a track gets an id of its own. Other shapes are
 written as their bounding box (noted); points and polylines are not written. With option
@@ -31,6 +32,8 @@ from labeldesk.core.formats.matching import strip_suffix
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Points, Polyline
 from labeldesk.core.model import Plane
+
+LABELS = "labels.txt"       # gt/labels.txt: class names by value (line 1 = value 1)
 
 
 # ---- import ------------------------------------------------------------------------------------
@@ -73,10 +76,12 @@ def import_mot(ctx: ImportContext, path: Any) -> None:
                     raise
                 ctx.report.refuse(where, exc.problem)
                 continue
-            _read(ctx, tree.text(member), where, asset)
+            labels = str(PurePosixPath(member).parent / LABELS)
+            names = [l.strip() for l in tree.text(labels).splitlines()] if labels in tree.names() else []
+            _read(ctx, tree.text(member), where, asset, names)
 
 
-def _read(ctx: ImportContext, text: str, where: str, asset: Any) -> None:
+def _read(ctx: ImportContext, text: str, where: str, asset: Any, names: list[str] | None = None) -> None:
     tracks: dict[int, str] = {}
     classes: dict[int, Any] = {}
     default = str(ctx.options.get("class") or "object")
@@ -101,7 +106,10 @@ def _read(ctx: ImportContext, text: str, where: str, asset: Any) -> None:
         value = int(vals[7]) if gt else None
         if value not in classes:
             cls = ctx.class_with_value(value) if value is not None else None
-            classes[value] = cls or ctx.class_for(f"class {value}" if value is not None else default, loc, value=value)
+            named = names[value - 1] if names and value is not None and 0 < value <= len(names) and \
+                names[value - 1] and not names[value - 1].startswith("unused_") else None
+            classes[value] = cls or ctx.class_for(named or (f"class {value}" if value is not None else default), loc,
+                                                  value=value)
         cls = classes[value]
         if cls is None:
             continue
@@ -121,6 +129,15 @@ def _read(ctx: ImportContext, text: str, where: str, asset: Any) -> None:
 
 
 # ---- export ------------------------------------------------------------------------------------
+def _label_names(ctx: ExportContext) -> list[str]:
+    """Line n of gt/labels.txt names class value n (datumaro's MOT reader; gaps: ``unused_<n>``)."""
+    top = max((e.value for e in ctx.classes), default=0)
+    names = [f"unused_{v}" for v in range(1, top + 1)]
+    for e in ctx.classes:
+        names[e.value - 1] = e.name
+    return names
+
+
 def export_mot(ctx: ExportContext, out: Any) -> None:
     videos = [a for a in ctx.each_asset() if a.kind == "video"]
     if not videos:
@@ -146,6 +163,7 @@ def export_mot(ctx: ExportContext, out: Any) -> None:
                                             f"{number(y1 - y0)},1,{entry.value},{number(vis)}"))
             ctx.report.count(g.kind)
         stem = strip_suffix(asset.name).replace("/", "_") or asset.id
+        out.write(f"{stem}/gt/{LABELS}", "".join(f"{n}\n" for n in _label_names(ctx)))
         out.write(f"{stem}/gt/gt.txt", "\n".join(l for _, _, l in sorted(lines)) + ("\n" if lines else ""))
         fps = asset.meta.get("fps") if isinstance(asset.meta.get("fps"), (int, float)) else 30
         mode = image_mode(ctx)

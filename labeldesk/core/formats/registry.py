@@ -51,10 +51,10 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
                "voc", "import_voc", "export_voc"),
     FormatInfo("cvat", "CVAT XML 1.1: images (shapes, tags) and videos (tracks with keyframes, outside)",
                "cvat", "import_cvat", "export_cvat", classifications=True),
-    FormatInfo("labelme", "labelme JSON: one file per image (polygon, rectangle, circle, line, point, mask)",
+    FormatInfo("labelme", "labelme JSON: one file per image (polygon, rectangle, circle, line, point, mask, group_id)",
                "labelme", "import_labelme", "export_labelme"),
     FormatInfo("label-studio", "Label Studio JSON tasks: rectangles (rotated too), polygons, ellipses, keypoints, "
-               "choices", "labelstudio", "import_labelstudio", "export_labelstudio", classifications=True),
+               "brush masks, choices, predictions", "labelstudio", "import_labelstudio", "export_labelstudio", classifications=True),
     FormatInfo("rtstruct", "DICOM RTSTRUCT: ROI contours (mm, patient space) on the source series; one ROI per class",
                "rtstruct", "import_rtstruct", "export_rtstruct"),
     FormatInfo("mot", "MOT Challenge tracks: <video>/gt/gt.txt (frame,id,box,conf,class,visibility) + seqinfo.ini",
@@ -63,7 +63,7 @@ FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
                "csv_classes", "import_csv", "export_csv", classifications=True),
     FormatInfo("nifti", "NIfTI label map on the source volume's grid (+ ITK-SNAP label table)",
                "nifti_labels", "import_nifti", "export_nifti", values=True),
-    FormatInfo("dicom-seg", "DICOM SEG (binary segments) referencing the source series",
+    FormatInfo("dicom-seg", "DICOM SEG (binary, or fractional with probabilities) referencing the source series",
                "dicom_seg", "import_seg", "export_seg", values=True),
 )}
 

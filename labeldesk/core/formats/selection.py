@@ -242,6 +242,14 @@ class ExportContext:
         :meth:`annotations` gave, or None."""
         return self._probabilities.get(ann.id)
 
+    def group_count(self) -> int:
+        """How many instance groups the annotations given so far belong to."""
+        return len(set(self._groups.values()))
+
+    def probability_count(self) -> int:
+        """How many of the annotations given so far carry per-pixel probabilities."""
+        return len(self._probabilities)
+
     def group_number(self, ann: Annotation) -> int | None:
         """The group as a small number, 1, 2, ... across the export (labelme, CVAT ``group_id``)."""
         gid = self._groups.get(ann.id)

@@ -15,7 +15,9 @@ Layout (VOC2012, as datumaro and torchvision read it): ``Annotations/``, ``Image
 Import keeps what VOC says about an object: ``truncated``, ``difficult``, ``occluded`` (bool),
 ``pose`` (text), ``<actions>`` (bool attribute ``action_<name>`` each) and CVAT's ``<attributes>``
 - as attributes of a class the import creates, and listed in the report where an existing class
-lacks them. A ``<part>`` (e.g. a person's head) becomes a box of the class named by the part.
+lacks them. An object with ``<part>`` s (a person's head, hands, feet) is an instance group: its box
+and a box per part (of the class the part names); an instance group whose one member holds the
+others' boxes (and has a class of its own) is written back as that object with its parts.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from labeldesk.core import ids
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import ImportContext
@@ -148,14 +151,16 @@ def _read_file(ctx: ImportContext, root: ET.Element, where: str, member: str,
         cls = ctx.class_for(name, loc, (defs or {}).get(name or ""))
         if cls is None:
             continue
+        parts = obj.findall("part")
+        group = ids.new_id() if parts else None        # the object and its parts: one instance group
         ctx.annotation(loc, asset, plane, {"kind": "box", "xyxy": [xmin - 1, ymin - 1, xmax, ymax]}, cls,
-                       _attributes(ctx, obj, cls, loc))
-        for k, part in enumerate(obj.findall("part")):
-            _part(ctx, part, f"{loc} part[{k}]", asset, plane, defs)
+                       _attributes(ctx, obj, cls, loc), group=group)
+        for k, part in enumerate(parts):
+            _part(ctx, part, f"{loc} part[{k}]", asset, plane, defs, group)
 
 
 def _part(ctx: ImportContext, part: ET.Element, loc: str, asset: Any, plane: Any,
-          defs: dict[str, list[dict[str, Any]]] | None) -> None:
+          defs: dict[str, list[dict[str, Any]]] | None, group: str | None) -> None:
     box = part.find("bndbox")
     try:
         xmin, ymin, xmax, ymax = (float(_text(box, t) or "") for t in ("xmin", "ymin", "xmax", "ymax"))
@@ -163,9 +168,8 @@ def _part(ctx: ImportContext, part: ET.Element, loc: str, asset: Any, plane: Any
         ctx.report.refuse(loc, "bad part box")
         return
     cls = ctx.class_for(_text(part, "name"), loc, (defs or {}).get(_text(part, "name") or ""))
-    if cls is not None and ctx.annotation(loc, asset, plane, {"kind": "box", "xyxy": [xmin - 1, ymin - 1, xmax, ymax]},
-                                          cls):
-        ctx.report.note(loc, f"a part ({cls.name}) of the object: imported as a box of its own")
+    if cls is not None:
+        ctx.annotation(loc, asset, plane, {"kind": "box", "xyxy": [xmin - 1, ymin - 1, xmax, ymax]}, cls, group=group)
 
 
 def _attributes(ctx: ImportContext, obj: ET.Element, cls: Any, loc: str) -> dict[str, Any]:
@@ -248,36 +252,88 @@ def _write_annotations(ctx: ExportContext, out: Any, mode: Any, groups: dict[str
             for tag, v in (("width", w), ("height", h), ("depth", asset.channels)):
                 _sub(size, tag, str(v))
             _sub(root, "segmented", "0")
+            hosts, part_of = _layouts(ctx, items)
             for ann in items:
+                if ann.id in part_of:
+                    continue                    # written inside its object
                 entry = ctx.entry(asset, ann)
-                if entry is None:
+                if entry is None or not _boxable(ctx, asset, ann):
                     continue
-                g = ann.geometry
-                if isinstance(g, (Points, Polyline)):
-                    ctx.skip(asset, ann, f"VOC cannot hold a {g.kind}")
-                    continue
-                if g.kind != "box":
-                    ctx.converted(asset, ann, f"{g.kind} written as its bounding box")
-                _object(root, entry.name, g.bounds(), ann.attributes)
-                ctx.report.count(g.kind)
+                obj = _object(root, entry.name, ann.geometry.bounds(), ann.attributes)
+                ctx.report.count(ann.geometry.kind)
+                for part in hosts.get(ann.id, []):
+                    pe = ctx.entry(asset, part)
+                    if pe is None or not _boxable(ctx, asset, part):
+                        continue
+                    el = _sub(obj, "part")
+                    _sub(el, "name", pe.name)
+                    _bndbox(el, part.geometry.bounds())
+                    ctx.report.count(part.geometry.kind)
             ET.indent(root)
             out.write(member, ET.tostring(root, encoding="unicode") + "\n")
 
 
-def _object(root: ET.Element, name: str, bounds: tuple[float, float, float, float], attrs: dict[str, Any]) -> None:
+def _boxable(ctx: ExportContext, asset: Any, ann: Any) -> bool:
+    g = ann.geometry
+    if isinstance(g, (Points, Polyline)):
+        ctx.skip(asset, ann, f"VOC cannot hold a {g.kind}")
+        return False
+    if g.kind != "box":
+        ctx.converted(asset, ann, f"{g.kind} written as its bounding box")
+    return True
+
+
+def _layouts(ctx: ExportContext, items: list[Any]) -> tuple[dict[str, list[Any]], set[str]]:
+    """VOC's person layout from instance groups: a group whose one member (of its own class) holds
+    every other member's box is an object with ``<part>`` s (host id -> parts; the part ids). Other
+    groups are written as separate objects (the export lists them as not kept)."""
+    members: dict[str, list[Any]] = {}
+    for ann in items:
+        gid = ctx.group_id(ann)
+        if gid is not None:
+            members.setdefault(gid, []).append(ann)
+    hosts: dict[str, list[Any]] = {}
+    part_of: set[str] = set()
+    unkept = 0
+    for parts in members.values():
+        if len(parts) < 2:
+            continue
+        host = max(parts, key=lambda a: a.geometry.area() if a.geometry.kind not in ("points", "polyline") else -1)
+        x0, y0, x1, y1 = host.geometry.bounds()
+        others = [a for a in parts if a is not host]
+        inside = all(b[0] >= x0 and b[1] >= y0 and b[2] <= x1 and b[3] <= y1
+                     for b in (a.geometry.bounds() for a in others))
+        if inside and all(a.class_id != host.class_id for a in others):
+            hosts[host.id] = others
+            part_of.update(a.id for a in others)
+        else:
+            unkept += 1
+    if unkept:
+        ctx.report.note("", f"{unkept} instance group(s) not kept: VOC keeps a group only as an object with parts "
+                            "(one member of its own class holding the others' boxes); written as separate objects")
+    return hosts, part_of
+
+
+def _bndbox(parent: ET.Element, bounds: tuple[float, float, float, float]) -> None:
     x0, y0, x1, y1 = bounds
+    box = _sub(parent, "bndbox")
+    for tag, v in (("xmin", offset_for(x0, 1)), ("ymin", offset_for(y0, 1)), ("xmax", x1), ("ymax", y1)):
+        _sub(box, tag, number(v))
+
+
+def _object(root: ET.Element, name: str, bounds: tuple[float, float, float, float],
+            attrs: dict[str, Any]) -> ET.Element:
     obj = _sub(root, "object")
     _sub(obj, "name", name)
     _sub(obj, "pose", _value(attrs.get("pose", "Unspecified")))
     for tag in ("truncated", "difficult", "occluded"):
         v = attrs.get(tag)
         _sub(obj, tag, "1" if v in (True, 1, "1", "true") else "0")
-    box = _sub(obj, "bndbox")
-    for tag, v in (("xmin", offset_for(x0, 1)), ("ymin", offset_for(y0, 1)), ("xmax", x1), ("ymax", y1)):
-        _sub(box, tag, number(v))
+    _bndbox(obj, bounds)
     if attrs:
         block = _sub(obj, "attributes")
         for k, v in attrs.items():
             a = _sub(block, "attribute")
             _sub(a, "name", k)
             _sub(a, "value", _value(v))
+    return obj

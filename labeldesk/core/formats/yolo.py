@@ -9,8 +9,11 @@ it as ``val`` too, which Ultralytics requires). The class index is the class's s
 - 1, so indices never move between exports; a gap in the values is a placeholder name
 (``unused_<n>``) in ``names``. Imports take index + 1 as the label value of a class they create.
 A trailing extra number on a line is a confidence (model predictions) and becomes the score.
-Planes of videos and volumes are written as ``labels/clip.mp4/frame_000012.txt`` and so on
-(:mod:`labeldesk.core.formats.matching`). YOLO files hold no attributes.
+Planes of videos and volumes are written flat, ``labels/<subset>/clip.mp4__frame_000012.txt`` and
+``images/<subset>/clip.mp4__frame_000012.png`` (datumaro's YOLO reader takes no sub-folders;
+:mod:`labeldesk.core.formats.matching` reads both forms). ``data.yaml`` has no ``path``: Ultralytics
+then takes the folder of ``data.yaml`` (a relative ``path`` is resolved against its own datasets
+folder or the working directory). YOLO files hold no attributes.
 
 Numbers are written so that reading them back (``v * width``) gives our pixel coordinates exactly;
 for detection boxes the centre and size are chosen so that ``cx - w/2`` and ``cx + w/2`` are the
@@ -27,7 +30,7 @@ from typing import Any, Callable
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import MAX_VERTICES, ImportContext
 from labeldesk.core.formats.floats import fraction_for, number
-from labeldesk.core.formats.matching import extent, item_name, strip_suffix
+from labeldesk.core.formats.matching import extent, flat_item_name, item_name, strip_suffix
 from labeldesk.core.formats.selection import ExportContext
 from labeldesk.core.geometry import Box, Ellipse, Mask, Points, Polygon, Polyline, RotatedBox
 
@@ -315,7 +318,7 @@ def _yaml(ctx: ExportContext, task: str, subsets: list[str]) -> str:
     train = "train" if "train" in subsets else subsets[0]
     val = next((s for s in ("val", "valid", "validation") if s in subsets), train)
     lines = [f"# labeldesk export of {ctx.project.name}: images/<subset>/ and labels/<subset>/ (Ultralytics)",
-             f"task: {task}", "path: .", f"train: images/{train}", f"val: images/{val}"]
+             f"task: {task}", f"train: images/{train}", f"val: images/{val}"]
     if "test" in subsets:
         lines.append("test: images/test")
     lines += [f"nc: {len(names)}", "names:"]
@@ -333,11 +336,13 @@ def _export(ctx: ExportContext, out: Any, make: Callable[..., list[float] | None
         for asset in ctx.each_asset():
             subset = groups[asset.id]
             for plane, items in ctx.export_planes(asset):
-                member = f"labels/{subset}/{strip_suffix(item_name(asset, plane))}.txt"
+                flat = flat_item_name(asset, plane)
+                member = f"labels/{subset}/{strip_suffix(flat) if flat == asset.name else flat}.txt"
                 if not ctx.claim(asset, member):
                     continue
                 if mode:
-                    write_image(ctx, out, asset, plane, f"images/{subset}", file_name(asset, plane, mode), mode, sources)
+                    write_image(ctx, out, asset, plane, f"images/{subset}", file_name(asset, plane, mode, flat=True),
+                                mode, sources)
                 w, h, _ = extent(asset, plane)
                 lines = []
                 for ann in items:

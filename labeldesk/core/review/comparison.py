@@ -24,6 +24,7 @@ import numpy as np
 
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.geometry import Mask
+from labeldesk.core.groups import reserved_attributes
 from labeldesk.core.model import Annotation, Asset, Layer, Plane
 from labeldesk.core.review import agreement
 from labeldesk.core.review.masks import SurfaceReport, compare_masks
@@ -315,9 +316,10 @@ def _attribute_pairs(shapes: MatchResult, a: Sequence[Annotation], b: Sequence[A
     for m in shapes.matches:
         xa, xb = by_id[m.a], by_id[m.b]
         cdefs = defs.get(m.class_a or "", {})
+        reserved = set(reserved_attributes(xa.attributes)) | set(reserved_attributes(xb.attributes))
         for key in sorted(set(xa.attributes) | set(xb.attributes)):
             kind = cdefs.get(key, {}).get("type")
-            if kind == "text":
+            if kind == "text" or key in reserved:       # (group ids, probabilities: not answers to compare)
                 continue
             va = _attribute_value(xa.attributes.get(key), kind)
             vb = _attribute_value(xb.attributes.get(key), kind)

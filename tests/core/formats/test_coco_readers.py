@@ -196,9 +196,37 @@ def test_a_self_intersecting_polygon_keeps_all_its_area(proj, tmp_path):
     (tmp_path / "c.json").write_text(json.dumps(doc))
     rep = interchange.import_file(proj, "coco", tmp_path / "c.json")
     assert not rep.refused, rep.lines()
-    anns = {a.class_id: a for a in proj.annotations(proj.assets()[0].id)}
-    bow = next(c.id for c in proj.classes() if c.name == "bow")
-    assert anns[bow].geometry.kind == "mask" and anns[bow].geometry.area() > 2 * 600      # both triangles
-    assert anns[only_polygons].geometry.kind == "polygon"                                 # its class takes polygons only
-    assert any("all its 2 parts" in n.reason for n in rep.notes)
-    assert any("largest part kept" in n.reason for n in rep.notes)
+    from labeldesk.core.groups import group_of
+    anns = proj.annotations(proj.assets()[0].id)
+    for cls in (next(c.id for c in proj.classes() if c.name == "bow"), only_polygons):
+        parts = [a for a in anns if a.class_id == cls]
+        assert [a.geometry.kind for a in parts] == ["polygon", "polygon"]                # both triangles
+        assert sum(a.geometry.area() for a in parts) == pytest.approx(2 * 625)           # no area lost
+        assert group_of(parts[0]) and group_of(parts[0]) == group_of(parts[1])           # one object
+    assert group_of([a for a in anns if a.class_id == only_polygons][0]) != \
+        group_of([a for a in anns if a.class_id != only_polygons][0])
+    assert sum("all its 2 parts, one instance group" in n.reason for n in rep.notes) == 2
+    # and COCO gets the object back as one instance of two parts
+    out = tmp_path / "back.json"
+    interchange.export(proj, "coco", out)
+    back = json.loads(out.read_text())["annotations"]
+    assert len(back) == 2 and all(len(a["segmentation"]) == 2 for a in back)
+
+
+def test_cocoeval_keypoints_of_the_file_against_itself_is_perfect(mixed, tmp_path):
+    import numpy as np
+    out = tmp_path / "k.json"
+    interchange.export(mixed, "coco", out)
+    gt = _load(out)
+    kp_cats = [c for c in gt.dataset["categories"] if c.get("keypoints")]
+    results = [{"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0,
+                "keypoints": a["keypoints"]} for a in gt.dataset["annotations"] if "keypoints" in a]
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = COCOeval(gt, gt.loadRes(results), "keypoints")
+        ev.params.catIds = [c["id"] for c in kp_cats]          # the classes with a keypoint schema
+        ev.params.kpt_oks_sigmas = np.full(len(kp_cats[0]["keypoints"]), 0.05)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert float(ev.stats[0]) == pytest.approx(1.0)

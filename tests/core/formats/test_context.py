@@ -80,8 +80,9 @@ def test_a_self_intersecting_polygon_is_repaired_on_the_retry(proj, tmp_path):
     bowtie = {"segmentation": [[0, 0, 10, 10, 10, 0, 0, 10]], "category_id": 1}
     fine = {"bbox": [1, 1, 5, 5], "category_id": 1}
     rep = interchange.import_file(proj, "coco", _coco(tmp_path, ["car"], [fine, bowtie]))
-    assert rep.imported == 2 and not rep.refused
-    assert any("self-intersecting" in n.reason and "mask" in n.reason for n in rep.notes)
+    assert rep.imported == 3 and not rep.refused
+    assert rep.by_kind == {"box": 1, "polygon": 2}        # the bow-tie's two triangles, one group
+    assert any("self-intersecting" in n.reason and "instance group" in n.reason for n in rep.notes)
 
 
 def test_layers_existing_new_and_undo(proj, tmp_path):

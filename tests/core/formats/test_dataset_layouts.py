@@ -80,9 +80,11 @@ def test_voc_layout_and_what_voc_says_about_objects_is_kept(proj, tmp_path):
     assert not rep.refused, rep.lines()
     by_class = {c.id: c.name for c in proj.classes()}
     anns = {by_class[a.class_id]: a for a in proj.annotations(proj.assets()[0].id)}
-    assert anns["person"].attributes == {"truncated": True, "pose": "Left", "action_jumping": True,
-                                         "action_phoning": False}
+    from labeldesk.core.groups import group_of, without_group
+    assert without_group(anns["person"].attributes) == {"truncated": True, "pose": "Left", "action_jumping": True,
+                                                        "action_phoning": False}
     assert anns["head"].geometry.bounds() == (20.0, 11.0, 40.0, 30.0)
+    assert group_of(anns["head"]) and group_of(anns["head"]) == group_of(anns["person"])     # the part is kept
     exp = tmp_path / "exp"
     interchange.export(proj, "voc", exp, options={"split": "train=1"})
     assert (exp / "ImageSets/Main/train.txt").read_text().split() == ["a"]

@@ -107,3 +107,13 @@ def test_binary_export_of_probabilities_thresholds_with_a_note(proj, ct, tmp_pat
     seg = hd.seg.segread(out)
     arr = seg.get_pixels_by_source_instance(_slice_order(seg, tmp_path / "ct"), assert_missing_frames_are_empty=True)
     assert seg.segmentation_type.value == "BINARY" and np.array_equal(arr[..., 0] > 0, probs >= 0.5)
+
+
+def test_other_formats_list_the_probabilities_they_cannot_hold(proj, ct, tmp_path):
+    src = tmp_path / "frac.dcm"
+    _fractional_seg(tmp_path / "ct", src)
+    import_file(proj, "dicom-seg", src, options={"create_classes": True})
+    rep = export(proj, "nifti", tmp_path / "maps")
+    assert any("probabilities of 2 mask(s) not written: nifti" in n.reason for n in rep.notes)
+    rep = export(proj, "dicom-seg", tmp_path / "again.dcm")
+    assert not any("probabilities" in n.reason for n in rep.notes)

@@ -34,6 +34,13 @@ def test_a_value_made_on_two_devices_is_surfaced_not_renumbered(team, tmp_path, 
     values = {c.name: c.value for p in (dev0, dev1) for c in p.classes() if c.name in made}
     assert values["Kidney"] == values["Spleen"]
     team.sync_all()
+    root1 = Path(dev1.root)
+    dev1.close()
+    capsys.readouterr()
+    cli.main(["sync", str(root1)])               # the sync command names the clash after its round
+    assert "ontology  label value" in capsys.readouterr().out
+    from labeldesk.core.project import Project
+    dev1 = team.devices[1] = Project.open(root1)
     for p in (dev0, dev1):
         [(value, clash)] = value_collisions(p.classes())
         assert value == values["Kidney"] and [c.name for c in clash] == ["Kidney", "Spleen"]

@@ -25,7 +25,7 @@ def test_detection_round_trip(boxes, tmp_path):
     rep = interchange.export(boxes, "yolo", tmp_path / "ds")
     assert rep.exported == 4 and not rep.refused
     assert (tmp_path / "ds/labels/train/empty.txt").read_text() == ""
-    assert (tmp_path / "ds/labels/train/clip.mp4/frame_000017.txt").exists()
+    assert (tmp_path / "ds/labels/train/clip.mp4__frame_000017.txt").exists()
     assert names_from_yaml((tmp_path / "ds/data.yaml").read_text()) == ["car", "person"]
     back = interchange.import_file(boxes, None, tmp_path / "ds", options={"layer": "back"})
     assert back.fmt == "yolo" and back.imported == 4 and not back.refused
