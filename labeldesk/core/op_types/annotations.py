@@ -304,9 +304,9 @@ class UpdateAnnotation:
         row = _current(conn, op.entity)
         require(not row["deleted"], "annotation.update: the annotation was deleted")
         values = op.payload.get("set") or {}
-        merged = _values(row, ("class_id", "geometry", "attributes"))
-        merged.update({k: v for k, v in values.items() if k in merged})
-        if {"class_id", "attributes", "geometry"} & set(values):
+        if {"class_id", "attributes", "geometry"} & set(values):    # (a z-order or plane edit parses nothing)
+            merged = _values(row, ("class_id", "geometry", "attributes"))
+            merged.update({k: v for k, v in values.items() if k in merged})
             _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
         cols: dict[str, Any] = {"revision": op.op_id}
         for k, v in values.items():
