@@ -44,6 +44,7 @@ CREATE = "annotation.create"
 FAST_KEYS = frozenset({"asset_id", "layer_id", "class_id", "plane", "geometry", "attributes", "track_id",
                        "keyframe", "z_order"})
 _LITTLE = sys.byteorder == "little"
+_SHELL_TYPES = (list, tuple, np.ndarray)
 _sha256 = hashlib.sha256
 
 
@@ -269,7 +270,7 @@ class Writer:
                     continue
                 gj = '{"kind":"box","xyxy":' + _CANON_LIST(box) + "}"
                 plans[i] = self._finish(d, head, "box", gj, box, None)
-            elif kind == "polygon" and not g.get("holes") and type(g.get("shell")) in (list, tuple) \
+            elif kind == "polygon" and not g.get("holes") and type(g.get("shell")) in _SHELL_TYPES \
                     and len(g["shell"]) >= 3 and self._class_allows(d, "polygon"):
                 polys.append((i, g["shell"], d, w, h, head))
         if polys:
@@ -410,7 +411,10 @@ def _valid_shells(shells: list[Any], widths: list[int], heights: list[int]) -> l
     out: list[Any] = [None] * len(shells)
     lens = np.fromiter(map(len, shells), dtype=np.int64, count=len(shells))
     try:
-        coords = np.array(list(chain.from_iterable(shells)), dtype=np.float64)
+        if all(type(s) is np.ndarray and s.ndim == 2 and s.shape[1] == 2 for s in shells):
+            coords = np.concatenate(shells).astype(np.float64, copy=False)    # (formats/context.py: compact)
+        else:
+            coords = np.array(list(chain.from_iterable(shells)), dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
         return out
     if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) != int(lens.sum()):
