@@ -139,6 +139,7 @@ class Writer:
         self.free_text = FREE_TEXT_OPS
         self._class_ok: dict[tuple[Any, str], bool] = {}
         self._planes: dict[tuple[Any, ...], tuple[str, int, int] | None] = {}
+        self._templates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def close(self) -> None:
         annotation_ops.end_batch(self.lookups)
@@ -191,6 +192,12 @@ class Writer:
             if fast else set()
         user = self.user or self.project.user_id
         dev = self.project.device_id
+        if type(dev) is str and type(user) is str:
+            head = '{"base":[],"dev":' + encode_str(dev) + ',"entity":'
+            tail = ',"type":' + encode_str(CREATE) + ',"user":' + encode_str(user) + ',"wall":'
+        else:                                                # (never so in a project): one by one
+            plans = [None] * len(run)
+            head = tail = ""
         tick = self.project.clock.tick
         wall = self.wall.now
         version = annotation_ops._ontology_version(conn)
@@ -225,8 +232,16 @@ class Writer:
             ts = tick()
             w = wall()
             base = tuple(draft.base)
-            op_hash = _sha256(canonical_op(base, dev, entity, (ts.ms, ts.counter), op_id, payload_json, draft.reason,
-                                           seq, CREATE, user, w).encode()).hexdigest()
+            reason = draft.reason
+            if not base and (reason is None or type(reason) is str):     # canonical_op, inline
+                text = (head + encode_str(entity) + ',"hlc":[%d,%d],"op_id":' % (ts.ms, ts.counter) + encode_str(op_id)
+                        + ',"payload":' + payload_json + ',"reason":'
+                        + ("null" if reason is None else encode_str(reason)) + ',"seq":%d' % seq + tail + encode_str(w)
+                        + "}")
+            else:
+                text = canonical_op(base, dev, entity, (ts.ms, ts.counter), op_id, payload_json, reason, seq, CREATE,
+                                    user, w)
+            op_hash = _sha256(text.encode()).hexdigest()
             prev = _sha256((prev + op_hash).encode()).hexdigest()
             ops_rows.append((op_id, dev, seq, ts.ms, ts.counter, w, user, CREATE, entity,
                              "[]" if not base else canonical_json(list(base)), payload_json, draft.reason,
@@ -351,10 +366,27 @@ class Writer:
             self._class_ok[key] = ok
         return ok
 
-    @staticmethod
-    def _finish(d: dict[str, Any], head: tuple[Any, ...], kind: str, gj: str, bounds: Any,
+    def _finish(self, d: dict[str, Any], head: tuple[Any, ...], kind: str, gj: str, bounds: Any,
                 verts: bytes | None) -> tuple[str, tuple[Any, ...], str]:
         plane_json, plane, _, _, layer_id = head
+        keys = tuple(d)
+        plain = not d.get("attributes") and _PLAIN.issuperset(keys)
+        if plain:          # the payload around the geometry is the same for every shape of this
+            tk = (keys, d["asset_id"], layer_id, d.get("class_id"), plane_json)    # asset/layer/class/plane
+            t = self._templates.get(tk)
+            if t is None:
+                payload, row = self._encode(d, plane_json, plane, layer_id, kind, _MARK, (0.0,) * 4, None)
+                prefix, suffix = payload.split(_MARK)
+                t = self._templates[tk] = (prefix, suffix, row[:6], row[12:16])
+            x0, y0, x1, y1 = bounds
+            return (t[0] + gj + t[1], (*t[2], kind, gj, x0, y0, x1, y1, *t[3], verts), layer_id)
+        payload, row = self._encode(d, plane_json, plane, layer_id, kind, gj, bounds, verts)
+        return payload, row, layer_id
+
+    @staticmethod
+    def _encode(d: dict[str, Any], plane_json: str, plane: Plane, layer_id: Any, kind: str, gj: str, bounds: Any,
+                verts: bytes | None) -> tuple[str, tuple[Any, ...]]:
+        """The payload JSON (as ``canonical_json`` of the prepared payload) and the row."""
         attrs = d.get("attributes") or {}
         attrs_json = canonical_json(attrs)
         keys = tuple(d)
@@ -378,9 +410,11 @@ class Writer:
         row = (d["asset_id"], layer_id, d.get("class_id"), plane.axis, plane.z, plane.t, kind, gj,
                x0, y0, x1, y1, attrs_json,
                float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True))), verts)
-        return payload_json, row, layer_id
+        return payload_json, row
 
 
+_PLAIN = frozenset({"asset_id", "layer_id", "class_id", "plane", "geometry", "attributes"})
+_MARK = "\0geometry\0"          # (no JSON text holds a raw NUL: a template's split point)
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}      # an annotation's keys -> the payload's key order
 _KEY_JSON = {k: encode_str(k) + ":" for k in FAST_KEYS}
 
