@@ -106,13 +106,8 @@ def check_vertices(n: int, what: str = "ring") -> None:
                             "(simplify it in the tool that made it)")
 
 
-def geometry_bounds(g: dict[str, Any], shell: Any = None) -> tuple[float, float, float, float]:
-    """Bounds of a geometry dict without full validation; GeometryError if malformed. ``shell``:
-    the polygon's shell as an (n, 2) float64 array (:func:`shell_array`), when there is one."""
-    if shell is not None:
-        fast = _array_bounds(shell)
-        if fast is not None:
-            return fast
+def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
+    """Bounds of a geometry dict without full validation; GeometryError if malformed."""
     kind = g.get("kind")
     for key in ("shell", "points"):
         if isinstance(g.get(key), (list, tuple)):
@@ -148,37 +143,20 @@ def geometry_bounds(g: dict[str, Any], shell: Any = None) -> tuple[float, float,
     return vals[0], vals[1], vals[2], vals[3]
 
 
-def shell_array(g: dict[str, Any]) -> Any:
-    """A hole-free polygon's shell (a list) as an (n, 2) float64 array; None for anything else."""
-    shell = g.get("shell")
-    if g.get("kind") != "polygon" or g.get("holes") or type(shell) is not list:
-        return None
-    try:
-        arr = np.array(shell, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return arr if arr.ndim == 2 and arr.shape[1] == 2 else None
-
-
-def _array_bounds(arr: Any) -> tuple[float, float, float, float] | None:
-    """``geometry_bounds`` of a polygon from its shell array when the answer is plain (at most
-    MAX_VERTICES, all finite, 3 distinct points found at once); None: ask the full check."""
-    n = len(arr)
-    if n < 3 or n > MAX_VERTICES or not np.isfinite(arr).all():
-        return None
-    d0 = (arr != arr[0]).any(axis=1)
-    if not (d0[1] and (d0 & (arr != arr[1]).any(axis=1)).any()):
-        return None
-    lo, hi = arr.min(axis=0), arr.max(axis=0)
-    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
-
-
-def compact(g: dict[str, Any], shell: Any = None) -> dict[str, Any]:
+def compact(g: dict[str, Any]) -> dict[str, Any]:
     """A hole-free polygon's shell as one (n, 2) float64 array instead of n lists of two floats
     (≈ 0.6 KB instead of ≈ 4 KB for 32 vertices: the queued drafts of a 100k import). The op's
     ``prepare`` and the bulk path (store/bulk.py) read either; the op log holds plain lists."""
-    arr = shell if shell is not None else shell_array(g)
-    return g if arr is None else {**g, "shell": arr}
+    shell = g.get("shell")
+    if g.get("kind") != "polygon" or g.get("holes") or type(shell) is not list:
+        return g
+    try:
+        arr = np.array(shell, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return g
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        return g
+    return {**g, "shell": arr}
 
 
 class ImportContext:
@@ -315,11 +293,10 @@ class ImportContext:
         if problem:
             self.report.refuse(location, problem)
             return False
-        shell = shell_array(geometry)
         try:
-            bounds: tuple[float, float, float, float] | None = geometry_bounds(geometry, shell)   # malformed or
-        except GeometryError as exc:                                          # too many vertices: before any shapely
-            self.report.refuse(location, str(exc))
+            bounds: tuple[float, float, float, float] | None = geometry_bounds(geometry)   # malformed or too
+        except GeometryError as exc:                                                    # many vertices: before
+            self.report.refuse(location, str(exc))                                      # any shapely
             return False
         kind = geometry.get("kind")
         if cls is not None and cls.kinds and kind not in cls.kinds:
@@ -329,7 +306,7 @@ class ImportContext:
                 return False
             self.report.note(location, f"class {cls.name!r} allows {list(cls.kinds)}: the {kind} imported as a "
                                        f"{fitted['kind']}")
-            geometry, kind, bounds, shell = fitted, fitted["kind"], None, None
+            geometry, kind, bounds = fitted, fitted["kind"], None
         try:
             x0, y0, x1, y1 = bounds if bounds is not None else geometry_bounds(geometry)
         except GeometryError as exc:
@@ -354,7 +331,7 @@ class ImportContext:
                     self.report.note(location, p)
         ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": self.layer_id,
                                "class_id": cls.id if cls else None, "plane": plane.to_dict(),
-                               "geometry": compact(geometry, shell), "attributes": values}
+                               "geometry": compact(geometry), "attributes": values}
         if track_id is not None:
             ann["track_id"], ann["keyframe"] = track_id, bool(keyframe)
         if z_order:
