@@ -138,7 +138,7 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
         raise GeometryError(f"{kind}: coordinate is not finite")
     if kind == "box" and (vals[2] <= vals[0] or vals[3] <= vals[1]):
         raise GeometryError(f"box has zero area: {vals}")
-    if kind == "polygon" and len({(x, y) for x, y in g["shell"]}) < 3:
+    if kind == "polygon" and not _three_distinct(g["shell"]) and len({(x, y) for x, y in g["shell"]}) < 3:
         raise GeometryError("polygon needs at least 3 distinct points")
     return vals[0], vals[1], vals[2], vals[3]
 
@@ -157,6 +157,14 @@ def compact(g: dict[str, Any]) -> dict[str, Any]:
     if arr.ndim != 2 or arr.shape[1] != 2:
         return g
     return {**g, "shell": arr}
+
+
+def _three_distinct(shell: Any) -> bool:
+    """Its first three points are distinct (then the set of all of them need not be built)."""
+    if len(shell) < 3:
+        return False
+    a, b, c = tuple(shell[0]), tuple(shell[1]), tuple(shell[2])
+    return a != b and c != a and c != b
 
 
 class ImportContext:
