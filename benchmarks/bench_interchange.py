@@ -2,6 +2,7 @@
 dataset export of the same project (B28: the rows read and dumped as COCO JSON by hand).
 
     python benchmarks/bench_interchange.py [--n 100000] [--images 500] [--all] [--repeats 3] [--profile]
+    python benchmarks/bench_interchange.py --app4 100000      # APP-4: peak RSS of the labelme import
 
 B27 = ``json.loads`` of the same file + building the same rows (op log, outbox, annotations) in
 plain Python + ``executemany`` of them into the same schema in one transaction (with the cyclic
@@ -166,6 +167,33 @@ def export_baseline(store: Path, dest: Path) -> float:
     return time.perf_counter() - t0
 
 
+def app4_import_memory(n: int, base: Path) -> None:
+    """APP-4 (import memory): peak RSS of ``labeldesk import`` (a fresh process) of the labelme file
+    of N 32-vertex stars on a 4096² image that ``bench_app.py`` uses (benchmarks/app_data.py)."""
+    import shutil
+    import subprocess
+    import app_data
+    folder = app_data.prepare(n, base, project=False)
+    fresh = base / f"import-{n}"
+    shutil.rmtree(fresh, ignore_errors=True)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for args in (["init", str(fresh)], ["add", str(fresh), str(folder / "image.png")]):
+        subprocess.run([sys.executable, "-m", "labeldesk", *args], check=True, capture_output=True, env=env, cwd=root)
+    # VmHWM (this process's own peak), not ru_maxrss: Linux carries ru_maxrss over fork and exec, so
+    # a child of this script (which just drew a 4096² image with numpy) would report the parent's peak
+    code = ("import sys, time; t0 = time.perf_counter(); from labeldesk.cli import main; "
+            "c = main(['import', '-q', '--create-classes', sys.argv[1], sys.argv[2]]); "
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+            "print('rss', int(hwm) * 1024, 'seconds', time.perf_counter() - t0); sys.exit(c)")
+    out = subprocess.run([sys.executable, "-c", code, str(fresh), str(folder / "image.json")], env=env, cwd=root,
+                         capture_output=True, text=True, check=True)
+    words = out.stdout.split()
+    rss, secs = int(words[words.index("rss") + 1]), float(words[words.index("seconds") + 1])
+    print(f"APP-4   labelme import of {n:,} (32-vertex stars, {(folder / 'image.json').stat().st_size / 1e6:.0f} MB): "
+          f"peak RSS {rss / 2**30:.3f} GiB, {secs:.1f} s  (target <= 0.5 GiB)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
@@ -173,7 +201,13 @@ def main() -> None:
     ap.add_argument("--all", action="store_true", help="also labelme and YOLO-seg (from a COCO import's export)")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of labeldesk's import")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved B27/ours pairs (medians reported)")
+    ap.add_argument("--app4", type=int, metavar="N", help="only APP-4: peak RSS of `labeldesk import` of the "
+                    "labelme file of N stars (bench_app.py's data)")
     args = ap.parse_args()
+    if args.app4:
+        print(f"machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        app4_import_memory(args.app4, Path(os.environ.get("LABELDESK_BENCH_DIR", "/tmp/labeldesk-app-bench")))
+        return
     tmp = Path(tempfile.mkdtemp(prefix="ann8-"))
     src = tmp / "coco.json"
     make_coco(src, args.n, args.images)

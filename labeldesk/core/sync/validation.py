@@ -118,15 +118,17 @@ def _problem(value: Any, spec: Any, where: str) -> str | None:
     return f"{where}: unknown schema {spec!r}"
 
 
-_COMPILED: dict[int, tuple[tuple[str, bool, Any], ...]] = {}
+_COMPILED: dict[int, tuple[tuple[str, bool, Any, Any], ...]] = {}
 
 
-def _fields(spec: dict[str, Any]) -> tuple[tuple[str, bool, Any], ...]:
-    """(key, optional, sub-spec) of a nested schema, as ``_problem`` reads them (made once)."""
+def _fields(spec: dict[str, Any]) -> tuple[tuple[str, bool, Any, Any], ...]:
+    """(key, optional, sub-spec, its Python type for the plain type names) of a nested schema,
+    as ``_problem`` reads them (made once)."""
     out = _COMPILED.get(id(spec))
     if out is None:
         out = _COMPILED[id(spec)] = tuple(
-            (k, isinstance(sub, str) and sub.endswith("?"), sub.rstrip("?") if isinstance(sub, str) else sub)
+            (k, isinstance(sub, str) and sub.endswith("?"), sub.rstrip("?") if isinstance(sub, str) else sub,
+             _KINDS.get(sub.rstrip("?")) if isinstance(sub, str) else None)
             for k, sub in spec.items())
     return out
 
@@ -137,13 +139,16 @@ def _ok(value: Any, spec: Any) -> bool:
     if isinstance(spec, dict):
         if not isinstance(value, dict):
             return False
-        for key, optional, sub in _fields(spec):
+        for key, optional, sub, kind in _fields(spec):
             v = value.get(key)
             if v is None:
                 if not optional:
                     return False
                 continue
-            if not _ok(v, sub):
+            if kind is not None:
+                if not isinstance(v, kind):
+                    return False
+            elif not _ok(v, sub):
                 return False
         return True
     return _problem(value, spec, "") is None
