@@ -24,18 +24,17 @@ import hashlib
 import math
 import sys
 import time
-from itertools import chain
 from typing import Any, Iterable, Iterator, Sequence
 
-import numpy as np
 
 from labeldesk.core import ids
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
-from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft, canonical_json, canonical_op, encode_str, get_op_type
+from labeldesk.core.ops import Applied, ChangeSet, OpDraft, canonical_json, canonical_op, encode_str, get_op_type
 from labeldesk.core.review.roles import AuthorisationMemo
 from labeldesk.core.store import oplog, repo
+from labeldesk.core.store.bulk_geometry import SHELL_TYPES as _SHELL_TYPES, box as _box, valid_shells as _valid_shells
 
 RUN = 2048           # annotation.create drafts checked and written together
 CREATE = "annotation.create"
@@ -44,7 +43,6 @@ CREATE = "annotation.create"
 FAST_KEYS = frozenset({"asset_id", "layer_id", "class_id", "plane", "geometry", "attributes", "track_id",
                        "keyframe", "z_order"})
 _LITTLE = sys.byteorder == "little"
-_SHELL_TYPES = (list, tuple, np.ndarray)
 _sha256 = hashlib.sha256
 
 
@@ -315,7 +313,9 @@ class Writer:
         z, t, axis = p.get("z", 0), p.get("t", 0), p.get("axis", "axial")
         if type(z) is not int or type(t) is not int or type(axis) is not str:
             return None
-        asset_id, layer_id = d.get("asset_id"), d.get("layer_id")
+        asset_id, layer_id, class_id = d.get("asset_id"), d.get("layer_id"), d.get("class_id")
+        if type(asset_id) is not str or type(layer_id) is not str or not (class_id is None or type(class_id) is str):
+            return None
         key = (asset_id, layer_id, z, t, axis)
         found = self._planes.get(key, False)
         if found is False:
@@ -421,66 +421,6 @@ _KEY_JSON = {k: encode_str(k) + ":" for k in FAST_KEYS}
 
 def _CANON_LIST(values: list[Any]) -> str:
     return canonical_json(values)
-
-
-def _box(xyxy: Any, w: int, h: int) -> list[float] | None:
-    """The box as ``Box.clip(...).to_dict()`` writes it, when it is valid and inside the plane."""
-    if type(xyxy) not in (list, tuple) or len(xyxy) != 4:
-        return None
-    try:
-        x0, y0, x1, y1 = (float(v) for v in xyxy)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not (0.0 <= x0 < x1 <= w and 0.0 <= y0 < y1 <= h):   # (NaN fails every comparison)
-        return None
-    if math.isinf(x1) or math.isinf(y1):
-        return None
-    return [x0 + 0.0, y0 + 0.0, x1, y1]                       # (max(0.0, -0.0) is 0.0)
-
-
-def _valid_shells(shells: list[Any], widths: list[int], heights: list[int]) -> list[Any]:
-    """For each polygon shell: (its vertices as an (n, 2) float64 array, its bounds) when
-    ``Polygon(shell).clip(w, h)`` would return it unchanged (finite, no repeated consecutive or
-    closing vertex, at least 3 vertices, valid with a positive area, inside the plane); else None."""
-    out: list[Any] = [None] * len(shells)
-    lens = np.fromiter(map(len, shells), dtype=np.int64, count=len(shells))
-    try:
-        if all(type(s) is np.ndarray and s.ndim == 2 and s.shape[1] == 2 for s in shells):
-            coords = np.concatenate(shells).astype(np.float64, copy=False)    # (formats/context.py: compact)
-        else:
-            coords = np.array(list(chain.from_iterable(shells)), dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return out
-    if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) != int(lens.sum()):
-        return out
-    starts = np.zeros(len(lens), dtype=np.int64)
-    np.cumsum(lens[:-1], out=starts[1:])
-    ends = starts + lens - 1
-    ok = np.logical_and.reduceat(np.isfinite(coords).all(axis=1), starts)
-    ok &= ~np.logical_or.reduceat((np.signbit(coords) & (coords == 0)).any(axis=1), starts)    # -0.0
-    same = np.zeros(len(coords), dtype=bool)
-    same[1:] = (coords[1:] == coords[:-1]).all(axis=1)
-    same[starts] = False
-    ok &= ~np.logical_or.reduceat(same, starts)
-    ok &= ~(coords[starts] == coords[ends]).all(axis=1)
-    x0 = np.minimum.reduceat(coords[:, 0], starts)
-    y0 = np.minimum.reduceat(coords[:, 1], starts)
-    x1 = np.maximum.reduceat(coords[:, 0], starts)
-    y1 = np.maximum.reduceat(coords[:, 1], starts)
-    ok &= (x0 >= 0) & (y0 >= 0) & (x1 <= np.asarray(widths, float)) & (y1 <= np.asarray(heights, float))
-    which = np.flatnonzero(ok)
-    if not len(which):
-        return out
-    import shapely
-    keep = np.repeat(ok, lens)
-    rings = shapely.linearrings(coords[keep], indices=np.repeat(np.arange(len(which)), lens[which]))
-    polys = shapely.polygons(rings)
-    good = shapely.is_valid(polys) & (shapely.area(polys) > 0)
-    for j, k in enumerate(which):
-        if good[j]:
-            s, e = int(starts[k]), int(ends[k]) + 1
-            out[k] = (coords[s:e], (float(x0[k]), float(y0[k]), float(x1[k]), float(y1[k])))
-    return out
 
 
 def apply_drafts(project: Any, drafts: Iterable[OpDraft], user: str | None = None) -> list[Applied]:
