@@ -33,6 +33,8 @@ from harness import machine  # noqa: E402
 from labeldesk.core.ops import OpDraft  # noqa: E402
 from labeldesk.core.sync import engine  # noqa: E402
 
+CPU: list[float] = []          # CPU seconds of each timed part, in order: pull, B32, pull, B32, ...
+
 
 def b32(segments: list[Path], store: Path, after: int, tmp: Path) -> float:
     """JSON parse + SHA-256 of the segment bytes + executemany of the same op and annotation rows."""
@@ -51,7 +53,7 @@ def b32(segments: list[Path], store: Path, after: int, tmp: Path) -> float:
     for sql in schema:
         raw.execute(sql.replace("AUTOINCREMENT", ""))
     blobs = [p.read_bytes() for p in segments]                  # reading is not timed (page cache)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for data in blobs:
         hashlib.sha256(data).hexdigest()
         for line in data.splitlines():
@@ -62,6 +64,7 @@ def b32(segments: list[Path], store: Path, after: int, tmp: Path) -> float:
     raw.executemany(f"INSERT OR REPLACE INTO annotations VALUES ({','.join('?' * len(anns[0]))})", anns)
     raw.execute("COMMIT")
     dt = time.perf_counter() - t0
+    CPU.append(time.process_time() - c0)
     raw.close()
     return dt
 
@@ -80,9 +83,10 @@ def once(n: int) -> tuple[float, float, str]:
         _creates(a, asset, n - len(made))
         engine.sync_round(a)
         after = int(b.conn.execute("SELECT MAX(local_order) FROM ops").fetchone()[0])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         pull = engine.sync_round(b)
         t_pull = time.perf_counter() - t0
+        CPU.append(time.process_time() - c0)
         applied = pull.received.get("applied", 0)
         segments = sorted(p for p in seg_dir.glob("seg-*") if p.name not in before)
         base = b32(segments, b.store_path, after, tmp)
@@ -109,6 +113,9 @@ def main() -> None:
     pm, bm = statistics.median(pulls), statistics.median(bases)
     print(f"SYNC-1  pull of {a.changed:,} changes: {pm:8.1f} ms | B32 (parse + SHA-256 + executemany): {bm:7.1f} ms"
           f" | ratio {pm / bm:5.2f}x  (target <= 3x B32)")
+    cp, cb = statistics.median(CPU[0::2]), statistics.median(CPU[1::2])
+    print(f"        CPU seconds: pull {cp * 1000:8.1f} ms | B32 {cb * 1000:7.1f} ms | ratio {cp / cb:5.2f}x; "
+          f"per-repeat wall ratios {', '.join(f'{p / b:.2f}' for p, b in sorted(zip(pulls, bases)))}")
     print(f"        {checks}")
     print("load average at end:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 

@@ -16,6 +16,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from labeldesk.core import ids
 from labeldesk.core.formats.conversion import fitted, repaired_parts
 from labeldesk.core.formats.probabilities import PROBABILITY_KEY
@@ -139,9 +141,33 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
         raise GeometryError(f"{kind}: coordinate is not finite")
     if kind == "box" and (vals[2] <= vals[0] or vals[3] <= vals[1]):
         raise GeometryError(f"box has zero area: {vals}")
-    if kind == "polygon" and len({(x, y) for x, y in g["shell"]}) < 3:
+    if kind == "polygon" and not _three_distinct(g["shell"]) and len({(x, y) for x, y in g["shell"]}) < 3:
         raise GeometryError("polygon needs at least 3 distinct points")
     return vals[0], vals[1], vals[2], vals[3]
+
+
+def compact(g: dict[str, Any]) -> dict[str, Any]:
+    """A hole-free polygon's shell as one (n, 2) float64 array instead of n lists of two floats
+    (≈ 0.6 KB instead of ≈ 4 KB for 32 vertices: the queued drafts of a 100k import). The op's
+    ``prepare`` and the bulk path (store/bulk.py) read either; the op log holds plain lists."""
+    shell = g.get("shell")
+    if g.get("kind") != "polygon" or g.get("holes") or type(shell) is not list:
+        return g
+    try:
+        arr = np.array(shell, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return g
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        return g
+    return {**g, "shell": arr}
+
+
+def _three_distinct(shell: Any) -> bool:
+    """Its first three points are distinct (then the set of all of them need not be built)."""
+    if len(shell) < 3:
+        return False
+    a, b, c = tuple(shell[0]), tuple(shell[1]), tuple(shell[2])
+    return a != b and c != a and c != b
 
 
 class ImportContext:
@@ -331,7 +357,7 @@ class ImportContext:
             values[PROBABILITY_KEY] = probability
         ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": layer_id or self.layer_id,
                                "class_id": cls.id if cls else None, "plane": plane.to_dict(),
-                               "geometry": geometry, "attributes": values}
+                               "geometry": compact(geometry), "attributes": values}
         if track_id is not None:
             ann["track_id"], ann["keyframe"] = track_id, bool(keyframe)
         if z_order:

@@ -312,12 +312,15 @@ class UpdateAnnotation:
         return OpDraft("annotation.update", draft.entity, {"set": _values(row, draft.payload["set"].keys())})
 
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
-        row = _current(conn, op.entity)
+        # only the columns the checks read (a pull applies thousands of edits: not the vertex blob)
+        row = conn.execute("SELECT deleted, class_id, geometry, attributes FROM annotations WHERE id = ?",
+                           (op.entity,)).fetchone()
+        require(row is not None, f"no annotation with id {op.entity}")
         require(not row["deleted"], "annotation.update: the annotation was deleted")
         values = op.payload.get("set") or {}
-        merged = _values(row, ("class_id", "geometry", "attributes"))
-        merged.update({k: v for k, v in values.items() if k in merged})
-        if {"class_id", "attributes", "geometry"} & set(values):
+        if {"class_id", "attributes", "geometry"} & set(values):    # (a z-order or plane edit parses nothing)
+            merged = _values(row, ("class_id", "geometry", "attributes"))
+            merged.update({k: v for k, v in values.items() if k in merged})
             _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
         cols: dict[str, Any] = {"revision": op.op_id}
         for k, v in values.items():

@@ -24,18 +24,17 @@ import hashlib
 import math
 import sys
 import time
-from itertools import chain
 from typing import Any, Iterable, Iterator, Sequence
 
-import numpy as np
 
 from labeldesk.core import ids
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
-from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft, canonical_json, canonical_op, encode_str, get_op_type
+from labeldesk.core.ops import Applied, ChangeSet, OpDraft, canonical_json, canonical_op, encode_str, get_op_type
 from labeldesk.core.review.roles import AuthorisationMemo
 from labeldesk.core.store import oplog, repo
+from labeldesk.core.store.bulk_geometry import SHELL_TYPES as _SHELL_TYPES, box as _box, valid_shells as _valid_shells
 
 RUN = 2048           # annotation.create drafts checked and written together
 CREATE = "annotation.create"
@@ -138,6 +137,7 @@ class Writer:
         self.free_text = FREE_TEXT_OPS
         self._class_ok: dict[tuple[Any, str], bool] = {}
         self._planes: dict[tuple[Any, ...], tuple[str, int, int] | None] = {}
+        self._templates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def close(self) -> None:
         annotation_ops.end_batch(self.lookups)
@@ -190,6 +190,12 @@ class Writer:
             if fast else set()
         user = self.user or self.project.user_id
         dev = self.project.device_id
+        if type(dev) is str and type(user) is str:
+            head = '{"base":[],"dev":' + encode_str(dev) + ',"entity":'
+            tail = ',"type":' + encode_str(CREATE) + ',"user":' + encode_str(user) + ',"wall":'
+        else:                                                # (never so in a project): one by one
+            plans = [None] * len(run)
+            head = tail = ""
         tick = self.project.clock.tick
         wall = self.wall.now
         version = annotation_ops._ontology_version(conn)
@@ -224,8 +230,16 @@ class Writer:
             ts = tick()
             w = wall()
             base = tuple(draft.base)
-            op_hash = _sha256(canonical_op(base, dev, entity, (ts.ms, ts.counter), op_id, payload_json, draft.reason,
-                                           seq, CREATE, user, w).encode()).hexdigest()
+            reason = draft.reason
+            if not base and (reason is None or type(reason) is str):     # canonical_op, inline
+                text = (head + encode_str(entity) + ',"hlc":[%d,%d],"op_id":' % (ts.ms, ts.counter) + encode_str(op_id)
+                        + ',"payload":' + payload_json + ',"reason":'
+                        + ("null" if reason is None else encode_str(reason)) + ',"seq":%d' % seq + tail + encode_str(w)
+                        + "}")
+            else:
+                text = canonical_op(base, dev, entity, (ts.ms, ts.counter), op_id, payload_json, reason, seq, CREATE,
+                                    user, w)
+            op_hash = _sha256(text.encode()).hexdigest()
             prev = _sha256((prev + op_hash).encode()).hexdigest()
             ops_rows.append((op_id, dev, seq, ts.ms, ts.counter, w, user, CREATE, entity,
                              "[]" if not base else canonical_json(list(base)), payload_json, draft.reason,
@@ -269,7 +283,7 @@ class Writer:
                     continue
                 gj = '{"kind":"box","xyxy":' + _CANON_LIST(box) + "}"
                 plans[i] = self._finish(d, head, "box", gj, box, None)
-            elif kind == "polygon" and not g.get("holes") and type(g.get("shell")) in (list, tuple) \
+            elif kind == "polygon" and not g.get("holes") and type(g.get("shell")) in _SHELL_TYPES \
                     and len(g["shell"]) >= 3 and self._class_allows(d, "polygon"):
                 polys.append((i, g["shell"], d, w, h, head))
         if polys:
@@ -299,7 +313,9 @@ class Writer:
         z, t, axis = p.get("z", 0), p.get("t", 0), p.get("axis", "axial")
         if type(z) is not int or type(t) is not int or type(axis) is not str:
             return None
-        asset_id, layer_id = d.get("asset_id"), d.get("layer_id")
+        asset_id, layer_id, class_id = d.get("asset_id"), d.get("layer_id"), d.get("class_id")
+        if type(asset_id) is not str or type(layer_id) is not str or not (class_id is None or type(class_id) is str):
+            return None
         key = (asset_id, layer_id, z, t, axis)
         found = self._planes.get(key, False)
         if found is False:
@@ -350,10 +366,27 @@ class Writer:
             self._class_ok[key] = ok
         return ok
 
-    @staticmethod
-    def _finish(d: dict[str, Any], head: tuple[Any, ...], kind: str, gj: str, bounds: Any,
+    def _finish(self, d: dict[str, Any], head: tuple[Any, ...], kind: str, gj: str, bounds: Any,
                 verts: bytes | None) -> tuple[str, tuple[Any, ...], str]:
         plane_json, plane, _, _, layer_id = head
+        keys = tuple(d)
+        plain = not d.get("attributes") and _PLAIN.issuperset(keys)
+        if plain:          # the payload around the geometry is the same for every shape of this
+            tk = (keys, d["asset_id"], layer_id, d.get("class_id"), plane_json)    # asset/layer/class/plane
+            t = self._templates.get(tk)
+            if t is None:
+                payload, row = self._encode(d, plane_json, plane, layer_id, kind, _MARK, (0.0,) * 4, None)
+                prefix, suffix = payload.split(_MARK)
+                t = self._templates[tk] = (prefix, suffix, row[:6], row[12:16])
+            x0, y0, x1, y1 = bounds
+            return (t[0] + gj + t[1], (*t[2], kind, gj, x0, y0, x1, y1, *t[3], verts), layer_id)
+        payload, row = self._encode(d, plane_json, plane, layer_id, kind, gj, bounds, verts)
+        return payload, row, layer_id
+
+    @staticmethod
+    def _encode(d: dict[str, Any], plane_json: str, plane: Plane, layer_id: Any, kind: str, gj: str, bounds: Any,
+                verts: bytes | None) -> tuple[str, tuple[Any, ...]]:
+        """The payload JSON (as ``canonical_json`` of the prepared payload) and the row."""
         attrs = d.get("attributes") or {}
         attrs_json = canonical_json(attrs)
         keys = tuple(d)
@@ -377,72 +410,17 @@ class Writer:
         row = (d["asset_id"], layer_id, d.get("class_id"), plane.axis, plane.z, plane.t, kind, gj,
                x0, y0, x1, y1, attrs_json,
                float(d.get("z_order", 0.0)), d.get("track_id"), int(bool(d.get("keyframe", True))), verts)
-        return payload_json, row, layer_id
+        return payload_json, row
 
 
+_PLAIN = frozenset({"asset_id", "layer_id", "class_id", "plane", "geometry", "attributes"})
+_MARK = "\0geometry\0"          # (no JSON text holds a raw NUL: a template's split point)
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}      # an annotation's keys -> the payload's key order
 _KEY_JSON = {k: encode_str(k) + ":" for k in FAST_KEYS}
 
 
 def _CANON_LIST(values: list[Any]) -> str:
     return canonical_json(values)
-
-
-def _box(xyxy: Any, w: int, h: int) -> list[float] | None:
-    """The box as ``Box.clip(...).to_dict()`` writes it, when it is valid and inside the plane."""
-    if type(xyxy) not in (list, tuple) or len(xyxy) != 4:
-        return None
-    try:
-        x0, y0, x1, y1 = (float(v) for v in xyxy)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not (0.0 <= x0 < x1 <= w and 0.0 <= y0 < y1 <= h):   # (NaN fails every comparison)
-        return None
-    if math.isinf(x1) or math.isinf(y1):
-        return None
-    return [x0 + 0.0, y0 + 0.0, x1, y1]                       # (max(0.0, -0.0) is 0.0)
-
-
-def _valid_shells(shells: list[Any], widths: list[int], heights: list[int]) -> list[Any]:
-    """For each polygon shell: (its vertices as an (n, 2) float64 array, its bounds) when
-    ``Polygon(shell).clip(w, h)`` would return it unchanged (finite, no repeated consecutive or
-    closing vertex, at least 3 vertices, valid with a positive area, inside the plane); else None."""
-    out: list[Any] = [None] * len(shells)
-    lens = np.fromiter(map(len, shells), dtype=np.int64, count=len(shells))
-    try:
-        coords = np.array(list(chain.from_iterable(shells)), dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return out
-    if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) != int(lens.sum()):
-        return out
-    starts = np.zeros(len(lens), dtype=np.int64)
-    np.cumsum(lens[:-1], out=starts[1:])
-    ends = starts + lens - 1
-    ok = np.logical_and.reduceat(np.isfinite(coords).all(axis=1), starts)
-    ok &= ~np.logical_or.reduceat((np.signbit(coords) & (coords == 0)).any(axis=1), starts)    # -0.0
-    same = np.zeros(len(coords), dtype=bool)
-    same[1:] = (coords[1:] == coords[:-1]).all(axis=1)
-    same[starts] = False
-    ok &= ~np.logical_or.reduceat(same, starts)
-    ok &= ~(coords[starts] == coords[ends]).all(axis=1)
-    x0 = np.minimum.reduceat(coords[:, 0], starts)
-    y0 = np.minimum.reduceat(coords[:, 1], starts)
-    x1 = np.maximum.reduceat(coords[:, 0], starts)
-    y1 = np.maximum.reduceat(coords[:, 1], starts)
-    ok &= (x0 >= 0) & (y0 >= 0) & (x1 <= np.asarray(widths, float)) & (y1 <= np.asarray(heights, float))
-    which = np.flatnonzero(ok)
-    if not len(which):
-        return out
-    import shapely
-    keep = np.repeat(ok, lens)
-    rings = shapely.linearrings(coords[keep], indices=np.repeat(np.arange(len(which)), lens[which]))
-    polys = shapely.polygons(rings)
-    good = shapely.is_valid(polys) & (shapely.area(polys) > 0)
-    for j, k in enumerate(which):
-        if good[j]:
-            s, e = int(starts[k]), int(ends[k]) + 1
-            out[k] = (coords[s:e], (float(x0[k]), float(y0[k]), float(x1[k]), float(y1[k])))
-    return out
 
 
 def apply_drafts(project: Any, drafts: Iterable[OpDraft], user: str | None = None) -> list[Applied]:

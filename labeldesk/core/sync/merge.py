@@ -19,6 +19,7 @@ from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, get_op_type
 from labeldesk.core.review.roles import MEMO_TYPES, AuthorisationMemo, authorisation_problem
 from labeldesk.core.store import oplog, repo
+from labeldesk.core.sync.bulk_creates import CreateRun
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
 from labeldesk.core.sync.reducer import Reducer, save_state
 from labeldesk.core.sync.segment import GENESIS, Segment
@@ -59,6 +60,7 @@ class Merger:
         self._rows: list[tuple[Any, ...]] | None = None    # op-log rows not yet written
         self._lookups: annotation_ops.BatchLookups | None = None
         self._allowed: Any = None                 # AuthorisationMemo while a segment merges
+        self._creates: CreateRun | None = None    # annotation rows of in-order creates not yet written
 
     def rolled_back(self) -> None:
         """After a segment's transaction was rolled back: forget what was cached from it."""
@@ -100,6 +102,8 @@ class Merger:
         self._rows = [] if set(self._logged) <= set(op_ids) else None
         self.reducer.prefetch(seg.lines)
         self.reducer.flush = self._flush
+        self._creates = self.reducer.bulk = CreateRun(
+            self.conn, (line.get("entity") for line in seg.lines if line.get("type") == "annotation.create"))
         # the asset, layer and class rows annotation ops read, remembered until an op of another
         # type comes (the op types' own batch, as in Project.apply_all)
         self._lookups = self.reducer.lookups = annotation_ops.begin_batch(self.conn)
@@ -112,6 +116,7 @@ class Merger:
             annotation_ops.end_batch(self._lookups)
             self._chain = self._known = self._allowed = self._logged = self._rows = None
             self._lookups = self.reducer.lookups = None
+            self._creates = self.reducer.bulk = None
             self.reducer.prefetch(None)
         self.conn.execute("INSERT OR REPLACE INTO sync_cursors (dev, last_seq, last_sha, last_segment) VALUES (?,?,?,?)",
                           (seg.dev, seg.last, seg.sha256, seg.name))
@@ -195,10 +200,13 @@ class Merger:
             self._known.add(op.op_id)
 
     def _flush(self) -> None:
-        """Write the buffered op-log rows (in the order they were taken: the chain's order)."""
+        """Write the buffered op-log rows (in the order they were taken: the chain's order), then
+        the queued annotation rows of in-order creates."""
         if self._rows:
             self.conn.executemany(_INSERT_OP, self._rows)
             self._rows.clear()
+        if self._creates is not None:
+            self._creates.flush()
 
     def _shadow(self, op: Op, line: dict[str, Any]) -> OpRef | None:
         """The share holds another op under an op id we hold: two stores wrote as one device. If
@@ -280,6 +288,10 @@ class Merger:
             if self._allowed is not None:
                 self._allowed.seen(ref.type)  # it may change users, roles or layers
             self._flush()                     # its type's apply may read the op log
+            if self._creates is not None:
+                self._creates.forget()        # ... and classes
+        elif ref.type != "annotation.create" and self._creates is not None:
+            self._creates.flush()             # it reads annotation rows
         if self._lookups is not None:
             self._lookups.seen(ref.type)
         try:

@@ -127,25 +127,35 @@ def missing_dependency(exc: Exception) -> bool:
     return text.startswith("no ") and " with id " in text
 
 
+# op types whose apply reads, then writes with ONE statement (SQLite undoes a failed statement
+# by itself): no savepoint around them
+ONE_WRITE = frozenset({"annotation.update", "annotation.delete", "annotation.restore"})
+
+
 def apply_one(conn: sqlite3.Connection, ref: OpRef) -> ChangeSet:
     """Apply through the op type inside a savepoint; sets ``ref.state`` (None = applied)."""
-    conn.execute("SAVEPOINT sync_apply")
+    savepoint = ref.type not in ONE_WRITE
+    if savepoint:
+        conn.execute("SAVEPOINT sync_apply")
     try:
         changes = get_op_type(ref.type).apply(conn, to_op(ref), None)
     except (OpRejected, sqlite3.IntegrityError) as exc:
-        conn.execute("ROLLBACK TO sync_apply")
-        conn.execute("RELEASE sync_apply")
+        if savepoint:
+            conn.execute("ROLLBACK TO sync_apply")
+            conn.execute("RELEASE sync_apply")
         pending = isinstance(exc, OpRejected) and missing_dependency(exc)
         ref.state, ref.reason = ("pending" if pending else "rejected"), str(exc)
         return ChangeSet()
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         # a value its op type did not expect (validation.py checks the shape, not every value)
-        conn.execute("ROLLBACK TO sync_apply")
-        conn.execute("RELEASE sync_apply")
+        if savepoint:
+            conn.execute("ROLLBACK TO sync_apply")
+            conn.execute("RELEASE sync_apply")
         from labeldesk.core.sync.validation import InvalidOp
         raise InvalidOp(f"op {ref.op_id} (seq {ref.seq}): {ref.type} cannot be applied "
                         f"({type(exc).__name__}: {exc})") from None
-    conn.execute("RELEASE sync_apply")
+    if savepoint:
+        conn.execute("RELEASE sync_apply")
     ref.state, ref.reason = None, ""
     return changes
 
@@ -186,6 +196,7 @@ class Reducer:
         self._tails: dict[tuple[str, str | None], list[Any]] | None = None
         self.flush: Any = lambda: None        # writes op-log rows a merge holds back (before reading the log)
         self.lookups: Any = None              # the op types' BatchLookups a merge keeps open, if any
+        self.bulk: Any = None                 # a merge's CreateRun (sync/bulk_creates.py), if any
 
     def forget(self, entity: str | None) -> None:
         """Drop the cached tails of ``entity``'s groups (a shadow op of it was recorded)."""
@@ -247,7 +258,11 @@ class Reducer:
             save_state(self.conn, ref, self.now)
             return changes
         if self._in_order(group, ref):
-            changes = apply_one(self.conn, ref)
+            changes = self.bulk.take(ref) if self.bulk is not None and ref.type == "annotation.create" else None
+            if changes is None:
+                changes = apply_one(self.conn, ref)
+            else:
+                ref.state, ref.reason = None, ""
             save_state(self.conn, ref, self.now)
             return changes
         return self.reduce(group)

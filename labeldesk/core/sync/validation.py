@@ -118,12 +118,47 @@ def _problem(value: Any, spec: Any, where: str) -> str | None:
     return f"{where}: unknown schema {spec!r}"
 
 
+_COMPILED: dict[int, tuple[tuple[str, bool, Any, Any], ...]] = {}
+
+
+def _fields(spec: dict[str, Any]) -> tuple[tuple[str, bool, Any, Any], ...]:
+    """(key, optional, sub-spec, its Python type for the plain type names) of a nested schema,
+    as ``_problem`` reads them (made once)."""
+    out = _COMPILED.get(id(spec))
+    if out is None:
+        out = _COMPILED[id(spec)] = tuple(
+            (k, isinstance(sub, str) and sub.endswith("?"), sub.rstrip("?") if isinstance(sub, str) else sub,
+             _KINDS.get(sub.rstrip("?")) if isinstance(sub, str) else None)
+            for k, sub in spec.items())
+    return out
+
+
+def _ok(value: Any, spec: Any) -> bool:
+    """``_problem(value, spec, ...) is None`` without building the location of every field (the
+    message is made only for a value that fails)."""
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            return False
+        for key, optional, sub, kind in _fields(spec):
+            v = value.get(key)
+            if v is None:
+                if not optional:
+                    return False
+                continue
+            if kind is not None:
+                if not isinstance(v, kind):
+                    return False
+            elif not _ok(v, sub):
+                return False
+        return True
+    return _problem(value, spec, "") is None
+
+
 def check_line(line: Any) -> None:
     """InvalidOp if an op line from the share does not have the shape of its op type."""
     if not isinstance(line, dict):
         raise InvalidOp("an op line is not an object")
-    op_id = line.get("op_id")
-    where = f"op {op_id} (seq {line.get('seq')})"
+    where = _Where(line)
     for key, kind in (("op_id", str), ("type", str), ("wall", str), ("sha256", str)):
         if not isinstance(line.get(key), kind):
             raise InvalidOp(f"{where}: the op line's {key} is missing or not text")
@@ -148,9 +183,22 @@ def check_line(line: Any) -> None:
     check_payload(op_type, payload, where)
 
 
-def check_payload(op_type: str, payload: Any, where: str) -> None:
+class _Where:
+    """"op <id> (seq <n>)", formatted only when a message needs it."""
+
+    def __init__(self, line: dict[str, Any]) -> None:
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"op {self.line.get('op_id')} (seq {self.line.get('seq')})"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def check_payload(op_type: str, payload: Any, where: Any) -> None:
     schema = SCHEMAS.get(op_type)
-    if schema is None:
+    if schema is None or _ok(payload, schema):
         return
     problem = _problem(payload, schema, "payload")
     if problem:

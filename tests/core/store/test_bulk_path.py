@@ -248,3 +248,26 @@ def test_an_import_goes_through_the_bulk_path_and_undoes(tmp_path):
     with pytest.raises(LabeldeskError):
         import_file(p, "coco", tmp_path / "missing.json")
     p.close()
+
+
+def test_runs_split_by_other_ops_and_a_late_refusal_write_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "RUN", 16)              # many runs, with other ops between them
+    one, many = _project(tmp_path / "one"), _project(tmp_path / "many")
+    drafts = _drafts()
+    mixed = drafts[:40] + [OpDraft("ontology.class.create", "n" * 26, {"class": {"name": "new", "color": "#010101"}})] \
+        + [_create(f"late{i:021d}", {"kind": "box", "xyxy": [1, 1, 9, 9]}, class_id="n" * 26) for i in range(20)] \
+        + drafts[40:]
+    one.apply_all(mixed)
+    many.apply_bulk(iter(mixed))
+    assert _payloads(one) == _payloads(many) and _rows(one) == _rows(many)
+    assert many.verify_chain().ok
+    bad = _create("outside" + "0" * 19, {"kind": "box", "xyxy": [500, 500, 510, 510]})
+    p = _project(tmp_path / "third")
+    before = p.counts()
+    with pytest.raises(OpRejected, match="wholly outside"):
+        p.apply_bulk(iter(mixed + [bad]))          # refused in the last run: the earlier runs are undone too
+    assert p.counts() == before and p.verify_chain().ok
+    assert int(p.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0]) == \
+        int(before["ops"]) + 1
+    for q in (one, many, p):
+        q.close()

@@ -119,16 +119,24 @@ def test_fm05_crash_inside_merge_transaction_rolls_back(team, monkeypatch):
     for i in range(3):
         team.box(a, 10 + i)
     engine.sync_round(a)
-    from labeldesk.core.sync import reducer
+    from labeldesk.core.sync import bulk_creates, reducer
     calls = {"n": 0}
     real = reducer.apply_one
+    real_take = bulk_creates.CreateRun.take
 
     def flaky(conn, ref):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("crash mid-segment")
         return real(conn, ref)
+
+    def flaky_take(self, ref):              # (in-order creates are queued, not applied one by one)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("crash mid-segment")
+        return real_take(self, ref)
     monkeypatch.setattr(reducer, "apply_one", flaky)
+    monkeypatch.setattr(bulk_creates.CreateRun, "take", flaky_take)
     ops_before = b.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
     with pytest.raises(RuntimeError):
         engine.sync_round(b)

@@ -1,0 +1,102 @@
+"""The annotation rows of a merged segment's in-order ``annotation.create`` ops, written together.
+
+The reducer hands each create that arrives in order (see ``Reducer.integrate``) to
+:meth:`CreateRun.take`. It checks exactly what ``CreateAnnotation.apply`` checks -- the asset and
+the layer exist, the layer is not removed, the class allows the shape (once per class and kind;
+attributes each time), the plane parses, the bounds -- from the segment's cached lookups, and
+queues the very row that ``apply`` would insert. Anything it cannot prove (the id taken, a
+prediction's provenance, any refusal) returns None and the op goes through ``apply_one`` as
+before, after the queued rows are written, so a refusal is recorded exactly as before. The
+merger writes the queue with one ``executemany`` (:meth:`flush`) before anything reads the
+annotations table: any other op, the reducer's queries, the end of the segment.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Iterable
+
+from labeldesk.core.errors import OpRejected
+from labeldesk.core.model import Plane
+from labeldesk.core.op_types import annotations as annotation_ops
+from labeldesk.core.ops import ChangeSet, canonical_json
+from labeldesk.core.store.vertices import shell_bytes
+
+
+class CreateRun:
+    def __init__(self, conn: sqlite3.Connection, entities: Iterable[str]) -> None:
+        self.conn = conn
+        wanted = sorted({e for e in entities if isinstance(e, str)})
+        # ids of the segment's creates that have a row already (their insert must fail as before)
+        self.taken = {r[0] for r in conn.execute(
+            "SELECT id FROM annotations WHERE id IN (SELECT value FROM json_each(?))", (canonical_json(wanted),))} \
+            if wanted else set()
+        self.rows: list[tuple[Any, ...]] = []
+        self.queued: set[str] = set()
+        self._class_ok: dict[tuple[Any, str], bool] = {}
+
+    def take(self, ref: Any) -> ChangeSet | None:
+        """Queue the row of this in-order create, or None (after writing the queue, so that rows
+        keep the ops' order): apply it the usual way."""
+        changes = self._take(ref)
+        if changes is None:
+            self.flush()
+        return changes
+
+    def _take(self, ref: Any) -> ChangeSet | None:
+        op = getattr(ref, "op", None)
+        entity = ref.entity
+        if op is None or not isinstance(entity, str) or entity in self.taken:
+            return None
+        if entity in self.queued:              # a second create of the id: its insert must fail
+            return None
+        d = op.payload.get("annotation")
+        if type(d) is not dict or "score" in d or "source" in d:
+            return None
+        try:
+            row = self._row(op, d)
+        except Exception:                      # whatever it is, apply_one records it as before
+            return None
+        if row is None:
+            return None
+        self.rows.append(row)
+        self.queued.add(entity)
+        return ChangeSet(annotations={entity})
+
+    def _row(self, op: Any, d: dict[str, Any]) -> tuple[Any, ...] | None:
+        conn = self.conn
+        annotation_ops._row(conn, "assets", d.get("asset_id"), "asset")
+        layer = annotation_ops._row(conn, "layers", d.get("layer_id"), "layer")
+        if layer["removed"]:
+            return None
+        geometry = d["geometry"]
+        kind = geometry["kind"]
+        attributes = d.get("attributes")
+        if attributes:
+            annotation_ops._check_class(conn, d.get("class_id"), geometry, attributes)
+        else:
+            key = (d.get("class_id"), kind)
+            ok = self._class_ok.get(key)
+            if ok is None:
+                try:
+                    annotation_ops._check_class(conn, key[0], geometry, attributes)
+                    ok = True
+                except OpRejected:
+                    ok = False
+                self._class_ok[key] = ok
+            if not ok:
+                return None
+        plane = Plane.from_dict(d["plane"])
+        x0, y0, x1, y1 = annotation_ops._bbox(geometry)
+        return (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
+                kind, canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
+                annotation_ops._ontology_version(conn), op.op_id, float(d.get("z_order", 0.0)), d.get("track_id"),
+                int(bool(d.get("keyframe", True))), shell_bytes(geometry))
+
+    def forget(self) -> None:
+        """Class rules may have changed (an op of another kind was decided)."""
+        self._class_ok.clear()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.executemany(annotation_ops.INSERT, self.rows)
+            self.rows.clear()
