@@ -31,10 +31,9 @@ from labeldesk.core.store.location import check_store_location
 from labeldesk.core.store.lock import ProjectLock
 
 STORE_NAME = "project.labeldesk"
-# Op types whose payload or reason is text a person typed: checked by the PHI guard before writing.
-FREE_TEXT_OPS = frozenset({"issue.open", "issue.comment", "issue.resolve", "issue.reopen", "review.decide",
-                           "review.adjudicate", "review.submit", "prediction.reject", "conflict.resolve",
-                           "ontology.class.create", "ontology.class.update", "layer.create", "release.create"})
+# Drafts whose payload or reason is text a person typed are checked by the PHI guard before
+# writing (labeldesk.core.privacy.holds_free_text; the op types declare their typed-text fields).
+from labeldesk.core.privacy import FREE_TEXT_OPS, holds_free_text  # noqa: E402,F401
 LOCK_NAME = "project.lock"
 CACHE_DIR = "cache"
 
@@ -210,7 +209,7 @@ class Project:
                     if prepare is not None:
                         draft = prepare(self.conn, draft)
                     inverse = kind.inverse(self.conn, draft)
-                    if draft.type in FREE_TEXT_OPS:
+                    if holds_free_text(self.conn, draft):
                         self._check_no_phi(draft)
                     op = self._stamp(draft, seq, user)
                     key = memo.key(self.conn, op)
