@@ -14,6 +14,13 @@ identifier. Ops are immutable, so the better place to stop an identifier is befo
 applied: :class:`PhiGuard` checks OpDrafts the same way (``PhiGuard(project).check(drafts)``).
 It takes Op objects, op dicts, rows of the ``ops`` table (payload as JSON text) and OpDrafts;
 give it the ops themselves, not segment lines (large payloads are moved out of those into blobs).
+
+Which drafts ``Project.apply_all`` checks (:func:`holds_free_text`): the op types in
+:data:`FREE_TEXT_OPS` (their payload or reason holds text a person typed: names, notes, comments,
+tag values, the reason of a role change), and those of :data:`FREE_TEXT_WHEN` whose payload holds
+typed text this time (an annotation's *text* attributes). The op type modules declare their own
+types there. Text a program wrote (an import's reason naming its file, an asset named after its
+file) is checked when it is published, where it stops publishing at that op.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from labeldesk.core.errors import LabeldeskError
 
@@ -40,6 +47,22 @@ HEADER_FIELDS = tuple(KINDS) + ("StudyInstanceUID", "SeriesInstanceUID", "SOPIns
 
 
 UID_TOKEN = re.compile(r"\d+(?:\.\d+)+")
+
+# Op types whose payload holds text a person typed (the op type modules add theirs).
+FREE_TEXT_OPS: set[str] = {"issue.open", "issue.comment", "issue.resolve", "issue.reopen", "review.decide",
+                           "review.adjudicate", "review.submit", "prediction.reject", "conflict.resolve",
+                           "ontology.class.create", "ontology.class.update", "layer.create", "release.create",
+                           "user.add", "role.grant", "role.revoke"}
+# Op types whose payload holds typed text only sometimes: (connection, draft) -> whether it does.
+FREE_TEXT_WHEN: dict[str, Callable[[Any, Any], bool]] = {}
+
+
+def holds_free_text(conn: Any, draft: Any) -> bool:
+    """Whether ``draft`` carries text a person typed, so the PHI guard must read it first."""
+    if draft.type in FREE_TEXT_OPS:
+        return True
+    when = FREE_TEXT_WHEN.get(draft.type)
+    return when is not None and bool(when(conn, draft))
 
 
 @dataclass(frozen=True)
@@ -153,16 +176,26 @@ def known_identifiers(project: Any) -> list[Identifier]:
     """Everything this project knows to identify a patient (from local data only), one pattern per
     kind; cached until the project's assets or re-identification maps change."""
     from labeldesk.core.deid import DEID_DIR, MAP_NAME
-    assets = project.assets(include_removed=True)
     root = Path(project.cache_dir) / DEID_DIR
     maps = sorted(root.glob(f"*/{MAP_NAME}")) if root.is_dir() else []
-    key = (tuple(a.id for a in assets), tuple((str(p), p.stat().st_mtime_ns) for p in maps))
+    key = (_assets_fingerprint(project.conn), tuple((str(p), p.stat().st_mtime_ns) for p in maps))
     cached = _CACHE.get(str(project.store_path))
     if cached is not None and cached[0] == key:
         return cached[1]
-    found = combine(_gather(project, assets))
+    found = combine(_gather(project, project.assets(include_removed=True)))
     _CACHE[str(project.store_path)] = (key, found)
     return found
+
+
+def _assets_fingerprint(conn: Any) -> tuple[Any, ...]:
+    """Changes whenever an asset or its local locator is added, replaced or removed (the rows
+    identifiers are gathered from; a replaced row gets a new rowid): one query, not every asset
+    read, so a bulk change of typed text (tags of 10,000 assets) checks each op cheaply."""
+    return tuple(conn.execute(
+        "SELECT (SELECT COUNT(*) FROM assets), (SELECT COALESCE(MAX(rowid), 0) FROM assets), "
+        "(SELECT TOTAL(length(meta)) FROM assets), (SELECT COUNT(*) FROM asset_local), "
+        "(SELECT COALESCE(MAX(rowid), 0) FROM asset_local), (SELECT TOTAL(length(locator)) FROM asset_local)"
+    ).fetchone())
 
 
 def _gather(project: Any, assets: list[Any]) -> list[Identifier]:

@@ -27,13 +27,13 @@ from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft
 from labeldesk.core.store import bulk, oplog, repo
 from labeldesk.core.store.connection import backup, connect, integrity_check
 from labeldesk.core.store.location import check_store_location
+from labeldesk.core.store import writable
 from labeldesk.core.store.lock import ProjectLock
 
 STORE_NAME = "project.labeldesk"
-# Op types whose payload or reason is text a person typed: checked by the PHI guard before writing.
-FREE_TEXT_OPS = frozenset({"issue.open", "issue.comment", "issue.resolve", "issue.reopen", "review.decide",
-                           "review.adjudicate", "review.submit", "prediction.reject", "conflict.resolve",
-                           "ontology.class.create", "ontology.class.update", "layer.create", "release.create"})
+# Drafts whose payload or reason is text a person typed are checked by the PHI guard before
+# writing (labeldesk.core.privacy.holds_free_text; the op types declare their typed-text fields).
+from labeldesk.core.privacy import FREE_TEXT_OPS, holds_free_text  # noqa: E402,F401
 LOCK_NAME = "project.lock"
 CACHE_DIR = "cache"
 
@@ -91,9 +91,11 @@ class Project:
         if root.exists() and not root.is_dir():
             raise LabeldeskError(f"{root}: exists and is not a folder")
         check_store_location(root, allow_unsafe_location)
-        root.mkdir(parents=True, exist_ok=True)
-        lock = ProjectLock(root / LOCK_NAME)
-        lock.acquire()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LabeldeskError(f"{root}: cannot make the project folder ({exc.strerror or exc})") from None
+        lock = _acquire_writable(root)
         try:
             conn = connect(root / STORE_NAME)
             conn.execute("BEGIN IMMEDIATE")
@@ -134,11 +136,11 @@ class Project:
             raise LabeldeskError(f"{root}: not a labeldesk project (no {STORE_NAME}); "
                                  f"create one with `labeldesk init {root}`")
         check_store_location(root, allow_unsafe_location)
-        lock = ProjectLock(root / LOCK_NAME)
-        lock.acquire()
+        lock = _acquire_writable(root)
         try:
             conn = connect(root / STORE_NAME)
             project = cls(root, conn, lock)
+            writable.check_store(root, conn)
             project._check_identity()
         except BaseException:
             lock.release()
@@ -302,7 +304,12 @@ class _Transaction:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            if "readonly" not in str(err):
+                raise
+            raise _store_error(err) from err          # a disk made read-only under an open project
         return self.conn
 
     def _rollback(self) -> None:
@@ -323,8 +330,27 @@ class _Transaction:
             raise _store_error(exc) from exc
 
 
+def _acquire_writable(root: Path) -> ProjectLock:
+    """The project's lock, taken only where the project can be written (a clear refusal, not an
+    OSError, for a read-only folder: labeldesk.core.store.writable)."""
+    writable.check_folder(root, root / STORE_NAME)
+    lock = ProjectLock(root / LOCK_NAME)
+    try:
+        lock.acquire()
+    except OSError as exc:
+        refused = writable.lock_error(root, exc)
+        if refused is None:
+            raise
+        raise refused from None
+    return lock
+
+
 def _store_error(err: sqlite3.Error) -> LabeldeskError:
     text = str(err)
+    if "readonly" in text:
+        return LabeldeskError(f"the project's store cannot be written any more (read-only folder or disk): the "
+                              f"change was not saved; earlier changes are kept. Close the project and open it "
+                              f"where it can be written ({text})")
     if "full" in text:
         return LabeldeskError(f"the disk is full: the change was not saved (nothing was lost); "
                               f"free some space and try again ({text})")

@@ -59,3 +59,42 @@ def last_folder(kind: str, project_root: str | Path | None = None) -> str:
 def remember_folder(kind: str, path: str | Path) -> None:
     p = Path(path)
     settings().setValue(f"folders/{kind}", str(p if p.is_dir() else p.parent))
+
+
+def _root(project: Any) -> str | None:
+    root = getattr(project, "root", None)
+    return str(root) if root is not None else None
+
+
+def ask_open_file(parent: Any, kind: str, caption: str, filters: str = "", project: Any = None) -> str:
+    """A file chosen in an Open dialog that starts in the last folder of ``kind``; "" if cancelled.
+    The chosen file's folder is remembered (QSettings ``folders/<kind>``)."""
+    from PySide6 import QtWidgets
+    name, _ = QtWidgets.QFileDialog.getOpenFileName(parent, caption, last_folder(kind, _root(project)), filters)
+    if name:
+        remember_folder(kind, name)
+    return name or ""
+
+
+def ask_save_file(parent: Any, kind: str, caption: str, suggested: str = "", filters: str = "",
+                  project: Any = None) -> str:
+    """A file name chosen in a Save dialog that starts in the last folder of ``kind`` (with the
+    suggested name); "" if cancelled. The folder is remembered."""
+    from PySide6 import QtWidgets
+    start = str(Path(last_folder(kind, _root(project))) / Path(suggested).name) if suggested else \
+        last_folder(kind, _root(project))
+    name, _ = QtWidgets.QFileDialog.getSaveFileName(parent, caption, start, filters)
+    if name:
+        remember_folder(kind, Path(name).parent)
+    return name or ""
+
+
+def ask_folder(parent: Any, kind: str, caption: str, project: Any = None, *, parent_of_choice: bool = False) -> str:
+    """A folder chosen in a dialog that starts in the last folder of ``kind``; "" if cancelled.
+    The chosen folder is remembered (its parent with ``parent_of_choice``: for a new project's or
+    share's own folder the next one is usually made beside it)."""
+    from PySide6 import QtWidgets
+    name = QtWidgets.QFileDialog.getExistingDirectory(parent, caption, last_folder(kind, _root(project)))
+    if name:
+        remember_folder(kind, Path(name).parent if parent_of_choice else name)
+    return name or ""

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from labeldesk.core.model import Plane
+from labeldesk.qt import preferences
 
 
 class TeamDocks:
@@ -137,7 +138,7 @@ class TeamDocks:
         if share_path(w.project) is not None:
             QtWidgets.QMessageBox.information(w, "Already shared", f"This project is shared through {share_path(w.project)}.")
             return False
-        folder = folder or QtWidgets.QFileDialog.getExistingDirectory(w, "Shared folder for this project (empty)")
+        folder = folder or preferences.ask_folder(w, "share", "Shared folder for this project (empty)", parent_of_choice=True)
         if not folder:
             return False
         try:
@@ -155,10 +156,11 @@ class TeamDocks:
         """Team ▸ Join a shared project…: make a local replica of a shared project and open it."""
         from labeldesk.core.sync.engine import join_share
         w = self.window
-        folder = folder or QtWidgets.QFileDialog.getExistingDirectory(w, "The team's shared folder")
+        folder = folder or preferences.ask_folder(w, "share", "The team's shared folder", parent_of_choice=True)
         if not folder:
             return False
-        dest = dest or QtWidgets.QFileDialog.getExistingDirectory(w, "Where to keep your copy (a local folder)")
+        dest = dest or preferences.ask_folder(w, "join", "Where to keep your copy (a local folder)",
+                                              parent_of_choice=True)
         if not dest:
             return False
         if user is None:

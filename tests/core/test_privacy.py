@@ -35,6 +35,9 @@ def test_findings_name_the_field_and_kind_never_the_value():
 
 
 def _comment_op(project, asset_id, text, reason=None):
+    """An op as it would be written with ``text`` in a text attribute (typed text with an
+    identifier is refused before it is written, so the op is made with a clean text and changed)."""
+    import dataclasses
     cid = ids.new_id()
     project.apply(OpDraft("ontology.class.create", cid, {"class": {
         "name": f"finding-{cid[-4:]}", "color": "#112233", "kinds": [],
@@ -42,8 +45,9 @@ def _comment_op(project, asset_id, text, reason=None):
     aid = ids.new_id()
     applied = project.apply(OpDraft("annotation.create", aid, {"annotation": {
         "asset_id": asset_id, "layer_id": project.my_layer_id, "class_id": cid, "plane": {},
-        "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}, "attributes": {"note": text}}}, reason=reason))
-    return applied.op
+        "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}, "attributes": {"note": "clean"}}}))
+    payload = {"annotation": dict(applied.op.payload["annotation"], attributes={"note": text})}
+    return dataclasses.replace(applied.op, payload=payload, reason=reason)
 
 
 def test_publishing_refuses_identifiers_of_deidentified_series(project, tmp_path):
@@ -74,9 +78,11 @@ def test_identifiers_of_series_added_without_deidentification(project, tmp_path)
     asset = project.assets()[0]
     kinds = {k.kind for k in known_identifiers(project)}
     assert {"patient name", "patient ID", "original UID"} <= kinds
-    rename = project.apply(OpDraft("asset.rename", asset.id, {"name": "4MR1 knee"})).op
+    draft = OpDraft("asset.rename", asset.id, {"name": "4MR1 knee"})
+    with pytest.raises(LabeldeskError, match=r"asset.rename: refused .*payload.name: patient ID"):
+        project.apply(draft)                       # typed: refused before it is written
     with pytest.raises(LabeldeskError, match=r"asset.rename.*field payload.name: patient ID"):
-        check_publishable(project, [rename])
+        check_publishable(project, [draft])
 
 
 def test_import_reasons_carry_the_file_name_not_its_folders(project, tmp_path):
@@ -109,7 +115,8 @@ def test_guard_takes_drafts_and_store_rows(project, tmp_path):
     guard.check([OpDraft("asset.rename", asset.id, {"name": "abdomen 1"})])
     rows = project.conn.execute("SELECT * FROM ops").fetchall()
     assert guard.problems(rows) == []
-    project.apply(OpDraft("asset.rename", asset.id, {"name": "see 1CT1"}))
+    project.apply(OpDraft("asset.add", ids.new_id(), {"asset": {      # a file's name, not typed
+        "kind": "image", "name": "see 1CT1", "content_hash": "h1", "width": 8, "height": 8}}))
     rows = project.conn.execute("SELECT * FROM ops").fetchall()
-    assert [p.split(" field ")[1] for p in guard.problems(rows)] == ["payload.name: patient ID",
-                                                                     "payload.name: study ID"]
+    assert [p.split(" field ")[1] for p in guard.problems(rows)] == ["payload.asset.name: patient ID",
+                                                                     "payload.asset.name: study ID"]

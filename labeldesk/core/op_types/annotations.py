@@ -376,3 +376,30 @@ class RestoreAnnotation(_SetDeleted):
 
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
         return OpDraft("annotation.delete", draft.entity, {})
+
+
+# ---- typed text (labeldesk.core.privacy): an annotation's *text* attributes -------------------
+def _text_attributes(conn: sqlite3.Connection, draft: OpDraft) -> bool:
+    """Whether the draft sets a non-empty value of an attribute of type ``text`` of its class (the
+    class named in the draft, or the annotation's own): then the PHI guard reads it first."""
+    p = draft.payload
+    d = p.get("annotation") if draft.type == "annotation.create" else p.get("set")
+    attrs = d.get("attributes") if isinstance(d, dict) else None
+    if not isinstance(attrs, dict) or not any(isinstance(v, str) and v.strip() for v in attrs.values()):
+        return False
+    class_id = d.get("class_id")
+    if class_id is None and draft.type == "annotation.update":
+        row = conn.execute("SELECT class_id FROM annotations WHERE id = ?", (draft.entity,)).fetchone()
+        class_id = row[0] if row else None
+    row = conn.execute("SELECT attributes FROM classes WHERE id = ?", (class_id,)).fetchone()
+    defs = loads(row[0], []) if row else []
+    texts = {a.get("key") for a in defs if isinstance(a, dict) and a.get("type") == "text"}
+    return any(k in texts for k, v in attrs.items() if isinstance(v, str) and v.strip())
+
+
+def _declare_text() -> None:
+    from labeldesk.core.privacy import FREE_TEXT_WHEN
+    FREE_TEXT_WHEN.update({"annotation.create": _text_attributes, "annotation.update": _text_attributes})
+
+
+_declare_text()

@@ -8,7 +8,12 @@ from typing import Any
 from labeldesk.core.model import ASSET_KINDS, Asset
 from labeldesk.core.op_types.rows import exists, fetch
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+from labeldesk.core.privacy import FREE_TEXT_OPS
 from labeldesk.core.store.locators import store_root, to_stored
+
+# A new asset's name is its file's name (read by the importer, not typed; checked when published);
+# a rename is typed.
+FREE_TEXT_OPS.add("asset.rename")
 
 
 @op_type("asset.add")

@@ -16,6 +16,9 @@ from typing import Any
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.op_types.rows import fetch
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
+from labeldesk.core.privacy import FREE_TEXT_OPS
+
+FREE_TEXT_OPS.add("key.revoke")             # the reason for revoking (typed)
 
 
 @op_type("key.enrol")

@@ -20,6 +20,7 @@ import sqlite3
 from typing import Any
 
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+from labeldesk.core.privacy import FREE_TEXT_OPS
 from labeldesk.core.review.roles import ANY_ROLE, OP_WORDS, REQUIRED_ROLES
 
 MODEL_PREFIX = "model."
@@ -29,6 +30,7 @@ CURATORS = ("reviewer", "admin")           # who adds models from outside and re
 REQUIRED_ROLES.update({"model.register": ANY_ROLE, "model.retire": ANY_ROLE, "queue.save": ANY_ROLE})
 OP_WORDS.update({"model.register": "add a model", "model.retire": "retire or bring back a model",
                  "queue.save": "save a work queue"})
+FREE_TEXT_OPS.update({"model.register", "queue.save"})     # names, descriptions, training notes
 
 
 def _get(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from typing import Any
 from labeldesk.core import ids
 from labeldesk.core.op_types.rows import exists, fetch
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
+from labeldesk.core.privacy import FREE_TEXT_OPS
 from labeldesk.core.review.roles import ANY_ROLE, OP_WORDS, REQUIRED_ROLES
 
 # Any member with a role decides on predictions; the copy an accept makes is an annotation.create
@@ -22,6 +23,7 @@ from labeldesk.core.review.roles import ANY_ROLE, OP_WORDS, REQUIRED_ROLES
 REQUIRED_ROLES.update({"prediction.accept": ANY_ROLE, "prediction.reject": ANY_ROLE, "prediction.retract": ANY_ROLE})
 OP_WORDS.update({"prediction.accept": "accept a prediction", "prediction.reject": "reject a prediction",
                  "prediction.retract": "take back a decision on a prediction"})
+FREE_TEXT_OPS.add("prediction.accept")      # its reason (typed); prediction.reject is listed already
 
 
 def _prediction(conn: sqlite3.Connection, prediction_id: Any) -> sqlite3.Row:

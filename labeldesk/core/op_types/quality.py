@@ -17,6 +17,7 @@ from typing import Any
 
 from labeldesk.core.op_types.rows import exists
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
+from labeldesk.core.privacy import FREE_TEXT_OPS
 from labeldesk.core.review.roles import ANY_ROLE, OP_WORDS, REQUIRED_ROLES
 from labeldesk.core.sync.validation import SCHEMAS
 
@@ -38,6 +39,8 @@ OP_WORDS.update({
     "quality.view": "save a shared filter or queue", "quality.gold": "mark a gold item",
     "quality.audit.assign": "assign an audit", "quality.audit.record": "record an audit's outcome",
 })
+# Typed text: names, notes and tag values go through the PHI guard (labeldesk.core.privacy).
+FREE_TEXT_OPS.update({"quality.waive", "quality.tag", "quality.batch", "quality.view", "quality.audit.record"})
 ID_TOKEN = re.compile(r"[0-9A-Za-z_\-]{8,}")
 
 # The shape an op from another device must have (labeldesk.core.sync.validation); ``removed``

@@ -13,6 +13,7 @@ import numpy as np
 
 from labeldesk.core.op_types.rows import fetch
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, op_type, require
+from labeldesk.core.privacy import FREE_TEXT_OPS
 from labeldesk.core.review.roles import EDITORS, OP_WORDS, REQUIRED_ROLES
 from labeldesk.core.segments import decode_bits, slice_blob, slice_from_blob
 
@@ -24,6 +25,7 @@ REQUIRED_ROLES.update({t: EDITORS for t in ("segment.create", "segment.update", 
 OP_WORDS.update({"segment.create": "make a segment", "segment.update": "change a segment",
                  "segment.delete": "delete a segment", "segment.restore": "restore a segment",
                  "segment.paint": "paint a segment"})
+FREE_TEXT_OPS.update({"segment.create", "segment.update"})  # the segment's name
 
 
 def _asset(conn: sqlite3.Connection, asset_id: Any) -> sqlite3.Row:

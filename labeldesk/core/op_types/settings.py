@@ -6,6 +6,9 @@ import sqlite3
 from typing import Any
 
 from labeldesk.core.ops import ChangeSet, Op, OpDraft, canonical_json, op_type, require
+from labeldesk.core.privacy import FREE_TEXT_OPS
+
+FREE_TEXT_OPS.add("project.settings")       # values a person typed (descriptions, instructions)
 
 PREFIX = "setting."
 

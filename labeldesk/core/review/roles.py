@@ -214,8 +214,9 @@ def _op_problem(conn: sqlite3.Connection, op: Op, roles: set[str]) -> str | None
     return None
 
 
-def authorisation_problem(conn: sqlite3.Connection, op: Op) -> str | None:
-    """Why ``op`` may not be applied by its user given the roles now in the store (None = allowed).
+def authorisation_problem(conn: sqlite3.Connection, op: Op, roles: set[str] | None = None) -> str | None:
+    """Why ``op`` may not be applied by its user given the roles now in the store, or ``roles``
+    (the sync merge passes the roles its author held when making it) (None = allowed).
 
     The text names the user, the action and the missing role in words (never an op id)."""
     if op.type in ("user.add", "role.grant") and not _has_admin(conn):
@@ -224,7 +225,7 @@ def authorisation_problem(conn: sqlite3.Connection, op: Op) -> str | None:
     what = op_words(op.type)
     if op.user is None or not _is_member(conn, op.user):
         return f"{who} is not a member of this project, so may not {what}"
-    roles = user_roles(conn, op.user)
+    roles = user_roles(conn, op.user) if roles is None else roles
     wanted = REQUIRED_ROLES.get(op.type)
     if wanted is not None and not roles & set(wanted):
         return f"{who} may not {what}: needs {_either(wanted)} (has {roles_in_words(roles)})"

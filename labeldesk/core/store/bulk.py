@@ -32,6 +32,7 @@ from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import Applied, ChangeSet, OpDraft, canonical_json, canonical_op, encode_str, get_op_type
+from labeldesk.core.privacy import holds_free_text
 from labeldesk.core.review.roles import AuthorisationMemo
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.store.bulk_geometry import SHELL_TYPES as _SHELL_TYPES, box as _box, valid_shells as _valid_shells
@@ -133,8 +134,6 @@ class Writer:
         # written together; any other op, and the role check, see them written first.
         self.pending = oplog.PendingRows()
         self.wall = _Wall()
-        from labeldesk.core.project import FREE_TEXT_OPS
-        self.free_text = FREE_TEXT_OPS
         self._class_ok: dict[tuple[Any, str], bool] = {}
         self._planes: dict[tuple[Any, ...], tuple[str, int, int] | None] = {}
         self._templates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -160,7 +159,7 @@ class Writer:
         if prepare is not None:
             draft = prepare(conn, draft)
         inverse = kind.inverse(conn, draft)
-        if draft.type in self.free_text:
+        if holds_free_text(conn, draft):
             project._check_no_phi(draft)
         op = project._stamp(draft, self.seq, self.user)
         key = self.memo.key(conn, op)
@@ -350,6 +349,9 @@ class Writer:
     def _class_allows(self, d: dict[str, Any], kind: str) -> bool:
         class_id, attrs = d.get("class_id"), d.get("attributes")
         if attrs:
+            # typed text (an attribute of type text) goes the single path, where the PHI guard reads it
+            if annotation_ops._text_attributes(self.conn, OpDraft(CREATE, "", {"annotation": d})):
+                return False
             try:
                 annotation_ops._check_class(self.conn, class_id, {"kind": kind}, attrs)
             except OpRejected:

@@ -61,6 +61,7 @@ class Merger:
         self._lookups: annotation_ops.BatchLookups | None = None
         self._allowed: Any = None                 # AuthorisationMemo while a segment merges
         self._creates: CreateRun | None = None    # annotation rows of in-order creates not yet written
+        self.role_ops: dict[str, list[OpRef]] = {}   # user id -> applied user/role ops (causal_roles)
 
     def rolled_back(self) -> None:
         """After a segment's transaction was rolled back: forget what was cached from it."""
@@ -199,6 +200,9 @@ class Merger:
         if self._known is not None:
             self._known.add(op.op_id)
 
+    def flush_rows(self) -> None:
+        self._flush()
+
     def _flush(self) -> None:
         """Write the buffered op-log rows (in the order they were taken: the chain's order), then
         the queued annotation rows of in-order creates."""
@@ -277,13 +281,19 @@ class Merger:
 
     def _authorisation(self, ref: OpRef) -> str | None:
         """The roles check; inside a segment, an allowed annotation op is not re-checked for the
-        same (type, user, layer) until an op of another kind (users, roles, layers…) is decided."""
+        same (type, user, layer) until an op of another kind (users, roles, layers…) is decided.
+        Judged by the roles its author held when making it (:func:`causal_roles`)."""
         op = _op(ref)
+        held = causal_roles(self, ref)
+        if held is not None:
+            return authorisation_problem(self.conn, op, roles=held)
         if self._allowed is None:
             return self.authorise(self.conn, op)  # type: ignore[misc]
         return self._allowed.problem(self.conn, op, self._allowed.key(self.conn, op))
 
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
+        if ref.type in USER_TYPES:
+            self.role_ops.clear()             # causal_roles reads them again
         if ref.type not in _ANNOTATION_TYPES:
             if self._allowed is not None:
                 self._allowed.seen(ref.type)  # it may change users, roles or layers
@@ -306,6 +316,8 @@ class Merger:
             self.reducer.noted(ref)
             if self._lookups is not None:
                 self._lookups.seen(ref.type)
+            if ref.type in USER_TYPES:
+                self.role_ops.clear()
 
     def _decide(self, ref: OpRef, *, own: bool = False) -> None:
         if ref.type not in OP_TYPES:
@@ -372,6 +384,41 @@ class Merger:
 _INSERT_OP = ("INSERT INTO ops (op_id, dev, seq, hlc_ms, hlc_ctr, wall, user, type, entity, base, payload, reason,"
               " op_hash, chain_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 _ANNOTATION_TYPES = MEMO_TYPES
+
+
+USER_TYPES = ("user.add", "role.grant", "role.revoke")
+
+
+def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
+    """The roles ``ref``'s author held when making it: the fold (in HLC, device, seq order, as the
+    roles table is) of that user's role ops in the op's causal history. None when every role op
+    of the user here is in it (then the roles table says the same), or when the op carries no
+    causal context (its device had not synced yet). So a role change concurrent
+    with an op -- made before its author's device had merged it -- never decides the op, and every
+    replica judges it alike whatever order they merge the two in (docs/roles-and-sync.md)."""
+    from labeldesk.core.review.roles import WAIVED, effective_roles
+    from labeldesk.core.sync.reducer import members
+    if ref.user is None or not merger.history.seen(ref.dev, ref.seq):
+        return None       # no causal context published with it (made before its device's first sync)
+    ops = merger.role_ops.get(ref.user)
+    if ops is None:
+        merger.flush_rows()
+        ops = sorted((m for m in members(merger.conn, ("user", ref.user)) if m.state is None), key=lambda m: m.key)
+        merger.role_ops[ref.user] = ops
+    past = [m for m in ops if merger.history.before(m, ref, {})]
+    if len(past) == len(ops):
+        return None
+    rows: set[str] = set()
+    for m in past:
+        role = str(m.payload.get("role"))
+        if m.type == "role.grant":
+            rows.discard(WAIVED + role)
+            rows.add(role)
+        elif m.type == "role.revoke":
+            rows.discard(role)
+            if "admin" in rows and role != "admin":
+                rows.add(WAIVED + role)
+    return effective_roles(rows)
 
 
 def _op(ref: OpRef) -> Op:

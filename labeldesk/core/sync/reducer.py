@@ -4,7 +4,10 @@ An entity's state is a pure function of the *set* of its ops, replayed in (HLC, 
 order through the same op types' ``apply`` that local edits use (rule 4). An op that arrives in
 order is applied at once; one that sorts before ops already applied to its entity (or is
 concurrent with them) makes the reducer reset that entity's rows and replay its ops. The ontology
-is reduced as one group (a merge touches several classes); so are the project settings.
+is reduced as one group (a merge touches several classes); so are the project settings. A 3-D
+segment is a group too: its label map is the replay of its create/update/delete/restore/paint
+ops, so concurrent strokes that add and erase the same voxels give the same voxels everywhere
+(the stroke later in (HLC, device, seq) order wins on the voxels both touched).
 
 Rules applied on replay: same-field concurrent edits keep every value in a conflict record and
 show max (HLC, device) everywhere; a delete concurrent with an edit is *overridden* (the edit
@@ -24,7 +27,7 @@ REPLAYED = (None, "rejected", "overridden")          # states an op may leave on
 UPDATE_TYPES = {"annotation.update": "annotation", "ontology.class.update": "class"}
 DELETE_TYPES = {"annotation.delete": "annotation.update"}
 _ENTITY_GROUPS = {"annotation.": "annotation", "asset.": "asset", "layer.": "layer",
-                  "classification.": "classification"}
+                  "classification.": "classification", "segment.": "segment"}
 _USER_TYPES = ("user.add", "role.grant", "role.revoke")
 
 
@@ -103,6 +106,8 @@ def reset(conn: sqlite3.Connection, group: tuple[str, str | None]) -> ChangeSet:
         keys = {r[0][len("setting."):] for r in conn.execute("SELECT key FROM meta WHERE key LIKE 'setting.%'")}
         conn.execute("DELETE FROM meta WHERE key LIKE 'setting.%'")
         return ChangeSet(settings=keys)
+    if kind == "segment":
+        return _reset_segment(conn, entity)
     if kind == "user":
         conn.execute("DELETE FROM roles WHERE user_id = ?", (entity,))
         conn.execute("DELETE FROM users WHERE id = ?", (entity,))
@@ -110,6 +115,14 @@ def reset(conn: sqlite3.Connection, group: tuple[str, str | None]) -> ChangeSet:
     table = {"asset": "assets", "layer": "layers", "classification": "classifications"}[kind]
     conn.execute(f"DELETE FROM {table} WHERE id = ?", (entity,))
     return ChangeSet(**{"assets" if kind in ("asset", "classification") else "layers": {str(entity)}})
+
+
+def _reset_segment(conn: sqlite3.Connection, entity: str | None) -> ChangeSet:
+    """A segment's row and label-map slices (the replay of its ops writes them again)."""
+    row = conn.execute("SELECT asset_id FROM segments WHERE id = ?", (entity,)).fetchone()
+    conn.execute("DELETE FROM segment_slices WHERE segment_id = ?", (entity,))
+    conn.execute("DELETE FROM segments WHERE id = ?", (entity,))
+    return ChangeSet(segments={str(entity)}, assets={row[0]} if row else set())
 
 
 def to_op(ref: OpRef) -> Op:
@@ -183,7 +196,7 @@ def _in_group(kind: str, op_type: str) -> bool:
     return op_type.lower().startswith(kind + ".")
 
 
-_TAIL_KINDS = ("annotation", "asset", "layer", "classification", "user")
+_TAIL_KINDS = ("annotation", "asset", "layer", "classification", "segment", "user")
 
 
 class Reducer:

@@ -21,6 +21,7 @@ from labeldesk.core import interchange
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.formats import registry
 from labeldesk.core.tasks import Progress
+from labeldesk.qt import preferences
 
 AUTO = "auto"
 FILE_FORMATS = {"coco": "COCO JSON (*.json)", "coco-results": "COCO results (*.json)",
@@ -204,13 +205,12 @@ class ImportDialog(_InterchangeDialog):
             self.path_edit.setText(str(path))
 
     def _browse_file(self) -> None:
-        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Annotation file", "",
-                                                        "Annotation files (*.json *.xml *.txt *.csv *.zip *.nii *.nii.gz *.dcm);;All files (*)")
+        name = preferences.ask_open_file(self, "import", "Annotation file", "Annotation files (*.json *.xml *.txt *.csv *.zip *.nii *.nii.gz *.dcm);;All files (*)", self.project)
         if name:
             self.path_edit.setText(name)
 
     def _browse_folder(self) -> None:
-        name = QtWidgets.QFileDialog.getExistingDirectory(self, "Annotation folder")
+        name = preferences.ask_folder(self, "import", "Annotation folder", self.project)
         if name:
             self.path_edit.setText(name)
 
@@ -345,9 +345,9 @@ class ExportDialog(_InterchangeDialog):
     def _browse(self) -> None:
         fmt = self.format_combo.currentData()
         if fmt in FILE_FORMATS:
-            name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export to", "", FILE_FORMATS[fmt] + ";;Zip (*.zip)")
+            name = preferences.ask_save_file(self, "export", "Export to", "", FILE_FORMATS[fmt] + ";;Zip (*.zip)", self.project)
         else:
-            name = QtWidgets.QFileDialog.getExistingDirectory(self, "Export into an empty folder")
+            name = preferences.ask_folder(self, "export", "Export into an empty folder", self.project)
         if name:
             self.dest_edit.setText(name)
 

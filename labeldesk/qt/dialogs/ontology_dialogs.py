@@ -11,6 +11,7 @@ from PySide6 import QtGui, QtWidgets
 from labeldesk.core import ids
 from labeldesk.core.ontology import SchemaError
 from labeldesk.core.ops import OpDraft
+from labeldesk.qt import preferences
 
 
 def _class(window: Any, class_id: str | None) -> Any:
@@ -72,7 +73,8 @@ def move_class(window: Any, class_id: str) -> None:
 def export_json(window: Any, path: str | None = None) -> None:
     from labeldesk.core.ontology_io import export_ontology
     if path is None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(window, "Export ontology", "ontology.json", "JSON (*.json)")
+        path = preferences.ask_save_file(window, "ontology", "Export ontology", "ontology.json", "JSON (*.json)",
+                                         window.project)
     if path:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(export_ontology(window.project), fh, indent=2)
@@ -82,7 +84,7 @@ def export_json(window: Any, path: str | None = None) -> None:
 def import_json(window: Any, path: str | None = None) -> bool:
     from labeldesk.core.ontology_io import import_ontology
     if path is None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(window, "Import ontology", "", "JSON (*.json)")
+        path = preferences.ask_open_file(window, "ontology", "Import ontology", "JSON (*.json)", window.project)
     if not path:
         return False
     try:

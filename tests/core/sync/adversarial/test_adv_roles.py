@@ -176,3 +176,49 @@ def test_an_adjudicator_does_not_adjudicate_over_their_own_layer(crew):
         "asset_id": crew.asset, "final_layer_id": final, "mode": "item", "outcome": "accept",
         "sources": {honest.my_layer_id: "r2"}}, reason="ok"))
     engine.sync_round(mallory)
+
+
+def _states(crew, entity):
+    return [(_state(p, entity)["state"], p.annotation(entity) is not None) for p in crew.devices]
+
+
+def test_a_revoke_concurrent_with_an_edit_is_judged_alike_whatever_the_arrival_order(crew):
+    """The admin revokes mallory's annotator role while she draws (her device has not merged the
+    revoke): the honest replica merges her box before the revoke, the admin after it. Both judge
+    the box by the roles she held when drawing it: applied everywhere, the same state digest. Her
+    next box, drawn after her device merged the revoke, is refused everywhere."""
+    admin, honest, mallory = crew.devices
+    from labeldesk.core.review.roles import change_role
+    box = crew.box(mallory, x=30)
+    change_role(admin, "u2", "annotator", False, reason="moved to another study")
+    engine.sync_round(mallory)          # publishes the box
+    engine.sync_round(honest)           # box first (the revoke is not on the share yet)
+    engine.sync_round(admin)            # revoke first (made here), then the box
+    crew.sync_all()
+    assert _states(crew, box) == [(None, True)] * 3
+    assert len(set(crew.digests())) == 1
+    _tamper(mallory)                    # her store lets her draw on; the others refuse it
+    later = crew.box(mallory, x=50)
+    crew.sync_all()
+    for p in (admin, honest):
+        row = _state(p, later)
+        assert row["state"] == "unauthorised" and "'u2' may not draw" in row["reason"]
+    assert crew.digests()[0] == crew.digests()[1]
+
+
+def test_a_grant_concurrent_with_an_edit_does_not_authorise_it_on_any_replica(crew):
+    admin, honest, mallory = crew.devices
+    from labeldesk.core.review.roles import change_role
+    _tamper(mallory)
+    cls = ids.new_id()
+    mallory.apply(OpDraft("ontology.class.create", cls, {"class": {"name": "premature"}}))
+    change_role(admin, "u2", "admin", True, reason="promoted")
+    engine.sync_round(mallory)
+    engine.sync_round(honest)           # the class first: refused (not admin yet)
+    engine.sync_round(admin)            # the grant first: still refused (made before it)
+    crew.sync_all()
+    for p in (admin, honest):
+        row = _state(p, cls)
+        assert row["state"] == "unauthorised" and "may not add a class" in row["reason"]
+        assert p.conn.execute("SELECT 1 FROM classes WHERE id = ?", (cls,)).fetchone() is None
+    assert crew.digests()[0] == crew.digests()[1]
