@@ -103,19 +103,51 @@ class Document:
     # ---- loading ------------------------------------------------------------------------------
     def load(self) -> None:
         """Read the asset's live annotations: from the snapshot of an unchanged project when there
-        is one (document_snapshot.py), else with one SELECT (and save a snapshot for next time)."""
+        is one (document_snapshot.py), else with one SELECT (and save a snapshot for next time).
+        The rows and ``stamp`` (the op log's high-water mark) come from one read transaction."""
         from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
-        stamp = snapshot.stamp(self.conn, self.asset_id) if snapshot.enabled() else None
-        self.from_snapshot = stamp is not None and snapshot.restore(self, stamp)
-        if not self.from_snapshot:
-            self._load_rows()
-        n = len(self.ids)
-        self._plane_count.update(self.plane_code[:n].tolist())
-        self.flags = [None] * n
-        self._recompute_flags(np.arange(n), fresh=True)
-        if stamp is not None and not self.from_snapshot:
-            snapshot.save_later(self, stamp)
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            self.stamp = snapshot.stamp(self.conn, self.asset_id)
+            use = snapshot.enabled()
+            self.from_snapshot = use and snapshot.restore(self, self.stamp)
+            if not self.from_snapshot:
+                self._load_rows()
+            n = len(self.ids)
+            self._plane_count.update(self.plane_code[:n].tolist())
+            self.flags = [None] * n
+            self._recompute_flags(np.arange(n), fresh=True)
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+        if use and not self.from_snapshot:
+            snapshot.save_later(self, self.stamp)
+
+    @classmethod
+    def open_in_background(cls, db_path: Any, asset_id: str, executor: Any) -> Any:
+        """Start loading an asset's document on ``executor`` with a read-only connection of its
+        own; returns a Future of the Document. The thread that will use it calls :meth:`adopt`."""
+        def work() -> "Document":
+            from labeldesk.core.store import connection
+            conn = connection.connect(db_path, read_only=True)
+            try:
+                return cls(conn, asset_id)
+            except BaseException:
+                conn.close()
+                raise
+        return executor.submit(work)
+
+    def adopt(self, conn: sqlite3.Connection) -> bool:
+        """Switch a document loaded on another thread to ``conn`` (closing its own connection);
+        False when an op was applied since it was read (the caller then loads it again)."""
+        from labeldesk.core import document_snapshot as snapshot
+        own, self.conn = self.conn, conn
+        if own is not conn:
+            own.close()
+        return snapshot.stamp(conn, self.asset_id) == self.stamp
 
     def _allocate(self, n: int) -> None:
         self.planes, self.layers, self.classes = _Codes(), _Codes(), _Codes()
