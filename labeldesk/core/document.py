@@ -21,6 +21,8 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
 
 * ``rows_on(plane, layers)``: rows of one plane in drawing order (z_order, then store order)
 * ``live_rows(layers)``: every live row (the Annotations panel)
+* ``tracked_rows``, ``rows_with_attribute(key)``, ``rows_of_kind(kind)``: the few rows the Tracks,
+  Measurements and Segments panels show, from sets kept per row (no walk over every row)
 * ``annotation(row)``: the full :class:`~labeldesk.core.model.Annotation` (built on demand)
 * ``count``, ``count_on(plane)``: live counts kept incrementally
 * ``subscribe(fn)``: ``fn(DocumentChange)`` after every applied ChangeSet (``reloaded``: a bulk
@@ -28,7 +30,9 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
 
 In the app, take a document from ``EditSession.document(asset_id)`` and follow
 ``EditSession.sig_document_changed(document, change)``. An unchanged project reopens its document
-from a snapshot in the project cache (``document_snapshot.py``). Headless (no Qt): the CLI and
+from a snapshot in the project cache (``document_snapshot.py``). ``open_in_background`` reads a
+document on a worker thread with its own read-only connection; ``adopt`` hands it to the thread
+that uses it (False when an op landed since the read). Headless (no Qt): the CLI and
 tests use it as they are.
 """
 from __future__ import annotations
