@@ -162,6 +162,10 @@ class EditSession(QtCore.QObject):
         """A document read on the worker is in: the views showing its asset draw it, panels follow."""
         if asset_id not in self._loading:
             return                                  # taken over already, or the project was closed
+        if self.project is None or getattr(self.project, "conn", None) is None:
+            self._loading.pop(asset_id).add_done_callback(_discard)
+            self._when_ready.pop(asset_id, None)
+            return
         self.document(asset_id)
         for view in self.views():
             shown = self.asset_id if view is self.viewport else getattr(view, "asset_id", None)
