@@ -96,8 +96,9 @@ class _Codes:
 
 
 class Document:
-    def __init__(self, conn: sqlite3.Connection, asset_id: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, asset_id: str, own_connection: bool = False) -> None:
         self.conn = conn
+        self._own_connection = own_connection   # nobody else uses conn: the load is one read transaction
         self.asset_id = asset_id
         self.loads = 0                      # full loads (one per open; tests count them)
         self.version = 0                    # bumped by every applied change
@@ -108,10 +109,11 @@ class Document:
     def load(self) -> None:
         """Read the asset's live annotations: from the snapshot of an unchanged project when there
         is one (document_snapshot.py), else with one SELECT (and save a snapshot for next time).
-        The rows and ``stamp`` (the op log's high-water mark) come from one read transaction."""
+        ``stamp`` (the op log's high-water mark) is read before the rows (one read transaction on
+        a connection of its own): an op landing in between makes the stamp stale, never the rows."""
         from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
-        own = not self.conn.in_transaction
+        own = self._own_connection and not self.conn.in_transaction
         if own:
             self.conn.execute("BEGIN")
         try:
@@ -138,7 +140,7 @@ class Document:
             from labeldesk.core.store import connection
             conn = connection.connect(db_path, read_only=True)
             try:
-                return cls(conn, asset_id)
+                return cls(conn, asset_id, own_connection=True)
             except BaseException:
                 conn.close()
                 raise
@@ -149,6 +151,7 @@ class Document:
         False when an op was applied since it was read (the caller then loads it again)."""
         from labeldesk.core import document_snapshot as snapshot
         own, self.conn = self.conn, conn
+        self._own_connection = False
         if own is not conn:
             own.close()
         return snapshot.stamp(conn, self.asset_id) == self.stamp

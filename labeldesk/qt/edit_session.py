@@ -162,8 +162,9 @@ class EditSession(QtCore.QObject):
         """A document read on the worker is in: the views showing its asset draw it, panels follow."""
         if asset_id not in self._loading:
             return                                  # taken over already, or the project was closed
-        if self.project is None or getattr(self.project, "conn", None) is None:
-            self._loading.pop(asset_id).add_done_callback(_discard)
+        shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
+        if self.project is None or getattr(self.project, "conn", None) is None or asset_id not in shown:
+            self._loading.pop(asset_id).add_done_callback(_discard)     # closed, or shown no more
             self._when_ready.pop(asset_id, None)
             return
         self.document(asset_id)
