@@ -188,3 +188,26 @@ def test_the_document_is_read_off_the_gui_thread_and_painted_when_in(qtbot, win,
     win.session.refresh()                     # what signals do after the open reads nothing more
     win._on_session_annotations_changed()
     assert reads == [False]
+
+
+def test_panels_after_the_open_do_not_walk_the_document(qtbot, win, many):
+    """What runs on the GUI thread after the first paint touches only the rows it needs: the
+    Tracks dock follows changes instead of looking at every row for a track."""
+    _open(qtbot, win, many)
+    doc = next(iter(win.session.documents.values()))
+
+    class Counting(list):
+        looked = 0
+
+        def __getitem__(self, i):
+            Counting.looked += 1
+            return super().__getitem__(i)
+    doc.tracks = Counting(doc.tracks)
+    built = []
+    real = doc.annotation
+    doc.annotation = lambda r: built.append(r) or real(r)
+    win._on_session_annotations_changed()                 # what every commit and refresh triggers
+    win.session.delete([doc.ids[5]], "Delete")
+    win.session.undo_stack.undo()
+    assert Counting.looked < 50 and len(built) < 50, (Counting.looked, len(built))
+    assert win.tracks.tracks == [] and doc.count == N
