@@ -47,6 +47,23 @@ def _discard(future: Any) -> None:
         future.result().conn.close()
 
 
+class _AfterFirstPaint(QtCore.QObject):
+    """Calls ``fn`` (from the event loop) once ``widget`` has painted for the first time."""
+
+    def __init__(self, widget: Any, fn: Any) -> None:
+        super().__init__(widget)
+        self.fn = fn
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QtCore.QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            obj._painted_once = True
+            QtCore.QTimer.singleShot(0, self.fn)
+            self.deleteLater()
+        return False
+
+
 class EditSession(QtCore.QObject):
     sig_annotations_changed = QtCore.Signal()
     sig_document_changed = QtCore.Signal(object, object)     # Document, DocumentChange
@@ -127,8 +144,13 @@ class EditSession(QtCore.QObject):
 
     def set_asset(self, asset_id: str | None) -> None:
         if asset_id is not None and self.project is not None and asset_id not in self.documents:
-            # after the window is up (the event loop runs): the read does not hold the window back
-            QtCore.QTimer.singleShot(0, self, lambda a=asset_id: self.preload(a) if self.asset_id == a else None)
+            # once the viewport has painted (the window is up), so that the read does not hold the
+            # window back; or when a view needs the document, whichever comes first
+            start = (lambda a=asset_id: self.preload(a) if self.asset_id == a else None)
+            if getattr(self.viewport, "_painted_once", True):
+                QtCore.QTimer.singleShot(0, self, start)
+            else:
+                _AfterFirstPaint(self.viewport, start)
         self.tool.cancel()
         self.asset_id = asset_id
         self.viewport.asset_id = asset_id
@@ -159,15 +181,17 @@ class EditSession(QtCore.QObject):
             fn()
 
     def _on_document_read(self, asset_id: str) -> None:
-        """A document read on the worker is in: the views showing its asset draw it, panels follow."""
-        if asset_id not in self._loading:
-            return                                  # taken over already, or the project was closed
-        shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
-        if self.project is None or getattr(self.project, "conn", None) is None or asset_id not in shown:
-            self._loading.pop(asset_id).add_done_callback(_discard)     # closed, or shown no more
-            self._when_ready.pop(asset_id, None)
+        """A document read on the worker is in: the views showing its asset draw it, panels follow
+        (also when a reader took it over first)."""
+        if asset_id in self._loading:
+            shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
+            if self.project is None or getattr(self.project, "conn", None) is None or asset_id not in shown:
+                self._loading.pop(asset_id).add_done_callback(_discard)     # closed, or shown no more
+                self._when_ready.pop(asset_id, None)
+                return
+            self.document(asset_id)
+        elif asset_id not in self.documents:
             return
-        self.document(asset_id)
         for view in self.views():
             shown = self.asset_id if view is self.viewport else getattr(view, "asset_id", None)
             if shown == asset_id:
@@ -182,8 +206,10 @@ class EditSession(QtCore.QObject):
         then kept in step by ChangeSets (never reloaded). Documents of assets no viewport shows
         any more are let go."""
         doc = self.documents.get(asset_id)
-        if doc is None and not wait and asset_id in self._loading and not self._loading[asset_id].done():
-            return None                             # still being read: the caller shows the pixels alone
+        if doc is None and not wait:
+            self.preload(asset_id)                  # a view needs it: read it on the worker now
+            if asset_id in self._loading and not self._loading[asset_id].done():
+                return None                         # still being read: the caller shows the pixels alone
         if doc is None:
             shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
             for other in [a for a in self.documents if a not in shown]:
