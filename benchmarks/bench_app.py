@@ -1,13 +1,14 @@
 """APP-1..4 and PEER-1: the application as a user meets it, each sample a fresh process (offscreen).
 
     python benchmarks/bench_app.py [--repeats 5] [--n 10000 100000] [--peer-venv DIR] [--only APP-1,...]
+    python benchmarks/bench_app.py --repeats 3 --only APP-2,APP-3     # the open figures, a few minutes
 
 APP-1  spawn → main window shown with a small project open, against B31 = bare QApplication +
        empty QMainWindow (both fresh processes, interleaved).
 APP-2  spawn → window shown with an N-polygon image as the open asset, against APP-1's window
        with an empty project (target ≤ 1.5x, independent of N).
 APP-3  spawn → first complete paint with every polygon drawn (window grabbed after the asset is
-       shown), and reopening the project in the running window (targets 10k ≤ 0.4 s, 100k ≤ 1.5 s,
+       shown: sig_asset_shown waits for the document, read on a worker thread), and reopening the project in the running window (targets 10k ≤ 0.4 s, 100k ≤ 1.5 s,
        reopen 100k ≤ 1 s; printed against B31); "cold" reads the document from the store
        (LABELDESK_NO_DOCUMENT_CACHE=1), the other row an unchanged project's document snapshot.
 APP-4  peak RSS of the app with N open (≤ 0.6 GiB at 100k) and of the labelme import of N

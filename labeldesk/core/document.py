@@ -21,6 +21,8 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
 
 * ``rows_on(plane, layers)``: rows of one plane in drawing order (z_order, then store order)
 * ``live_rows(layers)``: every live row (the Annotations panel)
+* ``tracked_rows``, ``rows_with_attribute(key)``, ``rows_of_kind(kind)``: the few rows the Tracks,
+  Measurements and Segments panels show, from sets kept per row (no walk over every row)
 * ``annotation(row)``: the full :class:`~labeldesk.core.model.Annotation` (built on demand)
 * ``count``, ``count_on(plane)``: live counts kept incrementally
 * ``subscribe(fn)``: ``fn(DocumentChange)`` after every applied ChangeSet (``reloaded``: a bulk
@@ -28,7 +30,9 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
 
 In the app, take a document from ``EditSession.document(asset_id)`` and follow
 ``EditSession.sig_document_changed(document, change)``. An unchanged project reopens its document
-from a snapshot in the project cache (``document_snapshot.py``). Headless (no Qt): the CLI and
+from a snapshot in the project cache (``document_snapshot.py``). ``open_in_background`` reads a
+document on a worker thread with its own read-only connection; ``adopt`` hands it to the thread
+that uses it (False when an op landed since the read). Headless (no Qt): the CLI and
 tests use it as they are.
 """
 from __future__ import annotations
@@ -92,8 +96,9 @@ class _Codes:
 
 
 class Document:
-    def __init__(self, conn: sqlite3.Connection, asset_id: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, asset_id: str, own_connection: bool = False) -> None:
         self.conn = conn
+        self._own_connection = own_connection   # nobody else uses conn: the load is one read transaction
         self.asset_id = asset_id
         self.loads = 0                      # full loads (one per open; tests count them)
         self.version = 0                    # bumped by every applied change
@@ -103,19 +108,53 @@ class Document:
     # ---- loading ------------------------------------------------------------------------------
     def load(self) -> None:
         """Read the asset's live annotations: from the snapshot of an unchanged project when there
-        is one (document_snapshot.py), else with one SELECT (and save a snapshot for next time)."""
+        is one (document_snapshot.py), else with one SELECT (and save a snapshot for next time).
+        ``stamp`` (the op log's high-water mark) is read before the rows (one read transaction on
+        a connection of its own): an op landing in between makes the stamp stale, never the rows."""
         from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
-        stamp = snapshot.stamp(self.conn, self.asset_id) if snapshot.enabled() else None
-        self.from_snapshot = stamp is not None and snapshot.restore(self, stamp)
-        if not self.from_snapshot:
-            self._load_rows()
-        n = len(self.ids)
-        self._plane_count.update(self.plane_code[:n].tolist())
-        self.flags = [None] * n
-        self._recompute_flags(np.arange(n), fresh=True)
-        if stamp is not None and not self.from_snapshot:
-            snapshot.save_later(self, stamp)
+        own = self._own_connection and not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            self.stamp = snapshot.stamp(self.conn, self.asset_id)
+            use = snapshot.enabled()
+            self.from_snapshot = use and snapshot.restore(self, self.stamp)
+            if not self.from_snapshot:
+                self._load_rows()
+            n = len(self.ids)
+            self._plane_count.update(self.plane_code[:n].tolist())
+            self.flags = [None] * n
+            self._recompute_flags(np.arange(n), fresh=True)
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+        if use and not self.from_snapshot:
+            snapshot.save_later(self, self.stamp)
+
+    @classmethod
+    def open_in_background(cls, db_path: Any, asset_id: str, executor: Any) -> Any:
+        """Start loading an asset's document on ``executor`` with a read-only connection of its
+        own; returns a Future of the Document. The thread that will use it calls :meth:`adopt`."""
+        def work() -> "Document":
+            from labeldesk.core.store import connection
+            conn = connection.connect(db_path, read_only=True)
+            try:
+                return cls(conn, asset_id, own_connection=True)
+            except BaseException:
+                conn.close()
+                raise
+        return executor.submit(work)
+
+    def adopt(self, conn: sqlite3.Connection) -> bool:
+        """Switch a document loaded on another thread to ``conn`` (closing its own connection);
+        False when an op was applied since it was read (the caller then loads it again)."""
+        from labeldesk.core import document_snapshot as snapshot
+        own, self.conn = self.conn, conn
+        self._own_connection = False
+        if own is not conn:
+            own.close()
+        return snapshot.stamp(conn, self.asset_id) == self.stamp
 
     def _allocate(self, n: int) -> None:
         self.planes, self.layers, self.classes = _Codes(), _Codes(), _Codes()

@@ -3,6 +3,7 @@ and the undo stack. Tools call ``create``/``move``/``delete_selected``; every ch
 ops pushed as one undo command and saved as it happens (there is no save button)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,47 @@ TOOLS: tuple[type[Tool], ...] = (SelectTool, BoxTool, RotatedBoxTool, EllipseToo
                                  ScissorsTool)
 
 
+_executor: Any = None
+
+
+def _loader() -> Any:
+    """One worker thread that reads documents (OpenCV decodes pixels on its own threads)."""
+    global _executor
+    if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="document")
+    return _executor
+
+
+def _discard(future: Any) -> None:
+    """A document read for a project that was closed meanwhile: let its connection go."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().conn.close()
+
+
+class _AfterFirstPaint(QtCore.QObject):
+    """Calls ``fn`` (from the event loop) once ``widget`` has painted for the first time."""
+
+    def __init__(self, widget: Any, fn: Any) -> None:
+        super().__init__(widget)
+        self.fn = fn
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QtCore.QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            obj._painted_once = True
+            QtCore.QTimer.singleShot(0, self.fn)
+            self.deleteLater()
+        return False
+
+
 class EditSession(QtCore.QObject):
     sig_annotations_changed = QtCore.Signal()
     sig_document_changed = QtCore.Signal(object, object)     # Document, DocumentChange
     _sig_changes_elsewhere = QtCore.Signal(object)           # a ChangeSet applied on a worker thread
+    sig_document_ready = QtCore.Signal(str)                  # an asset's document read on a worker is in
+    _sig_document_read = QtCore.Signal(str)                  # (from the worker thread)
     sig_selection_changed = QtCore.Signal(object)
     sig_message = QtCore.Signal(str)
     sig_tool_changed = QtCore.Signal(str)
@@ -45,7 +83,10 @@ class EditSession(QtCore.QObject):
         self.active_class_id: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
         self.documents: dict[str, Document] = {}          # asset id -> open document
+        self._loading: dict[str, Any] = {}                # asset id -> Future of a document being read
         self._sig_changes_elsewhere.connect(self.apply_changes, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._sig_document_read.connect(self._on_document_read, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._when_ready: dict[str, list[Any]] = {}
         self._layers: dict[str, list[str]] = {}           # asset id -> layers this user may see
         self._colours: dict[Any, str] = {}
         self.brush_radius = 8.0
@@ -90,6 +131,10 @@ class EditSession(QtCore.QObject):
         self.project = project
         self.asset_id = None
         self.documents.clear()
+        for future in self._loading.values():             # read for a project no longer open
+            future.add_done_callback(_discard)
+        self._loading.clear()
+        self._when_ready.clear()
         self._layers.clear()
         self.undo_stack.clear()
         if project is not None:
@@ -98,23 +143,91 @@ class EditSession(QtCore.QObject):
         self.refresh()
 
     def set_asset(self, asset_id: str | None) -> None:
+        if asset_id is not None and self.project is not None and asset_id not in self.documents:
+            # once the viewport has painted (the window is up), so that the read does not hold the
+            # window back; or when a view needs the document, whichever comes first
+            start = (lambda a=asset_id: self.preload(a) if self.asset_id == a else None)
+            if getattr(self.viewport, "_painted_once", True):
+                QtCore.QTimer.singleShot(0, self, start)
+            else:
+                _AfterFirstPaint(self.viewport, start)
         self.tool.cancel()
         self.asset_id = asset_id
         self.viewport.asset_id = asset_id
         self.painter.selected = set()
         self.refresh()
 
-    def document(self, asset_id: str) -> Document:
-        """The open document of an asset: loaded on first use, then kept in step by ChangeSets
-        (never reloaded). Documents of assets no viewport shows any more are let go."""
+    def preload(self, asset_id: str) -> None:
+        """Start reading an asset's document on a worker thread (its own read-only connection)
+        while its pixels decode; :meth:`document` takes it over when a view first needs it."""
+        if self.project is None or asset_id in self.documents or asset_id in self._loading:
+            return
+        main = [row[2] for row in self.project.conn.execute("PRAGMA database_list") if row[1] == "main"]
+        if not main or not main[0]:
+            return                                  # an in-memory store: read when needed
+        db = Path(main[0])
+        future = self._loading[asset_id] = Document.open_in_background(db, asset_id, _loader())
+        future.add_done_callback(lambda _f, a=asset_id: self._sig_document_read.emit(a))
+
+    def loading(self, asset_id: str) -> bool:
+        """The asset's document is being read on the worker (its views show the pixels meanwhile)."""
+        return asset_id in self._loading and asset_id not in self.documents
+
+    def when_ready(self, asset_id: str, fn: Any) -> None:
+        """Call ``fn()`` once the asset's document is in (at once when it is)."""
+        if self.loading(asset_id):
+            self._when_ready.setdefault(asset_id, []).append(fn)
+        else:
+            fn()
+
+    def _on_document_read(self, asset_id: str) -> None:
+        """A document read on the worker is in: the views showing its asset draw it, panels follow
+        (also when a reader took it over first)."""
+        if asset_id in self._loading:
+            shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
+            if self.project is None or getattr(self.project, "conn", None) is None or asset_id not in shown:
+                self._loading.pop(asset_id).add_done_callback(_discard)     # closed, or shown no more
+                self._when_ready.pop(asset_id, None)
+                return
+            self.document(asset_id)
+        elif asset_id not in self.documents:
+            return
+        for view in self.views():
+            shown = self.asset_id if view is self.viewport else getattr(view, "asset_id", None)
+            if shown == asset_id:
+                self.refresh_view(view)
+        self.sig_annotations_changed.emit()
+        self.sig_document_ready.emit(asset_id)
+        for fn in self._when_ready.pop(asset_id, []):
+            fn()
+
+    def document(self, asset_id: str, wait: bool = True) -> Document | None:
+        """The open document of an asset: loaded on first use (or taken over from :meth:`preload`),
+        then kept in step by ChangeSets (never reloaded). Documents of assets no viewport shows
+        any more are let go."""
         doc = self.documents.get(asset_id)
+        if doc is None and not wait:
+            self.preload(asset_id)                  # a view needs it: read it on the worker now
+            if asset_id in self._loading and not self._loading[asset_id].done():
+                return None                         # still being read: the caller shows the pixels alone
         if doc is None:
             shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
             for other in [a for a in self.documents if a not in shown]:
                 del self.documents[other]
-            doc = self.documents[asset_id] = Document(self.project.conn, asset_id)
+            doc = self._take_preloaded(asset_id) or Document(self.project.conn, asset_id)
+            self.documents[asset_id] = doc
             doc.subscribe(lambda change, d=doc: self._on_document_changed(d, change))
         return doc
+
+    def _take_preloaded(self, asset_id: str) -> Document | None:
+        future = self._loading.pop(asset_id, None)
+        if future is None:
+            return None
+        try:
+            doc = future.result()
+        except Exception:                  # noqa: BLE001 - read again on this thread, which reports it
+            return None
+        return doc if doc.adopt(self.project.conn) else None      # an op landed meanwhile: read again
 
     def visible_layers(self, asset_id: str) -> list[str]:
         """Layers this user may see on the asset (blind labeling), remembered until reviews,
@@ -156,8 +269,9 @@ class EditSession(QtCore.QObject):
         asset_id = self.asset_id if view is self.viewport else getattr(view, "asset_id", None)
         if self.project is None or asset_id is None or view.source is None:
             painter.show(None, np.zeros(0, np.int64))
+        elif (doc := self.document(asset_id, wait=False)) is None:
+            painter.show(None, np.zeros(0, np.int64))     # drawn when the worker's read is in
         else:
-            doc = self.document(asset_id)
             layer_id = getattr(view, "layer_id", None)
             layers = [layer_id] if layer_id is not None else self.visible_layers(asset_id)
             if layer_id is not None and layer_id not in self.visible_layers(asset_id):
@@ -170,8 +284,11 @@ class EditSession(QtCore.QObject):
         """What this user may see (blind labeling hides other annotators' layers until review),
         as Annotation objects built from the open document. Panels that want a few of them say
         which (``attribute``: rows whose attributes name it; ``kind``: a geometry kind), so that
-        only those are built, not one object per annotation of the asset."""
-        doc = self.document(asset_id)
+        only those are built, not one object per annotation of the asset. Nothing while the
+        document is still being read (panels refresh when it is in)."""
+        doc = self.document(asset_id, wait=False)
+        if doc is None:
+            return []
         layers = [l for l in self.visible_layers(asset_id) if layer_id is None or l == layer_id]
         if attribute is not None or kind is not None:
             rows = doc.rows_with_attribute(attribute, layers) if attribute is not None else doc.rows_of_kind(kind, layers)

@@ -567,7 +567,8 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         else:
             view.fit()
             self.session.refresh_view(view)
-        self.sig_asset_shown.emit(asset_id)
+        # shown with its annotations: at once, or when the worker's read of its document is in
+        self.session.when_ready(asset_id, lambda a=asset_id: self.sig_asset_shown.emit(a))
 
     def _on_source_failed(self, asset: Any, message: str, runner: TaskRunner | None = None, view: Any = None) -> None:
         self._tasks.discard(runner)

@@ -29,6 +29,10 @@ def snapshot(doc: Document) -> dict:
         "planes": {p: [doc.ids[r] for r in doc.rows_on(Plane(p[1], p[2], p[0])).tolist()] for p in planes},
         "count": doc.count,
         "per_plane": {p: doc.count_on(Plane(p[1], p[2], p[0])) for p in planes},
+        "tracked": [doc.ids[r] for r in doc.tracked_rows().tolist()],
+        "with_grade": sorted(doc.ids[r] for r in doc.rows_with_attribute("grade").tolist()),
+        "boxes": sorted(doc.ids[r] for r in doc.rows_of_kind("box").tolist()),
+        "lines": sorted(doc.ids[r] for r in doc.rows_of_kind("polyline").tolist()),
     }
 
 
@@ -198,3 +202,40 @@ def test_a_bulk_change_reads_the_document_again(project, monkeypatch):
         for i in range(3)])
     assert seen[-1].reloaded and doc.count == 4 and doc.loads == 2
     same_as_fresh(doc)
+
+
+def test_rows_asked_for_by_panels_come_from_the_rows_that_have_them(project):
+    """Tracked rows, rows with an attribute and rows of an odd kind are kept per row: asking for
+    them does not walk the document (the walk would see the same rows)."""
+    p = project
+    create(p, [[10, 10], [60, 10], [60, 50]])
+    with_grade = create(p, [[100, 100], [150, 100], [150, 160]], cls=p.test_class, attrs={"grade": "1"})
+    line = ids.new_id()
+    p.apply(OpDraft("annotation.create", line, {"annotation": {
+        "asset_id": p.test_asset, "layer_id": p.my_layer_id, "plane": {"z": 0},
+        "geometry": {"kind": "polyline", "points": [[1, 1], [20, 20], [40, 5]]}}}))
+    doc = Document(p.conn, p.test_asset)
+    p.on_applied.append(doc.apply_changes)
+    assert [doc.ids[r] for r in doc.rows_with_attribute("grade")] == [with_grade]
+    assert [doc.ids[r] for r in doc.rows_of_kind("polyline")] == [line]
+    assert len(doc.attributed) == 1 and not doc.tracked
+    p.apply(OpDraft("annotation.update", with_grade, {"set": {"attributes": {}}}))
+    assert not len(doc.rows_with_attribute("grade")) and not doc.attributed
+    p.apply(OpDraft("annotation.delete", line, {}))
+    assert not len(doc.rows_of_kind("polyline"))
+    same_as_fresh(doc)
+
+
+def test_a_document_read_on_another_thread_is_taken_over_unless_an_op_landed(project):
+    from concurrent.futures import ThreadPoolExecutor
+    p = project
+    create(p, [[10, 10], [60, 10], [60, 50]])
+    db = p.root / "project.labeldesk"
+    with ThreadPoolExecutor(1) as pool:
+        doc = Document.open_in_background(db, p.test_asset, pool).result()
+        assert doc.conn is not p.conn and doc.count == 1
+        assert doc.adopt(p.conn) and doc.conn is p.conn           # nothing changed since the read
+        same_as_fresh(doc)
+        late = Document.open_in_background(db, p.test_asset, pool).result()
+        create(p, [[1, 1], [30, 1], [30, 30]])                     # an op after the read
+        assert not late.adopt(p.conn)                              # the caller reads it again

@@ -140,10 +140,15 @@ def test_zoomed_in_layer_blits_when_still_and_shifts_on_pan(qtbot, project):
     assert full >= 1
     _pixels(view)
     assert painter.layer_stats["full"] == full and painter.layer_stats["blit"] >= 1
-    for dx, dy in ((7.0, 0.0), (0.0, -5.0), (-3.0, 4.0)):   # whole view pixels at zoom 3: 1/3 px steps
+    # whole view pixels at zoom 3 (1/3 image px steps): within the layer's margin a blit, beyond
+    # it the layer is shifted and the strips that came in are drawn
+    for dx, dy, how in ((7.0, 0.0, "blit"), (0.0, -5.0, "blit"), (-3.0, 4.0, "blit"),
+                        (250.0, 0.0, "shift"), (0.0, -230.0, "shift"), (-190.0, 210.0, "shift")):
+        before = dict(painter.layer_stats)
         view.center = (view.center[0] + dx / 3, view.center[1] + dy / 3)
         shifted = _pixels(view)
         assert painter.layer_stats["full"] == full
+        assert painter.layer_stats[how] == before[how] + 1
         fresh = AnnotationPainter()                       # the same view drawn from scratch
         fresh.colours = painter.colours
         fresh.show(doc, doc.rows_on(Plane()))
@@ -154,10 +159,8 @@ def test_zoomed_in_layer_blits_when_still_and_shifts_on_pan(qtbot, project):
         # the same pixels, up to antialiasing noise of the outlines (a fill or a missing strip
         # differs by a quarter of a colour: 64 levels)
         diff = np.abs(shifted.astype(int) - again.astype(int)).max(2)
-        assert diff.max() <= 8 and (diff > 1).mean() < 0.002, (dx, dy, diff.max(), (diff > 1).sum())
+        assert diff.max() <= 8 and (diff > 1).mean() < 0.02, (dx, dy, diff.max(), (diff > 1).sum())
         assert (shifted[..., 1] > 60).mean() > 0.05       # stars are there (green)
-    shifts = painter.layer_stats["shift"]
-    assert shifts >= 3
     view.zoom = 3.5                                       # a new zoom draws the layer again
     _pixels(view)
     assert painter.layer_stats["full"] == full + 1

@@ -127,7 +127,7 @@ def test_polygons_are_painted_and_follow_edits(qtbot, win, many):
     assert _red(view, x, y)
     win.session.create({"kind": "box", "xyxy": [500, 500, 510, 510]}, "Box")
     assert not _red(view, 495, 495)
-    view.zoom *= 8                                            # zoomed in: vectors from buckets
+    view.zoom *= 8                                            # zoomed in: the vector layer
     view.center = _centre(0)
     view.update()
     tl, br = view.view_to_image(QtCore.QPointF(0, 0)), view.view_to_image(QtCore.QPointF(view.width(), view.height()))
@@ -157,3 +157,57 @@ def test_annotation_panel_rows_are_virtual(qtbot, win, many, monkeypatch):
     assert panel.row_count() == 0
     panel.filter.setText("")
     assert panel.row_count() == N - 1
+
+
+def test_the_document_is_read_off_the_gui_thread_and_painted_when_in(qtbot, win, many, monkeypatch):
+    """Opening reads the annotations on the worker (never on the GUI thread): the pixels show
+    first, the polygons as soon as the read is in, and sig_asset_shown waits for them."""
+    import threading
+
+    from labeldesk.core.store import connection
+    reads: list[bool] = []                    # per read of the asset's annotations: on the GUI thread?
+    real = connection.connect
+
+    def connect(*a, **k):
+        conn = real(*a, **k)
+        conn.set_trace_callback(lambda sql: reads.append(threading.current_thread() is threading.main_thread())
+                                if "FROM annotations WHERE asset_id" in sql else None)
+        return conn
+    monkeypatch.setattr(connection, "connect", connect)
+    import labeldesk.core.project as project_module
+    monkeypatch.setattr(project_module, "connect", connect)
+    monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
+    seen_shown: list[bool] = []
+    win.sig_asset_shown.connect(lambda _a: seen_shown.append(bool(win.session.documents)))
+    _open(qtbot, win, many)
+    assert reads == [False], reads            # one read, on the worker
+    assert seen_shown == [True]               # shown once its annotations were in
+    view = win.viewport
+    assert _red(view, *_centre(0)) and _red(view, *_centre(N - 1)) and not _red(view, 3, 3)
+    assert win.annotation_panel.row_count() == N
+    win.session.refresh()                     # what signals do after the open reads nothing more
+    win._on_session_annotations_changed()
+    assert reads == [False]
+
+
+def test_panels_after_the_open_do_not_walk_the_document(qtbot, win, many):
+    """What runs on the GUI thread after the first paint touches only the rows it needs: the
+    Tracks dock follows changes instead of looking at every row for a track."""
+    _open(qtbot, win, many)
+    doc = next(iter(win.session.documents.values()))
+
+    class Counting(list):
+        looked = 0
+
+        def __getitem__(self, i):
+            Counting.looked += 1
+            return super().__getitem__(i)
+    doc.tracks = Counting(doc.tracks)
+    built = []
+    real = doc.annotation
+    doc.annotation = lambda r: built.append(r) or real(r)
+    win._on_session_annotations_changed()                 # what every commit and refresh triggers
+    win.session.delete([doc.ids[5]], "Delete")
+    win.session.undo_stack.undo()
+    assert Counting.looked < 50 and len(built) < 50, (Counting.looked, len(built))
+    assert win.tracks.tracks == [] and doc.count == N

@@ -27,6 +27,7 @@ DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
 RASTER_MAX_SIDE = 4096
 RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
+LAYER_MARGIN = 160           # view px the zoomed-in layer reaches beyond each side of the view (pans blit)
 RERENDER_MS = 150            # after a zoom, the overlay is rendered again once the zoom rested this long
 
 
@@ -183,15 +184,18 @@ class AnnotationPainter:
 
     def _paint_vectors(self, painter: QtGui.QPainter, view: Any, visible: np.ndarray,
                        area: tuple[float, float, float, float]) -> None:
-        """Area shapes from cached spatial buckets (one path per bucket and class, built once and
-        rebuilt per change), drawn through the view transform into a view-sized layer that is kept
-        while the zoom stays: a repaint that does not move the view only blits it, a pan by whole
-        pixels shifts it and draws the strips that came into view. The selection, lines, points,
-        masks and polygons with holes are drawn one by one on top."""
-        layer = self._vector_layer(view)
+        """Area shapes drawn through the view transform into a layer a little larger than the view
+        (LAYER_MARGIN on each side), kept while the zoom stays: a repaint that does not move the
+        view, or pans it by whole pixels within the margin, only blits it; a longer pan shifts it
+        and draws only the strips that came into it. The selection, lines, points, masks and
+        polygons with holes are drawn one by one on top."""
+        layer, sx, sy = self._vector_layer(view)
         painter.save()
         painter.resetTransform()
-        painter.drawImage(QtCore.QRectF(0, 0, view.width(), view.height()), layer, QtCore.QRectF(layer.rect()))
+        w, h = view.width(), view.height()
+        dpr = float(view.devicePixelRatioF()) if hasattr(view, "devicePixelRatioF") else 1.0
+        painter.drawImage(QtCore.QRectF(0, 0, w, h), layer,
+                          QtCore.QRectF(sx, sy, round(w * dpr), round(h * dpr)))
         painter.restore()
         doc = self.doc
         for r in self.rows[visible].tolist():
@@ -199,13 +203,12 @@ class AnnotationPainter:
             if aid not in self._hidden and (aid in self._selected or not doc.ringed[r]):
                 self._draw(painter, view, doc.geometry(r), self.colour(doc.class_of(r)), aid in self._selected)
 
-    def _vector_layer(self, view: Any) -> QtGui.QImage:
-        """The bucketed shapes of the view as a device-pixel image, cached per zoom: reused as is
-        when the view did not move, shifted (and only the uncovered strips drawn) after a pan by
-        whole pixels, drawn in full otherwise."""
+    def _vector_layer(self, view: Any) -> tuple[QtGui.QImage, int, int]:
+        """The layer (device pixels, cached per zoom) and where the view's top-left is in it."""
         t = view.image_transform()
         dpr = float(view.devicePixelRatioF()) if hasattr(view, "devicePixelRatioF") else 1.0
-        w, h = max(1, round(view.width() * dpr)), max(1, round(view.height() * dpr))
+        m = round(LAYER_MARGIN * dpr)
+        w, h = max(1, round(view.width() * dpr)) + 2 * m, max(1, round(view.height() * dpr)) + 2 * m
         key = (t.m11(), t.m12(), t.m21(), t.m22(), w, h, dpr, self.opacity, self._gen,
                tuple(sorted(self.colours.items(), key=str)))
         ox, oy = t.dx() * dpr, t.dy() * dpr
@@ -214,9 +217,9 @@ class AnnotationPainter:
             sx, sy = ox - cached[1], oy - cached[2]
             ix, iy = round(sx), round(sy)
             if abs(sx - ix) < 1e-3 and abs(sy - iy) < 1e-3:
-                if ix == 0 and iy == 0:
+                if abs(ix) <= m and abs(iy) <= m:            # still inside the layer
                     self.layer_stats["blit"] += 1
-                    return cached[3]
+                    return cached[3], m - ix, m - iy
                 if abs(ix) < w and abs(iy) < h:
                     image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
                     image.fill(0)
@@ -234,23 +237,23 @@ class AnnotationPainter:
                         strips.append(QtCore.QRect(sx0, 0, sw, iy))
                     elif iy < 0:
                         strips.append(QtCore.QRect(sx0, h + iy, sw, -iy))
-                    self._draw_layer(image, view, t, dpr, strips)
+                    self._draw_layer(image, t, dpr, m, strips)
                     self._layer = (key, ox - (sx - ix), oy - (sy - iy), image)
                     self.layer_stats["shift"] += 1
-                    return image
+                    return image, m, m
         image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
         image.fill(0)
-        self._draw_layer(image, view, t, dpr, [QtCore.QRect(0, 0, w, h)])
+        self._draw_layer(image, t, dpr, m, [QtCore.QRect(0, 0, w, h)])
         self._layer = (key, ox, oy, image)
         self.layer_stats["full"] += 1
-        return image
+        return image, m, m
 
-    def _draw_layer(self, image: QtGui.QImage, view: Any, t: QtGui.QTransform, dpr: float,
+    def _draw_layer(self, image: QtGui.QImage, t: QtGui.QTransform, dpr: float, margin: int,
                     rects: list[QtCore.QRect]) -> None:
         """Draw the shapes that reach each of ``rects`` (device pixels of ``image``), clipped to
         it, run by run in drawing order (the runs are fixed for the plane, so a strip drawn later
         matches a full drawing)."""
-        device = t * QtGui.QTransform.fromScale(dpr, dpr)
+        device = t * QtGui.QTransform.fromScale(dpr, dpr) * QtGui.QTransform.fromTranslate(margin, margin)
         inverse, _ok = device.inverted()
         pad = 3 / max(abs(device.m11()) + abs(device.m21()), 1e-9)     # antialiased outline, in image px
         rows, b, run = self._drawn()

@@ -44,6 +44,7 @@ class ViewportView(QtWidgets.QWidget):
         self.window: tuple[float, float] = (127.5, 255.0)
         self.invert = False
         self.message = "No asset selected"
+        self._painted_once = False          # set by the edit session's first-paint watch
         self._plane_pixels: np.ndarray | None = None
         self._drag: tuple[str, QtCore.QPointF, Any] | None = None
         self._display: tuple[np.ndarray, QtGui.QImage, QtCore.QRectF] | None = None
