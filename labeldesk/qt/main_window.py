@@ -564,6 +564,10 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
             self.session.set_asset(asset_id)
             self.session.refresh()
             view.setFocus()
+            if getattr(self, "_mpr_next", None) == asset_id:
+                self._mpr_next = None
+                self.show_mpr()               # the reformat of the newly chosen series
+                self._release_unused_sources()
         else:
             view.fit()
             self.session.refresh_view(view)
@@ -580,8 +584,18 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         view.set_message(f"{asset.name} could not be opened:\n{message}")
 
     def _on_asset_panel_asset_selected(self, asset_id: str) -> None:
-        if self.project is not None:
-            self.show_asset(asset_id)
+        if self.project is None:
+            return
+        # the axial/coronal/sagittal reformat of one volume follows the series chosen in the list
+        asset = self.project.asset(asset_id)
+        self._mpr_next = asset_id if self._showing_mpr() and asset is not None and asset.kind == "volume" else None
+        self.show_asset(asset_id)
+
+    def _showing_mpr(self) -> bool:
+        views = self.grid.visible_views()
+        return (self.grid.layout_name == "1x3" and len(views) == 3 and views[0].source is not None
+                and all(v.source is views[0].source and v.crosshair_ijk is not None for v in views)
+                and [v.plane.axis for v in views] == ["axial", "coronal", "sagittal"])
 
     # ---- actions ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str], deidentify: bool = False) -> TaskRunner | None:

@@ -153,3 +153,24 @@ def test_drawing_on_a_mirrored_plane_lands_under_the_pointer(qtbot, window, show
     inside = changed[a.y() + 5:b.y() - 5, a.x() + 5:b.x() - 5].mean()
     outside = changed[b.y() + 15:b.y() + 45, a.x():b.x()].mean()
     assert inside > 0.8 and outside < 0.05, (inside, outside)
+
+
+def test_the_reformat_layout_follows_the_series_chosen_in_the_list(qtbot, window, show):
+    from labeldesk.qt.viewer.corner_overlay import markers
+    show("CT series")
+    window.show_mpr()
+    views = window.grid.visible_views()
+    assert [v.plane.axis for v in views] == ["axial", "coronal", "sagittal"]
+    ct = views[0].source
+    nifti = next(a for a in window.project.assets() if a.name.startswith("brain-phantom"))
+    window.grid.set_active(views[2])                    # the sagittal view is the active one
+    window.asset_panel.select(nifti.id)
+    qtbot.waitUntil(lambda: all(v.source is not None and v.source is not ct for v in window.grid.visible_views()))
+    views = window.grid.visible_views()
+    assert len({id(v.source) for v in views}) == 1
+    assert [v.plane.axis for v in views] == ["axial", "coronal", "sagittal"]
+    assert markers(views[0]) == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
+    photo = next(a for a in window.project.assets() if a.name == "site-photo-1.jpg")
+    window.asset_panel.select(photo.id)                  # not a volume: only the active view changes
+    qtbot.waitUntil(lambda: window.viewport.source is not None and window.viewport.source.info.kind != "volume")
+    assert window.grid.visible_views()[1].source.info.kind == "volume"
