@@ -572,7 +572,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
             view.fit()
             self.session.refresh_view(view)
         # shown with its annotations: at once, or when the worker's read of its document is in
-        self.session.when_ready(asset_id, lambda a=asset_id: self.sig_asset_shown.emit(a))
+        # (only if the view still shows it: a late read must not pull the panels back to it)
+        self.session.when_ready(asset_id, lambda a=asset_id, v=view: self.sig_asset_shown.emit(a)
+                                if self.project is not None and v.asset_id == a else None)
 
     def _on_source_failed(self, asset: Any, message: str, runner: TaskRunner | None = None, view: Any = None) -> None:
         self._tasks.discard(runner)
