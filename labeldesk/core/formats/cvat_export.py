@@ -259,6 +259,10 @@ def _video_document(ctx: ExportContext, asset: Asset) -> ET.Element:
             _shape(track, ctx, asset, ann, entry, {"frame": str(ann.plane.t), "outside": "0", "keyframe": key_flag})
         if last + 1 < asset.frames:
             _outside(track, ctx, asset, members[-1])
+    grouped = {ctx.group_number(a) for ms in groups.values() for a in ms} - {None}
+    if grouped:          # CVAT for video has no group_id on tracks: say so, do not drop silently
+        ctx.report.note(asset.name, f"{len(grouped)} instance group(s) not kept: CVAT for video has no "
+                                    "instance groups (their parts are written as separate tracks)")
     for c in ctx.classifications(asset):
         _tag(root, ctx, c, {"frame": str(c["plane_t"])} if c["scope"] == "plane" else {})
     return root

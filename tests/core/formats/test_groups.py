@@ -218,3 +218,13 @@ def test_a_person_outline_and_its_keypoints_are_one_coco_instance(proj, tmp_path
     got = proj.annotations(img, layer_id=layer_named(proj, "back"))
     assert sorted(a.geometry.kind for a in got) == ["points", "polygon"] and not back.refused
     assert group_of(got[0]) and group_of(got[0]) == group_of(got[1])
+
+
+def test_cvat_for_video_lists_the_groups_it_cannot_keep(proj, tmp_path):
+    clip = add_asset(proj, "clip.mp4", 100, 80, kind="video", frames=5)
+    c = add_class(proj, "person")
+    plane = {"z": 0, "t": 2, "axis": "axial"}
+    a1, a2 = annotate(proj, clip, c, SQ1, plane=plane), annotate(proj, clip, c, SQ2, plane=plane)
+    proj.apply_all(group_drafts([proj.annotation(a1), proj.annotation(a2)]))
+    rep = interchange.export(proj, "cvat", tmp_path / "cvat")
+    assert any("1 instance group(s) not kept: CVAT for video" in n.reason for n in rep.notes), rep.lines()
