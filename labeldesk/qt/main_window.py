@@ -251,6 +251,8 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
                 ("Copy to &next slice/frame", "Ctrl+D", self.session.copy_to_next),
                 ("&Interpolate between the two selected", "Ctrl+I", self.session.interpolate_selection),
                 ("&Delete selected", "Del", self.session.delete_selected),
+                ("&Group selected (one instance)", "Ctrl+Alt+G", lambda: self._on_annotation_panel_group_requested(True)),
+                ("&Ungroup selected", "Ctrl+Alt+U", lambda: self._on_annotation_panel_group_requested(False)),
                 ("Bring to &front", "Ctrl+]", lambda: self.session.reorder(True)),
                 ("Send to &back", "Ctrl+[", lambda: self.session.reorder(False)),
                 ("Import ontology JSON…", "", lambda: ontology_dialogs.import_json(self)),

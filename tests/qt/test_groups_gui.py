@@ -49,3 +49,18 @@ def test_changing_the_class_keeps_the_group(qtbot, window, photo):
     other = next(c for c in window.project.classes() if not c.kinds or "box" in c.kinds)
     window._on_attribute_panel_class_edited(a, other.id)
     assert window.project.annotation(a).class_id == other.id and group_of(window.project.annotation(a)) == gid
+
+
+def test_group_and_ungroup_by_keyboard_in_the_viewer(qtbot, window, photo):
+    s = window.session
+    a = s.create({"kind": "box", "xyxy": [100, 100, 200, 200]}, "a")
+    b = s.create({"kind": "box", "xyxy": [300, 100, 400, 200]}, "b")
+    s.select({a, b})
+    view = window.viewport
+    view.setFocus()
+    mods = QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.AltModifier
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_G, mods)
+    ga = group_of(window.project.annotation(a))
+    assert ga and ga == group_of(window.project.annotation(b))
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_U, mods)
+    assert group_of(window.project.annotation(a)) is None and group_of(window.project.annotation(b)) is None
