@@ -24,13 +24,22 @@ DIGEST_TABLES = {
     "classifications": "id, asset_id, layer_id, scope, plane_axis, plane_z, plane_t, class_id, author, deleted, revision",
     "sync_conflicts": "id, entity, field, kind, candidates, winner, status, resolved_by_op",
     "user_keys": "key_id, user_id, public_key, revoked_cut",
+    # immutable records, one per op (which op set an assignment's tombstone depends on arrival order)
+    "review_records": "id, kind, asset_id, layer_id, decision, target_rev, refs, detail, user_id, reason, op_id",
+    "assignments": "id, asset_id, user_id, layer_id, mode, assigned_by, op_id, removed_by_op IS NULL",
+    "issues": "id, asset_id, layer_id, annotation_id, plane_axis, plane_z, plane_t, x, y, text, user_id, op_id",
+    "issue_events": "id, issue_id, kind, text, refs, user_id, op_id",
+    "annotation_provenance": "annotation_id, model, model_version, score, class_scores, prediction_id, original, op_id",
+    "prediction_decisions": "id, prediction_id, decision, copy_id, target, reason, user, op_id",
+    "releases": "id, name, op_id, dev, user, layers, files, counts, previous",
 }
+_DIGEST_ORDER = {"user_keys": "key_id", "annotation_provenance": "annotation_id"}
 
 
 def state_digest(conn: sqlite3.Connection) -> str:
     h = hashlib.sha256()
     for table, cols in DIGEST_TABLES.items():
-        order = "key_id" if table == "user_keys" else "id"
+        order = _DIGEST_ORDER.get(table, "id")
         for row in conn.execute(f"SELECT {cols} FROM {table} ORDER BY {order}"):
             h.update(json.dumps([table, *tuple(row)], default=str).encode())
     for row in conn.execute("SELECT user_id, role FROM roles ORDER BY user_id, role"):

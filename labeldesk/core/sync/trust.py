@@ -223,8 +223,10 @@ def retract_revoked(conn: sqlite3.Connection, reducer: Any, now: str) -> tuple[A
     from labeldesk.core.sync.history import REF_COLUMNS, ref_from_row
     from labeldesk.core.sync.layout import SegmentName
     from labeldesk.core.sync.reducer import group_of
+    from labeldesk.core.sync.withdraw import withdraw_records
     changes, n = ChangeSet(), 0
     groups: set[tuple[str, str | None]] = set()
+    set_aside: list[str] = []
     rows = conn.execute("SELECT s.dev, s.name, k.revoked_cut, k.revoked_by_op FROM sync_segments s JOIN user_keys k "
                         "ON k.key_id = s.key_id WHERE k.revoked_by_op IS NOT NULL").fetchall()
     for dev, name, cut, by in rows:
@@ -239,9 +241,11 @@ def retract_revoked(conn: sqlite3.Connection, reducer: Any, now: str) -> tuple[A
                          (ref.op_id, "revoked", f"signed by a key revoked by op {by} (merged here before the "
                                                 f"revocation arrived)", now))
             n += 1
+            set_aside.append(ref.op_id)
             if (g := group_of(ref)) is not None:
                 groups.add(g)
         conn.execute("DELETE FROM sync_segments WHERE dev = ? AND name = ?", (dev, name))
+    changes.update(withdraw_records(conn, set_aside))      # reviews, issues, releases… made by them
     for g in sorted(groups, key=lambda g: (g[0], g[1] or "")):
         changes.update(reducer.reduce(g))
     return changes, n

@@ -136,6 +136,44 @@ def test_a_revoked_key_keeps_its_earlier_segments_and_loses_later_ones(crew):
     assert "no usable private key" in (repo.get_meta(bob.conn, "sync.publish_blocked") or "")
 
 
+def _records(p) -> dict[str, set[str]]:
+    return {t: {r[0] for r in p.conn.execute(f"SELECT op_id FROM {t}")}
+            for t in ("review_records", "issues", "issue_events")}
+
+
+def test_reviews_and_issues_of_a_revoked_key_go_with_its_ops(crew):
+    """A revocation that reaches a replica after the cut-off segments merged takes back their
+    review records and issues too (the replica that saw the revocation first never had them)."""
+    from labeldesk.core.model import Plane
+    from labeldesk.core.review import issues, workflow
+    admin, bob, carol = crew.devices
+    ann = crew.box(bob, x=10)
+    engine.sync_round(bob)
+    engine.sync_round(admin)
+    engine.sync_round(carol)
+    kept = issues.open_issue(bob, crew.asset, Plane(), (5, 5), "kept: before the revocation")
+    engine.sync_round(bob)
+    engine.sync_round(admin)                     # the revocation keeps what the admin has merged
+    engine.sync_round(carol)
+    enrolment.revoke(admin, "u1", reason="laptop stolen")
+    crew.move(bob, ann, 40)
+    workflow.submit(bob, crew.asset, bob.my_layer_id)
+    late = issues.open_issue(bob, crew.asset, Plane(), (9, 9), "late: after the revocation")
+    issues.comment(bob, kept, "a late comment")
+    engine.sync_round(bob)
+    engine.sync_round(carol)                     # carol merges bob's late work before the revocation
+    assert late in {i.id for i in issues.issues(carol.conn)}
+    assert [s.state for s in workflow.item_states(carol.conn, crew.asset) if s.layer_id == bob.my_layer_id] == ["submitted"]
+    crew.sync_all()
+    for p in (admin, carol):
+        assert {i.id for i in issues.issues(p.conn)} == {kept}
+        assert not p.conn.execute("SELECT COUNT(*) FROM review_records").fetchone()[0]
+        assert p.conn.execute("SELECT COUNT(*) FROM issue_events").fetchone()[0] == 0
+        assert p.annotation(ann).geometry.x0 == 10
+    assert _records(admin) == _records(carol)
+    assert crew.digests()[0] == crew.digests()[2]
+
+
 def test_rotating_a_key_keeps_the_members_work_flowing(crew):
     admin, bob, carol = crew.devices
     old = key_of(admin, crew.user_ids[1])
