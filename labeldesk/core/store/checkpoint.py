@@ -1,0 +1,161 @@
+"""WAL checkpoints off the edit path.
+
+SQLite's automatic checkpoint runs inside the ``COMMIT`` that crosses ``wal_autocheckpoint``
+pages: every hundredth edit or so waited several milliseconds while the WAL was copied back into
+the store and both files were synced (the p99 of DB-1). A project's write connection therefore
+turns the automatic checkpoint off and a :class:`Checkpointer` runs it instead, on a thread of its
+own with its own connection:
+
+* after every :data:`WAKE_EVERY` commits, once the writer has been quiet for :data:`IDLE` seconds
+  (at most :data:`MAX_DEFER` seconds later during a long burst), and every :data:`TIMER` seconds
+  while anything was committed since the last one;
+* ``PASSIVE``: it never waits for, nor blocks, the writer or the readers (in WAL mode a commit
+  does not wait for a checkpoint);
+* the WAL cannot grow without bound: should the thread fall behind (or stop), the writer checks
+  the WAL file every :data:`WAKE_EVERY` commits and checkpoints itself once it is larger than
+  :data:`HARD_LIMIT` bytes; ``journal_size_limit`` gives the file back to that size once the
+  WAL restarts;
+* at close the thread stops and the write connection, closed last, checkpoints everything and
+  removes the WAL (SQLite does so when the last connection closes).
+
+Nothing committed can be lost by this: a checkpoint only copies committed pages from the WAL
+into the store; until it has, a reopened store (after a crash, ``kill -9``) reads them from the
+WAL, as before. Durability is unchanged (WAL, ``synchronous=NORMAL``).
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+WAKE_EVERY = 64                 # commits between wake-ups (≈ 600 WAL pages of single edits)
+IDLE = 0.02                     # seconds without a commit before the thread checkpoints ...
+MAX_DEFER = 1.0                 # ... but never later than this after it was woken
+TIMER = 2.0                     # seconds: a checkpoint of what a few commits left in the WAL
+HARD_LIMIT = 64 * 1024 * 1024   # bytes of WAL at which the writer checkpoints itself
+SIZE_LIMIT = 16 * 1024 * 1024   # journal_size_limit: the WAL file is cut back to this on restart
+
+
+def wal_path(store: str | Path) -> Path:
+    return Path(str(store) + "-wal")
+
+
+def wal_size(store: str | Path) -> int:
+    try:
+        return os.stat(wal_path(store)).st_size
+    except OSError:
+        return 0
+
+
+def checkpoint(conn: sqlite3.Connection, mode: str = "PASSIVE") -> tuple[int, int, int]:
+    """One checkpoint: (busy, frames in the WAL, frames copied back), as SQLite reports it."""
+    if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+        raise ValueError(f"unknown checkpoint mode {mode!r}")
+    row = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+class Checkpointer:
+    """Checkpoints the WAL of ``store`` (written by ``conn``) off the thread that commits.
+
+    ``committed()`` is called by the write path after every commit; it costs a counter and, every
+    :data:`WAKE_EVERY` commits, an ``Event.set`` and one ``os.stat``."""
+
+    def __init__(self, store: str | Path, conn: sqlite3.Connection, *, thread: bool = True) -> None:
+        self.store = Path(store)
+        self.conn = conn
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute(f"PRAGMA journal_size_limit = {SIZE_LIMIT}")
+        self.commits = 0                 # since the project was opened
+        self.checkpoints = 0             # run by the thread
+        self.inline_checkpoints = 0      # run by the writer (the thread fell behind the hard limit)
+        self.last_error: str | None = None
+        self._last_commit = time.monotonic()
+        self._dirty = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+        if thread:
+            self._thread = threading.Thread(target=self._run, name="labeldesk-checkpoint", daemon=True)
+            self._thread.start()
+
+    # ---- the write path ----------------------------------------------------------------------
+    def committed(self) -> None:
+        self.commits += 1
+        self._last_commit = time.monotonic()
+        self._dirty = True
+        if self.commits % WAKE_EVERY == 0:
+            self._wake.set()
+            if wal_size(self.store) > HARD_LIMIT:
+                self.inline_checkpoints += 1
+                try:
+                    checkpoint(self.conn)
+                except sqlite3.Error as exc:
+                    self.last_error = str(exc)
+
+    # ---- the thread --------------------------------------------------------------------------
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(str(self.store), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 0")
+            while not self._stop.is_set():
+                woken = self._wake.wait(TIMER)
+                if self._stop.is_set():
+                    break
+                if not woken and not self._dirty:
+                    continue
+                self._wake.clear()
+                if woken:
+                    self._wait_quiet()
+                    if self._stop.is_set():
+                        break
+                self._dirty = False
+                try:
+                    checkpoint(conn)
+                    self.checkpoints += 1
+                except sqlite3.Error as exc:          # e.g. a disk made read-only: the writer says so
+                    self.last_error = str(exc)
+                with self._idle:
+                    self._idle.notify_all()
+        except sqlite3.Error as exc:
+            self.last_error = str(exc)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _wait_quiet(self) -> None:
+        """Until no commit came for IDLE seconds (at most MAX_DEFER), or stop."""
+        start = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            quiet = now - self._last_commit
+            if quiet >= IDLE or now - start >= MAX_DEFER:
+                return
+            self._stop.wait(IDLE - quiet)
+
+    def request(self) -> None:
+        """Ask the thread for a checkpoint now (after the writer is quiet)."""
+        self._dirty = True
+        self._wake.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Ask for a checkpoint and wait until the thread ran one (False: none within timeout)."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        with self._idle:
+            done = self.checkpoints
+            self.request()
+            return self._idle.wait_for(lambda: self.checkpoints > done, timeout)
+
+    def close(self) -> None:
+        """Stop the thread and close its connection (the write connection, closed afterwards,
+        checkpoints what is left)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
