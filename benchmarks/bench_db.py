@@ -1,13 +1,15 @@
 """DB-1 (commit latency per edit) and DB-2 (kill -9 during edit bursts).
 
-    python benchmarks/bench_db.py [--edits 2000] [--runs 20] [--rounds 1]
+    python benchmarks/bench_db.py [--edits 2000] [--runs 20] [--rounds 1] [--pace 0]
 
 DB-1 times ``Project.apply`` of one polygon edit (validation, clipping, undo, hash-chained log,
 outbox, materialised row: one transaction) against a bare one-row ``UPDATE`` commit on a store
 with SQLite's defaults (WAL, synchronous=NORMAL, automatic checkpoints), interleaved edit by
 edit. The project's checkpoints run on its checkpoint thread (store/checkpoint.py); the line
 after the figures says how many it ran and how large the WAL grew. ``--rounds`` repeats DB-1 on
-a fresh project and prints each round (the machine may be shared: compare ratios).
+a fresh project and prints each round (the machine may be shared: compare ratios). ``--pace MS``
+leaves MS of idle time after each edit and its baseline (both timed as before): the pace of a
+person editing, when the checkpoints run between edits.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ except ImportError:                                # pragma: no cover
         return os.stat(str(store) + "-wal").st_size if os.path.exists(str(store) + "-wal") else 0
 
 
-def db1(edits: int) -> None:
+def db1(edits: int, pace: float = 0.0) -> None:
     tmp = Path(tempfile.mkdtemp())
     p = Project.create(tmp / "p")
     asset = ids.new_id()
@@ -66,7 +68,10 @@ def db1(edits: int) -> None:
         raw.execute("UPDATE t SET pts = ? WHERE id = 1", (bytes([i % 256]) * 256,))
         raw.execute("COMMIT")
         base.append((time.perf_counter() - t0) * 1000)
-    print(row("DB-1", f"edit commit (polygon update), {edits} edits", ours, base, "p99 <= 3x B26"))
+        if pace:
+            time.sleep(pace / 1000)
+    what = f"{edits} edits" + (f", {pace:g} ms apart" if pace else "")
+    print(row("DB-1", f"edit commit (polygon update), {what}", ours, base, "p99 <= 3x B26"))
     print(f"        p99 ours {pct(ours, .99):.3f} ms, p99 base {pct(base, .99):.3f} ms, "
           f"p99 ratio {pct(ours, .99) / pct(base, .99):.1f}x; max ours {max(ours):.1f} ms, base {max(base):.1f} ms")
     c = getattr(p, "_checkpointer", None)
@@ -126,8 +131,10 @@ if __name__ == "__main__":
     ap.add_argument("--edits", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--pace", type=float, default=0.0,
+                    help="ms of idle time after each edit and its baseline UPDATE (a person editing; default: none)")
     a = ap.parse_args()
     print(machine(), f"load average {os.getloadavg()[0]:.2f}")
     for _ in range(a.rounds):
-        db1(a.edits)
+        db1(a.edits, a.pace)
     db2(a.runs)

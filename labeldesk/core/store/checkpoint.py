@@ -92,13 +92,14 @@ class Checkpointer:
         self._last_commit = time.monotonic()
         self._dirty = True
         if self.commits % WAKE_EVERY == 0:
-            self._wake.set()
             if wal_size(self.store) > HARD_LIMIT:
                 self.inline_checkpoints += 1
                 try:
                     checkpoint(self.conn)
                 except sqlite3.Error as exc:
                     self.last_error = str(exc)
+                self._last_commit = time.monotonic()       # (the thread: not idle meanwhile)
+            self._wake.set()
 
     # ---- the thread --------------------------------------------------------------------------
     def _run(self) -> None:
