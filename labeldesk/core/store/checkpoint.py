@@ -33,6 +33,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 WAKE_EVERY = 64                 # commits between wake-ups (≈ 600 WAL pages of single edits)
@@ -61,103 +62,122 @@ def checkpoint(conn: sqlite3.Connection, mode: str = "PASSIVE") -> tuple[int, in
     return int(row[0]), int(row[1]), int(row[2])
 
 
+class _Shared:
+    """What the writer and the checkpoint thread share (the thread holds nothing else: a project
+    dropped without ``close`` is collected, and its thread ends)."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.commits = 0                 # since the project was opened
+        self.checkpoints = 0             # run by the thread
+        self.inline_checkpoints = 0      # run by the writer (a burst reached the hard limit)
+        self.last_error: str | None = None
+        self.last_commit = time.monotonic()
+        self.dirty = False
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.done = threading.Condition()
+
+
 class Checkpointer:
     """Checkpoints the WAL of ``store`` (written by ``conn``) off the thread that commits.
 
     ``committed()`` is called by the write path after every commit; it costs a counter and, every
-    :data:`WAKE_EVERY` commits, an ``Event.set`` and one ``os.stat``."""
+    :data:`WAKE_EVERY` commits, an ``Event.set`` and one ``os.stat``. The thread opens a
+    connection of its own only to checkpoint, and closes it afterwards."""
 
     def __init__(self, store: str | Path, conn: sqlite3.Connection, *, thread: bool = True) -> None:
         self.store = Path(store)
         self.conn = conn
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.execute(f"PRAGMA journal_size_limit = {SIZE_LIMIT}")
-        self.commits = 0                 # since the project was opened
-        self.checkpoints = 0             # run by the thread
-        self.inline_checkpoints = 0      # run by the writer (a burst reached the hard limit)
-        self.last_error: str | None = None
-        self._last_commit = time.monotonic()
-        self._dirty = False
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._idle = threading.Condition()
+        self._s = _Shared(self.store)
         self._thread: threading.Thread | None = None
         if thread:
-            self._thread = threading.Thread(target=self._run, name="labeldesk-checkpoint", daemon=True)
+            self._thread = threading.Thread(target=_run, args=(self._s,), name="labeldesk-checkpoint", daemon=True)
             self._thread.start()
+            weakref.finalize(self, _halt, self._s)       # (dropped without close: the thread ends)
+
+    commits = property(lambda self: self._s.commits)
+    checkpoints = property(lambda self: self._s.checkpoints)
+    inline_checkpoints = property(lambda self: self._s.inline_checkpoints)
+    last_error = property(lambda self: self._s.last_error)
 
     # ---- the write path ----------------------------------------------------------------------
     def committed(self) -> None:
-        self.commits += 1
-        self._last_commit = time.monotonic()
-        self._dirty = True
-        if self.commits % WAKE_EVERY == 0:
+        s = self._s
+        s.commits += 1
+        s.last_commit = time.monotonic()
+        s.dirty = True
+        if s.commits % WAKE_EVERY == 0:
             if wal_size(self.store) > HARD_LIMIT:
-                self.inline_checkpoints += 1
+                s.inline_checkpoints += 1
                 try:
                     checkpoint(self.conn)
                 except sqlite3.Error as exc:
-                    self.last_error = str(exc)
-                self._last_commit = time.monotonic()       # (the thread: not idle meanwhile)
-            self._wake.set()
-
-    # ---- the thread --------------------------------------------------------------------------
-    def _run(self) -> None:
-        conn: sqlite3.Connection | None = None
-        try:
-            conn = sqlite3.connect(str(self.store), isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 0")
-            while not self._stop.is_set():
-                woken = self._wake.wait(TIMER)
-                if self._stop.is_set():
-                    break
-                if not woken and not self._dirty:
-                    continue
-                self._wake.clear()
-                self._wait_quiet()
-                if self._stop.is_set():
-                    break
-                self._dirty = False
-                try:
-                    checkpoint(conn)
-                    self.checkpoints += 1
-                except sqlite3.Error as exc:          # e.g. a disk made read-only: the writer says so
-                    self.last_error = str(exc)
-                with self._idle:
-                    self._idle.notify_all()
-        except sqlite3.Error as exc:
-            self.last_error = str(exc)
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def _wait_quiet(self) -> None:
-        """Until no commit came for IDLE seconds, or stop."""
-        while not self._stop.is_set():
-            quiet = time.monotonic() - self._last_commit
-            if quiet >= IDLE:
-                return
-            self._stop.wait(IDLE - quiet)
+                    s.last_error = str(exc)
+                s.last_commit = time.monotonic()       # (the thread: not idle meanwhile)
+            s.wake.set()
 
     def request(self) -> None:
         """Ask the thread for a checkpoint now (after the writer is quiet)."""
-        self._dirty = True
-        self._wake.set()
+        self._s.dirty = True
+        self._s.wake.set()
 
     def wait(self, timeout: float) -> bool:
         """Ask for a checkpoint and wait until the thread ran one (False: none within timeout)."""
+        s = self._s
         if self._thread is None or not self._thread.is_alive():
             return False
-        with self._idle:
-            done = self.checkpoints
+        with s.done:
+            before = s.checkpoints
             self.request()
-            return self._idle.wait_for(lambda: self.checkpoints > done, timeout)
+            return s.done.wait_for(lambda: s.checkpoints > before, timeout)
 
     def close(self) -> None:
-        """Stop the thread and close its connection (the write connection, closed afterwards,
-        checkpoints what is left)."""
-        self._stop.set()
-        self._wake.set()
+        """Stop the thread (the write connection, closed afterwards, checkpoints what is left)."""
+        _halt(self._s)
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+def _halt(s: _Shared) -> None:
+    s.stop.set()
+    s.wake.set()
+
+
+def _run(s: _Shared) -> None:
+    """The checkpoint thread: wait for a wake-up (or the timer), then for the writer to be idle."""
+    while not s.stop.is_set():
+        woken = s.wake.wait(TIMER)
+        if s.stop.is_set():
+            break
+        if not woken and not s.dirty:
+            continue
+        s.wake.clear()
+        _wait_quiet(s)
+        if s.stop.is_set():
+            break
+        s.dirty = False
+        conn = None
+        try:
+            conn = sqlite3.connect(str(s.store), timeout=0.1, isolation_level=None, check_same_thread=False)
+            checkpoint(conn)
+            s.checkpoints += 1
+        except sqlite3.Error as exc:          # e.g. a disk made read-only: the writer says so
+            s.last_error = str(exc)
+        finally:
+            if conn is not None:
+                conn.close()
+        with s.done:
+            s.done.notify_all()
+
+
+def _wait_quiet(s: _Shared) -> None:
+    """Until no commit came for IDLE seconds, or stop."""
+    while not s.stop.is_set():
+        quiet = time.monotonic() - s.last_commit
+        if quiet >= IDLE:
+            return
+        s.stop.wait(IDLE - quiet)

@@ -109,6 +109,18 @@ def test_close_stops_the_thread_and_removes_the_wal(tmp_path):
         assert again.annotation(ANN).geometry.to_dict()["shell"][0] == [14.0, 10.0]
 
 
+def test_a_project_dropped_without_close_ends_its_thread(tmp_path):
+    import gc
+    p = Project.create(tmp_path / "p", user_name="alice")
+    thread = p._checkpointer._thread
+    lock = p._lock
+    del p
+    gc.collect()
+    thread.join(30)
+    assert not thread.is_alive()
+    lock.release()
+
+
 WRITER = r"""
 import sys
 from labeldesk.core.store import checkpoint as ckpt
