@@ -79,7 +79,7 @@ def db1(edits: int, pace: float = 0.0) -> None:
         print(f"        largest WAL seen {top_wal / 2**20:.1f} MiB; load average {os.getloadavg()[0]:.2f}")
     else:
         print(f"        checkpoints: {c.checkpoints} on the checkpoint thread, {c.inline_checkpoints} by the writer "
-              f"(WAL at its hard limit during the burst); "
+              f"(WAL at its hard limit during the burst), {getattr(c, 'syncs', 0)} WAL flushes by the thread; "
               f"largest WAL seen {top_wal / 2**20:.1f} MiB; load average {os.getloadavg()[0]:.2f}")
     p.close()
 

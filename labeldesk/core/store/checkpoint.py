@@ -71,6 +71,7 @@ class _Shared:
         self.commits = 0                 # since the project was opened
         self.checkpoints = 0             # run by the thread
         self.inline_checkpoints = 0      # run by the writer (a burst reached the hard limit)
+        self.syncs = 0                   # WAL flushes by the thread during a burst
         self.last_error: str | None = None
         self.last_commit = time.monotonic()
         self.dirty = False
@@ -101,6 +102,7 @@ class Checkpointer:
     commits = property(lambda self: self._s.commits)
     checkpoints = property(lambda self: self._s.checkpoints)
     inline_checkpoints = property(lambda self: self._s.inline_checkpoints)
+    syncs = property(lambda self: self._s.syncs)
     last_error = property(lambda self: self._s.last_error)
 
     # ---- the write path ----------------------------------------------------------------------
@@ -175,9 +177,30 @@ def _run(s: _Shared) -> None:
 
 
 def _wait_quiet(s: _Shared) -> None:
-    """Until no commit came for IDLE seconds, or stop."""
+    """Until no commit came for IDLE seconds, or stop. Meanwhile, every WAKE_EVERY commits of a
+    burst, the WAL written so far is flushed to disk (what makes a checkpoint long is syncing
+    the WAL: a checkpoint the writer must run at the hard limit then takes a few milliseconds)."""
     while not s.stop.is_set():
         quiet = time.monotonic() - s.last_commit
         if quiet >= IDLE:
             return
+        if s.wake.is_set():
+            s.wake.clear()
+            _sync_wal(s)
         s.stop.wait(IDLE - quiet)
+
+
+def _sync_wal(s: _Shared) -> None:
+    """``fsync`` the WAL file (no lock, no checkpoint: SQLite holds its locks on the store and
+    the ``-shm`` file, never on the WAL file, so opening and closing it here releases none)."""
+    try:
+        fd = os.open(wal_path(s.store), os.O_RDWR if os.name == "nt" else os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+        s.syncs += 1
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -163,3 +163,16 @@ def test_kill_9_with_every_edit_only_in_the_wal_loses_nothing(tmp_path):
         assert all(c in stored for c in committed)
         assert p.counts()["ops"] == ops_before + 500
         assert p.annotation(ANN).z_order == 499.0
+
+
+def test_the_thread_flushes_the_wal_during_a_burst_without_touching_its_locks(project, image_asset):
+    _with_annotation(project, image_asset)
+    shared = project._checkpointer._s
+    before = shared.syncs
+    ckpt._sync_wal(shared)                                  # what the thread does every WAKE_EVERY commits of a burst
+    assert shared.syncs == before + 1
+    project.apply(_edit(1))                                 # the writer's locks are untouched
+    assert project.verify_chain().ok
+    missing = ckpt._Shared(project.root / "nowhere.labeldesk")
+    ckpt._sync_wal(missing)                                 # no WAL (yet): nothing to flush, no error
+    assert missing.syncs == 0
