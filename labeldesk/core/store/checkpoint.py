@@ -10,16 +10,17 @@ own with its own connection:
   :data:`TIMER` seconds while anything was committed since the last checkpoint, it waits until
   no commit came for :data:`IDLE` seconds (a person editing leaves such gaps all the time);
 * ``PASSIVE``: it never waits for, nor blocks, the writer or the readers;
-* not during a burst of commits: measured on the 2-core test machine, a checkpoint running
-  *while* edits keep coming slowed one edit in twenty to several milliseconds (the two compete
-  for the disk and the cores), and it cannot let the WAL start again from its beginning anyway
-  (SQLite restarts the WAL only when a writer finds it wholly copied back, and every commit adds
-  frames behind the checkpoint);
+* not during a burst of commits: there a checkpoint competes with the writer for the disk and
+  the cores, and cannot let the WAL start again from its beginning anyway (SQLite restarts the
+  WAL only when a writer finds it wholly copied back, and every commit adds frames behind the
+  checkpoint). During a burst the thread only flushes the WAL written so far to disk (``fsync``,
+  every :data:`WAKE_EVERY` commits): syncing the WAL is most of what makes a checkpoint long;
 * the WAL cannot grow without bound: during a long burst (a script applying edits one by one,
   never idle) the writer checks the WAL file every :data:`WAKE_EVERY` commits and, once it is
-  larger than :data:`HARD_LIMIT` bytes, checkpoints itself: one long commit per ≈ 350 edits of a
-  burst instead of one every ≈ 90 with SQLite's automatic checkpoint. ``journal_size_limit``
-  gives the file back to :data:`SIZE_LIMIT` once the WAL restarts;
+  larger than :data:`HARD_LIMIT` bytes, checkpoints itself (a WAL the thread has flushed: a few
+  milliseconds, once per ≈ 350 edits of a burst, where SQLite's automatic checkpoint took several
+  milliseconds once every ≈ 90 edits). ``journal_size_limit`` gives the file back to
+  :data:`SIZE_LIMIT` once the WAL restarts;
 * at close the thread stops and the write connection, closed last, checkpoints everything and
   removes the WAL (SQLite does so when the last connection closes).
 
