@@ -6,7 +6,8 @@ the PHI guard on typed text, the role check, the op appended to the hash-chained
 outbox, the materialised rows, the sequence number and clock kept in ``meta``. Written for the
 latency of one edit: the sequence number and the last chain hash are read with one statement and
 written back with one, and nothing is set up for a batch that a single op cannot use (the
-per-batch role memo). The op log holds the very rows ``apply_all([draft])`` would write.
+per-batch role memo). The op log holds the very rows ``apply_all([draft])`` would write
+(``tests/core/store/test_single_edit.py``). A rule added to ``Writer.one`` belongs here too.
 """
 from __future__ import annotations
 
