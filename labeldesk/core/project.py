@@ -24,7 +24,8 @@ from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
 from labeldesk.core.op_types import annotations
 from labeldesk.core.ops import Applied, ChangeSet, Op, OpDraft
-from labeldesk.core.store import bulk, oplog, repo
+from labeldesk.core.store import bulk, oplog, repo, single
+from labeldesk.core.store.checkpoint import Checkpointer, checkpoint as _checkpoint
 from labeldesk.core.store.connection import backup, connect, integrity_check
 from labeldesk.core.store.location import check_store_location
 from labeldesk.core.store import writable
@@ -77,6 +78,9 @@ class Project:
         self.user_id = self._meta("user_id")
         # Called with the ChangeSet of every committed apply_all (open documents keep in step)
         self.on_applied: list[Callable[[ChangeSet], None]] = []
+        # WAL checkpoints run on a thread of their own, not inside an edit's commit
+        # (store/checkpoint.py); started once the store is known to be writable
+        self._checkpointer: Checkpointer | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
@@ -109,6 +113,7 @@ class Project:
                 repo.set_meta(conn, key, value)
             conn.execute("COMMIT")
             project = cls(root, conn, lock)
+            project._start_checkpoints()
         except BaseException:
             lock.release()
             raise
@@ -137,12 +142,16 @@ class Project:
                                  f"create one with `labeldesk init {root}`")
         check_store_location(root, allow_unsafe_location)
         lock = _acquire_writable(root)
+        project = None
         try:
             conn = connect(root / STORE_NAME)
             project = cls(root, conn, lock)
             writable.check_store(root, conn)
             project._check_identity()
+            project._start_checkpoints()
         except BaseException:
+            if project is not None and project._checkpointer is not None:
+                project._checkpointer.close()
             lock.release()
             raise
         project.cache_dir.mkdir(exist_ok=True)
@@ -161,9 +170,28 @@ class Project:
                 repo.set_meta(self.conn, "next_seq", 1)
                 repo.set_meta(self.conn, "instance_nonce", nonce)
 
+    def _start_checkpoints(self) -> None:
+        self._checkpointer = Checkpointer(self.store_path, self.conn)
+
+    def _committed(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
+
+    def checkpoint(self, *, wait: float | None = None) -> tuple[int, int, int] | bool:
+        """Copy the WAL back into the store now (what the checkpoint thread does by itself after
+        a run of commits and when the writer is idle). Without ``wait``: on this thread, returns
+        SQLite's (busy, WAL frames, frames copied). With ``wait`` seconds: asks the thread and
+        returns whether it ran one in time."""
+        if wait is not None:
+            return self._checkpointer.wait(wait) if self._checkpointer is not None else False
+        return _checkpoint(self.conn)
+
     def close(self) -> None:
         from labeldesk.core import document_snapshot
         document_snapshot.flush()            # snapshots of open documents still being written
+        if self._checkpointer is not None:   # (stopped first: the write connection, closed last,
+            self._checkpointer.close()       # checkpoints what is left and removes the WAL)
+            self._checkpointer = None
         if self.conn is not None:
             try:
                 self.conn.execute("PRAGMA optimize")
@@ -181,10 +209,11 @@ class Project:
 
     # ---- the one write path ----------------------------------------------------------------
     def transaction(self) -> "_Transaction":
-        return _Transaction(self.conn)
+        return _Transaction(self.conn, self._committed)
 
     def apply(self, draft: OpDraft, *, user: str | None = None) -> Applied:
-        return self.apply_all([draft], user=user)[0]
+        """``apply_all([draft])[0]``, written for the latency of one edit (``store/single.py``)."""
+        return single.apply_one(self, draft, user)
 
     def apply_all(self, drafts: Iterable[OpDraft], *, user: str | None = None) -> list[Applied]:
         """Apply drafts in one transaction: all land or none does (OpRejected names the problem).
@@ -300,8 +329,9 @@ class Project:
 
 
 class _Transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, on_commit: Callable[[], None] | None = None) -> None:
         self.conn = conn
+        self.on_commit = on_commit
 
     def __enter__(self) -> sqlite3.Connection:
         try:
@@ -321,10 +351,12 @@ class _Transaction:
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")
-                return
             except sqlite3.Error as err:
                 self._rollback()
                 raise _store_error(err) from err
+            if self.on_commit is not None:
+                self.on_commit()
+            return
         self._rollback()
         if isinstance(exc, sqlite3.Error):
             raise _store_error(exc) from exc

@@ -39,12 +39,16 @@ class BatchLookups:
         self.ontology_version: int | None = None
         # (geometry dict, its bounds, its canonical JSON or None) of the op being applied
         self.geometry: tuple[dict[str, Any], tuple[float, float, float, float], str | None] | None = None
+        # The annotation.update being applied: [its prepared "set" dict, the row it read, the
+        # bounds of its validated geometry or None, that geometry's canonical JSON or None]
+        self.update: list[Any] | None = None
 
     def clear(self) -> None:
         self.rows.clear()
         self.class_rules.clear()
         self.ontology_version = None
         self.geometry = None
+        self.update = None
 
     def seen(self, op_type_name: str) -> None:
         if op_type_name not in LOOKUP_SAFE:
@@ -290,9 +294,21 @@ def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
     return out
 
 
+def _noted_update(conn: sqlite3.Connection, entity: Any, values: Any) -> list[Any] | None:
+    """What ``UpdateAnnotation.prepare`` noted for this very prepared ``set`` dict (the same op:
+    the annotation row has not been written since it was read), or None."""
+    b = _batch(conn)
+    if b is None or b.update is None or b.update[0] is not values or b.update[1]["id"] != entity:
+        return None
+    return b.update
+
+
 @op_type("annotation.update")
 class UpdateAnnotation:
     def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        b = _batch(conn)
+        if b is not None:
+            b.update = None
         row = _current(conn, draft.entity)
         values = dict(draft.payload.get("set") or {})
         require(bool(values), "annotation.update: nothing to change")
@@ -302,31 +318,58 @@ class UpdateAnnotation:
         plane = _plane(asset, values["plane"]) if "plane" in values else Plane(row["plane_z"], row["plane_t"], row["plane_axis"])
         if "plane" in values:
             values["plane"] = plane.to_dict()
+        bounds = None
         if "geometry" in values:
-            values["geometry"] = _clipped_geometry(asset, plane, values["geometry"])
+            clipped = _clip(asset, plane, values["geometry"])
+            values["geometry"] = clipped.to_dict()
+            if clipped.kind in ("box", "polygon"):      # (their to_dict/bounds round trip is exact)
+                bounds = clipped.bounds()
+        if b is not None:               # inverse and apply of this op read the row and shape again
+            b.update = [values, row, bounds, None]
         return OpDraft(draft.type, draft.entity, {"set": values}, draft.base or (row["revision"],),
                        draft.reason, draft.local)
 
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
-        row = _current(conn, draft.entity)
-        return OpDraft("annotation.update", draft.entity, {"set": _values(row, draft.payload["set"].keys())})
+        values = draft.payload["set"]
+        noted = _noted_update(conn, draft.entity, values)
+        row = noted[1] if noted is not None else _current(conn, draft.entity)
+        return OpDraft("annotation.update", draft.entity, {"set": _values(row, values.keys())})
+
+    def payload_json(self, conn: sqlite3.Connection, op: Op) -> str:
+        """``canonical_json(op.payload)``, encoding the geometry once for the op log and the row."""
+        values = op.payload.get("set")
+        noted = _noted_update(conn, op.entity, values)
+        if noted is None or len(op.payload) != 1 or "geometry" not in values \
+                or not all(type(k) is str for k in values):
+            return canonical_json(op.payload)
+        gj = noted[3] = canonical_json(values["geometry"])
+        return '{"set":{' + ",".join(
+            _encode_str(k) + ":" + (gj if k == "geometry" else canonical_json(values[k])) for k in sorted(values)) + "}}"
 
     def apply(self, conn: sqlite3.Connection, op: Op, local: dict[str, Any] | None) -> ChangeSet:
-        # only the columns the checks read (a pull applies thousands of edits: not the vertex blob)
-        row = conn.execute("SELECT deleted, class_id, geometry, attributes FROM annotations WHERE id = ?",
-                           (op.entity,)).fetchone()
+        values = op.payload.get("set") or {}
+        noted = _noted_update(conn, op.entity, values)
+        if noted is not None:           # the row prepare read for this op (nothing wrote it since)
+            row = noted[1]
+            _batch(conn).update = None  # type: ignore[union-attr]
+        else:
+            # only the columns the checks read (a pull applies thousands of edits: not the vertex blob)
+            row = conn.execute("SELECT deleted, class_id, geometry, attributes FROM annotations WHERE id = ?",
+                               (op.entity,)).fetchone()
         require(row is not None, f"no annotation with id {op.entity}")
         require(not row["deleted"], "annotation.update: the annotation was deleted")
-        values = op.payload.get("set") or {}
+        checked = ("class_id", "geometry", "attributes")
         if {"class_id", "attributes", "geometry"} & set(values):    # (a z-order or plane edit parses nothing)
-            merged = _values(row, ("class_id", "geometry", "attributes"))
-            merged.update({k: v for k, v in values.items() if k in merged})
+            merged = _values(row, [k for k in checked if k not in values])      # (what the op keeps)
+            merged.update({k: v for k, v in values.items() if k in checked})
             _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
         cols: dict[str, Any] = {"revision": op.op_id}
         for k, v in values.items():
             if k == "geometry":
-                cols.update(geometry=canonical_json(v), kind=v["kind"], verts=shell_bytes(v))
-                cols.update(zip(("x0", "y0", "x1", "y1"), _bbox(v)))
+                bounds, gj = (noted[2], noted[3]) if noted is not None else (None, None)
+                cols.update(geometry=gj if gj is not None else canonical_json(v), kind=v["kind"],
+                            verts=shell_bytes(v))
+                cols.update(zip(("x0", "y0", "x1", "y1"), bounds if bounds is not None else _bbox(v)))
             elif k == "attributes":
                 cols["attributes"] = canonical_json(v)
             elif k == "plane":

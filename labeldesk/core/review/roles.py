@@ -105,10 +105,6 @@ def _has_admin(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM roles WHERE role = 'admin' LIMIT 1").fetchone() is not None
 
 
-def _is_member(conn: sqlite3.Connection, user_id: str | None) -> bool:
-    return conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is not None
-
-
 def _either(roles: tuple[str, ...]) -> str:
     return "role " + " or ".join(roles)
 
@@ -144,8 +140,9 @@ def _layer(conn: sqlite3.Connection, layer_id: Any) -> sqlite3.Row | None:
 
 
 def _row_layer(conn: sqlite3.Connection, table: str, entity: str | None) -> sqlite3.Row | None:
-    row = conn.execute(f"SELECT layer_id FROM {table} WHERE id = ?", (entity,)).fetchone()
-    return _layer(conn, row[0]) if row else None
+    """The layer of the ``table`` row ``entity`` (one statement: the check runs on every edit)."""
+    return conn.execute(f"SELECT l.id, l.name, l.kind, l.owner FROM {table} AS t JOIN layers AS l"
+                        " ON l.id = t.layer_id WHERE t.id = ?", (entity,)).fetchone()
 
 
 def _touched_layers(conn: sqlite3.Connection, op: Op) -> list[sqlite3.Row | dict[str, Any]]:
@@ -221,9 +218,10 @@ def authorisation_problem(conn: sqlite3.Connection, op: Op, roles: set[str] | No
     The text names the user, the action and the missing role in words (never an op id)."""
     if op.type in ("user.add", "role.grant") and not _has_admin(conn):
         return None                                   # bootstrap: the project's first admin
-    who = f"user {user_name(conn, op.user)!r}"
+    member = conn.execute("SELECT name FROM users WHERE id = ?", (op.user,)).fetchone()
+    who = f"user {member[0] if member else str(op.user)!r}"        # (as user_name; and a member?)
     what = op_words(op.type)
-    if op.user is None or not _is_member(conn, op.user):
+    if op.user is None or member is None:
         return f"{who} is not a member of this project, so may not {what}"
     roles = user_roles(conn, op.user) if roles is None else roles
     wanted = REQUIRED_ROLES.get(op.type)

@@ -1,0 +1,61 @@
+"""``Project.apply``: one draft, one transaction -- the edit path of the window (DB-1).
+
+The same steps and rules, in the same order, as one draft through ``apply_all`` (the single path
+of ``store/bulk.py``): the op type's ``prepare`` (validation, clipping) and ``inverse`` (undo),
+the PHI guard on typed text, the role check, the op appended to the hash-chained log and the
+outbox, the materialised rows, the sequence number and clock kept in ``meta``. Written for the
+latency of one edit: the sequence number and the last chain hash are read with one statement and
+written back with one, and nothing is set up for a batch that a single op cannot use (the
+per-batch role memo). The op log holds the very rows ``apply_all([draft])`` would write
+(``tests/core/store/test_single_edit.py``). A rule added to ``Writer.one`` belongs here too.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from labeldesk.core.errors import OpRejected
+from labeldesk.core.op_types import annotations as annotation_ops
+from labeldesk.core.ops import Applied, ChangeSet, OpDraft, get_op_type
+from labeldesk.core.privacy import holds_free_text
+from labeldesk.core.review.roles import authorisation_problem
+from labeldesk.core.store import oplog
+
+HEAD = ("SELECT (SELECT value FROM meta WHERE key = 'next_seq'),"
+        " (SELECT chain_hash FROM ops ORDER BY local_order DESC LIMIT 1)")
+SET_HEAD = "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?), ('hlc', ?)"
+
+
+def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
+    with project.transaction() as conn:
+        seq_text, prev = conn.execute(HEAD).fetchone()
+        seq = int(seq_text or "1")
+        # the asset/layer/class rows an annotation op reads twice, and the shape it validated,
+        # are remembered for this one op (store/bulk.py does the same per batch)
+        lookups = annotation_ops.begin_batch(conn)
+        try:
+            kind = get_op_type(draft.type)
+            prepare = getattr(kind, "prepare", None)
+            if prepare is not None:
+                draft = prepare(conn, draft)
+            inverse = kind.inverse(conn, draft)
+            if holds_free_text(conn, draft):
+                project._check_no_phi(draft)
+            op = project._stamp(draft, seq, user)
+            problem = authorisation_problem(conn, op)
+            if problem is not None:
+                raise OpRejected(problem)
+            encode = getattr(kind, "payload_json", None)
+            oplog.append(conn, op, outbox=True, prev_chain=prev if prev is not None else oplog.GENESIS,
+                         payload_json=encode(conn, op) if encode is not None else None)
+            changes = kind.apply(conn, op, draft.local)
+            clock = project.clock.last
+            conn.execute(SET_HEAD, (str(seq + 1), f"{clock.ms},{clock.counter}"))
+        finally:
+            annotation_ops.end_batch(lookups)
+    applied = Applied(op, changes, inverse)
+    if project.on_applied:
+        merged = ChangeSet()
+        merged.update(changes)
+        for fn in list(project.on_applied):
+            fn(merged)
+    return applied

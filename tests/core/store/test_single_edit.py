@@ -1,0 +1,168 @@
+"""``Project.apply`` (store/single.py) is ``apply_all([draft])[0]`` written for latency: the
+same payloads, rows, inverse drafts and op-log order, the same refusals with the same messages,
+nothing written by a refused edit, and a verifiable hash chain."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from labeldesk.core.errors import OpRejected
+from labeldesk.core.ops import OpDraft, canonical_json
+from labeldesk.core.project import Project
+
+ASSET, LAYER, CLASS, TAGGED, ANN = "a" * 26, "l" * 26, "c" * 26, "t" * 26, "n" * 26
+SHELL = [[10.5, 10], [60, 12.25], [55, 50], [12, 45]]
+
+
+def _project(path) -> Project:
+    p = Project.create(path, "single", user_name="alice")
+    p.apply_all([
+        OpDraft("asset.add", ASSET, {"asset": {"kind": "image", "name": "img", "content_hash": "sha256:x",
+                                                "width": 100, "height": 80, "depth": 3}}),
+        OpDraft("layer.create", LAYER, {"layer": {"name": "mine", "kind": "annotator", "owner": p.user_id}}),
+        OpDraft("ontology.class.create", CLASS, {"class": {"name": "car", "color": "#123456"}}),
+        OpDraft("ontology.class.create", TAGGED, {"class": {
+            "name": "tagged", "color": "#654321", "kinds": ["box", "polygon"],
+            "attributes": [{"key": "n", "type": "number"}]}}),
+        OpDraft("user.add", "b" * 26, {"name": "bob"}),
+    ])
+    return p
+
+
+def _edits() -> list[OpDraft]:
+    """A create and then edits of every field the window changes, the last two refused."""
+    return [
+        OpDraft("annotation.create", ANN, {"annotation": {"asset_id": ASSET, "layer_id": LAYER, "class_id": CLASS,
+                                                          "geometry": {"kind": "polygon", "shell": SHELL}}}),
+        OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "polygon", "shell": [[x + 1, y] for x, y in SHELL]}}}),
+        # a shape to clip: what is stored (and logged) is the clipped one
+        OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "polygon", "shell": [[80, 10], [130, 10], [130, 60]]}}},
+                reason="moved"),
+        OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "box", "xyxy": [1, 2, 30, 40]}, "z_order": 3}}),
+        OpDraft("annotation.update", ANN, {"set": {"class_id": TAGGED, "attributes": {"n": 2}}}),
+        OpDraft("annotation.update", ANN, {"set": {"plane": {"z": 2, "t": 0, "axis": "axial"}}}),
+        OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "ellipse", "cxcyrxrya": [50, 40, 10, 5, 0.0]},
+                                                   "class_id": None, "attributes": {}}}),
+        OpDraft("annotation.delete", ANN, {}),
+        OpDraft("annotation.restore", ANN, {}),
+    ]
+
+
+REFUSED = [
+    OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "polygon", "shell": [[0, 0], [10, 10], [10, 0], [0, 10]]}}}),
+    OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "polygon", "shell": [[500, 500], [600, 500], [600, 600]]}}}),
+    OpDraft("annotation.update", ANN, {"set": {"class_id": TAGGED, "attributes": {"n": "many"}}}),
+    OpDraft("annotation.update", ANN, {"set": {"colour": "red"}}),
+    OpDraft("annotation.update", "x" * 26, {"set": {"z_order": 1}}),
+]
+
+
+def _log(p: Project) -> list[tuple]:
+    return [tuple(r) for r in p.conn.execute(
+        "SELECT type, entity, payload, base, reason, user FROM ops WHERE type LIKE 'annotation.%' ORDER BY local_order")]
+
+
+def _rows(p: Project) -> list[tuple]:
+    p.conn.row_factory = sqlite3.Row
+    cols = [c[1] for c in p.conn.execute("PRAGMA table_info(annotations)") if c[1] not in ("author", "revision")]
+    return [tuple(r) for r in p.conn.execute(f"SELECT {', '.join(cols)} FROM annotations ORDER BY rowid")]
+
+
+def _normalise(log: list[tuple], p: Project) -> list[tuple]:
+    """Op ids (in ``base``) and the user differ between two projects: compare the rest."""
+    revs = {r[0]: i for i, r in enumerate(p.conn.execute("SELECT op_id FROM ops ORDER BY local_order"))}
+    out = []
+    for kind, entity, payload, base, reason, user in log:
+        out.append((kind, entity, payload, [revs.get(b) for b in json.loads(base)], reason, user == p.user_id))
+    return out
+
+
+def test_apply_writes_what_apply_all_writes(tmp_path):
+    one, many = _project(tmp_path / "one"), _project(tmp_path / "many")
+    applied_one = [one.apply(d) for d in _edits()]
+    applied_many = [many.apply_all([d])[0] for d in _edits()]
+    assert _normalise(_log(one), one) == _normalise(_log(many), many)
+    assert _rows(one) == _rows(many)
+    for a, b in zip(applied_one, applied_many):
+        assert (a.op.type, a.op.entity, a.op.payload, a.op.reason) == (b.op.type, b.op.entity, b.op.payload, b.op.reason)
+        assert a.inverse == b.inverse
+        assert a.changes.annotations == b.changes.annotations
+    # the encoded payload is the canonical JSON of the op (what the chain hashes)
+    for (payload,) in one.conn.execute("SELECT payload FROM ops"):
+        assert payload == canonical_json(json.loads(payload))
+    clipped = json.loads(_log(one)[2][2])["set"]["geometry"]
+    assert max(x for x, _ in clipped["shell"]) == 100.0
+    for p in (one, many):
+        assert p.verify_chain().ok
+        assert p.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0] == \
+            str(1 + p.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0])
+        p.close()
+
+
+@pytest.mark.parametrize("draft", REFUSED, ids=["self-intersecting", "outside", "attribute", "field", "missing"])
+def test_apply_refuses_as_apply_all_does_and_writes_nothing(tmp_path, draft):
+    one, many = _project(tmp_path / "one"), _project(tmp_path / "many")
+    for p in (one, many):
+        p.apply(_edits()[0])
+    before = (one.counts(), _rows(one), one.conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
+    with pytest.raises(OpRejected) as single:
+        one.apply(draft)
+    with pytest.raises(OpRejected) as batch:
+        many.apply_all([draft])
+    assert str(single.value) == str(batch.value)
+    assert (one.counts(), _rows(one), one.conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall()) == before
+    assert one.verify_chain().ok
+    one.close()
+    many.close()
+
+
+def test_a_user_without_the_role_is_refused_with_the_same_message(tmp_path):
+    one, many = _project(tmp_path / "one"), _project(tmp_path / "many")
+    edit = OpDraft("annotation.update", ANN, {"set": {"z_order": 4}})
+    for p in (one, many):
+        p.apply(_edits()[0])
+    with pytest.raises(OpRejected) as single:
+        one.apply(edit, user="b" * 26)
+    with pytest.raises(OpRejected) as batch:
+        many.apply_all([edit], user="b" * 26)
+    assert str(single.value) == str(batch.value)
+    assert "'bob'" in str(single.value) and "needs role" in str(single.value)
+    with pytest.raises(OpRejected, match="not a member"):
+        one.apply(edit, user="z" * 26)
+    one.close()
+    many.close()
+
+
+def test_undo_of_geometry_edits_restores_each_shape(project, image_asset):
+    """The inverse of an edit is taken from the row as it was before it, also for two edits of
+    one annotation in one transaction (the row noted for the first is not reused)."""
+    layer = project.my_layer_id
+    a = project.apply(OpDraft("annotation.create", ANN, {"annotation": {
+        "asset_id": image_asset, "layer_id": layer, "geometry": {"kind": "polygon", "shell": SHELL}}}))
+    moved = [[x + 2, y + 1] for x, y in SHELL]
+    e1 = project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "polygon", "shell": moved}}}))
+    assert e1.inverse.payload == {"set": {"geometry": {"kind": "polygon", "shell": [[float(x), float(y)] for x, y in SHELL]}}}
+    e2, e3 = project.apply_all([
+        OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}}}),
+        OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "box", "xyxy": [2, 2, 8, 8]}}}),
+    ])
+    assert e3.inverse.payload["set"]["geometry"] == {"kind": "box", "xyxy": [1.0, 1.0, 9.0, 9.0]}
+    assert e2.inverse.payload["set"]["geometry"]["shell"] == [[float(x), float(y)] for x, y in moved]
+    for applied in (e3, e2, e1, a):
+        project.apply(applied.inverse)
+    assert project.annotation(ANN).deleted
+    project.apply(OpDraft("annotation.restore", ANN, {}))
+    assert project.annotation(ANN).geometry.to_dict()["shell"] == [[float(x), float(y)] for x, y in SHELL]
+    row = project.conn.execute("SELECT x0, y0, x1, y1, verts FROM annotations WHERE id = ?", (ANN,)).fetchone()
+    assert tuple(row[:4]) == (10.5, 10.0, 60.0, 50.0) and len(row[4]) == 16 * len(SHELL)
+    assert project.verify_chain().ok
+
+
+def test_on_applied_sees_one_edit(project, image_asset):
+    seen = []
+    project.on_applied.append(lambda changes: seen.append(set(changes.annotations)))
+    project.apply(OpDraft("annotation.create", ANN, {"annotation": {
+        "asset_id": image_asset, "layer_id": project.my_layer_id, "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}}}))
+    assert seen == [{ANN}]
