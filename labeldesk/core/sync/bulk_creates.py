@@ -33,6 +33,7 @@ class CreateRun:
         self.rows: list[tuple[Any, ...]] = []
         self.queued: set[str] = set()
         self._class_ok: dict[tuple[Any, str], bool] = {}
+        self.edits: Any = None                 # the segment's EditRun (bulk_edits.py): told of each queued row
 
     def take(self, ref: Any) -> ChangeSet | None:
         """Queue the row of this in-order create, or None (after writing the queue, so that rows
@@ -60,6 +61,8 @@ class CreateRun:
             return None
         self.rows.append(row)
         self.queued.add(entity)
+        if self.edits is not None:
+            self.edits.created(row)
         return ChangeSet(annotations={entity})
 
     def _row(self, op: Any, d: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -91,6 +94,12 @@ class CreateRun:
                 kind, canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
                 annotation_ops._ontology_version(conn), op.op_id, float(d.get("z_order", 0.0)), d.get("track_id"),
                 int(bool(d.get("keyframe", True))), shell_bytes(geometry))
+
+    def touched(self, entity: Any) -> None:
+        """An op of ``entity`` was applied the usual way (or its entity replayed): it may hold a
+        row now, so a later create of it must fail as its insert would."""
+        if isinstance(entity, str):
+            self.taken.add(entity)
 
     def forget(self) -> None:
         """Class rules may have changed (an op of another kind was decided)."""

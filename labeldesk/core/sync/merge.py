@@ -20,6 +20,7 @@ from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, get_op_t
 from labeldesk.core.review.roles import MEMO_TYPES, AuthorisationMemo, authorisation_problem
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.bulk_creates import CreateRun
+from labeldesk.core.sync.bulk_edits import EDIT_TYPES, EditRun
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
 from labeldesk.core.sync.reducer import Reducer, save_state
 from labeldesk.core.sync.segment import GENESIS, Segment
@@ -61,6 +62,7 @@ class Merger:
         self._lookups: annotation_ops.BatchLookups | None = None
         self._allowed: Any = None                 # AuthorisationMemo while a segment merges
         self._creates: CreateRun | None = None    # annotation rows of in-order creates not yet written
+        self._edits: EditRun | None = None        # writes of in-order edits not yet written
         self.role_ops: dict[str, list[OpRef]] = {}   # user id -> applied user/role ops (causal_roles)
 
     def rolled_back(self) -> None:
@@ -105,6 +107,9 @@ class Merger:
         self.reducer.flush = self._flush
         self._creates = self.reducer.bulk = CreateRun(
             self.conn, (line.get("entity") for line in seg.lines if line.get("type") == "annotation.create"))
+        # the rows the segment's edits read, remembered (and their writes queued) the same way
+        self._edits = self.reducer.edits = self._creates.edits = EditRun(
+            self.conn, (line.get("entity") for line in seg.lines if line.get("type") in EDIT_TYPES))
         # the asset, layer and class rows annotation ops read, remembered until an op of another
         # type comes (the op types' own batch, as in Project.apply_all)
         self._lookups = self.reducer.lookups = annotation_ops.begin_batch(self.conn)
@@ -118,6 +123,7 @@ class Merger:
             self._chain = self._known = self._allowed = self._logged = self._rows = None
             self._lookups = self.reducer.lookups = None
             self._creates = self.reducer.bulk = None
+            self._edits = self.reducer.edits = None
             self.reducer.prefetch(None)
         self.conn.execute("INSERT OR REPLACE INTO sync_cursors (dev, last_seq, last_sha, last_segment) VALUES (?,?,?,?)",
                           (seg.dev, seg.last, seg.sha256, seg.name))
@@ -205,12 +211,15 @@ class Merger:
 
     def _flush(self) -> None:
         """Write the buffered op-log rows (in the order they were taken: the chain's order), then
-        the queued annotation rows of in-order creates."""
+        the queued annotation rows of in-order creates, then the queued edits (which may be of
+        those rows)."""
         if self._rows:
             self.conn.executemany(_INSERT_OP, self._rows)
             self._rows.clear()
         if self._creates is not None:
             self._creates.flush()
+        if self._edits is not None:
+            self._edits.flush()
 
     def _shadow(self, op: Op, line: dict[str, Any]) -> OpRef | None:
         """The share holds another op under an op id we hold: two stores wrote as one device. If
@@ -286,10 +295,27 @@ class Merger:
         op = _op(ref)
         held = causal_roles(self, ref)
         if held is not None:
+            self._flush()                     # the check reads the store (the annotation's layer)
             return authorisation_problem(self.conn, op, roles=held)
         if self._allowed is None:
+            self._flush()
             return self.authorise(self.conn, op)  # type: ignore[misc]
-        return self._allowed.problem(self.conn, op, self._allowed.key(self.conn, op))
+        key = self._memo_key(op)
+        if not self._allowed.known(key):
+            self._flush()
+        return self._allowed.problem(self.conn, op, key)
+
+    def _memo_key(self, op: Op) -> Any:
+        """``AuthorisationMemo.key``: an edit's layer from the rows the segment's edits remember
+        (their writes may still be queued), else from the store after writing the queues."""
+        if op.type in ("annotation.update", "annotation.delete") and self._edits is not None \
+                and "layer_id" not in (op.payload.get("set") or {}):
+            known, layer = self._edits.layer_of(op.entity)
+            if known:
+                return (op.type, op.user, layer)
+        if op.type != "annotation.create":    # (a create's key is in its payload)
+            self._flush()
+        return self._allowed.key(self.conn, op)
 
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
         if ref.type in USER_TYPES:
@@ -300,8 +326,8 @@ class Merger:
             self._flush()                     # its type's apply may read the op log
             if self._creates is not None:
                 self._creates.forget()        # ... and classes
-        elif ref.type != "annotation.create" and self._creates is not None:
-            self._creates.flush()             # it reads annotation rows
+            if self._edits is not None:
+                self._edits.forget()          # ... and write annotation rows (conflict.resolve)
         if self._lookups is not None:
             self._lookups.seen(ref.type)
         try:

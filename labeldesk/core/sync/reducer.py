@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.ops import ChangeSet, Op, canonical_json, get_op_type
+from labeldesk.core.sync.bulk_edits import EDIT_TYPES
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
 
 REPLAYED = (None, "rejected", "overridden")          # states an op may leave on replay
@@ -210,6 +211,7 @@ class Reducer:
         self.flush: Any = lambda: None        # writes op-log rows a merge holds back (before reading the log)
         self.lookups: Any = None              # the op types' BatchLookups a merge keeps open, if any
         self.bulk: Any = None                 # a merge's CreateRun (sync/bulk_creates.py), if any
+        self.edits: Any = None                # a merge's EditRun (sync/bulk_edits.py), if any
 
     def forget(self, entity: str | None) -> None:
         """Drop the cached tails of ``entity``'s groups (a shadow op of it was recorded)."""
@@ -271,14 +273,37 @@ class Reducer:
             save_state(self.conn, ref, self.now)
             return changes
         if self._in_order(group, ref):
-            changes = self.bulk.take(ref) if self.bulk is not None and ref.type == "annotation.create" else None
+            changes = None
+            if ref.type == "annotation.create":
+                if self.bulk is not None:
+                    changes = self.bulk.take(ref)
+            elif self.edits is not None and ref.type in EDIT_TYPES:
+                changes = self.edits.take(ref)
             if changes is None:
+                self._write_queued()              # apply reads the annotations table
                 changes = apply_one(self.conn, ref)
+                self._touched(group)
             else:
                 ref.state, ref.reason = None, ""
             save_state(self.conn, ref, self.now)
             return changes
         return self.reduce(group)
+
+    def _write_queued(self) -> None:
+        """Write the rows a merge queued (creates first: a queued edit may be of a queued create)."""
+        if self.bulk is not None:
+            self.bulk.flush()
+        if self.edits is not None:
+            self.edits.flush()
+
+    def _touched(self, group: tuple[str, str | None]) -> None:
+        """An annotation's row was written the usual way: what the merge's queues remember of it
+        is no longer known."""
+        if group[0] == "annotation":
+            if self.bulk is not None:
+                self.bulk.touched(group[1])
+            if self.edits is not None:
+                self.edits.drop(group[1])
 
     def _in_order(self, group: tuple[str, str | None], ref: OpRef) -> bool:
         kind, entity = group
@@ -355,6 +380,7 @@ class Reducer:
                            or o.type in DELETE_TYPES or o.type == "conflict.resolve")})
         for entity in entities:
             changes.conflicts.update(self._write_conflicts(entity, ops, by_id, overridden))
+        self._touched(group)
         return changes
 
     def _overridden_deletes(self, ops: list[OpRef], by_id: dict[str, OpRef]) -> dict[str, str]:
