@@ -17,12 +17,12 @@ from typing import Any, Callable
 from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
 from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, get_op_type
-from labeldesk.core.review.roles import MEMO_TYPES, AuthorisationMemo, authorisation_problem
+from labeldesk.core.review.roles import WAIVED, MEMO_TYPES, AuthorisationMemo, authorisation_problem, effective_roles
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.bulk_creates import CreateRun
 from labeldesk.core.sync.bulk_edits import EDIT_TYPES, EditRun
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
-from labeldesk.core.sync.reducer import Reducer, save_state
+from labeldesk.core.sync.reducer import Reducer, members, save_state, to_op
 from labeldesk.core.sync.segment import GENESIS, Segment
 from labeldesk.core.sync.validation import InvalidOp, check_line, check_payload
 
@@ -422,8 +422,6 @@ def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
     causal context (its device had not synced yet). So a role change concurrent
     with an op -- made before its author's device had merged it -- never decides the op, and every
     replica judges it alike whatever order they merge the two in (docs/roles-and-sync.md)."""
-    from labeldesk.core.review.roles import WAIVED, effective_roles
-    from labeldesk.core.sync.reducer import members
     if ref.user is None or not merger.history.seen(ref.dev, ref.seq):
         return None       # no causal context published with it (made before its device's first sync)
     ops = merger.role_ops.get(ref.user)
@@ -448,5 +446,4 @@ def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
 
 
 def _op(ref: OpRef) -> Op:
-    from labeldesk.core.sync.reducer import to_op
     return to_op(ref)
