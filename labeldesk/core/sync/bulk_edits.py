@@ -32,8 +32,10 @@ _CHECKED = frozenset({"class_id", "attributes", "geometry"})     # the fields ap
 _FIELDS = frozenset(annotation_ops.FIELDS)
 _SET_DELETED = "UPDATE annotations SET deleted = ?, revision = ? WHERE id = ?"
 
-# an entry: [deleted, class_id, geometry JSON, attributes JSON, layer_id], as the row holds them
+# an entry: [deleted, class_id, geometry JSON, attributes JSON, layer_id], as the row holds them;
+# the two JSON columns are read only when an edit needs them (a z-order edit does not)
 Entry = list
+_UNREAD = object()
 
 
 class EditRun:
@@ -49,10 +51,11 @@ class EditRun:
     def _load(self) -> dict[str, Entry]:
         rows: dict[str, Entry] = {}
         if self.wanted:
-            for entity, *cols in self.conn.execute(
-                    "SELECT id, deleted, class_id, geometry, attributes, layer_id FROM annotations WHERE id IN "
+            for entity, deleted, class_id, layer_id in self.conn.execute(
+                    "SELECT id, deleted, class_id, layer_id FROM annotations WHERE id IN "
                     "(SELECT value FROM json_each(?))", (canonical_json(self.wanted),)):
-                rows[entity] = cols
+                rows[entity] = [deleted, class_id, _UNREAD, _UNREAD, layer_id]
+        self._shapes_read = False
         rows.update(self._fresh)
         self._fresh.clear()
         self.rows = rows
@@ -115,6 +118,8 @@ class EditRun:
             return None
         checked = _CHECKED & values.keys()
         if checked:
+            if entry[2] is _UNREAD or entry[3] is _UNREAD:
+                self._read_shapes()
             merged = {"class_id": entry[1], "geometry": json.loads(entry[2]), "attributes": json.loads(entry[3])}
             merged.update({k: v for k, v in values.items() if k in merged})
             annotation_ops._check_class(self.conn, merged["class_id"], merged["geometry"], merged["attributes"])
@@ -157,6 +162,25 @@ class EditRun:
             entry[4] = cols["layer_id"]
         sql = f"UPDATE annotations SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?"
         return sql, (*cols.values(), op.entity)
+
+    def _read_shapes(self) -> None:
+        """The geometry and attributes of every remembered row that has not had them yet, in one
+        query (a queued edit that wrote one of them set it in its entry: the store's value of an
+        unread one is still the row's)."""
+        rows = self.rows or {}
+        if not self._shapes_read:
+            self._shapes_read = True
+            for entity, geometry, attributes in self.conn.execute(
+                    "SELECT id, geometry, attributes FROM annotations WHERE id IN (SELECT value FROM json_each(?))",
+                    (canonical_json(self.wanted),)):
+                entry = rows.get(entity)
+                if entry is not None:
+                    if entry[2] is _UNREAD:
+                        entry[2] = geometry
+                    if entry[3] is _UNREAD:
+                        entry[3] = attributes
+        for entity in [e for e, entry in rows.items() if entry[2] is _UNREAD or entry[3] is _UNREAD]:
+            del rows[entity]                   # (not found: apply_one reads it, after the queues are written)
 
     def flush(self) -> None:
         """Write the queued edits in order: each run of one statement with one ``executemany``."""

@@ -36,6 +36,9 @@ def group_of(op: OpRef) -> tuple[str, str | None] | None:
     """The replay group of an op; None for order-independent records (reviews, issues…) and
     types this reducer does not know, which are applied once, as they arrive."""
     t = op.type
+    kind = _ENTITY_KIND.get(t)
+    if kind is not None:                      # (the usual case: an op type seen before)
+        return (kind, op.entity)
     if t == "conflict.resolve":
         return ("ontology", None) if op.payload.get("entity_kind") == "class" else ("annotation", op.entity)
     if t.startswith("ontology."):
@@ -46,8 +49,13 @@ def group_of(op: OpRef) -> tuple[str, str | None] | None:
         return ("settings", None)
     for prefix, kind in _ENTITY_GROUPS.items():
         if t.startswith(prefix):
+            if len(_ENTITY_KIND) < 256:       # (types come from the share: a bounded memo)
+                _ENTITY_KIND[t] = kind
             return (kind, op.entity)
     return None
+
+
+_ENTITY_KIND: dict[str, str] = {}             # op type -> its group kind, for the per-entity kinds
 
 
 def _member_sql(group: tuple[str, str | None]) -> tuple[str, tuple[Any, ...]]:
@@ -235,11 +243,15 @@ class Reducer:
         tails: dict[tuple[str, str | None], list[Any]] = {
             (kind, e): [False, None, set()] for e, kinds in wanted.items() for kind in kinds}
         arg = (canonical_json(sorted(wanted)),)
+        member: dict[tuple[str, str], bool] = {}      # _in_group, once per (kind, op type)
         for entity, op_type, ms, ctr, dev, seq, state in self.conn.execute(
                 "SELECT o.entity, o.type, o.hlc_ms, o.hlc_ctr, o.dev, o.seq, s.state FROM ops o LEFT JOIN "
                 "sync_op_state s ON s.op_id = o.op_id WHERE o.entity IN (SELECT value FROM json_each(?))", arg):
             for kind in wanted[entity]:
-                if _in_group(kind, op_type):
+                ok = member.get((kind, op_type))
+                if ok is None:
+                    ok = member[(kind, op_type)] = _in_group(kind, op_type)
+                if ok:
                     tail = tails[(kind, entity)]
                     tail[2].add(dev)
                     if state in REPLAYED and (tail[1] is None or (ms, ctr, dev, seq) > tail[1]):

@@ -151,6 +151,16 @@ def _ok(value: Any, spec: Any) -> bool:
             elif not _ok(v, sub):
                 return False
         return True
+    if spec == "geometry":
+        return type(value) is dict and type(value.get("kind")) is str
+    if spec == "plane":
+        if type(value) is not dict:
+            return False
+        for k in ("z", "t"):
+            v = value.get(k, 0)
+            if type(v) is not int or v < 0:
+                return False
+        return "axis" not in value or value["axis"] in _PLANE_AXES
     return _problem(value, spec, "") is None
 
 
