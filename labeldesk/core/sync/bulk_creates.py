@@ -44,9 +44,9 @@ class CreateRun:
         return changes
 
     def _take(self, ref: Any) -> ChangeSet | None:
-        op = getattr(ref, "op", None)
+        op = ref                               # (an OpRef has the fields of its Op)
         entity = ref.entity
-        if op is None or not isinstance(entity, str) or entity in self.taken:
+        if not getattr(ref, "fresh", False) or not isinstance(entity, str) or entity in self.taken:
             return None
         if entity in self.queued:              # a second create of the id: its insert must fail
             return None

@@ -88,9 +88,9 @@ class EditRun:
     # ---- the ops -----------------------------------------------------------------------------
     def take(self, ref: Any) -> ChangeSet | None:
         """Queue the write of this in-order edit, or None: apply it the usual way."""
-        op = getattr(ref, "op", None)
+        op = ref                               # (an OpRef has the fields of its Op)
         entity = ref.entity
-        if op is None or type(entity) is not str:
+        if not getattr(ref, "fresh", False) or type(entity) is not str:
             return None
         rows = self.rows if self.rows is not None else self._load()
         entry = rows.get(entity)

@@ -135,12 +135,14 @@ def _reset_segment(conn: sqlite3.Connection, entity: str | None) -> ChangeSet:
 
 
 def to_op(ref: OpRef) -> Op:
-    op = getattr(ref, "op", None)          # the Op a merged line was decoded to
+    op = getattr(ref, "op", None)          # made before for this ref
     if op is not None:
         return op
-    return Op(op_id=ref.op_id, dev=ref.dev, seq=ref.seq, hlc=ref.hlc, wall=ref.wall, user=ref.user,
-              type=ref.type, entity=ref.entity, payload=ref.payload, base=ref.base,
-              reason=getattr(ref, "reason_text", None))
+    op = Op(op_id=ref.op_id, dev=ref.dev, seq=ref.seq, hlc=ref.hlc, wall=ref.wall, user=ref.user,
+            type=ref.type, entity=ref.entity, payload=ref.payload, base=ref.base,
+            reason=getattr(ref, "reason_text", None))
+    ref.op = op  # type: ignore[attr-defined]
+    return op
 
 
 def missing_dependency(exc: Exception) -> bool:
