@@ -113,3 +113,24 @@ def test_edits_of_rows_created_in_the_same_segment(team):
     assert state_digest(a.conn) == state_digest(b.conn)
     assert _rows(a) == _rows(b)
     assert not b.conn.execute("SELECT COUNT(*) FROM sync_op_state").fetchone()[0]
+
+
+def test_a_queued_creates_bounds_are_the_op_types_bounds():
+    import random
+
+    from labeldesk.core.op_types.annotations import _bbox
+    from labeldesk.core.sync.bulk_creates import _bounds
+    rng = random.Random(7)
+    for _ in range(500):
+        shell = [[rng.choice([rng.uniform(-5, 500), rng.randint(0, 99)]), rng.uniform(0, 300)]
+                 for _ in range(rng.randint(3, 12))]
+        for g in ({"kind": "polygon", "shell": shell}, {"kind": "polygon", "shell": shell, "holes": []}):
+            assert _bounds(g) == _bbox(g)
+    for bad in ([[1, 2, 3], [4, 5, 6]], [], [[1], [2]], "ab", [[1, 2], 5]):   # fail alike (then applied one by one)
+        outcomes = []
+        for f in (_bounds, _bbox):
+            try:
+                outcomes.append(f({"kind": "polygon", "shell": bad}))
+            except Exception as exc:
+                outcomes.append(type(exc))
+        assert outcomes[0] == outcomes[1]
