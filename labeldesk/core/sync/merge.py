@@ -331,8 +331,10 @@ class Merger:
             self._flush()                     # its type's apply may read the op log
             if self._creates is not None:
                 self._creates.forget()        # ... and classes
-            if self._edits is not None:
-                self._edits.forget()          # ... and write annotation rows (conflict.resolve)
+            if self._edits is not None and ref.type not in EDIT_TYPES:
+                # ... and write annotation rows (conflict.resolve); a restore writes only its
+                # own row, which the EditRun keeps true itself (queued, or dropped when applied)
+                self._edits.forget()
         if self._lookups is not None:
             self._lookups.seen(ref.type)
         try:

@@ -134,3 +134,20 @@ def test_a_queued_creates_bounds_are_the_op_types_bounds():
             except Exception as exc:
                 outcomes.append(type(exc))
         assert outcomes[0] == outcomes[1]
+
+
+def test_a_run_of_restores_reads_the_edited_rows_once(team, monkeypatch):
+    a, b = team.devices
+    drafts = [_box(team, a, a.my_layer_id, team.cls, i) for i in range(60)]
+    a.apply_all(drafts)
+    a.apply_all([OpDraft("annotation.delete", d.entity, {}) for d in drafts])
+    team.sync_all()
+    a.apply_all([OpDraft("annotation.restore", d.entity, {}) for d in drafts])     # an undo of the delete
+    engine.sync_round(a)
+    loads = []
+    real = bulk_edits.EditRun._load
+    monkeypatch.setattr(bulk_edits.EditRun, "_load", lambda self: loads.append(1) or real(self))
+    engine.sync_round(b)
+    assert len(loads) == 1                   # not once per restore
+    assert _rows(a) == _rows(b) and state_digest(a.conn) == state_digest(b.conn)
+    assert b.conn.execute("SELECT COUNT(*) FROM annotations WHERE deleted = 0").fetchone()[0] == 60
