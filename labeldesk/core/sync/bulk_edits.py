@@ -43,46 +43,56 @@ class EditRun:
         self.conn = conn
         self.wanted = sorted({e for e in entities if isinstance(e, str)})
         self.queue: list[tuple[str, tuple[Any, ...]]] = []
-        self._fresh: dict[str, Entry] = {}       # rows of creates queued while ``rows`` is not read
-        self.rows: dict[str, Entry] | None = None
-        self._load()
-
-    # ---- what the merge keeps true -----------------------------------------------------------
-    def _load(self) -> dict[str, Entry]:
-        rows: dict[str, Entry] = {}
+        # entity -> entry; an entity not in it has no row (as read at the start of the segment),
+        # unless it is in ``_reread`` or everything is (``_all_reread``): then it is read from the
+        # store when next needed, by itself (nothing of it is queued then: see drop / forget)
+        self.rows: dict[str, Entry] = {}
+        self._reread: set[str] = set()
+        self._all_reread = False
+        self._shapes_read = False               # the bulk read of the JSON columns was made
         if self.wanted:
             for entity, deleted, class_id, layer_id in self.conn.execute(
                     "SELECT id, deleted, class_id, layer_id FROM annotations WHERE id IN "
                     "(SELECT value FROM json_each(?))", (canonical_json(self.wanted),)):
-                rows[entity] = [deleted, class_id, _UNREAD, _UNREAD, layer_id]
-        self._shapes_read = False
-        rows.update(self._fresh)
-        self._fresh.clear()
-        self.rows = rows
-        return rows
+                self.rows[entity] = [deleted, class_id, _UNREAD, _UNREAD, layer_id]
 
+    # ---- what the merge keeps true -----------------------------------------------------------
     def created(self, row: tuple[Any, ...]) -> None:
         """A create's row was queued (``annotations_ops.INSERT``'s columns): later edits of it
         read it from here."""
         if type(row[3]) in (str, type(None)) and type(row[2]) is str:
-            (self.rows if self.rows is not None else self._fresh)[row[0]] = [0, row[3], row[8], row[13], row[2]]
+            self.rows[row[0]] = [0, row[3], row[8], row[13], row[2]]
+            self._reread.discard(row[0])
 
     def drop(self, entity: Any) -> None:
-        """``entity``'s row may have been written otherwise (the queue was written before)."""
-        if self.rows is not None:
+        """``entity``'s row may have been written otherwise (the queue was written before): read
+        it again when next needed."""
+        if isinstance(entity, str):
             self.rows.pop(entity, None)
-        self._fresh.pop(entity, None)
+            self._reread.add(entity)
 
     def forget(self) -> None:
         """Any row may have been written otherwise (an op of another kind; the queue was written
-        before): read them again when next needed."""
-        self.rows = None
-        self._fresh.clear()
+        before): read each again when next needed (by itself: a segment that interleaves other
+        ops with edits must not read every edited row again each time)."""
+        self.rows.clear()
+        self._reread.clear()
+        self._all_reread = True
+        self._shapes_read = True                # (no bulk read any more: each row by itself)
+
+    def _entry(self, entity: str) -> Entry | None:
+        entry = self.rows.get(entity)
+        if entry is None and (self._all_reread or entity in self._reread):
+            row = self.conn.execute("SELECT deleted, class_id, layer_id FROM annotations WHERE id = ?",
+                                    (entity,)).fetchone()
+            self._reread.discard(entity)
+            if row is not None:
+                entry = self.rows[entity] = [row[0], row[1], _UNREAD, _UNREAD, row[2]]
+        return entry
 
     def layer_of(self, entity: Any) -> tuple[bool, Any]:
         """(True, the layer id the row holds now) when it is known here, else (False, None)."""
-        rows = self.rows if self.rows is not None else self._load()
-        entry = rows.get(entity)
+        entry = self._entry(entity) if isinstance(entity, str) else None
         return (False, None) if entry is None else (True, entry[4])
 
     # ---- the ops -----------------------------------------------------------------------------
@@ -92,8 +102,7 @@ class EditRun:
         entity = ref.entity
         if not getattr(ref, "fresh", False) or type(entity) is not str:
             return None
-        rows = self.rows if self.rows is not None else self._load()
-        entry = rows.get(entity)
+        entry = self._entry(entity)
         if entry is None:
             return None
         try:
@@ -119,7 +128,7 @@ class EditRun:
         checked = _CHECKED & values.keys()
         if checked:
             if entry[2] is _UNREAD or entry[3] is _UNREAD:
-                self._read_shapes()
+                self._read_shapes(op.entity, entry)
             merged = {"class_id": entry[1], "geometry": json.loads(entry[2]), "attributes": json.loads(entry[3])}
             merged.update({k: v for k, v in values.items() if k in merged})
             annotation_ops._check_class(self.conn, merged["class_id"], merged["geometry"], merged["attributes"])
@@ -163,24 +172,21 @@ class EditRun:
         sql = f"UPDATE annotations SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?"
         return sql, (*cols.values(), op.entity)
 
-    def _read_shapes(self) -> None:
-        """The geometry and attributes of every remembered row that has not had them yet, in one
-        query (a queued edit that wrote one of them set it in its entry: the store's value of an
-        unread one is still the row's)."""
-        rows = self.rows or {}
+    def _read_shapes(self, entity: str, entry: Entry) -> None:
+        """The geometry and attributes of the remembered rows that have not had them yet: of all
+        of them in one query the first time, else of this one (a queued edit that wrote one of
+        them set it in its entry: the store's value of an unread one is still the row's)."""
         if not self._shapes_read:
             self._shapes_read = True
-            for entity, geometry, attributes in self.conn.execute(
+            rows = self.rows
+            for e, geometry, attributes in self.conn.execute(
                     "SELECT id, geometry, attributes FROM annotations WHERE id IN (SELECT value FROM json_each(?))",
                     (canonical_json(self.wanted),)):
-                entry = rows.get(entity)
-                if entry is not None:
-                    if entry[2] is _UNREAD:
-                        entry[2] = geometry
-                    if entry[3] is _UNREAD:
-                        entry[3] = attributes
-        for entity in [e for e, entry in rows.items() if entry[2] is _UNREAD or entry[3] is _UNREAD]:
-            del rows[entity]                   # (not found: apply_one reads it, after the queues are written)
+                _fill(rows.get(e), geometry, attributes)
+        if entry[2] is _UNREAD or entry[3] is _UNREAD:
+            row = self.conn.execute("SELECT geometry, attributes FROM annotations WHERE id = ?", (entity,)).fetchone()
+            if row is not None:
+                _fill(entry, row[0], row[1])
 
     def flush(self) -> None:
         """Write the queued edits in order: each run of one statement with one ``executemany``."""
@@ -199,3 +205,11 @@ class EditRun:
                 self.conn.executemany(sql, [w[1] for w in queue[i:j]])
             i = j
         queue.clear()
+
+
+def _fill(entry: Entry | None, geometry: Any, attributes: Any) -> None:
+    if entry is not None:
+        if entry[2] is _UNREAD:
+            entry[2] = geometry
+        if entry[3] is _UNREAD:
+            entry[3] = attributes

@@ -325,16 +325,16 @@ class Merger:
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
         if ref.type in USER_TYPES:
             self.role_ops.clear()             # causal_roles reads them again
-        if ref.type not in _ANNOTATION_TYPES:
+        if ref.type not in _ANNOTATION_TYPES and ref.type not in EDIT_TYPES:
+            # (a restore, like the other annotation edits, changes no user, role, layer or class
+            # and reads no op log: it is checked and applied as they are)
             if self._allowed is not None:
                 self._allowed.seen(ref.type)  # it may change users, roles or layers
             self._flush()                     # its type's apply may read the op log
             if self._creates is not None:
                 self._creates.forget()        # ... and classes
-            if self._edits is not None and ref.type not in EDIT_TYPES:
-                # ... and write annotation rows (conflict.resolve); a restore writes only its
-                # own row, which the EditRun keeps true itself (queued, or dropped when applied)
-                self._edits.forget()
+            if self._edits is not None:
+                self._edits.forget()          # ... and write annotation rows (conflict.resolve)
         if self._lookups is not None:
             self._lookups.seen(ref.type)
         try:

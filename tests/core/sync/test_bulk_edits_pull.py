@@ -136,18 +136,28 @@ def test_a_queued_creates_bounds_are_the_op_types_bounds():
         assert outcomes[0] == outcomes[1]
 
 
-def test_a_run_of_restores_reads_the_edited_rows_once(team, monkeypatch):
+def test_restores_and_other_ops_between_edits_do_not_read_every_edited_row_again(team):
     a, b = team.devices
     drafts = [_box(team, a, a.my_layer_id, team.cls, i) for i in range(60)]
     a.apply_all(drafts)
     a.apply_all([OpDraft("annotation.delete", d.entity, {}) for d in drafts])
     team.sync_all()
-    a.apply_all([OpDraft("annotation.restore", d.entity, {}) for d in drafts])     # an undo of the delete
+    undo = []
+    for i, d in enumerate(drafts):                     # an undo of the delete, with issues opened between
+        undo.append(OpDraft("annotation.restore", d.entity, {}))
+        undo.append(OpDraft("annotation.update", d.entity, {"set": {"z_order": float(i)}}))
+        if i % 10 == 9:
+            undo.append(OpDraft("issue.open", ids.new_id(), {"asset_id": team.asset, "text": f"look {i}", "plane": {
+                "z": 0, "t": 0, "axis": "axial"}, "image_xy": [5, 5]}))
+    a.apply_all(undo)
     engine.sync_round(a)
-    loads = []
-    real = bulk_edits.EditRun._load
-    monkeypatch.setattr(bulk_edits.EditRun, "_load", lambda self: loads.append(1) or real(self))
+    sql = []
+    b.conn.set_trace_callback(sql.append)
     engine.sync_round(b)
-    assert len(loads) == 1                   # not once per restore
+    b.conn.set_trace_callback(None)
+    bulk_reads = [q for q in sql if q.startswith("SELECT id, deleted, class_id, layer_id FROM annotations")]
+    assert len(bulk_reads) == 1              # once per segment, not once per restore or issue
+    rereads = [q for q in sql if q.startswith("SELECT deleted, class_id, layer_id FROM annotations WHERE id = ")]
+    assert len(rereads) <= len(drafts)       # after an issue: each row again by itself, when needed
     assert _rows(a) == _rows(b) and state_digest(a.conn) == state_digest(b.conn)
     assert b.conn.execute("SELECT COUNT(*) FROM annotations WHERE deleted = 0").fetchone()[0] == 60
