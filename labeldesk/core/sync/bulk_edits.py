@@ -1,12 +1,13 @@
 """The writes of a merged segment's in-order ``annotation.update`` / ``delete`` / ``restore`` ops,
 made together (the edit counterpart of ``bulk_creates.py``).
 
-The merger reads, once per segment, the columns these ops check (deleted, class, geometry,
-attributes, layer) of every annotation the segment edits, and keeps them true while it merges:
-a queued create adds its row (:meth:`EditRun.created`), a queued edit changes its entry, and
-anything else that may write an annotation row drops what it may have changed -- an op applied
-the usual way drops its entity (:meth:`EditRun.drop`), an op of another kind drops everything
-(:meth:`EditRun.forget`; read again when next needed). Each queued edit is the very ``UPDATE``
+The merger reads, once per segment, the columns these ops check (deleted, class and layer; the
+geometry and attributes only when an edit checks its class) of every annotation the segment
+edits, and keeps them true while it merges: a queued create adds its row
+(:meth:`EditRun.created`), a queued edit changes its entry, and anything else that may write an
+annotation row drops what it may have changed -- an op applied the usual way drops its entity
+(:meth:`EditRun.drop`), an op of another kind drops everything (:meth:`EditRun.forget`); a
+dropped row is read again by itself when next needed. Each queued edit is the very ``UPDATE``
 that ``UpdateAnnotation.apply`` / ``_SetDeleted.apply`` would run, checked as they check it
 from the remembered columns (the class rules through the op types' own ``_check_class``).
 Anything it cannot prove (no remembered row, a field it does not know, any refusal, any
@@ -58,7 +59,7 @@ class EditRun:
 
     # ---- what the merge keeps true -----------------------------------------------------------
     def created(self, row: tuple[Any, ...]) -> None:
-        """A create's row was queued (``annotations_ops.INSERT``'s columns): later edits of it
+        """A create's row was queued (``annotation_ops.INSERT``'s columns): later edits of it
         read it from here."""
         if type(row[3]) in (str, type(None)) and type(row[2]) is str:
             self.rows[row[0]] = [0, row[3], row[8], row[13], row[2]]
