@@ -11,6 +11,7 @@ the audit hash chain of the replicas (and, for SYNC-1, that both hold the same a
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sqlite3
 import sys
@@ -26,7 +27,9 @@ from harness import machine  # noqa: E402
 from labeldesk.core import ids  # noqa: E402
 from labeldesk.core.ops import OpDraft  # noqa: E402
 from labeldesk.core.project import Project  # noqa: E402
-from labeldesk.core.sync import engine  # noqa: E402
+from labeldesk.core.store import repo  # noqa: E402
+from labeldesk.core.sync import engine, trust  # noqa: E402
+from labeldesk.core.sync.layout import ShareLayout  # noqa: E402
 
 
 def _founder(tmp: Path, n: int) -> tuple[Project, str]:
@@ -187,24 +190,34 @@ def merge(n: int, label: str) -> None:
     tmp = Path(tempfile.mkdtemp())
     a, _ = _founder(tmp, n)
     engine.sync_round(a)
+    # a new replica as `share join` makes it (the founder's key pinned from the share's marker:
+    # without it every signed segment waits for an enrolment and nothing is merged), then the
+    # rounds of `sync_round`, each step timed on its own
     b = Project.create(tmp / "b", None, project_id=a.id, founder=False)
     with b.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('sync.share', ?)", (str(tmp / "share"),))
+        repo.set_meta(conn, engine.SHARE_KEY, str(tmp / "share"))
+        trust.pin_root(conn, trust.marker_key(ShareLayout(tmp / "share").read_marker()))
     t_io = t_db = 0.0
     received = 0
+    problems: list[str] = []
     t_all = time.perf_counter()
-    while True:                                  # the bootstrap: rounds of at most 100k ops
-        plan = engine.prepare(b)
-        t0 = time.perf_counter()
-        ex = engine.exchange(plan)
-        t_io += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        rep = engine.commit(b, plan, ex)
-        t_db += time.perf_counter() - t0
-        received += rep.received.get("applied", 0)
-        if not ex.more:
-            break
+    with engine._bulk():                         # as sync_round: no cyclic GC during the round
+        while True:                              # the bootstrap: rounds of at most 100k ops
+            plan = engine.prepare(b)
+            t0 = time.perf_counter()
+            ex = engine.exchange(plan)
+            t_io += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            rep = engine.commit(b, plan, ex)
+            t_db += time.perf_counter() - t0
+            received += rep.received.get("applied", 0)
+            problems += rep.problems
+            if not ex.more:
+                break
     t_all = time.perf_counter() - t_all
+    if received < n:
+        raise SystemExit(f"{label}: only {received} of {n} foreign ops were merged ({'; '.join(problems) or 'no problem reported'})"
+                         " -- the figure would measure nothing")
     base = _executemany_baseline(tmp / "b" / "project.labeldesk", tmp)
     print(f"{label:<7} {received} foreign ops: {t_all:7.2f} s ({received / t_all:8.0f} ops/s; share read+verify "
           f"{t_io:5.2f} s, merge {t_db:6.2f} s) | executemany of the same rows {base:5.2f} s | ratio "
@@ -258,6 +271,7 @@ if __name__ == "__main__":
                     "from segments")
     args = ap.parse_args()
     print(machine())
+    print("load average at start:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if args.signing:
         signing_cost(args.changed, args.signing)
     sync1(args.changed)
@@ -267,3 +281,4 @@ if __name__ == "__main__":
         merge(args.bootstrap, "SYNC-B")
     if args.snapshot:
         bootstrap_from_snapshot(args.snapshot)
+    print("load average at end:", " ".join(f"{x:.2f}" for x in os.getloadavg()))

@@ -33,6 +33,8 @@ class CreateRun:
         self.rows: list[tuple[Any, ...]] = []
         self.queued: set[str] = set()
         self._class_ok: dict[tuple[Any, str], bool] = {}
+        self._planes: dict[tuple[Any, ...], Plane] = {}
+        self.edits: Any = None                 # the segment's EditRun (bulk_edits.py): told of each queued row
 
     def take(self, ref: Any) -> ChangeSet | None:
         """Queue the row of this in-order create, or None (after writing the queue, so that rows
@@ -43,9 +45,9 @@ class CreateRun:
         return changes
 
     def _take(self, ref: Any) -> ChangeSet | None:
-        op = getattr(ref, "op", None)
+        op = ref                               # (an OpRef has the fields of its Op)
         entity = ref.entity
-        if op is None or not isinstance(entity, str) or entity in self.taken:
+        if not getattr(ref, "fresh", False) or not isinstance(entity, str) or entity in self.taken:
             return None
         if entity in self.queued:              # a second create of the id: its insert must fail
             return None
@@ -60,6 +62,8 @@ class CreateRun:
             return None
         self.rows.append(row)
         self.queued.add(entity)
+        if self.edits is not None:
+            self.edits.created(row)
         return ChangeSet(annotations={entity})
 
     def _row(self, op: Any, d: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -85,12 +89,29 @@ class CreateRun:
                 self._class_ok[key] = ok
             if not ok:
                 return None
-        plane = Plane.from_dict(d["plane"])
-        x0, y0, x1, y1 = annotation_ops._bbox(geometry)
+        plane = self._plane(d["plane"])
+        x0, y0, x1, y1 = _bounds(geometry)
         return (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
                 kind, canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
                 annotation_ops._ontology_version(conn), op.op_id, float(d.get("z_order", 0.0)), d.get("track_id"),
                 int(bool(d.get("keyframe", True))), shell_bytes(geometry))
+
+    def touched(self, entity: Any) -> None:
+        """An op of ``entity`` was applied the usual way (or its entity replayed): it may hold a
+        row now, so a later create of it must fail as its insert would."""
+        if isinstance(entity, str):
+            self.taken.add(entity)
+
+    def _plane(self, d: Any) -> Plane:
+        """``Plane.from_dict``, once per distinct (z, t, axis) of plain values (planes are frozen)."""
+        if type(d) is dict and len(d) == 3:
+            key = (d.get("z"), d.get("t"), d.get("axis"))
+            if type(key[0]) is int and type(key[1]) is int and type(key[2]) is str:
+                plane = self._planes.get(key)
+                if plane is None:
+                    plane = self._planes[key] = Plane.from_dict(d)
+                return plane
+        return Plane.from_dict(d)
 
     def forget(self) -> None:
         """Class rules may have changed (an op of another kind was decided)."""
@@ -100,3 +121,12 @@ class CreateRun:
         if self.rows:
             self.conn.executemany(annotation_ops.INSERT, self.rows)
             self.rows.clear()
+
+
+def _bounds(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    """``annotation_ops._bbox``; a polygon without a holes field straight from its shell (the same
+    values in the same order as the trusted parse's ``Polygon.bounds``, failing alike)."""
+    if geometry.get("kind") == "polygon" and "holes" not in geometry:
+        xs, ys = zip(*geometry["shell"])
+        return (min(xs), min(ys), max(xs), max(ys))
+    return annotation_ops._bbox(geometry)

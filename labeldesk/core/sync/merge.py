@@ -10,18 +10,20 @@ materialises it through the op type's own ``apply``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 from typing import Any, Callable
 
 from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
 from labeldesk.core.op_types import annotations as annotation_ops
-from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, get_op_type
-from labeldesk.core.review.roles import MEMO_TYPES, AuthorisationMemo, authorisation_problem
+from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, get_op_type
+from labeldesk.core.review.roles import WAIVED, MEMO_TYPES, AuthorisationMemo, authorisation_problem, effective_roles
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.bulk_creates import CreateRun
+from labeldesk.core.sync.bulk_edits import EDIT_TYPES, EditRun
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
-from labeldesk.core.sync.reducer import Reducer, save_state
+from labeldesk.core.sync.reducer import Reducer, members, save_state, to_op
 from labeldesk.core.sync.segment import GENESIS, Segment
 from labeldesk.core.sync.validation import InvalidOp, check_line, check_payload
 
@@ -61,6 +63,7 @@ class Merger:
         self._lookups: annotation_ops.BatchLookups | None = None
         self._allowed: Any = None                 # AuthorisationMemo while a segment merges
         self._creates: CreateRun | None = None    # annotation rows of in-order creates not yet written
+        self._edits: EditRun | None = None        # writes of in-order edits not yet written
         self.role_ops: dict[str, list[OpRef]] = {}   # user id -> applied user/role ops (causal_roles)
 
     def rolled_back(self) -> None:
@@ -105,6 +108,9 @@ class Merger:
         self.reducer.flush = self._flush
         self._creates = self.reducer.bulk = CreateRun(
             self.conn, (line.get("entity") for line in seg.lines if line.get("type") == "annotation.create"))
+        # the rows the segment's edits read, remembered (and their writes queued) the same way
+        self._edits = self.reducer.edits = self._creates.edits = EditRun(
+            self.conn, (line.get("entity") for line in seg.lines if line.get("type") in EDIT_TYPES))
         # the asset, layer and class rows annotation ops read, remembered until an op of another
         # type comes (the op types' own batch, as in Project.apply_all)
         self._lookups = self.reducer.lookups = annotation_ops.begin_batch(self.conn)
@@ -118,6 +124,7 @@ class Merger:
             self._chain = self._known = self._allowed = self._logged = self._rows = None
             self._lookups = self.reducer.lookups = None
             self._creates = self.reducer.bulk = None
+            self._edits = self.reducer.edits = None
             self.reducer.prefetch(None)
         self.conn.execute("INSERT OR REPLACE INTO sync_cursors (dev, last_seq, last_sha, last_segment) VALUES (?,?,?,?)",
                           (seg.dev, seg.last, seg.sha256, seg.name))
@@ -143,54 +150,58 @@ class Merger:
                 check_payload(str(line.get("type")), line["payload"], f"op {line.get('op_id')} (seq {seq})")
         self.counts["ops"] += 1
         try:
-            op = Op.from_dict(line)
+            # the fields as ``Op.from_dict`` reads them; the Op itself is made only if asked for
+            # (``reducer.to_op``): most merged ops never need one
+            hlc = line["hlc"]
+            ref = OpRef(line["op_id"], line["dev"], seq, (int(hlc[0]), int(hlc[1])), line["type"], line.get("entity"),
+                        tuple(line.get("base") or ()), dict(line.get("payload") or {}), line.get("user"), line["wall"])
         except (KeyError, TypeError, ValueError, IndexError):
             return self._collide(line, "malformed op line")
+        ref.reason_text = line.get("reason")  # type: ignore[attr-defined]
         if str(line.get("sha256", "")) in ("", "None"):
             return self._collide(line, "op line without its SHA-256")
-        payload_json = canonical_json(op.payload)
-        stored = op.digest(payload_json)              # what the log records as the op's hash
-        held = self._logged.get(op.op_id) if self._logged is not None else None
+        payload_json = canonical_json(ref.payload)
+        # what the log records as the op's hash (``Op.digest``)
+        stored = hashlib.sha256(canonical_op(ref.base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json,
+                                             ref.reason_text, seq, ref.type, ref.user, ref.wall).encode()).hexdigest()
+        held = self._logged.get(ref.op_id) if self._logged is not None else None
         if held is None:
             try:
-                self._append(op, payload_json, stored)
+                self._append(ref, payload_json, stored)
             except sqlite3.IntegrityError:           # we hold this op id already (R4: idempotent)
-                row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (op.op_id,)).fetchone()
+                row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (ref.op_id,)).fetchone()
                 if row is None:
                     raise
                 held = row[0]
         if held is not None:
             if held != line["sha256"]:
-                return self._shadow(op, line)
+                return self._shadow(to_op(ref), line)
             self.counts["duplicates"] += 1
             # a copied store's held ops, published by the original: nothing left to send
             self.conn.execute("DELETE FROM outbox WHERE op_id = ? AND op_id NOT LIKE ?",
-                              (op.op_id, self.project.device_id + ":%"))
+                              (ref.op_id, self.project.device_id + ":%"))
             return None
         if stored != line["sha256"]:
             # the segment passed its file hash, so its writer recorded a wrong op hash: the op is
             # kept in the audit log as written, not applied, and reported
-            ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall,
-                        "rejected", "op content does not match the SHA-256 its writer recorded")
+            ref.state, ref.reason = "rejected", "op content does not match the SHA-256 its writer recorded"
             save_state(self.conn, ref, self.now)
             self.reducer.noted(ref)
             self._count("rejected")
             return ref
-        self._observe(dev, op)
-        ref = OpRef(op.op_id, op.dev, op.seq, op.hlc, op.type, op.entity, op.base, op.payload, op.user, op.wall)
-        ref.reason_text = op.reason  # type: ignore[attr-defined]
+        self._observe(dev, ref)
         ref.fresh = True  # type: ignore[attr-defined]
-        ref.op = op  # type: ignore[attr-defined]
         self.decide(ref, own=own)
         return ref
 
-    def _append(self, op: Op, payload_json: str, op_hash: str) -> None:
+    def _append(self, op: Op | OpRef, payload_json: str, op_hash: str) -> None:
         """Append to the hash-chained log (as ``oplog.append`` does, with the hash computed once);
         inside a segment the chain head is carried from op to op instead of re-read."""
         prev = self._chain if self._chain is not None else oplog.last_chain_hash(self.conn)
         chain_hash = oplog.chain(prev, op_hash)
+        base = op.base
         row = (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
-               canonical_json(list(op.base)), payload_json, op.reason, op_hash, chain_hash)
+               "[]" if not base else canonical_json(list(base)), payload_json, _reason(op), op_hash, chain_hash)
         if self._rows is not None:
             self._rows.append(row)
         else:
@@ -205,12 +216,15 @@ class Merger:
 
     def _flush(self) -> None:
         """Write the buffered op-log rows (in the order they were taken: the chain's order), then
-        the queued annotation rows of in-order creates."""
+        the queued annotation rows of in-order creates, then the queued edits (which may be of
+        those rows)."""
         if self._rows:
             self.conn.executemany(_INSERT_OP, self._rows)
             self._rows.clear()
         if self._creates is not None:
             self._creates.flush()
+        if self._edits is not None:
+            self._edits.flush()
 
     def _shadow(self, op: Op, line: dict[str, Any]) -> OpRef | None:
         """The share holds another op under an op id we hold: two stores wrote as one device. If
@@ -253,7 +267,7 @@ class Merger:
         ahead = ms - self.project.clock._now_ms()
         self.clock_ahead[dev] = max(self.clock_ahead.get(dev, ahead), ahead)
 
-    def _observe(self, dev: str, op: Op) -> None:
+    def _observe(self, dev: str, op: Op | OpRef) -> None:
         ts = Timestamp(op.hlc[0], op.hlc[1])
         if op.hlc[1] == 0 and op.dev == dev:
             # counter 0: the device stamped the op from its own physical clock (a clock that was
@@ -283,25 +297,44 @@ class Merger:
         """The roles check; inside a segment, an allowed annotation op is not re-checked for the
         same (type, user, layer) until an op of another kind (users, roles, layers…) is decided.
         Judged by the roles its author held when making it (:func:`causal_roles`)."""
-        op = _op(ref)
         held = causal_roles(self, ref)
         if held is not None:
-            return authorisation_problem(self.conn, op, roles=held)
+            self._flush()                     # the check reads the store (the annotation's layer)
+            return authorisation_problem(self.conn, _op(ref), roles=held)
         if self._allowed is None:
-            return self.authorise(self.conn, op)  # type: ignore[misc]
-        return self._allowed.problem(self.conn, op, self._allowed.key(self.conn, op))
+            self._flush()
+            return self.authorise(self.conn, _op(ref))  # type: ignore[misc]
+        key = self._memo_key(ref)             # (from the ref's type, user, entity and payload)
+        if self._allowed.known(key):
+            return None
+        self._flush()
+        return self._allowed.problem(self.conn, _op(ref), key)
+
+    def _memo_key(self, op: Op | OpRef) -> Any:
+        """``AuthorisationMemo.key``: an edit's layer from the rows the segment's edits remember
+        (their writes may still be queued), else from the store after writing the queues."""
+        if op.type in ("annotation.update", "annotation.delete") and self._edits is not None \
+                and "layer_id" not in (op.payload.get("set") or {}):
+            known, layer = self._edits.layer_of(op.entity)
+            if known:
+                return (op.type, op.user, layer)
+        if op.type != "annotation.create":    # (a create's key is in its payload)
+            self._flush()
+        return self._allowed.key(self.conn, op)
 
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
         if ref.type in USER_TYPES:
             self.role_ops.clear()             # causal_roles reads them again
-        if ref.type not in _ANNOTATION_TYPES:
+        if ref.type not in _ANNOTATION_TYPES and ref.type not in EDIT_TYPES:
+            # (a restore, like the other annotation edits, changes no user, role, layer or class
+            # and reads no op log: it is checked and applied as they are)
             if self._allowed is not None:
                 self._allowed.seen(ref.type)  # it may change users, roles or layers
             self._flush()                     # its type's apply may read the op log
             if self._creates is not None:
                 self._creates.forget()        # ... and classes
-        elif ref.type != "annotation.create" and self._creates is not None:
-            self._creates.flush()             # it reads annotation rows
+            if self._edits is not None:
+                self._edits.forget()          # ... and write annotation rows (conflict.resolve)
         if self._lookups is not None:
             self._lookups.seen(ref.type)
         try:
@@ -396,8 +429,6 @@ def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
     causal context (its device had not synced yet). So a role change concurrent
     with an op -- made before its author's device had merged it -- never decides the op, and every
     replica judges it alike whatever order they merge the two in (docs/roles-and-sync.md)."""
-    from labeldesk.core.review.roles import WAIVED, effective_roles
-    from labeldesk.core.sync.reducer import members
     if ref.user is None or not merger.history.seen(ref.dev, ref.seq):
         return None       # no causal context published with it (made before its device's first sync)
     ops = merger.role_ops.get(ref.user)
@@ -422,5 +453,8 @@ def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
 
 
 def _op(ref: OpRef) -> Op:
-    from labeldesk.core.sync.reducer import to_op
     return to_op(ref)
+
+
+def _reason(op: Op | OpRef) -> str | None:
+    return op.reason if isinstance(op, Op) else getattr(op, "reason_text", None)

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.ops import ChangeSet, Op, canonical_json, get_op_type
+from labeldesk.core.sync.bulk_edits import EDIT_TYPES
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
 
 REPLAYED = (None, "rejected", "overridden")          # states an op may leave on replay
@@ -35,6 +36,9 @@ def group_of(op: OpRef) -> tuple[str, str | None] | None:
     """The replay group of an op; None for order-independent records (reviews, issues…) and
     types this reducer does not know, which are applied once, as they arrive."""
     t = op.type
+    kind = _ENTITY_KIND.get(t)
+    if kind is not None:                      # (the usual case: an op type seen before)
+        return (kind, op.entity)
     if t == "conflict.resolve":
         return ("ontology", None) if op.payload.get("entity_kind") == "class" else ("annotation", op.entity)
     if t.startswith("ontology."):
@@ -45,8 +49,13 @@ def group_of(op: OpRef) -> tuple[str, str | None] | None:
         return ("settings", None)
     for prefix, kind in _ENTITY_GROUPS.items():
         if t.startswith(prefix):
+            if len(_ENTITY_KIND) < 256:       # (types come from the share: a bounded memo)
+                _ENTITY_KIND[t] = kind
             return (kind, op.entity)
     return None
+
+
+_ENTITY_KIND: dict[str, str] = {}             # op type -> its group kind, for the per-entity kinds
 
 
 def _member_sql(group: tuple[str, str | None]) -> tuple[str, tuple[Any, ...]]:
@@ -126,12 +135,14 @@ def _reset_segment(conn: sqlite3.Connection, entity: str | None) -> ChangeSet:
 
 
 def to_op(ref: OpRef) -> Op:
-    op = getattr(ref, "op", None)          # the Op a merged line was decoded to
+    op = getattr(ref, "op", None)          # made before for this ref
     if op is not None:
         return op
-    return Op(op_id=ref.op_id, dev=ref.dev, seq=ref.seq, hlc=ref.hlc, wall=ref.wall, user=ref.user,
-              type=ref.type, entity=ref.entity, payload=ref.payload, base=ref.base,
-              reason=getattr(ref, "reason_text", None))
+    op = Op(op_id=ref.op_id, dev=ref.dev, seq=ref.seq, hlc=ref.hlc, wall=ref.wall, user=ref.user,
+            type=ref.type, entity=ref.entity, payload=ref.payload, base=ref.base,
+            reason=getattr(ref, "reason_text", None))
+    ref.op = op  # type: ignore[attr-defined]
+    return op
 
 
 def missing_dependency(exc: Exception) -> bool:
@@ -210,6 +221,7 @@ class Reducer:
         self.flush: Any = lambda: None        # writes op-log rows a merge holds back (before reading the log)
         self.lookups: Any = None              # the op types' BatchLookups a merge keeps open, if any
         self.bulk: Any = None                 # a merge's CreateRun (sync/bulk_creates.py), if any
+        self.edits: Any = None                # a merge's EditRun (sync/bulk_edits.py), if any
 
     def forget(self, entity: str | None) -> None:
         """Drop the cached tails of ``entity``'s groups (a shadow op of it was recorded)."""
@@ -233,11 +245,15 @@ class Reducer:
         tails: dict[tuple[str, str | None], list[Any]] = {
             (kind, e): [False, None, set()] for e, kinds in wanted.items() for kind in kinds}
         arg = (canonical_json(sorted(wanted)),)
+        member: dict[tuple[str, str], bool] = {}      # _in_group, once per (kind, op type)
         for entity, op_type, ms, ctr, dev, seq, state in self.conn.execute(
                 "SELECT o.entity, o.type, o.hlc_ms, o.hlc_ctr, o.dev, o.seq, s.state FROM ops o LEFT JOIN "
                 "sync_op_state s ON s.op_id = o.op_id WHERE o.entity IN (SELECT value FROM json_each(?))", arg):
             for kind in wanted[entity]:
-                if _in_group(kind, op_type):
+                ok = member.get((kind, op_type))
+                if ok is None:
+                    ok = member[(kind, op_type)] = _in_group(kind, op_type)
+                if ok:
                     tail = tails[(kind, entity)]
                     tail[2].add(dev)
                     if state in REPLAYED and (tail[1] is None or (ms, ctr, dev, seq) > tail[1]):
@@ -271,14 +287,37 @@ class Reducer:
             save_state(self.conn, ref, self.now)
             return changes
         if self._in_order(group, ref):
-            changes = self.bulk.take(ref) if self.bulk is not None and ref.type == "annotation.create" else None
+            changes = None
+            if ref.type == "annotation.create":
+                if self.bulk is not None:
+                    changes = self.bulk.take(ref)
+            elif self.edits is not None and ref.type in EDIT_TYPES:
+                changes = self.edits.take(ref)
             if changes is None:
+                self._write_queued()              # apply reads the annotations table
                 changes = apply_one(self.conn, ref)
+                self._touched(group)
             else:
                 ref.state, ref.reason = None, ""
             save_state(self.conn, ref, self.now)
             return changes
         return self.reduce(group)
+
+    def _write_queued(self) -> None:
+        """Write the rows a merge queued (creates first: a queued edit may be of a queued create)."""
+        if self.bulk is not None:
+            self.bulk.flush()
+        if self.edits is not None:
+            self.edits.flush()
+
+    def _touched(self, group: tuple[str, str | None]) -> None:
+        """An annotation's row was written the usual way: what the merge's queues remember of it
+        is no longer known."""
+        if group[0] == "annotation":
+            if self.bulk is not None:
+                self.bulk.touched(group[1])
+            if self.edits is not None:
+                self.edits.drop(group[1])
 
     def _in_order(self, group: tuple[str, str | None], ref: OpRef) -> bool:
         kind, entity = group
@@ -355,6 +394,7 @@ class Reducer:
                            or o.type in DELETE_TYPES or o.type == "conflict.resolve")})
         for entity in entities:
             changes.conflicts.update(self._write_conflicts(entity, ops, by_id, overridden))
+        self._touched(group)
         return changes
 
     def _overridden_deletes(self, ops: list[OpRef], by_id: dict[str, OpRef]) -> dict[str, str]:

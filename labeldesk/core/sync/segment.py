@@ -109,10 +109,14 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
         raise SegmentProblem("corrupt", f"{where}: the last line is not JSON") from None
     if not isinstance(footer, dict) or footer.get("kind") != "footer":
         raise SegmentProblem("incomplete", f"{where}: no footer yet (still being delivered?)")
-    body_sha = hashlib.sha256(data[:cut]).hexdigest()
+    view = memoryview(data)
+    body_hash = hashlib.sha256(view[:cut])
+    body_sha = body_hash.hexdigest()
     if body_sha != footer.get("sha256"):
         raise SegmentProblem("corrupt", f"{where}: content does not match the footer's SHA-256")
-    whole = hashlib.sha256(data).hexdigest()
+    whole_hash = body_hash.copy()             # the whole file's hash goes on from the body's
+    whole_hash.update(view[cut:])
+    whole = whole_hash.hexdigest()
     if whole[:12] != name.sha12:
         raise SegmentProblem("corrupt", f"{where}: the file's SHA-256 does not match its name")
     try:

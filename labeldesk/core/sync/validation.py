@@ -151,11 +151,67 @@ def _ok(value: Any, spec: Any) -> bool:
             elif not _ok(v, sub):
                 return False
         return True
+    if spec == "geometry":
+        return type(value) is dict and type(value.get("kind")) is str
+    if spec == "plane":
+        if type(value) is not dict:
+            return False
+        for k in ("z", "t"):
+            v = value.get(k, 0)
+            if type(v) is not int or v < 0:
+                return False
+        return "axis" not in value or value["axis"] in _PLANE_AXES
     return _problem(value, spec, "") is None
+
+
+def _line_ok(line: Any) -> bool:
+    """True when :func:`_check_line` would find nothing wrong (the usual case, checked without
+    building anything); False when it may (it then says what)."""
+    if type(line) is not dict:
+        return False
+    get = line.get
+    if not (type(get("op_id")) is str and type(get("type")) is str and type(get("wall")) is str
+            and type(get("sha256")) is str):
+        return False
+    hlc = get("hlc")
+    if type(hlc) is not list or len(hlc) != 2 or type(hlc[0]) is not int or type(hlc[1]) is not int:
+        return False
+    base = get("base", [])
+    if type(base) is not list:
+        return False
+    for b in base:
+        if type(b) is not str:
+            return False
+    for key in ("user", "entity", "reason"):
+        v = get(key)
+        if v is not None and type(v) is not str:
+            return False
+    if "seen" in line:
+        seen = line["seen"]
+        if type(seen) is not dict:
+            return False
+        for v in seen.values():
+            if type(v) is not int:
+                return False
+    op_type = line["type"]
+    schema = SCHEMAS.get(op_type)
+    if schema is None:
+        return True
+    if get("entity") is None and op_type not in ENTITY_OPTIONAL:
+        return False
+    payload = get("payload")
+    if get("blob") and payload is None:
+        return True
+    return _ok(payload, schema)
 
 
 def check_line(line: Any) -> None:
     """InvalidOp if an op line from the share does not have the shape of its op type."""
+    if not _line_ok(line):
+        _check_line(line)
+
+
+def _check_line(line: Any) -> None:
     if not isinstance(line, dict):
         raise InvalidOp("an op line is not an object")
     where = _Where(line)
