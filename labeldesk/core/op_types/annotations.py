@@ -147,7 +147,16 @@ def _noted(conn: sqlite3.Connection, geometry: Any) -> tuple[Any, Any]:
     return None, None
 
 
-def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, Any], attributes: Any) -> None:
+def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, Any], attributes: Any,
+                 ontology: bool = True) -> None:
+    """The annotation's class exists and its reserved attributes are well formed; with ``ontology``
+    (a draft made here, now) also that the class is current and allows the shape and the values.
+
+    Those class rules depend on the ontology as this replica has it, which a concurrent change
+    (a class deprecated, merged, its kinds or attribute values edited) can make differ between
+    replicas; an op made elsewhere is therefore applied whatever this replica's ontology says, and
+    the annotation is flagged for review (``ontology_io.flagged``), so every replica ends the same
+    whatever order the ontology change and the op arrive in."""
     from labeldesk.core.formats.probabilities import PROBABILITY_KEY, check as check_probability
     from labeldesk.core.groups import GROUP_KEY, check_group_value
     from labeldesk.core.measure import MEASURE_KEY, MEASURE_KINDS
@@ -175,6 +184,8 @@ def _check_class(conn: sqlite3.Connection, class_id: Any, geometry: dict[str, An
                  loads(cls["attributes"], []))
         if b is not None:
             b.class_rules[class_id] = rules
+    if not ontology:
+        return
     name, merged_into, deprecated, kinds, defs = rules
     require(merged_into is None,
             f"annotation: class {name!r} was merged into another class; use that one")
@@ -224,6 +235,15 @@ class CreateAnnotation:
         d["geometry"] = _clipped_geometry_noted(conn, asset, plane, d.get("geometry"))
         d.setdefault("attributes", {})
         d.setdefault("class_id", None)
+        # the rules that depend on this replica's layers and ontology are checked when the draft
+        # is made, not when an op made elsewhere is applied (see _check_class)
+        try:
+            layer = _row(conn, "layers", d.get("layer_id"), "layer")
+            require(not layer["removed"], f"annotation: layer {layer['name']} was removed")
+            _check_class(conn, d["class_id"], d["geometry"], d["attributes"])
+        except Exception:
+            _require_new(conn, draft.entity)        # "exists already" is the first refusal (as in apply)
+            raise
         return OpDraft(draft.type, draft.entity, {"annotation": d}, draft.base, draft.reason, draft.local)
 
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
@@ -250,10 +270,9 @@ class CreateAnnotation:
         # its own, and any other refusal asks first so that the message is the same as ever
         try:
             _row(conn, "assets", d.get("asset_id"), "asset")
-            layer = _row(conn, "layers", d.get("layer_id"), "layer")
-            require(not layer["removed"], f"annotation: layer {layer['name']} was removed")
+            _row(conn, "layers", d.get("layer_id"), "layer")
             geometry = d["geometry"]
-            _check_class(conn, d.get("class_id"), geometry, d.get("attributes"))
+            _check_class(conn, d.get("class_id"), geometry, d.get("attributes"), ontology=False)
             plane = Plane.from_dict(d["plane"])
             bounds, gj = _noted(conn, geometry)
             x0, y0, x1, y1 = bounds if bounds is not None else _bbox(geometry)
@@ -324,6 +343,10 @@ class UpdateAnnotation:
             values["geometry"] = clipped.to_dict()
             if clipped.kind in ("box", "polygon"):      # (their to_dict/bounds round trip is exact)
                 bounds = clipped.bounds()
+        if {"class_id", "attributes", "geometry"} & values.keys():     # the class rules, as made here (_check_class)
+            merged = _values(row, [k for k in ("class_id", "geometry", "attributes") if k not in values])
+            merged.update({k: v for k, v in values.items() if k in ("class_id", "geometry", "attributes")})
+            _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
         if b is not None:               # inverse and apply of this op read the row and shape again
             b.update = [values, row, bounds, None]
         return OpDraft(draft.type, draft.entity, {"set": values}, draft.base or (row["revision"],),
@@ -359,10 +382,11 @@ class UpdateAnnotation:
         require(row is not None, f"no annotation with id {op.entity}")
         require(not row["deleted"], "annotation.update: the annotation was deleted")
         checked = ("class_id", "geometry", "attributes")
-        if {"class_id", "attributes", "geometry"} & set(values):    # (a z-order or plane edit parses nothing)
+        # (a z-order or plane edit parses nothing; a draft prepared here was checked in full then)
+        if noted is None and {"class_id", "attributes", "geometry"} & set(values):
             merged = _values(row, [k for k in checked if k not in values])      # (what the op keeps)
             merged.update({k: v for k, v in values.items() if k in checked})
-            _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
+            _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"], ontology=False)
         cols: dict[str, Any] = {"revision": op.op_id}
         for k, v in values.items():
             if k == "geometry":

@@ -14,6 +14,18 @@ SCOPES = ("asset", "plane")
 
 @op_type("classification.add")
 class AddClassification:
+    def prepare(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
+        """A class deprecated or merged is refused when the draft is made here; an op made
+        elsewhere before its author knew is applied (and every replica ends the same whatever order
+        the ontology change and the op arrive in: docs/sync.md failure mode 29)."""
+        d = draft.payload
+        if not d.get("restore"):
+            cls = conn.execute("SELECT name, deprecated, merged_into FROM classes WHERE id = ?",
+                               (d.get("class_id"),)).fetchone()
+            if cls is not None:
+                require(not cls[1] and cls[2] is None, f"classification: class {cls[0]!r} is deprecated")
+        return draft
+
     def inverse(self, conn: sqlite3.Connection, draft: OpDraft) -> OpDraft:
         return OpDraft("classification.remove", draft.entity, {})
 
@@ -29,8 +41,6 @@ class AddClassification:
         asset = fetch(conn, "assets", d.get("asset_id"), "asset")
         fetch(conn, "layers", d.get("layer_id"), "layer")
         cls = fetch(conn, "classes", d.get("class_id"), "class")
-        require(not cls["deprecated"] and cls["merged_into"] is None,
-                f"classification: class {cls['name']!r} is deprecated")
         require(conn.execute("SELECT 1 FROM classifications WHERE id = ?", (op.entity,)).fetchone() is None,
                 f"classification {op.entity} exists already")
         plane = Plane.from_dict(d.get("plane")) if scope == "plane" else None

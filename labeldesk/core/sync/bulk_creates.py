@@ -69,20 +69,18 @@ class CreateRun:
     def _row(self, op: Any, d: dict[str, Any]) -> tuple[Any, ...] | None:
         conn = self.conn
         annotation_ops._row(conn, "assets", d.get("asset_id"), "asset")
-        layer = annotation_ops._row(conn, "layers", d.get("layer_id"), "layer")
-        if layer["removed"]:
-            return None
+        annotation_ops._row(conn, "layers", d.get("layer_id"), "layer")
         geometry = d["geometry"]
         kind = geometry["kind"]
         attributes = d.get("attributes")
         if attributes:
-            annotation_ops._check_class(conn, d.get("class_id"), geometry, attributes)
+            annotation_ops._check_class(conn, d.get("class_id"), geometry, attributes, ontology=False)
         else:
             key = (d.get("class_id"), kind)
             ok = self._class_ok.get(key)
             if ok is None:
                 try:
-                    annotation_ops._check_class(conn, key[0], geometry, attributes)
+                    annotation_ops._check_class(conn, key[0], geometry, attributes, ontology=False)
                     ok = True
                 except OpRejected:
                     ok = False

@@ -132,7 +132,8 @@ class EditRun:
                 self._read_shapes(op.entity, entry)
             merged = {"class_id": entry[1], "geometry": json.loads(entry[2]), "attributes": json.loads(entry[3])}
             merged.update({k: v for k, v in values.items() if k in merged})
-            annotation_ops._check_class(self.conn, merged["class_id"], merged["geometry"], merged["attributes"])
+            annotation_ops._check_class(self.conn, merged["class_id"], merged["geometry"], merged["attributes"],
+                                        ontology=False)
         cols: dict[str, Any] = {"revision": op.op_id}
         for k, v in values.items():
             if k == "geometry":

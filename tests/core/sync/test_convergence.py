@@ -1,7 +1,7 @@
 """Failure mode #20: convergence under random ops and random delivery orders (property test).
 
 Three devices make random creates, updates of the same annotations (geometry, class), deletes,
-restores, class creates and renames, asset renames, project settings and asset classifications, syncing at random moments (so edits are sometimes concurrent,
+restores, class creates, renames and deprecations, asset renames, project settings and asset classifications, syncing at random moments (so edits are sometimes concurrent,
 sometimes causal). Then every replica syncs to the end, and two fresh observers receive the
 very same segments revealed one at a time in random orders (gaps included). All five must end
 with the same materialised-state digest.
@@ -42,9 +42,10 @@ def _act(team, p, action, data):
         elif action == "rename":
             if data.draw(st.booleans()):
                 p.apply(OpDraft("ontology.class.create", ids.new_id(), {"class": {"name": f"c{len(classes)}"}}))
-            else:
-                p.apply(OpDraft("ontology.class.update", data.draw(st.sampled_from(classes)),
-                                {"set": {"name": f"n{data.draw(st.integers(0, 9))}"}}))
+            else:                         # renamed, or deprecated / back (fm29: concurrent use converges)
+                change = data.draw(st.sampled_from([{"name": f"n{data.draw(st.integers(0, 9))}"},
+                                                    {"deprecated": True}, {"deprecated": False}]))
+                p.apply(OpDraft("ontology.class.update", data.draw(st.sampled_from(classes)), {"set": change}))
         elif action == "other":               # asset rename, project settings, asset classifications
             kind = data.draw(st.sampled_from(["asset", "setting", "classify", "unclassify"]))
             if kind == "asset":

@@ -340,3 +340,40 @@ def test_class_replay_does_not_inflate_the_ontology_version(team):
     applied = a.conn.execute("SELECT COUNT(*) FROM ops WHERE type LIKE 'ontology.%'").fetchone()[0]
     assert a.ontology_version == b.ontology_version == applied
     assert a.classes()[0].name == b.classes()[0].name and len(conflicts(a)) == 1
+
+
+@pytest.mark.parametrize("change", ["deprecate", "narrow_kinds", "drop_value", "remove_layer"])
+def test_fm29_an_ontology_or_layer_change_concurrent_with_an_op_converges(team, change):
+    """Admin a changes the ontology (or removes b's layer) while b, not yet told, draws with the old
+    rules. Every replica keeps b's annotation (flagged where the class says so): the replica that
+    merged the change first must not refuse what b's own replica applied."""
+    from labeldesk.core.ontology_io import flagged_annotations
+    a, b = team.devices
+    layer = b.my_layer_id
+    grade = {"key": "grade", "type": "enum", "options": ["low", "high"]}
+    a.apply(OpDraft("ontology.class.update", team.cls, {"set": {"attributes": [grade]}}))
+    team.sync_all()
+    if change == "deprecate":
+        a.apply(OpDraft("ontology.class.update", team.cls, {"set": {"deprecated": True}}))
+    elif change == "narrow_kinds":
+        a.apply(OpDraft("ontology.class.update", team.cls, {"set": {"kinds": ["polygon"]}}))
+    elif change == "drop_value":
+        a.apply(OpDraft("ontology.class.update", team.cls, {"set": {"attributes": [{**grade, "options": ["low"]}]}}))
+    else:
+        a.apply(OpDraft("layer.remove", layer, {}))
+    made = ids.new_id()
+    b.apply(OpDraft("annotation.create", made, {"annotation": {
+        "asset_id": team.asset, "layer_id": layer, "class_id": team.cls, "attributes": {"grade": "high"},
+        "geometry": {"kind": "box", "xyxy": [10, 10, 30, 30]}}}))
+    engine.sync_round(a)                 # a publishes its change first and merges b's op after it
+    engine.sync_round(b)
+    team.sync_all()
+    assert a.annotation(made) is not None and b.annotation(made) is not None
+    assert state_digest(a.conn) == state_digest(b.conn)
+    if change == "deprecate":
+        assert [r for _, r in flagged_annotations(a, team.asset)] == [f"class 'lesion' is deprecated"]
+    # a draft made now, with the rules known, is refused as ever
+    with pytest.raises(Exception):
+        b.apply(OpDraft("annotation.create", ids.new_id(), {"annotation": {
+            "asset_id": team.asset, "layer_id": layer, "class_id": team.cls, "attributes": {"grade": "high"},
+            "geometry": {"kind": "box", "xyxy": [40, 40, 60, 60]}}}))
