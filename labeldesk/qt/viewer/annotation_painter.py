@@ -426,8 +426,9 @@ class AnnotationPainter:
             lines[code] = (c.blue(), c.green(), c.red(), 255)
         if len(ringed):
             pts, lens = doc.gather(ringed)
-            ip = np.empty(pts.shape, np.int32)
-            np.rint((pts - (ox / scale, oy / scale)) * k, out=ip, casting="unsafe")
+            xy = pts * k if not (ox or oy) else (pts - (ox / scale, oy / scale)) * k
+            np.rint(xy, out=xy)
+            ip = xy.astype(np.int32)          # (rint straight into int32 casts element by element: 5x slower)
             ends = np.cumsum(lens).tolist()
             starts = [0] + ends[:-1]
             polys = [ip[a:b] for a, b in zip(starts, ends)]
