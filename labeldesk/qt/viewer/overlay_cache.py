@@ -1,0 +1,84 @@
+"""The zoomed-out raster overlay of an unchanged project, kept next to its document snapshot.
+
+Drawing the overlay of 100,000 shapes costs about half a second of OpenCV fills. When a document
+was read at a stamp (``core/document_snapshot.py``: the op log's high-water mark) and nothing has
+changed it since, the overlay drawn for a given plane, layers, size, zoom, colours and opacity is
+the same every time: it is written on a background thread to
+``cache/documents/<asset id>.overlay-<key>.npy`` and read back by the next open (a few
+milliseconds). The key hashes everything the pixels depend on, the stamp and the shown rows
+included, so any op anywhere in the project, another plane, zoom, window size or colour draws it
+again. One overlay is kept per asset. A cache: deleting it loses nothing, and
+``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off with the document snapshots.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = 1
+
+
+def key(doc: Any, rows: np.ndarray, width: int, height: int, scale: float, opacity: float,
+        colours: dict, hidden: bool) -> str | None:
+    """The key of the overlay of ``rows`` of ``doc``; None when it must not be cached (the
+    document changed since its read, shapes are hidden or selected, caching is off)."""
+    from labeldesk.core import document_snapshot as snapshot
+    stamp = getattr(doc, "stamp", None)
+    if doc is None or stamp is None or doc.version != 0 or hidden or not snapshot.enabled():
+        return None
+    h = hashlib.sha256(repr((FORMAT, stamp, width, height, float(scale), float(opacity),
+                             sorted(colours.items(), key=str), list(doc.classes.values))).encode())
+    h.update(np.ascontiguousarray(rows, np.int64).tobytes())
+    return h.hexdigest()[:24]
+
+
+def _path(doc: Any, key_text: str) -> Path | None:
+    from labeldesk.core import document_snapshot as snapshot
+    base = snapshot.path_for(doc.conn, doc.asset_id)
+    return None if base is None else base.with_name(f"{doc.asset_id}.overlay-{key_text}.npy")
+
+
+def load(doc: Any, key_text: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The cached overlay (a writable H x W x 4 uint8 buffer), or None."""
+    path = _path(doc, key_text)
+    if path is None or not path.exists():
+        return None
+    try:
+        buf = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if buf.dtype != np.uint8 or buf.shape != (shape[0], shape[1], 4) or not buf.flags.c_contiguous:
+        return None
+    return buf
+
+
+def save_later(doc: Any, key_text: str, buf: np.ndarray) -> None:
+    """Write a copy of ``buf`` on a background thread (joined by ``document_snapshot.flush``);
+    the asset's other overlays are removed."""
+    from labeldesk.core import document_snapshot as snapshot
+    path = _path(doc, key_text)
+    if path is None:
+        return
+    thread = threading.Thread(target=_write, args=(path, buf.copy(), doc.asset_id), name="overlay-cache",
+                              daemon=True)
+    snapshot._writers.append(thread)
+    thread.start()
+
+
+def _write(path: Path, buf: np.ndarray, asset_id: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npy")
+        with open(tmp, "wb") as fh:
+            np.save(fh, buf, allow_pickle=False)
+        os.replace(tmp, path)
+        for old in path.parent.glob(f"{asset_id}.overlay-*.npy"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass                  # a cache: when it cannot be written, the next open draws the overlay
