@@ -17,7 +17,7 @@ from labeldesk.qt.main_window import MainWindow
 w = MainWindow(); w.offer_guide = False
 print("constructed", " ".join(m for m in ("pyqtgraph", "cv2", "pydicom", "nibabel") if m in sys.modules))
 w.open_project(sys.argv[1]); w.show(); app.processEvents()
-print("after_open", "pyqtgraph" in sys.modules)
+print("after_open", "pyqtgraph" in sys.modules, "labeldesk.core.sync.engine" in sys.modules)
 dock = w.quality.docks["dashboard"]
 print("dashboard_before", type(dock.widget()).__name__)
 w.quality.show_dashboard(); app.processEvents()
@@ -34,6 +34,12 @@ def test_window_start_leaves_the_dashboard_and_readers_unimported(demo_project, 
     assert out.returncode == 0, out.stderr[-3000:]
     lines = dict(line.partition(" ")[::2] for line in out.stdout.splitlines())
     assert lines["constructed"] == ""                       # none of them imported by the window
-    assert lines["after_open"] == "False"                   # the demo's first asset needs no plots
+    assert lines["after_open"] == "False False"  # the demo's first asset needs no plots, nor the unshared project sync
     assert lines["dashboard_before"] == "QWidget"           # a placeholder until first shown
     assert lines["dashboard_after"] == "DashboardPanel True True"
+
+
+def test_the_sync_worker_reads_the_share_setting_of_the_engine():
+    from labeldesk.core.sync import engine
+    from labeldesk.qt import sync_worker
+    assert sync_worker.SHARE_KEY == engine.SHARE_KEY
