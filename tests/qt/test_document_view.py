@@ -139,15 +139,19 @@ def test_polygons_are_painted_and_follow_edits(qtbot, win, many):
 
 def test_annotation_panel_rows_are_virtual(qtbot, win, many, monkeypatch):
     from labeldesk.qt.panels.annotation_panel import AnnotationModel
-    calls = []
+    calls, counts = [], []
     real = AnnotationModel.text
     monkeypatch.setattr(AnnotationModel, "text", lambda self, r: calls.append(r) or real(self, r))
+    real_count = AnnotationModel.rowCount
+    monkeypatch.setattr(AnnotationModel, "rowCount", lambda self, *a: counts.append(1) or real_count(self, *a))
     _open(qtbot, win, many)
     panel = win.annotation_panel
     qtbot.waitUntil(lambda: panel.row_count() == N, timeout=5000)
     panel.list.viewport().grab()
-    assert isinstance(panel.list, QtWidgets.QListView) and not isinstance(panel.list, QtWidgets.QListWidget)
+    assert isinstance(panel.list, QtWidgets.QAbstractItemView)
+    assert not isinstance(panel.list, (QtWidgets.QListWidget, QtWidgets.QTableWidget))     # no item per row
     assert 0 < len(set(calls)) < 200                          # only the rows on screen were built
+    assert len(counts) < N / 4                                # nor laid out row by row (a QListView asks 2 per row)
     first = panel.row_id(0)
     win.session.select({first})
     assert [i.data(QtCore.Qt.ItemDataRole.UserRole) for i in panel.list.selectionModel().selectedIndexes()] == [first]
