@@ -178,8 +178,14 @@ def test_overlay_of_an_unchanged_project_is_read_from_the_cache(qtbot, project, 
     op, or with the cache turned off, it is drawn again and shows the change."""
     from labeldesk.core import document_snapshot
     from labeldesk.core.document import Document
+    from labeldesk.qt.viewer import overlay_cache
     monkeypatch.delenv("LABELDESK_NO_DOCUMENT_CACHE", raising=False)
     p, asset = project
+    view0, painter0 = _view(qtbot, Document(p.conn, asset), _colours(p))
+    _pixels(view0)
+    document_snapshot.flush()
+    assert not list((p.root / "cache" / "documents").glob("*.overlay-*"))    # 1,602 shapes: not cached
+    monkeypatch.setattr(overlay_cache, "MIN_SHAPES", 1000)
     doc = Document(p.conn, asset)
     view, painter = _view(qtbot, doc, _colours(p))
     first = _pixels(view)

@@ -7,7 +7,8 @@ the same every time: it is written on a background thread to
 ``cache/documents/<asset id>.overlay-<key>.npy`` and read back by the next open (a few
 milliseconds). The key hashes everything the pixels depend on, the stamp and the shown rows
 included, so any op anywhere in the project, another plane, zoom, window size or colour draws it
-again. One overlay is kept per asset. A cache: deleting it loses nothing, and
+again. One overlay is kept per asset, and only for planes of at least ``MIN_SHAPES`` shapes
+(about 4 MB at a full-HD fit, at most 64 MB). A cache: deleting it loses nothing, and
 ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off with the document snapshots.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 FORMAT = 1
+MIN_SHAPES = 20_000     # fewer shapes draw in under ≈ 0.1 s: not worth a file
 
 
 def key(doc: Any, rows: np.ndarray, width: int, height: int, scale: float, opacity: float,
@@ -29,7 +31,8 @@ def key(doc: Any, rows: np.ndarray, width: int, height: int, scale: float, opaci
     document changed since its read, shapes are hidden or selected, caching is off)."""
     from labeldesk.core import document_snapshot as snapshot
     stamp = getattr(doc, "stamp", None)
-    if doc is None or stamp is None or doc.version != 0 or hidden or not snapshot.enabled():
+    if (doc is None or stamp is None or doc.version != 0 or hidden or len(rows) < MIN_SHAPES
+            or not snapshot.enabled()):
         return None
     h = hashlib.sha256(repr((FORMAT, stamp, width, height, float(scale), float(opacity),
                              sorted(colours.items(), key=str), list(doc.classes.values))).encode())
