@@ -215,3 +215,30 @@ def test_panels_after_the_open_do_not_walk_the_document(qtbot, win, many):
     win.session.undo_stack.undo()
     assert Counting.looked < 50 and len(built) < 50, (Counting.looked, len(built))
     assert win.tracks.tracks == [] and doc.count == N
+
+
+def test_the_zoomed_out_overlay_is_drawn_by_the_worker_that_read_the_document(qtbot, win, many, monkeypatch):
+    """Opening draws the overlay on the worker that read the document (the GUI thread only blits
+    it), for exactly what the view shows: the painted pixels are those of a drawing on the GUI
+    thread; after an edit the GUI thread draws again."""
+    import threading
+
+    from labeldesk.qt.viewer import annotation_painter, overlay_cache
+    monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")          # drawn, not read from a cache
+    monkeypatch.setattr(overlay_cache, "PREPARE_MIN_SHAPES", 100)
+    drawn_on_gui: list[bool] = []
+    real = annotation_painter.AnnotationPainter.render_raster
+    monkeypatch.setattr(annotation_painter.AnnotationPainter, "render_raster", lambda self, *a, **k: drawn_on_gui.append(
+        threading.current_thread() is threading.main_thread()) or real(self, *a, **k))
+    _open(qtbot, win, many)
+    view = win.viewport
+    first = view.grab().toImage()
+    painter = view.overlay
+    assert painter._raster is not None and painter.prepared_hits == 1
+    assert drawn_on_gui == [False]                                   # drawn once, on the worker
+    assert _red(view, *_centre(0)) and not _red(view, _centre(0)[0] + PITCH / 2, _centre(0)[1])
+    painter._raster = None                                           # the same drawing on the GUI thread
+    assert view.grab().toImage() == first and drawn_on_gui == [False, True]
+    first_id = win.session.document(win.session.asset_id).ids[0]
+    win.session.delete([first_id], "Delete")
+    assert not _red(view, *_centre(0)) and painter.prepared_hits == 1

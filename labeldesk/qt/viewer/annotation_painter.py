@@ -69,6 +69,7 @@ class AnnotationPainter:
         self._layer: Any = None           # (key, dx, dy, QImage): the zoomed-in layer of the view
         self.layer_stats = {"full": 0, "shift": 0, "blit": 0}     # how layers were made (tests read it)
         self.cache_hits = 0               # overlays read from the cache of an unchanged project
+        self.prepared_hits = 0            # overlays drawn by the worker that read the document
 
     # ---- what is shown ------------------------------------------------------------------------
     @property
@@ -383,9 +384,19 @@ class AnnotationPainter:
         """The overlay of an unchanged project from the cache (``overlay_cache.py``), else drawn
         (and then cached)."""
         from labeldesk.qt.viewer import overlay_cache
-        key = overlay_cache.key(self.doc, self.rows, width, height, scale, self.opacity, self.colours,
-                                bool(self._selected or self._hidden))
+        hidden = bool(self._selected or self._hidden)
         shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+        prepared = getattr(self.doc, "prepared_overlay", None)
+        if prepared is not None:
+            self.doc.prepared_overlay = None          # taken once: later drawings are the painter's
+            mine = overlay_cache.fingerprint(self.doc, self.rows, width, height, scale, self.opacity,
+                                             self.colours, hidden)
+            if mine is not None and mine == prepared[0] and prepared[1].shape[:2] == shape:
+                self.prepared_hits += 1
+                buf = prepared[1]
+                return QtGui.QImage(buf.data, buf.shape[1], buf.shape[0], buf.strides[0],
+                                    QtGui.QImage.Format.Format_ARGB32_Premultiplied), buf
+        key = overlay_cache.key(self.doc, self.rows, width, height, scale, self.opacity, self.colours, hidden)
         buf = overlay_cache.load(self.doc, key, shape) if key else None
         if buf is None:
             image, buf = self.render_raster(width, height, scale)
