@@ -381,8 +381,9 @@ class AnnotationPainter:
             painter.restore()
 
     def _cached_or_rendered(self, width: int, height: int, scale: float) -> tuple[QtGui.QImage, np.ndarray]:
-        """The overlay of an unchanged project from the cache (``overlay_cache.py``), else drawn
-        (and then cached)."""
+        """The overlay the worker that read the document drew for exactly this (once), else that
+        of an unchanged project from the cache (``overlay_cache.py``), else drawn here (and then
+        cached)."""
         from labeldesk.qt.viewer import overlay_cache
         hidden = bool(self._selected or self._hidden)
         shape = (max(1, round(height * scale)), max(1, round(width * scale)))
