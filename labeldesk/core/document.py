@@ -133,17 +133,26 @@ class Document:
             snapshot.save_later(self, self.stamp)
 
     @classmethod
-    def open_in_background(cls, db_path: Any, asset_id: str, executor: Any) -> Any:
+    def open_in_background(cls, db_path: Any, asset_id: str, executor: Any,
+                           then: Callable[["Document"], None] | None = None) -> Any:
         """Start loading an asset's document on ``executor`` with a read-only connection of its
-        own; returns a Future of the Document. The thread that will use it calls :meth:`adopt`."""
+        own; returns a Future of the Document. The thread that will use it calls :meth:`adopt`.
+        ``then(doc)`` runs on the worker once it is loaded, before anyone else sees it (the app
+        draws its overlay there); whatever it raises is dropped (the caller does that work itself)."""
         def work() -> "Document":
             from labeldesk.core.store import connection
             conn = connection.connect(db_path, read_only=True)
             try:
-                return cls(conn, asset_id, own_connection=True)
+                doc = cls(conn, asset_id, own_connection=True)
             except BaseException:
                 conn.close()
                 raise
+            if then is not None:
+                try:
+                    then(doc)
+                except Exception:  # noqa: BLE001 - optional work: the GUI thread does it when needed
+                    pass
+            return doc
         return executor.submit(work)
 
     def adopt(self, conn: sqlite3.Connection) -> bool:

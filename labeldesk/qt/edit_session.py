@@ -84,6 +84,7 @@ class EditSession(QtCore.QObject):
         self.undo_stack = QtGui.QUndoStack(self)
         self.documents: dict[str, Document] = {}          # asset id -> open document
         self._loading: dict[str, Any] = {}                # asset id -> Future of a document being read
+        self._wanted: dict[str, dict] = {}                # asset id -> the overlay its reading worker draws
         self._sig_changes_elsewhere.connect(self.apply_changes, QtCore.Qt.ConnectionType.QueuedConnection)
         self._sig_document_read.connect(self._on_document_read, QtCore.Qt.ConnectionType.QueuedConnection)
         self._when_ready: dict[str, list[Any]] = {}
@@ -166,8 +167,38 @@ class EditSession(QtCore.QObject):
         if not main or not main[0]:
             return                                  # an in-memory store: read when needed
         db = Path(main[0])
-        future = self._loading[asset_id] = Document.open_in_background(db, asset_id, _loader())
+        # the worker draws the overlay the active view will want once the document is in: what it
+        # wants (size, zoom…) is known once the pixels are in, so refresh_view keeps it up to date
+        from labeldesk.qt.viewer import overlay_cache
+        wanted = self._wanted[asset_id] = {"spec": self._overlay_spec(asset_id)}
+
+        def then(doc: Document) -> None:
+            spec = wanted["spec"]
+            if spec is not None:
+                overlay_cache.prepare(doc, spec)
+        future = self._loading[asset_id] = Document.open_in_background(db, asset_id, _loader(), then)
         future.add_done_callback(lambda _f, a=asset_id: self._sig_document_read.emit(a))
+
+    def _overlay_spec(self, asset_id: str) -> dict[str, Any] | None:
+        """What the active view will ask of its zoomed-out overlay of ``asset_id`` (plane, layers,
+        size, zoom, colours, opacity), so that the worker reading the document can draw it; None
+        when the view does not show the asset or is zoomed in too far for the overlay."""
+        view = self.viewport
+        painter = getattr(view, "overlay", None)
+        if getattr(view, "asset_id", None) != asset_id or view.source is None or painter is None:
+            return None
+        try:
+            if not painter._raster_fits(view):
+                return None
+            w, h = view.plane_size()
+            layer_id = getattr(view, "layer_id", None)
+            visible = self.visible_layers(asset_id)
+            layers = ([layer_id] if layer_id in visible else []) if layer_id is not None else visible
+            return {"plane": view.plane, "layers": list(layers), "width": w, "height": h,
+                    "scale": painter._raster_scale(view, w, h), "opacity": painter.opacity,
+                    "colours": dict(self._colours)}
+        except Exception:  # noqa: BLE001 - a view not ready yet: the overlay is drawn when painted
+            return None
 
     def loading(self, asset_id: str) -> bool:
         """The asset's document is being read on the worker (its views show the pixels meanwhile)."""
@@ -183,6 +214,7 @@ class EditSession(QtCore.QObject):
     def _on_document_read(self, asset_id: str) -> None:
         """A document read on the worker is in: the views showing its asset draw it, panels follow
         (also when a reader took it over first)."""
+        self._wanted.pop(asset_id, None)
         if asset_id in self._loading:
             shown = {getattr(v, "asset_id", None) for v in self.views()} | {self.asset_id}
             if self.project is None or getattr(self.project, "conn", None) is None or asset_id not in shown:
@@ -271,6 +303,9 @@ class EditSession(QtCore.QObject):
             painter.show(None, np.zeros(0, np.int64))
         elif (doc := self.document(asset_id, wait=False)) is None:
             painter.show(None, np.zeros(0, np.int64))     # drawn when the worker's read is in
+            wanted = self._wanted.get(asset_id)
+            if wanted is not None and view is self.viewport:
+                wanted["spec"] = self._overlay_spec(asset_id)
         else:
             layer_id = getattr(view, "layer_id", None)
             layers = [layer_id] if layer_id is not None else self.visible_layers(asset_id)

@@ -13,24 +13,23 @@ from labeldesk.core.model import Plane
 
 class QualityDocks:
     def __init__(self, window: Any) -> None:
-        from labeldesk.qt.panels.dashboard_panel import DashboardPanel
         from labeldesk.qt.panels.organise_panel import OrganisePanel
         from labeldesk.qt.panels.quality_panel import QualityPanel
         self.window = window
         self.quality_panel = QualityPanel()
-        self.dashboard_panel = DashboardPanel()
+        self._dashboard: Any = None       # built when first shown (pyqtgraph: ≈ 0.3 s of a start)
         self.organise_panel = OrganisePanel()
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for key, title, widget, area in (
                 ("quality", "Quality", self.quality_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
-                ("dashboard", "Dashboard", self.dashboard_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
+                ("dashboard", "Dashboard", QtWidgets.QWidget(), QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
                 ("organise", "Organise", self.organise_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QtWidgets.QDockWidget(title, window)
             dock.setObjectName(f"{key}_dock")
             dock.setWidget(widget)
             window.addDockWidget(area, dock)
             dock.hide()
-            dock.visibilityChanged.connect(lambda visible: visible and self._follow_project())
+            dock.visibilityChanged.connect(lambda visible, key=key: visible and self._on_dock_shown(key))
             self.docks[key] = dock
         self.quality_panel.sig_open.connect(self.open_finding)
         self.quality_panel.sig_message.connect(lambda t: window.statusBar().showMessage(t, 8000))
@@ -74,12 +73,28 @@ class QualityDocks:
             file_menu.insertAction(quit_action, backup)
             self.actions["backup"] = backup
 
+    def _on_dock_shown(self, key: str) -> None:
+        self._follow_project()
+        if key == "dashboard":
+            self.dashboard_panel                    # noqa: B018 - built with the followed project
+
+    @property
+    def dashboard_panel(self) -> Any:
+        """The Dashboard panel, built (and put in its dock) the first time it is needed."""
+        if self._dashboard is None:
+            from labeldesk.qt.panels.dashboard_panel import DashboardPanel
+            self._dashboard = DashboardPanel()
+            self._dashboard.set_project(self.quality_panel.project)
+            self.docks["dashboard"].setWidget(self._dashboard)
+        return self._dashboard
+
     # ---- project ---------------------------------------------------------------------------
     def _follow_project(self) -> Any:
         project = self.window.project
         if self.quality_panel.project is not project:
             self.quality_panel.set_project(project)
-            self.dashboard_panel.set_project(project)
+            if self._dashboard is not None:
+                self._dashboard.set_project(project)
             self.organise_panel.set_project(project)
             self.organise_panel.set_asset(self.window.current_asset_id)
         return project

@@ -11,12 +11,28 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore
 
-from labeldesk.core.sync import engine
 from labeldesk.qt.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from labeldesk.core.sync import engine
+
+SHARE_KEY = "sync.share"       # = engine.SHARE_KEY (a test holds them equal)
+
+
+def _engine() -> Any:
+    """The sync engine, imported when a project has a share (≈ 70 ms of a window start)."""
+    from labeldesk.core.sync import engine
+    return engine
+
+
+def share_path(project: Any) -> Any:
+    """The project's share folder, or None (read without importing the engine)."""
+    from labeldesk.core.store import repo
+    return _engine().share_path(project) if repo.get_meta(project.conn, SHARE_KEY) else None
 
 DEFAULT_INTERVAL_MS = 10_000
 # Ops read per pass: each pass's merge runs on the GUI thread, so a bootstrap of a large project
@@ -48,11 +64,11 @@ class SyncWorker(QtCore.QObject):
         """A new project (or None): an answer still out for the old one is dropped on arrival."""
         self.project = project
         self._plan = None
-        if project is None or engine.share_path(project) is None:
+        if project is None or share_path(project) is None:
             self.timer.stop()
 
     def start(self) -> None:
-        if self.project is not None and engine.share_path(self.project) is not None:
+        if self.project is not None and share_path(self.project) is not None:
             self.timer.start()
 
     def stop(self) -> None:
@@ -68,20 +84,20 @@ class SyncWorker(QtCore.QObject):
 
     def sync_now(self) -> bool:
         """Start a round unless one is out already; False if nothing was started."""
-        if self.busy or self.project is None or engine.share_path(self.project) is None:
+        if self.busy or self.project is None or share_path(self.project) is None:
             return False
-        self._total, self._passes = engine.SyncReport(), 0
+        self._total, self._passes = _engine().SyncReport(), 0
         self.sig_started.emit()
         return self._start_pass()
 
     def _start_pass(self) -> bool:
         try:
-            self._plan = engine.prepare(self.project)
+            self._plan = _engine().prepare(self.project)
         except Exception as exc:      # e.g. the project was closed; shown, never raised into Qt
             self.sig_failed.emit(str(exc))
             return False
         plan, project = self._plan, self.project
-        runner = TaskRunner(functools.partial(engine.exchange, budget=PASS_BUDGET), plan, with_progress=False)
+        runner = TaskRunner(functools.partial(_engine().exchange, budget=PASS_BUDGET), plan, with_progress=False)
         runner.signals.sig_finished.connect(lambda ex, p=plan, pr=project: self._on_exchanged(pr, p, ex))
         runner.signals.sig_failed.connect(self._on_failed)
         self._runner, self._since = runner, time.monotonic()
@@ -98,7 +114,7 @@ class SyncWorker(QtCore.QObject):
         if project is not self.project or plan is not self._plan or project.conn is None:
             return                                           # the project changed meanwhile
         try:
-            report = engine.commit(project, plan, ex)
+            report = _engine().commit(project, plan, ex)
         except Exception as exc:
             self.sig_failed.emit(str(exc))
             return
@@ -142,9 +158,12 @@ class SyncBinding(QtCore.QObject):
         self.stall.timeout.connect(lambda: panel.set_busy(self.worker.busy, self.worker.stalled_for()))
 
     def attach(self, project: Any) -> None:
-        from labeldesk.core.sync.status import status
         self.worker.set_project(project)
-        self.panel.set_status(status(project, digest=False) if engine.share_path(project) else None)
+        if share_path(project):
+            from labeldesk.core.sync.status import status
+            self.panel.set_status(status(project, digest=False))
+        else:
+            self.panel.set_status(None)
         self.worker.start()
 
     def detach(self) -> None:

@@ -131,7 +131,7 @@ class WindowShell:
         self.user_id = user_id
         self.project.user_id = user_id          # every op of this window is stamped with this user
         self.identity_label.show_user(self.project, user_id)
-        self.team.review_panel.set_project(self.project, user_id)
+        self.team.set_review_user(self.project, user_id)
         self.session.refresh()
         self.gate_actions()
         if note:

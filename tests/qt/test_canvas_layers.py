@@ -98,6 +98,12 @@ def _at(view, pixels, x, y) -> np.ndarray:
     return pixels[q.y(), q.x()].astype(int)
 
 
+def _mean(view, pixels, x, y, r=40) -> np.ndarray:
+    """Mean colour of the view over image_xy (x ± r, y ± r) (stars' outlines cross any one pixel)."""
+    a, b = view.image_to_view(x - r, y - r).toPoint(), view.image_to_view(x + r, y + r).toPoint()
+    return pixels[a.y():b.y(), a.x():b.x()].reshape(-1, 3).mean(0)
+
+
 def test_overlap_keeps_drawing_order_zoomed_out_and_in(qtbot, project):
     from labeldesk.core.document import Document
     p, asset = project
@@ -164,3 +170,46 @@ def test_zoomed_in_layer_blits_when_still_and_shifts_on_pan(qtbot, project):
     view.zoom = 3.5                                       # a new zoom draws the layer again
     _pixels(view)
     assert painter.layer_stats["full"] == full + 1
+
+
+def test_overlay_of_an_unchanged_project_is_read_from_the_cache(qtbot, project, monkeypatch):
+    """The zoomed-out overlay is drawn once and cached next to the document snapshot; a new
+    document of the unchanged project (a reopen) shows the same pixels without drawing; after an
+    op, or with the cache turned off, it is drawn again and shows the change."""
+    from labeldesk.core import document_snapshot
+    from labeldesk.core.document import Document
+    from labeldesk.qt.viewer import overlay_cache
+    monkeypatch.delenv("LABELDESK_NO_DOCUMENT_CACHE", raising=False)
+    p, asset = project
+    view0, painter0 = _view(qtbot, Document(p.conn, asset), _colours(p))
+    _pixels(view0)
+    document_snapshot.flush()
+    assert not list((p.root / "cache" / "documents").glob("*.overlay-*"))    # 1,602 shapes: not cached
+    monkeypatch.setattr(overlay_cache, "MIN_SHAPES", 1000)
+    doc = Document(p.conn, asset)
+    view, painter = _view(qtbot, doc, _colours(p))
+    first = _pixels(view)
+    assert painter._raster is not None and painter.cache_hits == 0
+    document_snapshot.flush()
+    assert len(list((p.root / "cache" / "documents").glob(f"{asset}.overlay-*.npy"))) == 1
+    view2, painter2 = _view(qtbot, Document(p.conn, asset), _colours(p))
+    assert np.array_equal(_pixels(view2), first) and painter2.cache_hits == 1
+    # any op makes it stale: a red square over the stars is drawn
+    red = next(c.id for c in p.classes() if c.name == "red")
+    p.apply_all([OpDraft("annotation.create", ids.new_id(), {"annotation": {
+        "asset_id": asset, "layer_id": p.my_layer_id, "class_id": red, "geometry": _square(700, 800, 50)}})])
+    view3, painter3 = _view(qtbot, Document(p.conn, asset), _colours(p))
+    third = _pixels(view3)
+    assert painter3.cache_hits == 0
+    red_now, red_before = _mean(view3, third, 700, 800), _mean(view2, first, 700, 800)
+    assert red_now[0] > red_before[0] + 20, (red_now, red_before)
+    document_snapshot.flush()
+    assert len(list((p.root / "cache" / "documents").glob(f"{asset}.overlay-*.npy"))) == 1   # one per asset
+    monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
+    view4, painter4 = _view(qtbot, Document(p.conn, asset), _colours(p))
+    assert np.array_equal(_pixels(view4), third) and painter4.cache_hits == 0
+    # another colour: drawn again
+    monkeypatch.delenv("LABELDESK_NO_DOCUMENT_CACHE")
+    colours = {**_colours(p), red: "#00ffff"}
+    view5, painter5 = _view(qtbot, Document(p.conn, asset), colours)
+    assert painter5.cache_hits == 0 and _mean(view5, _pixels(view5), 700, 800)[2] > red_now[2] + 20

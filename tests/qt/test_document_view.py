@@ -139,15 +139,19 @@ def test_polygons_are_painted_and_follow_edits(qtbot, win, many):
 
 def test_annotation_panel_rows_are_virtual(qtbot, win, many, monkeypatch):
     from labeldesk.qt.panels.annotation_panel import AnnotationModel
-    calls = []
+    calls, counts = [], []
     real = AnnotationModel.text
     monkeypatch.setattr(AnnotationModel, "text", lambda self, r: calls.append(r) or real(self, r))
+    real_count = AnnotationModel.rowCount
+    monkeypatch.setattr(AnnotationModel, "rowCount", lambda self, *a: counts.append(1) or real_count(self, *a))
     _open(qtbot, win, many)
     panel = win.annotation_panel
     qtbot.waitUntil(lambda: panel.row_count() == N, timeout=5000)
     panel.list.viewport().grab()
-    assert isinstance(panel.list, QtWidgets.QListView) and not isinstance(panel.list, QtWidgets.QListWidget)
+    assert isinstance(panel.list, QtWidgets.QAbstractItemView)
+    assert not isinstance(panel.list, (QtWidgets.QListWidget, QtWidgets.QTableWidget))     # no item per row
     assert 0 < len(set(calls)) < 200                          # only the rows on screen were built
+    assert len(counts) < N / 4                                # nor laid out row by row (a QListView asks 2 per row)
     first = panel.row_id(0)
     win.session.select({first})
     assert [i.data(QtCore.Qt.ItemDataRole.UserRole) for i in panel.list.selectionModel().selectedIndexes()] == [first]
@@ -211,3 +215,30 @@ def test_panels_after_the_open_do_not_walk_the_document(qtbot, win, many):
     win.session.undo_stack.undo()
     assert Counting.looked < 50 and len(built) < 50, (Counting.looked, len(built))
     assert win.tracks.tracks == [] and doc.count == N
+
+
+def test_the_zoomed_out_overlay_is_drawn_by_the_worker_that_read_the_document(qtbot, win, many, monkeypatch):
+    """Opening draws the overlay on the worker that read the document (the GUI thread only blits
+    it), for exactly what the view shows: the painted pixels are those of a drawing on the GUI
+    thread; after an edit the GUI thread draws again."""
+    import threading
+
+    from labeldesk.qt.viewer import annotation_painter, overlay_cache
+    monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")          # drawn, not read from a cache
+    monkeypatch.setattr(overlay_cache, "PREPARE_MIN_SHAPES", 100)
+    drawn_on_gui: list[bool] = []
+    real = annotation_painter.AnnotationPainter.render_raster
+    monkeypatch.setattr(annotation_painter.AnnotationPainter, "render_raster", lambda self, *a, **k: drawn_on_gui.append(
+        threading.current_thread() is threading.main_thread()) or real(self, *a, **k))
+    _open(qtbot, win, many)
+    view = win.viewport
+    first = view.grab().toImage()
+    painter = view.overlay
+    assert painter._raster is not None and painter.prepared_hits == 1
+    assert drawn_on_gui == [False]                                   # drawn once, on the worker
+    assert _red(view, *_centre(0)) and not _red(view, _centre(0)[0] + PITCH / 2, _centre(0)[1])
+    painter._raster = None                                           # the same drawing on the GUI thread
+    assert view.grab().toImage() == first and drawn_on_gui == [False, True]
+    first_id = win.session.document(win.session.asset_id).ids[0]
+    win.session.delete([first_id], "Delete")
+    assert not _red(view, *_centre(0)) and painter.prepared_hits == 1

@@ -122,3 +122,23 @@ def test_show_layer_offers_only_the_layers_a_blind_annotator_may_see(qtbot, wind
                         lambda _w, _t, _l, names, *a: (offered.extend(names), ("", False))[1])
     window.show_layer_in_viewport()
     assert offered and not any(n.startswith("bob") for n in offered)
+
+
+def test_review_panel_is_read_when_its_tab_is_shown_not_at_open(qtbot, window, show, monkeypatch):
+    """Opening a project with the Review dock hidden reads no review state (it hashes every
+    annotation's revision); showing the dock any way — here its tab, not the menu — reads it."""
+    asset = _image(window)
+    bob, layer, _ = _bob_with_a_box(window, asset.id)
+    workflow.submit(window.project, asset.id, layer, user=bob)
+    calls = []
+    real = workflow.layer_revisions
+    monkeypatch.setattr(workflow, "layer_revisions", lambda *a, **k: calls.append(a) or real(*a, **k))
+    window.open_project(window.project.root)
+    show(asset.name)
+    assert not window.team.docks["review"].isVisible() and calls == []
+    assert window.team.review_panel.items.topLevelItemCount() == 0
+    window.team.docks["review"].show()
+    window.team.docks["review"].raise_()
+    qtbot.waitUntil(lambda: window.team.review_panel.items.topLevelItemCount() > 0)
+    assert calls
+    assert window.team.review_panel.selected() == (asset.id, layer)   # follows the asset on screen

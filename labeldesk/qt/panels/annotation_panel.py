@@ -170,6 +170,26 @@ class AnnotationModel(QtCore.QAbstractListModel):
         return True
 
 
+def _row_list() -> QtWidgets.QTableView:
+    """A one-column list of rows of one height. A QTableView with fixed-height rows places a row
+    by arithmetic; a QListView lays out every row when the model is reset (0.3 s of GUI time and
+    200,000 calls to ``rowCount`` for 100,000 annotations, before the first paint)."""
+    view = QtWidgets.QTableView()
+    view.horizontalHeader().hide()
+    view.horizontalHeader().setStretchLastSection(True)
+    rows = view.verticalHeader()
+    rows.hide()
+    rows.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+    rows.setDefaultSectionSize(view.fontMetrics().height() + 4)
+    rows.setMinimumSectionSize(1)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    view.setTextElideMode(QtCore.Qt.TextElideMode.ElideRight)
+    return view
+
+
 class AnnotationPanel(QtWidgets.QWidget):
     sig_selection_requested = QtCore.Signal(object)     # set of annotation ids
     sig_jump_requested = QtCore.Signal(object)          # an Annotation
@@ -187,8 +207,7 @@ class AnnotationPanel(QtWidgets.QWidget):
         self.proxy = QtCore.QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
-        self.list = QtWidgets.QListView()
-        self.list.setUniformItemSizes(True)                 # virtual rows: no per-row size query
+        self.list = _row_list()
         self.list.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setModel(self.model)
         self.count = QtWidgets.QLabel()

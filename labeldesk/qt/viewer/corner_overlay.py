@@ -32,8 +32,21 @@ def facts_for(window: Any, view: Any) -> None:
     if window.project is None or asset_id is None:
         return
     asset = window.project.asset(asset_id)
-    view.corner_facts = {"series": series_line(asset),
-                         "patient": patient_lines(asset, window.project.locator(asset_id))}
+    view.corner_facts = {"series": series_line(asset), "patient": []}
+    locator = window.project.locator(asset_id)
+    if not asset or not locator or locator.get("reader") != "dicom":
+        return
+    # the patient lines come from the first file's header: read on the pool (pydicom's import
+    # alone is 0.2-0.6 s, which the window's first paint does not wait for), shown when in
+    from labeldesk.qt.tasks import TaskRunner
+    runner = TaskRunner(patient_lines, asset, locator, with_progress=False)
+
+    def shown(found: list[str], v: Any = view, a: str = asset_id) -> None:
+        if getattr(v, "corner_facts_for", None) == a and found:
+            v.corner_facts = {**v.corner_facts, "patient": found}
+            v.update()
+    runner.signals.sig_finished.connect(shown)
+    view.corner_task = runner.start()          # kept until the next asset's (the runner is not auto-deleted)
 
 
 def lines(view: Any) -> dict[str, list[str]]:
