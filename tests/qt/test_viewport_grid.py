@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 from PySide6.QtTest import QTest
 
 from labeldesk.core.model import Plane
@@ -18,12 +18,17 @@ def test_layouts_and_an_asset_per_viewport(qtbot, window, show):
     window.actions_by_id["layout_1x2"].trigger()
     left, right = window.grid.visible_views()
     photo = next(a for a in window.project.assets() if a.name.startswith("site-photo-1"))
-    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000, check_params_cb=lambda a: a == photo.id):
         window.show_asset(photo.id, right)
     assert left.asset_id == ct.id and right.asset_id == photo.id
     assert window.viewport is right and window.session.viewport is right
     # keys act on the active viewport only
+    # (as a user clicks into it: focus too, so that a focus change still queued for the viewport
+    # that just got its asset cannot make that one active again under load)
     window.grid.set_active(left)
+    left.setFocus()
+    QtWidgets.QApplication.processEvents()
+    assert window.viewport is left
     qtbot.keyClick(left, Key.Key_Up)
     assert left.plane.z == 9
 
@@ -50,7 +55,8 @@ def test_drop_an_asset_into_a_viewport(qtbot, window, show):
     drop = QtGui.QDropEvent(QtCore.QPointF(50, 50), QtCore.Qt.DropAction.CopyAction, mime,
                             QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
     # Qt delivers drops only inside a real drag; hand the event to the grid's handler directly
-    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+    # (the CT's own late "shown" may come first under load: wait for the video's)
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000, check_params_cb=lambda a: a == video.id):
         assert window.grid.eventFilter(right, drop)
     assert right.asset_id == video.id and right.source.info.kind == "video"
 
