@@ -58,7 +58,8 @@ def _show(qtbot, window, name_part):
     """Select the asset whose name contains ``name_part`` and wait until it is displayed."""
     for a in window.project.assets():
         if name_part in a.name:
-            with qtbot.waitSignal(window.sig_asset_shown, timeout=20000):
+            # (only this asset's: an earlier asset's late "shown" must not end the wait)
+            with qtbot.waitSignal(window.sig_asset_shown, timeout=20000, check_params_cb=lambda x, a=a: x == a.id):
                 window.asset_panel.select(a.id)
                 if window.current_asset_id == a.id and window.viewport.source is not None:
                     window.sig_asset_shown.emit(a.id)

@@ -37,7 +37,7 @@ def test_same_asset_twice_shares_one_source_and_annotations_show_in_both(qtbot, 
     ct = show("CT series")
     window.set_layout("1x2")
     left, right = window.grid.visible_views()
-    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000, check_params_cb=lambda a: a == ct.id):
         window.show_asset(ct.id, right)
     assert right.source is left.source
     window.session.create({"kind": "box", "xyxy": [10, 10, 30, 30]}, "b")
@@ -98,7 +98,7 @@ def test_links_carry_pan_zoom_window_slice_and_frame(qtbot, window, show):
     ct = show("CT series")
     window.set_layout("1x2")
     left, right = window.grid.visible_views()
-    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000, check_params_cb=lambda a: a == ct.id):
         window.show_asset(ct.id, right)
     for key in ("pan_zoom", "window", "slice"):
         window.actions_by_id[f"link_{key}"].setChecked(True)
@@ -110,7 +110,7 @@ def test_links_carry_pan_zoom_window_slice_and_frame(qtbot, window, show):
     assert right.plane.z == 3
     # a different series: the nearest slice by patient position, not by index
     brain = next(a for a in window.project.assets() if a.name.startswith("brain"))
-    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000, check_params_cb=lambda a: a == brain.id):
         window.show_asset(brain.id, right)
     window.grid.set_active(left)
     left.set_plane(Plane(z=10))
@@ -131,7 +131,7 @@ def test_same_asset_two_viewports_two_layers(qtbot, window, show):
         "asset_id": ct.id, "layer_id": other, "plane": {"z": 8}, "geometry": {"kind": "box", "xyxy": [50, 50, 70, 70]}}}))
     window.set_layout("1x2")
     left, right = window.grid.visible_views()
-    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000):
+    with qtbot.waitSignal(window.sig_asset_shown, timeout=10000, check_params_cb=lambda a: a == ct.id):
         window.show_asset(ct.id, right)
     window.grid.set_active(left)
     window.set_viewport_layer(window.project.my_layer_id)
