@@ -64,3 +64,31 @@ def test_group_and_ungroup_by_keyboard_in_the_viewer(qtbot, window, photo):
     assert ga and ga == group_of(window.project.annotation(b))
     qtbot.keyClick(view, QtCore.Qt.Key.Key_U, mods)
     assert group_of(window.project.annotation(a)) is None and group_of(window.project.annotation(b)) is None
+
+
+def test_a_selected_members_group_is_outlined_in_the_viewer(qtbot, window, photo):
+    import numpy as np
+
+    from labeldesk.qt.viewer.annotation_painter import GROUP_MARGIN
+    from tests.qt.test_viewer_repaint import grab
+    s, view = window.session, window.viewport
+    a = s.create({"kind": "box", "xyxy": [100, 100, 200, 200]}, "a")
+    b = s.create({"kind": "box", "xyxy": [300, 100, 400, 200]}, "b")
+    s.select({a})
+    before = grab(view)
+    s.select({a, b})
+    window._on_annotation_panel_group_requested(True)
+    s.select({a})
+    qtbot.waitUntil(lambda: not np.array_equal(grab(view), before))
+    after = grab(view)
+    # the dashed outline runs along the top of both members, across the gap between them
+    p = view.image_to_view(250, 100)
+    x, y = int(p.x()), int(p.y() - GROUP_MARGIN)
+    strip = (slice(y - 1, y + 2), slice(x - 10, x + 10))
+    assert not np.array_equal(after[strip], before[strip])
+    gap = (slice(int(view.image_to_view(250, 150).y()) - 2, int(view.image_to_view(250, 150).y()) + 2),
+           slice(x - 3, x + 3))
+    assert np.array_equal(after[gap], before[gap])               # an outline, not a fill
+    assert [r[0] for r in s.painter.group_bounds()] == [group_of(window.project.annotation(a))]
+    s.select(set())                                              # nothing selected: no outline
+    assert s.painter.group_bounds() == []
