@@ -121,6 +121,12 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     try:
         if kind == "box":
             vals = [float(v) for v in g["xyxy"]]
+        elif kind == "polygon" and type(g["shell"]) is np.ndarray:      # (n, 2) float64 (labelme's reader)
+            shell = g["shell"]
+            if shell.ndim != 2 or shell.shape[1] != 2 or not len(shell):
+                raise ValueError(f"the shell is a {shell.shape} array, not n points")
+            lo, hi = shell.min(axis=0), shell.max(axis=0)
+            vals = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
         elif kind == "polygon":
             xs, ys = zip(*((float(x), float(y)) for x, y in g["shell"]))
             vals = [min(xs), min(ys), max(xs), max(ys)]
