@@ -29,7 +29,7 @@ import numpy as np
 from labeldesk.core import ids
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
-from labeldesk.core.formats.context import ClassRef, ImportContext, check_vertices
+from labeldesk.core.formats.context import MAX_VERTICES, ClassRef, ImportContext, check_vertices
 from labeldesk.core.formats.matching import extent
 from labeldesk.core.geometry import Mask
 from labeldesk.core.model import Asset, Plane
@@ -81,6 +81,20 @@ def rings_of(seg: list[Any]) -> list[list[tuple[float, float]]]:
         vals = [float(v) for v in flat]
         rings.append(list(zip(vals[0::2], vals[1::2])))
     return rings
+
+
+def ring_array(flat: Any) -> np.ndarray | None:
+    """A flat ring of numbers (as JSON gives them) as an (n, 2) float64 array, the values
+    :func:`rings_of` reads; None for anything else (:func:`rings_of` says what is wrong)."""
+    if type(flat) is not list or len(flat) % 2 or len(flat) < 6 or len(flat) > 2 * MAX_VERTICES:
+        return None
+    try:
+        arr = np.array(flat)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "fiu":
+        return None
+    return arr.astype(np.float64, copy=False).reshape(-1, 2)
 
 
 def polygons_from_rings(rings: list[list[tuple[float, float]]]) -> list[dict[str, Any]]:
@@ -338,6 +352,8 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
             if not arr.any():
                 raise ValueError("the mask is empty")
             shapes = [Mask.from_array(arr).to_dict()]
+        elif isinstance(seg, list) and len(seg) == 1 and (shell := ring_array(seg[0])) is not None:
+            shapes = [{"kind": "polygon", "shell": shell}]     # one ring: the polygon, as an array
         elif isinstance(seg, list) and seg:
             rings = rings_of(seg)
             shapes = polygons_from_rings(rings)

@@ -112,6 +112,8 @@ def check_vertices(n: int, what: str = "ring") -> None:
 def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     """Bounds of a geometry dict without full validation; GeometryError if malformed."""
     kind = g.get("kind")
+    if kind == "polygon" and type(g.get("shell")) is np.ndarray and not g.get("holes"):
+        return _array_bounds(g["shell"])
     for key in ("shell", "points"):
         if isinstance(g.get(key), (list, tuple)):
             check_vertices(len(g[key]), f"the {kind}" if key == "points" else "the polygon")
@@ -121,12 +123,6 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     try:
         if kind == "box":
             vals = [float(v) for v in g["xyxy"]]
-        elif kind == "polygon" and type(g["shell"]) is np.ndarray:      # (n, 2) float64 (labelme's reader)
-            shell = g["shell"]
-            if shell.ndim != 2 or shell.shape[1] != 2 or not len(shell):
-                raise ValueError(f"the shell is a {shell.shape} array, not n points")
-            lo, hi = shell.min(axis=0), shell.max(axis=0)
-            vals = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
         elif kind == "polygon":
             xs, ys = zip(*((float(x), float(y)) for x, y in g["shell"]))
             vals = [min(xs), min(ys), max(xs), max(ys)]
@@ -150,6 +146,23 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     if kind == "polygon" and not _three_distinct(g["shell"]) and len({(x, y) for x, y in g["shell"]}) < 3:
         raise GeometryError("polygon needs at least 3 distinct points")
     return vals[0], vals[1], vals[2], vals[3]
+
+
+def _array_bounds(shell: np.ndarray) -> tuple[float, float, float, float]:
+    """:func:`geometry_bounds` of a hole-free polygon whose shell is an array (the readers' compact
+    form, see :func:`compact`), with the same checks and messages."""
+    if shell.ndim != 2 or shell.shape[1] != 2:
+        raise GeometryError(f"malformed polygon: its shell is a {shell.shape} array, not n points")
+    check_vertices(len(shell), "the polygon")
+    f = shell.ravel().tolist()
+    if not math.isfinite(sum(f)) and not np.isfinite(shell).all():   # (a finite sum: all finite)
+        raise GeometryError("polygon: coordinate is not finite")
+    xs, ys = f[0::2], f[1::2]
+    if len(f) < 6 or ((xs[0] == xs[1] and ys[0] == ys[1]) or (xs[0] == xs[2] and ys[0] == ys[2])
+                      or (xs[1] == xs[2] and ys[1] == ys[2])):
+        if len(set(zip(xs, ys))) < 3:
+            raise GeometryError("polygon needs at least 3 distinct points")
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def compact(g: dict[str, Any]) -> dict[str, Any]:
@@ -195,6 +208,8 @@ class ImportContext:
         self._class_cache: dict[str, ClassRef | str] = {}
         self._new_values: dict[str, tuple[ClassRef, int]] = {}
         self._seen_classifications: set[tuple[Any, ...]] = set()
+        # per (asset id, plane): (asset, plane problem, width, height, plane dict) for annotation()
+        self._targets: dict[tuple[str, Plane], tuple[Any, ...]] = {}
         self.layer_id = self._target_layer(self.options.get("layer") or layer_name, layer_kind)
 
     # ---- targets -------------------------------------------------------------------------------
@@ -317,7 +332,12 @@ class ImportContext:
                    layer_id: str | None = None) -> bool:
         """Queue one annotation.create; False (and a refusal) if the item cannot be imported.
         ``group``: the instance group id (labeldesk.core.groups) the part belongs to."""
-        problem = plane_problem(asset, plane)
+        key = (asset.id, plane)
+        target = self._targets.get(key)
+        if target is None or target[0] is not asset:
+            target = self._targets[key] = (asset, plane_problem(asset, plane), *extent(asset, plane)[:2],
+                                           plane.to_dict())
+        _, problem, w, h, plane_dict = target
         if problem:
             self.report.refuse(location, problem)
             return False
@@ -340,7 +360,6 @@ class ImportContext:
         except GeometryError as exc:
             self.report.refuse(location, str(exc))
             return False
-        w, h, _ = extent(asset, plane)
         area_kind = kind not in ("polyline", "points")
         inside = (min(x1, w) > max(x0, 0) and min(y1, h) > max(y0, 0)) if area_kind else \
                  (min(x1, w) >= max(x0, 0) and min(y1, h) >= max(y0, 0))
@@ -362,7 +381,7 @@ class ImportContext:
         if probability is not None and kind == "mask":      # per-pixel probabilities (formats.probabilities)
             values[PROBABILITY_KEY] = probability
         ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": layer_id or self.layer_id,
-                               "class_id": cls.id if cls else None, "plane": plane.to_dict(),
+                               "class_id": cls.id if cls else None, "plane": plane_dict,     # (one per plane)
                                "geometry": compact(geometry), "attributes": values}
         if track_id is not None:
             ann["track_id"], ann["keyframe"] = track_id, bool(keyframe)
