@@ -137,6 +137,10 @@ class Writer:
         self._class_ok: dict[tuple[Any, str], bool] = {}
         self._planes: dict[tuple[Any, ...], tuple[str, int, int] | None] = {}
         self._templates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # plain creates (keys within _PLAIN, no attributes): (keys, asset, layer, class, id of the
+        # plane dict) -> (that plane dict, a copy of it, its head, its payload template); a hit needs
+        # the very same dict, unchanged (the entry holds it, so its id is not reused)
+        self._plain: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def close(self) -> None:
         annotation_ops.end_batch(self.lookups)
@@ -263,19 +267,50 @@ class Writer:
         conn = self.conn
         plans: list[Any] = [None] * len(run)
         polys: list[tuple[int, Any, dict[str, Any], int, int, tuple[Any, ...]]] = []
+        plain = self._plain
         for i, draft in enumerate(run):
             payload = draft.payload
             if type(payload) is not dict or len(payload) != 1 or type(draft.entity) is not str:
                 continue
             d = payload.get("annotation")
-            if type(d) is not dict or not FAST_KEYS.issuperset(d):
+            if type(d) is not dict:
                 continue
-            head = self._head(d)
-            if head is None:
-                continue
+            p = d.get("plane")
+            attrs = d.get("attributes", _NO_ATTRIBUTES)
+            entry = None
+            if type(p) is dict and type(attrs) is dict and not attrs:
+                asset_id, layer_id, class_id = d.get("asset_id"), d.get("layer_id"), d.get("class_id")
+                if type(asset_id) is str and type(layer_id) is str and (class_id is None or type(class_id) is str):
+                    pk = (tuple(d), asset_id, layer_id, class_id, id(p))
+                    entry = plain.get(pk)
+                    if entry is not None and (entry[0] is not p or entry[1] != p):
+                        entry = None
+            if entry is not None:                    # a plain create on a plane already checked
+                head, t = entry[2], entry[3]
+                g = d["geometry"]
+                if type(g) is not dict:
+                    continue
+                kind = g.get("kind")
+                if kind == "box":
+                    box = _box(g.get("xyxy"), head[2], head[3])
+                    if box is None or not self._class_allows(d, "box"):
+                        continue
+                    gj = '{"kind":"box","xyxy":' + _CANON_LIST(box) + "}"
+                    x0, y0, x1, y1 = box
+                    plans[i] = (t[0] + gj + t[1], (*t[2], "box", gj, x0, y0, x1, y1, *t[3], None), head[4])
+                    continue
+            else:
+                if not FAST_KEYS.issuperset(d):
+                    continue
+                head = self._head(d)
+                if head is None:
+                    continue
+                if type(p) is dict and not d.get("attributes") and _PLAIN.issuperset(d):
+                    t = self._template(d, head)
+                    plain[(tuple(d), d["asset_id"], head[4], d.get("class_id"), id(p))] = (p, dict(p), head, t)
+                g = d["geometry"]
+                kind = g.get("kind")
             w, h = head[2], head[3]
-            g = d["geometry"]
-            kind = g.get("kind")
             if kind == "box":
                 box = _box(g.get("xyxy"), w, h)
                 if box is None or not self._class_allows(d, "box"):
@@ -374,16 +409,24 @@ class Writer:
         keys = tuple(d)
         plain = not d.get("attributes") and _PLAIN.issuperset(keys)
         if plain:          # the payload around the geometry is the same for every shape of this
-            tk = (keys, d["asset_id"], layer_id, d.get("class_id"), plane_json)    # asset/layer/class/plane
-            t = self._templates.get(tk)
-            if t is None:
-                payload, row = self._encode(d, plane_json, plane, layer_id, kind, _MARK, (0.0,) * 4, None)
-                prefix, suffix = payload.split(_MARK)
-                t = self._templates[tk] = (prefix, suffix, row[:6], row[12:16])
+            t = self._template(d, head)                                         # asset/layer/class/plane
             x0, y0, x1, y1 = bounds
             return (t[0] + gj + t[1], (*t[2], kind, gj, x0, y0, x1, y1, *t[3], verts), layer_id)
         payload, row = self._encode(d, plane_json, plane, layer_id, kind, gj, bounds, verts)
         return payload, row, layer_id
+
+    def _template(self, d: dict[str, Any], head: tuple[Any, ...]) -> tuple[Any, ...]:
+        """(payload JSON before the geometry, after it, the row's fields before the kind, after the
+        bounds) of a plain create (keys within _PLAIN, no attributes) on ``head``'s plane."""
+        plane_json, plane, _, _, layer_id = head
+        keys = tuple(d)
+        tk = (keys, d["asset_id"], layer_id, d.get("class_id"), plane_json)
+        t = self._templates.get(tk)
+        if t is None:
+            payload, row = self._encode(d, plane_json, plane, layer_id, "box", _MARK, (0.0,) * 4, None)
+            prefix, suffix = payload.split(_MARK)
+            t = self._templates[tk] = (prefix, suffix, row[:6], row[12:16])
+        return t
 
     @staticmethod
     def _encode(d: dict[str, Any], plane_json: str, plane: Plane, layer_id: Any, kind: str, gj: str, bounds: Any,
@@ -415,6 +458,7 @@ class Writer:
         return payload_json, row
 
 
+_NO_ATTRIBUTES: dict[str, Any] = {}       # (never written to: the default of a missing "attributes")
 _PLAIN = frozenset({"asset_id", "layer_id", "class_id", "plane", "geometry", "attributes"})
 _MARK = "\0geometry\0"          # (no JSON text holds a raw NUL: a template's split point)
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}      # an annotation's keys -> the payload's key order

@@ -108,6 +108,34 @@ def test_bulk_writes_what_the_single_path_writes(tmp_path, monkeypatch):
     many.close()
 
 
+def test_drafts_sharing_one_plane_dict_write_what_the_single_path_writes(tmp_path):
+    """The import context hands one plane dict to every shape of a plane; the bulk path remembers
+    the checks of that dict (by identity, while it is unchanged) and still writes the same."""
+    def drafts():
+        plane = {"z": 0, "t": 0, "axis": "axial"}
+        out = _drafts()
+        for d in out:
+            ann = d.payload.get("annotation", {})
+            if ann.get("plane") == plane:
+                ann["plane"] = plane
+        other = dict(plane)                 # an equal dict of another class: its own payload
+        out += [_create(f"tag{i:023d}", {"kind": "box", "xyxy": [1, 1, 5 + i, 5]}, class_id=TAGGED, plane=other)
+                for i in range(3)]
+        out += [_create(f"bad{i:023d}", {"kind": "box", "xyxy": [1, 1, 5 + i, 5]}, plane=plane)
+                for i in range(2)]
+        out[-1].payload["annotation"]["geometry"]["xyxy"] = [1, 1, 500, 5]       # clipped: single path
+        return out
+    one, many = _project(tmp_path / "one"), _project(tmp_path / "many")
+    single = one.apply_all(drafts())
+    result = many.apply_bulk(iter(drafts()))
+    assert result.count == len(single)
+    assert _payloads(one) == _payloads(many)
+    assert _rows(one) == _rows(many)
+    assert many.verify_chain().ok
+    one.close()
+    many.close()
+
+
 @pytest.mark.parametrize("bad, message", [
     (_create("bowtie" + "0" * 20, {"kind": "polygon", "shell": [[0, 0], [10, 10], [10, 0], [0, 10]]}), "not valid"),
     (_create("outside" + "0" * 19, {"kind": "box", "xyxy": [200, 200, 210, 210]}), "wholly outside"),
