@@ -161,6 +161,9 @@ def _class_specs(doc: dict[str, Any], where: str) -> dict[Any, dict[str, Any]]:
 
 def _key(value: Any) -> Any:
     """An id usable as a key (ints and strings); None for anything else (lists, objects, ...)."""
+    t = type(value)
+    if t is int or t is str:            # (what JSON gives; the general test below for the rest)
+        return value
     return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
 
 
@@ -224,18 +227,29 @@ def inferred_definitions(values: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def _attribute_values(anns: list[Any]) -> dict[Any, dict[str, list[Any]]]:
     """Per category id, the attribute names (and iscrowd) the file's annotations use."""
     out: dict[Any, dict[str, list[Any]]] = {}
+    flagged: set[Any] = set()                   # categories whose iscrowd has its place in out
+    crowds: set[Any] = set()
     for a in anns:
-        if not isinstance(a, dict):
+        if type(a) is not dict:
+            continue
+        attrs, crowd = a.get("attributes"), a.get("iscrowd")
+        if attrs is None and crowd is None:
             continue
         cid = _key(a.get("category_id"))
-        if isinstance(a.get("attributes"), dict):
-            for k, v in a["attributes"].items():
+        if isinstance(attrs, dict):
+            for k, v in attrs.items():
                 out.setdefault(cid, {}).setdefault(str(k), []).append(v if isinstance(v, (bool, int, float)) else str(v))
-        if a.get("iscrowd") in (0, 1):
-            out.setdefault(cid, {}).setdefault("iscrowd", []).append(bool(a["iscrowd"]))
-    for cid in list(out):
-        if "iscrowd" in out[cid] and not any(out[cid]["iscrowd"]):
-            del out[cid]["iscrowd"]             # an iscrowd attribute only where a crowd occurs
+        if crowd in (0, 1):
+            if cid not in flagged:
+                flagged.add(cid)
+                out.setdefault(cid, {}).setdefault("iscrowd", [])
+            if crowd:
+                crowds.add(cid)
+    for cid in flagged:                         # an iscrowd attribute only where a crowd occurs
+        if cid in crowds:
+            out[cid]["iscrowd"] = [True]
+        else:
+            del out[cid]["iscrowd"]
     return out
 
 

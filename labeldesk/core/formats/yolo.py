@@ -22,10 +22,13 @@ size come back to within rounding of the trigonometry (about 1e-12 px).
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
+
+import numpy as np
 
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import MAX_VERTICES, ImportContext
@@ -138,7 +141,7 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                 try:
                     if line.count(" ") > 2 * MAX_VERTICES + 1:
                         raise ValueError(f"more than {MAX_VERTICES} vertices (simplify it in the tool that made it)")
-                    vals = [float(v) for v in line.split()]
+                    vals = list(map(float, line.split()))
                     if not vals or not vals[0].is_integer() or vals[0] < 0:
                         raise ValueError("the first number is not a class index")
                     geometry = make(vals[1:], w, h)
@@ -156,6 +159,11 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                 ctx.annotation(loc, asset, plane, geometry, cls, score=score)
 
 
+@functools.lru_cache(maxsize=64)
+def _scale(w: int, h: int) -> np.ndarray:
+    return np.array([float(w), float(h)])
+
+
 def _box_or_polygon(vals: list[float], w: int, h: int) -> dict[str, Any]:
     n = len(vals)
     score = None
@@ -166,7 +174,9 @@ def _box_or_polygon(vals: list[float], w: int, h: int) -> dict[str, Any]:
     elif n >= 6:
         if n % 2:
             score, vals = vals[-1], vals[:-1]
-        g = {"kind": "polygon", "shell": [[x * w, y * h] for x, y in zip(vals[0::2], vals[1::2])]}
+        shell = np.array(vals, dtype=np.float64).reshape(-1, 2)      # (the import's compact form)
+        shell *= _scale(w, h)                                         # (x * w, y * h as Python does it)
+        g = {"kind": "polygon", "shell": shell}
     else:
         raise ValueError(f"{n} numbers after the class index")
     if score is not None:
