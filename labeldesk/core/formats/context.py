@@ -208,8 +208,9 @@ class ImportContext:
         self._class_cache: dict[str, ClassRef | str] = {}
         self._new_values: dict[str, tuple[ClassRef, int]] = {}
         self._seen_classifications: set[tuple[Any, ...]] = set()
-        # per (asset id, plane): (asset, plane problem, width, height, plane dict) for annotation()
-        self._targets: dict[tuple[str, Plane], tuple[Any, ...]] = {}
+        # by the id of a Plane object (held here, so its id stays its own): (asset, plane, plane
+        # problem, width, height, plane dict) for annotation(); an entry serves the same two objects
+        self._targets: dict[int, tuple[Any, ...]] = {}
         self.layer_id = self._target_layer(self.options.get("layer") or layer_name, layer_kind)
 
     # ---- targets -------------------------------------------------------------------------------
@@ -332,12 +333,11 @@ class ImportContext:
                    layer_id: str | None = None) -> bool:
         """Queue one annotation.create; False (and a refusal) if the item cannot be imported.
         ``group``: the instance group id (labeldesk.core.groups) the part belongs to."""
-        key = (asset.id, plane)
-        target = self._targets.get(key)
-        if target is None or target[0] is not asset:
-            target = self._targets[key] = (asset, plane_problem(asset, plane), *extent(asset, plane)[:2],
-                                           plane.to_dict())
-        _, problem, w, h, plane_dict = target
+        target = self._targets.get(id(plane))
+        if target is None or target[0] is not asset or target[1] is not plane:
+            target = self._targets[id(plane)] = (asset, plane, plane_problem(asset, plane),
+                                                 *extent(asset, plane)[:2], plane.to_dict())
+        _, _, problem, w, h, plane_dict = target
         if problem:
             self.report.refuse(location, problem)
             return False
@@ -360,13 +360,17 @@ class ImportContext:
         except GeometryError as exc:
             self.report.refuse(location, str(exc))
             return False
-        area_kind = kind not in ("polyline", "points")
-        inside = (min(x1, w) > max(x0, 0) and min(y1, h) > max(y0, 0)) if area_kind else \
-                 (min(x1, w) >= max(x0, 0) and min(y1, h) >= max(y0, 0))
+        within = x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h
+        if within:              # (then the test below is this one: min(x1, w) is x1, max(x0, 0) is x0)
+            inside = (x1 > x0 and y1 > y0) or kind in ("polyline", "points")
+        elif kind not in ("polyline", "points"):
+            inside = min(x1, w) > max(x0, 0) and min(y1, h) > max(y0, 0)
+        else:
+            inside = min(x1, w) >= max(x0, 0) and min(y1, h) >= max(y0, 0)
         if not inside:
             self.report.refuse(location, f"the {kind} lies wholly outside the {w}x{h} image")
             return False
-        if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+        if not within:
             self.report.note(location, f"{kind} reaches outside the {w}x{h} image: clipped to it")
         values: dict[str, Any] = {}
         if attributes:

@@ -295,7 +295,7 @@ class Writer:
                     box = _box(g.get("xyxy"), head[2], head[3])
                     if box is None or not self._class_allows(d, "box"):
                         continue
-                    gj = '{"kind":"box","xyxy":' + _CANON_LIST(box) + "}"
+                    gj = _BOX_JSON % (box[0], box[1], box[2], box[3])
                     x0, y0, x1, y1 = box
                     plans[i] = (t[0] + gj + t[1], (*t[2], "box", gj, x0, y0, x1, y1, *t[3], None), head[4])
                     continue
@@ -315,7 +315,7 @@ class Writer:
                 box = _box(g.get("xyxy"), w, h)
                 if box is None or not self._class_allows(d, "box"):
                     continue
-                gj = '{"kind":"box","xyxy":' + _CANON_LIST(box) + "}"
+                gj = _BOX_JSON % (box[0], box[1], box[2], box[3])
                 plans[i] = self._finish(d, head, "box", gj, box, None)
             elif kind == "polygon" and not g.get("holes") and type(g.get("shell")) in _SHELL_TYPES \
                     and len(g["shell"]) >= 3 and self._class_allows(d, "polygon"):
@@ -458,6 +458,8 @@ class Writer:
         return payload_json, row
 
 
+# a checked box's geometry JSON as canonical_json writes it (finite floats: their repr)
+_BOX_JSON = '{"kind":"box","xyxy":[%r,%r,%r,%r]}'
 _NO_ATTRIBUTES: dict[str, Any] = {}       # (never written to: the default of a missing "attributes")
 _PLAIN = frozenset({"asset_id", "layer_id", "class_id", "plane", "geometry", "attributes"})
 _MARK = "\0geometry\0"          # (no JSON text holds a raw NUL: a template's split point)
