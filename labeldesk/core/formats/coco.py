@@ -302,9 +302,12 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
         target = targets[iid]
         if target is None:
             continue                    # refused with its image
-        cls = _category_class(ctx, cats, a.get("category_id"), loc, cache, found)
+        cid = _key(a.get("category_id"))
+        cls = cache.get(cid)                      # (set only for a category of the file)
         if cls is None:
-            continue
+            cls = _category_class(ctx, cats, a.get("category_id"), loc, cache, found)
+            if cls is None:
+                continue
         attrs = dict(a["attributes"]) if isinstance(a.get("attributes"), dict) else {}
         if a.get("iscrowd") == 1:
             if any(d["key"] == "iscrowd" for d in cls.attributes):
@@ -312,15 +315,16 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
             else:
                 ctx.report.note(loc, f"iscrowd=1 not kept: class {cls.name!r} has no iscrowd attribute (add a "
                                      "bool attribute 'iscrowd' to keep it)")
-        track = _track(ctx, a, target, tracks)
-        shapes = geometries(ctx, a, target, loc, cats.get(_key(a.get("category_id"))) or {})
+        track = _track(ctx, a, target, tracks) if "track_id" in a else None
+        shapes = geometries(ctx, a, target, loc, cats.get(cid) or {})
         group = ids.new_id() if len(shapes) > 1 else None      # one object in parts: an instance group
         per_part = a.get("labeldesk_part_attributes")
         if not (isinstance(per_part, list) and len(per_part) == len(shapes) and "labeldesk_parts" in a
                 and all(isinstance(p, dict) for p in per_part)):
             per_part = [attrs] * len(shapes)
+        score = _score(a) if "score" in a else None
         for g, part_attrs in zip(shapes, per_part):
-            ctx.annotation(loc, target[0], target[1], g, cls, part_attrs, score=_score(a), track_id=track,
+            ctx.annotation(loc, target[0], target[1], g, cls, part_attrs, score=score, track_id=track,
                            group=group)
 
 

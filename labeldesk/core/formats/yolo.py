@@ -125,6 +125,7 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
             ctx.report.note(path.name, "no data.yaml, classes.txt or obj.names: class index n read as the class "
                                        "whose label value is n + 1 (as labeldesk's YOLO export writes them)")
         files = _label_files(tree)
+        classes: dict[int, Any] = {}             # class index -> its class, once found
         for n, (member, ref) in enumerate(files):
             ctx.progress.report(n, len(files), f"reading {member}")
             where = tree.location(member)
@@ -152,9 +153,12 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                 if index >= len(names):
                     ctx.report.refuse(loc, f"class index {index} is not among the {len(names)} class names")
                     continue
-                cls = ctx.class_for(names[index], loc, value=index + 1)
+                cls = classes.get(index)
                 if cls is None:
-                    continue
+                    cls = ctx.class_for(names[index], loc, value=index + 1)
+                    if cls is None:
+                        continue
+                    classes[index] = cls
                 score = geometry.pop("_score", None)
                 ctx.annotation(loc, asset, plane, geometry, cls, score=score)
 

@@ -209,14 +209,20 @@ class Writer:
         changed = result.changes.annotations
         inverse = result._inverse
         seen: set[str] = set()
+        allowed: set[Any] = set()          # layers memo.known allows (it only learns within a run)
         prev = self.prev_chain
         seq = self.seq
         done = 0
         for draft, plan in zip(run, plans):
             entity = draft.entity
-            if plan is not None and (entity in taken or entity in seen
-                                     or not memo.known((CREATE, user, plan[2]))):
-                plan = None
+            if plan is not None:
+                if entity in taken or entity in seen:
+                    plan = None
+                elif plan[2] not in allowed:
+                    if memo.known((CREATE, user, plan[2])):
+                        allowed.add(plan[2])
+                    else:
+                        plan = None
             if plan is None:                       # the single path, at its place in the order
                 if rows:
                     conn.executemany(annotation_ops.INSERT, rows)
