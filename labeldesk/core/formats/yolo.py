@@ -136,7 +136,8 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
             asset, plane = found
             w, h, _ = extent(asset, plane)
             for lineno, line in enumerate(tree.text(member).splitlines(), 1):
-                if not line.strip() or line.lstrip().startswith("#"):
+                text = line.lstrip()
+                if not text or text.startswith("#"):
                     continue
                 loc = f"{where} line {lineno}"
                 try:
