@@ -331,8 +331,7 @@ class Writer:
                                                                           [p[3] for p in polys], [p[4] for p in polys])):
                 if shell is not None:
                     coords, bounds = shell
-                    flat = coords.tolist()
-                    gj = '{"kind":"polygon","shell":' + _CANON_LIST(flat) + "}"
+                    gj = _shell_json(coords)
                     verts = (coords if _LITTLE else coords.byteswap()).tobytes()
                     plans[i] = self._finish(d, head, "polygon", gj, bounds, verts)
         return plans
@@ -473,8 +472,19 @@ _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}      # an annotation's keys
 _KEY_JSON = {k: encode_str(k) + ":" for k in FAST_KEYS}
 
 
-def _CANON_LIST(values: list[Any]) -> str:
-    return canonical_json(values)
+_SHELL_FORMATS: dict[int, str] = {}
+
+
+def _shell_json(coords: Any) -> str:
+    """A checked shell's geometry JSON (an (n, 2) float64 array of finite values) as
+    ``canonical_json`` writes it: each float as its repr, which is what the JSON encoder writes."""
+    n = len(coords)
+    if n > 256:
+        return '{"kind":"polygon","shell":' + canonical_json(coords.tolist()) + "}"
+    fmt = _SHELL_FORMATS.get(n)
+    if fmt is None:
+        fmt = _SHELL_FORMATS[n] = '{"kind":"polygon","shell":[' + ",".join(["[%r,%r]"] * n) + "]}"
+    return fmt % tuple(coords.ravel().tolist())
 
 
 def apply_drafts(project: Any, drafts: Iterable[OpDraft], user: str | None = None) -> list[Applied]:

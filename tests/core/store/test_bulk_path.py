@@ -299,3 +299,23 @@ def test_runs_split_by_other_ops_and_a_late_refusal_write_nothing(tmp_path, monk
         int(before["ops"]) + 1
     for q in (one, many, p):
         q.close()
+
+
+def test_checked_geometry_json_is_what_canonical_json_writes():
+    """The bulk path formats a checked box's and shell's floats itself (their repr, as the JSON
+    encoder writes them): the same text as canonical_json, for any finite values."""
+    import random
+
+    import numpy as np
+
+    from labeldesk.core.ops import canonical_json
+    rng = random.Random(7)
+    values = [0.0, 1.0, 0.1, 1e16, 1e-7, 5e-324, 2.0 ** 53 + 2, 1234.5678, 1 / 3, 4095.999999999999]
+    for n in (3, 4, 12, 32, 300):
+        for _ in range(50):
+            shell = np.array([[rng.choice(values) * rng.random() if rng.random() < 0.5 else rng.choice(values)
+                               for _ in range(2)] for _ in range(n)], dtype=np.float64)
+            assert bulk._shell_json(shell) == canonical_json({"kind": "polygon", "shell": shell.tolist()})
+    for _ in range(200):
+        box = [rng.choice(values) * rng.random() for _ in range(4)]
+        assert bulk._BOX_JSON % tuple(box) == canonical_json({"kind": "box", "xyxy": box})
