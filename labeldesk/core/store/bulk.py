@@ -241,10 +241,8 @@ class Writer:
             base = tuple(draft.base)
             reason = draft.reason
             if not base and (reason is None or type(reason) is str):     # canonical_op, inline
-                text = (head + encode_str(entity) + ',"hlc":[%d,%d],"op_id":' % (ts.ms, ts.counter) + encode_str(op_id)
-                        + ',"payload":' + payload_json + ',"reason":'
-                        + ("null" if reason is None else encode_str(reason)) + ',"seq":%d' % seq + tail + encode_str(w)
-                        + "}")
+                text = _OP_TEXT % (head, encode_str(entity), ts.ms, ts.counter, encode_str(op_id), payload_json,
+                                   "null" if reason is None else encode_str(reason), seq, tail, encode_str(w))
             else:
                 text = canonical_op(base, dev, entity, (ts.ms, ts.counter), op_id, payload_json, reason, seq, CREATE,
                                     user, w)
@@ -272,7 +270,7 @@ class Writer:
         the bulk checks prove it valid and unclipped, else None (the single path decides)."""
         conn = self.conn
         plans: list[Any] = [None] * len(run)
-        polys: list[tuple[int, Any, dict[str, Any], int, int, tuple[Any, ...]]] = []
+        polys: list[tuple[Any, ...]] = []           # (index, shell, annotation, width, height, head, template)
         plain = self._plain
         for i, draft in enumerate(run):
             payload = draft.payload
@@ -283,7 +281,7 @@ class Writer:
                 continue
             p = d.get("plane")
             attrs = d.get("attributes", _NO_ATTRIBUTES)
-            entry = None
+            entry = t = None
             if type(p) is dict and type(attrs) is dict and not attrs:
                 asset_id, layer_id, class_id = d.get("asset_id"), d.get("layer_id"), d.get("class_id")
                 if type(asset_id) is str and type(layer_id) is str and (class_id is None or type(class_id) is str):
@@ -325,15 +323,19 @@ class Writer:
                 plans[i] = self._finish(d, head, "box", gj, box, None)
             elif kind == "polygon" and not g.get("holes") and type(g.get("shell")) in _SHELL_TYPES \
                     and len(g["shell"]) >= 3 and self._class_allows(d, "polygon"):
-                polys.append((i, g["shell"], d, w, h, head))
+                polys.append((i, g["shell"], d, w, h, head, t))
         if polys:
-            for (i, _, d, _, _, head), shell in zip(polys, _valid_shells([p[1] for p in polys],
-                                                                          [p[3] for p in polys], [p[4] for p in polys])):
+            for (i, _, d, _, _, head, t), shell in zip(polys, _valid_shells([p[1] for p in polys],
+                                                                             [p[3] for p in polys], [p[4] for p in polys])):
                 if shell is not None:
                     coords, bounds = shell
                     gj = _shell_json(coords)
                     verts = (coords if _LITTLE else coords.byteswap()).tobytes()
-                    plans[i] = self._finish(d, head, "polygon", gj, bounds, verts)
+                    if t is None:
+                        plans[i] = self._finish(d, head, "polygon", gj, bounds, verts)
+                    else:                            # a plain create: its template is known
+                        x0, y0, x1, y1 = bounds
+                        plans[i] = (t[0] + gj + t[1], (*t[2], "polygon", gj, x0, y0, x1, y1, *t[3], verts), head[4])
         return plans
 
     def _head(self, d: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -463,6 +465,8 @@ class Writer:
         return payload_json, row
 
 
+# an annotation.create op's canonical JSON (canonical_op's text) around its parts, keys in order
+_OP_TEXT = '%s%s,"hlc":[%d,%d],"op_id":%s,"payload":%s,"reason":%s,"seq":%d%s%s}'
 # a checked box's geometry JSON as canonical_json writes it (finite floats: their repr)
 _BOX_JSON = '{"kind":"box","xyxy":[%r,%r,%r,%r]}'
 _NO_ATTRIBUTES: dict[str, Any] = {}       # (never written to: the default of a missing "attributes")
