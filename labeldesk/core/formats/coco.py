@@ -291,7 +291,8 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
     for i, a in enumerate(anns):
         if i % CHUNK == 0:
             ctx.progress.report(i, len(anns), f"reading {where}")
-        loc = f"{where}: annotations[{i}]" + (f" (id {a.get('id')})" if isinstance(a, dict) and "id" in a else "")
+        loc = f"{where}: annotations[{i}] (id {a['id']})" if isinstance(a, dict) and "id" in a else \
+            f"{where}: annotations[{i}]"
         if not isinstance(a, dict):
             ctx.report.refuse(loc, "not an object")
             continue

@@ -198,6 +198,7 @@ class ImportContext:
         self.options = dict(options or {})
         self.progress = progress
         self.create_classes = bool(self.options.get("create_classes"))
+        self._model = self.options.get("model")          # (--model NAME: the provenance of every shape)
         self.index = AssetIndex(project)
         # the file's name only: its folders may name a patient and reasons are synced (DESIGN rule 5)
         self.reason = f"imported from {report.fmt} file {str(report.path).replace(chr(92), '/').rsplit('/', 1)[-1]}"
@@ -386,14 +387,15 @@ class ImportContext:
             values[PROBABILITY_KEY] = probability
         ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": layer_id or self.layer_id,
                                "class_id": cls.id if cls else None, "plane": plane_dict,     # (one per plane)
-                               "geometry": compact(geometry), "attributes": values}
+                               "geometry": compact(geometry) if type(geometry.get("shell")) is list else geometry,
+                               "attributes": values}
         if track_id is not None:
             ann["track_id"], ann["keyframe"] = track_id, bool(keyframe)
         if z_order:
             ann["z_order"] = float(z_order)
         if score is not None:
             ann["score"] = float(score)      # kept in the op log (provenance of model predictions)
-        if source is None and self.options.get("model"):
+        if source is None and self._model:
             source = {"model": str(self.options["model"]), "version": str(self.options.get("model_version") or ""),
                       "score": ann.get("score")}
         if source is not None:
