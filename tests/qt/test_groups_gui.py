@@ -29,7 +29,7 @@ def test_group_and_ungroup_from_the_panel(qtbot, window, photo):
     qtbot.mouseClick(panel.group_button, QtCore.Qt.MouseButton.LeftButton)
     ga, gb = group_of(window.project.annotation(a)), group_of(window.project.annotation(b))
     assert ga and ga == gb
-    assert all("⧉ group" in panel.row_text(i) for i in range(panel.row_count()))
+    assert all("◫ group" in panel.row_text(i) for i in range(panel.row_count()))
     qtbot.waitUntil(lambda: _pixels(panel.list) != before)      # the rows are painted with their group
     s.undo_stack.undo()                                          # one step takes the group back
     assert group_of(window.project.annotation(a)) is None and group_of(window.project.annotation(b)) is None

@@ -153,9 +153,14 @@ class InputTree:
         except UnicodeDecodeError as exc:
             raise InputError(self.location(name), f"not UTF-8 text (byte {exc.start})") from None
 
-    def json(self, name: str) -> Any:
+    def json(self, name: str, items: dict[str, Any] | None = None) -> Any:
+        """The decoded JSON of a member; ``items``: functions that each item of the top-level
+        object's lists of those names goes through as it is decoded (formats/json_items.py)."""
         text = self.text(name)
         try:
+            if items:
+                from labeldesk.core.formats.json_items import loads
+                return loads(text, items)
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(self.location(name), f"malformed JSON at line {exc.lineno}, column {exc.colno}: "

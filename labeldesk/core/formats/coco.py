@@ -29,7 +29,7 @@ import numpy as np
 from labeldesk.core import ids
 from labeldesk.core.errors import InputError
 from labeldesk.core.formats.archive import InputTree
-from labeldesk.core.formats.context import ClassRef, ImportContext, check_vertices
+from labeldesk.core.formats.context import MAX_VERTICES, ClassRef, ImportContext, check_vertices
 from labeldesk.core.formats.matching import extent
 from labeldesk.core.geometry import Mask
 from labeldesk.core.model import Asset, Plane
@@ -81,6 +81,20 @@ def rings_of(seg: list[Any]) -> list[list[tuple[float, float]]]:
         vals = [float(v) for v in flat]
         rings.append(list(zip(vals[0::2], vals[1::2])))
     return rings
+
+
+def ring_array(flat: Any) -> np.ndarray | None:
+    """A flat ring of numbers (as JSON gives them) as an (n, 2) float64 array, the values
+    :func:`rings_of` reads; None for anything else (:func:`rings_of` says what is wrong)."""
+    if type(flat) is not list or len(flat) % 2 or len(flat) < 6 or len(flat) > 2 * MAX_VERTICES:
+        return None
+    try:
+        arr = np.array(flat)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "fiu":
+        return None
+    return arr.astype(np.float64, copy=False).reshape(-1, 2)
 
 
 def polygons_from_rings(rings: list[list[tuple[float, float]]]) -> list[dict[str, Any]]:
@@ -147,6 +161,9 @@ def _class_specs(doc: dict[str, Any], where: str) -> dict[Any, dict[str, Any]]:
 
 def _key(value: Any) -> Any:
     """An id usable as a key (ints and strings); None for anything else (lists, objects, ...)."""
+    t = type(value)
+    if t is int or t is str:            # (what JSON gives; the general test below for the rest)
+        return value
     return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
 
 
@@ -210,18 +227,29 @@ def inferred_definitions(values: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def _attribute_values(anns: list[Any]) -> dict[Any, dict[str, list[Any]]]:
     """Per category id, the attribute names (and iscrowd) the file's annotations use."""
     out: dict[Any, dict[str, list[Any]]] = {}
+    flagged: set[Any] = set()                   # categories whose iscrowd has its place in out
+    crowds: set[Any] = set()
     for a in anns:
-        if not isinstance(a, dict):
+        if type(a) is not dict:
+            continue
+        attrs, crowd = a.get("attributes"), a.get("iscrowd")
+        if attrs is None and crowd is None:
             continue
         cid = _key(a.get("category_id"))
-        if isinstance(a.get("attributes"), dict):
-            for k, v in a["attributes"].items():
+        if isinstance(attrs, dict):
+            for k, v in attrs.items():
                 out.setdefault(cid, {}).setdefault(str(k), []).append(v if isinstance(v, (bool, int, float)) else str(v))
-        if a.get("iscrowd") in (0, 1):
-            out.setdefault(cid, {}).setdefault("iscrowd", []).append(bool(a["iscrowd"]))
-    for cid in list(out):
-        if "iscrowd" in out[cid] and not any(out[cid]["iscrowd"]):
-            del out[cid]["iscrowd"]             # an iscrowd attribute only where a crowd occurs
+        if crowd in (0, 1):
+            if cid not in flagged:
+                flagged.add(cid)
+                out.setdefault(cid, {}).setdefault("iscrowd", [])
+            if crowd:
+                crowds.add(cid)
+    for cid in flagged:                         # an iscrowd attribute only where a crowd occurs
+        if cid in crowds:
+            out[cid]["iscrowd"] = [True]
+        else:
+            del out[cid]["iscrowd"]
     return out
 
 
@@ -263,7 +291,8 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
     for i, a in enumerate(anns):
         if i % CHUNK == 0:
             ctx.progress.report(i, len(anns), f"reading {where}")
-        loc = f"{where}: annotations[{i}]" + (f" (id {a.get('id')})" if isinstance(a, dict) and "id" in a else "")
+        loc = f"{where}: annotations[{i}] (id {a['id']})" if isinstance(a, dict) and "id" in a else \
+            f"{where}: annotations[{i}]"
         if not isinstance(a, dict):
             ctx.report.refuse(loc, "not an object")
             continue
@@ -274,9 +303,12 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
         target = targets[iid]
         if target is None:
             continue                    # refused with its image
-        cls = _category_class(ctx, cats, a.get("category_id"), loc, cache, found)
+        cid = _key(a.get("category_id"))
+        cls = cache.get(cid)                      # (set only for a category of the file)
         if cls is None:
-            continue
+            cls = _category_class(ctx, cats, a.get("category_id"), loc, cache, found)
+            if cls is None:
+                continue
         attrs = dict(a["attributes"]) if isinstance(a.get("attributes"), dict) else {}
         if a.get("iscrowd") == 1:
             if any(d["key"] == "iscrowd" for d in cls.attributes):
@@ -284,15 +316,16 @@ def read_document(ctx: ImportContext, doc: Any, where: str) -> None:
             else:
                 ctx.report.note(loc, f"iscrowd=1 not kept: class {cls.name!r} has no iscrowd attribute (add a "
                                      "bool attribute 'iscrowd' to keep it)")
-        track = _track(ctx, a, target, tracks)
-        shapes = geometries(ctx, a, target, loc, cats.get(_key(a.get("category_id"))) or {})
+        track = _track(ctx, a, target, tracks) if "track_id" in a else None
+        shapes = geometries(ctx, a, target, loc, cats.get(cid) or {})
         group = ids.new_id() if len(shapes) > 1 else None      # one object in parts: an instance group
         per_part = a.get("labeldesk_part_attributes")
         if not (isinstance(per_part, list) and len(per_part) == len(shapes) and "labeldesk_parts" in a
                 and all(isinstance(p, dict) for p in per_part)):
             per_part = [attrs] * len(shapes)
+        score = _score(a) if "score" in a else None
         for g, part_attrs in zip(shapes, per_part):
-            ctx.annotation(loc, target[0], target[1], g, cls, part_attrs, score=_score(a), track_id=track,
+            ctx.annotation(loc, target[0], target[1], g, cls, part_attrs, score=score, track_id=track,
                            group=group)
 
 
@@ -338,6 +371,8 @@ def geometries(ctx: ImportContext, a: dict[str, Any], target: tuple[Asset, Plane
             if not arr.any():
                 raise ValueError("the mask is empty")
             shapes = [Mask.from_array(arr).to_dict()]
+        elif isinstance(seg, list) and len(seg) == 1 and (shell := ring_array(seg[0])) is not None:
+            shapes = [{"kind": "polygon", "shell": shell}]     # one ring: the polygon, as an array
         elif isinstance(seg, list) and seg:
             rings = rings_of(seg)
             shapes = polygons_from_rings(rings)

@@ -112,6 +112,8 @@ def check_vertices(n: int, what: str = "ring") -> None:
 def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     """Bounds of a geometry dict without full validation; GeometryError if malformed."""
     kind = g.get("kind")
+    if kind == "polygon" and type(g.get("shell")) is np.ndarray and not g.get("holes"):
+        return _array_bounds(g["shell"])
     for key in ("shell", "points"):
         if isinstance(g.get(key), (list, tuple)):
             check_vertices(len(g[key]), f"the {kind}" if key == "points" else "the polygon")
@@ -144,6 +146,23 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     if kind == "polygon" and not _three_distinct(g["shell"]) and len({(x, y) for x, y in g["shell"]}) < 3:
         raise GeometryError("polygon needs at least 3 distinct points")
     return vals[0], vals[1], vals[2], vals[3]
+
+
+def _array_bounds(shell: np.ndarray) -> tuple[float, float, float, float]:
+    """:func:`geometry_bounds` of a hole-free polygon whose shell is an array (the readers' compact
+    form, see :func:`compact`), with the same checks and messages."""
+    if shell.ndim != 2 or shell.shape[1] != 2:
+        raise GeometryError(f"malformed polygon: its shell is a {shell.shape} array, not n points")
+    check_vertices(len(shell), "the polygon")
+    f = shell.ravel().tolist()
+    if not math.isfinite(sum(f)) and not np.isfinite(shell).all():   # (a finite sum: all finite)
+        raise GeometryError("polygon: coordinate is not finite")
+    xs, ys = f[0::2], f[1::2]
+    if len(f) < 6 or ((xs[0] == xs[1] and ys[0] == ys[1]) or (xs[0] == xs[2] and ys[0] == ys[2])
+                      or (xs[1] == xs[2] and ys[1] == ys[2])):
+        if len(set(zip(xs, ys))) < 3:
+            raise GeometryError("polygon needs at least 3 distinct points")
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def compact(g: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +198,7 @@ class ImportContext:
         self.options = dict(options or {})
         self.progress = progress
         self.create_classes = bool(self.options.get("create_classes"))
+        self._model = self.options.get("model")          # (--model NAME: the provenance of every shape)
         self.index = AssetIndex(project)
         # the file's name only: its folders may name a patient and reasons are synced (DESIGN rule 5)
         self.reason = f"imported from {report.fmt} file {str(report.path).replace(chr(92), '/').rsplit('/', 1)[-1]}"
@@ -189,6 +209,9 @@ class ImportContext:
         self._class_cache: dict[str, ClassRef | str] = {}
         self._new_values: dict[str, tuple[ClassRef, int]] = {}
         self._seen_classifications: set[tuple[Any, ...]] = set()
+        # by the id of a Plane object (held here, so its id stays its own): (asset, plane, plane
+        # problem, width, height, plane dict) for annotation(); an entry serves the same two objects
+        self._targets: dict[int, tuple[Any, ...]] = {}
         self.layer_id = self._target_layer(self.options.get("layer") or layer_name, layer_kind)
 
     # ---- targets -------------------------------------------------------------------------------
@@ -311,7 +334,11 @@ class ImportContext:
                    layer_id: str | None = None) -> bool:
         """Queue one annotation.create; False (and a refusal) if the item cannot be imported.
         ``group``: the instance group id (labeldesk.core.groups) the part belongs to."""
-        problem = plane_problem(asset, plane)
+        target = self._targets.get(id(plane))
+        if target is None or target[0] is not asset or target[1] is not plane:
+            target = self._targets[id(plane)] = (asset, plane, plane_problem(asset, plane),
+                                                 *extent(asset, plane)[:2], plane.to_dict())
+        _, _, problem, w, h, plane_dict = target
         if problem:
             self.report.refuse(location, problem)
             return False
@@ -334,14 +361,17 @@ class ImportContext:
         except GeometryError as exc:
             self.report.refuse(location, str(exc))
             return False
-        w, h, _ = extent(asset, plane)
-        area_kind = kind not in ("polyline", "points")
-        inside = (min(x1, w) > max(x0, 0) and min(y1, h) > max(y0, 0)) if area_kind else \
-                 (min(x1, w) >= max(x0, 0) and min(y1, h) >= max(y0, 0))
+        within = x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h
+        if within:              # (then the test below is this one: min(x1, w) is x1, max(x0, 0) is x0)
+            inside = (x1 > x0 and y1 > y0) or kind in ("polyline", "points")
+        elif kind not in ("polyline", "points"):
+            inside = min(x1, w) > max(x0, 0) and min(y1, h) > max(y0, 0)
+        else:
+            inside = min(x1, w) >= max(x0, 0) and min(y1, h) >= max(y0, 0)
         if not inside:
             self.report.refuse(location, f"the {kind} lies wholly outside the {w}x{h} image")
             return False
-        if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+        if not within:
             self.report.note(location, f"{kind} reaches outside the {w}x{h} image: clipped to it")
         values: dict[str, Any] = {}
         if attributes:
@@ -356,15 +386,16 @@ class ImportContext:
         if probability is not None and kind == "mask":      # per-pixel probabilities (formats.probabilities)
             values[PROBABILITY_KEY] = probability
         ann: dict[str, Any] = {"asset_id": asset.id, "layer_id": layer_id or self.layer_id,
-                               "class_id": cls.id if cls else None, "plane": plane.to_dict(),
-                               "geometry": compact(geometry), "attributes": values}
+                               "class_id": cls.id if cls else None, "plane": plane_dict,     # (one per plane)
+                               "geometry": compact(geometry) if type(geometry.get("shell")) is list else geometry,
+                               "attributes": values}
         if track_id is not None:
             ann["track_id"], ann["keyframe"] = track_id, bool(keyframe)
         if z_order:
             ann["z_order"] = float(z_order)
         if score is not None:
             ann["score"] = float(score)      # kept in the op log (provenance of model predictions)
-        if source is None and self.options.get("model"):
+        if source is None and self._model:
             source = {"model": str(self.options["model"]), "version": str(self.options.get("model_version") or ""),
                       "score": ann.get("score")}
         if source is not None:

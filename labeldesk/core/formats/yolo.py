@@ -22,10 +22,13 @@ size come back to within rounding of the trigonometry (about 1e-12 px).
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
+
+import numpy as np
 
 from labeldesk.core.formats.archive import InputTree
 from labeldesk.core.formats.context import MAX_VERTICES, ImportContext
@@ -122,6 +125,7 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
             ctx.report.note(path.name, "no data.yaml, classes.txt or obj.names: class index n read as the class "
                                        "whose label value is n + 1 (as labeldesk's YOLO export writes them)")
         files = _label_files(tree)
+        classes: dict[int, Any] = {}             # class index -> its class, once found
         for n, (member, ref) in enumerate(files):
             ctx.progress.report(n, len(files), f"reading {member}")
             where = tree.location(member)
@@ -132,13 +136,14 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
             asset, plane = found
             w, h, _ = extent(asset, plane)
             for lineno, line in enumerate(tree.text(member).splitlines(), 1):
-                if not line.strip() or line.lstrip().startswith("#"):
+                text = line.lstrip()
+                if not text or text.startswith("#"):
                     continue
                 loc = f"{where} line {lineno}"
                 try:
                     if line.count(" ") > 2 * MAX_VERTICES + 1:
                         raise ValueError(f"more than {MAX_VERTICES} vertices (simplify it in the tool that made it)")
-                    vals = [float(v) for v in line.split()]
+                    vals = list(map(float, line.split()))
                     if not vals or not vals[0].is_integer() or vals[0] < 0:
                         raise ValueError("the first number is not a class index")
                     geometry = make(vals[1:], w, h)
@@ -149,11 +154,19 @@ def _read(ctx: ImportContext, path: Path, make: Callable[[list[float], int, int]
                 if index >= len(names):
                     ctx.report.refuse(loc, f"class index {index} is not among the {len(names)} class names")
                     continue
-                cls = ctx.class_for(names[index], loc, value=index + 1)
+                cls = classes.get(index)
                 if cls is None:
-                    continue
+                    cls = ctx.class_for(names[index], loc, value=index + 1)
+                    if cls is None:
+                        continue
+                    classes[index] = cls
                 score = geometry.pop("_score", None)
                 ctx.annotation(loc, asset, plane, geometry, cls, score=score)
+
+
+@functools.lru_cache(maxsize=64)
+def _scale(w: int, h: int) -> np.ndarray:
+    return np.array([float(w), float(h)])
 
 
 def _box_or_polygon(vals: list[float], w: int, h: int) -> dict[str, Any]:
@@ -166,7 +179,9 @@ def _box_or_polygon(vals: list[float], w: int, h: int) -> dict[str, Any]:
     elif n >= 6:
         if n % 2:
             score, vals = vals[-1], vals[:-1]
-        g = {"kind": "polygon", "shell": [[x * w, y * h] for x, y in zip(vals[0::2], vals[1::2])]}
+        shell = np.array(vals, dtype=np.float64).reshape(-1, 2)      # (the import's compact form)
+        shell *= _scale(w, h)                                         # (x * w, y * h as Python does it)
+        g = {"kind": "polygon", "shell": shell}
     else:
         raise ValueError(f"{n} numbers after the class index")
     if score is not None:

@@ -137,6 +137,10 @@ class Writer:
         self._class_ok: dict[tuple[Any, str], bool] = {}
         self._planes: dict[tuple[Any, ...], tuple[str, int, int] | None] = {}
         self._templates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # plain creates (keys within _PLAIN, no attributes): (keys, asset, layer, class, id of the
+        # plane dict) -> (that plane dict, a copy of it, its head, its payload template); a hit needs
+        # the very same dict, unchanged (the entry holds it, so its id is not reused)
+        self._plain: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def close(self) -> None:
         annotation_ops.end_batch(self.lookups)
@@ -205,14 +209,20 @@ class Writer:
         changed = result.changes.annotations
         inverse = result._inverse
         seen: set[str] = set()
+        allowed: set[Any] = set()          # layers memo.known allows (it only learns within a run)
         prev = self.prev_chain
         seq = self.seq
         done = 0
         for draft, plan in zip(run, plans):
             entity = draft.entity
-            if plan is not None and (entity in taken or entity in seen
-                                     or not memo.known((CREATE, user, plan[2]))):
-                plan = None
+            if plan is not None:
+                if entity in taken or entity in seen:
+                    plan = None
+                elif plan[2] not in allowed:
+                    if memo.known((CREATE, user, plan[2])):
+                        allowed.add(plan[2])
+                    else:
+                        plan = None
             if plan is None:                       # the single path, at its place in the order
                 if rows:
                     conn.executemany(annotation_ops.INSERT, rows)
@@ -231,10 +241,8 @@ class Writer:
             base = tuple(draft.base)
             reason = draft.reason
             if not base and (reason is None or type(reason) is str):     # canonical_op, inline
-                text = (head + encode_str(entity) + ',"hlc":[%d,%d],"op_id":' % (ts.ms, ts.counter) + encode_str(op_id)
-                        + ',"payload":' + payload_json + ',"reason":'
-                        + ("null" if reason is None else encode_str(reason)) + ',"seq":%d' % seq + tail + encode_str(w)
-                        + "}")
+                text = _OP_TEXT % (head, encode_str(entity), ts.ms, ts.counter, encode_str(op_id), payload_json,
+                                   "null" if reason is None else encode_str(reason), seq, tail, encode_str(w))
             else:
                 text = canonical_op(base, dev, entity, (ts.ms, ts.counter), op_id, payload_json, reason, seq, CREATE,
                                     user, w)
@@ -262,38 +270,72 @@ class Writer:
         the bulk checks prove it valid and unclipped, else None (the single path decides)."""
         conn = self.conn
         plans: list[Any] = [None] * len(run)
-        polys: list[tuple[int, Any, dict[str, Any], int, int, tuple[Any, ...]]] = []
+        polys: list[tuple[Any, ...]] = []           # (index, shell, annotation, width, height, head, template)
+        plain = self._plain
         for i, draft in enumerate(run):
             payload = draft.payload
             if type(payload) is not dict or len(payload) != 1 or type(draft.entity) is not str:
                 continue
             d = payload.get("annotation")
-            if type(d) is not dict or not FAST_KEYS.issuperset(d):
+            if type(d) is not dict:
                 continue
-            head = self._head(d)
-            if head is None:
-                continue
+            p = d.get("plane")
+            attrs = d.get("attributes", _NO_ATTRIBUTES)
+            entry = t = None
+            if type(p) is dict and type(attrs) is dict and not attrs:
+                asset_id, layer_id, class_id = d.get("asset_id"), d.get("layer_id"), d.get("class_id")
+                if type(asset_id) is str and type(layer_id) is str and (class_id is None or type(class_id) is str):
+                    pk = (tuple(d), asset_id, layer_id, class_id, id(p))
+                    entry = plain.get(pk)
+                    if entry is not None and (entry[0] is not p or entry[1] != p):
+                        entry = None
+            if entry is not None:                    # a plain create on a plane already checked
+                head, t = entry[2], entry[3]
+                g = d["geometry"]
+                if type(g) is not dict:
+                    continue
+                kind = g.get("kind")
+                if kind == "box":
+                    box = _box(g.get("xyxy"), head[2], head[3])
+                    if box is None or not self._class_allows(d, "box"):
+                        continue
+                    gj = _BOX_JSON % (box[0], box[1], box[2], box[3])
+                    x0, y0, x1, y1 = box
+                    plans[i] = (t[0] + gj + t[1], (*t[2], "box", gj, x0, y0, x1, y1, *t[3], None), head[4])
+                    continue
+            else:
+                if not FAST_KEYS.issuperset(d):
+                    continue
+                head = self._head(d)
+                if head is None:
+                    continue
+                if type(p) is dict and not d.get("attributes") and _PLAIN.issuperset(d):
+                    t = self._template(d, head)
+                    plain[(tuple(d), d["asset_id"], head[4], d.get("class_id"), id(p))] = (p, dict(p), head, t)
+                g = d["geometry"]
+                kind = g.get("kind")
             w, h = head[2], head[3]
-            g = d["geometry"]
-            kind = g.get("kind")
             if kind == "box":
                 box = _box(g.get("xyxy"), w, h)
                 if box is None or not self._class_allows(d, "box"):
                     continue
-                gj = '{"kind":"box","xyxy":' + _CANON_LIST(box) + "}"
+                gj = _BOX_JSON % (box[0], box[1], box[2], box[3])
                 plans[i] = self._finish(d, head, "box", gj, box, None)
             elif kind == "polygon" and not g.get("holes") and type(g.get("shell")) in _SHELL_TYPES \
                     and len(g["shell"]) >= 3 and self._class_allows(d, "polygon"):
-                polys.append((i, g["shell"], d, w, h, head))
+                polys.append((i, g["shell"], d, w, h, head, t))
         if polys:
-            for (i, _, d, _, _, head), shell in zip(polys, _valid_shells([p[1] for p in polys],
-                                                                          [p[3] for p in polys], [p[4] for p in polys])):
+            for (i, _, d, _, _, head, t), shell in zip(polys, _valid_shells([p[1] for p in polys],
+                                                                             [p[3] for p in polys], [p[4] for p in polys])):
                 if shell is not None:
                     coords, bounds = shell
-                    flat = coords.tolist()
-                    gj = '{"kind":"polygon","shell":' + _CANON_LIST(flat) + "}"
+                    gj = _shell_json(coords)
                     verts = (coords if _LITTLE else coords.byteswap()).tobytes()
-                    plans[i] = self._finish(d, head, "polygon", gj, bounds, verts)
+                    if t is None:
+                        plans[i] = self._finish(d, head, "polygon", gj, bounds, verts)
+                    else:                            # a plain create: its template is known
+                        x0, y0, x1, y1 = bounds
+                        plans[i] = (t[0] + gj + t[1], (*t[2], "polygon", gj, x0, y0, x1, y1, *t[3], verts), head[4])
         return plans
 
     def _head(self, d: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -374,16 +416,24 @@ class Writer:
         keys = tuple(d)
         plain = not d.get("attributes") and _PLAIN.issuperset(keys)
         if plain:          # the payload around the geometry is the same for every shape of this
-            tk = (keys, d["asset_id"], layer_id, d.get("class_id"), plane_json)    # asset/layer/class/plane
-            t = self._templates.get(tk)
-            if t is None:
-                payload, row = self._encode(d, plane_json, plane, layer_id, kind, _MARK, (0.0,) * 4, None)
-                prefix, suffix = payload.split(_MARK)
-                t = self._templates[tk] = (prefix, suffix, row[:6], row[12:16])
+            t = self._template(d, head)                                         # asset/layer/class/plane
             x0, y0, x1, y1 = bounds
             return (t[0] + gj + t[1], (*t[2], kind, gj, x0, y0, x1, y1, *t[3], verts), layer_id)
         payload, row = self._encode(d, plane_json, plane, layer_id, kind, gj, bounds, verts)
         return payload, row, layer_id
+
+    def _template(self, d: dict[str, Any], head: tuple[Any, ...]) -> tuple[Any, ...]:
+        """(payload JSON before the geometry, after it, the row's fields before the kind, after the
+        bounds) of a plain create (keys within _PLAIN, no attributes) on ``head``'s plane."""
+        plane_json, plane, _, _, layer_id = head
+        keys = tuple(d)
+        tk = (keys, d["asset_id"], layer_id, d.get("class_id"), plane_json)
+        t = self._templates.get(tk)
+        if t is None:
+            payload, row = self._encode(d, plane_json, plane, layer_id, "box", _MARK, (0.0,) * 4, None)
+            prefix, suffix = payload.split(_MARK)
+            t = self._templates[tk] = (prefix, suffix, row[:6], row[12:16])
+        return t
 
     @staticmethod
     def _encode(d: dict[str, Any], plane_json: str, plane: Plane, layer_id: Any, kind: str, gj: str, bounds: Any,
@@ -415,14 +465,30 @@ class Writer:
         return payload_json, row
 
 
+# an annotation.create op's canonical JSON (canonical_op's text) around its parts, keys in order
+_OP_TEXT = '%s%s,"hlc":[%d,%d],"op_id":%s,"payload":%s,"reason":%s,"seq":%d%s%s}'
+# a checked box's geometry JSON as canonical_json writes it (finite floats: their repr)
+_BOX_JSON = '{"kind":"box","xyxy":[%r,%r,%r,%r]}'
+_NO_ATTRIBUTES: dict[str, Any] = {}       # (never written to: the default of a missing "attributes")
 _PLAIN = frozenset({"asset_id", "layer_id", "class_id", "plane", "geometry", "attributes"})
 _MARK = "\0geometry\0"          # (no JSON text holds a raw NUL: a template's split point)
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}      # an annotation's keys -> the payload's key order
 _KEY_JSON = {k: encode_str(k) + ":" for k in FAST_KEYS}
 
 
-def _CANON_LIST(values: list[Any]) -> str:
-    return canonical_json(values)
+_SHELL_FORMATS: dict[int, str] = {}
+
+
+def _shell_json(coords: Any) -> str:
+    """A checked shell's geometry JSON (an (n, 2) float64 array of finite values) as
+    ``canonical_json`` writes it: each float as its repr, which is what the JSON encoder writes."""
+    n = len(coords)
+    if n > 256:
+        return '{"kind":"polygon","shell":' + canonical_json(coords.tolist()) + "}"
+    fmt = _SHELL_FORMATS.get(n)
+    if fmt is None:
+        fmt = _SHELL_FORMATS[n] = '{"kind":"polygon","shell":[' + ",".join(["[%r,%r]"] * n) + "]}"
+    return fmt % tuple(coords.ravel().tolist())
 
 
 def apply_drafts(project: Any, drafts: Iterable[OpDraft], user: str | None = None) -> list[Applied]:

@@ -136,7 +136,7 @@ class AnnotationModel(QtCore.QAbstractListModel):
         attrs = doc.attributes_json[r]
         if attrs and '"_group"' in attrs:         # an instance group's part (labeldesk.core.groups)
             gid = group_of(doc.attributes(r))
-            text += f" · ⧉ group {gid[-4:]}" if gid else ""
+            text += f" · ◫ group {gid[-4:]}" if gid else ""
         flag = doc.flags[r]
         return text + (f"  ⚠ {flag}" if flag else "")
 

@@ -106,3 +106,39 @@ def test_foreign_files_and_bad_shapes(proj, tmp_path):
     assert kinds == ["box", "mask", "rotated_box"]
     box = next(s[3] for s in shapes(proj, proj.my_layer_id) if s[3]["kind"] == "box")
     assert box["xyxy"] == [10, 20, 30, 40]
+
+
+def test_points_in_every_form_json_gives(proj, tmp_path):
+    """Points are read into arrays as they are decoded (formats/json_items.py); what is not n pairs of
+    numbers keeps the per-point reading: the same shapes and the same refusals either way."""
+    add_asset(proj, "a.png", 100, 80)
+    add_class(proj, "cat")
+    tri = [[10, 10], [50.5, 12], [30, 40.25]]
+    shapes_in = [
+        {"label": "cat", "points": tri, "shape_type": "polygon"},                             # ints and floats
+        {"label": "cat", "points": [[str(x), str(y)] for x, y in tri], "shape_type": "polygon"},   # strings
+        {"label": "cat", "points": [[x, y, 0] for x, y in tri], "shape_type": "polygon"},     # a third value
+        {"label": "cat", "points": [[10, None], [50, 12], [30, 40]], "shape_type": "polygon"},
+        {"label": "cat", "points": [[10, 10], [50, 12], [30, 40], [1]], "shape_type": "polygon"},
+        {"label": "cat", "points": [[10, float("nan")], [50, 12], [30, 40]], "shape_type": "polygon"},
+        {"label": "cat", "points": [[-10, 10], [50, 12], [30, 40]], "shape_type": "polygon"},   # clipped
+        {"label": "cat", "points": [[1, 2], [20, 30.5]], "shape_type": "line"},
+        {"label": "cat", "points": [[1, 2], [20, 30.5]], "shape_type": "rectangle"},
+        {"label": "cat", "points": [[1, 2]], "shape_type": "point", "group_id": 4},
+        {"label": "cat", "points": [[3, 4]], "shape_type": "point", "group_id": 4},
+        {"label": "cat", "points": {"x": 1}, "shape_type": "polygon"},
+    ]
+    (tmp_path / "a.json").write_text(json.dumps({"shapes": shapes_in, "imagePath": "a.png"}))
+    rep = interchange.import_file(proj, "labelme", tmp_path / "a.json")
+    text = "\n".join(map(str, rep.refused))
+    assert rep.imported == 7 and len(rep.refused) == 4, rep.lines()
+    assert "shapes[3] (cat): bad polygon: float() argument must be a string or a real number, not 'NoneType'" in text
+    assert "shapes[4] (cat): bad polygon: list index out of range" in text
+    assert "shapes[5] (cat): polygon: coordinate is not finite" in text
+    assert "shapes[11] (cat): bad polygon: " in text
+    got = sorted((s[3]["kind"], json.dumps(s[3])) for s in shapes(proj, proj.my_layer_id))
+    polys = [json.loads(g) for k, g in got if k == "polygon"]
+    assert polys.count({"kind": "polygon", "shell": [[10.0, 10.0], [50.5, 12.0], [30.0, 40.25]]}) == 3
+    assert any(min(x for x, _ in p["shell"]) == 0 for p in polys)               # the clipped one
+    assert {k for k, _ in got} == {"polygon", "polyline", "box", "points"}
+    assert json.loads(next(g for k, g in got if k == "points"))["points"] == [[1.0, 2.0], [3.0, 4.0]]

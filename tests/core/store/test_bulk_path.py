@@ -108,6 +108,34 @@ def test_bulk_writes_what_the_single_path_writes(tmp_path, monkeypatch):
     many.close()
 
 
+def test_drafts_sharing_one_plane_dict_write_what_the_single_path_writes(tmp_path):
+    """The import context hands one plane dict to every shape of a plane; the bulk path remembers
+    the checks of that dict (by identity, while it is unchanged) and still writes the same."""
+    def drafts():
+        plane = {"z": 0, "t": 0, "axis": "axial"}
+        out = _drafts()
+        for d in out:
+            ann = d.payload.get("annotation", {})
+            if ann.get("plane") == plane:
+                ann["plane"] = plane
+        other = dict(plane)                 # an equal dict of another class: its own payload
+        out += [_create(f"tag{i:023d}", {"kind": "box", "xyxy": [1, 1, 5 + i, 5]}, class_id=TAGGED, plane=other)
+                for i in range(3)]
+        out += [_create(f"bad{i:023d}", {"kind": "box", "xyxy": [1, 1, 5 + i, 5]}, plane=plane)
+                for i in range(2)]
+        out[-1].payload["annotation"]["geometry"]["xyxy"] = [1, 1, 500, 5]       # clipped: single path
+        return out
+    one, many = _project(tmp_path / "one"), _project(tmp_path / "many")
+    single = one.apply_all(drafts())
+    result = many.apply_bulk(iter(drafts()))
+    assert result.count == len(single)
+    assert _payloads(one) == _payloads(many)
+    assert _rows(one) == _rows(many)
+    assert many.verify_chain().ok
+    one.close()
+    many.close()
+
+
 @pytest.mark.parametrize("bad, message", [
     (_create("bowtie" + "0" * 20, {"kind": "polygon", "shell": [[0, 0], [10, 10], [10, 0], [0, 10]]}), "not valid"),
     (_create("outside" + "0" * 19, {"kind": "box", "xyxy": [200, 200, 210, 210]}), "wholly outside"),
@@ -271,3 +299,23 @@ def test_runs_split_by_other_ops_and_a_late_refusal_write_nothing(tmp_path, monk
         int(before["ops"]) + 1
     for q in (one, many, p):
         q.close()
+
+
+def test_checked_geometry_json_is_what_canonical_json_writes():
+    """The bulk path formats a checked box's and shell's floats itself (their repr, as the JSON
+    encoder writes them): the same text as canonical_json, for any finite values."""
+    import random
+
+    import numpy as np
+
+    from labeldesk.core.ops import canonical_json
+    rng = random.Random(7)
+    values = [0.0, 1.0, 0.1, 1e16, 1e-7, 5e-324, 2.0 ** 53 + 2, 1234.5678, 1 / 3, 4095.999999999999]
+    for n in (3, 4, 12, 32, 300):
+        for _ in range(50):
+            shell = np.array([[rng.choice(values) * rng.random() if rng.random() < 0.5 else rng.choice(values)
+                               for _ in range(2)] for _ in range(n)], dtype=np.float64)
+            assert bulk._shell_json(shell) == canonical_json({"kind": "polygon", "shell": shell.tolist()})
+    for _ in range(200):
+        box = [rng.choice(values) * rng.random() for _ in range(4)]
+        assert bulk._BOX_JSON % tuple(box) == canonical_json({"kind": "box", "xyxy": box})
