@@ -231,7 +231,7 @@ def authorisation_problem(conn: sqlite3.Connection, op: Op, roles: set[str] | No
     return f"{who} may not {what}: {problem}" if problem else None
 
 
-MEMO_TYPES = frozenset({"annotation.create", "annotation.update", "annotation.delete"})
+MEMO_TYPES = frozenset({"annotation.create", "annotation.update", "annotation.delete", "annotation.restore"})
 
 
 class AuthorisationMemo:
