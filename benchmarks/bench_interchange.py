@@ -22,6 +22,7 @@ import gc
 import json
 import math
 import pstats
+import shutil
 import statistics
 import sqlite3
 import sys
