@@ -235,6 +235,7 @@ class Merger:
         """``decide`` of a newly logged annotation op inside a segment, in one function: these
         types change no user, role, layer or class, keep the segment's lookups and memo, and an
         in-order one is queued by the segment's create or edit run (or applied the usual way)."""
+        tail: Any = None
         try:
             if (why := self._waiting_for(ref)) is not None:
                 ref.state, ref.reason = "pending", why
@@ -242,15 +243,26 @@ class Merger:
                     (problem := self._authorisation(ref)) is not None:
                 ref.state, ref.reason = "unauthorised", problem
             else:
-                # (``Reducer.integrate`` for the group of an annotation op)
+                # (``Reducer.integrate`` for the group of an annotation op; the usual case, an op
+                # after everything its entity holds, from the group's prefetched tail, and
+                # ``Reducer.noted`` of it, inline)
                 reducer = self.reducer
                 group = ("annotation", ref.entity)
-                if reducer._in_order(group, ref):
+                tails = reducer._tails
+                tail = tails.get(group) if tails is not None else None
+                key = ref.key
+                if tail is not None and not tail[0] and (tail[1] is None or (
+                        not tail[1] > key and not tail[2] - {ref.dev})) or reducer._in_order(group, ref):
                     run = reducer.bulk if ref.type == "annotation.create" else reducer.edits
                     if run is not None and run.take(ref):
                         ref.state, ref.reason = None, ""
                         self.changes.annotations.add(ref.entity)
                         self.counts["applied"] += 1
+                        if tail is not None:
+                            tail[2].add(ref.dev)
+                            if tail[1] is None or key > tail[1]:
+                                tail[1] = key
+                            tail = True               # (noted)
                         return
                     changes = reducer.apply_alone(group, ref)
                 else:
@@ -261,7 +273,8 @@ class Merger:
             self._count(ref.state)
             save_state(self.conn, ref, self.now)
         finally:
-            self.reducer.noted(ref)
+            if tail is not True:
+                self.reducer.noted(ref)
 
     def _append(self, op: Op | OpRef, payload_json: str, op_hash: str) -> None:
         """Append to the hash-chained log (as ``oplog.append`` does, with the hash computed once);

@@ -239,7 +239,9 @@ class Reducer:
             t, entity = line.get("type"), line.get("entity")
             if not isinstance(t, str) or not isinstance(entity, str) or t == "conflict.resolve":
                 continue
-            kind = "user" if t in _USER_TYPES else next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
+            kind = _ENTITY_KIND.get(t)        # (the memo of group_of: the prefix kinds only)
+            if kind is None:
+                kind = "user" if t in _USER_TYPES else next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
             if kind is not None:
                 wanted.setdefault(entity, set()).add(kind)
         tails: dict[tuple[str, str | None], list[Any]] = {
