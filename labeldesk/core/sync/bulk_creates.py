@@ -90,7 +90,7 @@ class CreateRun:
         plane = self._plane(d["plane"])
         x0, y0, x1, y1 = _bounds(geometry)
         return (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
-                kind, canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
+                kind, getattr(op, "geometry_json", None) or canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
                 annotation_ops._ontology_version(conn), op.op_id, float(d.get("z_order", 0.0)), d.get("track_id"),
                 int(bool(d.get("keyframe", True))), shell_bytes(geometry))
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
 from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.op_types.annotations import LOOKUP_SAFE
-from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, get_op_type
+from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, encode_str, get_op_type
 from labeldesk.core.review.roles import WAIVED, MEMO_TYPES, AuthorisationMemo, authorisation_problem, effective_roles
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.bulk_creates import CreateRun
@@ -169,7 +169,7 @@ class Merger:
         ref.reason_text = line.get("reason")  # type: ignore[attr-defined]
         if str(line.get("sha256", "")) in ("", "None"):
             return self._collide(line, "op line without its SHA-256")
-        payload_json = canonical_json(ref.payload)
+        payload_json = _payload_json(ref)
         # what the log records as the op's hash (``Op.digest``)
         stored = hashlib.sha256(canonical_op(ref.base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json,
                                              ref.reason_text, seq, ref.type, ref.user, ref.wall).encode()).hexdigest()
@@ -536,6 +536,28 @@ def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
             if "admin" in rows and role != "admin":
                 rows.add(WAIVED + role)
     return effective_roles(rows)
+
+
+_GEOMETRY_MARK = "\x00geometry\x00"
+_MARKED = '"geometry":' + encode_str(_GEOMETRY_MARK)
+
+
+def _payload_json(ref: OpRef) -> str:
+    """``canonical_json(ref.payload)``; for a create, its geometry's canonical JSON is encoded once
+    and kept on the ref (``geometry_json``) for the row (``CreateRun``). Identical text: the
+    encoder is context-free (an object is its sorted ``key:value`` pairs joined), so the payload
+    encoded with a marker in place of the geometry, the one marked pair replaced by the
+    geometry's own encoding, is the payload's encoding. A payload whose text holds the marked
+    pair more than once (a value that spells it) is encoded whole."""
+    payload = ref.payload
+    d = payload.get("annotation") if ref.type == "annotation.create" else None
+    if type(d) is dict and type(d.get("geometry")) is dict:
+        geometry_json = canonical_json(d["geometry"])
+        marked = canonical_json({**payload, "annotation": {**d, "geometry": _GEOMETRY_MARK}})
+        if marked.count(_MARKED) == 1:
+            ref.geometry_json = geometry_json  # type: ignore[attr-defined]
+            return marked.replace(_MARKED, '"geometry":' + geometry_json)
+    return canonical_json(payload)
 
 
 def _op(ref: OpRef) -> Op:
