@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
-from labeldesk.core.ops import ChangeSet, canonical_json
+from labeldesk.core.ops import canonical_json
 from labeldesk.core.store.vertices import shell_bytes
 
 
@@ -36,35 +36,35 @@ class CreateRun:
         self._planes: dict[tuple[Any, ...], Plane] = {}
         self.edits: Any = None                 # the segment's EditRun (bulk_edits.py): told of each queued row
 
-    def take(self, ref: Any) -> ChangeSet | None:
-        """Queue the row of this in-order create, or None (after writing the queue, so that rows
-        keep the ops' order): apply it the usual way."""
-        changes = self._take(ref)
-        if changes is None:
-            self.flush()
-        return changes
+    def take(self, ref: Any) -> bool:
+        """Queue the row of this in-order create (True: the entity is what changed), or False
+        (after writing the queue, so that rows keep the ops' order): apply it the usual way."""
+        if self._take(ref):
+            return True
+        self.flush()
+        return False
 
-    def _take(self, ref: Any) -> ChangeSet | None:
+    def _take(self, ref: Any) -> bool:
         op = ref                               # (an OpRef has the fields of its Op)
         entity = ref.entity
         if not getattr(ref, "fresh", False) or not isinstance(entity, str) or entity in self.taken:
-            return None
+            return False
         if entity in self.queued:              # a second create of the id: its insert must fail
-            return None
+            return False
         d = op.payload.get("annotation")
         if type(d) is not dict or "score" in d or "source" in d:
-            return None
+            return False
         try:
             row = self._row(op, d)
         except Exception:                      # whatever it is, apply_one records it as before
-            return None
+            return False
         if row is None:
-            return None
+            return False
         self.rows.append(row)
         self.queued.add(entity)
         if self.edits is not None:
             self.edits.created(row)
-        return ChangeSet(annotations={entity})
+        return True
 
     def _row(self, op: Any, d: dict[str, Any]) -> tuple[Any, ...] | None:
         conn = self.conn
@@ -90,7 +90,7 @@ class CreateRun:
         plane = self._plane(d["plane"])
         x0, y0, x1, y1 = _bounds(geometry)
         return (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
-                kind, canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
+                kind, getattr(op, "geometry_json", None) or canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
                 annotation_ops._ontology_version(conn), op.op_id, float(d.get("z_order", 0.0)), d.get("track_id"),
                 int(bool(d.get("keyframe", True))), shell_bytes(geometry))
 

@@ -24,7 +24,7 @@ import sqlite3
 from typing import Any, Iterable
 
 from labeldesk.core.op_types import annotations as annotation_ops
-from labeldesk.core.ops import ChangeSet, canonical_json
+from labeldesk.core.ops import canonical_json
 from labeldesk.core.store.vertices import shell_bytes
 
 EDIT_TYPES = frozenset({"annotation.update", "annotation.delete", "annotation.restore"})
@@ -97,15 +97,16 @@ class EditRun:
         return (False, None) if entry is None else (True, entry[4])
 
     # ---- the ops -----------------------------------------------------------------------------
-    def take(self, ref: Any) -> ChangeSet | None:
-        """Queue the write of this in-order edit, or None: apply it the usual way."""
+    def take(self, ref: Any) -> bool:
+        """Queue the write of this in-order edit (True: the entity is what changed), or False:
+        apply it the usual way."""
         op = ref                               # (an OpRef has the fields of its Op)
         entity = ref.entity
         if not getattr(ref, "fresh", False) or type(entity) is not str:
-            return None
+            return False
         entry = self._entry(entity)
         if entry is None:
-            return None
+            return False
         try:
             if op.type == "annotation.update":
                 write = self._update(op, entry)
@@ -115,11 +116,11 @@ class EditRun:
                 if write is not None:
                     entry[0] = deleted
         except Exception:                      # whatever it is, apply_one records it as before
-            return None
+            return False
         if write is None:
-            return None
+            return False
         self.queue.append(write)
-        return ChangeSet(annotations={entity})
+        return True
 
     def _update(self, op: Any, entry: Entry) -> tuple[str, tuple[Any, ...]] | None:
         """What ``UpdateAnnotation.apply`` checks and writes, from the remembered columns."""

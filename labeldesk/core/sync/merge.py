@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
 from labeldesk.core.op_types import annotations as annotation_ops
-from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, get_op_type
+from labeldesk.core.op_types.annotations import LOOKUP_SAFE
+from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, encode_str, get_op_type
 from labeldesk.core.review.roles import WAIVED, MEMO_TYPES, AuthorisationMemo, authorisation_problem, effective_roles
 from labeldesk.core.store import oplog, repo
 from labeldesk.core.sync.bulk_creates import CreateRun
@@ -65,12 +66,18 @@ class Merger:
         self._creates: CreateRun | None = None    # annotation rows of in-order creates not yet written
         self._edits: EditRun | None = None        # writes of in-order edits not yet written
         self.role_ops: dict[str, list[OpRef]] = {}   # user id -> applied user/role ops (causal_roles)
+        # per segment: the seen vector last found complete here (``_waiting_for``; the cursors it
+        # is judged by change only at a segment's end), and the HLC observe held back to its end
+        self._ctx_ok: dict[str, int] | None = None
+        self._hlc_max: tuple[int, int] | None = None
+        self._own_ms: int | None = None
 
     def rolled_back(self) -> None:
         """After a segment's transaction was rolled back: forget what was cached from it."""
         self.history = History(self.conn)
         self.reducer = Reducer(self.conn, self.history, self.now)
         self._cursors = cursors(self.conn)
+        self._ctx_ok = None
 
     @property
     def own_ids(self) -> set[str]:
@@ -120,6 +127,8 @@ class Merger:
             self._flush()
             self._wall_sample(seg.dev, seg.lines[-1].get("wall") if seg.lines else None)
         finally:
+            self._observe_held(seg.dev)
+            self._ctx_ok = None
             annotation_ops.end_batch(self._lookups)
             self._chain = self._known = self._allowed = self._logged = self._rows = None
             self._lookups = self.reducer.lookups = None
@@ -160,7 +169,7 @@ class Merger:
         ref.reason_text = line.get("reason")  # type: ignore[attr-defined]
         if str(line.get("sha256", "")) in ("", "None"):
             return self._collide(line, "op line without its SHA-256")
-        payload_json = canonical_json(ref.payload)
+        payload_json = _payload_json(ref)
         # what the log records as the op's hash (``Op.digest``)
         stored = hashlib.sha256(canonical_op(ref.base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json,
                                              ref.reason_text, seq, ref.type, ref.user, ref.wall).encode()).hexdigest()
@@ -189,10 +198,83 @@ class Merger:
             self.reducer.noted(ref)
             self._count("rejected")
             return ref
-        self._observe(dev, ref)
         ref.fresh = True  # type: ignore[attr-defined]
-        self.decide(ref, own=own)
+        if own or self._known is None:
+            self._observe(dev, ref)
+            self.decide(ref, own=own)
+            return ref
+        # inside a segment: the clock observes the segment's latest HLC at its end (the same
+        # clock, see _observe_held); an annotation op is decided in one function
+        hlc = ref.hlc
+        if self._hlc_max is None or hlc > self._hlc_max:
+            self._hlc_max = hlc
+        if hlc[1] == 0 and ref.dev == dev and (self._own_ms is None or hlc[0] > self._own_ms):
+            self._own_ms = hlc[0]
+        if ref.user:
+            self.users[dev] = ref.user
+        if ref.type in LOOKUP_SAFE:
+            self._decide_annotation(ref)
+        else:
+            self._observe_held(dev)           # (its apply may read the clock: as before, it has seen all)
+            self.decide(ref)
         return ref
+
+    def _observe_held(self, dev: str) -> None:
+        """``_observe`` of the ops taken since the last call, at once: the clock observes their
+        latest HLC (it ends at or after each of them, as observing them one by one would leave
+        it), and the device's skew is judged from its latest own-clock stamp (counter 0)."""
+        if self._own_ms is not None:
+            ahead = self._own_ms - self.project.clock._now_ms()
+            self.clock_ahead[dev] = max(self.clock_ahead.get(dev, ahead), ahead)
+            self._own_ms = None
+        if self._hlc_max is not None:
+            self.project.clock.observe(Timestamp(*self._hlc_max))
+            self._hlc_max = None
+
+    def _decide_annotation(self, ref: OpRef) -> None:
+        """``decide`` of a newly logged annotation op inside a segment, in one function: these
+        types change no user, role, layer or class, keep the segment's lookups and memo, and an
+        in-order one is queued by the segment's create or edit run (or applied the usual way)."""
+        tail: Any = None
+        try:
+            if (why := self._waiting_for(ref)) is not None:
+                ref.state, ref.reason = "pending", why
+            elif ref.dev not in self.own_ids and self.authorise is not None and \
+                    (problem := self._authorisation(ref)) is not None:
+                ref.state, ref.reason = "unauthorised", problem
+            else:
+                # (``Reducer.integrate`` for the group of an annotation op; the usual case, an op
+                # after everything its entity holds, from the group's prefetched tail, and
+                # ``Reducer.noted`` of it, inline)
+                reducer = self.reducer
+                group = ("annotation", ref.entity)
+                tails = reducer._tails
+                tail = tails.get(group) if tails is not None else None
+                key = ref.key
+                if tail is not None and not tail[0] and (tail[1] is None or (
+                        not tail[1] > key and not tail[2] - {ref.dev})) or reducer._in_order(group, ref):
+                    run = reducer.bulk if ref.type == "annotation.create" else reducer.edits
+                    if run is not None and run.take(ref):
+                        ref.state, ref.reason = None, ""
+                        self.changes.annotations.add(ref.entity)
+                        self.counts["applied"] += 1
+                        if tail is not None:
+                            tail[2].add(ref.dev)
+                            if tail[1] is None or key > tail[1]:
+                                tail[1] = key
+                            tail = True               # (noted)
+                        return
+                    changes = reducer.apply_alone(group, ref)
+                else:
+                    changes = reducer.reduce(group)
+                self.changes.update(changes)
+                self._count("applied" if ref.state is None else ref.state)
+                return
+            self._count(ref.state)
+            save_state(self.conn, ref, self.now)
+        finally:
+            if tail is not True:
+                self.reducer.noted(ref)
 
     def _append(self, op: Op | OpRef, payload_json: str, op_hash: str) -> None:
         """Append to the hash-chained log (as ``oplog.append`` does, with the hash computed once);
@@ -281,11 +363,15 @@ class Merger:
 
     # ---- deciding --------------------------------------------------------------------------
     def _waiting_for(self, ref: OpRef) -> str | None:
-        for d, s in self.history.seen(ref.dev, ref.seq).items():
-            if d in self.own_ids:
-                continue
-            if self._cursors.get(d, (0, GENESIS))[0] < s:
-                return f"waiting for ops of device {d[:8]} up to seq {s} (its author had seen them)"
+        ctx = self.history.seen(ref.dev, ref.seq)
+        if ctx is not self._ctx_ok:
+            for d, s in ctx.items():
+                if d in self.own_ids:
+                    continue
+                if self._cursors.get(d, (0, GENESIS))[0] < s:
+                    return f"waiting for ops of device {d[:8]} up to seq {s} (its author had seen them)"
+            if self._known is not None:
+                self._ctx_ok = ctx            # (the same vector object: the same answer until the segment ends)
         for b in ref.base:
             if self._known is not None and b in self._known:
                 continue
@@ -450,6 +536,28 @@ def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
             if "admin" in rows and role != "admin":
                 rows.add(WAIVED + role)
     return effective_roles(rows)
+
+
+_GEOMETRY_MARK = "\x00geometry\x00"
+_MARKED = '"geometry":' + encode_str(_GEOMETRY_MARK)
+
+
+def _payload_json(ref: OpRef) -> str:
+    """``canonical_json(ref.payload)``; for a create, its geometry's canonical JSON is encoded once
+    and kept on the ref (``geometry_json``) for the row (``CreateRun``). Identical text: the
+    encoder is context-free (an object is its sorted ``key:value`` pairs joined), so the payload
+    encoded with a marker in place of the geometry, the one marked pair replaced by the
+    geometry's own encoding, is the payload's encoding. A payload whose text holds the marked
+    pair more than once (a value that spells it) is encoded whole."""
+    payload = ref.payload
+    d = payload.get("annotation") if ref.type == "annotation.create" else None
+    if type(d) is dict and type(d.get("geometry")) is dict:
+        geometry_json = canonical_json(d["geometry"])
+        marked = canonical_json({**payload, "annotation": {**d, "geometry": _GEOMETRY_MARK}})
+        if marked.count(_MARKED) == 1:
+            ref.geometry_json = geometry_json  # type: ignore[attr-defined]
+            return marked.replace(_MARKED, '"geometry":' + geometry_json)
+    return canonical_json(payload)
 
 
 def _op(ref: OpRef) -> Op:

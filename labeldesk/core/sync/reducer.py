@@ -239,7 +239,9 @@ class Reducer:
             t, entity = line.get("type"), line.get("entity")
             if not isinstance(t, str) or not isinstance(entity, str) or t == "conflict.resolve":
                 continue
-            kind = "user" if t in _USER_TYPES else next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
+            kind = _ENTITY_KIND.get(t)        # (the memo of group_of: the prefix kinds only)
+            if kind is None:
+                kind = "user" if t in _USER_TYPES else next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
             if kind is not None:
                 wanted.setdefault(entity, set()).add(kind)
         tails: dict[tuple[str, str | None], list[Any]] = {
@@ -287,21 +289,24 @@ class Reducer:
             save_state(self.conn, ref, self.now)
             return changes
         if self._in_order(group, ref):
-            changes = None
+            run = None
             if ref.type == "annotation.create":
-                if self.bulk is not None:
-                    changes = self.bulk.take(ref)
-            elif self.edits is not None and ref.type in EDIT_TYPES:
-                changes = self.edits.take(ref)
-            if changes is None:
-                self._write_queued()              # apply reads the annotations table
-                changes = apply_one(self.conn, ref)
-                self._touched(group)
-            else:
+                run = self.bulk
+            elif ref.type in EDIT_TYPES:
+                run = self.edits
+            if run is not None and run.take(ref):
                 ref.state, ref.reason = None, ""
-            save_state(self.conn, ref, self.now)
-            return changes
+                return ChangeSet(annotations={ref.entity})
+            return self.apply_alone(group, ref)
         return self.reduce(group)
+
+    def apply_alone(self, group: tuple[str, str | None], ref: OpRef) -> ChangeSet:
+        """Apply an in-order op the usual way (through its op type), after the merge's queues."""
+        self._write_queued()                  # apply reads the annotations table
+        changes = apply_one(self.conn, ref)
+        self._touched(group)
+        save_state(self.conn, ref, self.now)
+        return changes
 
     def _write_queued(self) -> None:
         """Write the rows a merge queued (creates first: a queued edit may be of a queued create)."""
