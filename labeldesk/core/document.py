@@ -37,6 +37,8 @@ tests use it as they are.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sqlite3
 from collections import Counter
@@ -70,6 +72,20 @@ class DocumentChange:
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed or self.flags or self.reloaded)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Any:
+    """No cyclic garbage collection while a load builds its ~2 million small objects (one per
+    cell of the row fetch, then the columns): the collector would rescan the whole heap of the
+    app again and again. Reference counting still frees them; none of it is cyclic."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _Codes:
@@ -117,15 +133,16 @@ class Document:
         if own:
             self.conn.execute("BEGIN")
         try:
-            self.stamp = snapshot.stamp(self.conn, self.asset_id)
-            use = snapshot.enabled()
-            self.from_snapshot = use and snapshot.restore(self, self.stamp)
-            if not self.from_snapshot:
-                self._load_rows()
-            n = len(self.ids)
-            self._plane_count.update(self.plane_code[:n].tolist())
-            self.flags = [None] * n
-            self._recompute_flags(np.arange(n), fresh=True)
+            with _no_cyclic_gc():
+                self.stamp = snapshot.stamp(self.conn, self.asset_id)
+                use = snapshot.enabled()
+                self.from_snapshot = use and snapshot.restore(self, self.stamp)
+                if not self.from_snapshot:
+                    self._load_rows()
+                n = len(self.ids)
+                self._plane_count.update(self.plane_code[:n].tolist())
+                self.flags = [None] * n
+                self._recompute_flags(np.arange(n), fresh=True)
         finally:
             if own:
                 self.conn.execute("COMMIT")
@@ -212,7 +229,7 @@ class Document:
             self.alive[:n] = True
             self.bounds[:n] = np.column_stack([x0, y0, x1, y1])
             self.z_order[:n] = zo
-            self.plane_code[:n] = self.planes.encode(list(zip(axes, zs, ts)))
+            self.plane_code[:n] = self._plane_codes(axes, zs, ts)
             self.layer_code[:n] = self.layers.encode(layers)
             self.class_code[:n] = self.classes.encode(classes)
             self.onto_version[:n] = onto
@@ -226,6 +243,21 @@ class Document:
             self.ringed[:n] = lens > 0
             for r in np.flatnonzero(lens == 0).tolist():
                 self._set_ring_from_json(r, kinds[r], geoms[r])
+
+    def _plane_codes(self, axes: tuple[Any, ...], zs: tuple[Any, ...], ts: tuple[Any, ...]) -> Any:
+        """Codes of the rows' planes without a tuple per row: an image's rows are all on one plane
+        (three C-level counts say so), a volume's planes are told apart with numpy."""
+        n = len(axes)
+        if axes.count(axes[0]) == n and zs.count(zs[0]) == n and ts.count(ts[0]) == n:
+            return self.planes((axes[0], zs[0], ts[0]))
+        axis_codes = np.array(_Codes().encode(axes), np.int64)
+        keys = np.column_stack([axis_codes, np.array(zs, np.int64), np.array(ts, np.int64)])
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")           # codes in order of first appearance
+        codes = np.array(self.planes.encode([(axes[i], zs[i], ts[i]) for i in first[order].tolist()]), np.int32)
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return codes[rank[inverse.reshape(-1)]]
 
     def _index_sets(self) -> None:
         """The few rows in a track or with attributes (after a load; kept per row after that)."""

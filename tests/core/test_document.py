@@ -239,3 +239,29 @@ def test_a_document_read_on_another_thread_is_taken_over_unless_an_op_landed(pro
         late = Document.open_in_background(db, p.test_asset, pool).result()
         create(p, [[1, 1], [30, 1], [30, 30]])                     # an op after the read
         assert not late.adopt(p.conn)                              # the caller reads it again
+
+
+def test_plane_codes_of_a_load_name_each_rows_plane(project):
+    """A load codes planes without a tuple per row (one plane: three counts; several: numpy):
+    every row's code names its own plane, codes in order of first appearance."""
+    p = project
+    only = [create(p, [[1, 1], [9, 1], [9, 9]], z=3) for _ in range(3)]
+    os.environ["LABELDESK_NO_DOCUMENT_CACHE"] = "1"
+    try:
+        doc = Document(p.conn, p.test_asset)
+        assert doc.planes.values == [("axial", 3, 0)] and doc.plane_code[:3].tolist() == [0, 0, 0]
+        made = [(a, 3) for a in only]
+        for z in (1, 3, 0, 1, 2, 0):
+            made.append((create(p, [[1, 1], [9, 1], [9, 9]], z=z), z))
+        doc = Document(p.conn, p.test_asset)
+    finally:
+        del os.environ["LABELDESK_NO_DOCUMENT_CACHE"]
+    want = {a: z for a, z in made}
+    assert {doc.ids[r]: doc.plane_of(r).z for r in range(len(doc.ids))} == want
+    stored = [z for _a, z in sorted(((a, z) for a, z in p.conn.execute(
+        "SELECT id, plane_z FROM annotations WHERE asset_id = ? ORDER BY rowid", (p.test_asset,))),
+        key=lambda az: doc.row_of[az[0]])]
+    assert [v[1] for v in doc.planes.values] == list(dict.fromkeys(stored))
+    assert sorted(doc.ids[r] for r in doc.rows_on(Plane(1, 0, "axial")).tolist()) == sorted(
+        a for a, z in made if z == 1)
+    same_as_fresh(doc)
