@@ -129,6 +129,7 @@ class Document:
         a connection of its own): an op landing in between makes the stamp stale, never the rows."""
         from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
+        self.caught_up: int | None = None   # rows read again on top of an older snapshot (None: not)
         own = self._own_connection and not self.conn.in_transaction
         if own:
             self.conn.execute("BEGIN")
@@ -140,14 +141,32 @@ class Document:
                 if not self.from_snapshot:
                     self._load_rows()
                 n = len(self.ids)
-                self._plane_count.update(self.plane_code[:n].tolist())
+                live = np.flatnonzero(self.alive[:n])          # (a caught-up snapshot has dead rows)
+                self._plane_count = Counter(self.plane_code[live].tolist())
                 self.flags = [None] * n
-                self._recompute_flags(np.arange(n), fresh=True)
+                self._recompute_flags(live, fresh=True)
         finally:
             if own:
                 self.conn.execute("COMMIT")
-        if use and not self.from_snapshot:
+        if use and (not self.from_snapshot or self.caught_up is not None):
             snapshot.save_later(self, self.stamp)
+
+    def _catch_up(self, entities: list[str]) -> None:
+        """Bring a document restored from an older snapshot in step with the store: every change
+        to an annotation is an op naming it (``entity``), so the annotations named by the ops
+        appended since the snapshot are read again, as :meth:`apply_changes` reads a ChangeSet's
+        (flags and plane counts are worked out by the load after this)."""
+        out = DocumentChange()
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        for i in range(0, len(entities), 500):
+            chunk = entities[i:i + 500]
+            found = {r[0]: r for r in cur.execute(
+                f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+            for aid in chunk:
+                self._apply_row(aid, found.get(aid), out)
+        self._plane_rows.clear()
+        self.caught_up = len(out.added) + len(out.changed) + len(out.removed)
 
     @classmethod
     def open_in_background(cls, db_path: Any, asset_id: str, executor: Any,

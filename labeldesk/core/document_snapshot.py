@@ -3,12 +3,16 @@
 After a document is loaded from the store, its columns (ids, bounds, codes, the vertex buffer…)
 are written on a background thread to ``cache/documents/<asset id>.npz`` under a **stamp**: the
 format, the schema version, the asset and the highest op-log position (``MAX(local_order)``).
-Every change to an annotation is an op, local or merged by sync, and appends to the op log, so an
-unchanged stamp means the store holds exactly what the snapshot holds; any op anywhere in the
-project makes the snapshot stale, and the next open reads the store (and saves a new one).
-Only documents whose shapes all come from vertex arrays or bounds are saved (shapes parsed from
-JSON — holes, lines, masks… — are read from the store every time). It is a cache: deleting the
-folder loses nothing. ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off.
+Every change to an annotation is an op, local or merged by sync, that names the annotation
+(``ops.entity``) and appends to the op log, so an unchanged stamp means the store holds exactly
+what the snapshot holds. When ops were appended since (an edit, a sync, an import), the snapshot
+is restored and **caught up**: the annotations named by those ops are read again from the store
+(``Document._catch_up``, as a ChangeSet is applied), and the caught-up document is saved under
+the new stamp in the background — so after the first open of an asset every open takes this path,
+edits or not. More than ``CATCH_UP_AT`` entities since the snapshot (a bulk import) read the store
+instead. Only documents whose live shapes all come from vertex arrays or bounds are saved (shapes
+parsed from JSON — holes, lines, masks… — are read from the store every time). It is a cache:
+deleting the folder loses nothing. ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import numpy as np
 
 FORMAT = 1
 FOLDER = "documents"
+CATCH_UP_AT = 20_000    # ops' entities since the snapshot above which the store is read instead
 _writers: list[threading.Thread] = []
 
 
@@ -50,29 +55,62 @@ def _table(values: list[Any]) -> tuple[np.ndarray, str]:
 
 
 def save_later(doc: Any, stamp_text: str) -> None:
-    """Write the freshly loaded ``doc`` on a background thread (its columns copied first, so later
-    changes to the document do not reach the file)."""
+    """Write the live rows of ``doc`` (freshly loaded or caught up) on a background thread (its
+    columns copied first, so later changes to the document do not reach the file)."""
     path = path_for(doc.conn, doc.asset_id)
-    if path is None or doc.version != 0 or doc._geoms:
+    if path is None:
         return
     n = len(doc.ids)
-    kinds, kind_table = _table(doc.kinds)
-    authors, author_table = _table(doc.authors)
+    live = np.flatnonzero(doc.alive[:n])
+    if any(doc.alive[r] for r in doc._geoms if r < n):
+        return
+    compact = len(live) != n or any(doc.kinds[r] != "box" for r in doc._ring_new)
+    rows = live.tolist()
+    kinds, kind_table = _table([doc.kinds[r] for r in rows] if compact else doc.kinds)
+    authors, author_table = _table([doc.authors[r] for r in rows] if compact else doc.authors)
+    start, lens, buf = _rings(doc, live) if compact else (doc._start[:n].copy(), doc._len[:n].copy(), doc._buf)
+    pick = (lambda lst: [lst[r] for r in rows]) if compact else (lambda lst: lst)
+    ids = pick(doc.ids)
     data = {
-        "stamp": np.array(stamp_text), "ids": np.array(doc.ids, dtype=str) if n else np.zeros(0, "U1"),
-        "bounds": doc.bounds[:n].copy(), "z_order": doc.z_order[:n].copy(),
-        "plane_code": doc.plane_code[:n].copy(), "layer_code": doc.layer_code[:n].copy(),
-        "class_code": doc.class_code[:n].copy(), "onto_version": doc.onto_version[:n].copy(),
-        "start": doc._start[:n].copy(), "len": doc._len[:n].copy(), "buf": doc._buf,
-        "kinds": kinds, "authors": authors, "keyframes": np.array(doc.keyframes, bool),
+        "stamp": np.array(stamp_text), "ids": np.array(ids, dtype=str) if ids else np.zeros(0, "U1"),
+        "bounds": doc.bounds[live], "z_order": doc.z_order[live],
+        "plane_code": doc.plane_code[live], "layer_code": doc.layer_code[live],
+        "class_code": doc.class_code[live], "onto_version": doc.onto_version[live],
+        "start": start, "len": lens, "buf": buf,
+        "kinds": kinds, "authors": authors, "keyframes": np.array(pick(doc.keyframes), bool),
         "tables": np.array(json.dumps({"planes": doc.planes.values, "layers": doc.layers.values,
                                        "classes": doc.classes.values, "kinds": json.loads(kind_table),
                                        "authors": json.loads(author_table),
-                                       "attributes": doc.attributes_json, "tracks": doc.tracks})),
+                                       "attributes": pick(doc.attributes_json), "tracks": pick(doc.tracks)})),
     }
     thread = threading.Thread(target=_write, args=(path, data), name="document-snapshot", daemon=True)
     _writers.append(thread)
     thread.start()
+
+
+def _rings(doc: Any, live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ring starts, lengths and one buffer of the ``live`` rows end to end: the load buffer's
+    rings with one numpy index, rings written since (``_ring_new``, not boxes) one by one; boxes
+    keep start -1 (drawn from their bounds when restored)."""
+    starts, lens = doc._start[live].copy(), doc._len[live].copy()
+    lens[starts < 0] = 0
+    newer = {}
+    if doc._ring_new:
+        at = np.searchsorted(live, np.fromiter(doc._ring_new, np.int64, len(doc._ring_new)))
+        for i, r in zip(at.tolist(), doc._ring_new):
+            if i < len(live) and live[i] == r and doc.kinds[r] != "box":
+                newer[i] = doc._ring_new[r]
+                lens[i] = len(newer[i])
+    offsets = np.cumsum(lens) - lens
+    buf = np.empty((int(lens.sum()), 2))
+    old = np.flatnonzero(starts >= 0)
+    if len(old):
+        n_old = lens[old]
+        within = np.arange(int(n_old.sum())) - np.repeat(np.cumsum(n_old) - n_old, n_old)
+        buf[np.repeat(offsets[old], n_old) + within] = doc._buf[np.repeat(starts[old], n_old) + within]
+    for i, ring in newer.items():
+        buf[offsets[i]:offsets[i] + lens[i]] = ring
+    return np.where(lens > 0, offsets, -1), lens, buf
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
@@ -93,13 +131,17 @@ def flush() -> None:
 
 
 def restore(doc: Any, stamp_text: str) -> bool:
-    """Fill ``doc`` from its snapshot when the stamp still holds; False when there is none."""
+    """Fill ``doc`` from its snapshot when the stamp still holds, or from an older snapshot of the
+    same asset and schema caught up with the ops appended since; False when there is none (or too
+    many ops came since)."""
     path = path_for(doc.conn, doc.asset_id)
     if path is None or not path.exists():
         return False
     try:
         with np.load(path, allow_pickle=False) as f:
-            if str(f["stamp"]) != stamp_text:
+            saved = str(f["stamp"])
+            since = _since(doc.conn, saved, stamp_text)
+            if since is None:
                 return False
             data = {k: f[k] for k in f.files}
     except (OSError, ValueError, KeyError):
@@ -125,4 +167,25 @@ def restore(doc: Any, stamp_text: str) -> bool:
     for r in np.flatnonzero(data["start"] < 0).tolist():      # boxes: drawn from their bounds
         doc._set_ring_from_json(r, doc.kinds[r], None)
     doc._index_sets()
+    if saved != stamp_text:
+        doc._catch_up(since)
     return True
+
+
+def _since(conn: sqlite3.Connection, saved: str, current: str) -> list[str] | None:
+    """The entities of the ops appended since a snapshot stamped ``saved`` ([] when it is
+    current); None when it cannot be caught up (another format, schema or asset, a log that is
+    not a continuation of it, or more than CATCH_UP_AT entities)."""
+    if saved == current:
+        return []
+    head, _, last = saved.rpartition("/")
+    now_head, _, now_last = current.rpartition("/")
+    if head != now_head:
+        return None
+    after = 0 if last == "None" else int(last)
+    if now_last == "None" or int(now_last) < after:
+        return None
+    entities = [e for (e,) in conn.execute(
+        "SELECT DISTINCT entity FROM ops WHERE local_order > ? AND entity IS NOT NULL LIMIT ?",
+        (after, CATCH_UP_AT + 1))]
+    return None if len(entities) > CATCH_UP_AT else entities
