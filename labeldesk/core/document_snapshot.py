@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2
 FOLDER = "documents"
 CATCH_UP_AT = 20_000    # ops' entities since the snapshot above which the store is read instead
 _writers: list[threading.Thread] = []
@@ -36,9 +36,11 @@ def enabled() -> bool:
 
 
 def stamp(conn: sqlite3.Connection, asset_id: str) -> str:
+    """format/schema/asset/last local_order/its op id (the op id tells a log that continues the
+    stamped one from another log of the same length, e.g. a restored backup edited since)."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    last = conn.execute("SELECT MAX(local_order) FROM ops").fetchone()[0]
-    return f"{FORMAT}/{version}/{asset_id}/{last}"
+    last = conn.execute("SELECT local_order, op_id FROM ops ORDER BY local_order DESC LIMIT 1").fetchone()
+    return f"{FORMAT}/{version}/{asset_id}/{last[0] if last else None}/{last[1] if last else None}"
 
 
 def path_for(conn: sqlite3.Connection, asset_id: str) -> Path | None:
@@ -178,13 +180,16 @@ def _since(conn: sqlite3.Connection, saved: str, current: str) -> list[str] | No
     not a continuation of it, or more than CATCH_UP_AT entities)."""
     if saved == current:
         return []
-    head, _, last = saved.rpartition("/")
-    now_head, _, now_last = current.rpartition("/")
-    if head != now_head:
+    head, last, last_op = (saved.rsplit("/", 2) + ["", ""])[:3]
+    now_head, now_last, _now_op = (current.rsplit("/", 2) + ["", ""])[:3]
+    if head != now_head or now_last == "None":
         return None
-    after = 0 if last == "None" else int(last)
-    if now_last == "None" or int(now_last) < after:
-        return None
+    after = 0
+    if last != "None":
+        after = int(last)
+        found = conn.execute("SELECT op_id FROM ops WHERE local_order = ?", (after,)).fetchone()
+        if found is None or found[0] != last_op:          # not a continuation of the stamped log
+            return None
     entities = [e for (e,) in conn.execute(
         "SELECT DISTINCT entity FROM ops WHERE local_order > ? AND entity IS NOT NULL LIMIT ?",
         (after, CATCH_UP_AT + 1))]

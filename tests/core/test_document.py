@@ -322,7 +322,10 @@ def test_a_snapshot_of_another_schema_or_with_too_many_ops_since_is_not_caught_u
     monkeypatch.setattr(document_snapshot, "CATCH_UP_AT", 20_000)
     create(p, [[1, 1], [20, 1], [20, 20]])
     stamp = document_snapshot.stamp(p.conn, p.test_asset)
-    head, _, last = stamp.rpartition("/")
-    assert document_snapshot._since(p.conn, f"{FORMAT_OTHER}/{head.split('/', 1)[1]}/{last}", stamp) is None
-    assert document_snapshot._since(p.conn, f"{head}/{int(last) + 5}", stamp) is None
-    assert len(document_snapshot._since(p.conn, f"{head}/{int(last) - 1}", stamp)) == 1
+    head, last, op = stamp.rsplit("/", 2)
+    before = p.conn.execute("SELECT op_id FROM ops WHERE local_order = ?", (int(last) - 1,)).fetchone()[0]
+    assert document_snapshot._since(p.conn, f"{FORMAT_OTHER}/{head.split('/', 1)[1]}/{last}/{op}", stamp) is None
+    assert document_snapshot._since(p.conn, f"{head}/{int(last) + 5}/x", stamp) is None
+    assert len(document_snapshot._since(p.conn, f"{head}/{int(last) - 1}/{before}", stamp)) == 1
+    # the same position in another log (a restored backup, edited since): read the store
+    assert document_snapshot._since(p.conn, f"{head}/{int(last) - 1}/not-that-op", stamp) is None
