@@ -57,59 +57,79 @@ def _table(values: list[Any]) -> tuple[np.ndarray, str]:
 
 
 def save_later(doc: Any, stamp_text: str) -> None:
-    """Write the live rows of ``doc`` (freshly loaded or caught up) on a background thread (its
-    columns copied first, so later changes to the document do not reach the file)."""
+    """Write the live rows of ``doc`` (freshly loaded or caught up) on a background thread. Here
+    only what later changes to the document could alter is copied (numpy columns, shallow copies
+    of the lists, the ring dict; ring arrays and the load buffer are never changed in place); the
+    compaction, coding and encoding are done by the writer, not by the thread that opens."""
     path = path_for(doc.conn, doc.asset_id)
     if path is None:
         return
     n = len(doc.ids)
-    live = np.flatnonzero(doc.alive[:n])
     if any(doc.alive[r] for r in doc._geoms if r < n):
         return
-    compact = len(live) != n or any(doc.kinds[r] != "box" for r in doc._ring_new)
-    rows = live.tolist()
-    kinds, kind_table = _table([doc.kinds[r] for r in rows] if compact else doc.kinds)
-    authors, author_table = _table([doc.authors[r] for r in rows] if compact else doc.authors)
-    start, lens, buf = _rings(doc, live) if compact else (doc._start[:n].copy(), doc._len[:n].copy(), doc._buf)
-    pick = (lambda lst: [lst[r] for r in rows]) if compact else (lambda lst: lst)
-    ids = pick(doc.ids)
-    data = {
-        "stamp": np.array(stamp_text), "ids": np.array(ids, dtype=str) if ids else np.zeros(0, "U1"),
-        "bounds": doc.bounds[live], "z_order": doc.z_order[live],
-        "plane_code": doc.plane_code[live], "layer_code": doc.layer_code[live],
-        "class_code": doc.class_code[live], "onto_version": doc.onto_version[live],
-        "start": start, "len": lens, "buf": buf,
-        "kinds": kinds, "authors": authors, "keyframes": np.array(pick(doc.keyframes), bool),
-        "tables": np.array(json.dumps({"planes": doc.planes.values, "layers": doc.layers.values,
-                                       "classes": doc.classes.values, "kinds": json.loads(kind_table),
-                                       "authors": json.loads(author_table),
-                                       "attributes": pick(doc.attributes_json), "tracks": pick(doc.tracks)})),
-    }
-    thread = threading.Thread(target=_write, args=(path, data), name="document-snapshot", daemon=True)
+    state = {name: getattr(doc, name)[:n].copy() for name in (
+        "alive", "bounds", "z_order", "plane_code", "layer_code", "class_code", "onto_version", "_start", "_len")}
+    state.update({name: list(getattr(doc, name)) for name in (
+        "ids", "kinds", "authors", "attributes_json", "tracks", "keyframes")})
+    state.update(_buf=doc._buf, _ring_new=dict(doc._ring_new), planes=list(doc.planes.values),
+                 layers=list(doc.layers.values), classes=list(doc.classes.values))
+    thread = threading.Thread(target=_encode_and_write, args=(path, stamp_text, state), name="document-snapshot",
+                              daemon=True)
     _writers.append(thread)
     thread.start()
 
 
-def _rings(doc: Any, live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _encode_and_write(path: Path, stamp_text: str, st: dict[str, Any]) -> None:
+    n = len(st["ids"])
+    live = np.flatnonzero(st["alive"])
+    compact = len(live) != n or any(st["kinds"][r] != "box" for r in st["_ring_new"])
+    rows = live.tolist()
+    pick = (lambda lst: [lst[r] for r in rows]) if compact else (lambda lst: lst)
+    kinds, kind_table = _table(pick(st["kinds"]))
+    authors, author_table = _table(pick(st["authors"]))
+    start, lens, buf = _rings(st, live) if compact else (st["_start"], st["_len"], st["_buf"])
+    ids = pick(st["ids"])
+    data = {
+        "stamp": np.array(stamp_text), "ids": np.array(ids, dtype=str) if ids else np.zeros(0, "U1"),
+        "bounds": st["bounds"][live], "z_order": st["z_order"][live],
+        "plane_code": st["plane_code"][live], "layer_code": st["layer_code"][live],
+        "class_code": st["class_code"][live], "onto_version": st["onto_version"][live],
+        "start": start, "len": lens, "buf": buf,
+        "kinds": kinds, "authors": authors, "keyframes": np.array(pick(st["keyframes"]), bool),
+        "tables": np.array(json.dumps({"planes": st["planes"], "layers": st["layers"],
+                                       "classes": st["classes"], "kinds": json.loads(kind_table),
+                                       "authors": json.loads(author_table),
+                                       "attributes": pick(st["attributes_json"]), "tracks": pick(st["tracks"])})),
+    }
+    _write(path, data)
+
+
+def _rings(st: dict[str, Any], live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ring starts, lengths and one buffer of the ``live`` rows end to end: the load buffer's
-    rings with one numpy index, rings written since (``_ring_new``, not boxes) one by one; boxes
-    keep start -1 (drawn from their bounds when restored)."""
-    starts, lens = doc._start[live].copy(), doc._len[live].copy()
+    rings copied in runs of consecutive rings (one slice each), rings written since
+    (``_ring_new``, not boxes) one by one; boxes keep start -1 (drawn from their bounds when
+    restored)."""
+    starts, lens = st["_start"][live], st["_len"][live].copy()
     lens[starts < 0] = 0
     newer = {}
-    if doc._ring_new:
-        at = np.searchsorted(live, np.fromiter(doc._ring_new, np.int64, len(doc._ring_new)))
-        for i, r in zip(at.tolist(), doc._ring_new):
-            if i < len(live) and live[i] == r and doc.kinds[r] != "box":
-                newer[i] = doc._ring_new[r]
+    ring_new, kinds = st["_ring_new"], st["kinds"]
+    if ring_new:
+        at = np.searchsorted(live, np.fromiter(ring_new, np.int64, len(ring_new)))
+        for i, r in zip(at.tolist(), ring_new):
+            if i < len(live) and live[i] == r and kinds[r] != "box":
+                newer[i] = ring_new[r]
                 lens[i] = len(newer[i])
     offsets = np.cumsum(lens) - lens
     buf = np.empty((int(lens.sum()), 2))
     old = np.flatnonzero(starts >= 0)
     if len(old):
-        n_old = lens[old]
-        within = np.arange(int(n_old.sum())) - np.repeat(np.cumsum(n_old) - n_old, n_old)
-        buf[np.repeat(offsets[old], n_old) + within] = doc._buf[np.repeat(starts[old], n_old) + within]
+        s, length, o = starts[old], lens[old], offsets[old]
+        cut = np.flatnonzero((s[1:] != s[:-1] + length[:-1]) | (o[1:] != o[:-1] + length[:-1])) + 1
+        edges = [0, *cut.tolist(), len(old)]
+        src = st["_buf"]
+        for a, b in zip(edges[:-1], edges[1:]):
+            end = int(length[b - 1])
+            buf[o[a]:o[b - 1] + end] = src[s[a]:s[b - 1] + end]
     for i, ring in newer.items():
         buf[offsets[i]:offsets[i] + lens[i]] = ring
     return np.where(lens > 0, offsets, -1), lens, buf
