@@ -324,13 +324,27 @@ class Document:
         starts, lens = self._start[rows], self._len[rows]
         if len(rows) and starts[0] >= 0 and (starts[1:] == starts[:-1] + lens[:-1]).all():
             return self._buf[starts[0]:starts[-1] + lens[-1]], lens     # consecutive: no copy
-        if (starts >= 0).all():
+        in_buf = starts >= 0
+        if in_buf.all():
             total = int(lens.sum())
             offsets = np.cumsum(lens) - lens
             idx = np.arange(total) + np.repeat(starts - offsets, lens)
             return self._buf[idx], lens
-        parts = [self.ring(r) for r in rows.tolist()]
-        return np.concatenate(parts) if parts else np.zeros((0, 2)), np.fromiter(map(len, parts), np.int64, len(parts))
+        # rows written since the load (and boxes) one by one, the rest with one numpy index
+        lens = np.where(in_buf, lens, 0)
+        others = np.flatnonzero(~in_buf)
+        rings = [self.ring(r) for r in rows[others].tolist()]
+        lens[others] = [len(ring) for ring in rings]
+        offsets = np.cumsum(lens) - lens
+        out = np.empty((int(lens.sum()), 2))
+        kept = np.flatnonzero(in_buf)
+        if len(kept):
+            n_kept = lens[kept]
+            within = np.arange(int(n_kept.sum())) - np.repeat(np.cumsum(n_kept) - n_kept, n_kept)
+            out[np.repeat(offsets[kept], n_kept) + within] = self._buf[np.repeat(starts[kept], n_kept) + within]
+        for i, ring in zip(others.tolist(), rings):
+            out[offsets[i]:offsets[i] + len(ring)] = ring
+        return out, lens
 
     def geometry(self, row: int) -> Any:
         """The shape of ``row`` (a geometry object; a polygon built from its ring on demand)."""

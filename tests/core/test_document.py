@@ -7,6 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from labeldesk.core import document_snapshot, ids
@@ -329,3 +330,20 @@ def test_a_snapshot_of_another_schema_or_with_too_many_ops_since_is_not_caught_u
     assert len(document_snapshot._since(p.conn, f"{head}/{int(last) - 1}/{before}", stamp)) == 1
     # the same position in another log (a restored backup, edited since): read the store
     assert document_snapshot._since(p.conn, f"{head}/{int(last) - 1}/not-that-op", stamp) is None
+
+
+def test_gather_joins_loaded_and_rewritten_rings_in_row_order(project):
+    """Rings from the load buffer and rings written since (and boxes) come out end to end in the
+    order asked for, each equal to ring(row)."""
+    p = project
+    made = [create(p, [[i, i], [i + 20, i], [i + 20, i + 9]]) for i in range(6)]
+    made.append(create(p, [1, 2, 8, 9], kind="box"))
+    doc = Document(p.conn, p.test_asset)
+    p.on_applied.append(doc.apply_changes)
+    p.apply(OpDraft("annotation.update", made[2], {"set": {"geometry": {
+        "kind": "polygon", "shell": [[50, 50], [90, 50], [90, 90], [50, 90], [40, 70]]}}}))
+    rows = np.array([doc.row_of[a] for a in made[::-1]] + [doc.row_of[made[0]]])
+    pts, lens = doc.gather(rows)
+    want = [doc.ring(int(r)) for r in rows]
+    assert lens.tolist() == [len(w) for w in want] and lens[4] == 5
+    assert np.array_equal(pts, np.concatenate(want))
