@@ -29,8 +29,8 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
   change was read again as a whole)
 
 In the app, take a document from ``EditSession.document(asset_id)`` and follow
-``EditSession.sig_document_changed(document, change)``. An unchanged project reopens its document
-from a snapshot in the project cache (``document_snapshot.py``). ``open_in_background`` reads a
+``EditSession.sig_document_changed(document, change)``. A document reopens from a snapshot in the
+project cache (``document_snapshot.py``), caught up with the annotations changed since. ``open_in_background`` reads a
 document on a worker thread with its own read-only connection; ``adopt`` hands it to the thread
 that uses it (False when an op landed since the read). Headless (no Qt): the CLI and
 tests use it as they are.

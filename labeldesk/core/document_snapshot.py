@@ -11,7 +11,7 @@ is restored and **caught up**: the annotations named by those ops are read again
 the new stamp in the background — so after the first open of an asset every open takes this path,
 edits or not. More than ``CATCH_UP_AT`` entities since the snapshot (a bulk import) read the store
 instead. Only documents whose live shapes all come from vertex arrays or bounds are saved (shapes
-parsed from JSON — holes, lines, masks… — are read from the store every time). It is a cache:
+parsed from JSON — holes, lines, masks… — make the last saved snapshot stay the one caught up). It is a cache:
 deleting the folder loses nothing. ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off.
 """
 from __future__ import annotations
