@@ -10,7 +10,8 @@ APP-2  spawn → window shown with an N-polygon image as the open asset, against
 APP-3  spawn → first complete paint with every polygon drawn (window grabbed after the asset is
        shown: sig_asset_shown waits for the document, read on a worker thread), and reopening the project in the running window (targets 10k ≤ 0.4 s, 100k ≤ 1.5 s,
        reopen 100k ≤ 1 s; printed against B31); "cold" reads the document from the store
-       (LABELDESK_NO_DOCUMENT_CACHE=1), the other row an unchanged project's document snapshot.
+       (LABELDESK_NO_DOCUMENT_CACHE=1), the other row an unchanged project's document snapshot;
+       --edited adds a row with one op since the snapshot (the snapshot caught up with it).
 APP-4  peak RSS of the app with N open (≤ 0.6 GiB at 100k) and of the labelme import of N
        (≤ 0.5 GiB at 100k).
 PEER-1 labelme (from PyPI, in its own venv: --peer-venv or $LABELDESK_PEER_VENV, default
@@ -113,6 +114,31 @@ def peer_python(arg: str | None) -> str | None:
     return str(py) if ok.returncode == 0 else None
 
 
+def edited_copy(project: Path, copy: Path) -> Path:
+    """A private copy of a bench project (the shared one stays unchanged), its snapshot written."""
+    import shutil
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("*.lock"))
+    return copy
+
+
+def edit_one(root: Path) -> None:
+    """One op on the copy, as a user's edit: the first annotation's outline moved by a pixel."""
+    sys.path.insert(0, str(ROOT))
+    from labeldesk.core.ops import OpDraft
+    from labeldesk.core.project import Project
+    p = Project.open(root)
+    try:
+        aid, geometry = p.conn.execute("SELECT id, geometry FROM annotations WHERE deleted = 0 LIMIT 1").fetchone()
+        import json
+        g = json.loads(geometry)
+        g["shell"] = [[x + 1, y] for x, y in g["shell"]]
+        p.apply(OpDraft("annotation.update", aid, {"set": {"geometry": g}}))
+    finally:
+        p.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
@@ -122,6 +148,8 @@ def main() -> None:
     ap.add_argument("--peer-repeats", type=int, default=1)
     ap.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where benchmark data is cached")
     ap.add_argument("--only", default="APP-1,APP-2,APP-3,APP-4,PEER-1")
+    ap.add_argument("--edited", action="store_true", help="APP-3 also after one edit since the document "
+                    "snapshot (on a private copy of the project: the snapshot is caught up)")
     a = ap.parse_args()
     only = set(a.only.split(","))
     global PYCACHE
@@ -166,12 +194,20 @@ def main() -> None:
             painted += ms(v["painted"])
             reopen += ms(v["reopen"][1:])
             rss += v["rss"]
+        edited = []
+        if "APP-3" in only and a.edited:
+            copy = edited_copy(Path(project), a.dir / f"edited-{n}")
+            for _ in range(a.repeats):
+                edit_one(copy)                                # one op since the snapshot
+                edited += ms(spawn(OURS_PAINT, str(copy), str(n), "0")["painted"])
         if "APP-2" in only:
             print(row("APP-2", f"window shown, {n:,} polygons open", shown, empty_shown, "<= 1.5x APP-1 (empty)"))
         if "APP-3" in only:
             target = {10000: "<= 400 ms", 100000: "<= 1500 ms"}.get(n, "-")
             print(absolute("APP-3", f"spawn to first complete paint, {n:,}, cold", painted_cold, target, bare))
             print(absolute("APP-3", f"  same, unchanged project (snapshot)", painted, target, bare))
+            if edited:
+                print(absolute("APP-3", f"  same, one edit since the snapshot (caught up)", edited, target, bare))
             print(absolute("APP-3", f"reopen in the running window, {n:,}, cold", reopen_cold,
                            "<= 1000 ms" if n == 100000 else "-"))
             print(absolute("APP-3", f"  same, unchanged project (snapshot)", reopen,

@@ -29,14 +29,16 @@ ids (``WHERE id IN (...)``), and tells subscribers which rows were added, change
   change was read again as a whole)
 
 In the app, take a document from ``EditSession.document(asset_id)`` and follow
-``EditSession.sig_document_changed(document, change)``. An unchanged project reopens its document
-from a snapshot in the project cache (``document_snapshot.py``). ``open_in_background`` reads a
+``EditSession.sig_document_changed(document, change)``. A document reopens from a snapshot in the
+project cache (``document_snapshot.py``), caught up with the annotations changed since. ``open_in_background`` reads a
 document on a worker thread with its own read-only connection; ``adopt`` hands it to the thread
 that uses it (False when an op landed since the read). Headless (no Qt): the CLI and
 tests use it as they are.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sqlite3
 from collections import Counter
@@ -70,6 +72,20 @@ class DocumentChange:
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed or self.flags or self.reloaded)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Any:
+    """No cyclic garbage collection while a load builds its ~2 million small objects (one per
+    cell of the row fetch, then the columns): the collector would rescan the whole heap of the
+    app again and again. Reference counting still frees them; none of it is cyclic."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _Codes:
@@ -113,24 +129,44 @@ class Document:
         a connection of its own): an op landing in between makes the stamp stale, never the rows."""
         from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
+        self.caught_up: int | None = None   # rows read again on top of an older snapshot (None: not)
         own = self._own_connection and not self.conn.in_transaction
         if own:
             self.conn.execute("BEGIN")
         try:
-            self.stamp = snapshot.stamp(self.conn, self.asset_id)
-            use = snapshot.enabled()
-            self.from_snapshot = use and snapshot.restore(self, self.stamp)
-            if not self.from_snapshot:
-                self._load_rows()
-            n = len(self.ids)
-            self._plane_count.update(self.plane_code[:n].tolist())
-            self.flags = [None] * n
-            self._recompute_flags(np.arange(n), fresh=True)
+            with _no_cyclic_gc():
+                self.stamp = snapshot.stamp(self.conn, self.asset_id)
+                use = snapshot.enabled()
+                self.from_snapshot = use and snapshot.restore(self, self.stamp)
+                if not self.from_snapshot:
+                    self._load_rows()
+                n = len(self.ids)
+                live = np.flatnonzero(self.alive[:n])          # (a caught-up snapshot has dead rows)
+                self._plane_count = Counter(self.plane_code[live].tolist())
+                self.flags = [None] * n
+                self._recompute_flags(live, fresh=True)
         finally:
             if own:
                 self.conn.execute("COMMIT")
-        if use and not self.from_snapshot:
+        if use and (not self.from_snapshot or self.caught_up is not None):
             snapshot.save_later(self, self.stamp)
+
+    def _catch_up(self, entities: list[str]) -> None:
+        """Bring a document restored from an older snapshot in step with the store: every change
+        to an annotation is an op naming it (``entity``), so the annotations named by the ops
+        appended since the snapshot are read again, as :meth:`apply_changes` reads a ChangeSet's
+        (flags and plane counts are worked out by the load after this)."""
+        out = DocumentChange()
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        for i in range(0, len(entities), 500):
+            chunk = entities[i:i + 500]
+            found = {r[0]: r for r in cur.execute(
+                f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+            for aid in chunk:
+                self._apply_row(aid, found.get(aid), out)
+        self._plane_rows.clear()
+        self.caught_up = len(out.added) + len(out.changed) + len(out.removed)
 
     @classmethod
     def open_in_background(cls, db_path: Any, asset_id: str, executor: Any,
@@ -212,7 +248,7 @@ class Document:
             self.alive[:n] = True
             self.bounds[:n] = np.column_stack([x0, y0, x1, y1])
             self.z_order[:n] = zo
-            self.plane_code[:n] = self.planes.encode(list(zip(axes, zs, ts)))
+            self.plane_code[:n] = self._plane_codes(axes, zs, ts)
             self.layer_code[:n] = self.layers.encode(layers)
             self.class_code[:n] = self.classes.encode(classes)
             self.onto_version[:n] = onto
@@ -226,6 +262,21 @@ class Document:
             self.ringed[:n] = lens > 0
             for r in np.flatnonzero(lens == 0).tolist():
                 self._set_ring_from_json(r, kinds[r], geoms[r])
+
+    def _plane_codes(self, axes: tuple[Any, ...], zs: tuple[Any, ...], ts: tuple[Any, ...]) -> Any:
+        """Codes of the rows' planes without a tuple per row: an image's rows are all on one plane
+        (three C-level counts say so), a volume's planes are told apart with numpy."""
+        n = len(axes)
+        if axes.count(axes[0]) == n and zs.count(zs[0]) == n and ts.count(ts[0]) == n:
+            return self.planes((axes[0], zs[0], ts[0]))
+        axis_codes = np.array(_Codes().encode(axes), np.int64)
+        keys = np.column_stack([axis_codes, np.array(zs, np.int64), np.array(ts, np.int64)])
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")           # codes in order of first appearance
+        codes = np.array(self.planes.encode([(axes[i], zs[i], ts[i]) for i in first[order].tolist()]), np.int32)
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return codes[rank[inverse.reshape(-1)]]
 
     def _index_sets(self) -> None:
         """The few rows in a track or with attributes (after a load; kept per row after that)."""
@@ -273,13 +324,27 @@ class Document:
         starts, lens = self._start[rows], self._len[rows]
         if len(rows) and starts[0] >= 0 and (starts[1:] == starts[:-1] + lens[:-1]).all():
             return self._buf[starts[0]:starts[-1] + lens[-1]], lens     # consecutive: no copy
-        if (starts >= 0).all():
+        in_buf = starts >= 0
+        if in_buf.all():
             total = int(lens.sum())
             offsets = np.cumsum(lens) - lens
             idx = np.arange(total) + np.repeat(starts - offsets, lens)
             return self._buf[idx], lens
-        parts = [self.ring(r) for r in rows.tolist()]
-        return np.concatenate(parts) if parts else np.zeros((0, 2)), np.fromiter(map(len, parts), np.int64, len(parts))
+        # rows written since the load (and boxes) one by one, the rest with one numpy index
+        lens = np.where(in_buf, lens, 0)
+        others = np.flatnonzero(~in_buf)
+        rings = [self.ring(r) for r in rows[others].tolist()]
+        lens[others] = [len(ring) for ring in rings]
+        offsets = np.cumsum(lens) - lens
+        out = np.empty((int(lens.sum()), 2))
+        kept = np.flatnonzero(in_buf)
+        if len(kept):
+            n_kept = lens[kept]
+            within = np.arange(int(n_kept.sum())) - np.repeat(np.cumsum(n_kept) - n_kept, n_kept)
+            out[np.repeat(offsets[kept], n_kept) + within] = self._buf[np.repeat(starts[kept], n_kept) + within]
+        for i, ring in zip(others.tolist(), rings):
+            out[offsets[i]:offsets[i] + len(ring)] = ring
+        return out, lens
 
     def geometry(self, row: int) -> Any:
         """The shape of ``row`` (a geometry object; a polygon built from its ring on demand)."""

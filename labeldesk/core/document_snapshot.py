@@ -3,12 +3,16 @@
 After a document is loaded from the store, its columns (ids, bounds, codes, the vertex buffer…)
 are written on a background thread to ``cache/documents/<asset id>.npz`` under a **stamp**: the
 format, the schema version, the asset and the highest op-log position (``MAX(local_order)``).
-Every change to an annotation is an op, local or merged by sync, and appends to the op log, so an
-unchanged stamp means the store holds exactly what the snapshot holds; any op anywhere in the
-project makes the snapshot stale, and the next open reads the store (and saves a new one).
-Only documents whose shapes all come from vertex arrays or bounds are saved (shapes parsed from
-JSON — holes, lines, masks… — are read from the store every time). It is a cache: deleting the
-folder loses nothing. ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off.
+Every change to an annotation is an op, local or merged by sync, that names the annotation
+(``ops.entity``) and appends to the op log, so an unchanged stamp means the store holds exactly
+what the snapshot holds. When ops were appended since (an edit, a sync, an import), the snapshot
+is restored and **caught up**: the annotations named by those ops are read again from the store
+(``Document._catch_up``, as a ChangeSet is applied), and the caught-up document is saved under
+the new stamp in the background — so after the first open of an asset every open takes this path,
+edits or not. More than ``CATCH_UP_AT`` entities since the snapshot (a bulk import) read the store
+instead. Only documents whose live shapes all come from vertex arrays or bounds are saved (shapes
+parsed from JSON — holes, lines, masks… — make the last saved snapshot stay the one caught up). It is a cache:
+deleting the folder loses nothing. ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off.
 """
 from __future__ import annotations
 
@@ -21,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2
 FOLDER = "documents"
+CATCH_UP_AT = 20_000    # ops' entities since the snapshot above which the store is read instead
 _writers: list[threading.Thread] = []
 
 
@@ -31,9 +36,11 @@ def enabled() -> bool:
 
 
 def stamp(conn: sqlite3.Connection, asset_id: str) -> str:
+    """format/schema/asset/last local_order/its op id (the op id tells a log that continues the
+    stamped one from another log of the same length, e.g. a restored backup edited since)."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    last = conn.execute("SELECT MAX(local_order) FROM ops").fetchone()[0]
-    return f"{FORMAT}/{version}/{asset_id}/{last}"
+    last = conn.execute("SELECT local_order, op_id FROM ops ORDER BY local_order DESC LIMIT 1").fetchone()
+    return f"{FORMAT}/{version}/{asset_id}/{last[0] if last else None}/{last[1] if last else None}"
 
 
 def path_for(conn: sqlite3.Connection, asset_id: str) -> Path | None:
@@ -50,29 +57,82 @@ def _table(values: list[Any]) -> tuple[np.ndarray, str]:
 
 
 def save_later(doc: Any, stamp_text: str) -> None:
-    """Write the freshly loaded ``doc`` on a background thread (its columns copied first, so later
-    changes to the document do not reach the file)."""
+    """Write the live rows of ``doc`` (freshly loaded or caught up) on a background thread. Here
+    only what later changes to the document could alter is copied (numpy columns, shallow copies
+    of the lists, the ring dict; ring arrays and the load buffer are never changed in place); the
+    compaction, coding and encoding are done by the writer, not by the thread that opens."""
     path = path_for(doc.conn, doc.asset_id)
-    if path is None or doc.version != 0 or doc._geoms:
+    if path is None:
         return
     n = len(doc.ids)
-    kinds, kind_table = _table(doc.kinds)
-    authors, author_table = _table(doc.authors)
-    data = {
-        "stamp": np.array(stamp_text), "ids": np.array(doc.ids, dtype=str) if n else np.zeros(0, "U1"),
-        "bounds": doc.bounds[:n].copy(), "z_order": doc.z_order[:n].copy(),
-        "plane_code": doc.plane_code[:n].copy(), "layer_code": doc.layer_code[:n].copy(),
-        "class_code": doc.class_code[:n].copy(), "onto_version": doc.onto_version[:n].copy(),
-        "start": doc._start[:n].copy(), "len": doc._len[:n].copy(), "buf": doc._buf,
-        "kinds": kinds, "authors": authors, "keyframes": np.array(doc.keyframes, bool),
-        "tables": np.array(json.dumps({"planes": doc.planes.values, "layers": doc.layers.values,
-                                       "classes": doc.classes.values, "kinds": json.loads(kind_table),
-                                       "authors": json.loads(author_table),
-                                       "attributes": doc.attributes_json, "tracks": doc.tracks})),
-    }
-    thread = threading.Thread(target=_write, args=(path, data), name="document-snapshot", daemon=True)
+    if any(doc.alive[r] for r in doc._geoms if r < n):
+        return
+    state = {name: getattr(doc, name)[:n].copy() for name in (
+        "alive", "bounds", "z_order", "plane_code", "layer_code", "class_code", "onto_version", "_start", "_len")}
+    state.update({name: list(getattr(doc, name)) for name in (
+        "ids", "kinds", "authors", "attributes_json", "tracks", "keyframes")})
+    state.update(_buf=doc._buf, _ring_new=dict(doc._ring_new), planes=list(doc.planes.values),
+                 layers=list(doc.layers.values), classes=list(doc.classes.values))
+    thread = threading.Thread(target=_encode_and_write, args=(path, stamp_text, state), name="document-snapshot",
+                              daemon=True)
     _writers.append(thread)
     thread.start()
+
+
+def _encode_and_write(path: Path, stamp_text: str, st: dict[str, Any]) -> None:
+    n = len(st["ids"])
+    live = np.flatnonzero(st["alive"])
+    compact = len(live) != n or any(st["kinds"][r] != "box" for r in st["_ring_new"])
+    rows = live.tolist()
+    pick = (lambda lst: [lst[r] for r in rows]) if compact else (lambda lst: lst)
+    kinds, kind_table = _table(pick(st["kinds"]))
+    authors, author_table = _table(pick(st["authors"]))
+    start, lens, buf = _rings(st, live) if compact else (st["_start"], st["_len"], st["_buf"])
+    ids = pick(st["ids"])
+    data = {
+        "stamp": np.array(stamp_text), "ids": np.array(ids, dtype=str) if ids else np.zeros(0, "U1"),
+        "bounds": st["bounds"][live], "z_order": st["z_order"][live],
+        "plane_code": st["plane_code"][live], "layer_code": st["layer_code"][live],
+        "class_code": st["class_code"][live], "onto_version": st["onto_version"][live],
+        "start": start, "len": lens, "buf": buf,
+        "kinds": kinds, "authors": authors, "keyframes": np.array(pick(st["keyframes"]), bool),
+        "tables": np.array(json.dumps({"planes": st["planes"], "layers": st["layers"],
+                                       "classes": st["classes"], "kinds": json.loads(kind_table),
+                                       "authors": json.loads(author_table),
+                                       "attributes": pick(st["attributes_json"]), "tracks": pick(st["tracks"])})),
+    }
+    _write(path, data)
+
+
+def _rings(st: dict[str, Any], live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ring starts, lengths and one buffer of the ``live`` rows end to end: the load buffer's
+    rings copied in runs of consecutive rings (one slice each), rings written since
+    (``_ring_new``, not boxes) one by one; boxes keep start -1 (drawn from their bounds when
+    restored)."""
+    starts, lens = st["_start"][live], st["_len"][live].copy()
+    lens[starts < 0] = 0
+    newer = {}
+    ring_new, kinds = st["_ring_new"], st["kinds"]
+    if ring_new:
+        at = np.searchsorted(live, np.fromiter(ring_new, np.int64, len(ring_new)))
+        for i, r in zip(at.tolist(), ring_new):
+            if i < len(live) and live[i] == r and kinds[r] != "box":
+                newer[i] = ring_new[r]
+                lens[i] = len(newer[i])
+    offsets = np.cumsum(lens) - lens
+    buf = np.empty((int(lens.sum()), 2))
+    old = np.flatnonzero(starts >= 0)
+    if len(old):
+        s, length, o = starts[old], lens[old], offsets[old]
+        cut = np.flatnonzero((s[1:] != s[:-1] + length[:-1]) | (o[1:] != o[:-1] + length[:-1])) + 1
+        edges = [0, *cut.tolist(), len(old)]
+        src = st["_buf"]
+        for a, b in zip(edges[:-1], edges[1:]):
+            end = int(length[b - 1])
+            buf[o[a]:o[b - 1] + end] = src[s[a]:s[b - 1] + end]
+    for i, ring in newer.items():
+        buf[offsets[i]:offsets[i] + lens[i]] = ring
+    return np.where(lens > 0, offsets, -1), lens, buf
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
@@ -93,13 +153,17 @@ def flush() -> None:
 
 
 def restore(doc: Any, stamp_text: str) -> bool:
-    """Fill ``doc`` from its snapshot when the stamp still holds; False when there is none."""
+    """Fill ``doc`` from its snapshot when the stamp still holds, or from an older snapshot of the
+    same asset and schema caught up with the ops appended since; False when there is none (or too
+    many ops came since)."""
     path = path_for(doc.conn, doc.asset_id)
     if path is None or not path.exists():
         return False
     try:
         with np.load(path, allow_pickle=False) as f:
-            if str(f["stamp"]) != stamp_text:
+            saved = str(f["stamp"])
+            since = _since(doc.conn, saved, stamp_text)
+            if since is None:
                 return False
             data = {k: f[k] for k in f.files}
     except (OSError, ValueError, KeyError):
@@ -125,4 +189,28 @@ def restore(doc: Any, stamp_text: str) -> bool:
     for r in np.flatnonzero(data["start"] < 0).tolist():      # boxes: drawn from their bounds
         doc._set_ring_from_json(r, doc.kinds[r], None)
     doc._index_sets()
+    if saved != stamp_text:
+        doc._catch_up(since)
     return True
+
+
+def _since(conn: sqlite3.Connection, saved: str, current: str) -> list[str] | None:
+    """The entities of the ops appended since a snapshot stamped ``saved`` ([] when it is
+    current); None when it cannot be caught up (another format, schema or asset, a log that is
+    not a continuation of it, or more than CATCH_UP_AT entities)."""
+    if saved == current:
+        return []
+    head, last, last_op = (saved.rsplit("/", 2) + ["", ""])[:3]
+    now_head, now_last, _now_op = (current.rsplit("/", 2) + ["", ""])[:3]
+    if head != now_head or now_last == "None":
+        return None
+    after = 0
+    if last != "None":
+        after = int(last)
+        found = conn.execute("SELECT op_id FROM ops WHERE local_order = ?", (after,)).fetchone()
+        if found is None or found[0] != last_op:          # not a continuation of the stamped log
+            return None
+    entities = [e for (e,) in conn.execute(
+        "SELECT DISTINCT entity FROM ops WHERE local_order > ? AND entity IS NOT NULL LIMIT ?",
+        (after, CATCH_UP_AT + 1))]
+    return None if len(entities) > CATCH_UP_AT else entities

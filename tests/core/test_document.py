@@ -7,6 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from labeldesk.core import document_snapshot, ids
@@ -177,15 +178,22 @@ def test_snapshot_is_used_only_while_nothing_changed(project):
     again = Document(p.conn, p.test_asset)
     assert again.from_snapshot and snapshot(again) == snapshot(first)
     p.apply(OpDraft("ontology.class.create", ids.new_id(), {"class": {"name": "other"}}))   # any op
-    stale = Document(p.conn, p.test_asset)
-    assert not stale.from_snapshot and snapshot(stale) == snapshot(first)
+    stale = Document(p.conn, p.test_asset)          # an older snapshot, caught up (nothing to read)
+    assert stale.from_snapshot and stale.caught_up == 0 and snapshot(stale) == snapshot(first)
+    os.environ["LABELDESK_NO_DOCUMENT_CACHE"] = "1"
+    try:
+        assert not Document(p.conn, p.test_asset).from_snapshot
+    finally:
+        del os.environ["LABELDESK_NO_DOCUMENT_CACHE"]
     create(p, [[1, 1], [30, 1], [30, 30]])
     p.apply(OpDraft("annotation.update", p.annotations(p.test_asset)[0].id, {"set": {"geometry": {
         "kind": "polygon", "shell": [[20, 20], [90, 20], [90, 80], [20, 80]], "holes": [[[30, 30], [40, 30], [40, 40]]]}}}))
     document_snapshot.flush()
     Document(p.conn, p.test_asset)              # a shape with holes: parsed from JSON, never saved
     document_snapshot.flush()
-    assert not Document(p.conn, p.test_asset).from_snapshot
+    holed = Document(p.conn, p.test_asset)      # so the older snapshot is caught up every time
+    assert holed.from_snapshot and holed.caught_up == 2
+    same_as_fresh(holed)
 
 
 def test_a_bulk_change_reads_the_document_again(project, monkeypatch):
@@ -239,3 +247,103 @@ def test_a_document_read_on_another_thread_is_taken_over_unless_an_op_landed(pro
         late = Document.open_in_background(db, p.test_asset, pool).result()
         create(p, [[1, 1], [30, 1], [30, 30]])                     # an op after the read
         assert not late.adopt(p.conn)                              # the caller reads it again
+
+
+def test_plane_codes_of_a_load_name_each_rows_plane(project):
+    """A load codes planes without a tuple per row (one plane: three counts; several: numpy):
+    every row's code names its own plane, codes in order of first appearance."""
+    p = project
+    only = [create(p, [[1, 1], [9, 1], [9, 9]], z=3) for _ in range(3)]
+    os.environ["LABELDESK_NO_DOCUMENT_CACHE"] = "1"
+    try:
+        doc = Document(p.conn, p.test_asset)
+        assert doc.planes.values == [("axial", 3, 0)] and doc.plane_code[:3].tolist() == [0, 0, 0]
+        made = [(a, 3) for a in only]
+        for z in (1, 3, 0, 1, 2, 0):
+            made.append((create(p, [[1, 1], [9, 1], [9, 9]], z=z), z))
+        doc = Document(p.conn, p.test_asset)
+    finally:
+        del os.environ["LABELDESK_NO_DOCUMENT_CACHE"]
+    want = {a: z for a, z in made}
+    assert {doc.ids[r]: doc.plane_of(r).z for r in range(len(doc.ids))} == want
+    stored = [z for _a, z in sorted(((a, z) for a, z in p.conn.execute(
+        "SELECT id, plane_z FROM annotations WHERE asset_id = ? ORDER BY rowid", (p.test_asset,))),
+        key=lambda az: doc.row_of[az[0]])]
+    assert [v[1] for v in doc.planes.values] == list(dict.fromkeys(stored))
+    assert sorted(doc.ids[r] for r in doc.rows_on(Plane(1, 0, "axial")).tolist()) == sorted(
+        a for a, z in made if z == 1)
+    same_as_fresh(doc)
+
+
+def test_an_older_snapshot_is_caught_up_with_the_ops_since_and_saved_again(project):
+    """Edits of every kind after a snapshot: the next open restores it, reads again just the
+    annotations those ops name, equals a read from the store, and saves the caught-up document
+    (the open after that is a current snapshot, equal again)."""
+    p = project
+    a = create(p, [[10, 10], [60, 10], [60, 50]])
+    b = create(p, [5, 5, 40, 30], z=1, kind="box")
+    c = create(p, [[100, 100], [150, 100], [150, 160]], cls=p.test_class, attrs={"grade": "1"})
+    d = create(p, [[1, 1], [20, 1], [20, 20]], z=2)
+    e = create(p, [[3, 3], [25, 3], [25, 25], [3, 25]])
+    Document(p.conn, p.test_asset)
+    document_snapshot.flush()
+    p.apply(OpDraft("annotation.update", a, {"set": {"geometry": {
+        "kind": "polygon", "shell": [[11, 11], [70, 11], [70, 60], [11, 60]]}, "z_order": 5}}))
+    p.apply(OpDraft("annotation.update", b, {"set": {"plane": {"z": 2}}}))
+    p.apply(OpDraft("annotation.update", c, {"set": {"attributes": {}}}))     # now missing grade
+    p.apply(OpDraft("annotation.delete", d, {}))
+    p.apply(OpDraft("annotation.update", e, {"set": {"geometry": {"kind": "box", "xyxy": [2, 2, 9, 9]}}}))
+    f = create(p, [[40, 40], [90, 40], [90, 90]], z=1)
+    g_ = create(p, [7, 7, 17, 17], kind="box")
+    p.apply(OpDraft("annotation.delete", f, {}))
+    p.apply(OpDraft("annotation.restore", f, {}))
+    caught = Document(p.conn, p.test_asset)
+    assert caught.from_snapshot and caught.caught_up == 7
+    assert caught.flags[caught.row_of[c]] is not None
+    assert d not in {caught.ids[r] for r in caught.live_rows().tolist()} and g_ in caught.row_of
+    same_as_fresh(caught)                  # equal to the store's read; then to the snapshot saved
+    again = Document(p.conn, p.test_asset)
+    assert again.from_snapshot and again.caught_up is None and len(again.ids) == 6
+    same_as_fresh(again)
+
+
+FORMAT_OTHER = document_snapshot.FORMAT + 1
+
+
+def test_a_snapshot_of_another_schema_or_with_too_many_ops_since_is_not_caught_up(project, monkeypatch):
+    p = project
+    create(p, [[10, 10], [60, 10], [60, 50]])
+    Document(p.conn, p.test_asset)
+    document_snapshot.flush()
+    for _ in range(3):
+        create(p, [[1, 1], [20, 1], [20, 20]])
+    monkeypatch.setattr(document_snapshot, "CATCH_UP_AT", 2)
+    assert not Document(p.conn, p.test_asset).from_snapshot
+    document_snapshot.flush()
+    monkeypatch.setattr(document_snapshot, "CATCH_UP_AT", 20_000)
+    create(p, [[1, 1], [20, 1], [20, 20]])
+    stamp = document_snapshot.stamp(p.conn, p.test_asset)
+    head, last, op = stamp.rsplit("/", 2)
+    before = p.conn.execute("SELECT op_id FROM ops WHERE local_order = ?", (int(last) - 1,)).fetchone()[0]
+    assert document_snapshot._since(p.conn, f"{FORMAT_OTHER}/{head.split('/', 1)[1]}/{last}/{op}", stamp) is None
+    assert document_snapshot._since(p.conn, f"{head}/{int(last) + 5}/x", stamp) is None
+    assert len(document_snapshot._since(p.conn, f"{head}/{int(last) - 1}/{before}", stamp)) == 1
+    # the same position in another log (a restored backup, edited since): read the store
+    assert document_snapshot._since(p.conn, f"{head}/{int(last) - 1}/not-that-op", stamp) is None
+
+
+def test_gather_joins_loaded_and_rewritten_rings_in_row_order(project):
+    """Rings from the load buffer and rings written since (and boxes) come out end to end in the
+    order asked for, each equal to ring(row)."""
+    p = project
+    made = [create(p, [[i, i], [i + 20, i], [i + 20, i + 9]]) for i in range(6)]
+    made.append(create(p, [1, 2, 8, 9], kind="box"))
+    doc = Document(p.conn, p.test_asset)
+    p.on_applied.append(doc.apply_changes)
+    p.apply(OpDraft("annotation.update", made[2], {"set": {"geometry": {
+        "kind": "polygon", "shell": [[50, 50], [90, 50], [90, 90], [50, 90], [40, 70]]}}}))
+    rows = np.array([doc.row_of[a] for a in made[::-1]] + [doc.row_of[made[0]]])
+    pts, lens = doc.gather(rows)
+    want = [doc.ring(int(r)) for r in rows]
+    assert lens.tolist() == [len(w) for w in want] and lens[4] == 5
+    assert np.array_equal(pts, np.concatenate(want))

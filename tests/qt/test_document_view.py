@@ -104,7 +104,14 @@ def test_open_reads_annotations_once_after_the_window_shows(qtbot, win, many, mo
     win._on_session_annotations_changed()
     win.viewport.set_plane(win.viewport.plane)
     assert seen == [] and doc.loads == 1
-    win.session.delete([doc.ids[0]], "Delete")               # a change: the next open reads the store
+    assert _red(win.viewport, *_centre(0))
+    win.session.delete([doc.ids[0]], "Delete")               # a change: the next open catches the
+    _open(qtbot, win, many)                                   # snapshot up (reads that one row again)
+    doc = next(iter(win.session.documents.values()))
+    assert seen == [] and doc.from_snapshot and doc.caught_up == 1 and doc.count == N - 1
+    qtbot.waitUntil(lambda: _red(win.viewport, *_centre(1)), timeout=5000)
+    assert not _red(win.viewport, *_centre(0))                # the deleted one is not painted
+    monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")   # without the cache: the store
     _open(qtbot, win, many)
     assert len(seen) == 1 and next(iter(win.session.documents.values())).count == N - 1
 
