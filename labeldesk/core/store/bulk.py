@@ -288,6 +288,7 @@ class Writer:
         plans: list[Any] = [None] * len(run)
         polys: list[tuple[Any, ...]] = []           # (index, shell, annotation, width, height, head, template)
         plain = self._plain
+        class_ok = self._class_ok
         for i, draft in enumerate(run):
             payload = draft.payload
             if type(payload) is not dict or len(payload) != 1 or type(draft.entity) is not str:
@@ -313,11 +314,21 @@ class Writer:
                 kind = g.get("kind")
                 if kind == "box":
                     box = _box(g.get("xyxy"), head[2], head[3])
-                    if box is None or not self._class_allows(d, "box"):
+                    if box is None:
+                        continue
+                    ok = class_ok.get((class_id, "box"))      # (no attributes: _class_allows' memo)
+                    if not (ok or (ok is None and self._class_allows(d, "box"))):
                         continue
                     gj = _BOX_JSON % (box[0], box[1], box[2], box[3])
                     x0, y0, x1, y1 = box
                     plans[i] = (t[0] + gj + t[1], (*t[2], "box", gj, x0, y0, x1, y1, *t[3], None), head[4])
+                    continue
+                if kind == "polygon":
+                    shell = g.get("shell")
+                    if not g.get("holes") and type(shell) in _SHELL_TYPES and len(shell) >= 3:
+                        ok = class_ok.get((class_id, "polygon"))
+                        if ok or (ok is None and self._class_allows(d, "polygon")):
+                            polys.append((i, shell, d, head[2], head[3], head, t))
                     continue
             else:
                 if not FAST_KEYS.issuperset(d):
