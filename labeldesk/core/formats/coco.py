@@ -349,14 +349,14 @@ class Location:
     """Where an annotation of a COCO file is (``file: annotations[i] (id N)``), made into text only
     when a message needs it."""
 
-    __slots__ = ("where", "i", "a")
+    __slots__ = ("where", "i", "id")
 
     def __init__(self, where: str, i: int, a: dict[str, Any]) -> None:
-        self.where, self.i, self.a = where, i, a
+        # the record's id, not the record (the queued drafts must not keep the parsed file alive)
+        self.where, self.i, self.id = where, i, a.get("id", _NONE)
 
     def __str__(self) -> str:
-        a = self.a
-        return f"{self.where}: annotations[{self.i}] (id {a['id']})" if "id" in a else \
+        return f"{self.where}: annotations[{self.i}] (id {self.id})" if self.id is not _NONE else \
             f"{self.where}: annotations[{self.i}]"
 
     def __eq__(self, other: object) -> bool:
