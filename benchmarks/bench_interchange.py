@@ -15,7 +15,6 @@ Half the annotations are boxes, half 12-vertex polygons, spread over ``--images`
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
 import cProfile
 import gc
@@ -211,7 +210,13 @@ def main() -> None:
         app4_import_memory(args.app4, Path(os.environ.get("LABELDESK_BENCH_DIR", "/tmp/labeldesk-app-bench")))
         return
     tmp = Path(tempfile.mkdtemp(prefix="ann8-"))
-    atexit.register(shutil.rmtree, tmp, True)        # ≈ 2.7 GB of projects per run
+    try:
+        run(args, tmp)
+    finally:                         # (each run writes ~2.7 GB of projects)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     src = tmp / "coco.json"
     make_coco(src, args.n, args.images)
     print(f"machine: {machine()}")
@@ -224,11 +229,13 @@ def main() -> None:
         base_project = make_project(tmp / f"base{r}", args.images)
         base_project.close()
         bs.append(baseline(tmp / f"base{r}" / STORE_NAME, src, args.images))
+        shutil.rmtree(tmp / f"base{r}", ignore_errors=True)
         project = make_project(tmp / f"ours{r}", args.images)
         t, n = ours(project, src, "coco", args.profile)
         ts.append(t)
         if r + 1 < args.repeats:
             project.close()
+            shutil.rmtree(tmp / f"ours{r}", ignore_errors=True)
     t, b = statistics.median(ts), statistics.median(bs)
     ratios = sorted(x / y for x, y in zip(ts, bs))
     print(f"ANN-8   {'COCO import of ' + str(n) + ' annotations':<44} ours {t:7.2f} s | B27 {b:7.2f} s | "
@@ -251,10 +258,12 @@ def main() -> None:
                 base_project = make_project(tmp / f"base-{fmt}{r}", args.images)
                 base_project.close()
                 b2s.append(baseline(tmp / f"base-{fmt}{r}" / STORE_NAME, src, args.images))
+                shutil.rmtree(tmp / f"base-{fmt}{r}", ignore_errors=True)
                 other = make_project(tmp / f"ours-{fmt}{r}", args.images)
                 t2, n2 = ours(other, dest, fmt, False)
                 t2s.append(t2)
                 other.close()
+                shutil.rmtree(tmp / f"ours-{fmt}{r}", ignore_errors=True)
             t2, b2 = statistics.median(t2s), statistics.median(b2s)
             print(f"ANN-8   {fmt + ' import of ' + str(n2) + ' annotations':<44} ours {t2:7.2f} s | "
                   f"B27 (COCO) {b2:7.2f} s | ratio {t2 / b2:5.2f}x  (per-pair ratios "

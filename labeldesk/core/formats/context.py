@@ -114,6 +114,15 @@ def geometry_bounds(g: dict[str, Any]) -> tuple[float, float, float, float]:
     kind = g.get("kind")
     if kind == "polygon" and type(g.get("shell")) is np.ndarray and not g.get("holes"):
         return _array_bounds(g["shell"])
+    if kind == "box":                   # (the steps below, for a box of four floats)
+        xyxy = g.get("xyxy")
+        if type(xyxy) is list and len(xyxy) == 4:
+            x0, y0, x1, y1 = xyxy
+            if type(x0) is float and type(y0) is float and type(x1) is float and type(y1) is float \
+                    and x0 - x0 == 0.0 and y0 - y0 == 0.0 and x1 - x1 == 0.0 and y1 - y1 == 0.0:  # finite
+                if x1 <= x0 or y1 <= y0:
+                    raise GeometryError(f"box has zero area: {[x0, y0, x1, y1]}")
+                return x0, y0, x1, y1
     for key in ("shell", "points"):
         if isinstance(g.get(key), (list, tuple)):
             check_vertices(len(g[key]), f"the {kind}" if key == "points" else "the polygon")

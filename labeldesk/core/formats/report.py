@@ -37,11 +37,11 @@ class InterchangeReport:
     # Import only: the inverse drafts of the import, newest first (one apply_all undoes it).
     undo: list[Any] = field(default_factory=list, repr=False)
 
-    def refuse(self, location: str, reason: str) -> None:
-        self.refused.append(Item(location, reason))
+    def refuse(self, location: Any, reason: str) -> None:
+        self.refused.append(Item(str(location), reason))      # (a reader may give a lazy location)
 
-    def note(self, location: str, reason: str) -> None:
-        self.notes.append(Item(location, reason))
+    def note(self, location: Any, reason: str) -> None:
+        self.notes.append(Item(str(location), reason))
 
     def count(self, kind: str, n: int = 1) -> None:
         self.by_kind[kind] += n

@@ -27,7 +27,7 @@ import time
 from typing import Any, Iterable, Iterator, Sequence
 
 
-from labeldesk.core import ids
+from labeldesk.core.clock import HybridClock, Timestamp
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
@@ -199,7 +199,10 @@ class Writer:
         else:                                                # (never so in a project): one by one
             plans = [None] * len(run)
             head = tail = ""
-        tick = self.project.clock.tick
+        clock = self.project.clock
+        # the clock's tick (HybridClock.tick) kept in two ints while the run is written
+        now_ms = clock._now_ms if type(clock) is HybridClock else None
+        lms, lctr = clock.last.ms, clock.last.counter
         wall = self.wall.now
         version = annotation_ops._ontology_version(conn)
         memo = self.memo
@@ -228,27 +231,38 @@ class Writer:
                     conn.executemany(annotation_ops.INSERT, rows)
                     rows = []
                 self.prev_chain, self.seq = prev, seq
+                if now_ms is not None:
+                    clock.last = Timestamp(lms, lctr)
                 result._add(self.one(draft))
                 prev, seq = self.prev_chain, self.seq
+                lms, lctr = clock.last.ms, clock.last.counter
                 if isinstance(entity, str):
                     seen.add(entity)
                 continue
             seen.add(entity)
             payload_json, row, _ = plan
-            op_id = ids.op_id(dev, seq)
-            ts = tick()
+            op_id = f"{dev}:{seq:012d}"                  # (ids.op_id)
+            if now_ms is not None:
+                pt = now_ms()
+                if pt > lms:
+                    lms, lctr = pt, 0
+                else:
+                    lctr += 1
+            else:
+                ts = clock.tick()
+                lms, lctr = ts.ms, ts.counter
             w = wall()
             base = tuple(draft.base)
             reason = draft.reason
             if not base and (reason is None or type(reason) is str):     # canonical_op, inline
-                text = _OP_TEXT % (head, encode_str(entity), ts.ms, ts.counter, encode_str(op_id), payload_json,
+                text = _OP_TEXT % (head, encode_str(entity), lms, lctr, encode_str(op_id), payload_json,
                                    "null" if reason is None else encode_str(reason), seq, tail, encode_str(w))
             else:
-                text = canonical_op(base, dev, entity, (ts.ms, ts.counter), op_id, payload_json, reason, seq, CREATE,
+                text = canonical_op(base, dev, entity, (lms, lctr), op_id, payload_json, reason, seq, CREATE,
                                     user, w)
             op_hash = _sha256(text.encode()).hexdigest()
             prev = _sha256((prev + op_hash).encode()).hexdigest()
-            ops_rows.append((op_id, dev, seq, ts.ms, ts.counter, w, user, CREATE, entity,
+            ops_rows.append((op_id, dev, seq, lms, lctr, w, user, CREATE, entity,
                              "[]" if not base else canonical_json(list(base)), payload_json, draft.reason,
                              op_hash, prev))
             outbox.append((op_id,))
@@ -258,6 +272,8 @@ class Writer:
             seq += 1
             done += 1
         self.prev_chain, self.seq = prev, seq
+        if now_ms is not None:
+            clock.last = Timestamp(lms, lctr)
         if done:
             result.count += done
             result.by_type[CREATE] = result.by_type.get(CREATE, 0) + done
@@ -272,6 +288,7 @@ class Writer:
         plans: list[Any] = [None] * len(run)
         polys: list[tuple[Any, ...]] = []           # (index, shell, annotation, width, height, head, template)
         plain = self._plain
+        class_ok = self._class_ok
         for i, draft in enumerate(run):
             payload = draft.payload
             if type(payload) is not dict or len(payload) != 1 or type(draft.entity) is not str:
@@ -297,11 +314,21 @@ class Writer:
                 kind = g.get("kind")
                 if kind == "box":
                     box = _box(g.get("xyxy"), head[2], head[3])
-                    if box is None or not self._class_allows(d, "box"):
+                    if box is None:
+                        continue
+                    ok = class_ok.get((class_id, "box"))      # (no attributes: _class_allows' memo)
+                    if not (ok or (ok is None and self._class_allows(d, "box"))):
                         continue
                     gj = _BOX_JSON % (box[0], box[1], box[2], box[3])
                     x0, y0, x1, y1 = box
                     plans[i] = (t[0] + gj + t[1], (*t[2], "box", gj, x0, y0, x1, y1, *t[3], None), head[4])
+                    continue
+                if kind == "polygon":
+                    shell = g.get("shell")
+                    if not g.get("holes") and type(shell) in _SHELL_TYPES and len(shell) >= 3:
+                        ok = class_ok.get((class_id, "polygon"))
+                        if ok or (ok is None and self._class_allows(d, "polygon")):
+                            polys.append((i, shell, d, head[2], head[3], head, t))
                     continue
             else:
                 if not FAST_KEYS.issuperset(d):

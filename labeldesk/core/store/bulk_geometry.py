@@ -19,10 +19,12 @@ def box(xyxy: Any, w: int, h: int) -> list[float] | None:
     """The box as ``Box.clip(...).to_dict()`` writes it, when it is valid and inside the plane."""
     if type(xyxy) not in (list, tuple) or len(xyxy) != 4:
         return None
-    try:
-        x0, y0, x1, y1 = (float(v) for v in xyxy)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    x0, y0, x1, y1 = xyxy
+    if not (type(x0) is float and type(y0) is float and type(x1) is float and type(y1) is float):
+        try:
+            x0, y0, x1, y1 = float(x0), float(y0), float(x1), float(y1)
+        except (TypeError, ValueError, OverflowError):
+            return None
     if not (0.0 <= x0 < x1 <= w and 0.0 <= y0 < y1 <= h):   # (NaN fails every comparison)
         return None
     if math.isinf(x1) or math.isinf(y1):

@@ -266,3 +266,37 @@ def test_results_without_gt_read_category_ids_as_label_values(filled, tmp_path):
     res.write_text(json.dumps([{"image_id": "img1.png", "category_id": 9, "bbox": [1, 2, 10, 10], "score": 0.5}]))
     rep = interchange.import_file(filled, "coco-results", res)
     assert rep.imported == 1 and shapes(filled, layer_named(filled, "predictions: dets.json"))[0][2] == "person"
+
+
+def test_plain_boxes_and_polygons_read_as_the_general_reader_reads_them(proj, tmp_path):
+    """The reader's short way for plain records (only a bbox or one ring) gives the same shapes,
+    refusals and notes, with the same locations, as the general steps (forced here by an empty
+    ``attributes`` on every record)."""
+    add_asset(proj, "a.jpg", 50, 40, source="/data/train/a.jpg")
+    add_class(proj, "dog")
+    anns = [
+        {"id": 1, "image_id": 1, "category_id": 3, "bbox": [10, 10, 5, 5], "area": 25, "iscrowd": 0},
+        {"id": 2, "image_id": 1, "category_id": 3, "bbox": [0.1, 0.7, 3.2, 17.2]},
+        {"id": 3, "image_id": 1, "category_id": 3, "bbox": [40, 30, 20, 20]},                 # clipped
+        {"id": 4, "image_id": 1, "category_id": 3, "bbox": [60, 50, 5, 5]},                   # outside
+        {"id": 5, "image_id": 1, "category_id": 3, "bbox": [5, 5, 0, 4]},                     # no area
+        {"id": 6, "image_id": 1, "category_id": 3, "bbox": [5, 5, "x", 4]},                   # not a number
+        {"id": 7, "image_id": 1, "category_id": 3, "segmentation": [[1, 1, 30.5, 2, 20, 30.25]], "bbox": [1, 1, 29.5, 29.25]},
+        {"id": 8, "image_id": 1, "category_id": 3, "segmentation": [[1, 1, 2, 2, 1, 1]]},     # 2 distinct points
+        {"id": 9, "image_id": 1, "category_id": 3, "segmentation": [[-5, 1, 30, 2, 20, 30]]},  # clipped
+        {"id": 10, "image_id": 1, "category_id": 3, "segmentation": [[1, 1, 2, 2, 1]]},      # odd count
+        {"id": 11, "image_id": 1, "category_id": 3, "segmentation": [], "bbox": [2, 3, 4, 5]},
+        {"id": 12, "image_id": 7, "category_id": 3, "bbox": [2, 3, 4, 5]},                   # no such image
+        {"id": 13, "image_id": 1, "category_id": 3, "iscrowd": 1, "bbox": [2, 3, 4, 5]},     # crowd: noted
+    ]
+    plain = interchange.import_file(proj, "coco", _foreign(tmp_path, anns), options={"layer": "plain"})
+    general_file = _foreign(tmp_path / "g" if (tmp_path / "g").mkdir() is None else tmp_path,
+                            [{**a, "attributes": {}} for a in anns])
+    general = interchange.import_file(proj, "coco", general_file, options={"layer": "general"})
+    assert plain.imported == general.imported == 7
+    assert [(str(i.location), i.reason) for i in plain.refused] == \
+        [(str(i.location).replace(str(tmp_path / "g"), str(tmp_path)), i.reason) for i in general.refused]
+    assert [(str(i.location), i.reason) for i in plain.notes] == \
+        [(str(i.location).replace(str(tmp_path / "g"), str(tmp_path)), i.reason) for i in general.notes]
+    assert any("annotations[3] (id 4)" in str(i.location) for i in plain.refused)
+    assert shapes(proj, layer_named(proj, "plain")) == shapes(proj, layer_named(proj, "general"))
