@@ -37,8 +37,6 @@ tests use it as they are.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import sqlite3
 from collections import Counter
@@ -49,6 +47,7 @@ import numpy as np
 
 from labeldesk.core import geometry as g
 from labeldesk.core.model import Annotation, Plane
+from labeldesk.core.gc_pause import no_cyclic_gc
 
 # What a load reads (revision is read when an Annotation is built; '{}' attributes come as None)
 _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, z_order, author,"
@@ -74,18 +73,7 @@ class DocumentChange:
         return bool(self.added or self.changed or self.removed or self.flags or self.reloaded)
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Any:
-    """No cyclic garbage collection while a load builds its ~2 million small objects (one per
-    cell of the row fetch, then the columns): the collector would rescan the whole heap of the
-    app again and again. Reference counting still frees them; none of it is cyclic."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+_no_cyclic_gc = no_cyclic_gc          # (labeldesk.core.gc_pause)
 
 
 class _Codes:

@@ -25,8 +25,6 @@ Options (``options`` dict; the CLI passes ``--option key=value``):
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -39,6 +37,7 @@ from labeldesk.core.formats.selection import ExportContext, Selection
 from labeldesk.core.ontology_codes import collision_text
 from labeldesk.core.ops import OpDraft
 from labeldesk.core.tasks import NO_PROGRESS, Progress
+from labeldesk.core.gc_pause import no_cyclic_gc
 
 __all__ = ["import_file", "export", "Selection", "InterchangeReport", "formats"]
 GROUP_FORMATS = ("coco", "cvat", "labelme", "voc")       # formats that write instance groups (VOC: object + parts)
@@ -48,18 +47,7 @@ def formats() -> list[registry.FormatInfo]:
     return list(registry.FORMATS.values())
 
 
-@contextlib.contextmanager
-def _bulk() -> Iterator[None]:
-    """No cyclic garbage collection while an import or export builds its many small objects: the
-    collector would rescan the growing heap again and again (a quarter of a 100k import's time).
-    Reference counting still frees everything that is not in a cycle."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+_bulk = no_cyclic_gc          # (labeldesk.core.gc_pause)
 
 
 def _reporting(drafts: list[OpDraft], progress: Progress) -> Iterator[OpDraft]:

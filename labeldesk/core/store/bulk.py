@@ -31,10 +31,10 @@ from labeldesk.core.clock import HybridClock, Timestamp
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
-from labeldesk.core.ops import Applied, ChangeSet, OpDraft, canonical_json, canonical_op, encode_str, get_op_type
-from labeldesk.core.privacy import holds_free_text
+from labeldesk.core.ops import Applied, ChangeSet, OpDraft, canonical_json, canonical_op, encode_str
 from labeldesk.core.review.roles import AuthorisationMemo
 from labeldesk.core.store import oplog, repo
+from labeldesk.core.store.single import stamped
 from labeldesk.core.store.bulk_geometry import SHELL_TYPES as _SHELL_TYPES, box as _box, valid_shells as _valid_shells
 
 RUN = 2048           # annotation.create drafts checked and written together
@@ -158,14 +158,7 @@ class Writer:
         self.memo.seen(draft.type)
         if draft.type != CREATE:
             self.pending.flush(conn)
-        kind = get_op_type(draft.type)
-        prepare = getattr(kind, "prepare", None)
-        if prepare is not None:
-            draft = prepare(conn, draft)
-        inverse = kind.inverse(conn, draft)
-        if holds_free_text(conn, draft):
-            project._check_no_phi(draft)
-        op = project._stamp(draft, self.seq, self.user)
+        kind, draft, inverse, op = stamped(conn, project, draft, self.seq, self.user)
         key = self.memo.key(conn, op)
         if not self.memo.known(key):
             self.pending.flush(conn)

@@ -25,6 +25,20 @@ HEAD = ("SELECT (SELECT value FROM meta WHERE key = 'next_seq'),"
 SET_HEAD = "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?), ('hlc', ?)"
 
 
+def stamped(conn: Any, project: Any, draft: OpDraft, seq: int, user: str | None) -> tuple[Any, OpDraft, Any, Any]:
+    """The first steps of one draft, shared with ``Writer.one``: the op type's ``prepare``
+    (validation, clipping) and ``inverse`` (undo), the PHI guard on typed text, then the op stamped
+    with ``seq`` and the clock. Returns (op type, prepared draft, inverse, op)."""
+    kind = get_op_type(draft.type)
+    prepare = getattr(kind, "prepare", None)
+    if prepare is not None:
+        draft = prepare(conn, draft)
+    inverse = kind.inverse(conn, draft)
+    if holds_free_text(conn, draft):
+        project._check_no_phi(draft)
+    return kind, draft, inverse, project._stamp(draft, seq, user)
+
+
 def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
     with project.transaction() as conn:
         seq_text, prev = conn.execute(HEAD).fetchone()
@@ -33,14 +47,7 @@ def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
         # are remembered for this one op (store/bulk.py does the same per batch)
         lookups = annotation_ops.begin_batch(conn)
         try:
-            kind = get_op_type(draft.type)
-            prepare = getattr(kind, "prepare", None)
-            if prepare is not None:
-                draft = prepare(conn, draft)
-            inverse = kind.inverse(conn, draft)
-            if holds_free_text(conn, draft):
-                project._check_no_phi(draft)
-            op = project._stamp(draft, seq, user)
+            kind, draft, inverse, op = stamped(conn, project, draft, seq, user)
             problem = authorisation_problem(conn, op)
             if problem is not None:
                 raise OpRejected(problem)

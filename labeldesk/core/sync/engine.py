@@ -12,9 +12,7 @@ off its thread while the SQLite connection stays on the thread that owns it:
 """
 from __future__ import annotations
 
-import contextlib
 import errno
-import gc
 import json
 import time
 import os
@@ -34,6 +32,7 @@ from labeldesk.core.sync.merge import Merger, cursors, now_wall
 from labeldesk.core.sync.publisher import PlannedSegment
 from labeldesk.core.sync.reader import DeviceScan
 from labeldesk.core.sync.segment import Segment
+from labeldesk.core.gc_pause import no_cyclic_gc
 
 SHARE_KEY = "sync.share"
 RECHECK_NEWEST, RECHECK_SAMPLE = 20, 100
@@ -42,18 +41,7 @@ RECHECK_NEWEST, RECHECK_SAMPLE = 20, 100
 HEAD_MIN_INTERVAL_S = 60.0
 
 
-@contextlib.contextmanager
-def _bulk() -> Iterator[None]:
-    """No cyclic garbage collection while a round decodes and merges its many small objects (op
-    lines, payloads, refs): the collector would rescan the whole heap again and again (a third of
-    a 20k-op round). Reference counting still frees everything, none of it is cyclic."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+_bulk = no_cyclic_gc          # (labeldesk.core.gc_pause)
 
 
 def share_path(project: Any) -> Path | None:
