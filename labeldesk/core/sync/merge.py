@@ -15,7 +15,7 @@ import json
 import sqlite3
 from typing import Any, Callable
 
-from labeldesk.core.clock import MAX_SKEW_MS, Timestamp
+from labeldesk.core.clock import Timestamp
 from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.op_types.annotations import LOOKUP_SAFE
 from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, encode_str, get_op_type
