@@ -272,9 +272,10 @@ class CreateAnnotation:
             _row(conn, "assets", d.get("asset_id"), "asset")
             _row(conn, "layers", d.get("layer_id"), "layer")
             geometry = d["geometry"]
-            _check_class(conn, d.get("class_id"), geometry, d.get("attributes"), ontology=False)
-            plane = Plane.from_dict(d["plane"])
             bounds, gj = _noted(conn, geometry)
+            if bounds is None:          # (a draft prepared here was checked in full by prepare)
+                _check_class(conn, d.get("class_id"), geometry, d.get("attributes"), ontology=False)
+            plane = Plane.from_dict(d["plane"])
             x0, y0, x1, y1 = bounds if bounds is not None else _bbox(geometry)
             row = (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
                    geometry["kind"], gj if gj is not None else canonical_json(geometry), x0, y0, x1, y1,
