@@ -143,16 +143,26 @@ class Document:
         """Bring a document restored from an older snapshot in step with the store: every change
         to an annotation is an op naming it (``entity``), so the annotations named by the ops
         appended since the snapshot are read again, as :meth:`apply_changes` reads a ChangeSet's
-        (flags and plane counts are worked out by the load after this)."""
+        (flags and plane counts are worked out by the load after this). What each touched row was
+        before goes to ``caught_up_from.old`` when the caller set one (document_snapshot.CaughtUp):
+        the overlay cache patches the overlay drawn at the snapshot's stamp with it."""
         out = DocumentChange()
         cur = self.conn.cursor()
         cur.row_factory = None
+        memo = getattr(self, "caught_up_from", None)
+        old = memo.old if memo is not None else {}
         for i in range(0, len(entities), 500):
             chunk = entities[i:i + 500]
             found = {r[0]: r for r in cur.execute(
                 f"SELECT {_CHANGE_COLUMNS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for aid in chunk:
+                r = self.row_of.get(aid)
+                if r is not None and r not in old:
+                    old[r] = ((*self.bounds[r].tolist(),), int(self.plane_code[r]), int(self.layer_code[r])) \
+                        if self.alive[r] else None
                 self._apply_row(aid, found.get(aid), out)
+        for r in out.added:
+            old.setdefault(r, None)
         self._plane_rows.clear()
         self.caught_up = len(out.added) + len(out.changed) + len(out.removed)
 

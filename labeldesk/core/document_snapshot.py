@@ -156,6 +156,7 @@ def restore(doc: Any, stamp_text: str) -> bool:
     """Fill ``doc`` from its snapshot when the stamp still holds, or from an older snapshot of the
     same asset and schema caught up with the ops appended since; False when there is none (or too
     many ops came since)."""
+    doc.caught_up_from = None
     path = path_for(doc.conn, doc.asset_id)
     if path is None or not path.exists():
         return False
@@ -190,8 +191,21 @@ def restore(doc: Any, stamp_text: str) -> bool:
         doc._set_ring_from_json(r, doc.kinds[r], None)
     doc._index_sets()
     if saved != stamp_text:
+        doc.caught_up_from = CaughtUp(saved, len(doc.classes.values))
         doc._catch_up(since)
     return True
+
+
+class CaughtUp:
+    """What a document caught up from an older snapshot was before (for caches of things drawn
+    from it, e.g. the overlay, to be patched instead of drawn again): the snapshot's ``stamp``,
+    how many classes its class table held, and ``old[row]`` for every row the catch-up added,
+    changed or removed: (bounds, plane code, layer code) before, or None for a row it added."""
+
+    def __init__(self, stamp_text: str, classes: int) -> None:
+        self.stamp = stamp_text
+        self.classes = classes
+        self.old: dict[int, tuple[tuple[float, float, float, float], int, int] | None] = {}
 
 
 def _since(conn: sqlite3.Connection, saved: str, current: str) -> list[str] | None:

@@ -311,7 +311,7 @@ class EditSession(QtCore.QObject):
             layers = [layer_id] if layer_id is not None else self.visible_layers(asset_id)
             if layer_id is not None and layer_id not in self.visible_layers(asset_id):
                 layers = []
-            painter.show(doc, doc.rows_on(view.plane, layers), change)
+            painter.show(doc, doc.rows_on(view.plane, layers), change, source=(view.plane, layers))
         view.update()
 
     def visible_annotations(self, asset_id: str, plane: Any = None, layer_id: str | None = None,

@@ -73,13 +73,19 @@ class AnnotationPainter:
         self.layer_stats = {"full": 0, "shift": 0, "blit": 0}     # how layers were made (tests read it)
         self.cache_hits = 0               # overlays read from the cache of an unchanged project
         self.prepared_hits = 0            # overlays drawn by the worker that read the document
+        self.patched_hits = 0             # cached overlays of an older snapshot patched where rows changed
+        self.source: Any = None           # (plane, layers) whose rows are shown, when the caller says
 
     # ---- what is shown ------------------------------------------------------------------------
     @property
     def annotations(self) -> Sequence:
         return _Shown(self.doc, self.rows) if self.doc is not None else []
 
-    def show(self, doc: Any, rows: np.ndarray, change: Any = None) -> None:
+    def show(self, doc: Any, rows: np.ndarray, change: Any = None, source: Any = None) -> None:
+        """``source``: the (plane, layers) ``rows`` are ``doc.rows_on`` of (the overlay cache keys
+        the overlay with it; without it, the plane of the rows with every layer is assumed and
+        checked)."""
+        self.source = source
         if doc is not None and doc is self.doc and change is None and np.array_equal(rows, self.rows):
             return                              # a refresh that changed nothing keeps every cache
         self._gen += 1
@@ -442,23 +448,18 @@ class AnnotationPainter:
         hidden = bool(self._selected or self._hidden)
         shape = (max(1, round(height * scale)), max(1, round(width * scale)))
         prepared = getattr(self.doc, "prepared_overlay", None)
+        buf = None
         if prepared is not None:
             self.doc.prepared_overlay = None          # taken once: later drawings are the painter's
             mine = overlay_cache.fingerprint(self.doc, self.rows, width, height, scale, self.opacity,
-                                             self.colours, hidden)
+                                             self.colours, hidden, self.source)
             if mine is not None and mine == prepared[0] and prepared[1].shape[:2] == shape:
                 self.prepared_hits += 1
                 buf = prepared[1]
-                return QtGui.QImage(buf.data, buf.shape[1], buf.shape[0], buf.strides[0],
-                                    QtGui.QImage.Format.Format_ARGB32_Premultiplied), buf
-        key = overlay_cache.key(self.doc, self.rows, width, height, scale, self.opacity, self.colours, hidden)
-        buf = overlay_cache.load(self.doc, key, shape) if key else None
         if buf is None:
-            image, buf = self.render_raster(width, height, scale)
-            if key:
-                overlay_cache.save_later(self.doc, key, buf)
-            return image, buf
-        self.cache_hits += 1
+            buf, how = overlay_cache.obtain(self, width, height, scale)
+            self.cache_hits += how == "cache"
+            self.patched_hits += how == "patched"
         image = QtGui.QImage(buf.data, buf.shape[1], buf.shape[0], buf.strides[0],
                              QtGui.QImage.Format.Format_ARGB32_Premultiplied)
         return image, buf
@@ -474,13 +475,13 @@ class AnnotationPainter:
                              QtGui.QImage.Format.Format_ARGB32_Premultiplied)
         return image, buf
 
-    def _draw_raster(self, buf: np.ndarray, scale: float, area: Any) -> None:
+    def _draw_raster(self, buf: np.ndarray, scale: float, area: Any, only: np.ndarray | None = None) -> None:
         """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
-        first). Ringed shapes go through OpenCV, one fill per shape in drawing order and the
+        first; ``only``: just these of them, in drawing order, as a full drawing draws them). Ringed shapes go through OpenCV, one fill per shape in drawing order and the
         outlines per class; other shapes (holes, lines, points, masks) through QPainter."""
         from labeldesk.core.io.opencv import cv2
         doc = self.doc
-        rows = self.rows
+        rows = self.rows if only is None else only
         ox = oy = 0
         target = buf
         if area is not None:
@@ -492,7 +493,7 @@ class AnnotationPainter:
                 return
             target = buf[oy:ey, ox:ex]
             target[:] = 0
-            b = self.bounds
+            b = self.bounds if only is None else doc.bounds[rows]
             lo_x, lo_y, hi_x, hi_y = ox / scale, oy / scale, ex / scale, ey / scale
             rows = rows[(b[:, 2] >= lo_x) & (b[:, 0] <= hi_x) & (b[:, 3] >= lo_y) & (b[:, 1] <= hi_y)]
         if not len(rows):

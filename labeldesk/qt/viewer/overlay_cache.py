@@ -21,59 +21,120 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2
 MIN_SHAPES = 20_000     # fewer shapes draw in under ≈ 0.1 s: not worth a file
 PREPARE_MIN_SHAPES = 5_000   # drawn on the worker that read the document from this many shapes
 
 
+def source_of(doc: Any, rows: np.ndarray, source: Any = None) -> tuple[Any, list | None] | None:
+    """(plane, sorted layer ids or None) whose ``doc.rows_on`` are exactly ``rows`` — what the
+    overlay shows, told by the caller (``source``) or, without one, the plane of the first row
+    with every layer; None when the rows are something else (then nothing is cached)."""
+    if source is None:
+        if not len(rows):
+            return None
+        source = (doc.plane_of(int(rows[0])), None)
+    plane, layers = source
+    if plane is None or not np.array_equal(rows, doc.rows_on(plane, layers)):
+        return None
+    return plane, (None if layers is None else sorted(set(layers), key=str))
+
+
+def _digest(stamp: str, classes: list, source: tuple[Any, list | None], width: int, height: int, scale: float,
+            opacity: float, colours: dict) -> str:
+    """Everything the pixels depend on: the document's state (its stamp: the op log's high-water
+    mark; the rows follow from it and the plane and layers), the class table (the order in which
+    outlines are drawn), plane, layers, size, zoom, opacity and colours."""
+    plane, layers = source
+    h = hashlib.sha256(repr((FORMAT, stamp, (plane.axis, plane.z, plane.t), layers, width, height, float(scale),
+                             float(opacity), sorted(colours.items(), key=str), classes)).encode())
+    return h.hexdigest()[:24]
+
+
 def key(doc: Any, rows: np.ndarray, width: int, height: int, scale: float, opacity: float,
-        colours: dict, hidden: bool) -> str | None:
+        colours: dict, hidden: bool, source: Any = None) -> str | None:
     """The key of the overlay of ``rows`` of ``doc``; None when it must not be cached (the
     document changed since its read, shapes are hidden or selected, caching is off)."""
     from labeldesk.core import document_snapshot as snapshot
     if doc is None or len(rows) < MIN_SHAPES or not snapshot.enabled():
         return None
-    return fingerprint(doc, rows, width, height, scale, opacity, colours, hidden)
+    return fingerprint(doc, rows, width, height, scale, opacity, colours, hidden, source)
 
 
 def fingerprint(doc: Any, rows: np.ndarray, width: int, height: int, scale: float, opacity: float,
-                colours: dict, hidden: bool) -> str | None:
+                colours: dict, hidden: bool, source: Any = None) -> str | None:
     """What the overlay's pixels depend on, hashed; None when the document changed since it was
-    read or shapes are hidden or selected (they are left out of the overlay)."""
+    read, shapes are hidden or selected (they are left out of the overlay), or ``rows`` are not
+    the rows of a plane (and layers: ``source``)."""
     stamp = getattr(doc, "stamp", None)
     if doc is None or stamp is None or doc.version != 0 or hidden:
         return None
-    h = hashlib.sha256(repr((FORMAT, stamp, width, height, float(scale), float(opacity),
-                             sorted(colours.items(), key=str), list(doc.classes.values))).encode())
-    h.update(np.ascontiguousarray(rows, np.int64).tobytes())
-    return h.hexdigest()[:24]
+    src = source_of(doc, rows, source)
+    if src is None:
+        return None
+    return _digest(stamp, list(doc.classes.values), src, width, height, scale, opacity, colours)
+
+
+def previous_key(doc: Any, rows: np.ndarray, width: int, height: int, scale: float, opacity: float,
+                 colours: dict, hidden: bool, source: Any = None) -> str | None:
+    """The key the same overlay had at the stamp of the older snapshot ``doc`` was caught up from
+    (``document_snapshot.CaughtUp``: its class table was the first ``classes`` of today's); None
+    when it was not caught up."""
+    memo = getattr(doc, "caught_up_from", None)
+    if memo is None or key(doc, rows, width, height, scale, opacity, colours, hidden, source) is None:
+        return None
+    src = source_of(doc, rows, source)
+    return _digest(memo.stamp, list(doc.classes.values[:memo.classes]), src, width, height, scale, opacity, colours)
+
+
+def obtain(painter: Any, width: int, height: int, scale: float) -> tuple[np.ndarray, str]:
+    """The overlay ``painter`` shows (its document, rows, ``source``, colours and opacity) at
+    ``scale``, and how it was made: ``"cache"`` (read: the project is unchanged since it was
+    drawn), ``"patched"`` (the overlay of the older snapshot the document was caught up from,
+    drawn again only where the rows changed since: ``overlay_patch.py``) or ``"drawn"`` (in
+    full). What was drawn or patched is cached for the next open."""
+    from labeldesk.qt.viewer import overlay_patch
+    doc, rows, source = painter.doc, painter.rows, getattr(painter, "source", None)
+    hidden = bool(painter.selected or painter.hidden)
+    args = (doc, rows, width, height, scale, painter.opacity, painter.colours, hidden, source)
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    cache_key = key(*args)
+    if cache_key:
+        buf = load(doc, cache_key, shape)
+        if buf is not None:
+            return buf, "cache"
+        before = previous_key(*args)
+        old = load(doc, before, shape) if before else None
+        if old is not None and overlay_patch.patch(painter, old, scale, source_of(doc, rows, source)):
+            save_later(doc, cache_key, old)
+            return old, "patched"
+    buf = painter.render_raster(width, height, scale)[1]
+    if cache_key:
+        save_later(doc, cache_key, buf)
+    return buf, "drawn"
 
 
 def prepare(doc: Any, spec: dict[str, Any]) -> None:
     """On the worker that read ``doc``, before the GUI thread has it: draw (or read from the
-    cache) the overlay of the plane a view is about to show — ``spec``: plane, layers, width,
-    height, scale, opacity, colours, as that view's painter will ask — and leave it on the document
+    cache, or patch the cached overlay of the snapshot it was caught up from) the overlay of the
+    plane a view is about to show — ``spec``: plane, layers, width, height, scale, opacity,
+    colours, as that view's painter will ask — and leave it on the document
     (``doc.prepared_overlay``: fingerprint and buffer). The painter takes it when its own
     fingerprint matches; otherwise it draws as before. Keeps 0.5 s of fills (100,000 stars) off
     the GUI thread."""
     from labeldesk.qt.viewer.annotation_painter import AnnotationPainter
-    rows = doc.rows_on(spec["plane"], spec["layers"])
+    source = (spec["plane"], spec["layers"])
+    rows = doc.rows_on(*source)
     if len(rows) < PREPARE_MIN_SHAPES:
         return
     w, h, scale = spec["width"], spec["height"], spec["scale"]
-    mark = fingerprint(doc, rows, w, h, scale, spec["opacity"], spec["colours"], False)
+    mark = fingerprint(doc, rows, w, h, scale, spec["opacity"], spec["colours"], False, source)
     if mark is None:
         return
-    shape = (max(1, round(h * scale)), max(1, round(w * scale)))
-    cache_key = key(doc, rows, w, h, scale, spec["opacity"], spec["colours"], False)
-    buf = load(doc, cache_key, shape) if cache_key else None
-    if buf is None:
-        painter = AnnotationPainter()
-        painter.colours, painter.opacity = dict(spec["colours"]), spec["opacity"]
-        painter.show(doc, rows)
-        buf = painter.render_raster(w, h, scale)[1]
-        if cache_key:
-            save_later(doc, cache_key, buf)
+    painter = AnnotationPainter()
+    painter.colours, painter.opacity = dict(spec["colours"]), spec["opacity"]
+    painter.show(doc, rows, source=source)
+    buf, _how = obtain(painter, w, h, scale)
     doc.prepared_overlay = (mark, buf)
 
 
