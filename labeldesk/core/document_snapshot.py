@@ -1,14 +1,17 @@
 """A saved copy of an open document's columns, reused while nothing in the project changed.
 
 After a document is loaded from the store, its columns (ids, bounds, codes, the vertex buffer…)
-are written on a background thread to ``cache/documents/<asset id>.npz`` under a **stamp**: the
+are written on a background thread (once the open's first paint is done: ``WRITE_AFTER``) to
+``cache/documents/<asset id>.npz`` under a **stamp**: the
 format, the schema version, the asset and the highest op-log position (``MAX(local_order)``).
 Every change to an annotation is an op, local or merged by sync, that names the annotation
 (``ops.entity``) and appends to the op log, so an unchanged stamp means the store holds exactly
 what the snapshot holds. When ops were appended since (an edit, a sync, an import), the snapshot
 is restored and **caught up**: the annotations named by those ops are read again from the store
-(``Document._catch_up``, as a ChangeSet is applied), and the caught-up document is saved under
-the new stamp in the background — so after the first open of an asset every open takes this path,
+(``Document._catch_up``, as a ChangeSet is applied; what those rows were before is kept on
+``doc.caught_up_from``, so that the overlay drawn at the old stamp is patched, not drawn again:
+``qt/viewer/overlay_patch.py``), and the caught-up document is saved under the new stamp in the
+background — so after the first open of an asset every open takes this path,
 edits or not. More than ``CATCH_UP_AT`` entities since the snapshot (a bulk import) read the store
 instead. Only documents whose live shapes all come from vertex arrays or bounds are saved (shapes
 parsed from JSON — holes, lines, masks… — make the last saved snapshot stay the one caught up). It is a cache:
@@ -28,7 +31,9 @@ import numpy as np
 FORMAT = 2
 FOLDER = "documents"
 CATCH_UP_AT = 20_000    # ops' entities since the snapshot above which the store is read instead
+WRITE_AFTER = 1.5       # s a writer waits before it starts (the first paint of the open goes first)
 _writers: list[threading.Thread] = []
+_now = threading.Event()                     # set by flush: writers waiting start at once
 
 
 def enabled() -> bool:
@@ -57,7 +62,9 @@ def _table(values: list[Any]) -> tuple[np.ndarray, str]:
 
 
 def save_later(doc: Any, stamp_text: str) -> None:
-    """Write the live rows of ``doc`` (freshly loaded or caught up) on a background thread. Here
+    """Write the live rows of ``doc`` (freshly loaded or caught up) on a background thread, which
+    starts its work ``WRITE_AFTER`` seconds later (or at once when :func:`flush` is called), so
+    that encoding and writing it does not compete with the open's first paint. Here
     only what later changes to the document could alter is copied (numpy columns, shallow copies
     of the lists, the ring dict; ring arrays and the load buffer are never changed in place); the
     compaction, coding and encoding are done by the writer, not by the thread that opens."""
@@ -80,6 +87,7 @@ def save_later(doc: Any, stamp_text: str) -> None:
 
 
 def _encode_and_write(path: Path, stamp_text: str, st: dict[str, Any]) -> None:
+    _now.wait(WRITE_AFTER)
     n = len(st["ids"])
     live = np.flatnonzero(st["alive"])
     compact = len(live) != n or any(st["kinds"][r] != "box" for r in st["_ring_new"])
@@ -147,9 +155,14 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 def flush() -> None:
-    """Wait for snapshots being written (the project is closing)."""
-    while _writers:
-        _writers.pop().join()
+    """Write the snapshots (and overlays) waiting to be written and wait for them (the project is
+    closing)."""
+    _now.set()
+    try:
+        while _writers:
+            _writers.pop().join()
+    finally:
+        _now.clear()
 
 
 def restore(doc: Any, stamp_text: str) -> bool:

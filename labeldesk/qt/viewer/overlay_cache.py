@@ -1,15 +1,19 @@
-"""The zoomed-out raster overlay of an unchanged project, kept next to its document snapshot.
+"""The zoomed-out raster overlay of a project, kept next to its document snapshot.
 
 Drawing the overlay of 100,000 shapes costs about half a second of OpenCV fills. When a document
 was read at a stamp (``core/document_snapshot.py``: the op log's high-water mark) and nothing has
 changed it since, the overlay drawn for a given plane, layers, size, zoom, colours and opacity is
 the same every time: it is written on a background thread to
 ``cache/documents/<asset id>.overlay-<key>.npy`` and read back by the next open (a few
-milliseconds). The key hashes everything the pixels depend on, the stamp and the shown rows
-included, so any op anywhere in the project, another plane, zoom, window size or colour draws it
-again. One overlay is kept per asset, and only for planes of at least ``MIN_SHAPES`` shapes
-(about 4 MB at a full-HD fit, at most 64 MB). A cache: deleting it loses nothing, and
-``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off with the document snapshots.
+milliseconds). The key hashes everything the pixels depend on — the stamp, plane and layers (the
+rows shown must be exactly ``rows_on(plane, layers)``, else nothing is cached), class table, size,
+zoom, colours, opacity — so any op anywhere in the project, another plane, zoom, window size or
+colour misses it. After ops since (an edit, a sync), the document is the older snapshot caught
+up, and the overlay cached under the older stamp (same everything else) is **patched** where the
+rows the catch-up touched were and are (``overlay_patch.py``: pixel-identical to drawing it all)
+and cached under the new stamp. One overlay is kept per asset, and only for planes of at least
+``MIN_SHAPES`` shapes (about 4 MB at a full-HD fit, at most 64 MB). A cache: deleting it loses
+nothing, and ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off with the document snapshots.
 """
 from __future__ import annotations
 
@@ -172,6 +176,8 @@ def save_later(doc: Any, key_text: str, buf: np.ndarray) -> None:
 
 
 def _write(path: Path, buf: np.ndarray, asset_id: str) -> None:
+    from labeldesk.core import document_snapshot as snapshot
+    snapshot._now.wait(snapshot.WRITE_AFTER)          # after the first paint, or at flush
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npy")
