@@ -146,3 +146,48 @@ def test_a_stale_overlay_is_never_read(qapp, project, monkeypatch):
     document_snapshot.path_for(p.conn, asset).unlink()
     doc, buf, how, full = _open(p, asset)
     assert doc.caught_up_from is None and how == "drawn" and np.array_equal(buf, full)
+
+
+def test_the_worker_patches_the_overlay_of_a_layer_and_the_view_takes_it(qapp, project, monkeypatch):
+    """``overlay_cache.prepare`` (the worker that read the document) patches instead of drawing;
+    with a layer filter, shapes moved out of the shown layer leave the overlay and shapes moved
+    into it appear; the painter of a view showing that plane and layer takes the buffer as is."""
+    from labeldesk.core import document_snapshot
+    from labeldesk.core.document import Document
+    from labeldesk.qt.viewer import annotation_painter, overlay_cache
+    from labeldesk.qt.viewer import overlay_patch
+    monkeypatch.setattr(overlay_cache, "PREPARE_MIN_SHAPES", 100)
+    monkeypatch.setattr(overlay_patch, "MAX_SHARE", 0.9)      # dense test shapes: patch whatever it takes
+    drawn: list[int] = []
+    real = annotation_painter.AnnotationPainter.render_raster
+    monkeypatch.setattr(annotation_painter.AnnotationPainter, "render_raster",
+                        lambda self, *a, **k: drawn.append(1) or real(self, *a, **k))
+    p, asset, classes = project
+    other = ids.new_id()
+    p.apply(OpDraft("layer.create", other, {"layer": {"name": "second"}}))
+    rows = _ids(p, asset)
+    p.apply_all([OpDraft("annotation.update", a, {"set": {"layer_id": other}}) for a in rows[100:140]])
+    spec = {"plane": Plane(), "layers": [p.my_layer_id], "width": SIDE, "height": SIDE, "scale": 0.6,
+            "opacity": 0.25, "colours": _colours(p)}
+
+    def prepared():
+        doc = Document(p.conn, asset)
+        overlay_cache.prepare(doc, spec)
+        document_snapshot.flush()
+        return doc, doc.prepared_overlay[1]
+    doc, buf = prepared()
+    assert len(drawn) == 1
+    p.apply_all([OpDraft("annotation.update", a, {"set": {"layer_id": other}}) for a in rows[200:205]]
+                + [OpDraft("annotation.update", a, {"set": {"layer_id": p.my_layer_id}}) for a in rows[100:103]]
+                + [OpDraft("annotation.update", rows[300], {"set": {"geometry": _star(600, 600, 50)}})])
+    doc, buf = prepared()
+    assert len(drawn) == 1 and doc.caught_up_from is not None          # patched, not drawn
+    painter = annotation_painter.AnnotationPainter()
+    painter.colours = spec["colours"]
+    source = (Plane(), [p.my_layer_id])
+    painter.show(doc, doc.rows_on(*source), source=source)
+    _image, taken = painter._cached_or_rendered(SIDE, SIDE, 0.6)
+    assert taken is buf and painter.prepared_hits == 1
+    assert np.array_equal(buf, real(painter, SIDE, SIDE, 0.6)[1])
+    # the same rows shown without saying which layers: the overlay is not cached (nor patched)
+    assert overlay_cache.key(doc, painter.rows, SIDE, SIDE, 0.6, 0.25, spec["colours"], False) is None
