@@ -477,8 +477,9 @@ class AnnotationPainter:
 
     def _draw_raster(self, buf: np.ndarray, scale: float, area: Any, only: np.ndarray | None = None) -> None:
         """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
-        first; ``only``: just these of them, in drawing order, as a full drawing draws them). Ringed shapes go through OpenCV, one fill per shape in drawing order and the
-        outlines per class; other shapes (holes, lines, points, masks) through QPainter."""
+        first; ``only``: just these of them, in drawing order, each as a full drawing draws it).
+        Ringed shapes go through OpenCV, one fill per shape in drawing order and the outlines per
+        class; other shapes (holes, lines, points, masks) through QPainter."""
         from labeldesk.core.io.opencv import cv2
         doc = self.doc
         rows = self.rows if only is None else only
