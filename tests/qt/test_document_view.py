@@ -249,3 +249,42 @@ def test_the_zoomed_out_overlay_is_drawn_by_the_worker_that_read_the_document(qt
     first_id = win.session.document(win.session.asset_id).ids[0]
     win.session.delete([first_id], "Delete")
     assert not _red(view, *_centre(0)) and painter.prepared_hits == 1
+
+
+def test_reopening_after_an_edit_patches_the_cached_overlay(qtbot, win, many, monkeypatch):
+    """Open, delete a square, open again: the worker that reads the caught-up document patches the
+    overlay cached at the first open (nothing is drawn in full), and the window paints the same
+    pixels as a full drawing — without the deleted square."""
+    import threading
+
+    from labeldesk.core import document_snapshot
+    from labeldesk.qt.viewer import annotation_painter, overlay_cache, overlay_patch
+    monkeypatch.delenv("LABELDESK_NO_DOCUMENT_CACHE", raising=False)
+    monkeypatch.setattr(overlay_cache, "MIN_SHAPES", 100)
+    monkeypatch.setattr(overlay_cache, "PREPARE_MIN_SHAPES", 100)
+    patched: list[bool] = []
+    real_patch = overlay_patch.patch
+    monkeypatch.setattr(overlay_patch, "patch", lambda *a: patched.append(
+        threading.current_thread() is threading.main_thread()) or real_patch(*a))
+    drawn: list[int] = []
+    real = annotation_painter.AnnotationPainter.render_raster
+    monkeypatch.setattr(annotation_painter.AnnotationPainter, "render_raster",
+                        lambda self, *a, **k: drawn.append(1) or real(self, *a, **k))
+    _open(qtbot, win, many)
+    view = win.viewport
+    qtbot.waitUntil(lambda: _red(view, *_centre(0)), timeout=5000)
+    assert len(drawn) == 1
+    hits = view.overlay.prepared_hits
+    doc = win.session.document(win.session.asset_id)
+    win.session.delete([doc.ids[0]], "Delete")
+    document_snapshot.flush()                                # (as closing the project does)
+    drawn.clear()
+    _open(qtbot, win, many)
+    qtbot.waitUntil(lambda: _red(view, *_centre(1)), timeout=5000)
+    first = view.grab().toImage()
+    painter = view.overlay
+    assert patched == [False] and drawn == [] and painter.prepared_hits == hits + 1   # patched on the worker
+    assert not _red(view, *_centre(0))
+    painter._raster = None                                   # a full drawing on the GUI thread
+    monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
+    assert view.grab().toImage() == first and drawn == [1]
