@@ -55,6 +55,18 @@ _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0,
             " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
 # ... and what a change reads: the same, then revision, asset and deleted
 _CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
+_LIVE = " FROM annotations WHERE asset_id = ? AND deleted = 0"
+# A cold load reads the same columns as two scans of the same rows (Document._read_columns): one
+# aggregate that joins them into a few strings (JSON keeps text, integers and NULL exact; the
+# repeating values of a row make one JSON line, control characters are escaped so a newline
+# separates lines), and the numbers as plain float rows (SQLite's text form of a REAL is not exact).
+_AGGREGATE = ("SELECT COUNT(*), json_group_array(id), group_concat(json_array(layer_id, class_id, plane_axis,"
+              " plane_z, plane_t, kind, author, ontology_version, keyframe), char(10)),"
+              " CAST(group_concat(verts, x'') AS BLOB), json_group_array(ifnull(length(verts), 0)),"
+              " json_group_array(track_id), json_group_array(NULLIF(attributes, '{}')),"
+              " json_group_array(CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END)")
+_NUMBERS = "SELECT x0, y0, x1, y1, z_order"
+_FIVE_FLOATS = np.dtype((np.float64, 5))
 
 
 RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
@@ -221,11 +233,92 @@ class Document:
         self._class_rules: dict[Any, tuple[Any, ...]] | None = None
 
     def _load_rows(self) -> None:
+        """Read the asset's live rows: in columns when the store can hand them over that way
+        (:meth:`_read_columns`), else row by row (:meth:`_load_rows_by_row`)."""
+        try:
+            done = self._load_columns()
+        except (sqlite3.OperationalError, sqlite3.DataError):     # a value over SQLite's 1 GB, no JSON1
+            done = False
+        if not done:
+            self._load_rows_by_row()
+
+    def _read_columns(self) -> tuple[Any, ...] | None:
+        """The live rows as a few values rather than a Python object per cell: one aggregate scan
+        joins the ids (a JSON array), the repeating values of each row (layer, class, plane,
+        kind, author, ontology version, keyframe: one JSON line per row, parsed once per distinct
+        line), the vertex blobs (one bytes object) and the sparse columns; a second scan of the
+        same rows in the same order feeds the numbers (bounds, z_order) straight into numpy.
+        Both run in one read transaction (or, on a shared connection, are read again if another
+        connection committed in between). None when that does not hold."""
+        conn = self.conn
+        cur = conn.cursor()
+        cur.row_factory = None
+        if cur.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":     # blobs joined as text stay bytes
+            return None
+        for _ in range(3):
+            before = None if conn.in_transaction else cur.execute("PRAGMA data_version").fetchone()[0]
+            agg = cur.execute(_AGGREGATE + _LIVE, (self.asset_id,)).fetchone()
+            nums = np.fromiter(cur.execute(_NUMBERS + _LIVE, (self.asset_id,)), _FIVE_FLOATS)
+            if before is None or cur.execute("PRAGMA data_version").fetchone()[0] == before:
+                return (nums,) + tuple(agg)
+        return None
+
+    def _load_columns(self) -> bool:
+        """Fill the document from :meth:`_read_columns`; False (nothing filled) when the columns
+        read do not hold one value per row."""
+        read = self._read_columns()
+        if read is None:
+            return False
+        nums, n, ids_json, lines, verts, lens_json, tracks_json, attrs_json, geoms_json = read
+        if not n:
+            self._allocate(0)
+            return True
+        loads = json.loads
+        ids, tracks, attrs, geoms = loads(ids_json), loads(tracks_json), loads(attrs_json), loads(geoms_json)
+        lens = np.array(loads(lens_json), np.int64)
+        per_row = lines.split("\n")
+        if not (len(nums) == len(ids) == len(tracks) == len(attrs) == len(geoms) == len(lens) == len(per_row) == n
+                and len(verts or b"") == int(lens.sum())):
+            return False
+        lens >>= 4                                              # bytes -> points
+        self._allocate(n)
+        self.ids = ids
+        self.row_of = dict(zip(ids, range(n)))
+        self.alive[:n] = True
+        self.bounds[:n] = nums[:, :4]
+        self.z_order[:n] = nums[:, 4]
+        # a code per distinct line (in order of first appearance), then one numpy take per column:
+        # codes come out as the row by row read gives them (first appearance)
+        distinct = dict.fromkeys(per_row)
+        for i, line in enumerate(distinct):
+            distinct[line] = i
+        code = np.fromiter(map(distinct.__getitem__, per_row), np.int64, n)
+        values = [loads(line) for line in distinct]          # [layer, class, axis, z, t, kind, author, onto, key]
+        self.layer_code[:n] = np.array(self.layers.encode([v[0] for v in values]), np.int32)[code]
+        self.class_code[:n] = np.array(self.classes.encode([v[1] for v in values]), np.int32)[code]
+        self.plane_code[:n] = np.array(self.planes.encode([(v[2], v[3], v[4]) for v in values]), np.int32)[code]
+        self.onto_version[:n] = np.array([v[7] for v in values], np.int64)[code]
+        code_list = code.tolist()
+        self.kinds = list(map([v[5] for v in values].__getitem__, code_list))
+        self.authors = list(map([v[6] for v in values].__getitem__, code_list))
+        self.keyframes = list(map([bool(v[8]) for v in values].__getitem__, code_list))
+        self.tracks, self.attributes_json, self.revisions = tracks, attrs, [None] * n
+        self._index_sets()
+        self._buf = np.frombuffer(verts or b"", "<f8").reshape(-1, 2)
+        self._len[:n] = lens
+        self._start[:n] = np.where(lens > 0, np.cumsum(lens) - lens, -1)
+        self.ringed[:n] = lens > 0
+        for r in np.flatnonzero(lens == 0).tolist():
+            self._set_ring_from_json(r, self.kinds[r], geoms[r])
+        return True
+
+    def _load_rows_by_row(self) -> None:
+        """The rows as one tuple each (the reference read, and the way for a store whose values
+        do not fit one string: more than SQLite's 1 GB per value)."""
         cur = self.conn.cursor()
         cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
         # store order within a plane (the plane index sorts by z_order, stably, when asked)
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
-                           (self.asset_id,)).fetchall()
+        rows = cur.execute(f"SELECT {_COLUMNS}" + _LIVE, (self.asset_id,)).fetchall()
         n = len(rows)
         self._allocate(n)
         if n:
@@ -268,9 +361,13 @@ class Document:
 
     def _index_sets(self) -> None:
         """The few rows in a track or with attributes (after a load; kept per row after that)."""
-        alive = self.alive
-        self.tracked = {r for r, t in enumerate(self.tracks) if t is not None and alive[r]}
-        self.attributed = {r for r, a in enumerate(self.attributes_json) if a is not None and alive[r]}
+        alive, n = self.alive, len(self.ids)
+        tracks, attrs = self.tracks, self.attributes_json
+        # (list.count in C: most documents have no tracks and few rows with attributes)
+        self.tracked = {r for r, t in enumerate(tracks) if t is not None and alive[r]} \
+            if tracks.count(None) < n else set()
+        self.attributed = {r for r, a in enumerate(attrs) if a is not None and alive[r]} \
+            if attrs.count(None) < n else set()
 
     def _set_ring_from_json(self, r: int, kind: str, geometry_json: str | None) -> None:
         self._start[r] = -1
