@@ -1,7 +1,8 @@
 """The open document: one asset's annotations in memory, loaded once, kept in step by ChangeSets.
 
-Design (docs/document.md has the long form). Opening an asset reads its live annotations with
-ONE ``SELECT``; polygon shells come as binary vertex arrays (``annotations.verts``, see
+Design (docs/document.md has the long form). Opening an asset reads its live annotations in two
+scans of the same rows, as a few joined columns rather than a Python object per cell
+(``_read_columns``); polygon shells come as binary vertex arrays (``annotations.verts``, see
 ``store/vertices.py``) joined into one numpy buffer, so nothing parses JSON row by row. Rows are
 kept in columns indexed by a row number that never changes while the document is open:
 
@@ -56,17 +57,17 @@ _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0,
 # ... and what a change reads: the same, then revision, asset and deleted
 _CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
 _LIVE = " FROM annotations WHERE asset_id = ? AND deleted = 0"
-# A cold load reads the same columns as two scans of the same rows (Document._read_columns): one
-# aggregate that joins them into a few strings (JSON keeps text, integers and NULL exact; the
-# repeating values of a row make one JSON line, control characters are escaped so a newline
-# separates lines), and the numbers as plain float rows (SQLite's text form of a REAL is not exact).
+# A cold load reads the same columns in two scans of the same rows (Document._read_columns): an
+# aggregate that joins the ids and the repeating values into a few strings (JSON keeps text,
+# integers and NULL exact; the repeating values of a row make one JSON line, and JSON escapes
+# control characters, so a newline separates lines), then the numbers and vertex blobs row by row
+# straight into numpy (SQLite's text form of a REAL is not exact).
 _AGGREGATE = ("SELECT COUNT(*), json_group_array(id), group_concat(json_array(layer_id, class_id, plane_axis,"
               " plane_z, plane_t, kind, author, ontology_version, keyframe), char(10)),"
-              " CAST(group_concat(verts, x'') AS BLOB), json_group_array(ifnull(length(verts), 0)),"
               " json_group_array(track_id), json_group_array(NULLIF(attributes, '{}')),"
               " json_group_array(CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END)")
-_NUMBERS = "SELECT x0, y0, x1, y1, z_order"
-_FIVE_FLOATS = np.dtype((np.float64, 5))
+_NUMBERS = "SELECT x0, y0, x1, y1, z_order, verts"
+_NUMBERS_ROW = np.dtype([("x0", "f8"), ("y0", "f8"), ("x1", "f8"), ("y1", "f8"), ("z_order", "f8"), ("verts", "O")])
 
 
 RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
@@ -237,28 +238,27 @@ class Document:
         (:meth:`_read_columns`), else row by row (:meth:`_load_rows_by_row`)."""
         try:
             done = self._load_columns()
-        except (sqlite3.OperationalError, sqlite3.DataError):     # a value over SQLite's 1 GB, no JSON1
+        except (sqlite3.OperationalError, sqlite3.DataError):     # a joined value over SQLite's 1 GB, no JSON1
             done = False
         if not done:
             self._load_rows_by_row()
 
     def _read_columns(self) -> tuple[Any, ...] | None:
-        """The live rows as a few values rather than a Python object per cell: one aggregate scan
-        joins the ids (a JSON array), the repeating values of each row (layer, class, plane,
-        kind, author, ontology version, keyframe: one JSON line per row, parsed once per distinct
-        line), the vertex blobs (one bytes object) and the sparse columns; a second scan of the
-        same rows in the same order feeds the numbers (bounds, z_order) straight into numpy.
-        Both run in one read transaction (or, on a shared connection, are read again if another
-        connection committed in between). None when that does not hold."""
+        """The live rows as a few values rather than a Python object per cell: an aggregate scan
+        joins the ids (a JSON array), the repeating values of each row (layer, class, plane, kind,
+        author, ontology version, keyframe: one JSON line per row, parsed once per distinct line)
+        and the sparse columns (track, attributes, JSON geometry of shapes without a ring); a
+        second scan of the same rows, in the same order, feeds the numbers (bounds, z_order) and
+        the vertex blobs straight into one numpy record array. Both run in one read transaction
+        (on a connection of its own), or are read again when another connection committed in
+        between (``PRAGMA data_version``). None when that keeps happening."""
         conn = self.conn
         cur = conn.cursor()
         cur.row_factory = None
-        if cur.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":     # blobs joined as text stay bytes
-            return None
         for _ in range(3):
             before = None if conn.in_transaction else cur.execute("PRAGMA data_version").fetchone()[0]
             agg = cur.execute(_AGGREGATE + _LIVE, (self.asset_id,)).fetchone()
-            nums = np.fromiter(cur.execute(_NUMBERS + _LIVE, (self.asset_id,)), _FIVE_FLOATS)
+            nums = np.fromiter(cur.execute(_NUMBERS + _LIVE, (self.asset_id,)), _NUMBERS_ROW)
             if before is None or cur.execute("PRAGMA data_version").fetchone()[0] == before:
                 return (nums,) + tuple(agg)
         return None
@@ -269,24 +269,24 @@ class Document:
         read = self._read_columns()
         if read is None:
             return False
-        nums, n, ids_json, lines, verts, lens_json, tracks_json, attrs_json, geoms_json = read
+        nums, n, ids_json, lines, tracks_json, attrs_json, geoms_json = read
         if not n:
             self._allocate(0)
             return True
         loads = json.loads
         ids, tracks, attrs, geoms = loads(ids_json), loads(tracks_json), loads(attrs_json), loads(geoms_json)
-        lens = np.array(loads(lens_json), np.int64)
         per_row = lines.split("\n")
-        if not (len(nums) == len(ids) == len(tracks) == len(attrs) == len(geoms) == len(lens) == len(per_row) == n
-                and len(verts or b"") == int(lens.sum())):
+        if not len(nums) == len(ids) == len(tracks) == len(attrs) == len(geoms) == len(per_row) == n:
             return False
-        lens >>= 4                                              # bytes -> points
+        blobs = nums["verts"].tolist()
+        lens = np.fromiter(map(len, [b or b"" for b in blobs]), np.int64, n) >> 4      # points
         self._allocate(n)
         self.ids = ids
         self.row_of = dict(zip(ids, range(n)))
         self.alive[:n] = True
-        self.bounds[:n] = nums[:, :4]
-        self.z_order[:n] = nums[:, 4]
+        for i, name in enumerate(("x0", "y0", "x1", "y1")):
+            self.bounds[:n, i] = nums[name]
+        self.z_order[:n] = nums["z_order"]
         # a code per distinct line (in order of first appearance), then one numpy take per column:
         # codes come out as the row by row read gives them (first appearance)
         distinct = dict.fromkeys(per_row)
@@ -304,7 +304,7 @@ class Document:
         self.keyframes = list(map([bool(v[8]) for v in values].__getitem__, code_list))
         self.tracks, self.attributes_json, self.revisions = tracks, attrs, [None] * n
         self._index_sets()
-        self._buf = np.frombuffer(verts or b"", "<f8").reshape(-1, 2)
+        self._buf = np.frombuffer(b"".join(filter(None, blobs)), "<f8").reshape(-1, 2)
         self._len[:n] = lens
         self._start[:n] = np.where(lens > 0, np.cumsum(lens) - lens, -1)
         self.ringed[:n] = lens > 0

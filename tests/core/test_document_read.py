@@ -190,7 +190,7 @@ def test_an_asset_without_live_annotations_reads_empty(store, monkeypatch):
 
 
 def test_a_store_that_cannot_join_the_columns_is_read_row_by_row(store, monkeypatch):
-    """Values longer than SQLite allows (1 GB by default; here a few kB) make the joined read
+    """Joined values longer than SQLite allows (1 GB by default; here 1.5 kB) make the column read
     fail; the document is then read row by row, the same."""
     monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
     conn = connection.connect(store.root / "project.labeldesk", read_only=True)
