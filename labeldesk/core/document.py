@@ -58,16 +58,17 @@ _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0,
 _CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
 _LIVE = " FROM annotations WHERE asset_id = ? AND deleted = 0"
 # A cold load reads the same columns in two scans of the same rows (Document._read_columns): an
-# aggregate that joins the ids and the repeating values into a few strings (JSON keeps text,
-# integers and NULL exact; the repeating values of a row make one JSON line, and JSON escapes
-# control characters, so a newline separates lines), then the numbers and vertex blobs row by row
-# straight into numpy (SQLite's text form of a REAL is not exact).
+# aggregate joins the ids and the values that repeat from row to row into two strings (JSON keeps
+# text, integers and NULL exact; the repeating values of a row make one JSON line, and JSON
+# escapes control characters, so a newline separates lines); then the numbers, vertex blobs and
+# the sparse columns come row by row straight into one numpy record array (SQLite's text form of
+# a REAL is not exact; a mask's JSON is read as a value of its own, not inside a joined string).
 _AGGREGATE = ("SELECT COUNT(*), json_group_array(id), group_concat(json_array(layer_id, class_id, plane_axis,"
-              " plane_z, plane_t, kind, author, ontology_version, keyframe), char(10)),"
-              " json_group_array(track_id), json_group_array(NULLIF(attributes, '{}')),"
-              " json_group_array(CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END)")
-_NUMBERS = "SELECT x0, y0, x1, y1, z_order, verts"
-_NUMBERS_ROW = np.dtype([("x0", "f8"), ("y0", "f8"), ("x1", "f8"), ("y1", "f8"), ("z_order", "f8"), ("verts", "O")])
+              " plane_z, plane_t, kind, author, ontology_version, keyframe), char(10))")
+_NUMBERS = ("SELECT x0, y0, x1, y1, z_order, verts, track_id, NULLIF(attributes, '{}'),"
+            " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
+_NUMBERS_ROW = np.dtype([("x0", "f8"), ("y0", "f8"), ("x1", "f8"), ("y1", "f8"), ("z_order", "f8"), ("verts", "O"),
+                         ("track", "O"), ("attributes", "O"), ("geometry", "O")])
 
 
 RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
@@ -245,13 +246,13 @@ class Document:
 
     def _read_columns(self) -> tuple[Any, ...] | None:
         """The live rows as a few values rather than a Python object per cell: an aggregate scan
-        joins the ids (a JSON array), the repeating values of each row (layer, class, plane, kind,
-        author, ontology version, keyframe: one JSON line per row, parsed once per distinct line)
-        and the sparse columns (track, attributes, JSON geometry of shapes without a ring); a
-        second scan of the same rows, in the same order, feeds the numbers (bounds, z_order) and
-        the vertex blobs straight into one numpy record array. Both run in one read transaction
-        (on a connection of its own), or are read again when another connection committed in
-        between (``PRAGMA data_version``). None when that keeps happening."""
+        joins the ids (a JSON array) and the values that repeat from row to row (layer, class,
+        plane, kind, author, ontology version, keyframe: one JSON line per row, parsed once per
+        distinct line); a second scan of the same rows, in the same order, feeds the numbers
+        (bounds, z_order), the vertex blobs and the sparse columns (track, attributes, the JSON
+        geometry of shapes without a ring) straight into one numpy record array. Both run in one
+        read transaction (on a connection of its own), or are read again when another connection
+        committed in between (``PRAGMA data_version``). None when that keeps happening."""
         conn = self.conn
         cur = conn.cursor()
         cur.row_factory = None
@@ -269,14 +270,13 @@ class Document:
         read = self._read_columns()
         if read is None:
             return False
-        nums, n, ids_json, lines, tracks_json, attrs_json, geoms_json = read
+        nums, n, ids_json, lines = read
         if not n:
             self._allocate(0)
             return True
         loads = json.loads
-        ids, tracks, attrs, geoms = loads(ids_json), loads(tracks_json), loads(attrs_json), loads(geoms_json)
-        per_row = lines.split("\n")
-        if not len(nums) == len(ids) == len(tracks) == len(attrs) == len(geoms) == len(per_row) == n:
+        ids, per_row = loads(ids_json), lines.split("\n")
+        if not len(nums) == len(ids) == len(per_row) == n:
             return False
         blobs = nums["verts"].tolist()
         lens = np.fromiter(map(len, [b or b"" for b in blobs]), np.int64, n) >> 4      # points
@@ -302,12 +302,14 @@ class Document:
         self.kinds = list(map([v[5] for v in values].__getitem__, code_list))
         self.authors = list(map([v[6] for v in values].__getitem__, code_list))
         self.keyframes = list(map([bool(v[8]) for v in values].__getitem__, code_list))
-        self.tracks, self.attributes_json, self.revisions = tracks, attrs, [None] * n
+        self.tracks, self.attributes_json = nums["track"].tolist(), nums["attributes"].tolist()
+        self.revisions = [None] * n
         self._index_sets()
         self._buf = np.frombuffer(b"".join(filter(None, blobs)), "<f8").reshape(-1, 2)
         self._len[:n] = lens
         self._start[:n] = np.where(lens > 0, np.cumsum(lens) - lens, -1)
         self.ringed[:n] = lens > 0
+        geoms = nums["geometry"]
         for r in np.flatnonzero(lens == 0).tolist():
             self._set_ring_from_json(r, self.kinds[r], geoms[r])
         return True

@@ -208,29 +208,31 @@ def test_a_store_that_cannot_join_the_columns_is_read_row_by_row(store, monkeypa
 
 def test_a_commit_between_the_two_scans_is_read_again(store, monkeypatch):
     """On a connection shared with others (no read transaction of its own), another connection's
-    commit between the joined columns and the numbers would mix two states of a row: the read
-    notices (``PRAGMA data_version``) and reads again."""
+    commit between the joined columns and the numbers would mix two states of a row (its old
+    class, its new outline): the read notices (``PRAGMA data_version``) and reads again.""" 
     monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
     columns_only(monkeypatch)
     conn = connection.connect(store.root / "project.labeldesk", read_only=True)
     target = reference(conn, store.test_asset)[0]
     assert target["kind"] == "polygon" and target["ring"] is not None
     moved = [[x + 100, y + 50] for x, y in target["ring"]]
+    organ = next(c.id for c in store.classes() if c.name == "organ 2")
+    assert target["class"] != organ
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
 
     def between() -> int:             # runs inside the aggregate scan: commit a move elsewhere
         if statements[-1].startswith("SELECT COUNT(*), json_group_array(id)"):
             conn.set_progress_handler(None, 0)
-            store.apply(OpDraft("annotation.update", target["id"], {"set": {"geometry": {
+            store.apply(OpDraft("annotation.update", target["id"], {"set": {"class_id": organ, "geometry": {
                 "kind": "polygon", "shell": moved}}}))
         return 0
     try:
-        conn.set_progress_handler(between, 1000)
+        conn.set_progress_handler(between, 50)
         doc = Document(conn, store.test_asset)
         assert sum(s.startswith("SELECT COUNT(*), json_group_array(id)") for s in statements) == 2   # again
         r = doc.row_of[target["id"]]
-        assert doc.ring(r).tolist() == moved and doc.bounds[r].tolist()[:2] == [min(x for x, _ in moved),
+        assert doc.class_of(r) == organ and doc.ring(r).tolist() == moved and doc.bounds[r].tolist()[:2] == [min(x for x, _ in moved),
                                                                                  min(y for _, y in moved)]
         assert seen(doc) == reference(conn, store.test_asset)
     finally:
