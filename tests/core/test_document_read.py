@@ -209,7 +209,7 @@ def test_a_store_that_cannot_join_the_columns_is_read_row_by_row(store, monkeypa
 def test_a_commit_between_the_two_scans_is_read_again(store, monkeypatch):
     """On a connection shared with others (no read transaction of its own), another connection's
     commit between the joined columns and the numbers would mix two states of a row (its old
-    class, its new outline): the read notices (``PRAGMA data_version``) and reads again.""" 
+    class, its new outline): the read notices (``PRAGMA data_version``) and reads again."""
     monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
     columns_only(monkeypatch)
     conn = connection.connect(store.root / "project.labeldesk", read_only=True)
