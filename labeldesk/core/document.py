@@ -1,10 +1,11 @@
 """The open document: one asset's annotations in memory, loaded once, kept in step by ChangeSets.
 
-Design (docs/document.md has the long form). Opening an asset reads its live annotations in two
-scans of the same rows, as a few joined columns rather than a Python object per cell
-(``_read_columns``); polygon shells come as binary vertex arrays (``annotations.verts``, see
-``store/vertices.py``) joined into one numpy buffer, so nothing parses JSON row by row. Rows are
-kept in columns indexed by a row number that never changes while the document is open:
+Design (docs/document.md has the long form). Opening an asset reads its live annotations with
+ONE ``SELECT`` straight into a numpy record array, the values that repeat from row to row as one
+text per row (``_read_columns``: no Python object kept per cell); polygon shells come as binary
+vertex arrays (``annotations.verts``, see ``store/vertices.py``) joined into one numpy buffer, so
+nothing parses JSON row by row. Rows are kept in columns indexed by a row number that never
+changes while the document is open:
 
 * ``ids[row]``, ``row_of[id]``; ``alive[row]`` (False once deleted or moved to another asset)
 * ``bounds[row]`` (x0, y0, x1, y1), ``z_order[row]``, and small integer codes for the plane,
@@ -57,18 +58,16 @@ _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0,
 # ... and what a change reads: the same, then revision, asset and deleted
 _CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
 _LIVE = " FROM annotations WHERE asset_id = ? AND deleted = 0"
-# A cold load reads the same columns in two scans of the same rows (Document._read_columns): an
-# aggregate joins the ids and the values that repeat from row to row into two strings (JSON keeps
-# text, integers and NULL exact; the repeating values of a row make one JSON line, and JSON
-# escapes control characters, so a newline separates lines); then the numbers, vertex blobs and
-# the sparse columns come row by row straight into one numpy record array (SQLite's text form of
-# a REAL is not exact; a mask's JSON is read as a value of its own, not inside a joined string).
-_AGGREGATE = ("SELECT COUNT(*), json_group_array(id), group_concat(json_array(layer_id, class_id, plane_axis,"
-              " plane_z, plane_t, kind, author, ontology_version, keyframe), char(10))")
-_NUMBERS = ("SELECT x0, y0, x1, y1, z_order, verts, track_id, NULLIF(attributes, '{}'),"
-            " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
-_NUMBERS_ROW = np.dtype([("x0", "f8"), ("y0", "f8"), ("x1", "f8"), ("y1", "f8"), ("z_order", "f8"), ("verts", "O"),
-                         ("track", "O"), ("attributes", "O"), ("geometry", "O")])
+# A cold load reads the same rows as ONE plain SELECT straight into a numpy record array
+# (Document._read_columns): the numbers as float64 fields (no Python float per cell), and the
+# values that repeat from row to row (layer, class, plane, kind, author, ontology version,
+# keyframe) as one JSON text per row (JSON keeps text, integers and NULL exact), each distinct
+# text parsed once.
+_ROW = ("SELECT x0, y0, x1, y1, z_order, verts, id, json_array(layer_id, class_id, plane_axis, plane_z, plane_t,"
+        " kind, author, ontology_version, keyframe), track_id, NULLIF(attributes, '{}'),"
+        " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
+_ROW_DTYPE = np.dtype([("x0", "f8"), ("y0", "f8"), ("x1", "f8"), ("y1", "f8"), ("z_order", "f8"), ("verts", "O"),
+                       ("id", "O"), ("repeating", "O"), ("track", "O"), ("attributes", "O"), ("geometry", "O")])
 
 
 RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
@@ -235,65 +234,45 @@ class Document:
         self._class_rules: dict[Any, tuple[Any, ...]] | None = None
 
     def _load_rows(self) -> None:
-        """Read the asset's live rows: in columns when the store can hand them over that way
-        (:meth:`_read_columns`), else row by row (:meth:`_load_rows_by_row`)."""
+        """Read the asset's live rows in columns (:meth:`_read_columns`), or row by row where
+        SQLite has no JSON functions (:meth:`_load_rows_by_row`, the same document)."""
         try:
-            done = self._load_columns()
-        except (sqlite3.OperationalError, sqlite3.DataError):     # a joined value over SQLite's 1 GB, no JSON1
-            done = False
-        if not done:
+            rows = self._read_columns()
+        except sqlite3.OperationalError:                   # no json_array (SQLite without JSON1)
             self._load_rows_by_row()
+        else:
+            self._fill(rows)
 
-    def _read_columns(self) -> tuple[Any, ...] | None:
-        """The live rows as a few values rather than a Python object per cell: an aggregate scan
-        joins the ids (a JSON array) and the values that repeat from row to row (layer, class,
-        plane, kind, author, ontology version, keyframe: one JSON line per row, parsed once per
-        distinct line); a second scan of the same rows, in the same order, feeds the numbers
-        (bounds, z_order), the vertex blobs and the sparse columns (track, attributes, the JSON
-        geometry of shapes without a ring) straight into one numpy record array. Both run in one
-        read transaction (on a connection of its own), or are read again when another connection
-        committed in between (``PRAGMA data_version``). None when that keeps happening."""
-        conn = self.conn
-        cur = conn.cursor()
+    def _read_columns(self) -> np.ndarray:
+        """The live rows as a numpy record array (``_ROW_DTYPE``) filled from the cursor: one
+        tuple per row passes through, but no Python float is kept per cell, and the seven values
+        that repeat from row to row come as one text (ids, vertex blobs and the sparse columns —
+        track, attributes, the JSON geometry of shapes without a ring — are objects)."""
+        cur = self.conn.cursor()
         cur.row_factory = None
-        for _ in range(3):
-            before = None if conn.in_transaction else cur.execute("PRAGMA data_version").fetchone()[0]
-            agg = cur.execute(_AGGREGATE + _LIVE, (self.asset_id,)).fetchone()
-            nums = np.fromiter(cur.execute(_NUMBERS + _LIVE, (self.asset_id,)), _NUMBERS_ROW)
-            if before is None or cur.execute("PRAGMA data_version").fetchone()[0] == before:
-                return (nums,) + tuple(agg)
-        return None
+        # store order within a plane (the plane index sorts by z_order, stably, when asked)
+        return np.fromiter(cur.execute(_ROW + _LIVE, (self.asset_id,)), _ROW_DTYPE)
 
-    def _load_columns(self) -> bool:
-        """Fill the document from :meth:`_read_columns`; False (nothing filled) when the columns
-        read do not hold one value per row."""
-        read = self._read_columns()
-        if read is None:
-            return False
-        nums, n, ids_json, lines = read
-        if not n:
-            self._allocate(0)
-            return True
-        loads = json.loads
-        ids, per_row = loads(ids_json), lines.split("\n")
-        if not len(nums) == len(ids) == len(per_row) == n:
-            return False
-        blobs = nums["verts"].tolist()
-        lens = np.fromiter(map(len, [b or b"" for b in blobs]), np.int64, n) >> 4      # points
+    def _fill(self, rows: np.ndarray) -> None:
+        n = len(rows)
         self._allocate(n)
+        if not n:
+            return
+        ids = rows["id"].tolist()
         self.ids = ids
         self.row_of = dict(zip(ids, range(n)))
         self.alive[:n] = True
         for i, name in enumerate(("x0", "y0", "x1", "y1")):
-            self.bounds[:n, i] = nums[name]
-        self.z_order[:n] = nums["z_order"]
-        # a code per distinct line (in order of first appearance), then one numpy take per column:
-        # codes come out as the row by row read gives them (first appearance)
+            self.bounds[:n, i] = rows[name]
+        self.z_order[:n] = rows["z_order"]
+        # a code per distinct text, in order of first appearance, then one numpy take per column:
+        # the codes are those the row-by-row read gives (first appearance)
+        per_row = rows["repeating"].tolist()
         distinct = dict.fromkeys(per_row)
-        for i, line in enumerate(distinct):
-            distinct[line] = i
+        for i, text in enumerate(distinct):
+            distinct[text] = i
         code = np.fromiter(map(distinct.__getitem__, per_row), np.int64, n)
-        values = [loads(line) for line in distinct]          # [layer, class, axis, z, t, kind, author, onto, key]
+        values = [json.loads(text) for text in distinct]   # [layer, class, axis, z, t, kind, author, onto, key]
         self.layer_code[:n] = np.array(self.layers.encode([v[0] for v in values]), np.int32)[code]
         self.class_code[:n] = np.array(self.classes.encode([v[1] for v in values]), np.int32)[code]
         self.plane_code[:n] = np.array(self.planes.encode([(v[2], v[3], v[4]) for v in values]), np.int32)[code]
@@ -302,21 +281,22 @@ class Document:
         self.kinds = list(map([v[5] for v in values].__getitem__, code_list))
         self.authors = list(map([v[6] for v in values].__getitem__, code_list))
         self.keyframes = list(map([bool(v[8]) for v in values].__getitem__, code_list))
-        self.tracks, self.attributes_json = nums["track"].tolist(), nums["attributes"].tolist()
+        self.tracks, self.attributes_json = rows["track"].tolist(), rows["attributes"].tolist()
         self.revisions = [None] * n
         self._index_sets()
+        blobs = rows["verts"].tolist()
+        lens = np.fromiter(map(len, [b or b"" for b in blobs]), np.int64, n) >> 4      # points
         self._buf = np.frombuffer(b"".join(filter(None, blobs)), "<f8").reshape(-1, 2)
         self._len[:n] = lens
         self._start[:n] = np.where(lens > 0, np.cumsum(lens) - lens, -1)
         self.ringed[:n] = lens > 0
-        geoms = nums["geometry"]
+        geoms = rows["geometry"]
         for r in np.flatnonzero(lens == 0).tolist():
             self._set_ring_from_json(r, self.kinds[r], geoms[r])
-        return True
 
     def _load_rows_by_row(self) -> None:
-        """The rows as one tuple each (the reference read, and the way for a store whose values
-        do not fit one string: more than SQLite's 1 GB per value)."""
+        """The rows as one tuple each, kept until the columns are built (the reference read, and
+        the way for SQLite without JSON functions)."""
         cur = self.conn.cursor()
         cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
         # store order within a plane (the plane index sorts by z_order, stably, when asked)

@@ -43,16 +43,9 @@ def many(tmp_path):
     return root
 
 
-def _a_read(sql: str) -> bool:
-    """A statement that reads the annotations of an asset (a load reads them in two scans of the
-    same rows, Document._read_columns: the second is part of the same read)."""
-    from labeldesk.core.document import _NUMBERS
-    return "FROM annotations WHERE asset_id" in sql and not sql.startswith(_NUMBERS)
-
-
 def _reads(monkeypatch):
-    """Every read of the annotations of an asset (its first statement), and whether the window
-    was visible when it ran."""
+    """Every SQL statement that reads the annotations of an asset, and whether the window was
+    visible when it ran."""
     from labeldesk.core.store import connection
     seen: list[tuple[str, bool]] = []
     real = connection.connect
@@ -61,7 +54,7 @@ def _reads(monkeypatch):
     def connect(*a, **k):
         conn = real(*a, **k)
         conn.set_trace_callback(lambda sql: seen.append((sql, bool(state["window"] and state["window"].isVisible())))
-                                if _a_read(sql) else None)
+                                if "FROM annotations WHERE asset_id" in sql else None)
         return conn
     monkeypatch.setattr(connection, "connect", connect)
     import labeldesk.core.project as project_module
@@ -189,7 +182,7 @@ def test_the_document_is_read_off_the_gui_thread_and_painted_when_in(qtbot, win,
     def connect(*a, **k):
         conn = real(*a, **k)
         conn.set_trace_callback(lambda sql: reads.append(threading.current_thread() is threading.main_thread())
-                                if _a_read(sql) else None)
+                                if "FROM annotations WHERE asset_id" in sql else None)
         return conn
     monkeypatch.setattr(connection, "connect", connect)
     import labeldesk.core.project as project_module
