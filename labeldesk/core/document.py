@@ -51,7 +51,7 @@ from labeldesk.core import geometry as g
 from labeldesk.core.model import Annotation, Plane
 from labeldesk.core.gc_pause import no_cyclic_gc
 
-# What a load reads (revision is read when an Annotation is built; '{}' attributes come as None)
+# What a row-by-row load reads (revision is read when an Annotation is built; '{}' attributes come as None)
 _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, z_order, author,"
             " ontology_version, NULLIF(attributes, '{}'), track_id, keyframe, verts,"
             " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
