@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         bc = statistics.median(v[1] for v in fresh["B20 bare SELECT + numpy decode"])
         for key, samples in fresh.items():
             w, c = statistics.median(v[0] for v in samples), statistics.median(v[1] for v in samples)
-            print(f"{key:<34} fresh process: wall p50 {w:8.1f} ms  cpu p50 {c:8.1f} ms  peak RSS "
-                  f"{max(v[2] for v in samples) / 2 ** 20:6.0f} MiB | ratio to B20 wall {w / bw:5.2f}x cpu {c / bc:5.2f}x")
+            rss = max(v[2] for v in samples) / 2 ** 20
+            print(f"{key:<34} fresh process: wall p50 {w:8.1f} ms  cpu p50 {c:8.1f} ms  peak RSS {rss:6.0f} MiB"
+                  f" | ratio to B20 wall {w / bw:5.2f}x cpu {c / bc:5.2f}x")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
