@@ -1,9 +1,11 @@
 """The open document: one asset's annotations in memory, loaded once, kept in step by ChangeSets.
 
 Design (docs/document.md has the long form). Opening an asset reads its live annotations with
-ONE ``SELECT``; polygon shells come as binary vertex arrays (``annotations.verts``, see
-``store/vertices.py``) joined into one numpy buffer, so nothing parses JSON row by row. Rows are
-kept in columns indexed by a row number that never changes while the document is open:
+ONE ``SELECT`` straight into a numpy record array, the values that repeat from row to row as one
+text per row (``_read_columns``: no Python object kept per cell); polygon shells come as binary
+vertex arrays (``annotations.verts``, see ``store/vertices.py``) joined into one numpy buffer, so
+nothing parses JSON row by row. Rows are kept in columns indexed by a row number that never
+changes while the document is open:
 
 * ``ids[row]``, ``row_of[id]``; ``alive[row]`` (False once deleted or moved to another asset)
 * ``bounds[row]`` (x0, y0, x1, y1), ``z_order[row]``, and small integer codes for the plane,
@@ -49,12 +51,23 @@ from labeldesk.core import geometry as g
 from labeldesk.core.model import Annotation, Plane
 from labeldesk.core.gc_pause import no_cyclic_gc
 
-# What a load reads (revision is read when an Annotation is built; '{}' attributes come as None)
+# What a row-by-row load reads (revision is read when an Annotation is built; '{}' attributes come as None)
 _COLUMNS = ("id, layer_id, class_id, plane_axis, plane_z, plane_t, kind, x0, y0, x1, y1, z_order, author,"
             " ontology_version, NULLIF(attributes, '{}'), track_id, keyframe, verts,"
             " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
 # ... and what a change reads: the same, then revision, asset and deleted
 _CHANGE_COLUMNS = _COLUMNS + ", revision, asset_id, deleted"
+_LIVE = " FROM annotations WHERE asset_id = ? AND deleted = 0"
+# A cold load reads the same rows as ONE plain SELECT straight into a numpy record array
+# (Document._read_columns): the numbers as float64 fields (no Python float per cell), and the
+# values that repeat from row to row (layer, class, plane, kind, author, ontology version,
+# keyframe) as one JSON text per row (JSON keeps text, integers and NULL exact), each distinct
+# text parsed once.
+_ROW = ("SELECT x0, y0, x1, y1, z_order, verts, id, json_array(layer_id, class_id, plane_axis, plane_z, plane_t,"
+        " kind, author, ontology_version, keyframe), track_id, NULLIF(attributes, '{}'),"
+        " CASE WHEN verts IS NULL AND kind != 'box' THEN geometry END")
+_ROW_DTYPE = np.dtype([("x0", "f8"), ("y0", "f8"), ("x1", "f8"), ("y1", "f8"), ("z_order", "f8"), ("verts", "O"),
+                       ("id", "O"), ("repeating", "O"), ("track", "O"), ("attributes", "O"), ("geometry", "O")])
 
 
 RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
@@ -231,11 +244,73 @@ class Document:
         self._class_rules: dict[Any, tuple[Any, ...]] | None = None
 
     def _load_rows(self) -> None:
+        """Read the asset's live rows in columns (:meth:`_read_columns`), or row by row where
+        SQLite has no JSON functions (:meth:`_load_rows_by_row`, the same document)."""
+        try:
+            rows = self._read_columns()
+        except sqlite3.OperationalError:                   # no json_array (SQLite without JSON1)
+            self._load_rows_by_row()
+        else:
+            self._fill(rows)
+
+    def _read_columns(self) -> np.ndarray:
+        """The live rows as a numpy record array (``_ROW_DTYPE``) filled from the cursor: one
+        tuple per row passes through, but no Python float is kept per cell, and the seven values
+        that repeat from row to row come as one text (ids, vertex blobs and the sparse columns —
+        track, attributes, the JSON geometry of shapes without a ring — are objects)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        # store order within a plane (the plane index sorts by z_order, stably, when asked)
+        return np.fromiter(cur.execute(_ROW + _LIVE, (self.asset_id,)), _ROW_DTYPE)
+
+    def _fill(self, rows: np.ndarray) -> None:
+        n = len(rows)
+        self._allocate(n)
+        if not n:
+            return
+        ids = rows["id"].tolist()
+        self.ids = ids
+        self.row_of = dict(zip(ids, range(n)))
+        self.alive[:n] = True
+        for i, name in enumerate(("x0", "y0", "x1", "y1")):
+            self.bounds[:n, i] = rows[name]
+        self.z_order[:n] = rows["z_order"]
+        # a code per distinct text, in order of first appearance, then one numpy take per column:
+        # the codes are those the row-by-row read gives (first appearance)
+        per_row = rows["repeating"].tolist()
+        distinct = dict.fromkeys(per_row)
+        for i, text in enumerate(distinct):
+            distinct[text] = i
+        code = np.fromiter(map(distinct.__getitem__, per_row), np.int64, n)
+        values = [json.loads(text) for text in distinct]   # [layer, class, axis, z, t, kind, author, onto, key]
+        self.layer_code[:n] = np.array(self.layers.encode([v[0] for v in values]), np.int32)[code]
+        self.class_code[:n] = np.array(self.classes.encode([v[1] for v in values]), np.int32)[code]
+        self.plane_code[:n] = np.array(self.planes.encode([(v[2], v[3], v[4]) for v in values]), np.int32)[code]
+        self.onto_version[:n] = np.array([v[7] for v in values], np.int64)[code]
+        code_list = code.tolist()
+        self.kinds = list(map([v[5] for v in values].__getitem__, code_list))
+        self.authors = list(map([v[6] for v in values].__getitem__, code_list))
+        self.keyframes = list(map([bool(v[8]) for v in values].__getitem__, code_list))
+        self.tracks, self.attributes_json = rows["track"].tolist(), rows["attributes"].tolist()
+        self.revisions = [None] * n
+        self._index_sets()
+        blobs = rows["verts"].tolist()
+        lens = np.fromiter(map(len, [b or b"" for b in blobs]), np.int64, n) >> 4      # points
+        self._buf = np.frombuffer(b"".join(filter(None, blobs)), "<f8").reshape(-1, 2)
+        self._len[:n] = lens
+        self._start[:n] = np.where(lens > 0, np.cumsum(lens) - lens, -1)
+        self.ringed[:n] = lens > 0
+        geoms = rows["geometry"]
+        for r in np.flatnonzero(lens == 0).tolist():
+            self._set_ring_from_json(r, self.kinds[r], geoms[r])
+
+    def _load_rows_by_row(self) -> None:
+        """The rows as one tuple each, kept until the columns are built (the reference read, and
+        the way for SQLite without JSON functions)."""
         cur = self.conn.cursor()
         cur.row_factory = None                  # plain tuples (sqlite3.Row costs a third more)
         # store order within a plane (the plane index sorts by z_order, stably, when asked)
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM annotations WHERE asset_id = ? AND deleted = 0",
-                           (self.asset_id,)).fetchall()
+        rows = cur.execute(f"SELECT {_COLUMNS}" + _LIVE, (self.asset_id,)).fetchall()
         n = len(rows)
         self._allocate(n)
         if n:
@@ -278,9 +353,13 @@ class Document:
 
     def _index_sets(self) -> None:
         """The few rows in a track or with attributes (after a load; kept per row after that)."""
-        alive = self.alive
-        self.tracked = {r for r, t in enumerate(self.tracks) if t is not None and alive[r]}
-        self.attributed = {r for r, a in enumerate(self.attributes_json) if a is not None and alive[r]}
+        alive, n = self.alive, len(self.ids)
+        tracks, attrs = self.tracks, self.attributes_json
+        # (list.count in C: most documents have no tracks and few rows with attributes)
+        self.tracked = {r for r, t in enumerate(tracks) if t is not None and alive[r]} \
+            if tracks.count(None) < n else set()
+        self.attributed = {r for r, a in enumerate(attrs) if a is not None and alive[r]} \
+            if attrs.count(None) < n else set()
 
     def _set_ring_from_json(self, r: int, kind: str, geometry_json: str | None) -> None:
         self._start[r] = -1
