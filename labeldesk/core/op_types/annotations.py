@@ -314,6 +314,54 @@ def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
     return out
 
 
+class _NotJson(Exception):
+    pass
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts with str keys, lists, str, numbers, bools, None);
+    raises _NotJson on anything else (whose JSON text would not parse back to an equal value)."""
+    t = type(value)
+    if t is list:
+        return [x if type(x) is float else _json_copy(x) for x in value]
+    if t is dict:
+        out = {}
+        for k, x in value.items():
+            if type(k) is not str:
+                raise _NotJson
+            out[k] = _json_copy(x)
+        return out
+    if t is str or t is float or t is int or t is bool or value is None:
+        return value
+    raise _NotJson
+
+
+# The geometry the last annotation.update wrote: (annotation id, its JSON text as stored, a copy
+# of the dict that text encodes, its own). The next edit of the same annotation takes its undo draft's
+# geometry from here instead of parsing the row's JSON again (a drag is many edits of one shape):
+# only when the row holds that very text, so the dict is what ``json.loads`` would give.
+_written: tuple[Any, str, dict[str, Any]] | None = None
+
+
+def _remember_written(entity: Any, text: str, geometry: Any) -> None:
+    global _written
+    try:
+        _written = (entity, text, _json_copy(geometry))
+    except _NotJson:
+        _written = None
+
+
+def _old_geometry(entity: Any, text: str) -> Any:
+    """The geometry a row holds as ``text``, parsed (or the copy of what the last edit wrote,
+    handed out once: no two drafts share it)."""
+    global _written
+    w = _written
+    if w is not None and w[0] == entity and w[1] == text:
+        _written = None
+        return w[2]
+    return json.loads(text)
+
+
 def _noted_update(conn: sqlite3.Connection, entity: Any, values: Any) -> list[Any] | None:
     """What ``UpdateAnnotation.prepare`` noted for this very prepared ``set`` dict (the same op:
     the annotation row has not been written since it was read), or None."""
@@ -357,7 +405,10 @@ class UpdateAnnotation:
         values = draft.payload["set"]
         noted = _noted_update(conn, draft.entity, values)
         row = noted[1] if noted is not None else _current(conn, draft.entity)
-        return OpDraft("annotation.update", draft.entity, {"set": _values(row, values.keys())})
+        old = _values(row, [k for k in values if k != "geometry"])
+        if "geometry" in values:
+            old["geometry"] = _old_geometry(draft.entity, row["geometry"])
+        return OpDraft("annotation.update", draft.entity, {"set": {k: old[k] for k in values}})
 
     def payload_json(self, conn: sqlite3.Connection, op: Op) -> str:
         """``canonical_json(op.payload)``, encoding the geometry once for the op log and the row."""
@@ -389,11 +440,15 @@ class UpdateAnnotation:
             merged.update({k: v for k, v in values.items() if k in checked})
             _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"], ontology=False)
         cols: dict[str, Any] = {"revision": op.op_id}
+        written = None
         for k, v in values.items():
             if k == "geometry":
                 bounds, gj = (noted[2], noted[3]) if noted is not None else (None, None)
-                cols.update(geometry=gj if gj is not None else canonical_json(v), kind=v["kind"],
-                            verts=shell_bytes(v))
+                if gj is None:
+                    gj = canonical_json(v)
+                cols.update(geometry=gj, kind=v["kind"], verts=shell_bytes(v))
+                if noted is not None:       # (an edit made here; a pull's edits are not remembered)
+                    written = (op.entity, gj, v)
                 cols.update(zip(("x0", "y0", "x1", "y1"), bounds if bounds is not None else _bbox(v)))
             elif k == "attributes":
                 cols["attributes"] = canonical_json(v)
@@ -413,6 +468,8 @@ class UpdateAnnotation:
             cols["ontology_version"] = _ontology_version(conn)
         conn.execute(f"UPDATE annotations SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?",
                      (*cols.values(), op.entity))
+        if written is not None:
+            _remember_written(*written)
         return ChangeSet(annotations={str(op.entity)})
 
 

@@ -166,3 +166,72 @@ def test_on_applied_sees_one_edit(project, image_asset):
     project.apply(OpDraft("annotation.create", ANN, {"annotation": {
         "asset_id": image_asset, "layer_id": project.my_layer_id, "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}}}))
     assert seen == [{ANN}]
+
+
+def _create(project, image_asset):
+    project.apply(OpDraft("annotation.create", ANN, {"annotation": {
+        "asset_id": image_asset, "layer_id": project.my_layer_id, "geometry": {"kind": "polygon", "shell": SHELL}}}))
+
+
+def _move(project, dx):
+    return project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {
+        "kind": "polygon", "shell": [[x + dx, y] for x, y in SHELL]}}}))
+
+
+def test_the_sequence_and_chain_head_kept_in_memory_give_way_to_any_other_write(project, image_asset, tmp_path):
+    """An edit reuses the sequence number and chain head the previous edit committed only while
+    nothing else wrote: a write through the project's connection by another path, or a commit by
+    another connection, makes it read them from the store."""
+    _create(project, image_asset)
+    a = _move(project, 1)
+    b = _move(project, 2)                      # (kept in memory: the next number and the chain go on)
+    assert b.op.seq == a.op.seq + 1
+    with project.transaction() as conn:        # another path through the same connection
+        conn.execute("UPDATE meta SET value = '500' WHERE key = 'next_seq'")
+    assert _move(project, 3).op.seq == 500
+    other = sqlite3.connect(project.store_path, isolation_level=None)
+    other.execute("UPDATE meta SET value = '900' WHERE key = 'next_seq'")      # another connection
+    other.close()
+    assert _move(project, 4).op.seq == 900
+    assert _move(project, 5).op.seq == 901
+    project.apply_all([OpDraft("annotation.update", ANN, {"set": {"z_order": 2}})])   # the batch path
+    assert _move(project, 6).op.seq == 903
+    assert project.verify_chain().ok
+    assert project.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0] == "904"
+
+
+def test_a_refused_edit_leaves_the_next_one_reading_the_store(project, image_asset):
+    _create(project, image_asset)
+    a = _move(project, 1)
+    with pytest.raises(OpRejected):
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {
+            "kind": "polygon", "shell": [[0, 0], [10, 10], [10, 0], [0, 10]]}}}))
+    assert _move(project, 2).op.seq == a.op.seq + 1
+    assert project.verify_chain().ok
+
+
+def test_undo_geometry_of_the_next_edit_is_the_stored_one(project, image_asset):
+    """The undo draft of an edit of the shape the previous edit wrote is taken from that edit,
+    never shared with it (changing one op's payload changes no other draft), and only while the
+    row holds what it wrote."""
+    _create(project, image_asset)
+    a = _move(project, 1)
+    b = _move(project, 2)
+    assert b.inverse.payload == {"set": {"geometry": a.op.payload["set"]["geometry"]}}
+    assert b.inverse.payload["set"]["geometry"] is not a.op.payload["set"]["geometry"]
+    b.op.payload["set"]["geometry"]["shell"][0][0] = -1.0            # (a caller changing a payload)
+    c = _move(project, 3)
+    assert c.inverse.payload["set"]["geometry"]["shell"][0] == [12.5, 10.0]
+    with pytest.raises(OpRejected):              # refused after its undo draft was made
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}}}),
+                      user="z" * 26)
+    twice = _move(project, 4)
+    assert twice.inverse.payload == c.op.payload and twice.inverse.payload["set"]["geometry"] is not \
+        c.op.payload["set"]["geometry"]
+    with project.transaction() as conn:         # the row written by another path
+        conn.execute("UPDATE annotations SET geometry = ? WHERE id = ?",
+                     (canonical_json({"kind": "polygon", "shell": SHELL}), ANN))
+    d = _move(project, 5)
+    assert d.inverse.payload["set"]["geometry"] == {"kind": "polygon", "shell": SHELL}
+    project.apply(d.inverse)
+    assert project.annotation(ANN).geometry.to_dict()["shell"] == [[float(x), float(y)] for x, y in SHELL]
