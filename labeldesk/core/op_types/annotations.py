@@ -64,10 +64,23 @@ def begin_batch(conn: sqlite3.Connection) -> BatchLookups:
     return lookups
 
 
-def end_batch(lookups: BatchLookups) -> None:
+def end_batch(lookups: BatchLookups, keep: bool = False) -> None:
+    """Close the batch. ``keep``: the rows it remembered stay in ``lookups`` (the notes about the
+    op being applied do not), for :func:`resume_batch` on the same connection, which is right
+    only while nothing but annotation ops wrote since (``store/single.py`` makes sure)."""
     if _BATCHES.get(id(lookups.conn)) is lookups:
         del _BATCHES[id(lookups.conn)]
-    lookups.clear()
+    if keep:
+        lookups.geometry = None
+        lookups.update = None
+    else:
+        lookups.clear()
+
+
+def resume_batch(lookups: BatchLookups) -> BatchLookups:
+    """Open ``lookups`` (closed with ``keep``) again on its connection."""
+    _BATCHES[id(lookups.conn)] = lookups
+    return lookups
 
 
 def _batch(conn: sqlite3.Connection) -> BatchLookups | None:

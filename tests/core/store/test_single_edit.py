@@ -235,3 +235,40 @@ def test_undo_geometry_of_the_next_edit_is_the_stored_one(project, image_asset):
     assert d.inverse.payload["set"]["geometry"] == {"kind": "polygon", "shell": SHELL}
     project.apply(d.inverse)
     assert project.annotation(ANN).geometry.to_dict()["shell"] == [[float(x), float(y)] for x, y in SHELL]
+
+
+def test_the_role_memo_and_rows_kept_between_edits_give_way_to_any_other_write(project, image_asset):
+    """The role check and the asset row of an edit are taken from the edit before only while
+    nothing else wrote: a role revoked by an op, or changed by another connection, and an asset
+    changed by another connection, are seen by the very next edit."""
+    bob = "b" * 26
+    project.apply_all([OpDraft("user.add", bob, {"name": "bob"}),
+                       OpDraft("role.grant", bob, {"role": "annotator"}, reason="joins"),
+                       OpDraft("layer.create", LAYER, {"layer": {"name": "bob's", "kind": "annotator", "owner": bob}})])
+    project.apply(OpDraft("annotation.create", ANN, {"annotation": {
+        "asset_id": image_asset, "layer_id": LAYER, "geometry": {"kind": "polygon", "shell": SHELL}}}), user=bob)
+
+    def move(dx, who=bob):
+        return project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {
+            "kind": "polygon", "shell": [[x + dx, y] for x, y in SHELL]}}}), user=who)
+
+    move(1)
+    move(2)                                         # (allowed: remembered)
+    project.apply(OpDraft("role.revoke", bob, {"role": "annotator"}, reason="leaves"))
+    with pytest.raises(OpRejected, match="needs role annotator"):
+        move(3)
+    project.apply(OpDraft("role.grant", bob, {"role": "annotator"}, reason="back"))
+    move(4)
+    move(5)
+    other = sqlite3.connect(project.store_path, isolation_level=None)
+    other.execute("DELETE FROM roles WHERE user_id = ?", (bob,))          # another connection
+    with pytest.raises(OpRejected, match="needs role annotator"):
+        move(6)
+    other.execute("INSERT INTO roles (user_id, role) VALUES (?, 'annotator')", (bob,))
+    move(7)
+    move(8)
+    other.execute("UPDATE assets SET width = 50 WHERE id = ?", (image_asset,))
+    other.close()
+    shell = move(9).op.payload["set"]["geometry"]["shell"]
+    assert max(x for x, _ in shell) == 50.0          # clipped to the asset as it is now
+    assert project.verify_chain().ok
