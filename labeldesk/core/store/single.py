@@ -29,7 +29,9 @@ from labeldesk.core.store import oplog
 DATA_VERSION = "PRAGMA data_version"
 HEAD = ("SELECT (SELECT value FROM meta WHERE key = 'next_seq'),"
         " (SELECT chain_hash FROM ops ORDER BY local_order DESC LIMIT 1)")
-SET_HEAD = "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?), ('hlc', ?)"
+# (an UPDATE in place writes the meta rows' page only; INSERT OR REPLACE also rewrote its key index)
+SET_HEAD = "UPDATE meta SET value = CASE key WHEN 'next_seq' THEN ? ELSE ? END WHERE key IN ('next_seq', 'hlc')"
+ADD_HEAD = "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?), ('hlc', ?)"
 
 
 def stamped(conn: Any, project: Any, draft: OpDraft, seq: int, user: str | None) -> tuple[Any, OpDraft, Any, Any]:
@@ -107,7 +109,9 @@ def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
                                  payload_json=encode(conn, op) if encode is not None else None)
             changes = kind.apply(conn, op, draft.local)
             clock = project.clock.last
-            conn.execute(SET_HEAD, (str(seq + 1), f"{clock.ms},{clock.counter}"))
+            head = (str(seq + 1), f"{clock.ms},{clock.counter}")
+            if conn.execute(SET_HEAD, head).rowcount != 2:      # (a store without them yet)
+                conn.execute(ADD_HEAD, head)
         finally:
             annotation_ops.end_batch(lookups, keep=True)
     # committed: what the next edit would read back (total_changes now includes this edit's rows)

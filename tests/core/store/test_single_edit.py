@@ -272,3 +272,15 @@ def test_the_role_memo_and_rows_kept_between_edits_give_way_to_any_other_write(p
     shell = move(9).op.payload["set"]["geometry"]["shell"]
     assert max(x for x, _ in shell) == 50.0          # clipped to the asset as it is now
     assert project.verify_chain().ok
+
+
+def test_an_edit_writes_the_sequence_and_clock_also_where_meta_lacks_them(project, image_asset):
+    _create(project, image_asset)
+    with project.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'hlc'")
+    a = _move(project, 1)
+    meta = dict(project.conn.execute("SELECT key, value FROM meta WHERE key IN ('next_seq', 'hlc')").fetchall())
+    assert meta == {"next_seq": str(a.op.seq + 1), "hlc": f"{a.op.hlc[0]},{a.op.hlc[1]}"}
+    b = _move(project, 2)
+    meta = dict(project.conn.execute("SELECT key, value FROM meta WHERE key IN ('next_seq', 'hlc')").fetchall())
+    assert meta == {"next_seq": str(b.op.seq + 1), "hlc": f"{b.op.hlc[0]},{b.op.hlc[1]}"}
