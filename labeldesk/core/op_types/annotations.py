@@ -40,7 +40,8 @@ class BatchLookups:
         # (geometry dict, its bounds, its canonical JSON or None) of the op being applied
         self.geometry: tuple[dict[str, Any], tuple[float, float, float, float], str | None] | None = None
         # The annotation.update being applied: [its prepared "set" dict, the row it read, the
-        # bounds of its validated geometry or None, that geometry's canonical JSON or None]
+        # bounds of its validated geometry or None, that geometry's canonical JSON or None, the
+        # validated box or polygon or None]
         self.update: list[Any] | None = None
 
     def clear(self) -> None:
@@ -327,41 +328,18 @@ def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
     return out
 
 
-class _NotJson(Exception):
-    pass
-
-
-def _json_copy(value: Any) -> Any:
-    """A deep copy of a JSON value (dicts with str keys, lists, str, numbers, bools, None);
-    raises _NotJson on anything else (whose JSON text would not parse back to an equal value)."""
-    t = type(value)
-    if t is list:
-        return [x if type(x) is float else _json_copy(x) for x in value]
-    if t is dict:
-        out = {}
-        for k, x in value.items():
-            if type(k) is not str:
-                raise _NotJson
-            out[k] = _json_copy(x)
-        return out
-    if t is str or t is float or t is int or t is bool or value is None:
-        return value
-    raise _NotJson
-
-
-# The geometry the last annotation.update wrote: (annotation id, its JSON text as stored, a copy
-# of the dict that text encodes, its own). The next edit of the same annotation takes its undo draft's
+# The geometry the last annotation.update wrote: (annotation id, its JSON text as stored, a dict
+# of its own equal to the one that text encodes). The next edit of the same annotation takes its undo draft's
 # geometry from here instead of parsing the row's JSON again (a drag is many edits of one shape):
 # only when the row holds that very text, so the dict is what ``json.loads`` would give.
 _written: tuple[Any, str, dict[str, Any]] | None = None
 
 
-def _remember_written(entity: Any, text: str, geometry: Any) -> None:
+def _remember_written(entity: Any, text: str, shape: Any) -> None:
+    """``shape``: the box or polygon whose ``to_dict`` was encoded as ``text`` (its lists of
+    floats parse back equal); a new dict of its own is made from it."""
     global _written
-    try:
-        _written = (entity, text, _json_copy(geometry))
-    except _NotJson:
-        _written = None
+    _written = (entity, text, shape.to_dict())
 
 
 def _old_geometry(entity: Any, text: str) -> Any:
@@ -373,6 +351,13 @@ def _old_geometry(entity: Any, text: str) -> Any:
         _written = None
         return w[2]
     return json.loads(text)
+
+
+def noted_layer(conn: sqlite3.Connection, entity: Any, values: Any) -> Any:
+    """The layer id of the row ``UpdateAnnotation.prepare`` read for this very op (the row has not
+    been written since), or None when it did not note one."""
+    noted = _noted_update(conn, entity, values)
+    return noted[1]["layer_id"] if noted is not None else None
 
 
 def _noted_update(conn: sqlite3.Connection, entity: Any, values: Any) -> list[Any] | None:
@@ -399,18 +384,18 @@ class UpdateAnnotation:
         plane = _plane(asset, values["plane"]) if "plane" in values else Plane(row["plane_z"], row["plane_t"], row["plane_axis"])
         if "plane" in values:
             values["plane"] = plane.to_dict()
-        bounds = None
+        bounds = shape = None
         if "geometry" in values:
             clipped = _clip(asset, plane, values["geometry"])
             values["geometry"] = clipped.to_dict()
             if clipped.kind in ("box", "polygon"):      # (their to_dict/bounds round trip is exact)
-                bounds = clipped.bounds()
+                bounds, shape = clipped.bounds(), clipped
         if {"class_id", "attributes", "geometry"} & values.keys():     # the class rules, as made here (_check_class)
             merged = _values(row, [k for k in ("class_id", "geometry", "attributes") if k not in values])
             merged.update({k: v for k, v in values.items() if k in ("class_id", "geometry", "attributes")})
             _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
         if b is not None:               # inverse and apply of this op read the row and shape again
-            b.update = [values, row, bounds, None]
+            b.update = [values, row, bounds, None, shape]
         return OpDraft(draft.type, draft.entity, {"set": values}, draft.base or (row["revision"],),
                        draft.reason, draft.local)
 
@@ -460,8 +445,8 @@ class UpdateAnnotation:
                 if gj is None:
                     gj = canonical_json(v)
                 cols.update(geometry=gj, kind=v["kind"], verts=shell_bytes(v))
-                if noted is not None:       # (an edit made here; a pull's edits are not remembered)
-                    written = (op.entity, gj, v)
+                if noted is not None and noted[4] is not None:     # (an edit made here, not a pull's)
+                    written = (op.entity, gj, noted[4])
                 cols.update(zip(("x0", "y0", "x1", "y1"), bounds if bounds is not None else _bbox(v)))
             elif k == "attributes":
                 cols["attributes"] = canonical_json(v)

@@ -284,3 +284,24 @@ def test_an_edit_writes_the_sequence_and_clock_also_where_meta_lacks_them(projec
     b = _move(project, 2)
     meta = dict(project.conn.execute("SELECT key, value FROM meta WHERE key IN ('next_seq', 'hlc')").fetchall())
     assert meta == {"next_seq": str(b.op.seq + 1), "hlc": f"{b.op.hlc[0]},{b.op.hlc[1]}"}
+
+
+def test_the_role_memo_is_per_layer_of_the_edited_row(project, image_asset):
+    """Allowed to edit in one's own layer is remembered for that layer only: the next edit, of an
+    annotation in someone else's layer, is checked (and refused) as ever."""
+    bob, theirs = "b" * 26, "o" * 26
+    project.apply_all([OpDraft("user.add", bob, {"name": "bob"}),
+                       OpDraft("role.grant", bob, {"role": "annotator"}, reason="joins"),
+                       OpDraft("layer.create", LAYER, {"layer": {"name": "bob's", "kind": "annotator", "owner": bob}})])
+    for ann, layer, who in ((ANN, LAYER, bob), (theirs, project.my_layer_id, None)):
+        project.apply(OpDraft("annotation.create", ann, {"annotation": {
+            "asset_id": image_asset, "layer_id": layer, "geometry": {"kind": "polygon", "shell": SHELL}}}), user=who)
+    edit = {"set": {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}}}
+    project.apply(OpDraft("annotation.update", ANN, edit), user=bob)
+    project.apply(OpDraft("annotation.update", ANN, edit), user=bob)
+    with pytest.raises(OpRejected, match="belongs to alice"):
+        project.apply(OpDraft("annotation.update", theirs, edit), user=bob)
+    project.apply(OpDraft("annotation.update", ANN, edit), user=bob)
+    with pytest.raises(OpRejected, match="belongs to alice"):      # moved into a layer not theirs
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"layer_id": project.my_layer_id}}), user=bob)
+    assert project.annotation(ANN).layer_id == LAYER
