@@ -11,23 +11,25 @@ own with its own connection:
   no commit came for :data:`IDLE` seconds (a person editing leaves such gaps all the time);
 * ``PASSIVE``: it never waits for, nor blocks, the writer or the readers;
 * not during a burst of commits (but for a catch-up, below): there a checkpoint competes with
-  the writer for the disk and the cores, and cannot let the WAL start again from its beginning anyway (SQLite restarts the
-  WAL only when a writer finds it wholly copied back, and every commit adds frames behind the
-  checkpoint). During a burst the thread only flushes the WAL written so far to disk (``fsync``,
-  every :data:`WAKE_EVERY` commits): syncing the WAL is most of what makes a checkpoint long;
+  the writer for the disk and the cores, and cannot let the WAL start again from its beginning
+  anyway (SQLite restarts the WAL only when a writer finds it wholly copied back, and every
+  commit adds frames behind the checkpoint). During a burst the thread only flushes the WAL
+  written so far to disk (``fsync``, every :data:`WAKE_EVERY` commits): syncing the WAL is most
+  of what makes a checkpoint long;
 * the WAL cannot grow without bound: during a long burst (a script applying edits one by one,
   never idle) the writer checks the WAL every :data:`WAKE_EVERY` commits (its frames, read from
   the WAL index: :func:`wal_frames`) and, once it holds more than :data:`HARD_LIMIT` bytes (once
   per ≈ 350 edits of a burst), asks the thread to *catch up*: the thread checkpoints at once,
-  while the writer goes on committing, and once more for what was committed meanwhile (``PASSIVE`` never blocks the writer). Only then does
-  the writer checkpoint itself, at a commit boundary, so that the WAL can start again from its
-  beginning: what is left by then is the few commits since the thread's last pass (copying
-  16 MiB of WAL back and syncing it took one edit 18–25 ms on the shared test VM at load 4.7;
-  the writer's share of a caught-up WAL, 7–12 ms there). Should the thread not report within
-  :data:`CATCH_UP_COMMITS` commits (stopped, or a reader holds the WAL), the writer checkpoints
-  anyway, as before. ``journal_size_limit`` gives the file back to :data:`SIZE_LIMIT` once the
-  WAL restarts; the limit is above what a burst reaches, so the restarting commit does not also
-  cut the file (an ``ftruncate`` of a few ms on ext4) every time;
+  while the writer goes on committing, and again for what was committed meanwhile (``PASSIVE``
+  never blocks the writer). Only then does the writer checkpoint itself, between two commits,
+  so that the WAL can start again from its beginning: what is left by then is the few commits
+  since the thread's last pass (copying 16 MiB of WAL back and syncing it took one edit
+  18–25 ms on the shared test VM at load 4.7; the writer's share of a caught-up WAL, 7–12 ms
+  there). Should the thread not report within :data:`CATCH_UP_COMMITS` commits (stopped, or a
+  reader holds the WAL), the writer checkpoints anyway, as before. ``journal_size_limit`` gives
+  the file back to :data:`SIZE_LIMIT` once the WAL restarts; that is above what a burst
+  reaches, so the restarting commit does not also cut the file (an ``ftruncate`` of a few ms on
+  ext4) every time;
 * at close the thread stops and the write connection, closed last, checkpoints everything and
   removes the WAL (SQLite does so when the last connection closes).
 
