@@ -220,7 +220,10 @@ def _run(s: _Shared) -> None:
                 _catch_up(s)
                 with s.done:
                     s.done.notify_all()
-            continue
+                continue
+            if time.monotonic() - s.last_commit < IDLE:
+                continue                        # the writer's turn, at its next commit
+            s.catch_up = s.caught_up = False    # it went idle first: an idle checkpoint, as ever
         _wait_quiet(s)
         if s.stop.is_set():
             break

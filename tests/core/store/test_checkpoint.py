@@ -247,3 +247,23 @@ def test_the_thread_flushes_the_wal_during_a_burst_without_touching_its_locks(pr
     missing = ckpt._Shared(project.root / "nowhere.labeldesk")
     ckpt._sync_wal(missing)                                 # no WAL (yet): nothing to flush, no error
     assert missing.syncs == 0
+
+
+def test_a_catch_up_the_writer_never_finishes_gives_way_to_the_idle_checkpoint(tmp_path, monkeypatch):
+    """The burst ends right after the thread caught up (no commit comes to take the writer's
+    turn): the thread checkpoints when asked, as ever."""
+    monkeypatch.setattr(ckpt, "TIMER", 0.2)
+    p = Project.create(tmp_path / "p", user_name="alice")
+    from tests.core.conftest import add_image_asset
+    _with_annotation(p, add_image_asset(p))
+    c = p._checkpointer
+    before = c.checkpoints
+    s = c._s
+    s.asked_at, s.caught_up, s.catch_up = s.commits, False, True     # as the writer asks at the limit
+    c.request()
+    assert _until(lambda: s.caught_up or not s.catch_up)
+    assert p.checkpoint(wait=30) is True
+    assert not s.catch_up and c.checkpoints > before and c.inline_checkpoints == 0
+    busy, frames, copied = _wal_frames(p)
+    assert busy == 0 and copied == frames
+    p.close()
