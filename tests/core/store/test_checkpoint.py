@@ -236,6 +236,48 @@ def test_kill_9_with_every_edit_only_in_the_wal_loses_nothing(tmp_path):
         assert p.annotation(ANN).z_order == 499.0
 
 
+CATCHING_UP = r"""
+import sys
+from labeldesk.core.store import checkpoint as ckpt
+ckpt.WAKE_EVERY, ckpt.HARD_LIMIT = 4, 64 * 1024     # a catch-up every few edits
+from labeldesk.core.ops import OpDraft
+from labeldesk.core.project import Project
+p = Project.open(sys.argv[1])
+ann = sys.argv[2]
+print("ready", flush=True)
+i = 0
+while True:
+    a = p.apply(OpDraft("annotation.update", ann, {"set": {"geometry": {"kind": "box", "xyxy": [1, 1, 9 + i % 7, 9]}}}))
+    print(a.op.op_id, flush=True)
+    i += 1
+"""
+
+
+def test_kill_9_during_catch_ups_loses_nothing(tmp_path):
+    """Killed at any moment of bursts that reach the WAL limit again and again (the thread
+    catching up, the writer checkpointing, the WAL starting again): nothing committed is lost."""
+    root = tmp_path / "p"
+    with Project.create(root, user_name="alice") as p:
+        from tests.core.conftest import add_image_asset
+        _with_annotation(p, add_image_asset(p))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    for run in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", CATCHING_UP, str(root), ANN], stdout=subprocess.PIPE,
+                                text=True, env=env)
+        assert proc.stdout.readline().strip() == "ready"
+        committed = []
+        end = time.monotonic() + 0.3 + 0.15 * run
+        while time.monotonic() < end:
+            committed.append(proc.stdout.readline().strip())
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate()
+        committed += [c for c in rest.splitlines() if c]
+        with Project.open(root) as p:
+            assert p.integrity_check() == "ok" and p.verify_chain().ok
+            stored = {o.op_id for o in p.ops()}
+            assert committed and all(c in stored for c in committed)
+
+
 def test_the_thread_flushes_the_wal_during_a_burst_without_touching_its_locks(project, image_asset):
     _with_annotation(project, image_asset)
     shared = project._checkpointer._s
