@@ -29,7 +29,9 @@ own with its own connection:
   reader holds the WAL), the writer checkpoints anyway, as before. ``journal_size_limit`` gives
   the file back to :data:`SIZE_LIMIT` once the WAL restarts; that is above what a burst
   reaches, so the restarting commit does not also cut the file (an ``ftruncate`` of a few ms on
-  ext4) every time;
+  ext4) every time. The restart itself (SQLite writes and syncs the WAL's new header in the first
+  transaction that writes afterwards) is done right after the writer's checkpoint, by a write
+  that changes nothing (:func:`restart`), not inside the next edit's commit;
 * at close the thread stops and the write connection, closed last, checkpoints everything and
   removes the WAL (SQLite does so when the last connection closes).
 
@@ -83,6 +85,22 @@ def wal_frames(store: str | Path) -> int | None:
     finally:
         os.close(fd)
     return int.from_bytes(head, sys.byteorder) if len(head) == 4 else None
+
+
+def restart(conn: sqlite3.Connection) -> None:
+    """Let the WAL start again from its beginning now, after a checkpoint that copied all of it
+    back: SQLite does so (writing and syncing the WAL's new header) in the first transaction that
+    writes a page after such a checkpoint, so a write that changes nothing here saves the next
+    edit's commit that sync. The write: the header's application id set to what it is (a row
+    updated to its own value writes no page). Outside any transaction of the caller's."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        conn.execute(f"PRAGMA application_id = {app_id}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def checkpoint(conn: sqlite3.Connection, mode: str = "PASSIVE") -> tuple[int, int, int]:
@@ -167,11 +185,15 @@ class Checkpointer:
         return frames * self._frame if frames is not None else wal_size(self.store)
 
     def _inline(self) -> None:
-        """The writer's own checkpoint, between two commits: the WAL can then start again."""
+        """The writer's own checkpoint, between two commits; once it has copied everything back,
+        the WAL starts again from its beginning right away (:func:`restart`), in this edit's
+        wake rather than inside the next edit's commit."""
         s = self._s
         s.inline_checkpoints += 1
         try:
-            checkpoint(self.conn)
+            busy, frames, copied = checkpoint(self.conn)
+            if busy == 0 and frames > 0 and copied == frames:
+                restart(self.conn)
         except sqlite3.Error as exc:
             s.last_error = str(exc)
         s.last_commit = time.monotonic()       # (the thread: not idle meanwhile)
