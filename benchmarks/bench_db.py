@@ -96,6 +96,8 @@ def db1(edits: int, pace: float = 0.0, floor: bool = False) -> None:
         # store (same schema, indexes, triggers and pragmas; no checkpoints at all), timed edit by
         # edit next to ours and the baseline: what one edit costs in SQLite with no Python in it.
         twin, twin_ann, _ = edit_project(tmp / "twin")
+        if getattr(twin, "_checkpointer", None) is not None:
+            twin._checkpointer.close()      # (no thread of the twin's beside ours: it checkpoints untimed)
         bare = connect(tmp / "floor.db")
         twin.conn.backup(bare)
         bare.execute("PRAGMA wal_autocheckpoint = 0")
