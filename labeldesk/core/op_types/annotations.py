@@ -445,7 +445,7 @@ class UpdateAnnotation:
                 if gj is None:
                     gj = canonical_json(v)
                 cols.update(geometry=gj, kind=v["kind"], verts=shell_bytes(v))
-                if noted is not None and noted[4] is not None:     # (an edit made here, not a pull's)
+                if noted is not None and len(noted) > 4 and noted[4] is not None:   # (an edit made here)
                     written = (op.entity, gj, noted[4])
                 cols.update(zip(("x0", "y0", "x1", "y1"), bounds if bounds is not None else _bbox(v)))
             elif k == "attributes":
