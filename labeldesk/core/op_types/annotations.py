@@ -43,6 +43,10 @@ class BatchLookups:
         # bounds of its validated geometry or None, that geometry's canonical JSON or None, the
         # validated box or polygon or None]
         self.update: list[Any] | None = None
+        # (annotation id, its row as the op being applied wrote it) after a shape edit, and the
+        # same handed to the next op by store/single.py (its _current reads no row then)
+        self.written_row: tuple[Any, dict[str, Any]] | None = None
+        self.prefetched: tuple[Any, dict[str, Any]] | None = None
 
     def clear(self) -> None:
         self.rows.clear()
@@ -50,6 +54,8 @@ class BatchLookups:
         self.ontology_version = None
         self.geometry = None
         self.update = None
+        self.written_row = None
+        self.prefetched = None
 
     def seen(self, op_type_name: str) -> None:
         if op_type_name not in LOOKUP_SAFE:
@@ -74,6 +80,8 @@ def end_batch(lookups: BatchLookups, keep: bool = False) -> None:
     if keep:
         lookups.geometry = None
         lookups.update = None
+        lookups.written_row = None
+        lookups.prefetched = None
     else:
         lookups.clear()
 
@@ -310,8 +318,36 @@ class CreateAnnotation:
         return ChangeSet(annotations={op.entity})
 
 
-def _current(conn: sqlite3.Connection, entity: str | None) -> sqlite3.Row:
+def _current(conn: sqlite3.Connection, entity: str | None) -> Any:
+    b = _batch(conn)
+    if b is not None and b.prefetched is not None:
+        kept, b.prefetched = b.prefetched, None
+        if kept[0] == entity:
+            return kept[1]
     return fetch(conn, "annotations", entity, "annotation")
+
+
+# A shape edit's columns and the type each is stored as (TEXT, BLOB, REAL read back as written)
+_SHAPE_COLUMNS = {"revision": str, "geometry": str, "kind": str, "verts": (bytes, type(None)),
+                  "x0": float, "y0": float, "x1": float, "y1": float}
+
+
+def _row_after(row: Any, cols: dict[str, Any]) -> dict[str, Any] | None:
+    """The row as reading it back after ``UPDATE ... SET cols`` would give it, for a shape edit
+    whose every value is stored as it is; None otherwise."""
+    for k, v in cols.items():
+        t = _SHAPE_COLUMNS.get(k)
+        if t is None or not isinstance(v, t) or (t is float and type(v) is not float):
+            return None
+    after = dict(zip(row.keys(), row)) if isinstance(row, sqlite3.Row) else dict(row)
+    after.update(cols)
+    return after
+
+
+def take_written_row(lookups: BatchLookups) -> tuple[Any, dict[str, Any]] | None:
+    """The (annotation id, row) the op just applied wrote, if a shape edit noted it."""
+    out, lookups.written_row = lookups.written_row, None
+    return out
 
 
 def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
@@ -468,6 +504,10 @@ class UpdateAnnotation:
                      (*cols.values(), op.entity))
         if written is not None:
             _remember_written(*written)
+            b = _batch(conn)
+            if b is not None:
+                after = _row_after(row, cols)
+                b.written_row = (op.entity, after) if after is not None else None
         return ChangeSet(annotations={str(op.entity)})
 
 

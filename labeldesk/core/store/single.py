@@ -76,10 +76,10 @@ class Head:
     later write through it, by any path, moves it) and ``PRAGMA data_version`` (moves when another
     connection commits)."""
 
-    __slots__ = ("conn", "total_changes", "data_version", "next_seq", "chain", "memo", "lookups")
+    __slots__ = ("conn", "total_changes", "data_version", "next_seq", "chain", "memo", "lookups", "row")
 
     def __init__(self, conn: Any, total_changes: int, data_version: Any, next_seq: int, chain: str,
-                 memo: EditMemo | None, lookups: Any) -> None:
+                 memo: EditMemo | None, lookups: Any, row: Any = None) -> None:
         self.conn = conn
         self.total_changes = total_changes
         self.data_version = data_version
@@ -87,6 +87,7 @@ class Head:
         self.chain = chain
         self.memo = memo
         self.lookups = lookups
+        self.row = row
 
 
 def _head(project: Any, conn: Any) -> tuple[int, str | None, Any, Head | None]:
@@ -110,6 +111,7 @@ def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
         # the role memo of the edit before it when nothing else wrote since
         if kept is not None and kept.memo is not None:
             memo, lookups = kept.memo, annotation_ops.resume_batch(kept.lookups)
+            lookups.prefetched = kept.row          # (the row the edit before wrote, if a shape edit)
         else:
             memo, lookups = EditMemo(), annotation_ops.begin_batch(conn)
         lookups.seen(draft.type)
@@ -123,6 +125,7 @@ def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
             chain = oplog.append(conn, op, outbox=True, prev_chain=prev if prev is not None else oplog.GENESIS,
                                  payload_json=encode(conn, op) if encode is not None else None)
             changes = kind.apply(conn, op, draft.local)
+            row = annotation_ops.take_written_row(lookups)
             clock = project.clock.last
             head = (str(seq + 1), f"{clock.ms},{clock.counter}")
             if conn.execute(SET_HEAD, head).rowcount != 2:      # (a store without them yet)
@@ -132,7 +135,8 @@ def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
     # committed: what the next edit would read back (total_changes now includes this edit's rows)
     keep = op.type in KEEPS_LOOKUPS
     project.__dict__["_edit_head"] = Head(conn, conn.total_changes, version, seq + 1, chain,
-                                          memo if keep else None, lookups if keep else None)
+                                          memo if keep else None, lookups if keep else None,
+                                          row if keep else None)
     applied = Applied(op, changes, inverse)
     if project.on_applied:
         merged = ChangeSet()

@@ -305,3 +305,35 @@ def test_the_role_memo_is_per_layer_of_the_edited_row(project, image_asset):
     with pytest.raises(OpRejected, match="belongs to alice"):      # moved into a layer not theirs
         project.apply(OpDraft("annotation.update", ANN, {"set": {"layer_id": project.my_layer_id}}), user=bob)
     assert project.annotation(ANN).layer_id == LAYER
+
+
+def test_the_row_kept_after_a_shape_edit_is_the_stored_row(project, image_asset):
+    """After a shape edit the next edit takes the annotation's row from it instead of reading it:
+    that row is exactly what reading it gives (every column, value and type)."""
+    _create(project, image_asset)
+    shapes = [{"kind": "polygon", "shell": [[x + 1, y] for x, y in SHELL]},
+              {"kind": "box", "xyxy": [1, 2, 30, 40]},
+              {"kind": "polygon", "shell": [[80, 10], [130, 10], [130, 60]]},          # clipped
+              {"kind": "ellipse", "cxcyrxrya": [50, 40, 10, 5, 0.0]}]
+    kept_rows = 0
+    for shape in shapes:
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": shape}}))
+        head = project.__dict__["_edit_head"]
+        stored = project.conn.execute("SELECT * FROM annotations WHERE id = ?", (ANN,)).fetchone()
+        if head.row is not None:
+            kept_rows += 1
+            assert head.row[0] == ANN
+            assert head.row[1] == dict(zip(stored.keys(), stored))
+            assert [type(v) for v in head.row[1].values()] == [type(v) for v in stored]
+    assert kept_rows >= 3
+    project.apply(OpDraft("annotation.update", ANN, {"set": {"z_order": 2}}))        # (not a shape edit)
+    assert project.__dict__["_edit_head"].row is None
+    project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": shapes[0]}}))
+    assert project.__dict__["_edit_head"].row is not None
+    project.apply(OpDraft("annotation.delete", ANN, {}))             # (takes the kept row)
+    assert project.annotation(ANN).deleted
+    with pytest.raises(OpRejected, match="deleted"):
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": shapes[1]}}))
+    project.apply(OpDraft("annotation.restore", ANN, {}))
+    assert not project.annotation(ANN).deleted
+    assert project.verify_chain().ok
