@@ -8,10 +8,11 @@ latency of one edit: the sequence number and the last chain hash are read with o
 written back with one. What an edit commits is also kept in memory for the next one
 (:class:`Head`): the sequence number, the chain head and, after an annotation op, the role memo and
 the asset, layer and class rows it read (what ``Writer.one`` keeps from one op to the next of a
-batch: ``AuthorisationMemo``, ``BatchLookups``). The next edit uses them instead of reading them
+batch: ``AuthorisationMemo``, ``BatchLookups``), and after a shape edit the annotation's row as it
+wrote it. The next edit uses them instead of reading them
 again only while nothing else wrote through the connection (``total_changes``, a counter kept by
 SQLite) and no other connection committed (``PRAGMA data_version``); otherwise it reads the store,
-as the first edit does. A drag of one shape: 8 statements per edit instead of 12.
+as the first edit does. A drag of one shape: 7 statements per edit instead of 12.
 The op log holds the very rows ``apply_all([draft])`` would write
 (``tests/core/store/test_single_edit.py``). A rule added to ``Writer.one`` belongs here too.
 """
