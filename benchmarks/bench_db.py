@@ -1,6 +1,6 @@
 """DB-1 (commit latency per edit) and DB-2 (kill -9 during edit bursts).
 
-    python benchmarks/bench_db.py [--edits 2000] [--runs 20] [--rounds 1] [--pace 0]
+    python benchmarks/bench_db.py [--edits 2000] [--runs 20] [--rounds 1] [--pace 0] [--floor]
 
 DB-1 times ``Project.apply`` of one polygon edit (validation, clipping, undo, hash-chained log,
 outbox, materialised row: one transaction) against a bare one-row ``UPDATE`` commit on a store
@@ -9,11 +9,13 @@ edit. The project's checkpoints run on its checkpoint thread (store/checkpoint.p
 after the figures says how many it ran and how large the WAL grew. ``--rounds`` repeats DB-1 on
 a fresh project and prints each round (the machine may be shared: compare ratios). ``--pace MS``
 leaves MS of idle time after each edit and its baseline (both timed as before): the pace of a
-person editing, when the checkpoints run between edits.
+person editing, when the checkpoints run between edits. ``--floor`` adds the floor: each edit's SQL
+statements, recorded on a twin project, replayed with the same values on a bare connection.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sqlite3
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +34,7 @@ from harness import machine, pct, row  # noqa: E402
 from labeldesk.core import ids  # noqa: E402
 from labeldesk.core.ops import OpDraft  # noqa: E402
 from labeldesk.core.project import Project  # noqa: E402
+from labeldesk.core.store.connection import connect  # noqa: E402
 try:                                              # (absent before the checkpoint thread: run on an old tree)
     from labeldesk.core.store.checkpoint import wal_size  # noqa: E402
 except ImportError:                                # pragma: no cover
@@ -38,17 +42,67 @@ except ImportError:                                # pragma: no cover
         return os.stat(str(store) + "-wal").st_size if os.path.exists(str(store) + "-wal") else 0
 
 
-def db1(edits: int, pace: float = 0.0) -> None:
-    tmp = Path(tempfile.mkdtemp())
-    p = Project.create(tmp / "p")
+class Recorder:
+    """The project's connection, recording every statement and its values (the floor pass)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.__dict__["_conn"] = conn
+        self.__dict__["log"] = []
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        self.log.append((sql, tuple(params) if not isinstance(params, dict) else params))
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        rows = list(rows)
+        self.log.append((sql, rows, "many"))
+        return self._conn.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._conn, name, value)
+
+
+def edit_project(root: Path) -> tuple[Project, str, list[list[float]]]:
+    p = Project.create(root)
     asset = ids.new_id()
     p.apply(OpDraft("asset.add", asset, {"asset": {"kind": "image", "name": "a", "content_hash": "h",
                                                     "width": 4000, "height": 3000}}))
     layer = p.my_layer_id
     ann = ids.new_id()
-    shell = [[100 + 50 * __import__("math").cos(i / 32 * 6.283), 100 + 50 * __import__("math").sin(i / 32 * 6.283)] for i in range(32)]
+    shell = [[100 + 50 * math.cos(i / 32 * 6.283), 100 + 50 * math.sin(i / 32 * 6.283)] for i in range(32)]
     p.apply(OpDraft("annotation.create", ann, {"annotation": {"asset_id": asset, "layer_id": layer,
                                                               "geometry": {"kind": "polygon", "shell": shell}}}))
+    return p, ann, shell
+
+
+def replay(conn: sqlite3.Connection, log: list[Any]) -> None:
+    """The statements of one edit, with their values, on a bare connection (no Python between)."""
+    for entry in log:
+        if len(entry) == 3:
+            conn.executemany(entry[0], entry[1])
+        else:
+            conn.execute(entry[0], entry[1]).fetchone()
+
+
+def db1(edits: int, pace: float = 0.0, floor: bool = False) -> None:
+    tmp = Path(tempfile.mkdtemp())
+    p, ann, shell = edit_project(tmp / "p")
+    if floor:
+        # The floor: a twin project makes the same edit with its connection recording the SQL; the
+        # recorded statements are replayed, with the very same values, on a copy of the twin's
+        # store (same schema, indexes, triggers and pragmas; no checkpoints at all), timed edit by
+        # edit next to ours and the baseline: what one edit costs in SQLite with no Python in it.
+        twin, twin_ann, _ = edit_project(tmp / "twin")
+        if getattr(twin, "_checkpointer", None) is not None:
+            twin._checkpointer.close()      # (no thread of the twin's beside ours: it checkpoints untimed)
+        bare = connect(tmp / "floor.db")
+        twin.conn.backup(bare)
+        bare.execute("PRAGMA wal_autocheckpoint = 0")
+        twin.conn = Recorder(twin.conn)  # type: ignore[assignment]
+        floor_ms: list[float] = []
     raw = sqlite3.connect(tmp / "raw.db", isolation_level=None)
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=NORMAL")
@@ -68,12 +122,26 @@ def db1(edits: int, pace: float = 0.0) -> None:
         raw.execute("UPDATE t SET pts = ? WHERE id = 1", (bytes([i % 256]) * 256,))
         raw.execute("COMMIT")
         base.append((time.perf_counter() - t0) * 1000)
+        if floor:
+            twin.conn.log.clear()
+            twin.apply(OpDraft("annotation.update", twin_ann, {"set": {"geometry": {"kind": "polygon", "shell": moved}}}))
+            t0 = time.perf_counter()
+            replay(bare, twin.conn.log)
+            floor_ms.append((time.perf_counter() - t0) * 1000)
         if pace:
             time.sleep(pace / 1000)
     what = f"{edits} edits" + (f", {pace:g} ms apart" if pace else "")
     print(row("DB-1", f"edit commit (polygon update), {what}", ours, base, "p99 <= 3x B26"))
     print(f"        p99 ours {pct(ours, .99):.3f} ms, p99 base {pct(base, .99):.3f} ms, "
           f"p99 ratio {pct(ours, .99) / pct(base, .99):.1f}x; max ours {max(ours):.1f} ms, base {max(base):.1f} ms")
+    if floor:
+        print(row("DB-1", "floor: the same SQL, same values, replayed bare", floor_ms, base, "-"))
+        print(f"        p99 floor {pct(floor_ms, .99):.3f} ms, p99 ratio floor/base {pct(floor_ms, .99) / pct(base, .99):.1f}x; "
+              f"ours/floor p50 {pct(ours, .5) / pct(floor_ms, .5):.1f}x, p99 {pct(ours, .99) / pct(floor_ms, .99):.1f}x; "
+              f"{len(twin.conn.log)} statements per edit")
+        twin.conn = twin.conn._conn
+        twin.close()
+        bare.close()
     c = getattr(p, "_checkpointer", None)
     if c is None:
         print(f"        largest WAL seen {top_wal / 2**20:.1f} MiB; load average {os.getloadavg()[0]:.2f}")
@@ -131,10 +199,13 @@ if __name__ == "__main__":
     ap.add_argument("--edits", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--floor", action="store_true",
+                    help="also replay each edit's SQL statements, with the same values, on a bare connection "
+                         "(the floor of what one edit can cost with every statement kept)")
     ap.add_argument("--pace", type=float, default=0.0,
                     help="ms of idle time after each edit and its baseline UPDATE (a person editing; default: none)")
     a = ap.parse_args()
     print(machine(), f"load average {os.getloadavg()[0]:.2f}")
     for _ in range(a.rounds):
-        db1(a.edits, a.pace)
+        db1(a.edits, a.pace, a.floor)
     db2(a.runs)

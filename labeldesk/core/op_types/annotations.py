@@ -40,8 +40,13 @@ class BatchLookups:
         # (geometry dict, its bounds, its canonical JSON or None) of the op being applied
         self.geometry: tuple[dict[str, Any], tuple[float, float, float, float], str | None] | None = None
         # The annotation.update being applied: [its prepared "set" dict, the row it read, the
-        # bounds of its validated geometry or None, that geometry's canonical JSON or None]
+        # bounds of its validated geometry or None, that geometry's canonical JSON or None, the
+        # validated box or polygon or None]
         self.update: list[Any] | None = None
+        # (annotation id, its row as the op being applied wrote it) after a shape edit, and the
+        # same handed to the next op by store/single.py (its _current reads no row then)
+        self.written_row: tuple[Any, dict[str, Any]] | None = None
+        self.prefetched: tuple[Any, dict[str, Any]] | None = None
 
     def clear(self) -> None:
         self.rows.clear()
@@ -49,6 +54,8 @@ class BatchLookups:
         self.ontology_version = None
         self.geometry = None
         self.update = None
+        self.written_row = None
+        self.prefetched = None
 
     def seen(self, op_type_name: str) -> None:
         if op_type_name not in LOOKUP_SAFE:
@@ -64,10 +71,25 @@ def begin_batch(conn: sqlite3.Connection) -> BatchLookups:
     return lookups
 
 
-def end_batch(lookups: BatchLookups) -> None:
+def end_batch(lookups: BatchLookups, keep: bool = False) -> None:
+    """Close the batch. ``keep``: the rows it remembered stay in ``lookups`` (the notes about the
+    op being applied do not), for :func:`resume_batch` on the same connection, which is right
+    only while nothing but annotation ops wrote since (``store/single.py`` makes sure)."""
     if _BATCHES.get(id(lookups.conn)) is lookups:
         del _BATCHES[id(lookups.conn)]
-    lookups.clear()
+    if keep:
+        lookups.geometry = None
+        lookups.update = None
+        lookups.written_row = None
+        lookups.prefetched = None
+    else:
+        lookups.clear()
+
+
+def resume_batch(lookups: BatchLookups) -> BatchLookups:
+    """Open ``lookups`` (closed with ``keep``) again on its connection."""
+    _BATCHES[id(lookups.conn)] = lookups
+    return lookups
 
 
 def _batch(conn: sqlite3.Connection) -> BatchLookups | None:
@@ -296,8 +318,36 @@ class CreateAnnotation:
         return ChangeSet(annotations={op.entity})
 
 
-def _current(conn: sqlite3.Connection, entity: str | None) -> sqlite3.Row:
+def _current(conn: sqlite3.Connection, entity: str | None) -> Any:
+    b = _batch(conn)
+    if b is not None and b.prefetched is not None:
+        kept, b.prefetched = b.prefetched, None
+        if kept[0] == entity:
+            return kept[1]
     return fetch(conn, "annotations", entity, "annotation")
+
+
+# A shape edit's columns and the type each is stored as (TEXT, BLOB, REAL read back as written)
+_SHAPE_COLUMNS = {"revision": str, "geometry": str, "kind": str, "verts": (bytes, type(None)),
+                  "x0": float, "y0": float, "x1": float, "y1": float}
+
+
+def _row_after(row: Any, cols: dict[str, Any]) -> dict[str, Any] | None:
+    """The row as reading it back after ``UPDATE ... SET cols`` would give it, for a shape edit
+    whose every value is stored as it is; None otherwise."""
+    for k, v in cols.items():
+        t = _SHAPE_COLUMNS.get(k)
+        if t is None or not isinstance(v, t) or (t is float and type(v) is not float):
+            return None
+    after = dict(zip(row.keys(), row)) if isinstance(row, sqlite3.Row) else dict(row)
+    after.update(cols)
+    return after
+
+
+def take_written_row(lookups: BatchLookups) -> tuple[Any, dict[str, Any]] | None:
+    """The (annotation id, row) the op just applied wrote, if a shape edit noted it."""
+    out, lookups.written_row = lookups.written_row, None
+    return out
 
 
 def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
@@ -312,6 +362,38 @@ def _values(row: sqlite3.Row, keys: Any) -> dict[str, Any]:
         else:
             out[k] = row[k]
     return out
+
+
+# The geometry the last annotation.update wrote: (annotation id, its JSON text as stored, a dict
+# of its own equal to the one that text encodes). The next edit of the same annotation takes its undo draft's
+# geometry from here instead of parsing the row's JSON again (a drag is many edits of one shape):
+# only when the row holds that very text, so the dict is what ``json.loads`` would give.
+_written: tuple[Any, str, dict[str, Any]] | None = None
+
+
+def _remember_written(entity: Any, text: str, shape: Any) -> None:
+    """``shape``: the box or polygon whose ``to_dict`` was encoded as ``text`` (its lists of
+    floats parse back equal); a new dict of its own is made from it."""
+    global _written
+    _written = (entity, text, shape.to_dict())
+
+
+def _old_geometry(entity: Any, text: str) -> Any:
+    """The geometry a row holds as ``text``, parsed (or the copy of what the last edit wrote,
+    handed out once: no two drafts share it)."""
+    global _written
+    w = _written
+    if w is not None and w[0] == entity and w[1] == text:
+        _written = None
+        return w[2]
+    return json.loads(text)
+
+
+def noted_layer(conn: sqlite3.Connection, entity: Any, values: Any) -> Any:
+    """The layer id of the row ``UpdateAnnotation.prepare`` read for this very op (the row has not
+    been written since), or None when it did not note one."""
+    noted = _noted_update(conn, entity, values)
+    return noted[1]["layer_id"] if noted is not None else None
 
 
 def _noted_update(conn: sqlite3.Connection, entity: Any, values: Any) -> list[Any] | None:
@@ -338,18 +420,18 @@ class UpdateAnnotation:
         plane = _plane(asset, values["plane"]) if "plane" in values else Plane(row["plane_z"], row["plane_t"], row["plane_axis"])
         if "plane" in values:
             values["plane"] = plane.to_dict()
-        bounds = None
+        bounds = shape = None
         if "geometry" in values:
             clipped = _clip(asset, plane, values["geometry"])
             values["geometry"] = clipped.to_dict()
             if clipped.kind in ("box", "polygon"):      # (their to_dict/bounds round trip is exact)
-                bounds = clipped.bounds()
+                bounds, shape = clipped.bounds(), clipped
         if {"class_id", "attributes", "geometry"} & values.keys():     # the class rules, as made here (_check_class)
             merged = _values(row, [k for k in ("class_id", "geometry", "attributes") if k not in values])
             merged.update({k: v for k, v in values.items() if k in ("class_id", "geometry", "attributes")})
             _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"])
         if b is not None:               # inverse and apply of this op read the row and shape again
-            b.update = [values, row, bounds, None]
+            b.update = [values, row, bounds, None, shape]
         return OpDraft(draft.type, draft.entity, {"set": values}, draft.base or (row["revision"],),
                        draft.reason, draft.local)
 
@@ -357,7 +439,10 @@ class UpdateAnnotation:
         values = draft.payload["set"]
         noted = _noted_update(conn, draft.entity, values)
         row = noted[1] if noted is not None else _current(conn, draft.entity)
-        return OpDraft("annotation.update", draft.entity, {"set": _values(row, values.keys())})
+        old = _values(row, [k for k in values if k != "geometry"])
+        if "geometry" in values:
+            old["geometry"] = _old_geometry(draft.entity, row["geometry"])
+        return OpDraft("annotation.update", draft.entity, {"set": {k: old[k] for k in values}})
 
     def payload_json(self, conn: sqlite3.Connection, op: Op) -> str:
         """``canonical_json(op.payload)``, encoding the geometry once for the op log and the row."""
@@ -389,11 +474,15 @@ class UpdateAnnotation:
             merged.update({k: v for k, v in values.items() if k in checked})
             _check_class(conn, merged["class_id"], merged["geometry"], merged["attributes"], ontology=False)
         cols: dict[str, Any] = {"revision": op.op_id}
+        written = None
         for k, v in values.items():
             if k == "geometry":
                 bounds, gj = (noted[2], noted[3]) if noted is not None else (None, None)
-                cols.update(geometry=gj if gj is not None else canonical_json(v), kind=v["kind"],
-                            verts=shell_bytes(v))
+                if gj is None:
+                    gj = canonical_json(v)
+                cols.update(geometry=gj, kind=v["kind"], verts=shell_bytes(v))
+                if noted is not None and len(noted) > 4 and noted[4] is not None:   # (an edit made here)
+                    written = (op.entity, gj, noted[4])
                 cols.update(zip(("x0", "y0", "x1", "y1"), bounds if bounds is not None else _bbox(v)))
             elif k == "attributes":
                 cols["attributes"] = canonical_json(v)
@@ -413,6 +502,12 @@ class UpdateAnnotation:
             cols["ontology_version"] = _ontology_version(conn)
         conn.execute(f"UPDATE annotations SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?",
                      (*cols.values(), op.entity))
+        if written is not None:
+            _remember_written(*written)
+            b = _batch(conn)
+            if b is not None:
+                after = _row_after(row, cols)
+                b.written_row = (op.entity, after) if after is not None else None
         return ChangeSet(annotations={str(op.entity)})
 
 

@@ -166,3 +166,174 @@ def test_on_applied_sees_one_edit(project, image_asset):
     project.apply(OpDraft("annotation.create", ANN, {"annotation": {
         "asset_id": image_asset, "layer_id": project.my_layer_id, "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}}}))
     assert seen == [{ANN}]
+
+
+def _create(project, image_asset):
+    project.apply(OpDraft("annotation.create", ANN, {"annotation": {
+        "asset_id": image_asset, "layer_id": project.my_layer_id, "geometry": {"kind": "polygon", "shell": SHELL}}}))
+
+
+def _move(project, dx):
+    return project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {
+        "kind": "polygon", "shell": [[x + dx, y] for x, y in SHELL]}}}))
+
+
+def test_the_sequence_and_chain_head_kept_in_memory_give_way_to_any_other_write(project, image_asset, tmp_path):
+    """An edit reuses the sequence number and chain head the previous edit committed only while
+    nothing else wrote: a write through the project's connection by another path, or a commit by
+    another connection, makes it read them from the store."""
+    _create(project, image_asset)
+    a = _move(project, 1)
+    b = _move(project, 2)                      # (kept in memory: the next number and the chain go on)
+    assert b.op.seq == a.op.seq + 1
+    with project.transaction() as conn:        # another path through the same connection
+        conn.execute("UPDATE meta SET value = '500' WHERE key = 'next_seq'")
+    assert _move(project, 3).op.seq == 500
+    other = sqlite3.connect(project.store_path, isolation_level=None)
+    other.execute("UPDATE meta SET value = '900' WHERE key = 'next_seq'")      # another connection
+    other.close()
+    assert _move(project, 4).op.seq == 900
+    assert _move(project, 5).op.seq == 901
+    project.apply_all([OpDraft("annotation.update", ANN, {"set": {"z_order": 2}})])   # the batch path
+    assert _move(project, 6).op.seq == 903
+    assert project.verify_chain().ok
+    assert project.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0] == "904"
+
+
+def test_a_refused_edit_leaves_the_next_one_reading_the_store(project, image_asset):
+    _create(project, image_asset)
+    a = _move(project, 1)
+    with pytest.raises(OpRejected):
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {
+            "kind": "polygon", "shell": [[0, 0], [10, 10], [10, 0], [0, 10]]}}}))
+    assert _move(project, 2).op.seq == a.op.seq + 1
+    assert project.verify_chain().ok
+
+
+def test_undo_geometry_of_the_next_edit_is_the_stored_one(project, image_asset):
+    """The undo draft of an edit of the shape the previous edit wrote is taken from that edit,
+    never shared with it (changing one op's payload changes no other draft), and only while the
+    row holds what it wrote."""
+    _create(project, image_asset)
+    a = _move(project, 1)
+    b = _move(project, 2)
+    assert b.inverse.payload == {"set": {"geometry": a.op.payload["set"]["geometry"]}}
+    assert b.inverse.payload["set"]["geometry"] is not a.op.payload["set"]["geometry"]
+    b.op.payload["set"]["geometry"]["shell"][0][0] = -1.0            # (a caller changing a payload)
+    c = _move(project, 3)
+    assert c.inverse.payload["set"]["geometry"]["shell"][0] == [12.5, 10.0]
+    with pytest.raises(OpRejected):              # refused after its undo draft was made
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}}}),
+                      user="z" * 26)
+    twice = _move(project, 4)
+    assert twice.inverse.payload == c.op.payload and twice.inverse.payload["set"]["geometry"] is not \
+        c.op.payload["set"]["geometry"]
+    with project.transaction() as conn:         # the row written by another path
+        conn.execute("UPDATE annotations SET geometry = ? WHERE id = ?",
+                     (canonical_json({"kind": "polygon", "shell": SHELL}), ANN))
+    d = _move(project, 5)
+    assert d.inverse.payload["set"]["geometry"] == {"kind": "polygon", "shell": SHELL}
+    project.apply(d.inverse)
+    assert project.annotation(ANN).geometry.to_dict()["shell"] == [[float(x), float(y)] for x, y in SHELL]
+
+
+def test_the_role_memo_and_rows_kept_between_edits_give_way_to_any_other_write(project, image_asset):
+    """The role check and the asset row of an edit are taken from the edit before only while
+    nothing else wrote: a role revoked by an op, or changed by another connection, and an asset
+    changed by another connection, are seen by the very next edit."""
+    bob = "b" * 26
+    project.apply_all([OpDraft("user.add", bob, {"name": "bob"}),
+                       OpDraft("role.grant", bob, {"role": "annotator"}, reason="joins"),
+                       OpDraft("layer.create", LAYER, {"layer": {"name": "bob's", "kind": "annotator", "owner": bob}})])
+    project.apply(OpDraft("annotation.create", ANN, {"annotation": {
+        "asset_id": image_asset, "layer_id": LAYER, "geometry": {"kind": "polygon", "shell": SHELL}}}), user=bob)
+
+    def move(dx, who=bob):
+        return project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": {
+            "kind": "polygon", "shell": [[x + dx, y] for x, y in SHELL]}}}), user=who)
+
+    move(1)
+    move(2)                                         # (allowed: remembered)
+    project.apply(OpDraft("role.revoke", bob, {"role": "annotator"}, reason="leaves"))
+    with pytest.raises(OpRejected, match="needs role annotator"):
+        move(3)
+    project.apply(OpDraft("role.grant", bob, {"role": "annotator"}, reason="back"))
+    move(4)
+    move(5)
+    other = sqlite3.connect(project.store_path, isolation_level=None)
+    other.execute("DELETE FROM roles WHERE user_id = ?", (bob,))          # another connection
+    with pytest.raises(OpRejected, match="needs role annotator"):
+        move(6)
+    other.execute("INSERT INTO roles (user_id, role) VALUES (?, 'annotator')", (bob,))
+    move(7)
+    move(8)
+    other.execute("UPDATE assets SET width = 50 WHERE id = ?", (image_asset,))
+    other.close()
+    shell = move(9).op.payload["set"]["geometry"]["shell"]
+    assert max(x for x, _ in shell) == 50.0          # clipped to the asset as it is now
+    assert project.verify_chain().ok
+
+
+def test_an_edit_writes_the_sequence_and_clock_also_where_meta_lacks_them(project, image_asset):
+    _create(project, image_asset)
+    with project.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'hlc'")
+    a = _move(project, 1)
+    meta = dict(project.conn.execute("SELECT key, value FROM meta WHERE key IN ('next_seq', 'hlc')").fetchall())
+    assert meta == {"next_seq": str(a.op.seq + 1), "hlc": f"{a.op.hlc[0]},{a.op.hlc[1]}"}
+    b = _move(project, 2)
+    meta = dict(project.conn.execute("SELECT key, value FROM meta WHERE key IN ('next_seq', 'hlc')").fetchall())
+    assert meta == {"next_seq": str(b.op.seq + 1), "hlc": f"{b.op.hlc[0]},{b.op.hlc[1]}"}
+
+
+def test_the_role_memo_is_per_layer_of_the_edited_row(project, image_asset):
+    """Allowed to edit in one's own layer is remembered for that layer only: the next edit, of an
+    annotation in someone else's layer, is checked (and refused) as ever."""
+    bob, theirs = "b" * 26, "o" * 26
+    project.apply_all([OpDraft("user.add", bob, {"name": "bob"}),
+                       OpDraft("role.grant", bob, {"role": "annotator"}, reason="joins"),
+                       OpDraft("layer.create", LAYER, {"layer": {"name": "bob's", "kind": "annotator", "owner": bob}})])
+    for ann, layer, who in ((ANN, LAYER, bob), (theirs, project.my_layer_id, None)):
+        project.apply(OpDraft("annotation.create", ann, {"annotation": {
+            "asset_id": image_asset, "layer_id": layer, "geometry": {"kind": "polygon", "shell": SHELL}}}), user=who)
+    edit = {"set": {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}}}
+    project.apply(OpDraft("annotation.update", ANN, edit), user=bob)
+    project.apply(OpDraft("annotation.update", ANN, edit), user=bob)
+    with pytest.raises(OpRejected, match="belongs to alice"):
+        project.apply(OpDraft("annotation.update", theirs, edit), user=bob)
+    project.apply(OpDraft("annotation.update", ANN, edit), user=bob)
+    with pytest.raises(OpRejected, match="belongs to alice"):      # moved into a layer not theirs
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"layer_id": project.my_layer_id}}), user=bob)
+    assert project.annotation(ANN).layer_id == LAYER
+
+
+def test_the_row_kept_after_a_shape_edit_is_the_stored_row(project, image_asset):
+    """After a shape edit the next edit takes the annotation's row from it instead of reading it:
+    that row is exactly what reading it gives (every column, value and type)."""
+    _create(project, image_asset)
+    shapes = [{"kind": "polygon", "shell": [[x + 1, y] for x, y in SHELL]},
+              {"kind": "box", "xyxy": [1, 2, 30, 40]},
+              {"kind": "polygon", "shell": [[80, 10], [130, 10], [130, 60]]},          # clipped
+              {"kind": "ellipse", "cxcyrxrya": [50, 40, 10, 5, 0.0]}]
+    kept_rows = 0
+    for shape in shapes:
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": shape}}))
+        head = project.__dict__["_edit_head"]
+        stored = project.conn.execute("SELECT * FROM annotations WHERE id = ?", (ANN,)).fetchone()
+        if head.row is not None:
+            kept_rows += 1
+            assert head.row[0] == ANN
+            assert head.row[1] == dict(zip(stored.keys(), stored))
+            assert [type(v) for v in head.row[1].values()] == [type(v) for v in stored]
+    assert kept_rows >= 3
+    project.apply(OpDraft("annotation.update", ANN, {"set": {"z_order": 2}}))        # (not a shape edit)
+    assert project.__dict__["_edit_head"].row is None
+    project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": shapes[0]}}))
+    assert project.__dict__["_edit_head"].row is not None
+    project.apply(OpDraft("annotation.delete", ANN, {}))             # (takes the kept row)
+    assert project.annotation(ANN).deleted
+    with pytest.raises(OpRejected, match="deleted"):
+        project.apply(OpDraft("annotation.update", ANN, {"set": {"geometry": shapes[1]}}))
+    project.apply(OpDraft("annotation.restore", ANN, {}))
+    assert not project.annotation(ANN).deleted
+    assert project.verify_chain().ok
