@@ -64,6 +64,12 @@ class _AfterFirstPaint(QtCore.QObject):
         return False
 
 
+def after_first_paint(widget: Any, fn: Any) -> None:
+    """Call ``fn()`` from the event loop once ``widget`` has painted for the first time (the
+    window is up): work the first paint does not need waits for it."""
+    _AfterFirstPaint(widget, fn)
+
+
 class EditSession(QtCore.QObject):
     sig_annotations_changed = QtCore.Signal()
     sig_document_changed = QtCore.Signal(object, object)     # Document, DocumentChange
@@ -151,7 +157,7 @@ class EditSession(QtCore.QObject):
             if getattr(self.viewport, "_painted_once", True):
                 QtCore.QTimer.singleShot(0, self, start)
             else:
-                _AfterFirstPaint(self.viewport, start)
+                after_first_paint(self.viewport, start)
         self.tool.cancel()
         self.asset_id = asset_id
         self.viewport.asset_id = asset_id
