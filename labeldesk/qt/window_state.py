@@ -146,6 +146,17 @@ def _restore_layout(window: Any, session: dict[str, Any], views: list[dict[str, 
         window._restoring_view = False
 
 
+def remembered_view_state(project: Any, asset_id: str) -> dict[str, Any] | None:
+    """The zoom, pan, slice… remembered for this asset (restored when it is shown), if any."""
+    import json
+    raw = settings().value(f"view/{project.id}/{asset_id}", "")
+    try:
+        state = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def restore_view_state(window: Any, asset_id: str) -> None:
     import json
     raw = settings().value(f"view/{window.project.id}/{asset_id}", "")
