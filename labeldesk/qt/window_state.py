@@ -74,8 +74,8 @@ def save_view_state(window: Any) -> None:
     """Per asset: the active viewport's zoom, pan, slice, frame, W/L, invert and colour map; per
     project: the layout, the asset shown and every visible viewport's state (restored on open)."""
     import json
-    if window.project is None:
-        return
+    if window.project is None or not any(v.asset_id for v in window.grid.visible_views()):
+        return                   # nothing shown yet (a project opening): the last session stays
     s = settings()
     view = window.viewport
     if window.current_asset_id and view.source is not None and view.asset_id == window.current_asset_id:
