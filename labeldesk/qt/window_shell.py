@@ -76,10 +76,11 @@ class WindowShell:
 
     def _fill_panels_menu(self) -> None:
         self.panels_menu.clear()
-        for dock in sorted(self.findChildren(QtWidgets.QDockWidget), key=lambda d: d.windowTitle()):
+        direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly      # docks and bars are the window's own
+        for dock in sorted(self.findChildren(QtWidgets.QDockWidget, options=direct), key=lambda d: d.windowTitle()):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.panels_menu.addSeparator()
-        for bar in self.findChildren(QtWidgets.QToolBar):
+        for bar in self.findChildren(QtWidgets.QToolBar, options=direct):
             self.panels_menu.addAction(bar.toggleViewAction())
 
     @property
@@ -120,7 +121,8 @@ class WindowShell:
 
     def _set_work_visible(self, on: bool) -> None:
         """Docks and tool bars belong to the work page; the start page shows alone."""
-        for w in self.findChildren(QtWidgets.QDockWidget) + self.findChildren(QtWidgets.QToolBar):
+        direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
+        for w in self.findChildren(QtWidgets.QDockWidget, options=direct) + self.findChildren(QtWidgets.QToolBar, options=direct):
             if w.parent() is self:
                 if not on:
                     w.setProperty("shell_hidden", not w.isHidden() or bool(w.property("shell_hidden")))
