@@ -32,7 +32,8 @@ def run(code: str, tree: Path, pycache: Path, *args: str, cold: bool = False) ->
            "PYTHONPYCACHEPREFIX": str(pycache), **({"LABELDESK_NO_DOCUMENT_CACHE": "1"} if cold else {})}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    # run in the tree: `python -c` puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, cwd=tree)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode:
         raise SystemExit(f"child failed ({tree}): {out.stderr[-2000:]}")
