@@ -51,7 +51,7 @@ HEAVY = ("pydicom", "nibabel", "scipy", "skimage", "sklearn", "pyqtgraph", "onnx
          "tifffile", "labeldesk.core.sync.engine", "labeldesk.qt.dialogs.start_page",
          "labeldesk.qt.panels.quality_panel", "labeldesk.qt.panels.organise_panel",
          "labeldesk.qt.panels.dashboard_panel", "labeldesk.qt.panels.metrics_panel",
-         "labeldesk.qt.panels.prediction_panel")
+         "labeldesk.qt.panels.prediction_panel", "labeldesk.qt.panels.model_panel")
 
 IMAGE_CHILD = """
 import sys, time
@@ -69,11 +69,13 @@ w.grab()
 heavy = sys.argv[2].split(",")
 print("imported", ",".join(m for m in heavy if m in sys.modules))
 print("placeholders", ",".join(k for k in ("quality", "organise", "dashboard") if type(w.quality.docks[k].widget()).__name__ == "QWidget"),
-      ",".join(k for k in ("predictions", "agreement") if type(w.team.docks[k].widget()).__name__ == "QWidget"))
+      ",".join(k for k in ("predictions", "agreement") if type(w.team.docks[k].widget()).__name__ == "QWidget"),
+      type(w.models.dock.widget()).__name__)
 # the panels come when their docks are shown: from the menu, or by a remembered layout
-w.quality.show_checks(); w.team.show_predictions(); app.processEvents()
+w.quality.show_checks(); w.team.show_predictions(); w.models.show(); app.processEvents()
 print("built", type(w.quality.docks["quality"].widget()).__name__, w.quality.quality_panel.project is w.project,
-      type(w.team.docks["predictions"].widget()).__name__, w.team.prediction_panel.asset_id == w.current_asset_id)
+      type(w.team.docks["predictions"].widget()).__name__, w.team.prediction_panel.asset_id == w.current_asset_id,
+      type(w.models.dock.widget().widget()).__name__, w.models.panel.sam_status.text().startswith("AI segment"))
 w._save_layout()
 w.close()
 w2 = MainWindow(); w2.offer_guide = False
@@ -105,6 +107,6 @@ def test_a_window_opening_an_image_imports_and_builds_only_what_it_shows(tmp_pat
     assert out.returncode == 0, out.stderr[-3000:]
     lines = dict(line.partition(" ")[::2] for line in out.stdout.splitlines())
     assert lines["imported"] == ""                           # e.g. "pydicom,PIL" names what came in
-    assert lines["placeholders"] == "quality,organise,dashboard predictions,agreement"
-    assert lines["built"] == "QualityPanel True PredictionPanel True"
+    assert lines["placeholders"] == "quality,organise,dashboard predictions,agreement QWidget"
+    assert lines["built"] == "QualityPanel True PredictionPanel True ModelPanel True"
     assert lines["restored"] == "True QualityPanel True PredictionPanel True True True"
