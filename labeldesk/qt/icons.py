@@ -35,7 +35,8 @@ class SvgIconEngine(QtGui.QIconEngine):
         self._renderer: QtSvg.QSvgRenderer | None = None
         self._pixmaps: dict[tuple[int, int, bool], QtGui.QPixmap] = {}
 
-    def pixmap(self, size: QtCore.QSize, mode: QtGui.QIcon.Mode, state: QtGui.QIcon.State) -> QtGui.QPixmap:  # noqa: ARG002
+    def pixmap(self, size: QtCore.QSize, mode: QtGui.QIcon.Mode,
+               state: QtGui.QIcon.State) -> QtGui.QPixmap:  # noqa: ARG002
         disabled = mode == QtGui.QIcon.Mode.Disabled
         key = (size.width(), size.height(), disabled)
         pm = self._pixmaps.get(key)
@@ -67,7 +68,8 @@ class SvgIconEngine(QtGui.QIconEngine):
         painter.drawPixmap(rect, self.pixmap(QtCore.QSize(round(rect.width() * ratio), round(rect.height() * ratio)),
                                              mode, state))
 
-    def actualSize(self, size: QtCore.QSize, mode: QtGui.QIcon.Mode, state: QtGui.QIcon.State) -> QtCore.QSize:  # noqa: N802,ARG002
+    def actualSize(self, size: QtCore.QSize, mode: QtGui.QIcon.Mode,  # noqa: N802
+                   state: QtGui.QIcon.State) -> QtCore.QSize:  # noqa: ARG002
         side = min(size.width(), size.height())           # the drawings are square
         return QtCore.QSize(side, side)
 

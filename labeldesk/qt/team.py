@@ -41,7 +41,8 @@ class TeamDocks:
         window.tabifyDockWidget(self.docks["review"], self.docks["predictions"])
         self.review_panel.sig_open_asset.connect(self.open_item)
         self.review_panel.sig_changed.connect(lambda _c: self.after_change())
-        window.sig_asset_shown.connect(lambda a: self._predictions.set_asset(a) if self._predictions is not None else None)
+        window.sig_asset_shown.connect(
+            lambda a: self._predictions.set_asset(a) if self._predictions is not None else None)
         window.sig_asset_shown.connect(lambda _a: self.clear_comparison())
         window.sig_asset_shown.connect(self._follow_asset)
         window.sig_asset_shown.connect(lambda _a: self.refresh_pins())

@@ -122,7 +122,8 @@ class WindowShell:
     def _set_work_visible(self, on: bool) -> None:
         """Docks and tool bars belong to the work page; the start page shows alone."""
         direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
-        for w in self.findChildren(QtWidgets.QDockWidget, options=direct) + self.findChildren(QtWidgets.QToolBar, options=direct):
+        for w in (self.findChildren(QtWidgets.QDockWidget, options=direct)
+                  + self.findChildren(QtWidgets.QToolBar, options=direct)):
             if w.parent() is self:
                 if not on:
                     w.setProperty("shell_hidden", not w.isHidden() or bool(w.property("shell_hidden")))

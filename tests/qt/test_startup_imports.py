@@ -68,8 +68,9 @@ while not done:
 w.grab()
 heavy = sys.argv[2].split(",")
 print("imported", ",".join(m for m in heavy if m in sys.modules))
-print("placeholders", ",".join(k for k in ("quality", "organise", "dashboard") if type(w.quality.docks[k].widget()).__name__ == "QWidget"),
-      ",".join(k for k in ("predictions", "agreement") if type(w.team.docks[k].widget()).__name__ == "QWidget"),
+placeholder = lambda dock: type(dock.widget()).__name__ == "QWidget"
+print("placeholders", ",".join(k for k in ("quality", "organise", "dashboard") if placeholder(w.quality.docks[k])),
+      ",".join(k for k in ("predictions", "agreement") if placeholder(w.team.docks[k])),
       type(w.models.dock.widget()).__name__)
 # the panels come when their docks are shown: from the menu, or by a remembered layout
 w.quality.show_checks(); w.team.show_predictions(); w.models.show(); app.processEvents()
