@@ -64,6 +64,12 @@ class _AfterFirstPaint(QtCore.QObject):
         return False
 
 
+def after_first_paint(widget: Any, fn: Any) -> None:
+    """Call ``fn()`` from the event loop once ``widget`` has painted for the first time (the
+    window is up): work the first paint does not need waits for it."""
+    _AfterFirstPaint(widget, fn)
+
+
 class EditSession(QtCore.QObject):
     sig_annotations_changed = QtCore.Signal()
     sig_document_changed = QtCore.Signal(object, object)     # Document, DocumentChange
@@ -151,7 +157,7 @@ class EditSession(QtCore.QObject):
             if getattr(self.viewport, "_painted_once", True):
                 QtCore.QTimer.singleShot(0, self, start)
             else:
-                _AfterFirstPaint(self.viewport, start)
+                after_first_paint(self.viewport, start)
         self.tool.cancel()
         self.asset_id = asset_id
         self.viewport.asset_id = asset_id
@@ -185,8 +191,12 @@ class EditSession(QtCore.QObject):
         when the view does not show the asset or is zoomed in too far for the overlay."""
         view = self.viewport
         painter = getattr(view, "overlay", None)
-        if getattr(view, "asset_id", None) != asset_id or view.source is None or painter is None:
+        if getattr(view, "asset_id", None) != asset_id or painter is None:
             return None
+        if view.source is None:
+            view = self._fitted_stand_in(asset_id)
+            if view is None:
+                return None
         try:
             if not painter._raster_fits(view):
                 return None
@@ -199,6 +209,34 @@ class EditSession(QtCore.QObject):
                     "colours": dict(self._colours)}
         except Exception:  # noqa: BLE001 - a view not ready yet: the overlay is drawn when painted
             return None
+
+    def _fitted_stand_in(self, asset_id: str) -> Any:
+        """What the active view will be once the pixels of a plain image are in (its plane, size
+        and zoom: fitted as ``set_source`` fits it, or the remembered one that will be restored), so
+        that the worker reading the document can draw the overlay while the pixels still decode;
+        None for other kinds, or before the view is laid out. A wrong guess costs only
+        the worker's drawing: the painter takes the overlay when its own fingerprint matches."""
+        from types import SimpleNamespace
+
+        from labeldesk.core.model import Plane
+        from labeldesk.qt import window_state
+        from labeldesk.qt.viewer.viewport_view import fit_zoom
+        view = self.viewport
+        if view.width() < 2 or view.height() < 2 or self.project is None:
+            return None
+        asset = self.project.asset(asset_id)
+        if asset is None or asset.kind != "image" or asset.width < 1 or asset.height < 1:
+            return None
+        w, h = asset.width, asset.height
+        zoom, plane = fit_zoom(view.width(), view.height(), w, h), Plane()
+        state = window_state.remembered_view_state(self.project, asset_id)
+        if state is not None:                         # restored once the pixels are in
+            try:
+                zoom, plane = min(64.0, max(1e-4, float(state["zoom"]))), Plane.from_dict(state["plane"])
+            except (KeyError, TypeError, ValueError):
+                return None
+        return SimpleNamespace(plane=plane, zoom=zoom, layer_id=getattr(view, "layer_id", None),
+                               plane_size=lambda: (w, h), width=view.width, height=view.height)
 
     def loading(self, asset_id: str) -> bool:
         """The asset's document is being read on the worker (its views show the pixels meanwhile)."""

@@ -13,7 +13,6 @@ from labeldesk import __version__
 from labeldesk.core.store import repo
 from labeldesk.qt import identity
 from labeldesk.qt.actions import build_actions
-from labeldesk.qt.dialogs.start_page import StartPage
 from labeldesk.qt.icons import set_icon
 from labeldesk.qt.project_files import ProjectFiles
 from labeldesk.qt.window_shell import WindowShell
@@ -53,9 +52,9 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         column.addWidget(self.grid, 1)
         column.addWidget(self.playback)
         self.work = central
-        self.start_page = StartPage()
+        self._start_page: Any = None                  # built when first shown (not when a project opens)
+        self._start_pending = False
         self.pages = QtWidgets.QStackedWidget()
-        self.pages.addWidget(self.start_page)
         self.pages.addWidget(self.work)
         self.setCentralWidget(self.pages)
         self.setAcceptDrops(True)                     # files and folders from the file manager
@@ -87,10 +86,6 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self._build_tools()
         navigation.install(self)
         self._build_panels_menu()
-        self.start_page.sig_new.connect(self.files.new_project)
-        self.start_page.sig_open.connect(self.files.open_dialog)
-        self.start_page.sig_demo.connect(self.files.open_demo)
-        self.start_page.sig_open_path.connect(self.files.open)
         from labeldesk.qt import extensions
         for problem in extensions.install_all(self):
             self.statusBar().showMessage(f"extension not loaded: {problem}", 15000)
@@ -419,6 +414,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self._close_current()
         self.project = Project.open(root)
         self.setWindowTitle(f"{self.project.name} — labeldesk")
+        self._start_pending = False
         self.pages.setCurrentWidget(self.work)
         self._set_work_visible(True)
         user_id, note = identity.chosen_user(self.project)

@@ -14,7 +14,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from labeldesk.core.errors import LabeldeskError
 from labeldesk.core.model import Plane
-from labeldesk.qt.panels.model_panel import ModelPanel
 from labeldesk.qt.tasks import TaskRunner
 from labeldesk.qt.tools.sam_tool import SamAssist, SamTool
 
@@ -28,7 +27,7 @@ class ModelDocks:
         self.project: Any = None
         self.assist = SamAssist(window)
         self.tool = SamTool(window.session, self.assist)
-        self.panel = ModelPanel()
+        self._panel: Any = None           # the Models panel: built when its dock is first shown or used
         self._tasks: set[TaskRunner] = set()
         self._learning: TaskRunner | None = None
         self._label_signature: Any = None
@@ -37,28 +36,16 @@ class ModelDocks:
         self._add_tool()
         self.dock = QtWidgets.QDockWidget("Models", window)
         self.dock.setObjectName("models_dock")
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.panel)
-        self.dock.setWidget(scroll)
+        self.dock.setWidget(QtWidgets.QWidget())          # a placeholder until first shown
         # under the asset list: the right column is full (classes, annotations, attributes, review…)
         window.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
         self.dock.hide()
+        self.dock.visibilityChanged.connect(lambda visible: visible and self.panel)
         self._add_menu()
         self._retrain = QtCore.QTimer(window)
         self._retrain.setSingleShot(True)
         self._retrain.setInterval(RETRAIN_DELAY_MS)
         self._retrain.timeout.connect(self._maybe_retrain)
-        p = self.panel
-        p.sig_add_requested.connect(self.add_model_dialog)
-        p.sig_use_sam.connect(self.use_sam)
-        p.output.currentTextChanged.connect(lambda text: setattr(self.assist, "output", text))
-        p.sig_prelabel.connect(self.prelabel)
-        p.sig_learn.connect(self.learn)
-        p.sig_evaluate.connect(self.evaluate)
-        p.sig_propagate.connect(self.propagate)
-        p.sig_save_queue.connect(self.save_queue)
-        p.sig_next_in_queue.connect(self.next_in_queue)
         self.assist.sig_embedded.connect(lambda _k: self._show_sam_status())
         self.assist.sig_model_changed.connect(lambda _r: self._on_plane_shown(self.window.viewport))
         window.session.sig_annotations_changed.connect(self._on_annotations_changed)
@@ -66,6 +53,29 @@ class ModelDocks:
         for view in window.grid.views:
             self._watch(view)
         window.grid.sig_active_changed.connect(self._on_active_changed)
+
+    @property
+    def panel(self) -> Any:
+        """The Models panel, built (and put in its dock) the first time it is needed."""
+        if self._panel is None:
+            from labeldesk.qt.panels.model_panel import ModelPanel
+            p = self._panel = ModelPanel()
+            p.output.setCurrentText(self.assist.output)
+            p.sig_add_requested.connect(self.add_model_dialog)
+            p.sig_use_sam.connect(self.use_sam)
+            p.output.currentTextChanged.connect(lambda text: setattr(self.assist, "output", text))
+            p.sig_prelabel.connect(self.prelabel)
+            p.sig_learn.connect(self.learn)
+            p.sig_evaluate.connect(self.evaluate)
+            p.sig_propagate.connect(self.propagate)
+            p.sig_save_queue.connect(self.save_queue)
+            p.sig_next_in_queue.connect(self.next_in_queue)
+            scroll = QtWidgets.QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(p)
+            self.dock.setWidget(scroll)
+            self.refresh()
+        return self._panel
 
     # ---- wiring ---------------------------------------------------------------------------------
     def _add_tool(self) -> None:
@@ -141,12 +151,16 @@ class ModelDocks:
                 self.message(str(exc))
 
     def refresh(self) -> None:
+        if self._panel is None:
+            return                          # read when the panel is built
         from labeldesk.core.models import registry
-        self.panel.set_records(registry.list_models(self.project) if self.project is not None else [])
+        self._panel.set_records(registry.list_models(self.project) if self.project is not None else [])
         self._show_sam_status()
 
     def _show_sam_status(self) -> None:
         a = self.assist
+        if self._panel is None:
+            return
         if a.record is None:
             self.panel.sam_status.setText("AI segment: no SAM model chosen")
             return
@@ -251,7 +265,7 @@ class ModelDocks:
                             if a.geometry.kind in AREA_KINDS and a.class_id))
 
     def _on_annotations_changed(self) -> None:
-        if self.panel.auto_learn.isChecked() and self._learning is None:
+        if self._panel is not None and self._panel.auto_learn.isChecked() and self._learning is None:
             self._retrain.start()
 
     def _maybe_retrain(self) -> None:

@@ -36,8 +36,12 @@ def recent_projects() -> list[str]:
 
 def remember_project(root: str | Path) -> None:
     path = str(Path(root).resolve())
-    paths = [path] + [p for p in recent_projects() if p != path]
-    settings().setValue("recent/projects", paths[:MAX_RECENT])
+    s = settings()
+    raw = s.value("recent/projects", [])
+    before = [raw] if isinstance(raw, str) else list(raw or [])
+    paths = ([path] + [p for p in recent_projects() if p != path])[:MAX_RECENT]
+    if paths != before:                     # reopening the latest project writes nothing
+        s.setValue("recent/projects", paths)
 
 
 def forget_project(root: str | Path) -> None:

@@ -190,7 +190,7 @@ class ProjectFiles:
             act.triggered.connect(lambda _=False, p=path: self.open(p))
         if not paths:
             menu.addAction("No recent projects").setEnabled(False)
-        start = getattr(self.window, "start_page", None)
+        start = getattr(self.window, "_start_page", None)      # when built: it refreshes when first shown
         if start is not None:
             start.refresh()
 

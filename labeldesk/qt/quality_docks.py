@@ -13,34 +13,57 @@ from labeldesk.core.model import Plane
 
 class QualityDocks:
     def __init__(self, window: Any) -> None:
-        from labeldesk.qt.panels.organise_panel import OrganisePanel
-        from labeldesk.qt.panels.quality_panel import QualityPanel
         self.window = window
-        self.quality_panel = QualityPanel()
-        self._dashboard: Any = None       # built when first shown (pyqtgraph: ≈ 0.3 s of a start)
-        self.organise_panel = OrganisePanel()
+        # the panels are built (and put in their docks) when first needed: every dock here starts
+        # hidden, and a window that never shows them does not import or build them
+        self._quality: Any = None
+        self._organise: Any = None
+        self._dashboard: Any = None       # (pyqtgraph: ≈ 0.3 s of a start)
+        self._followed: Any = None        # the project the built panels show
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
-        for key, title, widget, area in (
-                ("quality", "Quality", self.quality_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
-                ("dashboard", "Dashboard", QtWidgets.QWidget(), QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
-                ("organise", "Organise", self.organise_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
+        for key, title, area in (
+                ("quality", "Quality", QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
+                ("dashboard", "Dashboard", QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
+                ("organise", "Organise", QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QtWidgets.QDockWidget(title, window)
             dock.setObjectName(f"{key}_dock")
-            dock.setWidget(widget)
+            dock.setWidget(QtWidgets.QWidget())       # a placeholder until first shown
             window.addDockWidget(area, dock)
             dock.hide()
             dock.visibilityChanged.connect(lambda visible, key=key: visible and self._on_dock_shown(key))
             self.docks[key] = dock
-        self.quality_panel.sig_open.connect(self.open_finding)
-        self.quality_panel.sig_message.connect(lambda t: window.statusBar().showMessage(t, 8000))
-        self.organise_panel.sig_message.connect(lambda t: window.statusBar().showMessage(t, 8000))
-        self.organise_panel.sig_filtered.connect(self._list_assets)
-        self.organise_panel.sig_open.connect(self.open_audit)
-        window.sig_asset_shown.connect(self.organise_panel.set_asset)
+        window.sig_asset_shown.connect(lambda a: self._organise.set_asset(a) if self._organise is not None else None)
         self._pending: tuple[str, str, float] | None = None
         self._pending_layer: tuple[str, str] | None = None
         window.sig_asset_shown.connect(self._select_pending)
         self._build_menus()
+
+    @property
+    def quality_panel(self) -> Any:
+        """The Quality panel, built (and put in its dock) the first time it is needed."""
+        if self._quality is None:
+            from labeldesk.qt.panels.quality_panel import QualityPanel
+            panel = self._quality = QualityPanel()
+            panel.sig_open.connect(self.open_finding)
+            panel.sig_message.connect(lambda t: self.window.statusBar().showMessage(t, 8000))
+            panel.set_project(self._followed)
+            self.docks["quality"].setWidget(panel)
+        return self._quality
+
+    @property
+    def organise_panel(self) -> Any:
+        """The Organise panel, built (and put in its dock) the first time it is needed."""
+        if self._organise is None:
+            from labeldesk.qt.panels.organise_panel import OrganisePanel
+            panel = self._organise = OrganisePanel()
+            panel.sig_message.connect(lambda t: self.window.statusBar().showMessage(t, 8000))
+            panel.sig_filtered.connect(self._list_assets)
+            panel.sig_open.connect(self.open_audit)
+            if self._followed is not None:
+                panel.set_project(self._followed)
+                panel.set_asset(self.window.current_asset_id)
+            self.docks["organise"].setWidget(panel)
+        return self._organise
 
     def _build_menus(self) -> None:
         w = self.window
@@ -75,8 +98,7 @@ class QualityDocks:
 
     def _on_dock_shown(self, key: str) -> None:
         self._follow_project()
-        if key == "dashboard":
-            self.dashboard_panel                    # noqa: B018 - built with the followed project
+        getattr(self, f"{key}_panel")               # built with the followed project
 
     @property
     def dashboard_panel(self) -> Any:
@@ -84,19 +106,23 @@ class QualityDocks:
         if self._dashboard is None:
             from labeldesk.qt.panels.dashboard_panel import DashboardPanel
             self._dashboard = DashboardPanel()
-            self._dashboard.set_project(self.quality_panel.project)
+            self._dashboard.set_project(self._followed)
             self.docks["dashboard"].setWidget(self._dashboard)
         return self._dashboard
 
     # ---- project ---------------------------------------------------------------------------
     def _follow_project(self) -> Any:
+        """The built panels show the window's project (read when one of them is shown or used)."""
         project = self.window.project
-        if self.quality_panel.project is not project:
-            self.quality_panel.set_project(project)
+        if self._followed is not project:
+            self._followed = project
+            if self._quality is not None:
+                self._quality.set_project(project)
             if self._dashboard is not None:
                 self._dashboard.set_project(project)
-            self.organise_panel.set_project(project)
-            self.organise_panel.set_asset(self.window.current_asset_id)
+            if self._organise is not None:
+                self._organise.set_project(project)
+                self._organise.set_asset(self.window.current_asset_id)
         return project
 
     def _show(self, key: str) -> None:

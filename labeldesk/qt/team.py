@@ -13,24 +13,27 @@ from labeldesk.qt import preferences
 
 class TeamDocks:
     def __init__(self, window: Any) -> None:
-        from labeldesk.qt.panels.metrics_panel import MetricsPanel
-        from labeldesk.qt.panels.prediction_panel import PredictionPanel
         from labeldesk.qt.panels.review_panel import ReviewPanel
         self.window = window
         self.review_panel = ReviewPanel()
-        self.metrics_panel = MetricsPanel()
-        self.prediction_panel = PredictionPanel(apply_drafts=window.session.commit)
+        # the Predictions and Agreement panels are built (and put in their docks) when first shown
+        # or used: both docks start hidden
+        self._metrics: Any = None
+        self._predictions: Any = None
+        self._project: Any = None
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         right, bottom = QtCore.Qt.DockWidgetArea.RightDockWidgetArea, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
         for key, title, widget, area in (("review", "Review", self.review_panel, right),
-                                         ("predictions", "Predictions", self.prediction_panel, right),
-                                         ("agreement", "Agreement", self.metrics_panel, bottom)):
+                                         ("predictions", "Predictions", None, right),
+                                         ("agreement", "Agreement", None, bottom)):
             dock = QtWidgets.QDockWidget(title, window)
             dock.setObjectName(f"{key}_dock")
-            dock.setWidget(widget)
+            dock.setWidget(widget if widget is not None else QtWidgets.QWidget())     # a placeholder
             window.addDockWidget(area, dock)
             dock.hide()
             self.docks[key] = dock
+        self.docks["predictions"].visibilityChanged.connect(lambda visible: visible and self.prediction_panel)
+        self.docks["agreement"].visibilityChanged.connect(lambda visible: visible and self.metrics_panel)
         self._review_stale = False       # the Review panel is read when its dock is next shown
         self.docks["review"].visibilityChanged.connect(lambda visible: visible and self._review_stale and
                                                        self._refresh_review())
@@ -38,13 +41,8 @@ class TeamDocks:
         window.tabifyDockWidget(self.docks["review"], self.docks["predictions"])
         self.review_panel.sig_open_asset.connect(self.open_item)
         self.review_panel.sig_changed.connect(lambda _c: self.after_change())
-        self.metrics_panel.sig_open_item.connect(self.open_item)
-        self.metrics_panel.sig_compare_item.connect(self.compare_item)
-        self.prediction_panel.sig_selection_requested.connect(window.session.select)
-        self.prediction_panel.sig_changed.connect(lambda _c: self.after_change())
-        self.prediction_panel.sig_error.connect(lambda t: window.statusBar().showMessage(t, 8000))
-        self.prediction_panel.sig_queue_ordered.connect(self._on_queue_ordered)
-        window.sig_asset_shown.connect(self.prediction_panel.set_asset)
+        window.sig_asset_shown.connect(
+            lambda a: self._predictions.set_asset(a) if self._predictions is not None else None)
         window.sig_asset_shown.connect(lambda _a: self.clear_comparison())
         window.sig_asset_shown.connect(self._follow_asset)
         window.sig_asset_shown.connect(lambda _a: self.refresh_pins())
@@ -62,11 +60,43 @@ class TeamDocks:
         self._pending_plane: tuple[str, Plane] | None = None
         window.sig_asset_shown.connect(self._apply_pending_plane)
 
+    @property
+    def metrics_panel(self) -> Any:
+        """The Agreement panel, built (and put in its dock) the first time it is needed."""
+        if self._metrics is None:
+            from labeldesk.qt.panels.metrics_panel import MetricsPanel
+            panel = self._metrics = MetricsPanel()
+            panel.sig_open_item.connect(self.open_item)
+            panel.sig_compare_item.connect(self.compare_item)
+            panel.set_project(self._project)
+            self.docks["agreement"].setWidget(panel)
+        return self._metrics
+
+    @property
+    def prediction_panel(self) -> Any:
+        """The Predictions panel, built (and put in its dock) the first time it is needed."""
+        if self._predictions is None:
+            from labeldesk.qt.panels.prediction_panel import PredictionPanel
+            w = self.window
+            panel = self._predictions = PredictionPanel(apply_drafts=w.session.commit)
+            panel.sig_selection_requested.connect(w.session.select)
+            panel.sig_changed.connect(lambda _c: self.after_change())
+            panel.sig_error.connect(lambda t: w.statusBar().showMessage(t, 8000))
+            panel.sig_queue_ordered.connect(self._on_queue_ordered)
+            panel.set_project(self._project)
+            if self._project is not None:
+                panel.set_asset(w.current_asset_id)
+            self.docks["predictions"].setWidget(panel)
+        return self._predictions
+
     # ---- project ---------------------------------------------------------------------------
     def attach(self, project: Any) -> None:
         self.set_review_user(project, project.user_id if project is not None else None)
-        self.metrics_panel.set_project(project)
-        self.prediction_panel.set_project(project)
+        self._project = project
+        if self._metrics is not None:
+            self._metrics.set_project(project)
+        if self._predictions is not None:
+            self._predictions.set_project(project)
         if self.sync is not None:
             self.sync.attach(project)
 
@@ -89,6 +119,7 @@ class TeamDocks:
             self._follow_asset(self.window.current_asset_id)
 
     def detach(self) -> None:
+        self._project = None                 # a panel built after the project closed shows none
         if self.sync is not None:
             self.sync.detach()
 

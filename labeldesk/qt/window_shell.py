@@ -13,7 +13,7 @@ from labeldesk.qt.project_files import local_paths
 
 
 class WindowShell:
-    """Needs ``self`` to be a QMainWindow with ``pages``, ``work``, ``start_page``, ``files``,
+    """Needs ``self`` to be a QMainWindow with ``pages``, ``work``, ``_start_page``, ``files``,
     ``identity_label``, ``actions_by_id``, ``team``, ``session`` and ``project``."""
     project: Any
     user_id: str | None
@@ -76,15 +76,42 @@ class WindowShell:
 
     def _fill_panels_menu(self) -> None:
         self.panels_menu.clear()
-        for dock in sorted(self.findChildren(QtWidgets.QDockWidget), key=lambda d: d.windowTitle()):
+        direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly      # docks and bars are the window's own
+        for dock in sorted(self.findChildren(QtWidgets.QDockWidget, options=direct), key=lambda d: d.windowTitle()):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.panels_menu.addSeparator()
-        for bar in self.findChildren(QtWidgets.QToolBar):
+        for bar in self.findChildren(QtWidgets.QToolBar, options=direct):
             self.panels_menu.addAction(bar.toggleViewAction())
 
+    @property
+    def start_page(self) -> Any:
+        """The start page, built on first use: a window opened on a project never builds it."""
+        if self._start_page is None:
+            from labeldesk.qt.dialogs.start_page import StartPage
+            page = StartPage()
+            page.sig_new.connect(self.files.new_project)
+            page.sig_open.connect(self.files.open_dialog)
+            page.sig_demo.connect(self.files.open_demo)
+            page.sig_open_path.connect(self.files.open)
+            self.pages.insertWidget(0, page)
+            self._start_page = page
+            if self._start_pending:
+                page.refresh()
+                self.pages.setCurrentWidget(page)
+        return self._start_page
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt override
+        if self._start_pending and self._start_page is None:
+            self.start_page                     # noqa: B018 - builds and raises it before the first paint
+        super().showEvent(event)
+
     def _show_start_page(self) -> None:
-        self.start_page.refresh()
-        self.pages.setCurrentWidget(self.start_page)
+        self._start_pending = True
+        if self._start_page is not None:
+            self._start_page.refresh()
+            self.pages.setCurrentWidget(self._start_page)
+        elif self.isVisible():
+            self.start_page                     # noqa: B018 - builds and raises it
         self._set_work_visible(False)
         self.setWindowTitle("labeldesk")
         self.identity_label.show_user(None, None)
@@ -94,7 +121,9 @@ class WindowShell:
 
     def _set_work_visible(self, on: bool) -> None:
         """Docks and tool bars belong to the work page; the start page shows alone."""
-        for w in self.findChildren(QtWidgets.QDockWidget) + self.findChildren(QtWidgets.QToolBar):
+        direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
+        for w in (self.findChildren(QtWidgets.QDockWidget, options=direct)
+                  + self.findChildren(QtWidgets.QToolBar, options=direct)):
             if w.parent() is self:
                 if not on:
                     w.setProperty("shell_hidden", not w.isHidden() or bool(w.property("shell_hidden")))
@@ -155,7 +184,8 @@ class WindowShell:
         from labeldesk.qt import icons
         from labeldesk.qt.theme import apply_theme
         apply_theme(choice)
-        self.start_page.refresh_icons()
+        if self._start_page is not None:
+            self._start_page.refresh_icons()
         for act in self.findChildren(QtGui.QAction):     # icons follow the new text colour
             name = act.property("icon_name")
             if name:

@@ -74,8 +74,8 @@ def save_view_state(window: Any) -> None:
     """Per asset: the active viewport's zoom, pan, slice, frame, W/L, invert and colour map; per
     project: the layout, the asset shown and every visible viewport's state (restored on open)."""
     import json
-    if window.project is None:
-        return
+    if window.project is None or not any(v.asset_id for v in window.grid.visible_views()):
+        return                   # nothing shown yet (a project opening): the last session stays
     s = settings()
     view = window.viewport
     if window.current_asset_id and view.source is not None and view.asset_id == window.current_asset_id:
@@ -144,6 +144,17 @@ def _restore_layout(window: Any, session: dict[str, Any], views: list[dict[str, 
             window.grid.set_active(visible[active])
     finally:
         window._restoring_view = False
+
+
+def remembered_view_state(project: Any, asset_id: str) -> dict[str, Any] | None:
+    """The zoom, pan, slice… remembered for this asset (restored when it is shown), if any."""
+    import json
+    raw = settings().value(f"view/{project.id}/{asset_id}", "")
+    try:
+        state = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None
 
 
 def restore_view_state(window: Any, asset_id: str) -> None:

@@ -290,3 +290,45 @@ def test_reopening_after_an_edit_patches_the_cached_overlay(qtbot, win, many, mo
     painter._raster = None                                   # a full drawing on the GUI thread
     monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
     assert view.grab().toImage() == first and drawn == [1]
+def test_the_worker_draws_the_overlay_while_the_pixels_still_decode(qtbot, win, many, monkeypatch):
+    """A document read before the image's pixels are in (a large image decodes for longer than its
+    snapshot reads) is drawn by the worker for the view the pixels will be shown in (fitted, or the
+    remembered zoom): the first paint only blits it, and it matches a drawing on the GUI thread."""
+    import threading
+    import time
+
+    from labeldesk.core.io import registry
+    from labeldesk.qt import window_state
+    from labeldesk.qt.viewer import annotation_painter, overlay_cache
+    monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
+    monkeypatch.setattr(overlay_cache, "PREPARE_MIN_SHAPES", 100)
+    real_open = registry.open_locator
+    read = threading.Event()
+
+    def slow_open(locator, *a, **k):                  # the pixels come after the document
+        read.wait(10)
+        time.sleep(0.05)
+        return real_open(locator, *a, **k)
+    monkeypatch.setattr(registry, "open_locator", slow_open)
+    real_prepare = overlay_cache.prepare
+    monkeypatch.setattr(overlay_cache, "prepare", lambda doc, spec: (real_prepare(doc, spec), read.set()))
+    drawn_on_gui: list[bool] = []
+    real = annotation_painter.AnnotationPainter.render_raster
+    monkeypatch.setattr(annotation_painter.AnnotationPainter, "render_raster", lambda self, *a, **k: drawn_on_gui.append(
+        threading.current_thread() is threading.main_thread()) or real(self, *a, **k))
+    for hits, remembered in ((1, False), (2, True)):
+        drawn_on_gui.clear()
+        read.clear()
+        _open(qtbot, win, many)
+        view = win.viewport
+        assert read.is_set() and view.source is not None
+        first = view.grab().toImage()
+        painter = view.overlay
+        assert painter.prepared_hits == hits and drawn_on_gui == [False], (remembered, drawn_on_gui)
+        assert _red(view, *_centre(N // 2))
+        painter._raster = None                        # the same drawing on the GUI thread
+        assert view.grab().toImage() == first and drawn_on_gui == [False, True]
+        if not remembered:                    # next: a zoom remembered for the asset is restored
+            view.zoom_by(0.8)
+            win._save_view_state()
+            assert window_state.remembered_view_state(win.project, win.current_asset_id)["zoom"] == view.zoom

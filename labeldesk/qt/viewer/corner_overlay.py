@@ -37,7 +37,9 @@ def facts_for(window: Any, view: Any) -> None:
     if not asset or not locator or locator.get("reader") != "dicom":
         return
     # the patient lines come from the first file's header: read on the pool (pydicom's import
-    # alone is 0.2-0.6 s, which the window's first paint does not wait for), shown when in
+    # alone is 0.2-0.6 s, which the window's first paint does not wait for), shown when in; the
+    # read starts once the viewport has painted (on two cores the import would otherwise take
+    # the interpreter from the thread that shows the window)
     from labeldesk.qt.tasks import TaskRunner
     runner = TaskRunner(patient_lines, asset, locator, with_progress=False)
 
@@ -46,7 +48,16 @@ def facts_for(window: Any, view: Any) -> None:
             v.corner_facts = {**v.corner_facts, "patient": found}
             v.update()
     runner.signals.sig_finished.connect(shown)
-    view.corner_task = runner.start()          # kept until the next asset's (the runner is not auto-deleted)
+    view.corner_task = runner                  # kept until the next asset's (the runner is not auto-deleted)
+
+    def start(v: Any = view, r: Any = runner) -> None:
+        if getattr(v, "corner_task", None) is r:      # still the asset's (not replaced meanwhile)
+            r.start()
+    if getattr(view, "_painted_once", True):
+        start()
+    else:
+        from labeldesk.qt.edit_session import after_first_paint
+        after_first_paint(view, start)
 
 
 def lines(view: Any) -> dict[str, list[str]]:

@@ -23,6 +23,11 @@ COLOURMAPS = ("grey", "hot", "bone", "viridis", "jet")
 OVERVIEW_SIDE = 180
 
 
+
+def fit_zoom(view_width: int, view_height: int, width: int, height: int, aspect: float = 1.0) -> float:
+    """The zoom at which a ``width`` x ``height`` plane fits a view of that size (with a margin)."""
+    return max(1e-4, min(view_width / width, view_height / (height * aspect)) * 0.98)
+
 class ViewportView(QtWidgets.QWidget):
     sig_readout = QtCore.Signal(str)
     sig_plane_changed = QtCore.Signal(object)
@@ -177,7 +182,7 @@ class ViewportView(QtWidgets.QWidget):
     def fit(self) -> None:
         w, h = self.plane_size()
         aspect, _ = self._geometry()
-        self.zoom = max(1e-4, min(self.width() / w, self.height() / (h * aspect)) * 0.98)
+        self.zoom = fit_zoom(self.width(), self.height(), w, h, aspect)
         self.center = (w / 2, h / 2)
         self._display = None
         self.update()
