@@ -290,6 +290,8 @@ def test_reopening_after_an_edit_patches_the_cached_overlay(qtbot, win, many, mo
     painter._raster = None                                   # a full drawing on the GUI thread
     monkeypatch.setenv("LABELDESK_NO_DOCUMENT_CACHE", "1")
     assert view.grab().toImage() == first and drawn == [1]
+
+
 def test_the_worker_draws_the_overlay_while_the_pixels_still_decode(qtbot, win, many, monkeypatch):
     """A document read before the image's pixels are in (a large image decodes for longer than its
     snapshot reads) is drawn by the worker for the view the pixels will be shown in (fitted, or the
