@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 FORMAT = 2
-MIN_SHAPES = 20_000     # fewer shapes draw in under ≈ 0.1 s: not worth a file
+MIN_SHAPES = 5_000      # below this a drawing costs less than reading a file; 10k stars draw in ≈ 0.2 s
 PREPARE_MIN_SHAPES = 5_000   # drawn on the worker that read the document from this many shapes
 
 
