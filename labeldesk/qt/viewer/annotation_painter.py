@@ -34,7 +34,7 @@ RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most th
 LAYER_MARGIN = 160           # view px the zoomed-in layer reaches beyond each side of the view (pans blit)
 GROUP_MARGIN = 6             # view px between an instance group's members and its dashed outline
 PREPARE_RUNWAY = 1.5         # a pan with at most this many margins left in the layer has the next drawn ahead
-AHEAD = 2                    # margins the layer drawn ahead is shifted in the pan's direction
+AHEAD = 1.75                 # margins of pan the layer drawn ahead has left when it is swapped in
 RERENDER_MS = 150            # after a zoom, the overlay is rendered again once the zoom rested this long
 
 _log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class AnnotationPainter:
         self.prepare_ahead = True         # draw the layer ahead of a pan on the worker
         self._ahead: Any = None           # (key, origin x, origin y, Future of the QImage)
         self._pan_from: Any = None        # (key, ox, oy) of the last frame of the layer
-        self._pan_dir = [0, 0]            # the pan's direction on x and y (-1, 0, 1)
+        self._pan_v = (0.0, 0.0)          # the pan's last move (device px on x and y)
         self.cache_hits = 0               # overlays read from the cache of an unchanged project
         self.prepared_hits = 0            # overlays drawn by the worker that read the document
         self.patched_hits = 0             # cached overlays of an older snapshot patched where rows changed
@@ -322,35 +322,41 @@ class AnnotationPainter:
     def _look_ahead(self, key: tuple, t: QtGui.QTransform, dpr: float, m: int, w: int, h: int,
                     ox: float, oy: float) -> None:
         """Once a pan has used a good part of the layer (at most ``PREPARE_RUNWAY`` margins left
-        in its direction), start drawing on the worker the layer shifted ``AHEAD`` margins that
-        way (re-centred across it), from a snapshot of what it draws: the current layer (never
+        in its direction), start drawing on the worker the layer that has the view, where it
+        will leave this one at this pace, ``AHEAD`` margins from its far edge, from a snapshot of what it draws: the current layer (never
         painted again) and the culled rings, colours and transform of the strips that come in.
         Nothing the worker reads is shared with the document, and the result is keyed by the
         painter's generation, so an edit meanwhile makes it stale (dropped, never shown)."""
         last, self._pan_from = self._pan_from, (key, ox, oy)
         if last is not None and last[0][:7] == key[:7]:           # the same zoom and size
-            for axis, d in enumerate((ox - last[1], oy - last[2])):
-                if abs(d) >= 0.5:
-                    self._pan_dir[axis] = 1 if d > 0 else -1
+            moved = (ox - last[1], oy - last[2])
+            if max(abs(moved[0]), abs(moved[1])) >= 0.5:            # (a repaint in place keeps it)
+                self._pan_v = moved
         elif last is not None:
-            self._pan_dir = [0, 0]
-        if not self.prepare_ahead or self._pan_dir == [0, 0]:
+            self._pan_v = (0.0, 0.0)
+        v = self._pan_v
+        dirs = [(d >= 0.5) - (d <= -0.5) for d in v]
+        if not self.prepare_ahead or dirs == [0, 0]:
             return
         layer = self._layer
-        ix, iy = round(ox - layer[1]), round(oy - layer[2])
-        runway = min(m - d * i if d else m for d, i in zip(self._pan_dir, (ix, iy)))
-        if runway > PREPARE_RUNWAY * m:
+        at = (round(ox - layer[1]), round(oy - layer[2]))
+        runway = [m - d * i for d, i in zip(dirs, at)]
+        if min(r for r, d in zip(runway, dirs) if d) > PREPARE_RUNWAY * m:
             return
-        tx, ty = (d * AHEAD * m if d else i for d, i in zip(self._pan_dir, (ix, iy)))
-        target = (key, layer[1] + tx, layer[2] + ty)
+        # where the view will be when it leaves the layer (on the axis it leaves by first), at
+        # this pace; the layer ahead has it AHEAD margins from its trailing edge
+        frames = min(max(r, 0) / abs(u) for r, u, d in zip(runway, v, dirs) if d)
+        leave = [i + u * frames if d else i for i, u, d in zip(at, v, dirs)]
         ahead = self._ahead
         if ahead is not None and ahead[0] == key:
-            if ahead[1:3] == target[1:3]:
-                return                                   # already prepared (or on its way)
+            if all(abs(ahead[k + 1] - layer[k + 1] - leave[k]) <= m for k in (0, 1)):
+                return                                   # the one prepared (or on its way) will do
             if not ahead[3].done():
                 return                                   # one at a time: the next when it is in
         elif ahead is not None:
             ahead[3].cancel()                            # stale: not drawn if not started
+        tx, ty = (round(p + d * (AHEAD - 1) * m) for p, d in zip(leave, dirs))
+        target = (key, layer[1] + tx, layer[2] + ty)
         if abs(tx) >= w or abs(ty) >= h:
             return
         device = _device(t, dpr, m, target[1] - ox, target[2] - oy)
