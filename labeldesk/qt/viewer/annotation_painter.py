@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -181,6 +182,13 @@ class AnnotationPainter:
 
     # ---- drawing ------------------------------------------------------------------------------
     def paint(self, painter: QtGui.QPainter, view: Any) -> None:
+        _frame_idle.clear()                  # the worker drawing a layer ahead waits meanwhile
+        try:
+            self._paint(painter, view)
+        finally:
+            _frame_idle.set()
+
+    def _paint(self, painter: QtGui.QPainter, view: Any) -> None:
         if self.doc is None:
             if self.preview is not None:
                 self._draw_preview(painter, view)
@@ -361,7 +369,7 @@ class AnnotationPainter:
             return
         device = _device(t, dpr, m, target[1] - ox, target[2] - oy)
         jobs = self._jobs(device, _strips(tx, ty, w, h))          # snapshot, on this thread
-        future = layer_worker().submit(_shifted, layer[3], tx, ty, jobs, self.opacity)
+        future = layer_worker().submit(_ahead_layer, layer[3], tx, ty, jobs, self.opacity)
         self._ahead = (*target, future)
         self.layer_stats["prepared"] += 1
 
@@ -770,19 +778,51 @@ def _strips(ix: int, iy: int, w: int, h: int) -> list[QtCore.QRect]:
     return strips
 
 
-def _shifted(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float) -> QtGui.QImage:
-    """A new layer: ``base`` moved by (ix, iy) and the strips that came in drawn (``jobs``)."""
+_frame_idle = threading.Event()      # cleared while the GUI thread paints a frame
+_frame_idle.set()
+COPY_BAND = 64                       # rows of the layer copied per call on the worker
+YIELD_S = 0.002                      # the worker lets the GUI thread in at least this often
+
+
+def _pause(state: list[float]) -> None:
+    """Between two short Qt calls on the worker: wait while a frame is painted, and every
+    YIELD_S sleep a moment, so a frame that is due takes the GIL at once (PySide6 keeps the GIL
+    inside Qt calls; a waiting thread would otherwise wait the interpreter's 5 ms switch interval)."""
+    _frame_idle.wait()
+    now = time.perf_counter()
+    if now - state[0] >= YIELD_S:
+        time.sleep(0.0002)
+        _frame_idle.wait()
+        state[0] = time.perf_counter()
+
+
+def _ahead_layer(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float) -> QtGui.QImage:
+    """``_shifted`` on the worker, in short calls that give way to the GUI thread's frames."""
+    state = [time.perf_counter()]
+    return _shifted(base, ix, iy, jobs, opacity, lambda: _pause(state))
+
+
+def _shifted(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float,
+             pause: Any = None) -> QtGui.QImage:
+    """A new layer: ``base`` moved by (ix, iy) and the strips that came in drawn (``jobs``);
+    ``pause``, if given, is called between Qt calls (the copy goes in bands of COPY_BAND rows)."""
     image = QtGui.QImage(base.width(), base.height(), QtGui.QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(0)
     p = QtGui.QPainter(image)
     p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
-    p.drawImage(QtCore.QPoint(ix, iy), base)
+    if pause is None:
+        p.drawImage(QtCore.QPoint(ix, iy), base)
+    else:
+        for y in range(max(0, iy), min(image.height(), base.height() + iy), COPY_BAND):
+            rows = min(COPY_BAND, base.height() + iy - y, image.height() - y)
+            p.drawImage(QtCore.QPoint(ix, y), base, QtCore.QRect(0, y - iy, base.width(), rows))
+            pause()
     p.end()
-    _paint_jobs(image, jobs, opacity)
+    _paint_jobs(image, jobs, opacity, pause)
     return image
 
 
-def _paint_jobs(image: QtGui.QImage, jobs: list[tuple], opacity: float) -> None:
+def _paint_jobs(image: QtGui.QImage, jobs: list[tuple], opacity: float, pause: Any = None) -> None:
     """Draw each job's runs clipped to its rect: fills without antialiasing, then 1 px cosmetic
     antialiased outlines (Qt's thick antialiased stroker is ~50x slower)."""
     if not jobs:
@@ -793,6 +833,8 @@ def _paint_jobs(image: QtGui.QImage, jobs: list[tuple], opacity: float) -> None:
         p.setClipRect(rect)
         p.setTransform(device)
         for colour, pts, lens in parts:
+            if pause is not None:
+                pause()
             path = _path_of(pts, lens)
             pen = QtGui.QPen(colour, 1)
             pen.setCosmetic(True)
