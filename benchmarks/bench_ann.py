@@ -264,7 +264,9 @@ def dense(n: int, repeats: int) -> None:
             q.end()
             end = time.perf_counter()
             out.append((end - start) * 1000)
+            kinds.setdefault(id(out), []).append(p.layer_stats["blit"])
             due = start + 1 / 60
+    kinds: dict[int, list[int]] = {}       # the blit count after each frame (did it only blit?)
     frames: list[float] = []
     before: list[float] = []
     for _ in range(repeats):
@@ -290,6 +292,11 @@ def dense(n: int, repeats: int) -> None:
     for label, xs in (("layer ahead", frames), ("before     ", before)):
         print(f"        {label}: p50 {pct(xs, .5):.2f}  p95 {pct(xs, .95):.2f}  p99 {pct(xs, .99):.2f}  "
               f"max {max(xs):.2f} ms over {len(xs)} frames")
+    for label, xs in (("layer ahead", frames), ("before     ", before)):
+        blits = np.diff([0] + kinds[id(xs)]) == 1
+        only = [x for x, b in zip(xs, blits) if b]
+        print(f"        {label}, frames that only blit (the load's noise): p95 {pct(only, .95):.2f}  "
+              f"p99 {pct(only, .99):.2f} ms over {len(only)}")
     print(f"        layers: ahead {painter.layer_stats} | before {painter_b.layer_stats}")
     print("load average after:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"        first frame at 10x, whole viewport (the layer drawn): {first:.1f} ms")
