@@ -117,7 +117,7 @@ def _pan(view, dx: float = STEP, dy: float = 0.0) -> None:
 
 def _blocked_worker():
     """Hold the painters' worker until the returned event is set (what it was given waits)."""
-    from labeldesk.qt.viewer.annotation_painter import layer_worker
+    from labeldesk.qt.viewer.vector_layer import layer_worker
     release, started = threading.Event(), threading.Event()
 
     def hold() -> None:

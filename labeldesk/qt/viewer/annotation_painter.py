@@ -16,10 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -27,6 +25,8 @@ from PySide6 import QtCore, QtGui
 
 from labeldesk.core import geometry as g
 from labeldesk.core.groups import GROUP_KEY, group_of
+from labeldesk.qt.viewer.vector_layer import (ahead_layer, frame_idle, layer_device, layer_offset, layer_strips,
+                                              layer_worker, paint_runs, run_path, shifted_layer)
 
 DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
@@ -182,11 +182,11 @@ class AnnotationPainter:
 
     # ---- drawing ------------------------------------------------------------------------------
     def paint(self, painter: QtGui.QPainter, view: Any) -> None:
-        _frame_idle.clear()                  # the worker drawing a layer ahead waits meanwhile
+        frame_idle.clear()                  # the worker drawing a layer ahead waits meanwhile
         try:
             self._paint(painter, view)
         finally:
-            _frame_idle.set()
+            frame_idle.set()
 
     def _paint(self, painter: QtGui.QPainter, view: Any) -> None:
         if self.doc is None:
@@ -297,7 +297,7 @@ class AnnotationPainter:
                tuple(sorted(self.colours.items(), key=str)))
         ox, oy = t.dx() * dpr, t.dy() * dpr
         cached = self._layer
-        at = _offset(cached, key, ox, oy)
+        at = layer_offset(cached, key, ox, oy)
         if at is not None and abs(at[0]) <= m and abs(at[1]) <= m:      # still inside the layer
             self.layer_stats["blit"] += 1
             self._look_ahead(key, t, dpr, m, w, h, ox, oy)
@@ -305,15 +305,15 @@ class AnnotationPainter:
         ahead = self._ready_ahead(key, ox, oy, m)
         if ahead is not None:                                           # swapped in, no drawing
             self._layer, self._ahead = ahead, None
-            ix, iy = _offset(ahead, key, ox, oy)
+            ix, iy = layer_offset(ahead, key, ox, oy)
             self.layer_stats["ahead"] += 1
             self._look_ahead(key, t, dpr, m, w, h, ox, oy)
             return ahead[3], m - ix, m - iy
         if at is not None and abs(at[0]) < w and abs(at[1]) < h:
             ix, iy = at
             lx, ly = cached[1] + ix, cached[2] + iy       # the view's origin, to whole pixels
-            device = _device(t, dpr, m, lx - ox, ly - oy)
-            image = _shifted(cached[3], ix, iy, self._jobs(device, _strips(ix, iy, w, h)), self.opacity)
+            device = layer_device(t, dpr, m, lx - ox, ly - oy)
+            image = shifted_layer(cached[3], ix, iy, self._jobs(device, layer_strips(ix, iy, w, h)), self.opacity)
             self._layer = (key, lx, ly, image)
             self.layer_stats["shift"] += 1
             self._look_ahead(key, t, dpr, m, w, h, ox, oy)
@@ -367,9 +367,9 @@ class AnnotationPainter:
         target = (key, layer[1] + tx, layer[2] + ty)
         if abs(tx) >= w or abs(ty) >= h:
             return
-        device = _device(t, dpr, m, target[1] - ox, target[2] - oy)
-        jobs = self._jobs(device, _strips(tx, ty, w, h))          # snapshot, on this thread
-        future = layer_worker().submit(_ahead_layer, layer[3], tx, ty, jobs, self.opacity)
+        device = layer_device(t, dpr, m, target[1] - ox, target[2] - oy)
+        jobs = self._jobs(device, layer_strips(tx, ty, w, h))          # snapshot, on this thread
+        future = layer_worker().submit(ahead_layer, layer[3], tx, ty, jobs, self.opacity)
         self._ahead = (*target, future)
         self.layer_stats["prepared"] += 1
 
@@ -390,7 +390,7 @@ class AnnotationPainter:
             _log.warning("the layer ahead of the pan could not be drawn: %s", error)
             return None
         entry = (key, ahead[1], ahead[2], ahead[3].result())
-        at = _offset(entry, key, ox, oy)
+        at = layer_offset(entry, key, ox, oy)
         if at is None or abs(at[0]) > m or abs(at[1]) > m:
             return None
         return entry
@@ -433,7 +433,7 @@ class AnnotationPainter:
         """Draw the shapes that reach each of ``rects`` (device pixels of ``image``), clipped to
         it, run by run in drawing order (the runs are fixed for the plane, so a strip drawn later
         matches a full drawing)."""
-        _paint_jobs(image, self._jobs(_device(t, dpr, margin, 0.0, 0.0), rects), self.opacity)
+        paint_runs(image, self._jobs(layer_device(t, dpr, margin, 0.0, 0.0), rects), self.opacity)
 
     # ---- runs of shapes drawn together -----------------------------------------------------------
     def _drawn(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -453,8 +453,8 @@ class AnnotationPainter:
         return self._runs[1], self._runs[2], self._runs[3]
 
     def _run_path(self, rows: np.ndarray) -> QtGui.QPainterPath:
-        """One path of shapes of one class (see ``_path_of``)."""
-        return _path_of(*self.doc.gather(rows))
+        """One path of shapes of one class (see ``run_path``)."""
+        return run_path(*self.doc.gather(rows))
 
     # ---- raster overlay for thousands of shapes --------------------------------------------------
     def _raster_scale(self, view: Any, w: int, h: int) -> float:
@@ -731,144 +731,3 @@ class AnnotationPainter:
         rows = rows[np.isin(rows, self.rows)]              # on this plane, in drawing order
         return [doc.annotation(int(r)) for r in sorted(rows.tolist()) if doc.alive[r]]
 
-
-# ---- the zoomed-in layer, as functions of snapshotted inputs (the worker runs them too) ---------
-_worker: ThreadPoolExecutor | None = None
-
-
-def layer_worker() -> ThreadPoolExecutor:
-    """The one thread that draws layers ahead of pans (shared by the viewports, one at a time).
-    PySide6 holds the GIL inside QPainter calls, so it takes turns with the GUI thread rather
-    than running beside it; its calls are one run of shapes each, short."""
-    global _worker
-    if _worker is None:
-        _worker = ThreadPoolExecutor(1, thread_name_prefix="labeldesk-layer")
-    return _worker
-
-
-def _offset(entry: Any, key: tuple, ox: float, oy: float) -> tuple[int, int] | None:
-    """Where a cached layer ``(key, origin x, origin y, image)`` has the view (whole device pixels
-    from its centre), or None when it is of another state or off by a fraction of a pixel."""
-    if entry is None or entry[0] != key:
-        return None
-    sx, sy = ox - entry[1], oy - entry[2]
-    ix, iy = round(sx), round(sy)
-    if abs(sx - ix) >= 1e-3 or abs(sy - iy) >= 1e-3:
-        return None
-    return ix, iy
-
-
-def _device(t: QtGui.QTransform, dpr: float, margin: int, ddx: float, ddy: float) -> QtGui.QTransform:
-    """image_xy → pixels of a layer whose origin is (ddx, ddy) device px from the view's."""
-    return t * QtGui.QTransform.fromScale(dpr, dpr) * QtGui.QTransform.fromTranslate(margin + ddx, margin + ddy)
-
-
-def _strips(ix: int, iy: int, w: int, h: int) -> list[QtCore.QRect]:
-    """What a layer shifted by (ix, iy) does not cover (the corner is in the column strip)."""
-    strips = []
-    if ix > 0:
-        strips.append(QtCore.QRect(0, 0, ix, h))
-    elif ix < 0:
-        strips.append(QtCore.QRect(w + ix, 0, -ix, h))
-    sx0, sw = max(ix, 0), w - abs(ix)
-    if iy > 0:
-        strips.append(QtCore.QRect(sx0, 0, sw, iy))
-    elif iy < 0:
-        strips.append(QtCore.QRect(sx0, h + iy, sw, -iy))
-    return strips
-
-
-_frame_idle = threading.Event()      # cleared while the GUI thread paints a frame
-_frame_idle.set()
-COPY_BAND = 64                       # rows of the layer copied per call on the worker
-YIELD_S = 0.002                      # the worker lets the GUI thread in at least this often
-
-
-def _pause(state: list[float]) -> None:
-    """Between two short Qt calls on the worker: wait while a frame is painted, and every
-    YIELD_S sleep a moment, so a frame that is due takes the GIL at once (PySide6 keeps the GIL
-    inside Qt calls; a waiting thread would otherwise wait the interpreter's 5 ms switch interval)."""
-    _frame_idle.wait()
-    now = time.perf_counter()
-    if now - state[0] >= YIELD_S:
-        time.sleep(0.0002)
-        _frame_idle.wait()
-        state[0] = time.perf_counter()
-
-
-def _ahead_layer(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float) -> QtGui.QImage:
-    """``_shifted`` on the worker, in short calls that give way to the GUI thread's frames."""
-    state = [time.perf_counter()]
-    return _shifted(base, ix, iy, jobs, opacity, lambda: _pause(state))
-
-
-def _shifted(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float,
-             pause: Any = None) -> QtGui.QImage:
-    """A new layer: ``base`` moved by (ix, iy) and the strips that came in drawn (``jobs``);
-    ``pause``, if given, is called between Qt calls (the copy goes in bands of COPY_BAND rows)."""
-    image = QtGui.QImage(base.width(), base.height(), QtGui.QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(0)
-    p = QtGui.QPainter(image)
-    p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
-    if pause is None:
-        p.drawImage(QtCore.QPoint(ix, iy), base)
-    else:
-        for y in range(max(0, iy), min(image.height(), base.height() + iy), COPY_BAND):
-            rows = min(COPY_BAND, base.height() + iy - y, image.height() - y)
-            p.drawImage(QtCore.QPoint(ix, y), base, QtCore.QRect(0, y - iy, base.width(), rows))
-            pause()
-    p.end()
-    _paint_jobs(image, jobs, opacity, pause)
-    return image
-
-
-def _paint_jobs(image: QtGui.QImage, jobs: list[tuple], opacity: float, pause: Any = None) -> None:
-    """Draw each job's runs clipped to its rect: fills without antialiasing, then 1 px cosmetic
-    antialiased outlines (Qt's thick antialiased stroker is ~50x slower)."""
-    if not jobs:
-        return
-    p = QtGui.QPainter(image)
-    for rect, device, parts in jobs:
-        p.save()
-        p.setClipRect(rect)
-        p.setTransform(device)
-        for colour, pts, lens in parts:
-            if pause is not None:
-                pause()
-            path = _path_of(pts, lens)
-            pen = QtGui.QPen(colour, 1)
-            pen.setCosmetic(True)
-            fill = QtGui.QColor(colour)
-            fill.setAlphaF(opacity)
-            p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-            p.setPen(QtCore.Qt.PenStyle.NoPen)
-            p.setBrush(fill)
-            p.drawPath(path)
-            p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-            p.setPen(pen)
-            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            p.drawPath(path)
-        p.restore()
-    p.end()
-
-
-def _path_of(pts: np.ndarray, lens: np.ndarray) -> QtGui.QPainterPath:
-    """One path of rings given end to end; rings turned one way and filled by winding, so shapes
-    of a run that overlap are filled once, without holes."""
-    from labeldesk.qt.viewer.paths import path_from_flat
-    if len(lens) > 1:
-        starts = np.cumsum(lens) - lens
-        nxt = np.arange(len(pts)) + 1
-        ends = starts + lens
-        nxt[ends - 1] = starts
-        cross = pts[:, 0] * pts[nxt, 1] - pts[nxt, 0] * pts[:, 1]
-        flip = np.add.reduceat(cross, starts) < 0
-        if flip.any():
-            idx = np.arange(len(pts))
-            rev = np.repeat(flip, lens)
-            owner_start, owner_end = np.repeat(starts, lens), np.repeat(ends, lens)
-            idx[rev] = (owner_start + owner_end - 1 - idx)[rev]
-            pts = pts[idx]
-    path = path_from_flat(pts, lens)
-    path.setFillRule(QtCore.Qt.FillRule.WindingFill)
-    return path
