@@ -9,7 +9,8 @@ overlay of the plane at the view's zoom (OpenCV fills from the document's vertex
 blitted like the image itself; zoomed in, the visible shapes are drawn with QPainter into a
 view-sized layer, in drawing order (runs of consecutive shapes of one class as one path), that is
 kept while the zoom stays: a repaint that does not move the view blits it, a pan by whole pixels
-shifts it and draws only the strips that came into view.
+shifts it and draws only the strips that came into view, or, on a steady pan, swaps in the layer a
+worker drew ahead of it (``vector_layer.py``).
 """
 from __future__ import annotations
 
