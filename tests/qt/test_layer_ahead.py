@@ -195,7 +195,9 @@ def test_an_edit_while_the_layer_ahead_is_drawn_is_shown(qtbot, project):
         painter.show(doc, doc.rows_on(Plane()), change)
     finally:
         release.set()
-    stale.exception(60)                                # drawn (from the old snapshot)
+    from labeldesk.qt.viewer.vector_layer import Stopped
+    error = stale.exception(60)                        # drawn from the old snapshot, or stopped
+    assert error is None or isinstance(error, Stopped), error
     r = doc.row_of[aid]
     shown = _pixels(view)
     assert painter.layer_stats["full"] == 2            # the edit: the layer drawn again
@@ -204,9 +206,36 @@ def test_an_edit_while_the_layer_ahead_is_drawn_is_shown(qtbot, project):
         shown = _pixels(view)
         painter.wait_ahead(60)
     assert painter.layer_stats["ahead"] >= 1
-    assert painter._layer[3] is not stale.result()
+    assert error is not None or painter._layer[3] is not stale.result()
     _same(shown, _full(view, painter, doc))
     q = view.image_to_view(cx, cy).toPoint()
     assert 0 <= q.x() < view.width(), q                # the square is in view, filled in red
     r, g, b = shown[q.y() - 20:q.y() + 20, q.x() - 20:q.x() + 20].reshape(-1, 3).mean(0)
     assert r > g + 10 and r > b + 10, (r, g, b)
+
+
+def test_a_pan_that_turns_back_stops_the_layer_drawn_the_other_way(qtbot, project):
+    from labeldesk.qt.viewer.vector_layer import Stopped
+    p, asset, _ = project
+    doc, view, painter = _open(qtbot, p, asset)
+    _pixels(view)
+    release = _blocked_worker()
+    try:
+        _pan(view)
+        _pixels(view)
+        first = painter._ahead
+        assert first is not None and painter.layer_stats["prepared"] == 1
+        for _ in range(3):                             # back the other way
+            _pan(view, -STEP)
+            _pixels(view)
+        assert first[4].is_set() and painter._ahead is not first
+    finally:
+        release.set()
+    assert isinstance(first[3].exception(60), Stopped)
+    painter.wait_ahead(60)
+    while painter.layer_stats["ahead"] == 0:
+        _pan(view, -STEP)
+        shown = _pixels(view)
+        painter.wait_ahead(60)
+    assert painter.layer_stats["shift"] == 0
+    _same(shown, _full(view, painter, doc))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,7 @@ from PySide6 import QtCore, QtGui
 from labeldesk.core import geometry as g
 from labeldesk.core.groups import GROUP_KEY, group_of
 from labeldesk.qt.viewer.vector_layer import (ahead_layer, frame_idle, layer_device, layer_offset, layer_strips,
-                                              layer_worker, paint_runs, run_path, shifted_layer)
+                                              layer_worker, paint_runs, run_path, shifted_layer, Stopped)
 
 DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
@@ -35,7 +36,8 @@ RASTER_MAX_SIDE = 4096
 RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
 LAYER_MARGIN = 160           # view px the zoomed-in layer reaches beyond each side of the view (pans blit)
 GROUP_MARGIN = 6             # view px between an instance group's members and its dashed outline
-PREPARE_RUNWAY = 1.5         # a pan with at most this many margins left in the layer has the next drawn ahead
+PREPARE_RUNWAY = 2.0         # a pan with at most this many margins left in the layer has the next drawn ahead
+                             # (2: as soon as it goes somewhere; the worker gets the most time)
 AHEAD = 1.75                 # margins of pan the layer drawn ahead has left when it is swapped in
 RERENDER_MS = 150            # after a zoom, the overlay is rendered again once the zoom rested this long
 
@@ -80,7 +82,7 @@ class AnnotationPainter:
         self._layer: Any = None           # (key, dx, dy, QImage): the zoomed-in layer of the view
         self.layer_stats = {"full": 0, "shift": 0, "blit": 0, "ahead": 0, "prepared": 0}   # (tests read it)
         self.prepare_ahead = True         # draw the layer ahead of a pan on the worker
-        self._ahead: Any = None           # (key, origin x, origin y, Future of the QImage)
+        self._ahead: Any = None           # (key, origin x, origin y, Future of the QImage, stop Event)
         self._pan_from: Any = None        # (key, ox, oy) of the last frame of the layer
         self._pan_v = (0.0, 0.0)          # the pan's last move (device px on x and y)
         self.cache_hits = 0               # overlays read from the cache of an unchanged project
@@ -360,18 +362,17 @@ class AnnotationPainter:
         if ahead is not None and ahead[0] == key:
             if all(abs(ahead[k + 1] - layer[k + 1] - leave[k]) <= m for k in (0, 1)):
                 return                                   # the one prepared (or on its way) will do
-            if not ahead[3].done():
-                return                                   # one at a time: the next when it is in
-        elif ahead is not None:
-            ahead[3].cancel()                            # stale: not drawn if not started
+        if ahead is not None:                            # stale, or the pan went elsewhere
+            ahead[4].set()
         tx, ty = (round(p + d * (AHEAD - 1) * m) for p, d in zip(leave, dirs))
         target = (key, layer[1] + tx, layer[2] + ty)
         if abs(tx) >= w or abs(ty) >= h:
             return
         device = layer_device(t, dpr, m, target[1] - ox, target[2] - oy)
         jobs = self._jobs(device, layer_strips(tx, ty, w, h))          # snapshot, on this thread
-        future = layer_worker().submit(ahead_layer, layer[3], tx, ty, jobs, self.opacity)
-        self._ahead = (*target, future)
+        stop = threading.Event()
+        future = layer_worker().submit(ahead_layer, layer[3], tx, ty, jobs, self.opacity, stop)
+        self._ahead = (*target, future, stop)
         self.layer_stats["prepared"] += 1
 
     def _ready_ahead(self, key: tuple, ox: float, oy: float, m: int) -> Any:
@@ -381,6 +382,7 @@ class AnnotationPainter:
         if ahead is None:
             return None
         if ahead[0] != key:
+            ahead[4].set()
             self._ahead = None
             return None
         if not ahead[3].done():
@@ -388,7 +390,8 @@ class AnnotationPainter:
         error = ahead[3].exception()
         if error is not None:
             self._ahead = None
-            _log.warning("the layer ahead of the pan could not be drawn: %s", error)
+            if not isinstance(error, Stopped):
+                _log.warning("the layer ahead of the pan could not be drawn: %s", error)
             return None
         entry = (key, ahead[1], ahead[2], ahead[3].result())
         at = layer_offset(entry, key, ox, oy)

@@ -67,10 +67,17 @@ COPY_BAND = 64                       # rows of the layer copied per call on the 
 YIELD_S = 0.002                      # the worker lets the GUI thread in at least this often
 
 
-def _pause(state: list[float]) -> None:
-    """Between two short Qt calls on the worker: wait while a frame is painted, and every
-    YIELD_S sleep a moment, so a frame that is due takes the GIL at once (PySide6 keeps the GIL
-    inside Qt calls; a waiting thread would otherwise wait the interpreter's 5 ms switch interval)."""
+class Stopped(Exception):
+    """The layer being drawn ahead was given up (stale, or the pan went elsewhere)."""
+
+
+def _pause(state: list[float], stop: threading.Event) -> None:
+    """Between two short Qt calls on the worker: stop if told to, wait while a frame is painted,
+    and every YIELD_S sleep a moment, so a frame that is due takes the GIL at once (PySide6 keeps
+    the GIL inside Qt calls; a waiting thread would otherwise wait the interpreter's 5 ms switch
+    interval)."""
+    if stop.is_set():
+        raise Stopped
     frame_idle.wait()
     now = time.perf_counter()
     if now - state[0] >= YIELD_S:
@@ -79,28 +86,32 @@ def _pause(state: list[float]) -> None:
         state[0] = time.perf_counter()
 
 
-def ahead_layer(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float) -> QtGui.QImage:
-    """``shifted_layer`` on the worker, in short calls that give way to the GUI thread's frames."""
+def ahead_layer(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float,
+                stop: threading.Event) -> QtGui.QImage:
+    """``shifted_layer`` on the worker, in short calls that give way to the GUI thread's frames;
+    raises Stopped soon after ``stop`` is set."""
     state = [time.perf_counter()]
-    return shifted_layer(base, ix, iy, jobs, opacity, lambda: _pause(state))
+    return shifted_layer(base, ix, iy, jobs, opacity, lambda: _pause(state, stop))
 
 
 def shifted_layer(base: QtGui.QImage, ix: int, iy: int, jobs: list[tuple], opacity: float,
-             pause: Any = None) -> QtGui.QImage:
+                  pause: Any = None) -> QtGui.QImage:
     """A new layer: ``base`` moved by (ix, iy) and the strips that came in drawn (``jobs``);
     ``pause``, if given, is called between Qt calls (the copy goes in bands of COPY_BAND rows)."""
     image = QtGui.QImage(base.width(), base.height(), QtGui.QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(0)
     p = QtGui.QPainter(image)
-    p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
-    if pause is None:
-        p.drawImage(QtCore.QPoint(ix, iy), base)
-    else:
-        for y in range(max(0, iy), min(image.height(), base.height() + iy), COPY_BAND):
-            rows = min(COPY_BAND, base.height() + iy - y, image.height() - y)
-            p.drawImage(QtCore.QPoint(ix, y), base, QtCore.QRect(0, y - iy, base.width(), rows))
-            pause()
-    p.end()
+    try:                  # (a painter left active past its image, e.g. by Stopped, crashes Qt)
+        p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
+        if pause is None:
+            p.drawImage(QtCore.QPoint(ix, iy), base)
+        else:
+            for y in range(max(0, iy), min(image.height(), base.height() + iy), COPY_BAND):
+                rows = min(COPY_BAND, base.height() + iy - y, image.height() - y)
+                p.drawImage(QtCore.QPoint(ix, y), base, QtCore.QRect(0, y - iy, base.width(), rows))
+                pause()
+    finally:
+        p.end()
     paint_runs(image, jobs, opacity, pause)
     return image
 
@@ -111,28 +122,30 @@ def paint_runs(image: QtGui.QImage, jobs: list[tuple], opacity: float, pause: An
     if not jobs:
         return
     p = QtGui.QPainter(image)
-    for rect, device, parts in jobs:
-        p.save()
-        p.setClipRect(rect)
-        p.setTransform(device)
-        for colour, pts, lens in parts:
-            if pause is not None:
-                pause()
-            path = run_path(pts, lens)
-            pen = QtGui.QPen(colour, 1)
-            pen.setCosmetic(True)
-            fill = QtGui.QColor(colour)
-            fill.setAlphaF(opacity)
-            p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-            p.setPen(QtCore.Qt.PenStyle.NoPen)
-            p.setBrush(fill)
-            p.drawPath(path)
-            p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-            p.setPen(pen)
-            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            p.drawPath(path)
-        p.restore()
-    p.end()
+    try:
+        for rect, device, parts in jobs:
+            p.save()
+            p.setClipRect(rect)
+            p.setTransform(device)
+            for colour, pts, lens in parts:
+                if pause is not None:
+                    pause()
+                path = run_path(pts, lens)
+                pen = QtGui.QPen(colour, 1)
+                pen.setCosmetic(True)
+                fill = QtGui.QColor(colour)
+                fill.setAlphaF(opacity)
+                p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+                p.setPen(QtCore.Qt.PenStyle.NoPen)
+                p.setBrush(fill)
+                p.drawPath(path)
+                p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+                p.setPen(pen)
+                p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                p.drawPath(path)
+            p.restore()
+    finally:
+        p.end()
 
 
 def run_path(pts: np.ndarray, lens: np.ndarray) -> QtGui.QPainterPath:
