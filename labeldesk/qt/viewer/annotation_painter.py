@@ -9,12 +9,15 @@ overlay of the plane at the view's zoom (OpenCV fills from the document's vertex
 blitted like the image itself; zoomed in, the visible shapes are drawn with QPainter into a
 view-sized layer, in drawing order (runs of consecutive shapes of one class as one path), that is
 kept while the zoom stays: a repaint that does not move the view blits it, a pan by whole pixels
-shifts it and draws only the strips that came into view.
+shifts it and draws only the strips that came into view, or, on a steady pan, swaps in the layer a
+worker drew ahead of it (``vector_layer.py``).
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +27,8 @@ from PySide6 import QtCore, QtGui
 
 from labeldesk.core import geometry as g
 from labeldesk.core.groups import GROUP_KEY, group_of
+from labeldesk.qt.viewer.vector_layer import (ahead_layer, frame_idle, layer_device, layer_offset, layer_strips,
+                                              layer_worker, paint_runs, run_path, shifted_layer, Stopped)
 
 DEFAULT_COLOUR = "#ffd000"
 VECTOR_LIMIT = 1500
@@ -31,7 +36,12 @@ RASTER_MAX_SIDE = 4096
 RASTER_VIEW_FACTOR = 2       # the raster overlay is used while it is at most this many views wide
 LAYER_MARGIN = 160           # view px the zoomed-in layer reaches beyond each side of the view (pans blit)
 GROUP_MARGIN = 6             # view px between an instance group's members and its dashed outline
+PREPARE_RUNWAY = 2.0         # a pan with at most this many margins left in the layer has the next drawn ahead
+                             # (2: as soon as it goes somewhere; the worker gets the most time)
+AHEAD = 1.75                 # margins of pan the layer drawn ahead has left when it is swapped in
 RERENDER_MS = 150            # after a zoom, the overlay is rendered again once the zoom rested this long
+
+_log = logging.getLogger(__name__)
 
 
 class _Shown(Sequence):
@@ -70,7 +80,11 @@ class AnnotationPainter:
         self._dirty_rect: list[float] | None = None
         self._gen = 0                     # bumped whenever what the buckets draw may have changed
         self._layer: Any = None           # (key, dx, dy, QImage): the zoomed-in layer of the view
-        self.layer_stats = {"full": 0, "shift": 0, "blit": 0}     # how layers were made (tests read it)
+        self.layer_stats = {"full": 0, "shift": 0, "blit": 0, "ahead": 0, "prepared": 0}   # (tests read it)
+        self.prepare_ahead = True         # draw the layer ahead of a pan on the worker
+        self._ahead: Any = None           # (key, origin x, origin y, Future of the QImage, stop Event)
+        self._pan_from: Any = None        # (key, ox, oy) of the last frame of the layer
+        self._pan_v = (0.0, 0.0)          # the pan's last move (device px on x and y)
         self.cache_hits = 0               # overlays read from the cache of an unchanged project
         self.prepared_hits = 0            # overlays drawn by the worker that read the document
         self.patched_hits = 0             # cached overlays of an older snapshot patched where rows changed
@@ -171,6 +185,13 @@ class AnnotationPainter:
 
     # ---- drawing ------------------------------------------------------------------------------
     def paint(self, painter: QtGui.QPainter, view: Any) -> None:
+        frame_idle.clear()                  # the worker drawing a layer ahead waits meanwhile
+        try:
+            self._paint(painter, view)
+        finally:
+            frame_idle.set()
+
+    def _paint(self, painter: QtGui.QPainter, view: Any) -> None:
         if self.doc is None:
             if self.preview is not None:
                 self._draw_preview(painter, view)
@@ -266,7 +287,11 @@ class AnnotationPainter:
                 self._draw(painter, view, doc.geometry(r), self.colour(doc.class_of(r)), aid in self._selected)
 
     def _vector_layer(self, view: Any) -> tuple[QtGui.QImage, int, int]:
-        """The layer (device pixels, cached per zoom) and where the view's top-left is in it."""
+        """The layer (device pixels, cached per zoom) and where the view's top-left is in it.
+
+        Within the margin the layer is blitted. A pan that leaves it takes the layer prepared
+        ahead on the worker (``_look_ahead``) when that one is ready and covers the view, else
+        shifts the layer here and draws the strips that came in (the same pixels either way)."""
         t = view.image_transform()
         dpr = float(view.devicePixelRatioF()) if hasattr(view, "devicePixelRatioF") else 1.0
         m = round(LAYER_MARGIN * dpr)
@@ -275,51 +300,121 @@ class AnnotationPainter:
                tuple(sorted(self.colours.items(), key=str)))
         ox, oy = t.dx() * dpr, t.dy() * dpr
         cached = self._layer
-        if cached is not None and cached[0] == key:
-            sx, sy = ox - cached[1], oy - cached[2]
-            ix, iy = round(sx), round(sy)
-            if abs(sx - ix) < 1e-3 and abs(sy - iy) < 1e-3:
-                if abs(ix) <= m and abs(iy) <= m:            # still inside the layer
-                    self.layer_stats["blit"] += 1
-                    return cached[3], m - ix, m - iy
-                if abs(ix) < w and abs(iy) < h:
-                    image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
-                    image.fill(0)
-                    p = QtGui.QPainter(image)
-                    p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
-                    p.drawImage(QtCore.QPoint(ix, iy), cached[3])
-                    p.end()
-                    strips = []                       # what the shifted layer does not cover
-                    if ix > 0:
-                        strips.append(QtCore.QRect(0, 0, ix, h))
-                    elif ix < 0:
-                        strips.append(QtCore.QRect(w + ix, 0, -ix, h))
-                    sx0, sw = max(ix, 0), w - abs(ix)      # (the corner is in the column strip)
-                    if iy > 0:
-                        strips.append(QtCore.QRect(sx0, 0, sw, iy))
-                    elif iy < 0:
-                        strips.append(QtCore.QRect(sx0, h + iy, sw, -iy))
-                    self._draw_layer(image, t, dpr, m, strips)
-                    self._layer = (key, ox - (sx - ix), oy - (sy - iy), image)
-                    self.layer_stats["shift"] += 1
-                    return image, m, m
+        at = layer_offset(cached, key, ox, oy)
+        if at is not None and abs(at[0]) <= m and abs(at[1]) <= m:      # still inside the layer
+            self.layer_stats["blit"] += 1
+            self._look_ahead(key, t, dpr, m, w, h, ox, oy)
+            return cached[3], m - at[0], m - at[1]
+        ahead = self._ready_ahead(key, ox, oy, m)
+        if ahead is not None:                                           # swapped in, no drawing
+            self._layer, self._ahead = ahead, None
+            ix, iy = layer_offset(ahead, key, ox, oy)
+            self.layer_stats["ahead"] += 1
+            self._look_ahead(key, t, dpr, m, w, h, ox, oy)
+            return ahead[3], m - ix, m - iy
+        if at is not None and abs(at[0]) < w and abs(at[1]) < h:
+            ix, iy = at
+            lx, ly = cached[1] + ix, cached[2] + iy       # the view's origin, to whole pixels
+            device = layer_device(t, dpr, m, lx - ox, ly - oy)
+            image = shifted_layer(cached[3], ix, iy, self._jobs(device, layer_strips(ix, iy, w, h)), self.opacity)
+            self._layer = (key, lx, ly, image)
+            self.layer_stats["shift"] += 1
+            self._look_ahead(key, t, dpr, m, w, h, ox, oy)
+            return image, m, m
         image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
         image.fill(0)
         self._draw_layer(image, t, dpr, m, [QtCore.QRect(0, 0, w, h)])
         self._layer = (key, ox, oy, image)
         self.layer_stats["full"] += 1
+        self._look_ahead(key, t, dpr, m, w, h, ox, oy)
         return image, m, m
 
-    def _draw_layer(self, image: QtGui.QImage, t: QtGui.QTransform, dpr: float, margin: int,
-                    rects: list[QtCore.QRect]) -> None:
-        """Draw the shapes that reach each of ``rects`` (device pixels of ``image``), clipped to
-        it, run by run in drawing order (the runs are fixed for the plane, so a strip drawn later
-        matches a full drawing)."""
-        device = t * QtGui.QTransform.fromScale(dpr, dpr) * QtGui.QTransform.fromTranslate(margin, margin)
+    # ---- the layer ahead of a pan, drawn on the worker ------------------------------------------
+    def _look_ahead(self, key: tuple, t: QtGui.QTransform, dpr: float, m: int, w: int, h: int,
+                    ox: float, oy: float) -> None:
+        """Once a pan has used a good part of the layer (at most ``PREPARE_RUNWAY`` margins left
+        in its direction), start drawing on the worker the layer that has the view, where it
+        will leave this one at this pace, ``AHEAD`` margins from its far edge, from a snapshot of what it draws: the current layer (never
+        painted again) and the culled rings, colours and transform of the strips that come in.
+        Nothing the worker reads is shared with the document, and the result is keyed by the
+        painter's generation, so an edit meanwhile makes it stale (dropped, never shown)."""
+        last, self._pan_from = self._pan_from, (key, ox, oy)
+        if last is not None and last[0][:7] == key[:7]:           # the same zoom and size
+            moved = (ox - last[1], oy - last[2])
+            if max(abs(moved[0]), abs(moved[1])) >= 0.5:            # (a repaint in place keeps it)
+                self._pan_v = moved
+        elif last is not None:
+            self._pan_v = (0.0, 0.0)
+        v = self._pan_v
+        dirs = [(d >= 0.5) - (d <= -0.5) for d in v]
+        if not self.prepare_ahead or dirs == [0, 0]:
+            return
+        layer = self._layer
+        at = (round(ox - layer[1]), round(oy - layer[2]))
+        runway = [m - d * i for d, i in zip(dirs, at)]
+        if min(r for r, d in zip(runway, dirs) if d) > PREPARE_RUNWAY * m:
+            return
+        # where the view will be when it leaves the layer (on the axis it leaves by first), at
+        # this pace; the layer ahead has it AHEAD margins from its trailing edge
+        frames = min(max(r, 0) / abs(u) for r, u, d in zip(runway, v, dirs) if d)
+        leave = [i + u * frames if d else i for i, u, d in zip(at, v, dirs)]
+        ahead = self._ahead
+        if ahead is not None and ahead[0] == key:
+            if all(abs(ahead[k + 1] - layer[k + 1] - leave[k]) <= m for k in (0, 1)):
+                return                                   # the one prepared (or on its way) will do
+        if ahead is not None:                            # stale, or the pan went elsewhere
+            ahead[4].set()
+        tx, ty = (round(p + d * (AHEAD - 1) * m) for p, d in zip(leave, dirs))
+        target = (key, layer[1] + tx, layer[2] + ty)
+        if abs(tx) >= w or abs(ty) >= h:
+            return
+        device = layer_device(t, dpr, m, target[1] - ox, target[2] - oy)
+        jobs = self._jobs(device, layer_strips(tx, ty, w, h))          # snapshot, on this thread
+        stop = threading.Event()
+        future = layer_worker().submit(ahead_layer, layer[3], tx, ty, jobs, self.opacity, stop)
+        self._ahead = (*target, future, stop)
+        self.layer_stats["prepared"] += 1
+
+    def _ready_ahead(self, key: tuple, ox: float, oy: float, m: int) -> Any:
+        """The layer prepared ahead as a cached layer, when it is drawn, of the current state
+        (generation, zoom, colours) and covers the view; else None (a stale one is dropped)."""
+        ahead = self._ahead
+        if ahead is None:
+            return None
+        if ahead[0] != key:
+            ahead[4].set()
+            self._ahead = None
+            return None
+        if not ahead[3].done():
+            return None
+        error = ahead[3].exception()
+        if error is not None:
+            self._ahead = None
+            if not isinstance(error, Stopped):
+                _log.warning("the layer ahead of the pan could not be drawn: %s", error)
+            return None
+        entry = (key, ahead[1], ahead[2], ahead[3].result())
+        at = layer_offset(entry, key, ox, oy)
+        if at is None or abs(at[0]) > m or abs(at[1]) > m:
+            return None
+        return entry
+
+    def wait_ahead(self, timeout: float | None = None) -> bool:
+        """Wait until the layer being prepared ahead (if any) is drawn; True if there is one."""
+        ahead = self._ahead
+        if ahead is None:
+            return False
+        ahead[3].exception(timeout)
+        return True
+
+    def _jobs(self, device: QtGui.QTransform, rects: list[QtCore.QRect]) -> list[tuple]:
+        """What drawing ``rects`` of a layer mapped by ``device`` takes, read from the document
+        now: per rect, the runs of the shapes that reach it in drawing order as (colour, rings
+        end to end, ring lengths) (copies and read-only buffers: safe to draw on another thread)."""
         inverse, _ok = device.inverted()
         pad = 3 / max(abs(device.m11()) + abs(device.m21()), 1e-9)     # antialiased outline, in image px
         rows, b, run = self._drawn()
-        p = QtGui.QPainter(image)
+        jobs = []
         for rect in rects:
             if rect.isEmpty() or not len(rows):
                 continue
@@ -328,28 +423,21 @@ class AnnotationPainter:
             idx = np.flatnonzero((b[:, 2] >= vx0) & (b[:, 0] <= vx1) & (b[:, 3] >= vy0) & (b[:, 1] <= vy1))
             if not len(idx):
                 continue
-            p.save()
-            p.setClipRect(rect)
-            p.setTransform(device)
             runs = run[idx]
             cut = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
+            parts = []
             for members in np.split(rows[idx], cut[1:]):
-                colour = self.colour(self.doc.class_of(int(members[0])))
-                path = self._run_path(members)
-                pen = QtGui.QPen(colour, 1)       # 1 px: Qt's thick antialiased stroker is ~50x slower
-                pen.setCosmetic(True)
-                fill = QtGui.QColor(colour)
-                fill.setAlphaF(self.opacity)
-                p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)   # fills: no AA
-                p.setPen(QtCore.Qt.PenStyle.NoPen)
-                p.setBrush(fill)
-                p.drawPath(path)
-                p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)    # outlines: AA
-                p.setPen(pen)
-                p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-                p.drawPath(path)
-            p.restore()
-        p.end()
+                pts, lens = self.doc.gather(members)
+                parts.append((self.colour(self.doc.class_of(int(members[0]))), pts, np.array(lens)))
+            jobs.append((QtCore.QRect(rect), QtGui.QTransform(device), parts))
+        return jobs
+
+    def _draw_layer(self, image: QtGui.QImage, t: QtGui.QTransform, dpr: float, margin: int,
+                    rects: list[QtCore.QRect]) -> None:
+        """Draw the shapes that reach each of ``rects`` (device pixels of ``image``), clipped to
+        it, run by run in drawing order (the runs are fixed for the plane, so a strip drawn later
+        matches a full drawing)."""
+        paint_runs(image, self._jobs(layer_device(t, dpr, margin, 0.0, 0.0), rects), self.opacity)
 
     # ---- runs of shapes drawn together -----------------------------------------------------------
     def _drawn(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -369,26 +457,8 @@ class AnnotationPainter:
         return self._runs[1], self._runs[2], self._runs[3]
 
     def _run_path(self, rows: np.ndarray) -> QtGui.QPainterPath:
-        """One path of shapes of one class; rings turned one way and filled by winding, so shapes
-        of a run that overlap are filled once, without holes."""
-        from labeldesk.qt.viewer.paths import path_from_flat
-        pts, lens = self.doc.gather(rows)
-        if len(lens) > 1:
-            starts = np.cumsum(lens) - lens
-            nxt = np.arange(len(pts)) + 1
-            ends = starts + lens
-            nxt[ends - 1] = starts
-            cross = pts[:, 0] * pts[nxt, 1] - pts[nxt, 0] * pts[:, 1]
-            flip = np.add.reduceat(cross, starts) < 0
-            if flip.any():
-                idx = np.arange(len(pts))
-                rev = np.repeat(flip, lens)
-                owner_start, owner_end = np.repeat(starts, lens), np.repeat(ends, lens)
-                idx[rev] = (owner_start + owner_end - 1 - idx)[rev]
-                pts = pts[idx]
-        path = path_from_flat(pts, lens)
-        path.setFillRule(QtCore.Qt.FillRule.WindingFill)
-        return path
+        """One path of shapes of one class (see ``run_path``)."""
+        return run_path(*self.doc.gather(rows))
 
     # ---- raster overlay for thousands of shapes --------------------------------------------------
     def _raster_scale(self, view: Any, w: int, h: int) -> float:
@@ -664,3 +734,4 @@ class AnnotationPainter:
         rows = np.array([doc.row_of[a] for a in self._selected if a in doc.row_of], np.int64)
         rows = rows[np.isin(rows, self.rows)]              # on this plane, in drawing order
         return [doc.annotation(int(r)) for r in sorted(rows.tolist()) if doc.alive[r]]
+
