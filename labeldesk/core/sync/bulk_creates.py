@@ -68,8 +68,11 @@ class CreateRun:
 
     def _row(self, op: Any, d: dict[str, Any]) -> tuple[Any, ...] | None:
         conn = self.conn
-        annotation_ops._row(conn, "assets", d.get("asset_id"), "asset")
-        annotation_ops._row(conn, "layers", d.get("layer_id"), "layer")
+        b = annotation_ops._batch(conn)
+        asset_id, layer_id = d.get("asset_id"), d.get("layer_id")
+        if b is None or ("assets", asset_id) not in b.rows or ("layers", layer_id) not in b.rows:
+            annotation_ops._row(conn, "assets", asset_id, "asset")      # (remembered by the open batch)
+            annotation_ops._row(conn, "layers", layer_id, "layer")
         geometry = d["geometry"]
         kind = geometry["kind"]
         attributes = d.get("attributes")
@@ -89,10 +92,12 @@ class CreateRun:
                 return None
         plane = self._plane(d["plane"])
         x0, y0, x1, y1 = _bounds(geometry)
+        version = b.ontology_version if b is not None and b.ontology_version is not None else \
+            annotation_ops._ontology_version(conn)
         return (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
-                kind, getattr(op, "geometry_json", None) or canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
-                annotation_ops._ontology_version(conn), op.op_id, float(d.get("z_order", 0.0)), d.get("track_id"),
-                int(bool(d.get("keyframe", True))), shell_bytes(geometry))
+                kind, getattr(op, "geometry_json", None) or canonical_json(geometry), x0, y0, x1, y1,
+                canonical_json(d.get("attributes") or {}), op.user, version, op.op_id, float(d.get("z_order", 0.0)),
+                d.get("track_id"), int(bool(d.get("keyframe", True))), shell_bytes(geometry))
 
     def touched(self, entity: Any) -> None:
         """An op of ``entity`` was applied the usual way (or its entity replayed): it may hold a

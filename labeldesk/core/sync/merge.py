@@ -98,10 +98,24 @@ class Merger:
         tail for the reducer's in-order test. The op-log rows are written with one
         ``executemany`` (the chain is computed in order as they are taken), flushed before
         anything reads the log: the reducer's queries, and ops of other kinds than annotations."""
-        bases = {str(b) for line in seg.lines for b in (line.get("base") or ())}
+        # one pass over the lines: the base op ids, the op ids, the entities of creates and edits
+        bases: set[str] = set()
+        op_ids: list[Any] = []
+        creates: list[Any] = []
+        edits: list[Any] = []
+        for line in seg.lines:
+            get = line.get
+            op_ids.append(get("op_id"))
+            base = get("base")
+            if base:
+                bases.update(map(str, base))
+            t = get("type")
+            if t == "annotation.create":
+                creates.append(get("entity"))
+            elif t in EDIT_TYPES:
+                edits.append(get("entity"))
         self._known = {r[0] for r in self.conn.execute(
             "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(bases)),))}
-        op_ids = [line.get("op_id") for line in seg.lines]
         logged = self.conn.execute(
             "SELECT op_id, op_hash FROM ops WHERE op_id IN (SELECT value FROM json_each(?)) OR (dev = ? AND seq"
             " BETWEEN ? AND ?)", (json.dumps(op_ids), seg.dev, seg.first, seg.last)).fetchall()
@@ -113,11 +127,9 @@ class Merger:
         self._rows = [] if set(self._logged) <= set(op_ids) else None
         self.reducer.prefetch(seg.lines)
         self.reducer.flush = self._flush
-        self._creates = self.reducer.bulk = CreateRun(
-            self.conn, (line.get("entity") for line in seg.lines if line.get("type") == "annotation.create"))
+        self._creates = self.reducer.bulk = CreateRun(self.conn, creates)
         # the rows the segment's edits read, remembered (and their writes queued) the same way
-        self._edits = self.reducer.edits = self._creates.edits = EditRun(
-            self.conn, (line.get("entity") for line in seg.lines if line.get("type") in EDIT_TYPES))
+        self._edits = self.reducer.edits = self._creates.edits = EditRun(self.conn, edits)
         # the asset, layer and class rows annotation ops read, remembered until an op of another
         # type comes (the op types' own batch, as in Project.apply_all)
         self._lookups = self.reducer.lookups = annotation_ops.begin_batch(self.conn)
@@ -170,13 +182,18 @@ class Merger:
         if str(line.get("sha256", "")) in ("", "None"):
             return self._collide(line, "op line without its SHA-256")
         payload_json = _payload_json(ref)
-        # what the log records as the op's hash (``Op.digest``)
-        stored = hashlib.sha256(canonical_op(ref.base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json,
-                                             ref.reason_text, seq, ref.type, ref.user, ref.wall).encode()).hexdigest()
+        base = ref.base
+        base_json = "[]" if not base else canonical_json(list(base))
+        # what the log records as the op's hash (``Op.digest``); a checked line's fields have the
+        # usual types (text or null, integer clock and seq): its text is one format
+        text = _op_text(ref, base_json, payload_json) if not own and type(ref.dev) is str else canonical_op(
+            base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json, ref.reason_text, seq, ref.type, ref.user,
+            ref.wall)
+        stored = hashlib.sha256(text.encode()).hexdigest()
         held = self._logged.get(ref.op_id) if self._logged is not None else None
         if held is None:
             try:
-                self._append(ref, payload_json, stored)
+                self._append(ref, payload_json, stored, base_json)
             except sqlite3.IntegrityError:           # we hold this op id already (R4: idempotent)
                 row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (ref.op_id,)).fetchone()
                 if row is None:
@@ -276,14 +293,16 @@ class Merger:
             if tail is not True:
                 self.reducer.noted(ref)
 
-    def _append(self, op: Op | OpRef, payload_json: str, op_hash: str) -> None:
+    def _append(self, op: Op | OpRef, payload_json: str, op_hash: str, base_json: str | None = None) -> None:
         """Append to the hash-chained log (as ``oplog.append`` does, with the hash computed once);
         inside a segment the chain head is carried from op to op instead of re-read."""
         prev = self._chain if self._chain is not None else oplog.last_chain_hash(self.conn)
         chain_hash = oplog.chain(prev, op_hash)
-        base = op.base
+        if base_json is None:
+            base = op.base
+            base_json = "[]" if not base else canonical_json(list(base))
         row = (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
-               "[]" if not base else canonical_json(list(base)), payload_json, _reason(op), op_hash, chain_hash)
+               base_json, payload_json, _reason(op), op_hash, chain_hash)
         if self._rows is not None:
             self._rows.append(row)
         else:
@@ -542,6 +561,26 @@ _GEOMETRY_MARK = "\x00geometry\x00"
 _MARKED = '"geometry":' + encode_str(_GEOMETRY_MARK)
 
 
+_OP_FORMAT = ('{"base":%s,"dev":%s,"entity":%s,"hlc":[%d,%d],"op_id":%s,"payload":%s,"reason":%s,"seq":%d,'
+              '"type":%s,"user":%s,"wall":%s}')
+
+
+def _op_text(ref: OpRef, base_json: str, payload_json: str) -> str:
+    """``canonical_op`` of a ref taken from a line that passed ``check_line`` (op id, type and wall
+    text; user, entity and reason text or null; the clock two integers, the seq an integer; the
+    base ``base_json``), in one format: the same text (tests/core/sync/test_payload_json.py)."""
+    e, r, u = ref.entity, getattr(ref, "reason_text", None), ref.user
+    return _OP_FORMAT % (base_json, encode_str(ref.dev), "null" if e is None else encode_str(e), ref.hlc[0],
+                         ref.hlc[1], encode_str(ref.op_id), payload_json, "null" if r is None else encode_str(r),
+                         ref.seq, encode_str(ref.type), "null" if u is None else encode_str(u), encode_str(ref.wall))
+
+
+_PLAIN_CREATE = frozenset({"asset_id", "attributes", "class_id", "geometry", "layer_id", "plane"})
+_PLAIN_PLANE = frozenset({"axis", "t", "z"})
+_PLAIN_FORMAT = ('{"annotation":{"asset_id":%s,"attributes":{},"class_id":%s,"geometry":%s,"layer_id":%s,'
+                 '"plane":{"axis":%s,"t":%d,"z":%d}}}')
+
+
 def _payload_json(ref: OpRef) -> str:
     """``canonical_json(ref.payload)``; for a create, its geometry's canonical JSON is encoded once
     and kept on the ref (``geometry_json``) for the row (``CreateRun``). Identical text: the
@@ -553,6 +592,17 @@ def _payload_json(ref: OpRef) -> str:
     d = payload.get("annotation") if ref.type == "annotation.create" else None
     if type(d) is dict and type(d.get("geometry")) is dict:
         geometry_json = canonical_json(d["geometry"])
+        if len(payload) == 1 and d.keys() == _PLAIN_CREATE:
+            # the usual create (the keys above, text ids, no attributes, a plain plane): its text
+            # in one format, the keys in their sorted order
+            a, c, layer, plane = d["asset_id"], d["class_id"], d["layer_id"], d["plane"]
+            if type(a) is str and type(layer) is str and (c is None or type(c) is str) and \
+                    type(d["attributes"]) is dict and not d["attributes"] and type(plane) is dict and \
+                    plane.keys() == _PLAIN_PLANE and type(plane["axis"]) is str and type(plane["t"]) is int and \
+                    type(plane["z"]) is int:
+                ref.geometry_json = geometry_json  # type: ignore[attr-defined]
+                return _PLAIN_FORMAT % (encode_str(a), "null" if c is None else encode_str(c), geometry_json,
+                                        encode_str(layer), encode_str(plane["axis"]), plane["t"], plane["z"])
         marked = canonical_json({**payload, "annotation": {**d, "geometry": _GEOMETRY_MARK}})
         if marked.count(_MARKED) == 1:
             ref.geometry_json = geometry_json  # type: ignore[attr-defined]
