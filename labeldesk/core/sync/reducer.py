@@ -248,9 +248,14 @@ class Reducer:
             if kind is None:
                 if t == "conflict.resolve":
                     continue
-                kind = "user" if t in _USER_TYPES else next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
-                if kind is None:
-                    continue
+                if t in _USER_TYPES:
+                    kind = "user"
+                else:
+                    kind = next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
+                    if kind is None:
+                        continue
+                    if len(kinds_of) < 256:   # (as group_of memoises it: types come from the share)
+                        kinds_of[t] = kind
             held = wanted.get(entity)
             if held is None:
                 wanted[entity] = kind
