@@ -7,7 +7,7 @@ attributes each time), the plane parses, the bounds -- from the segment's cached
 queues the very row that ``apply`` would insert. Anything it cannot prove (the id taken, a
 prediction's provenance, any refusal) returns None and the op goes through ``apply_one`` as
 before, after the queued rows are written, so a refusal is recorded exactly as before. The
-merger writes the queue with one ``executemany`` (:meth:`flush`) before anything reads the
+merger writes the queue with a few multi-row inserts (:meth:`flush`) before anything reads the
 annotations table: any other op, the reducer's queries, the end of the segment.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import canonical_json
+from labeldesk.core.store.multirow import insert_rows
 from labeldesk.core.store.vertices import shell_bytes
 
 
@@ -122,7 +123,7 @@ class CreateRun:
 
     def flush(self) -> None:
         if self.rows:
-            self.conn.executemany(annotation_ops.INSERT, self.rows)
+            insert_rows(self.conn, annotation_ops.INSERT, self.rows)   # (a failure rolls the segment back)
             self.rows.clear()
 
 

@@ -21,6 +21,7 @@ from labeldesk.core.op_types.annotations import LOOKUP_SAFE
 from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, encode_str, get_op_type
 from labeldesk.core.review.roles import WAIVED, MEMO_TYPES, AuthorisationMemo, authorisation_problem, effective_roles
 from labeldesk.core.store import oplog, repo
+from labeldesk.core.store.multirow import insert_rows
 from labeldesk.core.sync.bulk_creates import CreateRun
 from labeldesk.core.sync.bulk_edits import EDIT_TYPES, EditRun
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
@@ -95,8 +96,8 @@ class Merger:
         Lookups that every op of the segment needs are made once per segment: the op log's chain
         head (only this merge appends to the log inside the transaction), which op ids its ops
         are based on are here already, which of its own ops are (duplicates), and each entity's
-        tail for the reducer's in-order test. The op-log rows are written with one
-        ``executemany`` (the chain is computed in order as they are taken), flushed before
+        tail for the reducer's in-order test. The op-log rows are written together (multi-row
+        inserts, ``store/multirow.py``; the chain is computed in order as they are taken), flushed before
         anything reads the log: the reducer's queries, and ops of other kinds than annotations."""
         # one pass over the lines: the base op ids, the op ids, the entities of creates and edits
         bases: set[str] = set()
@@ -320,7 +321,7 @@ class Merger:
         the queued annotation rows of in-order creates, then the queued edits (which may be of
         those rows)."""
         if self._rows:
-            self.conn.executemany(_INSERT_OP, self._rows)
+            insert_rows(self.conn, _INSERT_OP, self._rows)      # (a failure rolls the segment back)
             self._rows.clear()
         if self._creates is not None:
             self._creates.flush()
