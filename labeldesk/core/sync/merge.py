@@ -186,7 +186,7 @@ class Merger:
         base = ref.base
         base_json = "[]" if not base else canonical_json(list(base))
         # what the log records as the op's hash (``Op.digest``); a checked line's fields have the
-        # usual types (text or null, integer clock and seq): its text is one format
+        # usual types (text or null, integer clock and seq): its text is one f-string
         text = _op_text(ref, base_json, payload_json) if not own and type(ref.dev) is str else canonical_op(
             base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json, ref.reason_text, seq, ref.type, ref.user,
             ref.wall)
@@ -405,8 +405,19 @@ class Merger:
         Judged by the roles its author held when making it (:func:`causal_roles`)."""
         held = causal_roles(self, ref)
         if held is not None:
+            # judged by the roles it was made with: remembered as the memo remembers the rest (an
+            # op of another kind, a role change among them, forgets it), with those roles as key
+            key = None
+            if self._allowed is not None:
+                memo = self._memo_key(ref)
+                key = None if memo is None else ("causal", frozenset(held), memo)
+                if self._allowed.known(key):
+                    return None
             self._flush()                     # the check reads the store (the annotation's layer)
-            return authorisation_problem(self.conn, _op(ref), roles=held)
+            problem = authorisation_problem(self.conn, _op(ref), roles=held)
+            if problem is None and key is not None:
+                self._allowed.allow(key)
+            return problem
         if self._allowed is None:
             self._flush()
             return self.authorise(self.conn, _op(ref))  # type: ignore[misc]
@@ -562,18 +573,14 @@ _GEOMETRY_MARK = "\x00geometry\x00"
 _MARKED = '"geometry":' + encode_str(_GEOMETRY_MARK)
 
 
-_OP_FORMAT = ('{"base":%s,"dev":%s,"entity":%s,"hlc":[%d,%d],"op_id":%s,"payload":%s,"reason":%s,"seq":%d,'
-              '"type":%s,"user":%s,"wall":%s}')
-
-
 def _op_text(ref: OpRef, base_json: str, payload_json: str) -> str:
     """``canonical_op`` of a ref taken from a line that passed ``check_line`` (op id, type and wall
     text; user, entity and reason text or null; the clock two integers, the seq an integer; the
-    base ``base_json``), in one format: the same text (tests/core/sync/test_payload_json.py)."""
-    e, r, u = ref.entity, getattr(ref, "reason_text", None), ref.user
-    return _OP_FORMAT % (base_json, encode_str(ref.dev), "null" if e is None else encode_str(e), ref.hlc[0],
-                         ref.hlc[1], encode_str(ref.op_id), payload_json, "null" if r is None else encode_str(r),
-                         ref.seq, encode_str(ref.type), "null" if u is None else encode_str(u), encode_str(ref.wall))
+    base ``base_json``), in one f-string: the same text (tests/core/sync/test_payload_json.py)."""
+    e, r, u, s = ref.entity, getattr(ref, "reason_text", None), ref.user, encode_str
+    return (f'{{"base":{base_json},"dev":{s(ref.dev)},"entity":{"null" if e is None else s(e)},"hlc":[{ref.hlc[0]},'
+            f'{ref.hlc[1]}],"op_id":{s(ref.op_id)},"payload":{payload_json},"reason":{"null" if r is None else s(r)},'
+            f'"seq":{ref.seq},"type":{s(ref.type)},"user":{"null" if u is None else s(u)},"wall":{s(ref.wall)}}}')
 
 
 _PLAIN_CREATE = frozenset({"asset_id", "attributes", "class_id", "geometry", "layer_id", "plane"})
