@@ -435,8 +435,9 @@ class Merger:
             known, layer = self._edits.layer_of(op.entity)
             if known:
                 return (op.type, op.user, layer)
-        if op.type != "annotation.create":    # (a create's key is in its payload)
-            self._flush()
+        if op.type == "annotation.create":    # (a create's key is in its payload, as AuthorisationMemo.key)
+            return (op.type, op.user, (op.payload.get("annotation") or {}).get("layer_id"))
+        self._flush()
         return self._allowed.key(self.conn, op)
 
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
@@ -578,9 +579,23 @@ def _op_text(ref: OpRef, base_json: str, payload_json: str) -> str:
     text; user, entity and reason text or null; the clock two integers, the seq an integer; the
     base ``base_json``), in one f-string: the same text (tests/core/sync/test_payload_json.py)."""
     e, r, u, s = ref.entity, getattr(ref, "reason_text", None), ref.user, encode_str
-    return (f'{{"base":{base_json},"dev":{s(ref.dev)},"entity":{"null" if e is None else s(e)},"hlc":[{ref.hlc[0]},'
+    return (f'{{"base":{base_json},"dev":{_enc(ref.dev)},"entity":{"null" if e is None else s(e)},"hlc":[{ref.hlc[0]},'
             f'{ref.hlc[1]}],"op_id":{s(ref.op_id)},"payload":{payload_json},"reason":{"null" if r is None else s(r)},'
-            f'"seq":{ref.seq},"type":{s(ref.type)},"user":{"null" if u is None else s(u)},"wall":{s(ref.wall)}}}')
+            f'"seq":{ref.seq},"type":{_enc(ref.type)},"user":{"null" if u is None else _enc(u)},"wall":{s(ref.wall)}}}')
+
+
+_ENCODED: dict[str, str] = {}
+
+
+def _enc(text: str) -> str:
+    """``encode_str`` of a value that repeats from op to op (device, user, type, asset, layer),
+    remembered (a few hundred at most: forgotten when more)."""
+    out = _ENCODED.get(text)
+    if out is None:
+        if len(_ENCODED) >= 512:
+            _ENCODED.clear()
+        out = _ENCODED[text] = encode_str(text)
+    return out
 
 
 _PLAIN_CREATE = frozenset({"asset_id", "attributes", "class_id", "geometry", "layer_id", "plane"})
@@ -609,8 +624,8 @@ def _payload_json(ref: OpRef) -> str:
                     plane.keys() == _PLAIN_PLANE and type(plane["axis"]) is str and type(plane["t"]) is int and \
                     type(plane["z"]) is int:
                 ref.geometry_json = geometry_json  # type: ignore[attr-defined]
-                return _PLAIN_FORMAT % (encode_str(a), "null" if c is None else encode_str(c), geometry_json,
-                                        encode_str(layer), encode_str(plane["axis"]), plane["t"], plane["z"])
+                return _PLAIN_FORMAT % (_enc(a), "null" if c is None else _enc(c), geometry_json, _enc(layer),
+                                        _enc(plane["axis"]), plane["t"], plane["z"])
         marked = canonical_json({**payload, "annotation": {**d, "geometry": _GEOMETRY_MARK}})
         if marked.count(_MARKED) == 1:
             ref.geometry_json = geometry_json  # type: ignore[attr-defined]

@@ -252,6 +252,9 @@ def _line_ok(line: Any) -> bool:
     payload = get("payload")
     if get("blob") and payload is None:
         return True
+    held = _PAYLOAD_OK.get(op_type)
+    if held is not None and held[0] is schema:
+        return bool(held[1](payload))
     return payload_ok(op_type, schema, payload)
 
 
