@@ -117,9 +117,18 @@ class Merger:
                 edits.append(get("entity"))
         self._known = {r[0] for r in self.conn.execute(
             "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(bases)),))}
-        logged = self.conn.execute(
-            "SELECT op_id, op_hash FROM ops WHERE op_id IN (SELECT value FROM json_each(?)) OR (dev = ? AND seq"
-            " BETWEEN ? AND ?)", (json.dumps(op_ids), seg.dev, seg.first, seg.last)).fetchall()
+        if op_ids and all(type(o) is str for o in op_ids):
+            # the op ids lie between the least and the greatest of them (SQLite compares text as
+            # Python compares str): one range of the op_id index instead of a lookup each
+            wanted = set(op_ids)
+            logged = [r for r in self.conn.execute(
+                "SELECT op_id, op_hash, dev, seq FROM ops WHERE op_id BETWEEN ? AND ? OR (dev = ? AND seq BETWEEN ? AND ?)",
+                (min(op_ids), max(op_ids), seg.dev, seg.first, seg.last))
+                if r[0] in wanted or (r[2] == seg.dev and seg.first <= r[3] <= seg.last)]
+        else:
+            logged = self.conn.execute(
+                "SELECT op_id, op_hash FROM ops WHERE op_id IN (SELECT value FROM json_each(?)) OR (dev = ? AND seq"
+                " BETWEEN ? AND ?)", (json.dumps(op_ids), seg.dev, seg.first, seg.last)).fetchall()
         self._logged = {r[0]: r[1] for r in logged}
         self._chain = oplog.last_chain_hash(self.conn)
         self._allowed = AuthorisationMemo(self.authorise) if self.authorise is not None else None
