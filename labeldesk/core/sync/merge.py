@@ -201,7 +201,15 @@ class Merger:
             ref.wall)
         stored = hashlib.sha256(text.encode()).hexdigest()
         held = self._logged.get(ref.op_id) if self._logged is not None else None
-        if held is None:
+        if held is None and self._rows is not None and self._chain is not None:
+            # (``_append`` inside a segment, inline: the row buffered, the chain carried)
+            chain_hash = oplog.chain(self._chain, stored)
+            self._rows.append((ref.op_id, ref.dev, seq, ref.hlc[0], ref.hlc[1], ref.wall, ref.user, ref.type,
+                               ref.entity, base_json, payload_json, ref.reason_text, stored, chain_hash))
+            self._chain = chain_hash
+            if self._known is not None:
+                self._known.add(ref.op_id)
+        elif held is None:
             try:
                 self._append(ref, payload_json, stored, base_json)
             except sqlite3.IntegrityError:           # we hold this op id already (R4: idempotent)
