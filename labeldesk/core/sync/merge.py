@@ -115,8 +115,15 @@ class Merger:
                 creates.append(get("entity"))
             elif t in EDIT_TYPES:
                 edits.append(get("entity"))
-        self._known = {r[0] for r in self.conn.execute(
-            "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(bases)),))}
+        # the entities' tails first: the ops it reads include most bases (an edit's base is an
+        # earlier op of its entity), so only the other bases are looked up
+        self.reducer.prefetch(seg.lines)
+        known = bases & self.reducer.logged
+        rest = bases - known
+        if rest:
+            known.update(r[0] for r in self.conn.execute(
+                "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(rest)),)))
+        self._known = known
         if op_ids and all(type(o) is str for o in op_ids):
             # the op ids lie between the least and the greatest of them (SQLite compares text as
             # Python compares str): one range of the op_id index instead of a lookup each
@@ -135,7 +142,6 @@ class Merger:
         # rows are buffered unless another op id holds one of the segment's seqs (the insert of
         # that line must fail on its own, as it would unbuffered)
         self._rows = [] if set(self._logged) <= set(op_ids) else None
-        self.reducer.prefetch(seg.lines)
         self.reducer.flush = self._flush
         self._creates = self.reducer.bulk = CreateRun(self.conn, creates)
         # the rows the segment's edits read, remembered (and their writes queued) the same way

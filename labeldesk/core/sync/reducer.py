@@ -222,6 +222,7 @@ class Reducer:
         self.lookups: Any = None              # the op types' BatchLookups a merge keeps open, if any
         self.bulk: Any = None                 # a merge's CreateRun (sync/bulk_creates.py), if any
         self.edits: Any = None                # a merge's EditRun (sync/bulk_edits.py), if any
+        self.logged: set[str] = set()         # op ids the last prefetch found in the log (of its entities)
 
     def forget(self, entity: str | None) -> None:
         """Drop the cached tails of ``entity``'s groups (a shadow op of it was recorded)."""
@@ -233,6 +234,7 @@ class Reducer:
         """Read the tails of the entity groups that ``lines`` touch in two queries (None: forget)."""
         if lines is None:
             self._tails = None
+            self.logged = set()
             return
         # entity -> its kinds (a str for the usual one kind, a tuple for several), and the tails
         # made at once: [False, None, set()] for each (kind, entity)
@@ -266,9 +268,11 @@ class Reducer:
             tails[(kind, entity)] = [False, None, set()]
         arg = (canonical_json(sorted(wanted)),)
         member: dict[tuple[str, str], bool] = {}      # _in_group, once per (kind, op type)
-        for entity, op_type, ms, ctr, dev, seq, state in self.conn.execute(
-                "SELECT o.entity, o.type, o.hlc_ms, o.hlc_ctr, o.dev, o.seq, s.state FROM ops o LEFT JOIN "
+        logged = self.logged = set()
+        for op_id, entity, op_type, ms, ctr, dev, seq, state in self.conn.execute(
+                "SELECT o.op_id, o.entity, o.type, o.hlc_ms, o.hlc_ctr, o.dev, o.seq, s.state FROM ops o LEFT JOIN "
                 "sync_op_state s ON s.op_id = o.op_id WHERE o.entity IN (SELECT value FROM json_each(?))", arg):
+            logged.add(op_id)
             kinds = wanted[entity]
             for kind in ((kinds,) if type(kinds) is str else kinds):
                 ok = member.get((kind, op_type))
