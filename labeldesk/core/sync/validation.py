@@ -220,7 +220,8 @@ def _line_ok(line: Any) -> bool:
     if type(line) is not dict:
         return False
     get = line.get
-    if not (type(get("op_id")) is str and type(get("type")) is str and type(get("wall")) is str
+    op_type = get("type")
+    if not (type(get("op_id")) is str and type(op_type) is str and type(get("wall")) is str
             and type(get("sha256")) is str):
         return False
     hlc = get("hlc")
@@ -232,10 +233,10 @@ def _line_ok(line: Any) -> bool:
     for b in base:
         if type(b) is not str:
             return False
-    for key in ("user", "entity", "reason"):
-        v = get(key)
-        if v is not None and type(v) is not str:
-            return False
+    entity, v, r = get("entity"), get("user"), get("reason")
+    if (v is not None and type(v) is not str) or (entity is not None and type(entity) is not str) or \
+            (r is not None and type(r) is not str):
+        return False
     if "seen" in line:
         seen = line["seen"]
         if type(seen) is not dict:
@@ -243,14 +244,13 @@ def _line_ok(line: Any) -> bool:
         for v in seen.values():
             if type(v) is not int:
                 return False
-    op_type = line["type"]
     schema = SCHEMAS.get(op_type)
     if schema is None:
         return True
-    if get("entity") is None and op_type not in ENTITY_OPTIONAL:
+    if entity is None and op_type not in ENTITY_OPTIONAL:
         return False
     payload = get("payload")
-    if get("blob") and payload is None:
+    if payload is None and get("blob"):
         return True
     held = _PAYLOAD_OK.get(op_type)
     if held is not None and held[0] is schema:
