@@ -265,6 +265,10 @@ class AuthorisationMemo:
             self._allowed.add(key)
         return problem
 
+    def allow(self, key: tuple[Any, ...]) -> None:
+        """Remember ``key`` as allowed (a check made by the caller, forgotten as the others are)."""
+        self._allowed.add(key)
+
     def seen(self, op_type: str) -> None:
         if op_type not in MEMO_TYPES:
             self._allowed.clear()

@@ -7,7 +7,7 @@ attributes each time), the plane parses, the bounds -- from the segment's cached
 queues the very row that ``apply`` would insert. Anything it cannot prove (the id taken, a
 prediction's provenance, any refusal) returns None and the op goes through ``apply_one`` as
 before, after the queued rows are written, so a refusal is recorded exactly as before. The
-merger writes the queue with one ``executemany`` (:meth:`flush`) before anything reads the
+merger writes the queue with a few multi-row inserts (:meth:`flush`) before anything reads the
 annotations table: any other op, the reducer's queries, the end of the segment.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from labeldesk.core.errors import OpRejected
 from labeldesk.core.model import Plane
 from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import canonical_json
+from labeldesk.core.store.multirow import insert_rows
 from labeldesk.core.store.vertices import shell_bytes
 
 
@@ -68,8 +69,11 @@ class CreateRun:
 
     def _row(self, op: Any, d: dict[str, Any]) -> tuple[Any, ...] | None:
         conn = self.conn
-        annotation_ops._row(conn, "assets", d.get("asset_id"), "asset")
-        annotation_ops._row(conn, "layers", d.get("layer_id"), "layer")
+        b = annotation_ops._batch(conn)
+        asset_id, layer_id = d.get("asset_id"), d.get("layer_id")
+        if b is None or ("assets", asset_id) not in b.rows or ("layers", layer_id) not in b.rows:
+            annotation_ops._row(conn, "assets", asset_id, "asset")      # (remembered by the open batch)
+            annotation_ops._row(conn, "layers", layer_id, "layer")
         geometry = d["geometry"]
         kind = geometry["kind"]
         attributes = d.get("attributes")
@@ -89,10 +93,12 @@ class CreateRun:
                 return None
         plane = self._plane(d["plane"])
         x0, y0, x1, y1 = _bounds(geometry)
+        version = b.ontology_version if b is not None and b.ontology_version is not None else \
+            annotation_ops._ontology_version(conn)
         return (op.entity, d["asset_id"], d["layer_id"], d.get("class_id"), plane.axis, plane.z, plane.t,
-                kind, getattr(op, "geometry_json", None) or canonical_json(geometry), x0, y0, x1, y1, canonical_json(d.get("attributes") or {}), op.user,
-                annotation_ops._ontology_version(conn), op.op_id, float(d.get("z_order", 0.0)), d.get("track_id"),
-                int(bool(d.get("keyframe", True))), shell_bytes(geometry))
+                kind, getattr(op, "geometry_json", None) or canonical_json(geometry), x0, y0, x1, y1,
+                canonical_json(d.get("attributes") or {}), op.user, version, op.op_id, float(d.get("z_order", 0.0)),
+                d.get("track_id"), int(bool(d.get("keyframe", True))), shell_bytes(geometry))
 
     def touched(self, entity: Any) -> None:
         """An op of ``entity`` was applied the usual way (or its entity replayed): it may hold a
@@ -117,7 +123,7 @@ class CreateRun:
 
     def flush(self) -> None:
         if self.rows:
-            self.conn.executemany(annotation_ops.INSERT, self.rows)
+            insert_rows(self.conn, annotation_ops.INSERT, self.rows)   # (a failure rolls the segment back)
             self.rows.clear()
 
 

@@ -33,6 +33,10 @@ _CHECKED = frozenset({"class_id", "attributes", "geometry"})     # the fields ap
 _FIELDS = frozenset(annotation_ops.FIELDS)
 _SET_DELETED = "UPDATE annotations SET deleted = ?, revision = ? WHERE id = ?"
 
+# the UPDATE of each set of columns an edit writes (column names from FIELDS and the derived
+# columns only: a bounded set)
+_UPDATE_SQL: dict[tuple[str, ...], str] = {}
+
 # an entry: [deleted, class_id, geometry JSON, attributes JSON, layer_id], as the row holds them;
 # the two JSON columns are read only when an edit needs them (a z-order edit does not)
 Entry = list
@@ -172,7 +176,10 @@ class EditRun:
             entry[3] = cols["attributes"]
         if "layer_id" in cols:
             entry[4] = cols["layer_id"]
-        sql = f"UPDATE annotations SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?"
+        names = tuple(cols)
+        sql = _UPDATE_SQL.get(names)
+        if sql is None:
+            sql = _UPDATE_SQL[names] = f"UPDATE annotations SET {', '.join(f'{k} = ?' for k in names)} WHERE id = ?"
         return sql, (*cols.values(), op.entity)
 
     def _read_shapes(self, entity: str, entry: Entry) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,8 @@ class History:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._marks: dict[str, list[tuple[int, dict[str, int]]]] = {}
+        # dev -> (the from_seq of each of its marks, ascending; the vector of each)
+        self._marks: dict[str, tuple[list[int], list[dict[str, int]]]] = {}
 
     def invalidate(self, dev: str | None = None) -> None:
         if dev is None:
@@ -67,17 +69,14 @@ class History:
             self._marks.pop(dev, None)
 
     def seen(self, dev: str, seq: int) -> dict[str, int]:
+        """The seen vector of ``dev``'s op ``seq``: its device's last mark at or before it."""
         marks = self._marks.get(dev)
         if marks is None:
-            marks = [(int(r[0]), json.loads(r[1])) for r in self.conn.execute(
+            rows = [(int(r[0]), json.loads(r[1])) for r in self.conn.execute(
                 "SELECT from_seq, ctx FROM sync_marks WHERE dev = ? ORDER BY from_seq", (dev,))]
-            self._marks[dev] = marks
-        best: dict[str, int] = {}
-        for from_seq, ctx in marks:
-            if from_seq > seq:
-                break
-            best = ctx
-        return best
+            marks = self._marks[dev] = ([r[0] for r in rows], [r[1] for r in rows])
+        i = bisect_right(marks[0], seq)
+        return marks[1][i - 1] if i else {}
 
     def add_mark(self, dev: str, from_seq: int, ctx: dict[str, int]) -> None:
         self.conn.execute("INSERT OR REPLACE INTO sync_marks (dev, from_seq, ctx) VALUES (?,?,?)",

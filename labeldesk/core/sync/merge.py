@@ -21,6 +21,7 @@ from labeldesk.core.op_types.annotations import LOOKUP_SAFE
 from labeldesk.core.ops import OP_TYPES, ChangeSet, Op, canonical_json, canonical_op, encode_str, get_op_type
 from labeldesk.core.review.roles import WAIVED, MEMO_TYPES, AuthorisationMemo, authorisation_problem, effective_roles
 from labeldesk.core.store import oplog, repo
+from labeldesk.core.store.multirow import insert_rows
 from labeldesk.core.sync.bulk_creates import CreateRun
 from labeldesk.core.sync.bulk_edits import EDIT_TYPES, EditRun
 from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_row
@@ -95,29 +96,56 @@ class Merger:
         Lookups that every op of the segment needs are made once per segment: the op log's chain
         head (only this merge appends to the log inside the transaction), which op ids its ops
         are based on are here already, which of its own ops are (duplicates), and each entity's
-        tail for the reducer's in-order test. The op-log rows are written with one
-        ``executemany`` (the chain is computed in order as they are taken), flushed before
+        tail for the reducer's in-order test. The op-log rows are written together (multi-row
+        inserts, ``store/multirow.py``; the chain is computed in order as they are taken), flushed before
         anything reads the log: the reducer's queries, and ops of other kinds than annotations."""
-        bases = {str(b) for line in seg.lines for b in (line.get("base") or ())}
-        self._known = {r[0] for r in self.conn.execute(
-            "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(bases)),))}
-        op_ids = [line.get("op_id") for line in seg.lines]
-        logged = self.conn.execute(
-            "SELECT op_id, op_hash FROM ops WHERE op_id IN (SELECT value FROM json_each(?)) OR (dev = ? AND seq"
-            " BETWEEN ? AND ?)", (json.dumps(op_ids), seg.dev, seg.first, seg.last)).fetchall()
+        # one pass over the lines: the base op ids, the op ids, the entities of creates and edits
+        bases: set[str] = set()
+        op_ids: list[Any] = []
+        creates: list[Any] = []
+        edits: list[Any] = []
+        for line in seg.lines:
+            get = line.get
+            op_ids.append(get("op_id"))
+            base = get("base")
+            if base:
+                bases.update(map(str, base))
+            t = get("type")
+            if t == "annotation.create":
+                creates.append(get("entity"))
+            elif t in EDIT_TYPES:
+                edits.append(get("entity"))
+        # the entities' tails first: the ops it reads include most bases (an edit's base is an
+        # earlier op of its entity), so only the other bases are looked up
+        self.reducer.prefetch(seg.lines)
+        known = bases & self.reducer.logged
+        rest = bases - known
+        if rest:
+            known.update(r[0] for r in self.conn.execute(
+                "SELECT op_id FROM ops WHERE op_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(rest)),)))
+        self._known = known
+        if op_ids and all(type(o) is str for o in op_ids):
+            # the op ids lie between the least and the greatest of them (SQLite compares text as
+            # Python compares str): one range of the op_id index instead of a lookup each
+            wanted = set(op_ids)
+            logged = [r for r in self.conn.execute(
+                "SELECT op_id, op_hash, dev, seq FROM ops WHERE op_id BETWEEN ? AND ? OR (dev = ? AND seq BETWEEN ? AND ?)",
+                (min(op_ids), max(op_ids), seg.dev, seg.first, seg.last))
+                if r[0] in wanted or (r[2] == seg.dev and seg.first <= r[3] <= seg.last)]
+        else:
+            logged = self.conn.execute(
+                "SELECT op_id, op_hash FROM ops WHERE op_id IN (SELECT value FROM json_each(?)) OR (dev = ? AND seq"
+                " BETWEEN ? AND ?)", (json.dumps(op_ids), seg.dev, seg.first, seg.last)).fetchall()
         self._logged = {r[0]: r[1] for r in logged}
         self._chain = oplog.last_chain_hash(self.conn)
         self._allowed = AuthorisationMemo(self.authorise) if self.authorise is not None else None
         # rows are buffered unless another op id holds one of the segment's seqs (the insert of
         # that line must fail on its own, as it would unbuffered)
         self._rows = [] if set(self._logged) <= set(op_ids) else None
-        self.reducer.prefetch(seg.lines)
         self.reducer.flush = self._flush
-        self._creates = self.reducer.bulk = CreateRun(
-            self.conn, (line.get("entity") for line in seg.lines if line.get("type") == "annotation.create"))
+        self._creates = self.reducer.bulk = CreateRun(self.conn, creates)
         # the rows the segment's edits read, remembered (and their writes queued) the same way
-        self._edits = self.reducer.edits = self._creates.edits = EditRun(
-            self.conn, (line.get("entity") for line in seg.lines if line.get("type") in EDIT_TYPES))
+        self._edits = self.reducer.edits = self._creates.edits = EditRun(self.conn, edits)
         # the asset, layer and class rows annotation ops read, remembered until an op of another
         # type comes (the op types' own batch, as in Project.apply_all)
         self._lookups = self.reducer.lookups = annotation_ops.begin_batch(self.conn)
@@ -170,13 +198,26 @@ class Merger:
         if str(line.get("sha256", "")) in ("", "None"):
             return self._collide(line, "op line without its SHA-256")
         payload_json = _payload_json(ref)
-        # what the log records as the op's hash (``Op.digest``)
-        stored = hashlib.sha256(canonical_op(ref.base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json,
-                                             ref.reason_text, seq, ref.type, ref.user, ref.wall).encode()).hexdigest()
+        base = ref.base
+        base_json = "[]" if not base else canonical_json(list(base))
+        # what the log records as the op's hash (``Op.digest``); a checked line's fields have the
+        # usual types (text or null, integer clock and seq): its text is one f-string
+        text = _op_text(ref, base_json, payload_json) if not own and type(ref.dev) is str else canonical_op(
+            base, ref.dev, ref.entity, ref.hlc, ref.op_id, payload_json, ref.reason_text, seq, ref.type, ref.user,
+            ref.wall)
+        stored = hashlib.sha256(text.encode()).hexdigest()
         held = self._logged.get(ref.op_id) if self._logged is not None else None
-        if held is None:
+        if held is None and self._rows is not None and self._chain is not None:
+            # (``_append`` inside a segment, inline: the row buffered, the chain carried)
+            chain_hash = oplog.chain(self._chain, stored)
+            self._rows.append((ref.op_id, ref.dev, seq, ref.hlc[0], ref.hlc[1], ref.wall, ref.user, ref.type,
+                               ref.entity, base_json, payload_json, ref.reason_text, stored, chain_hash))
+            self._chain = chain_hash
+            if self._known is not None:
+                self._known.add(ref.op_id)
+        elif held is None:
             try:
-                self._append(ref, payload_json, stored)
+                self._append(ref, payload_json, stored, base_json)
             except sqlite3.IntegrityError:           # we hold this op id already (R4: idempotent)
                 row = self.conn.execute("SELECT op_hash FROM ops WHERE op_id = ?", (ref.op_id,)).fetchone()
                 if row is None:
@@ -276,14 +317,16 @@ class Merger:
             if tail is not True:
                 self.reducer.noted(ref)
 
-    def _append(self, op: Op | OpRef, payload_json: str, op_hash: str) -> None:
+    def _append(self, op: Op | OpRef, payload_json: str, op_hash: str, base_json: str | None = None) -> None:
         """Append to the hash-chained log (as ``oplog.append`` does, with the hash computed once);
         inside a segment the chain head is carried from op to op instead of re-read."""
         prev = self._chain if self._chain is not None else oplog.last_chain_hash(self.conn)
         chain_hash = oplog.chain(prev, op_hash)
-        base = op.base
+        if base_json is None:
+            base = op.base
+            base_json = "[]" if not base else canonical_json(list(base))
         row = (op.op_id, op.dev, op.seq, op.hlc[0], op.hlc[1], op.wall, op.user, op.type, op.entity,
-               "[]" if not base else canonical_json(list(base)), payload_json, _reason(op), op_hash, chain_hash)
+               base_json, payload_json, _reason(op), op_hash, chain_hash)
         if self._rows is not None:
             self._rows.append(row)
         else:
@@ -301,7 +344,7 @@ class Merger:
         the queued annotation rows of in-order creates, then the queued edits (which may be of
         those rows)."""
         if self._rows:
-            self.conn.executemany(_INSERT_OP, self._rows)
+            insert_rows(self.conn, _INSERT_OP, self._rows)      # (a failure rolls the segment back)
             self._rows.clear()
         if self._creates is not None:
             self._creates.flush()
@@ -385,8 +428,19 @@ class Merger:
         Judged by the roles its author held when making it (:func:`causal_roles`)."""
         held = causal_roles(self, ref)
         if held is not None:
+            # judged by the roles it was made with: remembered as the memo remembers the rest (an
+            # op of another kind, a role change among them, forgets it), with those roles as key
+            key = None
+            if self._allowed is not None:
+                memo = self._memo_key(ref)
+                key = None if memo is None else ("causal", frozenset(held), memo)
+                if self._allowed.known(key):
+                    return None
             self._flush()                     # the check reads the store (the annotation's layer)
-            return authorisation_problem(self.conn, _op(ref), roles=held)
+            problem = authorisation_problem(self.conn, _op(ref), roles=held)
+            if problem is None and key is not None:
+                self._allowed.allow(key)
+            return problem
         if self._allowed is None:
             self._flush()
             return self.authorise(self.conn, _op(ref))  # type: ignore[misc]
@@ -404,8 +458,9 @@ class Merger:
             known, layer = self._edits.layer_of(op.entity)
             if known:
                 return (op.type, op.user, layer)
-        if op.type != "annotation.create":    # (a create's key is in its payload)
-            self._flush()
+        if op.type == "annotation.create":    # (a create's key is in its payload, as AuthorisationMemo.key)
+            return (op.type, op.user, (op.payload.get("annotation") or {}).get("layer_id"))
+        self._flush()
         return self._allowed.key(self.conn, op)
 
     def decide(self, ref: OpRef, *, own: bool = False) -> None:
@@ -542,6 +597,36 @@ _GEOMETRY_MARK = "\x00geometry\x00"
 _MARKED = '"geometry":' + encode_str(_GEOMETRY_MARK)
 
 
+def _op_text(ref: OpRef, base_json: str, payload_json: str) -> str:
+    """``canonical_op`` of a ref taken from a line that passed ``check_line`` (op id, type and wall
+    text; user, entity and reason text or null; the clock two integers, the seq an integer; the
+    base ``base_json``), in one f-string: the same text (tests/core/sync/test_payload_json.py)."""
+    e, r, u, s = ref.entity, getattr(ref, "reason_text", None), ref.user, encode_str
+    return (f'{{"base":{base_json},"dev":{_enc(ref.dev)},"entity":{"null" if e is None else s(e)},"hlc":[{ref.hlc[0]},'
+            f'{ref.hlc[1]}],"op_id":{s(ref.op_id)},"payload":{payload_json},"reason":{"null" if r is None else s(r)},'
+            f'"seq":{ref.seq},"type":{_enc(ref.type)},"user":{"null" if u is None else _enc(u)},"wall":{s(ref.wall)}}}')
+
+
+_ENCODED: dict[str, str] = {}
+
+
+def _enc(text: str) -> str:
+    """``encode_str`` of a value that repeats from op to op (device, user, type, asset, layer),
+    remembered (a few hundred at most: forgotten when more)."""
+    out = _ENCODED.get(text)
+    if out is None:
+        if len(_ENCODED) >= 512:
+            _ENCODED.clear()
+        out = _ENCODED[text] = encode_str(text)
+    return out
+
+
+_PLAIN_CREATE = frozenset({"asset_id", "attributes", "class_id", "geometry", "layer_id", "plane"})
+_PLAIN_PLANE = frozenset({"axis", "t", "z"})
+_PLAIN_FORMAT = ('{"annotation":{"asset_id":%s,"attributes":{},"class_id":%s,"geometry":%s,"layer_id":%s,'
+                 '"plane":{"axis":%s,"t":%d,"z":%d}}}')
+
+
 def _payload_json(ref: OpRef) -> str:
     """``canonical_json(ref.payload)``; for a create, its geometry's canonical JSON is encoded once
     and kept on the ref (``geometry_json``) for the row (``CreateRun``). Identical text: the
@@ -553,6 +638,17 @@ def _payload_json(ref: OpRef) -> str:
     d = payload.get("annotation") if ref.type == "annotation.create" else None
     if type(d) is dict and type(d.get("geometry")) is dict:
         geometry_json = canonical_json(d["geometry"])
+        if len(payload) == 1 and d.keys() == _PLAIN_CREATE:
+            # the usual create (the keys above, text ids, no attributes, a plain plane): its text
+            # in one format, the keys in their sorted order
+            a, c, layer, plane = d["asset_id"], d["class_id"], d["layer_id"], d["plane"]
+            if type(a) is str and type(layer) is str and (c is None or type(c) is str) and \
+                    type(d["attributes"]) is dict and not d["attributes"] and type(plane) is dict and \
+                    plane.keys() == _PLAIN_PLANE and type(plane["axis"]) is str and type(plane["t"]) is int and \
+                    type(plane["z"]) is int:
+                ref.geometry_json = geometry_json  # type: ignore[attr-defined]
+                return _PLAIN_FORMAT % (_enc(a), "null" if c is None else _enc(c), geometry_json, _enc(layer),
+                                        _enc(plane["axis"]), plane["t"], plane["z"])
         marked = canonical_json({**payload, "annotation": {**d, "geometry": _GEOMETRY_MARK}})
         if marked.count(_MARKED) == 1:
             ref.geometry_json = geometry_json  # type: ignore[attr-defined]

@@ -222,6 +222,7 @@ class Reducer:
         self.lookups: Any = None              # the op types' BatchLookups a merge keeps open, if any
         self.bulk: Any = None                 # a merge's CreateRun (sync/bulk_creates.py), if any
         self.edits: Any = None                # a merge's EditRun (sync/bulk_edits.py), if any
+        self.logged: set[str] = set()         # op ids the last prefetch found in the log (of its entities)
 
     def forget(self, entity: str | None) -> None:
         """Drop the cached tails of ``entity``'s groups (a shadow op of it was recorded)."""
@@ -233,25 +234,47 @@ class Reducer:
         """Read the tails of the entity groups that ``lines`` touch in two queries (None: forget)."""
         if lines is None:
             self._tails = None
+            self.logged = set()
             return
-        wanted: dict[str, set[str]] = {}
+        # entity -> its kinds (a str for the usual one kind, a tuple for several), and the tails
+        # made at once: [False, None, set()] for each (kind, entity)
+        wanted: dict[str, Any] = {}
+        tails: dict[tuple[str, str | None], list[Any]] = {}
+        kinds_of = _ENTITY_KIND
         for line in lines:
             t, entity = line.get("type"), line.get("entity")
-            if not isinstance(t, str) or not isinstance(entity, str) or t == "conflict.resolve":
-                continue
-            kind = _ENTITY_KIND.get(t)        # (the memo of group_of: the prefix kinds only)
+            if type(t) is not str or type(entity) is not str:
+                if not isinstance(t, str) or not isinstance(entity, str):
+                    continue
+            kind = kinds_of.get(t)            # (the memo of group_of: the prefix kinds only)
             if kind is None:
-                kind = "user" if t in _USER_TYPES else next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
-            if kind is not None:
-                wanted.setdefault(entity, set()).add(kind)
-        tails: dict[tuple[str, str | None], list[Any]] = {
-            (kind, e): [False, None, set()] for e, kinds in wanted.items() for kind in kinds}
+                if t == "conflict.resolve":
+                    continue
+                if t in _USER_TYPES:
+                    kind = "user"
+                else:
+                    kind = next((k for p, k in _ENTITY_GROUPS.items() if t.startswith(p)), None)
+                    if kind is None:
+                        continue
+                    if len(kinds_of) < 256:   # (as group_of memoises it: types come from the share)
+                        kinds_of[t] = kind
+            held = wanted.get(entity)
+            if held is None:
+                wanted[entity] = kind
+            elif held != kind and (type(held) is str or kind not in held):
+                wanted[entity] = (held, kind) if type(held) is str else (*held, kind)
+            else:
+                continue
+            tails[(kind, entity)] = [False, None, set()]
         arg = (canonical_json(sorted(wanted)),)
         member: dict[tuple[str, str], bool] = {}      # _in_group, once per (kind, op type)
-        for entity, op_type, ms, ctr, dev, seq, state in self.conn.execute(
-                "SELECT o.entity, o.type, o.hlc_ms, o.hlc_ctr, o.dev, o.seq, s.state FROM ops o LEFT JOIN "
+        logged = self.logged = set()
+        for op_id, entity, op_type, ms, ctr, dev, seq, state in self.conn.execute(
+                "SELECT o.op_id, o.entity, o.type, o.hlc_ms, o.hlc_ctr, o.dev, o.seq, s.state FROM ops o LEFT JOIN "
                 "sync_op_state s ON s.op_id = o.op_id WHERE o.entity IN (SELECT value FROM json_each(?))", arg):
-            for kind in wanted[entity]:
+            logged.add(op_id)
+            kinds = wanted[entity]
+            for kind in ((kinds,) if type(kinds) is str else kinds):
                 ok = member.get((kind, op_type))
                 if ok is None:
                     ok = member[(kind, op_type)] = _in_group(kind, op_type)
@@ -262,7 +285,8 @@ class Reducer:
                         tail[1] = (ms, ctr, dev, seq)
         for (entity,) in self.conn.execute("SELECT DISTINCT entity FROM sync_collisions WHERE entity IN "
                                            "(SELECT value FROM json_each(?))", arg):
-            for kind in wanted[entity]:
+            kinds = wanted[entity]
+            for kind in ((kinds,) if type(kinds) is str else kinds):
                 tails[(kind, entity)][0] = True
         self._tails = tails
 

@@ -120,7 +120,7 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
     if whole[:12] != name.sha12:
         raise SegmentProblem("corrupt", f"{where}: the file's SHA-256 does not match its name")
     try:
-        rows = [json.loads(line) for line in data[:cut].decode("utf-8").splitlines()]
+        rows = _lines(data[:cut].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise SegmentProblem("corrupt", f"{where}: unreadable line ({exc})") from None
     header, ops = rows[0], rows[1:]
@@ -148,3 +148,24 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
     return Segment(name.name, dev, name.first, name.last, str(header.get("prev_segment_sha256")), whole,
                    str(header.get("instance_nonce")), ops, len(data),
                    header.get("key") if signed else None, footer.get("sig") if signed else None, body_sha)
+
+
+def _lines(body: str) -> list[Any]:
+    """``json.loads`` of each line of ``body`` (which ends with "\n"). Lines end at "\n" only:
+    canonical JSON leaves U+2028, U+2029 and U+0085 in text as they are, and ``str.splitlines``
+    would break a line there. A line is decoded by the decoder's own scanner when it is one JSON
+    value with nothing around it (every line a writer makes), else by ``json.loads`` itself (the
+    same value, or the same error)."""
+    parts = body.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    scan = json.JSONDecoder().scan_once
+    loads = json.loads
+    out = []
+    for line in parts:
+        try:
+            value, end = scan(line, 0)
+        except (StopIteration, ValueError):
+            value, end = loads(line), len(line)
+        out.append(value if end == len(line) else loads(line))
+    return out

@@ -164,13 +164,64 @@ def _ok(value: Any, spec: Any) -> bool:
     return _problem(value, spec, "") is None
 
 
+def _compile(schema: dict[str, Any], name: str) -> Any:
+    """``lambda payload: _ok(payload, schema)`` as straight-line code, made once per op type: the
+    same tests in the same order, the nesting unrolled (a merge checks every op of a segment)."""
+    body: list[str] = []
+    consts: dict[str, Any] = {"_ok": _ok, "_PLANE_AXES": _PLANE_AXES}
+
+    def emit(var: str, spec: Any, depth: int) -> None:
+        pad = "    " * depth
+        if isinstance(spec, dict):
+            body.append(f"{pad}if not isinstance({var}, dict): return False")
+            for i, (key, optional, sub, kind) in enumerate(_fields(spec)):
+                v = f"{var}_{i}"
+                body.append(f"{pad}{v} = {var}.get({key!r})")
+                body.append(f"{pad}if {v} is None:")
+                body.append(f"{pad}    {'pass' if optional else 'return False'}")
+                body.append(f"{pad}else:")
+                if kind is not None:
+                    body.append(f"{pad}    if not isinstance({v}, {kind.__name__}): return False")
+                elif isinstance(sub, dict) or sub in ("geometry", "plane"):
+                    emit(v, sub, depth + 1)
+                else:
+                    consts[f"spec_{v}"] = sub
+                    body.append(f"{pad}    if not _ok({v}, spec_{v}): return False")
+        elif spec == "geometry":
+            body.append(f"{pad}if not (type({var}) is dict and type({var}.get('kind')) is str): return False")
+        else:                                   # plane
+            body.append(f"{pad}if type({var}) is not dict: return False")
+            for k in ("z", "t"):
+                body.append(f"{pad}{var}_{k} = {var}.get({k!r}, 0)")
+                body.append(f"{pad}if type({var}_{k}) is not int or {var}_{k} < 0: return False")
+            body.append(f"{pad}if 'axis' in {var} and {var}['axis'] not in _PLANE_AXES: return False")
+
+    emit("p", schema, 1)
+    source = "def check(p):\n" + "\n".join(body) + "\n    return True\n"
+    exec(compile(source, f"<payload schema of {name}>", "exec"), consts)
+    return consts["check"]
+
+
+_PAYLOAD_OK: dict[str, tuple[Any, Any]] = {}      # op type -> (its schema, the schema's compiled check)
+
+
+def payload_ok(op_type: str, schema: dict[str, Any], payload: Any) -> bool:
+    """``_ok(payload, schema)`` by the compiled check of ``op_type``'s schema (compiled when first
+    needed: op type modules add their schemas to SCHEMAS when they are imported)."""
+    held = _PAYLOAD_OK.get(op_type)
+    if held is None or held[0] is not schema:
+        held = _PAYLOAD_OK[op_type] = (schema, _compile(schema, op_type))
+    return bool(held[1](payload))
+
+
 def _line_ok(line: Any) -> bool:
     """True when :func:`_check_line` would find nothing wrong (the usual case, checked without
     building anything); False when it may (it then says what)."""
     if type(line) is not dict:
         return False
     get = line.get
-    if not (type(get("op_id")) is str and type(get("type")) is str and type(get("wall")) is str
+    op_type = get("type")
+    if not (type(get("op_id")) is str and type(op_type) is str and type(get("wall")) is str
             and type(get("sha256")) is str):
         return False
     hlc = get("hlc")
@@ -182,10 +233,10 @@ def _line_ok(line: Any) -> bool:
     for b in base:
         if type(b) is not str:
             return False
-    for key in ("user", "entity", "reason"):
-        v = get(key)
-        if v is not None and type(v) is not str:
-            return False
+    entity, v, r = get("entity"), get("user"), get("reason")
+    if (v is not None and type(v) is not str) or (entity is not None and type(entity) is not str) or \
+            (r is not None and type(r) is not str):
+        return False
     if "seen" in line:
         seen = line["seen"]
         if type(seen) is not dict:
@@ -193,16 +244,18 @@ def _line_ok(line: Any) -> bool:
         for v in seen.values():
             if type(v) is not int:
                 return False
-    op_type = line["type"]
     schema = SCHEMAS.get(op_type)
     if schema is None:
         return True
-    if get("entity") is None and op_type not in ENTITY_OPTIONAL:
+    if entity is None and op_type not in ENTITY_OPTIONAL:
         return False
     payload = get("payload")
-    if get("blob") and payload is None:
+    if payload is None and get("blob"):
         return True
-    return _ok(payload, schema)
+    held = _PAYLOAD_OK.get(op_type)
+    if held is not None and held[0] is schema:
+        return bool(held[1](payload))
+    return payload_ok(op_type, schema, payload)
 
 
 def check_line(line: Any) -> None:

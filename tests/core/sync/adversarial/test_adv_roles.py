@@ -222,3 +222,31 @@ def test_a_grant_concurrent_with_an_edit_does_not_authorise_it_on_any_replica(cr
         assert row["state"] == "unauthorised" and "may not add a class" in row["reason"]
         assert p.conn.execute("SELECT 1 FROM classes WHERE id = ?", (cls,)).fetchone() is None
     assert crew.digests()[0] == crew.digests()[1]
+
+
+def test_ops_judged_by_their_causal_roles_are_remembered_per_segment_as_when_checked_one_by_one(crew, monkeypatch):
+    """Boxes drawn while a revoke was on its way are judged by the roles held when drawing them;
+    inside a segment that judgement is remembered (merge.py ``_authorisation``): the replica
+    that remembers and the one that checks each box by itself record the same states."""
+    admin, honest, mallory = crew.devices
+    from labeldesk.core.review import roles
+    from labeldesk.core.review.roles import change_role
+    boxes = [crew.box(mallory, x=10 + 8 * i) for i in range(6)]
+    change_role(admin, "u2", "annotator", False, reason="moved to another study")
+    engine.sync_round(admin)            # publishes the revoke
+    engine.sync_round(honest)           # merges it
+    engine.sync_round(mallory)          # publishes the boxes (made before it merged the revoke)
+    checked = []
+    real = roles.authorisation_problem
+    monkeypatch.setattr("labeldesk.core.sync.merge.authorisation_problem",
+                        lambda conn, op, roles=None: checked.append(op.op_id) or real(conn, op, roles=roles))
+    engine.sync_round(admin)            # remembered: one check for the six
+    assert len([o for o in checked if o.startswith(mallory.device_id)]) == 1
+    monkeypatch.setattr(roles.AuthorisationMemo, "allow", lambda self, key: None)
+    checked.clear()
+    engine.sync_round(honest)           # each box checked by itself
+    assert len([o for o in checked if o.startswith(mallory.device_id)]) == 6
+    for box in boxes:
+        assert [_state(p, box)["state"] for p in (admin, honest)] == [None, None]
+    crew.sync_all()
+    assert len(set(crew.digests())) == 1
