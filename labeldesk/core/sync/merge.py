@@ -99,6 +99,11 @@ class Merger:
         tail for the reducer's in-order test. The op-log rows are written together (multi-row
         inserts, ``store/multirow.py``; the chain is computed in order as they are taken), flushed before
         anything reads the log: the reducer's queries, and ops of other kinds than annotations."""
+        # every line's shape first (InvalidOp: the caller refuses the whole segment): the
+        # set-up below reads the lines' fields, and a member's line whose type or base has the
+        # wrong JSON type must refuse its segment, not stop the sync round
+        for line in seg.lines:
+            check_line(line)
         # one pass over the lines: the base op ids, the op ids, the entities of creates and edits
         bases: set[str] = set()
         op_ids: list[Any] = []
@@ -151,7 +156,7 @@ class Merger:
         self._lookups = self.reducer.lookups = annotation_ops.begin_batch(self.conn)
         try:
             for line in seg.lines:
-                self.take_line(seg.dev, line, blobs)
+                self.take_line(seg.dev, line, blobs, checked=True)
             self._flush()
             self._wall_sample(seg.dev, seg.lines[-1].get("wall") if seg.lines else None)
         finally:
@@ -168,8 +173,8 @@ class Merger:
         self._cursors[seg.dev] = (seg.last, seg.sha256)
 
     def take_line(self, dev: str, line: dict[str, Any], blobs: dict[str, bytes | None], *,
-                  own: bool = False) -> OpRef | None:
-        if not own:
+                  own: bool = False, checked: bool = False) -> OpRef | None:
+        if not own and not checked:
             check_line(line)              # InvalidOp: the caller refuses the whole segment
         seq = int(line["seq"])
         if isinstance(line.get("seen"), dict):

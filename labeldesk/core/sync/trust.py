@@ -80,7 +80,9 @@ def check_marker(pinned: dict[str, Any] | None, marker: dict[str, Any]) -> str |
 
 
 # ---- deciding on a segment ---------------------------------------------------------------------
-def _user_name(conn: sqlite3.Connection, user_id: str | None) -> str:
+def _user_name(conn: sqlite3.Connection, user_id: Any) -> str:
+    if not isinstance(user_id, str):          # (a hand-made line's user may be anything)
+        return f"id {user_id!r}"
     row = conn.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()
     return repr(row[0]) if row else f"id {user_id}"
 
