@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from blank_source import Blank
 from PySide6 import QtGui
 
 from labeldesk.core import ids
-from labeldesk.core.io.base import ImageSource, SourceInfo
 from labeldesk.core.model import Plane
 from labeldesk.core.ops import ChangeSet, OpDraft
 from labeldesk.core.project import Project
 
 SIDE = 1024
-
-
-class Blank(ImageSource):
-    def __init__(self) -> None:
-        self.path = "blank"
-        self.info = SourceInfo(kind="pyramid", width=SIDE, height=SIDE,
-                               levels=tuple((SIDE >> k, SIDE >> k) for k in range(3)))
-
-    def read_region(self, level, x, y, w, h, plane=None):  # noqa: ANN001
-        return np.zeros((max(1, h), max(1, w)), np.uint8)
 
 
 def _square(x: float, y: float, h: float) -> dict:
@@ -77,7 +67,7 @@ def _view(qtbot, doc, colours):
     painter = AnnotationPainter()
     painter.colours = colours
     view.overlay = painter
-    view.set_source(Blank())
+    view.set_source(Blank(SIDE))
     painter.show(doc, doc.rows_on(Plane()))
     view.fit()
     return view, painter

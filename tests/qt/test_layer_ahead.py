@@ -8,10 +8,10 @@ import threading
 
 import numpy as np
 import pytest
+from blank_source import Blank
 from PySide6 import QtGui
 
 from labeldesk.core import ids
-from labeldesk.core.io.base import ImageSource, SourceInfo
 from labeldesk.core.model import Plane
 from labeldesk.core.ops import ChangeSet, OpDraft
 from labeldesk.core.project import Project
@@ -19,16 +19,6 @@ from labeldesk.core.project import Project
 SIDE = 1024
 STEP = 15            # view px a frame, as in benchmarks/bench_ann.py (ANN-3b)
 ZOOM = 3.0
-
-
-class Blank(ImageSource):
-    def __init__(self) -> None:
-        self.path = "blank"
-        self.info = SourceInfo(kind="pyramid", width=SIDE, height=SIDE,
-                               levels=tuple((SIDE >> k, SIDE >> k) for k in range(3)))
-
-    def read_region(self, level, x, y, w, h, plane=None):  # noqa: ANN001
-        return np.zeros((max(1, h), max(1, w)), np.uint8)
 
 
 def _star(x: float, y: float, r: float) -> dict:
@@ -77,7 +67,7 @@ def _open(qtbot, p, asset):
     painter = AnnotationPainter()
     painter.colours = {c.id: c.color for c in p.classes()}
     view.overlay = painter
-    view.set_source(Blank())
+    view.set_source(Blank(SIDE))
     painter.show(doc, doc.rows_on(Plane()))
     view.fit()
     view.zoom, view.center = ZOOM, (300.0, 400.0)
