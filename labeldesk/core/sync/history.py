@@ -109,3 +109,12 @@ class History:
         if a.dev == b.dev:
             return a.seq < b.seq
         return self._covered(a, b) or a.op_id in self.closure(b, by_id)
+
+    def before_by_marks(self, a: OpRef, b: OpRef) -> bool:
+        """:meth:`before` from the seen marks and ``b``'s own bases only, leaving nothing on ``b``
+        (``before(a, b, {})`` would cache a closure of the direct bases as ``b``'s whole past)."""
+        if a.op_id == b.op_id:
+            return False
+        if a.dev == b.dev:
+            return a.seq < b.seq
+        return self._covered(a, b) or a.op_id in b.base

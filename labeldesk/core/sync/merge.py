@@ -582,12 +582,8 @@ def causal_roles(merger: Merger, ref: OpRef) -> set[str] | None:
         merger.flush_rows()
         ops = sorted((m for m in members(merger.conn, ("user", ref.user)) if m.state is None), key=lambda m: m.key)
         merger.role_ops[ref.user] = ops
-    history = merger.history
-    # (``history.before(m, ref, {})`` without its side effect: it would leave on ``ref`` a closure
-    # of its direct bases only, which the reducer then took for the op's whole causal past on
-    # the replicas that check roles and not on the author's own)
-    past = [m for m in ops if m.op_id != ref.op_id and (m.seq < ref.seq if m.dev == ref.dev else
-                                                        history._covered(m, ref) or m.op_id in ref.base)]
+    # (by the marks and direct bases, caching nothing on ``ref``: the reducer needs its whole past)
+    past = [m for m in ops if merger.history.before_by_marks(m, ref)]
     if len(past) == len(ops):
         return None
     rows: set[str] = set()
