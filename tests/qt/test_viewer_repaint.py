@@ -36,9 +36,14 @@ def probe_points(view, n: int = 40) -> list[tuple[int, int]]:
     x0, x1 = max(min(a.x(), b.x()), 0), min(max(a.x(), b.x()), view.width())
     y0, y1 = max(min(a.y(), b.y()), 0), min(max(a.y(), b.y()), view.height())
     rng = np.random.default_rng(1)
-    xs = rng.integers(x0 + (x1 - x0) * 0.25, x0 + (x1 - x0) * 0.75, n)
-    ys = rng.integers(y0 + (y1 - y0) * 0.25, y0 + (y1 - y0) * 0.75, n)
-    return [(int(x), int(y)) for x, y in zip(xs, ys)]
+    xs = rng.integers(x0 + (x1 - x0) * 0.25, x0 + (x1 - x0) * 0.75, 4 * n)
+    ys = rng.integers(y0 + (y1 - y0) * 0.25, y0 + (y1 - y0) * 0.75, 4 * n)
+    keep = np.ones(len(xs), bool)
+    xy = view.crosshair_xy() if hasattr(view, "crosshair_xy") else None
+    if xy is not None:                   # not on the crosshair's lines (drawn over the image)
+        c = view.image_to_view(*xy)
+        keep &= (np.abs(xs - c.x()) > 3) & (np.abs(ys - c.y()) > 3)
+    return [(int(x), int(y)) for x, y in zip(xs[keep][:n], ys[keep][:n])]
 
 
 def expected_grey(view, points, spread: bool = False) -> np.ndarray:
