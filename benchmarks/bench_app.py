@@ -4,7 +4,9 @@
     python benchmarks/bench_app.py --repeats 3 --only APP-2,APP-3     # the open figures, a few minutes
 
 APP-1  spawn → main window shown with a small project open, against B31 = bare QApplication +
-       empty QMainWindow (both fresh processes, interleaved).
+       empty QMainWindow (both fresh processes, interleaved); two floor rows print what B31 becomes
+       with `import numpy` first, and with the Qt namespace's enums made as well (what any window
+       showing an image in PySide6 pays before its own code runs).
 APP-2  spawn → window shown with an N-polygon image as the open asset, against APP-1's window
        with an empty project (target ≤ 1.5x, independent of N).
 APP-3  spawn → first complete paint with every polygon drawn (window grabbed after the asset is
@@ -42,6 +44,12 @@ MAXRSS = "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024"
 EXIT = "sys.stdout.flush(); os._exit(0)"
 BARE = STAMP + ("from PySide6 import QtWidgets; app = QtWidgets.QApplication([]); w = QtWidgets.QMainWindow(); "
                 "w.resize(1920, 1080); w.show(); app.processEvents(); print('shown', time.time() - t0); " + EXIT)
+# The floor of any window that shows a project's image in this stack: B31 with numpy imported first
+# (the pixels and the document are numpy arrays), and with the Qt namespace's enums made too
+# (PySide6 turns ~100 of them into Python enums at the first use of ``Qt.*``; every real window pays it).
+FLOOR_NUMPY = STAMP + "import numpy; " + BARE.removeprefix(STAMP)
+FLOOR_ENUMS = STAMP + ("import numpy; from PySide6 import QtCore; QtCore.Qt.AlignmentFlag; "
+                       + BARE.removeprefix(STAMP))
 OURS_SHOWN = STAMP + (
     "from PySide6 import QtWidgets; app = QtWidgets.QApplication([]); "
     "from labeldesk.qt.main_window import MainWindow; w = MainWindow(); w.offer_guide = False; "
@@ -142,7 +150,7 @@ def edit_one(root: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--n", type=int, nargs="+", default=[10000, 100000])
+    ap.add_argument("--n", type=int, nargs="*", default=[10000, 100000], help="image sizes (none: APP-1 only)")
     ap.add_argument("--peer-venv", help="venv with labelme installed (default $LABELDESK_PEER_VENV or "
                                         "~/.cache/labeldesk/bench-venv-labelme)")
     ap.add_argument("--peer-repeats", type=int, default=1)
@@ -166,13 +174,18 @@ def main() -> None:
                        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     spawn(BARE)                                              # warm the page cache
     spawn(OURS_SHOWN, str(small))                            # and compile the bytecode
-    bare, app1, empty_shown = [], [], []
+    bare, app1, empty_shown, floor_numpy, floor_enums = [], [], [], [], []
     for _ in range(a.repeats):
         bare += ms(spawn(BARE)["shown"])
+        if "APP-1" in only:
+            floor_numpy += ms(spawn(FLOOR_NUMPY)["shown"])
+            floor_enums += ms(spawn(FLOOR_ENUMS)["shown"])
         app1 += ms(spawn(OURS_SHOWN, str(small))["shown"])
         empty_shown += ms(spawn(OURS_SHOWN, str(empty))["shown"])
     if "APP-1" in only:
         print(row("APP-1", "start to main window with a project open", app1, bare, "<= 1.5x B31"))
+        print(row("APP-1", "floor: bare window, numpy imported first", floor_numpy, bare, "-"))
+        print(row("APP-1", "floor: same, and the Qt namespace's enums", floor_enums, bare, "-"))
     peer = peer_python(a.peer_venv)
     if "PEER-1" in only and peer is None:
         print("PEER-1  skipped: no labelme venv (create one: python -m venv ~/.cache/labeldesk/bench-venv-labelme && "

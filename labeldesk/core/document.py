@@ -471,8 +471,11 @@ class Document:
     def _layer_mask(self, rows: np.ndarray, layers: Iterable[str] | None) -> np.ndarray:
         if layers is None:
             return rows
-        codes = [self.layers.code[lid] for lid in layers if lid in self.layers.code]
-        return rows[np.isin(self.layer_code[rows], codes)]
+        # a table over the layer codes (np.isin would sort, and its first call imports numpy.ma,
+        # ≈ 10–20 ms on the GUI thread at the first paint)
+        shown = np.zeros(len(self.layers.values) + 1, bool)
+        shown[[self.layers.code[lid] for lid in layers if lid in self.layers.code]] = True
+        return rows[shown[self.layer_code[rows]]]
 
     def rows_on(self, plane: Plane, layers: Iterable[str] | None = None) -> np.ndarray:
         """Live rows of one plane in drawing order (z_order, then the order they were stored)."""

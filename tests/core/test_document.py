@@ -347,3 +347,17 @@ def test_gather_joins_loaded_and_rewritten_rings_in_row_order(project):
     want = [doc.ring(int(r)) for r in rows]
     assert lens.tolist() == [len(w) for w in want] and lens[4] == 5
     assert np.array_equal(pts, np.concatenate(want))
+
+
+def test_the_layer_filter_keeps_the_rows_of_the_layers_asked_for_in_their_order():
+    from labeldesk.core.document import _Codes
+    doc = Document.__new__(Document)
+    doc.layers = _Codes()
+    rng = np.random.default_rng(3)
+    names = ["L0", "L1", "L2", "L3"]
+    doc.layer_code = np.array(doc.layers.encode([names[i] for i in rng.integers(0, 4, 500)]), np.int32)
+    rows = rng.permutation(500)[:300]
+    for layers in (["L1"], ["L0", "L3"], [], ["gone"], ["L2", "gone"], names):
+        wanted = [doc.layers.code[l] for l in layers if l in doc.layers.code]
+        assert doc._layer_mask(rows, layers).tolist() == rows[np.isin(doc.layer_code[rows], wanted)].tolist()
+    assert doc._layer_mask(rows, None) is rows
