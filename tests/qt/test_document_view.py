@@ -334,3 +334,42 @@ def test_the_worker_draws_the_overlay_while_the_pixels_still_decode(qtbot, win, 
             view.zoom_by(0.8)
             win._save_view_state()
             assert window_state.remembered_view_state(win.project, win.current_asset_id)["zoom"] == view.zoom
+
+
+def test_live_edits_redraw_the_overlay_as_a_full_drawing_would(qtbot, win, many):
+    """Zoomed out, each edit redraws only the overlay around what changed (the shapes' old and new
+    bounds); the pixels are those of the whole overlay drawn again: moves by a fraction of a
+    pixel, a class change, a delete, an undo and a new shape across several squares."""
+    _open(qtbot, win, many)
+    view = win.viewport
+    painter = view.overlay
+    qtbot.waitUntil(lambda: _red(view, *_centre(0)), timeout=5000)
+    doc = painter.doc
+    session = win.session
+
+    def full_drawing_matches() -> None:
+        view.repaint()
+        live = view.grab().toImage()
+        assert painter._raster is not None
+        painter._raster = None                                # the whole overlay again
+        view.repaint()
+        full = view.grab().toImage()
+        if live != full:
+            a = np.frombuffer(live.constBits(), np.uint8).reshape(live.height(), live.bytesPerLine())
+            b = np.frombuffer(full.constBits(), np.uint8).reshape(full.height(), full.bytesPerLine())
+            ys, xs = np.nonzero(a != b)
+            raise AssertionError(f"{len(ys)} bytes differ, rows {ys.min()}..{ys.max()}, bytes {xs.min()}..{xs.max()}")
+
+    for k, (dx, dy) in enumerate([(0.3, 0.0), (0.45, 0.7), (-1.35, 2.2), (3.5, -0.25)]):
+        aid = doc.ids[int(painter.rows[200 + 37 * k])]
+        ann = doc.annotation(doc.row_of[aid])
+        shell = [[x + dx, y + dy] for x, y in ann.geometry.to_dict()["shell"]]
+        session.commit([OpDraft("annotation.update", aid, {"set": {"geometry": {"kind": "polygon", "shell": shell}}})],
+                       "Move")
+        full_drawing_matches()
+    session.delete([doc.ids[int(painter.rows[700])]], "Delete")
+    full_drawing_matches()
+    session.undo_stack.undo()
+    full_drawing_matches()
+    session.create({"kind": "polygon", "shell": [[20.2, 20.7], [60.4, 25.1], [40.9, 61.3]]}, "Polygon")
+    full_drawing_matches()

@@ -565,7 +565,8 @@ class AnnotationPainter:
             target = buf[oy:ey, ox:ex]
             target[:] = 0
             b = self.bounds if only is None else doc.bounds[rows]
-            lo_x, lo_y, hi_x, hi_y = ox / scale, oy / scale, ex / scale, ey / scale
+            # a shape up to a pixel outside the area still reaches its edge pixels (rounding)
+            lo_x, lo_y, hi_x, hi_y = (ox - 1) / scale, (oy - 1) / scale, (ex + 1) / scale, (ey + 1) / scale
             rows = rows[(b[:, 2] >= lo_x) & (b[:, 0] <= hi_x) & (b[:, 3] >= lo_y) & (b[:, 1] <= hi_y)]
         if not len(rows):
             return
@@ -583,9 +584,11 @@ class AnnotationPainter:
             lines[code] = (c.blue(), c.green(), c.red(), 255)
         if len(ringed):
             pts, lens = doc.gather(ringed)
-            xy = pts * k if not (ox or oy) else (pts - (ox / scale, oy / scale)) * k
+            xy = pts * k
             np.rint(xy, out=xy)
             ip = xy.astype(np.int32)          # (rint straight into int32 casts element by element: 5x slower)
+            if ox or oy:                      # an area: moved in whole pixels after the rounding, so each
+                ip -= (ox << shift, oy << shift)    # vertex lands where a full drawing puts it
             ends = np.cumsum(lens).tolist()
             starts = [0] + ends[:-1]
             polys = [ip[a:b] for a, b in zip(starts, ends)]
