@@ -33,6 +33,7 @@ from labeldesk.core.sync.publisher import PlannedSegment
 from labeldesk.core.sync.reader import DeviceScan
 from labeldesk.core.sync.segment import Segment
 from labeldesk.core.gc_pause import no_cyclic_gc
+from labeldesk.core.sync import share_json
 
 SHARE_KEY = "sync.share"
 RECHECK_NEWEST, RECHECK_SAMPLE = 20, 100
@@ -279,7 +280,7 @@ def _write_head(layout: ShareLayout, plan: RoundPlan, ex: Exchange) -> None:
     if ex.written:
         head.update(last_seq=ex.written[-1].last, last_hash=ex.written[-1].sha256)
     try:
-        old = json.loads(read_capped(path, HEAD_MAX))
+        old = share_json.loads(read_capped(path, HEAD_MAX))
     except (OSError, ValueError, HostileFile):
         old = {}
     if {k: v for k, v in old.items() if k not in ("wall", "hlc")} == \
@@ -311,7 +312,7 @@ def _device_file(layout: ShareLayout, plan: RoundPlan) -> None:
         write_once(path, (canonical_json(body) + "\n").encode())
         return
     try:
-        existing = json.loads(read_capped(path, HEAD_MAX))
+        existing = share_json.loads(read_capped(path, HEAD_MAX))
     except ValueError:
         return
     if existing.get("instance_nonce") not in (None, plan.instance_nonce):

@@ -19,6 +19,7 @@ from labeldesk.core.ops import OpDraft
 from labeldesk.core.store import repo
 from labeldesk.core.sync import keys
 from labeldesk.core.sync.layout import DEVICE_RE, ShareLayout, read_capped, write_once
+from labeldesk.core.sync import share_json
 
 REQUEST_MAX = 4096
 
@@ -90,7 +91,7 @@ def requests(project: Any) -> list[dict[str, Any]]:
             if not (name.startswith("key-") and name.endswith(".json")):
                 continue
             try:
-                d = json.loads(read_capped(layout.device_dir(dev) / name, REQUEST_MAX))
+                d = share_json.loads(read_capped(layout.device_dir(dev) / name, REQUEST_MAX))
                 if keys.key_id_of(d["public_key"]) != d["key_id"] or name != f"key-{d['key_id']}.json":
                     continue
             except (OSError, ValueError, KeyError, TypeError, LabeldeskError):

@@ -20,6 +20,7 @@ from typing import Any
 from labeldesk import __version__
 from labeldesk.core import sync_tools
 from labeldesk.core.errors import LabeldeskError
+from labeldesk.core.sync import share_json
 
 MARKER = "labeldesk-project.json"
 SHARE_FORMAT = "labeldesk-share/1"
@@ -164,7 +165,7 @@ class ShareLayout:
         except OSError as exc:
             raise ShareError(f"{self.marker}: cannot read the project marker ({exc})") from exc
         try:
-            marker = json.loads(raw)
+            marker = share_json.loads(raw)
             if not isinstance(marker, dict) or marker.get("format") != SHARE_FORMAT or "project_id" not in marker:
                 raise ValueError("not a labeldesk project marker")
         except ValueError as exc:

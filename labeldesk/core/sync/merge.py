@@ -28,6 +28,7 @@ from labeldesk.core.sync.history import REF_COLUMNS, History, OpRef, ref_from_ro
 from labeldesk.core.sync.reducer import Reducer, members, save_state, to_op
 from labeldesk.core.sync.segment import GENESIS, Segment
 from labeldesk.core.sync.validation import InvalidOp, check_line, check_payload
+from labeldesk.core.sync import share_json
 
 
 def now_wall() -> str:
@@ -187,7 +188,11 @@ class Merger:
                                   " VALUES (?,?,?,?,?,?)", (line["op_id"], dev, seq, canonical_json(line), blob, self.now))
                 self.counts["pending"] += 1
                 return None
-            line = {**line, "payload": json.loads(data)}
+            try:
+                payload = share_json.loads(data)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InvalidOp(f"op {line.get('op_id')} (seq {seq}): its payload blob is not JSON ({exc})") from None
+            line = {**line, "payload": payload}
             if not own:
                 check_payload(str(line.get("type")), line["payload"], f"op {line.get('op_id')} (seq {seq})")
         self.counts["ops"] += 1
@@ -523,7 +528,13 @@ class Merger:
                 "SELECT op_id, dev, line, blob FROM sync_pending_lines ORDER BY dev, seq").fetchall():
             if blobs.get(blob) is not None:
                 self.conn.execute("DELETE FROM sync_pending_lines WHERE op_id = ?", (op_id,))
-                self.take_line(dev, {k: v for k, v in json.loads(line).items() if k != "seen"}, blobs)
+                waiting = {k: v for k, v in json.loads(line).items() if k != "seen"}
+                try:
+                    self.take_line(dev, waiting, blobs)
+                except InvalidOp as exc:
+                    # its blob came, and is not a payload of its type: refused alone (its segment
+                    # was taken before), kept with the collisions for the team to see
+                    self._collide(waiting, f"refused: {exc}")
                 done += 1
         previous: list[str] | None = None
         while True:

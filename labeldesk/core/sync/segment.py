@@ -22,6 +22,7 @@ from typing import Any, Callable
 from labeldesk import __version__
 from labeldesk.core import ids
 from labeldesk.core.ops import canonical_json
+from labeldesk.core.sync import share_json
 from labeldesk.core.sync.layout import SEGMENT_FORMAT, SIGNED_FORMAT, SegmentName
 
 GENESIS = "0" * 64
@@ -95,7 +96,7 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
     first_nl = data.find(b"\n")
     if first_nl >= 0:
         try:
-            head = json.loads(data[:first_nl])
+            head = share_json.loads(data[:first_nl])
         except ValueError:
             head = None
         if not isinstance(head, dict) or head.get("kind") != "header":
@@ -104,7 +105,7 @@ def parse(data: bytes, name: SegmentName, dev: str, project_id: str) -> Segment:
         raise SegmentProblem("incomplete", f"{where}: ends mid-line (still being delivered?)")
     cut = data.rfind(b"\n", 0, len(data) - 1) + 1
     try:
-        footer = json.loads(data[cut:])
+        footer = share_json.loads(data[cut:])
     except ValueError:
         raise SegmentProblem("corrupt", f"{where}: the last line is not JSON") from None
     if not isinstance(footer, dict) or footer.get("kind") != "footer":
@@ -160,12 +161,15 @@ def _lines(body: str) -> list[Any]:
     if parts and parts[-1] == "":
         parts.pop()
     scan = json.JSONDecoder().scan_once
-    loads = json.loads
+    loads, check_depth = share_json.loads, share_json.check_depth
     out = []
     for line in parts:
         try:
             value, end = scan(line, 0)
-        except (StopIteration, ValueError):
+        except (StopIteration, ValueError, RecursionError):
             value, end = loads(line), len(line)
-        out.append(value if end == len(line) else loads(line))
+        if end != len(line):
+            value = loads(line)
+        check_depth(value, line)
+        out.append(value)
     return out

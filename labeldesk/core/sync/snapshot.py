@@ -36,6 +36,7 @@ from labeldesk.core.sync.layout import (DEVICE_RE, SNAPSHOT_OPS_RE, SNAPSHOT_RE,
                                         fsync_dir)
 from labeldesk.core.sync.merge import Merger, cursors
 from labeldesk.core.sync.validation import InvalidOp
+from labeldesk.core.sync import share_json
 
 SNAPSHOT_FORMAT = "labeldesk-snap/1"
 CHUNK = 5000          # op lines merged per batch (one transaction for the whole snapshot)
@@ -174,7 +175,7 @@ def read(layout: ShareLayout, name: str, project_id: str, trusted: dict[str, str
     where = f"snapshots/{name}"
     try:
         layout.real_dir(folder)
-        manifest = json.loads(read_capped(folder / "manifest.json", 64 * 1024 * 1024))
+        manifest = share_json.loads(read_capped(folder / "manifest.json", 64 * 1024 * 1024))
     except FileNotFoundError:
         raise SnapshotProblem(f"{where}: no manifest.json") from None
     except (OSError, ValueError, UnicodeDecodeError, HostileFile) as exc:
@@ -238,7 +239,7 @@ def chunks(snap: Snapshot, dev: str, size: int = CHUNK) -> Iterator[list[dict[st
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(snap.files[dev])) as f:
             for raw in f:
-                line = json.loads(raw)
+                line = share_json.loads(raw)
                 seq += 1
                 if (not isinstance(line, dict) or line.get("kind") != "op" or line.get("seq") != seq or seq > last
                         or line.get("dev") != dev or line.get("op_id") != ids.op_id(dev, seq)):

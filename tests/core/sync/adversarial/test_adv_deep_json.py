@@ -1,0 +1,94 @@
+"""Adversarial: a member writes op lines whose JSON is nested deeper than any parser's recursion
+limit (``json.loads`` raises RecursionError, not ValueError). Only that segment is refused; the
+sync round goes on for everyone, every honest op merges, and the replicas agree."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hostile import key_of, op_line
+from sync_team import Team
+
+from labeldesk.core import ids
+from labeldesk.core.sync import keys, segment
+from labeldesk.core.sync.status import status
+
+DEEP = 200_000
+
+
+@pytest.fixture
+def crew(tmp_path):
+    t = Team(tmp_path, 3, roles=("annotator", "admin"))
+    yield t
+    t.close()
+
+
+def _write(share, project_id, dev, encoded, key_id):
+    signer = lambda digest: keys.sign(key_id, keys.SEGMENT_CONTEXT, digest)
+    name, data = segment.build(project_id, dev, "nonce", segment.GENESIS, 1, len(encoded), [1, 0], encoded,
+                               signer, key_id)
+    folder = share / "devices" / dev / "segments"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+@pytest.mark.parametrize("depth", [DEEP, 990])
+@pytest.mark.parametrize("where", ["payload", "envelope", "line", "blob", "blob-malformed"])
+def test_json_nested_too_deep_refuses_only_its_segment(crew, where, depth):
+    admin, honest, _mallory = crew.devices
+    key = key_of(admin, crew.user_ids[2])
+    target = crew.box(honest, x=10)
+    crew.sync_all()
+    dev = ids.new_device_id()
+    line = op_line(dev, 1, crew.user_ids[2], "annotation.update", target,
+                   {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}})
+    deep = "[" * depth + "]" * depth
+    envelope = {k: v for k, v in line.items() if k != "payload"}
+    if where == "payload":
+        encoded = segment.encode_line(envelope, deep)
+    elif where == "envelope":
+        encoded = segment.encode_line({**envelope, "reason": "@@"}, '{"x": 1}').replace('"@@"', deep)
+    elif where.startswith("blob"):                       # a large payload goes to a blob file
+        data = (deep if where == "blob" else '{"geometry": [').encode()
+        digest = hashlib.sha256(data).hexdigest()
+        folder = crew.share / "blobs" / "sha256" / digest[:2] / digest[2:4]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{digest}.bin").write_bytes(data)
+        encoded = segment.encode_line({**envelope, "blob": digest}, "null")
+    else:
+        encoded = deep + "\n"
+    _write(crew.share, admin.id, dev, [encoded], key)
+    ann = crew.box(honest, x=40)
+    crew.sync_all()                                   # no exception: the round finished
+    for p in (admin, honest):
+        assert p.annotation(ann) is not None
+        assert p.conn.execute("SELECT COUNT(*) FROM ops WHERE dev = ?", (dev,)).fetchone()[0] == 0
+        devices = {d["device_id"]: d for d in status(p, digest=False)["devices"]}
+        if dev in devices:
+            assert any(x["alert"] for x in devices[dev]["problems"]), devices[dev]
+    assert crew.digests()[0] == crew.digests()[1]
+
+
+@pytest.mark.parametrize("blob_text", ['{"geometry": [', "[" * DEEP + "]" * DEEP, '{"geometry": 5}'])
+def test_a_blob_that_comes_later_and_is_not_a_payload_does_not_stop_the_round(crew, blob_text):
+    admin, honest, _mallory = crew.devices
+    key = key_of(admin, crew.user_ids[2])
+    target = crew.box(honest, x=10)
+    crew.sync_all()
+    dev = ids.new_device_id()
+    line = op_line(dev, 1, crew.user_ids[2], "annotation.update", target,
+                   {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}})
+    envelope = {k: v for k, v in line.items() if k != "payload"}
+    data = blob_text.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    _write(crew.share, admin.id, dev, [segment.encode_line({**envelope, "blob": digest}, "null")], key)
+    crew.sync_all()                                   # the line waits for its blob
+    folder = crew.share / "blobs" / "sha256" / digest[:2] / digest[2:4]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{digest}.bin").write_bytes(data)
+    ann = crew.box(honest, x=40)
+    crew.sync_all()                                   # no exception: the round finished
+    for p in (admin, honest):
+        assert p.annotation(ann) is not None
+        assert p.annotation(target).geometry.to_dict()["xyxy"] != [1, 1, 9, 9]
+    assert crew.digests()[0] == crew.digests()[1]
