@@ -288,7 +288,9 @@ def read_capped(path: Path, cap: int) -> bytes:
     file of gigabytes is refused from its size, never read."""
     if os.path.islink(path):
         raise HostileFile(f"{path}: a symbolic link inside the share: not followed")
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    # O_NONBLOCK: opening a named pipe for reading would wait for a writer (a member who put one
+    # where a segment is read hung every member's sync); opened at once, fstat refuses it below
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:

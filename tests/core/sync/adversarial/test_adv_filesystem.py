@@ -97,3 +97,45 @@ def test_a_merged_segment_changed_afterwards_is_reported(team):
     os.utime(seg, ns=(1, 1))
     report = engine.sync_round(b)
     assert not any(p.startswith("changed") for p in report.problems), report.problems
+
+
+@pytest.mark.parametrize("where", ["segment", "head", "marker"])
+def test_a_named_pipe_in_the_share_is_refused_without_waiting_for_a_writer(team, where):
+    """Opening a FIFO for reading blocks until someone writes to it: a member who put one where a
+    segment, a device head or the project marker is read would hang every member's sync round."""
+    import threading
+    a, b = team.devices
+    if where == "segment":
+        seg_dir = team.share / "devices" / a.device_id / "segments"
+        last = max(SegmentName.parse(p.name).last for p in seg_dir.glob("seg-*.jsonl"))
+        pipe = seg_dir / SegmentName.make(last + 1, last + 1, "b" * 64)
+    elif where == "head":
+        heads = [p for p in (team.share / "devices" / a.device_id).iterdir() if p.is_file() and "head" in p.name]
+        assert heads, list((team.share / "devices" / a.device_id).iterdir())
+        pipe = heads[0]
+        pipe.unlink()
+    else:
+        pipe = next(p for p in team.share.iterdir() if p.is_file() and p.suffix == ".json" and "project" in p.name)
+        pipe.unlink()
+    os.mkfifo(pipe)
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            result = engine.sync_round(b)
+            outcome.append(getattr(result, "state", "done") if where == "marker" else "done")
+        except Exception as exc:                  # noqa: BLE001 - a clear error is an outcome too
+            outcome.append(exc)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)
+    if t.is_alive():                             # unblock the reader, then fail
+        fd = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        t.join(10)
+        pytest.fail(f"the sync round waited on the named pipe at {where}")
+    assert outcome, "the round neither finished nor failed"
+    if where == "marker":                        # the share is not used: the project marker is unreadable
+        assert outcome[0] in ("wrong-project", "offline") or "marker" in str(outcome[0]), outcome
+    else:
+        assert outcome == ["done"], outcome
