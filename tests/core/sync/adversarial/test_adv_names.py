@@ -43,3 +43,23 @@ def test_odd_names_in_the_share_are_left_alone(team, where):
     team.sync_all()
     assert b.annotation(after) is not None and b.annotation(box) is not None
     assert team.digests()[0] == team.digests()[1]
+
+
+@pytest.mark.parametrize("where", ["device", "segments", "blobs-level"])
+def test_a_file_where_a_folder_belongs_is_left_alone(team, where):
+    a, b = team.devices
+    box = team.box(a, x=10)
+    if where == "device":
+        target = team.share / "devices" / "ffffffff-ffff-4fff-8fff-ffffffffffff"
+    elif where == "segments":
+        target = team.share / "devices" / "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee" / "segments"
+        target.parent.mkdir(parents=True)
+    else:
+        target = team.share / "blobs" / "sha256" / "ab"
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"not a folder\n")
+    team.sync_all()
+    after = team.box(a, x=40)
+    team.sync_all()
+    assert b.annotation(after) is not None and b.annotation(box) is not None
+    assert team.digests()[0] == team.digests()[1]
