@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -180,9 +181,10 @@ def restore(doc: Any, stamp_text: str) -> bool:
             if since is None:
                 return False
             data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, KeyError):
-        return False
-    tables = json.loads(str(data["tables"]))
+        tables = json.loads(str(data["tables"]))
+        _check(data, tables)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError, zipfile.BadZipFile):
+        return False          # half there (a sync tool, a full disk) or damaged: the store is read
     n = len(data["ids"])
     doc._allocate(n)
     doc.ids = data["ids"].tolist()
@@ -207,6 +209,29 @@ def restore(doc: Any, stamp_text: str) -> bool:
         doc.caught_up_from = CaughtUp(saved, len(doc.classes.values))
         doc._catch_up(since)
     return True
+
+
+def _check(data: dict[str, np.ndarray], tables: dict[str, Any]) -> None:
+    """ValueError unless every column has a row per id and every code and ring is in range (the
+    zip's CRCs vouch for the bytes; this, for a file whose parts do not belong together)."""
+    n = len(data["ids"])
+    if data["bounds"].shape != (n, 4):
+        raise ValueError("bounds")
+    for name, table in (("z_order", None), ("onto_version", None), ("start", None), ("len", None),
+                        ("keyframes", None), ("plane_code", "planes"), ("layer_code", "layers"),
+                        ("class_code", "classes"), ("kinds", "kinds"), ("authors", "authors")):
+        column = data[name]
+        if column.shape != (n,):
+            raise ValueError(name)
+        if table is not None and n and (column.min() < 0 or column.max() >= len(tables[table])):
+            raise ValueError(name)
+    start, lens, buf = data["start"], data["len"], data["buf"]
+    ringed = start >= 0
+    if n and ((lens < 0).any() or (start[ringed] + lens[ringed] > len(buf)).any()):
+        raise ValueError("rings")
+    for key in ("attributes", "tracks"):                 # a value per row
+        if not isinstance(tables[key], list) or len(tables[key]) != n:
+            raise ValueError(key)
 
 
 class CaughtUp:

@@ -361,3 +361,40 @@ def test_the_layer_filter_keeps_the_rows_of_the_layers_asked_for_in_their_order(
         wanted = [doc.layers.code[l] for l in layers if l in doc.layers.code]
         assert doc._layer_mask(rows, layers).tolist() == rows[np.isin(doc.layer_code[rows], wanted)].tolist()
     assert doc._layer_mask(rows, None) is rows
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage", "short column", "bad zip member"])
+def test_a_damaged_snapshot_is_read_past_and_the_store_read_instead(project, damage):
+    """The snapshot is a cache inside the project folder (a sync tool or a full disk may leave it
+    half there): whatever is wrong with it, the document is read from the store, as it is."""
+    import zipfile
+    p = project
+    for i in range(12):
+        create(p, [[10 + i, 10], [60 + i, 10], [60, 50 + i]])
+    doc = Document(p.conn, p.test_asset)
+    want = snapshot(doc)
+    document_snapshot.flush()                               # the load saved its snapshot
+    path = document_snapshot.path_for(p.conn, p.test_asset)
+    assert path.exists() and Document(p.conn, p.test_asset).from_snapshot
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(bytes(range(256)) * 40)
+    elif damage == "short column":
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        arrays["bounds"] = arrays["bounds"][:3]
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+    else:                                                   # a member's bytes changed: CRC error
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo("ids.npy")
+        raw = bytearray(data)
+        at = info.header_offset + 30 + len(info.filename) + len(info.extra) + 200
+        raw[at] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    again = Document(p.conn, p.test_asset)
+    assert not again.from_snapshot and snapshot(again) == want

@@ -204,3 +204,24 @@ def test_overlay_of_an_unchanged_project_is_read_from_the_cache(qtbot, project, 
     colours = {**_colours(p), red: "#00ffff"}
     view5, painter5 = _view(qtbot, Document(p.conn, asset), colours)
     assert painter5.cache_hits == 0 and _mean(view5, _pixels(view5), 700, 800)[2] > red_now[2] + 20
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_a_damaged_cached_overlay_is_drawn_again(qtbot, project, monkeypatch, damage):
+    """The cached overlay is a file in the project folder (a sync tool or a full disk may leave it
+    half there): it is drawn again, with the pixels of a drawing."""
+    from labeldesk.core import document_snapshot
+    from labeldesk.core.document import Document
+    from labeldesk.qt.viewer import overlay_cache
+    monkeypatch.delenv("LABELDESK_NO_DOCUMENT_CACHE", raising=False)
+    monkeypatch.setattr(overlay_cache, "MIN_SHAPES", 1000)
+    p, asset = project
+    view, painter = _view(qtbot, Document(p.conn, asset), _colours(p))
+    first = _pixels(view)
+    document_snapshot.flush()
+    (cached,) = (p.root / "cache" / "documents").glob(f"{asset}.overlay-*.npy")
+    data = cached.read_bytes()
+    cached.write_bytes({"empty": b"", "truncated": data[: len(data) // 3],
+                        "garbage": b"\x93NUMPY" + bytes(range(256)) * 50}[damage])
+    view2, painter2 = _view(qtbot, Document(p.conn, asset), _colours(p))
+    assert np.array_equal(_pixels(view2), first) and painter2.cache_hits == 0

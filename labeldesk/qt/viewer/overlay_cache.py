@@ -155,7 +155,7 @@ def load(doc: Any, key_text: str, shape: tuple[int, int]) -> np.ndarray | None:
         return None
     try:
         buf = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
+    except (OSError, EOFError, ValueError):    # half there (a sync tool, a full disk): drawn again
         return None
     if buf.dtype != np.uint8 or buf.shape != (shape[0], shape[1], 4) or not buf.flags.c_contiguous:
         return None
