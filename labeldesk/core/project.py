@@ -73,8 +73,7 @@ class Project:
         self.cache_dir = root / CACHE_DIR
         self.id = self._meta("project_id")
         self.device_id = self._meta("device_id")
-        last = self._meta("hlc", "0,0").split(",")
-        self.clock = HybridClock(Timestamp(int(last[0]), int(last[1])))
+        self.clock = HybridClock(Timestamp(*repo.clock_floor(conn, self.device_id)))
         self.user_id = self._meta("user_id")
         # Called with the ChangeSet of every committed apply_all (open documents keep in step)
         self.on_applied: list[Callable[[ChangeSet], None]] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from labeldesk.core import ids
 from labeldesk.core.ops import OpDraft
 from labeldesk.core.project import STORE_NAME, Project, _instance_nonce
+from labeldesk.core.store import repo
 from labeldesk.core.store.migrations import SCHEMA_VERSION, user_version
 from labeldesk.core.sync import engine
 
@@ -119,3 +120,28 @@ def test_a_new_project_has_the_lean_op_log(tmp_path):
         assert "AUTOINCREMENT" not in sql
         orders = [r[0] for r in p.conn.execute("SELECT local_order FROM ops ORDER BY local_order")]
         assert orders == list(range(1, len(orders) + 1)) and p.verify_chain().ok
+
+
+def test_edits_leave_meta_alone_and_a_reopened_project_carries_on(tmp_path):
+    """``Project.apply`` writes no ``meta`` row: the next sequence number and the clock are
+    derived from the log when the project is opened again (or a batch, or sync, asks)."""
+    old_project(tmp_path / "p")
+    p = Project.open(tmp_path / "p")
+    ann = p.conn.execute("SELECT id FROM annotations WHERE deleted = 0 ORDER BY id").fetchone()[0]
+    meta_before = p.conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
+    for k in range(4):
+        p.apply(OpDraft("annotation.update", ann, {"set": {"geometry": {"kind": "box", "xyxy": [k, 1, 9, 9]}}}))
+    assert p.conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall() == meta_before
+    last = p.conn.execute("SELECT seq, hlc_ms, hlc_ctr FROM ops ORDER BY local_order DESC LIMIT 1").fetchone()
+    assert int(repo.get_meta(p.conn, "next_seq")) < last[0]          # meta is behind: derivation is needed
+    assert repo.next_seq(p.conn, p.device_id) == last[0] + 1
+    p.conn.close()                  # (as a crash would: no close-time writes)
+    p._checkpointer.close()
+    p._lock.release()
+    with Project.open(tmp_path / "p") as q:
+        assert (q.clock.last.ms, q.clock.last.counter) >= (last[1], last[2])
+        q.apply(OpDraft("annotation.update", ann, {"set": {"geometry": {"kind": "box", "xyxy": [5, 1, 9, 9]}}}))
+        a = q.apply_all([OpDraft("annotation.update", ann, {"set": {"geometry": {"kind": "box", "xyxy": [6, 1, 9, 9]}}})])
+        seqs = [r[0] for r in q.conn.execute("SELECT seq, hlc_ms, hlc_ctr FROM ops ORDER BY local_order DESC LIMIT 2")]
+        assert seqs == [last[0] + 2, last[0] + 1] and a[0].op.hlc > (last[1], last[2])
+        assert q.verify_chain().ok
