@@ -214,8 +214,12 @@ class Polygon:
             raise GeometryError("polygon has zero area")
 
     def bounds(self) -> tuple[float, float, float, float]:
-        xs, ys = zip(*self.shell)
-        return (min(xs), min(ys), max(xs), max(ys))
+        b = self.__dict__.get("_bounds")        # (computed once: an edit asks to clip, then to store)
+        if b is None:
+            xs, ys = zip(*self.shell)
+            b = (min(xs), min(ys), max(xs), max(ys))
+            object.__setattr__(self, "_bounds", b)
+        return b  # type: ignore[no-any-return]
 
     def area(self) -> float:
         return float(self.to_shapely().area)
