@@ -510,7 +510,8 @@ def geometry_from_dict(d: dict[str, Any], trusted: bool = False) -> Geometry:
         if kind == "ellipse":
             return Ellipse(*map(float, d["cxcyrxrya"]))
         if kind == "polygon":
-            return Polygon(tuple(tuple(p) for p in d["shell"]),
+            shell = d["shell"]        # (a list, as JSON gives it: Polygon reads its points once more)
+            return Polygon(shell if type(shell) is list else tuple(tuple(p) for p in shell),
                            tuple(tuple(tuple(p) for p in h) for h in d.get("holes", ())))
         if kind == "polyline":
             return Polyline(tuple(tuple(p) for p in d["points"]))
