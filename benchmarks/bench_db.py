@@ -1,6 +1,6 @@
 """DB-1 (commit latency per edit) and DB-2 (kill -9 during edit bursts).
 
-    python benchmarks/bench_db.py [--edits 2000] [--runs 20] [--rounds 1] [--pace 0] [--floor]
+    python benchmarks/bench_db.py [--edits 2000] [--runs 20] [--rounds 1] [--pace 0] [--floor] [--pages]
 
 DB-1 times ``Project.apply`` of one polygon edit (validation, clipping, undo, hash-chained log,
 outbox, materialised row: one transaction) against a bare one-row ``UPDATE`` commit on a store
@@ -11,6 +11,8 @@ a fresh project and prints each round (the machine may be shared: compare ratios
 leaves MS of idle time after each edit and its baseline (both timed as before): the pace of a
 person editing, when the checkpoints run between edits. ``--floor`` adds the floor: each edit's SQL
 statements, recorded on a twin project, replayed with the same values on a bare connection.
+``--pages`` counts the WAL frames one edit's commit writes, by the b-tree (table or index) each
+page belongs to (read from the WAL file's frame headers and SQLite's ``dbstat``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import math
 import os
 import signal
 import sqlite3
+import struct
+from collections import Counter
 import subprocess
 import sys
 import tempfile
@@ -152,6 +156,33 @@ def db1(edits: int, pace: float = 0.0, floor: bool = False) -> None:
     p.close()
 
 
+def pages(edits: int = 200) -> None:
+    """WAL frames per edit and the b-tree each frame's page belongs to (no checkpoint meanwhile)."""
+    p, ann, shell = edit_project(Path(tempfile.mkdtemp()) / "p")
+    if getattr(p, "_checkpointer", None) is not None:
+        p._checkpointer.close()
+        p._checkpointer = None
+    p.conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def edit(i: int) -> None:
+        p.apply(OpDraft("annotation.update", ann, {"set": {"geometry": {
+            "kind": "polygon", "shell": [[x + i % 3, y] for x, y in shell]}}}))
+    for i in range(20):                                  # (warm: the kept head, the rows)
+        edit(i)
+    p.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for i in range(edits):
+        edit(i)
+    data = Path(str(p.store_path) + "-wal").read_bytes()
+    size = struct.unpack(">I", data[8:12])[0]
+    frames = [struct.unpack(">I", data[32 + k * (24 + size):36 + k * (24 + size)])[0]
+              for k in range((len(data) - 32) // (24 + size))]
+    owner = dict((page, name) for name, page in p.conn.execute("SELECT name, pageno FROM dbstat"))
+    by = Counter(owner.get(f, "?") for f in frames)
+    print(f"DB-1    WAL pages per edit: {len(frames) / edits:.2f} ("
+          + ", ".join(f"{name} {n / edits:.2f}" for name, n in by.most_common()) + ")")
+    p.close()
+
+
 WRITER = r"""
 import sys
 from labeldesk.core import ids
@@ -202,10 +233,14 @@ if __name__ == "__main__":
     ap.add_argument("--floor", action="store_true",
                     help="also replay each edit's SQL statements, with the same values, on a bare connection "
                          "(the floor of what one edit can cost with every statement kept)")
+    ap.add_argument("--pages", action="store_true",
+                    help="also count the WAL pages one edit writes, by table and index")
     ap.add_argument("--pace", type=float, default=0.0,
                     help="ms of idle time after each edit and its baseline UPDATE (a person editing; default: none)")
     a = ap.parse_args()
     print(machine(), f"load average {os.getloadavg()[0]:.2f}")
+    if a.pages:
+        pages()
     for _ in range(a.rounds):
         db1(a.edits, a.pace, a.floor)
     db2(a.runs)

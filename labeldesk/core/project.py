@@ -6,7 +6,6 @@ transaction. The result says exactly which ids changed and carries the inverse d
 """
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import hashlib
 import os
@@ -18,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from labeldesk import __version__
 from labeldesk.core import ids
-from labeldesk.core.clock import HybridClock, Timestamp
+from labeldesk.core.clock import HybridClock, Timestamp, wall_text
 from labeldesk.core.errors import LabeldeskError, OpRejected
 from labeldesk.core.model import Annotation, Asset, Layer, Plane, User
 from labeldesk.core.ontology import LabelClass
@@ -73,8 +72,7 @@ class Project:
         self.cache_dir = root / CACHE_DIR
         self.id = self._meta("project_id")
         self.device_id = self._meta("device_id")
-        last = self._meta("hlc", "0,0").split(",")
-        self.clock = HybridClock(Timestamp(int(last[0]), int(last[1])))
+        self.clock = HybridClock(Timestamp(*repo.clock_floor(conn, self.device_id)))
         self.user_id = self._meta("user_id")
         # Called with the ChangeSet of every committed apply_all (open documents keep in step)
         self.on_applied: list[Callable[[ChangeSet], None]] = []
@@ -237,9 +235,8 @@ class Project:
 
     def _stamp(self, draft: OpDraft, seq: int, user: str | None) -> Op:
         ts = self.clock.tick()
-        now = dt.datetime.now(dt.timezone.utc)
         return Op(op_id=ids.op_id(self.device_id, seq), dev=self.device_id, seq=seq,
-                  hlc=(ts.ms, ts.counter), wall=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                  hlc=(ts.ms, ts.counter), wall=wall_text(),
                   user=user or self.user_id, type=draft.type, entity=draft.entity,
                   payload=draft.payload, base=tuple(draft.base), reason=draft.reason)
 

@@ -31,3 +31,19 @@ def test_hlc_never_goes_backwards(events):
         if is_remote:
             assert ts > Timestamp(ms, ctr)
         last = ts
+
+
+def test_wall_text_spells_the_time_as_datetime_does():
+    import datetime as dt
+
+    from labeldesk.core.clock import wall_text
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    for ms in (0, 999, 1000, 1_796_294_592_853, 1_796_294_592_999, 1_796_294_593_000, 951_782_399_999,
+               951_782_400_000, 4_102_444_799_999, 1_704_067_199_999):       # (second, day and leap-day edges)
+        for extra_ns in (0, 1, 999_999):
+            ref = (epoch + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            assert wall_text(ms * 1_000_000 + extra_ns) == ref
+    before = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = wall_text()
+    after = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert before <= now <= after and len(now) == len("2026-12-03T10:45:51.123Z")

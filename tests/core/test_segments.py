@@ -106,10 +106,10 @@ def test_migration_of_slice_masks_from_a_store_of_the_previous_schema(tmp_path):
             "geometry": {"kind": "box", "xyxy": [1, 1, 5, 5]}, "attributes": {}}}))
     # make it exactly a store of the previous schema (before segments), then open it with this app
     store = sqlite3.connect(root / "project.labeldesk")
-    from labeldesk.core.store.migrations import SCHEMA_VERSION
+    from labeldesk.core.store.migrations import MIGRATIONS
     store.execute("DROP TABLE segment_slices")
     store.execute("DROP TABLE segments")
-    store.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    store.execute(f"PRAGMA user_version = {MIGRATIONS.index('schema_segments.sql')}")
     store.commit()
     store.close()
     with Project.open(root) as p:

@@ -123,7 +123,7 @@ class Writer:
         self.project = project
         self.conn = project.conn
         self.user = user
-        self.seq = int(repo.get_meta(self.conn, "next_seq", "1") or "1")
+        self.seq = repo.next_seq(self.conn, project.device_id)
         self.prev_chain = oplog.last_chain_hash(self.conn)
         # Bulk imports: who may write annotations in which layer, and the asset, layer and class
         # rows annotation ops read, are remembered until an op of another type (which may

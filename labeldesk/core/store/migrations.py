@@ -25,6 +25,7 @@ MIGRATIONS: list[Step] = [
     "schema_class_codes.sql",   # interchange: stable class label values, codes, coded concepts, keypoints
     "schema_signing_keys.sql", # sync: users' signing keys, merged segments
     "schema_segments.sql",      # segments: 3-D label maps of volumes (core/segments.py)
+    "schema_lean_oplog.sql",    # DB-1: ops without AUTOINCREMENT, outbox WITHOUT ROWID (fewer pages per edit)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

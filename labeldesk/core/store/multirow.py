@@ -1,7 +1,7 @@
 """Many rows inserted with few statements: ``INSERT ... VALUES (...), (...), ...``.
 
-``executemany`` runs its statement once per row; a row costs a statement reset and step, and
-on the op log (``local_order ... AUTOINCREMENT``) an update of ``sqlite_sequence`` each. One
+``executemany`` runs its statement once per row; a row costs a statement reset and step (and,
+on the op log before store version 11, an update of ``sqlite_sequence`` each). One
 statement carrying up to :data:`CHUNK` rows writes the same rows in the same order (the same
 ``local_order`` values, the same triggers and constraint checks), about a fifth faster for the
 op log and a quarter for annotation rows (a merged segment: BENCHMARKS.md, "SYNC-1 CPU").

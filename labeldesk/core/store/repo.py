@@ -20,6 +20,30 @@ def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
 
 
+# The next sequence number of this device and the clock's floor are derived: ``meta`` holds them
+# as of the last write that set them (a batch, sync), the op log holds the edits made since (an
+# edit through ``Project.apply`` does not rewrite ``meta``: one WAL page less per edit, DB-1).
+# Both read the (dev, seq) key of the op log: one descent, however long the log.
+NEXT_SEQ = ("MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'), 1),"
+            " COALESCE((SELECT MAX(seq) FROM ops WHERE dev = ?1), 0) + 1)")
+
+
+def next_seq(conn: sqlite3.Connection, device_id: str) -> int:
+    """The sequence number this device's next op takes: past ``meta``'s ``next_seq`` and past
+    every op of the device in the log."""
+    return int(conn.execute(f"SELECT {NEXT_SEQ}", (device_id,)).fetchone()[0])
+
+
+def clock_floor(conn: sqlite3.Connection, device_id: str) -> tuple[int, int]:
+    """The hybrid clock's last value as stored: ``meta``'s ``hlc`` or this device's last op's
+    stamp, whichever is later (the device's ops are stamped in sequence order)."""
+    text = get_meta(conn, "hlc", "0,0") or "0,0"
+    ms, ctr = (int(v) for v in text.split(","))
+    row = conn.execute("SELECT hlc_ms, hlc_ctr FROM ops WHERE dev = ? ORDER BY seq DESC LIMIT 1",
+                       (device_id,)).fetchone()
+    return max((ms, ctr), (row[0], row[1])) if row is not None else (ms, ctr)
+
+
 def row_to_asset(row: sqlite3.Row) -> Asset:
     return Asset(id=row["id"], kind=row["kind"], name=row["name"], content_hash=row["content_hash"],
                  width=row["width"], height=row["height"], depth=row["depth"], frames=row["frames"],

@@ -3,16 +3,17 @@
 The same steps and rules, in the same order, as one draft through ``apply_all`` (the single path
 of ``store/bulk.py``): the op type's ``prepare`` (validation, clipping) and ``inverse`` (undo),
 the PHI guard on typed text, the role check, the op appended to the hash-chained log and the
-outbox, the materialised rows, the sequence number and clock kept in ``meta``. Written for the
-latency of one edit: the sequence number and the last chain hash are read with one statement and
-written back with one. What an edit commits is also kept in memory for the next one
+outbox, the materialised rows. Written for the latency of one edit: the sequence number and the
+last chain hash are read with one statement; neither is written back to ``meta`` (the op row holds
+both: ``repo.next_seq`` and ``repo.clock_floor`` derive them from ``meta`` and the log). What an
+edit commits is also kept in memory for the next one
 (:class:`Head`): the sequence number, the chain head and, after an annotation op, the role memo and
 the asset, layer and class rows it read (what ``Writer.one`` keeps from one op to the next of a
 batch: ``AuthorisationMemo``, ``BatchLookups``), and after a shape edit the annotation's row as it
 wrote it. The next edit uses them instead of reading them
 again only while nothing else wrote through the connection (``total_changes``, a counter kept by
 SQLite) and no other connection committed (``PRAGMA data_version``); otherwise it reads the store,
-as the first edit does. A drag of one shape: 7 statements per edit instead of 12.
+as the first edit does. A drag of one shape: 6 statements per edit instead of 12.
 The op log holds the very rows ``apply_all([draft])`` would write
 (``tests/core/store/test_single_edit.py``). A rule added to ``Writer.one`` belongs here too.
 """
@@ -25,16 +26,11 @@ from labeldesk.core.op_types import annotations as annotation_ops
 from labeldesk.core.ops import Applied, ChangeSet, OpDraft, get_op_type
 from labeldesk.core.privacy import holds_free_text
 from labeldesk.core.review.roles import MEMO_TYPES, AuthorisationMemo
-from labeldesk.core.store import oplog
+from labeldesk.core.store import oplog, repo
 
 DATA_VERSION = "PRAGMA data_version"
-HEAD = ("SELECT (SELECT value FROM meta WHERE key = 'next_seq'),"
-        " (SELECT chain_hash FROM ops ORDER BY local_order DESC LIMIT 1)")
-# (an UPDATE in place writes the meta rows' page only; INSERT OR REPLACE also rewrote its key
-# index: a transaction of it alone, 14 us instead of 30 us)
-SET_HEAD = ("UPDATE meta SET value = CASE key WHEN 'next_seq' THEN ?1 ELSE ?2 END"
-            " WHERE key = 'next_seq' OR key = 'hlc'")
-ADD_HEAD = "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?), ('hlc', ?)"
+# (the next sequence number is derived, repo.NEXT_SEQ: an edit leaves ``meta`` alone)
+HEAD = (f"SELECT {repo.NEXT_SEQ}, (SELECT chain_hash FROM ops ORDER BY local_order DESC LIMIT 1)")
 
 
 def stamped(conn: Any, project: Any, draft: OpDraft, seq: int, user: str | None) -> tuple[Any, OpDraft, Any, Any]:
@@ -100,8 +96,8 @@ def _head(project: Any, conn: Any) -> tuple[int, str | None, Any, Head | None]:
     if kept is not None and kept.conn is conn and kept.total_changes == conn.total_changes \
             and kept.data_version == version:
         return kept.next_seq, kept.chain, version, kept
-    seq_text, prev = conn.execute(HEAD).fetchone()
-    return int(seq_text or "1"), prev, version, None
+    seq, prev = conn.execute(HEAD, (project.device_id,)).fetchone()
+    return int(seq), prev, version, None
 
 
 def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
@@ -127,10 +123,6 @@ def apply_one(project: Any, draft: OpDraft, user: str | None = None) -> Applied:
                                  payload_json=encode(conn, op) if encode is not None else None)
             changes = kind.apply(conn, op, draft.local)
             row = annotation_ops.take_written_row(lookups)
-            clock = project.clock.last
-            head = (str(seq + 1), f"{clock.ms},{clock.counter}")
-            if conn.execute(SET_HEAD, head).rowcount != 2:      # (a store without them yet)
-                conn.execute(ADD_HEAD, head)
         finally:
             annotation_ops.end_batch(lookups, keep=True)
     # committed: what the next edit would read back (total_changes now includes this edit's rows)

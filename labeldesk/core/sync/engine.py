@@ -463,7 +463,7 @@ def _mark_seen(project: Any, merger: Merger) -> None:
     prev = repo.get_meta(project.conn, "previous_device_id")
     if prev:                              # our own ops under a previous identity
         seen[prev] = max(seen.get(prev, 0), publisher.last_published(project.conn, prev)[0])
-    next_seq = int(repo.get_meta(project.conn, "next_seq", "1") or 1)
+    next_seq = repo.next_seq(project.conn, project.device_id)
     if merger.history.seen(project.device_id, next_seq) != seen:
         merger.history.add_mark(project.device_id, next_seq, seen)
 

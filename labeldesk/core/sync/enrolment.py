@@ -194,7 +194,7 @@ def rotate(project: Any, passphrase: str | None = None) -> tuple[str, list[str]]
     if not old:
         raise LabeldeskError("you have no enrolled key to rotate: ask an admin to enrol yours (`labeldesk share enrol`)")
     info = keys.generate(project.id, uid, _name(project, uid), passphrase)
-    next_seq = int(repo.get_meta(project.conn, "next_seq", "1") or 1)
+    next_seq = repo.next_seq(project.conn, project.device_id)
     cut = {**_cut(project), project.device_id: next_seq + len(old)}     # the enrol and revoke ops themselves
     project.apply_all([OpDraft("key.enrol", uid, {"key_id": info.key_id, "public_key": info.public_key},
                                reason="key rotated")]

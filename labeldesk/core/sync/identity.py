@@ -44,7 +44,7 @@ def adopt(merger: Merger, segs: list[Segment], blobs: dict[str, bytes | None]) -
             conn.execute("DELETE FROM outbox WHERE op_id = ?", (line["op_id"],))
         conn.execute("INSERT OR IGNORE INTO sync_published (name, dev, first_seq, last_seq, sha256, size)"
                      " VALUES (?,?,?,?,?,?)", (seg.name, seg.dev, seg.first, seg.last, seg.sha256, seg.size))
-        next_seq = int(repo.get_meta(conn, "next_seq", "1") or 1)
+        next_seq = repo.next_seq(conn, merger.project.device_id)
         if seg.dev == merger.project.device_id and seg.last >= next_seq:
             repo.set_meta(conn, "next_seq", seg.last + 1)
     return imported

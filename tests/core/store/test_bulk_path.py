@@ -11,6 +11,7 @@ from labeldesk.core import ids
 from labeldesk.core.errors import LabeldeskError, OpRejected
 from labeldesk.core.ops import ChangeSet, OpDraft
 from labeldesk.core.project import Project
+from labeldesk.core.store import repo
 from labeldesk.core.store import bulk
 
 ASSET, LAYER, CLASS, TAGGED = "a" * 26, "l" * 26, "c" * 26, "t" * 26
@@ -295,8 +296,7 @@ def test_runs_split_by_other_ops_and_a_late_refusal_write_nothing(tmp_path, monk
     with pytest.raises(OpRejected, match="wholly outside"):
         p.apply_bulk(iter(mixed + [bad]))          # refused in the last run: the earlier runs are undone too
     assert p.counts() == before and p.verify_chain().ok
-    assert int(p.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0]) == \
-        int(before["ops"]) + 1
+    assert repo.next_seq(p.conn, p.device_id) == int(before["ops"]) + 1
     for q in (one, many, p):
         q.close()
 

@@ -11,6 +11,7 @@ import pytest
 from labeldesk.core.errors import OpRejected
 from labeldesk.core.ops import OpDraft, canonical_json
 from labeldesk.core.project import Project
+from labeldesk.core.store import repo
 
 ASSET, LAYER, CLASS, TAGGED, ANN = "a" * 26, "l" * 26, "c" * 26, "t" * 26, "n" * 26
 SHELL = [[10.5, 10], [60, 12.25], [55, 50], [12, 45]]
@@ -96,8 +97,7 @@ def test_apply_writes_what_apply_all_writes(tmp_path):
     assert max(x for x, _ in clipped["shell"]) == 100.0
     for p in (one, many):
         assert p.verify_chain().ok
-        assert p.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0] == \
-            str(1 + p.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0])
+        assert repo.next_seq(p.conn, p.device_id) == 1 + p.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
         p.close()
 
 
@@ -197,7 +197,7 @@ def test_the_sequence_and_chain_head_kept_in_memory_give_way_to_any_other_write(
     project.apply_all([OpDraft("annotation.update", ANN, {"set": {"z_order": 2}})])   # the batch path
     assert _move(project, 6).op.seq == 903
     assert project.verify_chain().ok
-    assert project.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0] == "904"
+    assert repo.next_seq(project.conn, project.device_id) == 904
 
 
 def test_a_refused_edit_leaves_the_next_one_reading_the_store(project, image_asset):
@@ -274,16 +274,19 @@ def test_the_role_memo_and_rows_kept_between_edits_give_way_to_any_other_write(p
     assert project.verify_chain().ok
 
 
-def test_an_edit_writes_the_sequence_and_clock_also_where_meta_lacks_them(project, image_asset):
+def test_an_edit_goes_on_where_meta_lacks_the_sequence_and_clock(project, image_asset):
+    """An edit writes neither to ``meta``: the sequence number and the clock's floor are derived
+    from the log, also where ``meta`` has no row for them."""
     _create(project, image_asset)
     with project.transaction() as conn:
-        conn.execute("DELETE FROM meta WHERE key = 'hlc'")
+        conn.execute("DELETE FROM meta WHERE key IN ('hlc', 'next_seq')")
     a = _move(project, 1)
-    meta = dict(project.conn.execute("SELECT key, value FROM meta WHERE key IN ('next_seq', 'hlc')").fetchall())
-    assert meta == {"next_seq": str(a.op.seq + 1), "hlc": f"{a.op.hlc[0]},{a.op.hlc[1]}"}
     b = _move(project, 2)
-    meta = dict(project.conn.execute("SELECT key, value FROM meta WHERE key IN ('next_seq', 'hlc')").fetchall())
-    assert meta == {"next_seq": str(b.op.seq + 1), "hlc": f"{b.op.hlc[0]},{b.op.hlc[1]}"}
+    assert b.op.seq == a.op.seq + 1 and b.op.hlc > a.op.hlc
+    assert project.conn.execute("SELECT COUNT(*) FROM meta WHERE key IN ('hlc', 'next_seq')").fetchone()[0] == 0
+    assert repo.next_seq(project.conn, project.device_id) == b.op.seq + 1
+    assert repo.clock_floor(project.conn, project.device_id) == b.op.hlc
+    assert project.apply_all([OpDraft("annotation.update", ANN, {"set": {"z_order": 2}})])[0].op.seq == b.op.seq + 1
 
 
 def test_the_role_memo_is_per_layer_of_the_edited_row(project, image_asset):

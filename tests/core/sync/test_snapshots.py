@@ -93,8 +93,8 @@ def test_snapshot_holds_nothing_beyond_its_vector(team):
         published = a.conn.execute("SELECT MAX(last_seq) FROM sync_published WHERE dev = ?", (dev,)).fetchone()[0]
         cursor = a.conn.execute("SELECT last_seq FROM sync_cursors WHERE dev = ?", (dev,)).fetchone()
         assert last == max(published or 0, cursor[0] if cursor else 0)
-    assert manifest["vector"][a.device_id] < int(repo.get_meta(a.conn, "next_seq")) - 1
-    assert manifest["vector"][b.device_id] < int(repo.get_meta(b.conn, "next_seq")) - 1
+    assert manifest["vector"][a.device_id] < repo.next_seq(a.conn, a.device_id) - 1
+    assert manifest["vector"][b.device_id] < repo.next_seq(b.conn, b.device_id) - 1
     team.sync_all()
     p, _ = _join(team, "late")
     try:
@@ -268,7 +268,7 @@ def test_line_waiting_for_its_blob_is_kept_in_the_snapshot(team):
     assert a.conn.execute("SELECT COUNT(*) FROM sync_pending_lines").fetchone()[0] == 1
     name, manifest = snapshot.write(a)
     assert manifest["state_digest"] is None and manifest["vector"][b.device_id] == \
-        int(repo.get_meta(b.conn, "next_seq")) - 1
+        repo.next_seq(b.conn, b.device_id) - 1
     blob.write_bytes(data)
     p, _ = _join(team, "joiner")
     try:
