@@ -158,8 +158,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             options[key] = getattr(args, key)
     if args.model_version and not args.model:
         raise LabeldeskError("--model-version needs --model NAME")
+    from labeldesk.core import document_snapshot
     progress = _progress(args)
     with _open(args) as project:
+        mark = document_snapshot.high_water(project.conn)
         with _cancel_on_interrupt(progress):
             try:
                 report = import_file(project, args.format, args.file, progress, options)
@@ -169,6 +171,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         _print_report(report, args.json)
         if report.cancelled:
             return 130
+        if report.imported:
+            # the document of each large asset it changed, saved now: its first open in the app is not a cold read
+            document_snapshot.write_ahead_since(project.conn, mark)
         return 1 if report.refused and not report.imported else 0
 
 

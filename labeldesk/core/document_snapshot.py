@@ -306,6 +306,26 @@ def changed_assets(conn: sqlite3.Connection, since: int) -> list[str]:
         (a, AHEAD_MIN)).fetchone()[0] >= AHEAD_MIN]
 
 
+def store_file(conn: sqlite3.Connection) -> str | None:
+    """The store's file (None for an in-memory store)."""
+    main = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+    return main[0] if main and main[0] else None
+
+
+def write_ahead_since(conn: sqlite3.Connection, since: int, background: bool = False) -> list[str]:
+    """Snapshots of the assets whose annotations the ops after position ``since`` changed (see
+    :func:`changed_assets`), written now (returns the assets written) or, with ``background``, on
+    a thread joined by :func:`flush` (returns the assets it will read)."""
+    db = store_file(conn)
+    if db is None or not enabled():
+        return []
+    assets = changed_assets(conn, since)
+    if background:
+        write_ahead_later(db, assets)
+        return assets
+    return write_ahead(db, assets)
+
+
 def write_ahead(db_path: Any, asset_ids: list[str]) -> list[str]:
     """Read each asset's document (on a read-only connection of its own: a consistent read while
     others write) and write its snapshot now, unless the one on disk is current; returns the
