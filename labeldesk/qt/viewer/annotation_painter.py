@@ -582,21 +582,18 @@ class AnnotationPainter:
             fills[code] = (c.blue() * a, c.green() * a, c.red() * a, 255 * a)
             lines[code] = (c.blue(), c.green(), c.red(), 255)
         if len(ringed):
+            from labeldesk.qt.viewer import overlay_fill
             pts, lens = doc.gather(ringed)
             xy = pts * k if not (ox or oy) else (pts - (ox / scale, oy / scale)) * k
             np.rint(xy, out=xy)
             ip = xy.astype(np.int32)          # (rint straight into int32 casts element by element: 5x slower)
             ends = np.cumsum(lens).tolist()
-            starts = [0] + ends[:-1]
-            polys = [ip[a:b] for a, b in zip(starts, ends)]
-            codes = doc.class_code[ringed].tolist()
-            fill_poly, line8 = cv2.fillPoly, cv2.LINE_8
-            for poly, code in zip(polys, codes):
-                fill_poly(target, [poly], fills[code], line8, shift)
-            codes_arr = np.asarray(codes)
-            for code, colour in lines.items():
-                chosen = np.flatnonzero(codes_arr == code).tolist()
-                cv2.polylines(target, [polys[i] for i in chosen], True, colour, 1, line8, shift)
+            polys = list(map(ip.__getitem__, map(slice, [0] + ends[:-1], ends)))
+            # a whole drawing into a cleared buffer may be split over threads (the same pixels)
+            threads = overlay_fill.threads_for(len(polys), target) if area is None and only is None else 1
+            if threads > 1 and buf.any():
+                threads = 1
+            overlay_fill.draw_rings(target, polys, doc.class_code[ringed].tolist(), fills, lines, shift, threads)
         others = rows[~doc.ringed[rows]]
         if len(others):
             image = QtGui.QImage(target.data, target.shape[1], target.shape[0], target.strides[0],
