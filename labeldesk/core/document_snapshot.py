@@ -301,7 +301,12 @@ def changed_assets(conn: sqlite3.Connection, since: int) -> list[str]:
     found = [a for (a,) in conn.execute(
         "SELECT DISTINCT a.asset_id FROM ops o JOIN annotations a ON a.id = o.entity WHERE o.local_order > ?",
         (since,))]
-    return [a for a in found if conn.execute(
+    return large(conn, found)
+
+
+def large(conn: sqlite3.Connection, asset_ids: list[str]) -> list[str]:
+    """Those of ``asset_ids`` with at least ``AHEAD_MIN`` live annotations."""
+    return [a for a in asset_ids if conn.execute(
         "SELECT COUNT(*) FROM (SELECT 1 FROM annotations WHERE asset_id = ? AND deleted = 0 LIMIT ?)",
         (a, AHEAD_MIN)).fetchone()[0] >= AHEAD_MIN]
 
@@ -326,10 +331,12 @@ def write_ahead_since(conn: sqlite3.Connection, since: int, background: bool = F
     return write_ahead(db, assets)
 
 
-def write_ahead(db_path: Any, asset_ids: list[str]) -> list[str]:
+def write_ahead(db_path: Any, asset_ids: list[str], each: Any = None) -> list[str]:
     """Read each asset's document (on a read-only connection of its own: a consistent read while
     others write) and write its snapshot now, unless the one on disk is current; returns the
-    assets whose snapshot was written. Caching is off (``LABELDESK_NO_DOCUMENT_CACHE``): nothing."""
+    assets whose snapshot was written. ``each(doc)`` is then called with every document read (the
+    app draws and caches its zoomed-out overlay there). Caching is off
+    (``LABELDESK_NO_DOCUMENT_CACHE``): nothing."""
     from labeldesk.core.document import Document
     from labeldesk.core.store import connection
     if not enabled():
@@ -341,6 +348,8 @@ def write_ahead(db_path: Any, asset_ids: list[str]) -> list[str]:
             doc = Document(conn, asset_id, own_connection=True, save_snapshot=False)
             if not (doc.from_snapshot and doc.caught_up is None) and write_now(doc):
                 written.append(asset_id)
+            if each is not None:
+                each(doc)
         except (sqlite3.Error, OSError):
             pass                       # a cache: the first open reads the store instead
         finally:
@@ -348,14 +357,14 @@ def write_ahead(db_path: Any, asset_ids: list[str]) -> list[str]:
     return written
 
 
-def write_ahead_later(db_path: Any, asset_ids: list[str], then: Any = None) -> threading.Thread | None:
+def write_ahead_later(db_path: Any, asset_ids: list[str], then: Any = None, each: Any = None) -> threading.Thread | None:
     """:func:`write_ahead` on a background thread (joined by :func:`flush`); ``then(written)``
     runs on that thread when it is done."""
     if not asset_ids or not enabled():
         return None
 
     def work() -> None:
-        written = write_ahead(db_path, asset_ids)
+        written = write_ahead(db_path, asset_ids, each)
         if then is not None:
             then(written)
     thread = threading.Thread(target=work, name="document-snapshot-ahead", daemon=True)

@@ -87,8 +87,6 @@ class SyncWorker(QtCore.QObject):
         if self.busy or self.project is None or share_path(self.project) is None:
             return False
         self._total, self._passes = _engine().SyncReport(), 0
-        from labeldesk.core import document_snapshot
-        self._mark = document_snapshot.high_water(self.project.conn)     # ops after it: the round's
         self.sig_started.emit()
         return self._start_pass()
 
@@ -128,12 +126,7 @@ class SyncWorker(QtCore.QObject):
             self._runner = TaskRunner(lambda: None, with_progress=False)      # busy until the next pass
             QtCore.QTimer.singleShot(0, self._next_pass)
             return
-        from labeldesk.core import document_snapshot
         from labeldesk.core.sync.status import status
-        if self._total.changes and getattr(self._total.changes, "annotations", None):
-            # the large assets the pull changed: their snapshots written in the background, so
-            # that opening one next is not a cold read of the store
-            document_snapshot.write_ahead_since(project.conn, getattr(self, "_mark", 0), background=True)
         self.sig_finished.emit(self._total)
         self.sig_status.emit(status(project, digest=False))
 

@@ -242,8 +242,6 @@ class ImportDialog(_InterchangeDialog):
             self.summary.setText("Choose an annotation file or folder first." if not path else self.summary.text())
             return
         progress = self._start()
-        from labeldesk.core import document_snapshot
-        mark = document_snapshot.high_water(self.project.conn)
         try:
             report = interchange.import_file(self.project, self.format_combo.currentData(), path, progress,
                                              self.options())
@@ -253,9 +251,6 @@ class ImportDialog(_InterchangeDialog):
         self._done(report)
         self.undo_button.setEnabled(bool(report.undo))
         if report.imported:
-            # the large assets it changed: their snapshots written in the background (the first
-            # open of one is then not a cold read of the store)
-            document_snapshot.write_ahead_since(self.project.conn, mark, background=True)
             self.sig_project_changed.emit()
 
     def undo_import(self) -> None:
