@@ -70,7 +70,6 @@ _ROW_DTYPE = np.dtype([("x0", "f8"), ("y0", "f8"), ("x1", "f8"), ("y1", "f8"), (
                        ("id", "O"), ("repeating", "O"), ("track", "O"), ("attributes", "O"), ("geometry", "O")])
 
 
-MMAP_BYTES = 1 << 30    # how much of the store file a worker's read maps into memory
 RELOAD_AT = 20_000      # a ChangeSet naming more annotations than this (and than the document holds)
 
 
@@ -198,9 +197,6 @@ class Document:
             from labeldesk.core.store import connection
             conn = connection.connect(db_path, read_only=True)
             try:
-                # the store file mapped into memory for this one read (≈ 10 % of a cold read of
-                # 100,000 shapes is SQLite copying pages in; a read-only connection of its own)
-                conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
                 doc = cls(conn, asset_id, own_connection=True)
             except BaseException:
                 conn.close()
