@@ -348,6 +348,7 @@ def write_ahead(db_path: Any, asset_ids: list[str], each: Any = None) -> list[st
             doc = Document(conn, asset_id, own_connection=True, save_snapshot=False)
             if not (doc.from_snapshot and doc.caught_up is None) and write_now(doc):
                 written.append(asset_id)
+                doc.snapshot_deferred = False      # (written: what is cached with it is written at once too)
             if each is not None:
                 each(doc)
         except (sqlite3.Error, OSError):

@@ -3,6 +3,7 @@ and the undo stack. Tools call ``create``/``move``/``delete_selected``; every ch
 ops pushed as one undo command and saved as it happens (there is no save button)."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -401,9 +402,12 @@ class EditSession(QtCore.QObject):
         db = snapshot.store_file(self.project.conn)
         if db is None:
             return []
-        found = [a for (a,) in self.project.conn.execute(
-            "SELECT DISTINCT asset_id FROM annotations WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(annotation_ids)),))]
+        try:
+            found = [a for (a,) in self.project.conn.execute(
+                "SELECT DISTINCT asset_id FROM annotations WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(annotation_ids)),))]
+        except sqlite3.Error:                  # (SQLite without JSON functions: the first open reads)
+            return []
         assets = snapshot.large(self.project.conn, [a for a in found if a not in self.documents
                                                     and a not in self._loading])
         specs = {a: self._overlay_spec(a, ahead=True) for a in assets}
