@@ -12,8 +12,9 @@ is restored and **caught up**: the annotations named by those ops are read again
 ``doc.caught_up_from``, so that the overlay drawn at the old stamp is patched, not drawn again:
 ``qt/viewer/overlay_patch.py``). The caught-up document is saved under the new stamp in the
 background when the catch-up named ``SAVE_CATCH_UP_AT`` entities or more; a smaller one is saved
-when the project closes (:func:`flush`), so that a few edits do not rewrite a snapshot of 100,000
-shapes (80 MB) on every open — after the first open of an asset every open takes this path,
+when the project closes (:func:`flush`; at most ``DEFER_MAX`` writes wait so, each holding its
+document's copy: an older one starts at once), so that a few edits do not rewrite a snapshot of
+100,000 shapes (80 MB) on every open — after the first open of an asset every open takes this path,
 edits or not. More than ``CATCH_UP_AT`` entities since the snapshot (a bulk import) read the store
 instead. **Ahead of the first open**: after an import or a sync that changed an asset's
 annotations, :func:`write_ahead` (or :func:`write_ahead_later`, on a background thread) reads the
@@ -37,6 +38,7 @@ FORMAT = 2
 FOLDER = "documents"
 CATCH_UP_AT = 20_000    # ops' entities since the snapshot above which the store is read instead
 SAVE_CATCH_UP_AT = 2_000   # a catch-up naming fewer entities is saved at flush (project close), not at once
+DEFER_MAX = 4           # writes kept for flush (a snapshot and an overlay per asset); older ones start now
 AHEAD_MIN = 5_000       # write_ahead: assets with fewer live shapes read fast enough cold
 WRITE_AFTER = 1.5       # s a writer waits before it starts (the first paint of the open goes first)
 _writers: list[threading.Thread] = []
@@ -88,14 +90,19 @@ def save_later(doc: Any, stamp_text: str, defer: bool = False) -> None:
 def _start_or_defer(path: Path, target: Any, args: tuple[Any, ...], name: str, defer: bool) -> None:
     """Start a writer thread for ``path`` (it waits WRITE_AFTER, or for flush), or keep it for
     flush; a later write of the same path replaces one kept (the newer state wins)."""
+    start = []
     with _lock:
         _deferred.pop(path, None)
         if defer:
             _deferred[path] = (target, args, name)
-            return
-    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-    _writers.append(thread)
-    thread.start()
+            while len(_deferred) > DEFER_MAX:        # (each holds its document's copy: not many)
+                start.append(_deferred.pop(next(iter(_deferred))))
+        else:
+            start.append((target, args, name))
+    for target_, args_, name_ in start:
+        thread = threading.Thread(target=target_, args=args_, name=name_, daemon=True)
+        _writers.append(thread)
+        thread.start()
 
 
 def _state(doc: Any) -> dict[str, Any] | None:

@@ -136,3 +136,19 @@ def test_a_small_catch_up_is_saved_when_the_project_closes_a_large_one_at_once(t
         assert large.caught_up == 1 and not large.snapshot_deferred
         document_snapshot.flush()
         assert str(np.load(path)["stamp"]) == document_snapshot.stamp(p.conn, big)
+
+
+def test_writes_kept_for_the_close_are_few_older_ones_start_at_once(tmp_path, monkeypatch):
+    """Each write kept for flush holds its document's copy: past DEFER_MAX the oldest starts now."""
+    import threading
+    monkeypatch.setattr(document_snapshot, "DEFER_MAX", 2)
+    monkeypatch.setattr(document_snapshot, "_deferred", {})
+    done: list[int] = []
+    started = threading.Event()
+    for i in range(3):
+        document_snapshot._start_or_defer(tmp_path / f"{i}.npz", lambda i=i: (done.append(i), started.set()), (),
+                                          "test", True)
+    started.wait(5)
+    assert done == [0] and list(document_snapshot._deferred) == [tmp_path / "1.npz", tmp_path / "2.npz"]
+    document_snapshot.flush()
+    assert sorted(done) == [0, 1, 2] and not document_snapshot._deferred

@@ -549,8 +549,8 @@ class AnnotationPainter:
         """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
         first; ``only``: just these of them, in drawing order, each as a full drawing draws it).
         Ringed shapes go through OpenCV, one fill per shape in drawing order and the outlines per
-        class; other shapes (holes, lines, points, masks) through QPainter."""
-        from labeldesk.core.io.opencv import cv2
+        class (``overlay_fill.py``: a whole drawing of many split over threads); other shapes
+        (holes, lines, points, masks) through QPainter."""
         doc = self.doc
         rows = self.rows if only is None else only
         ox = oy = 0
