@@ -366,12 +366,14 @@ def write_ahead(db_path: Any, asset_ids: list[str], each: Any = None) -> list[st
 
 
 def write_ahead_later(db_path: Any, asset_ids: list[str], then: Any = None, each: Any = None) -> threading.Thread | None:
-    """:func:`write_ahead` on a background thread (joined by :func:`flush`); ``then(written)``
-    runs on that thread when it is done."""
+    """:func:`write_ahead` on a background thread (joined by :func:`flush`), which starts
+    ``WRITE_AFTER`` seconds later (or at once when :func:`flush` is called: the window's refresh
+    after an import goes first); ``then(written)`` runs on that thread when it is done."""
     if not asset_ids or not enabled():
         return None
 
     def work() -> None:
+        _now.wait(WRITE_AFTER)
         written = write_ahead(db_path, asset_ids, each)
         if then is not None:
             then(written)
