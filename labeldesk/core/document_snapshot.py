@@ -358,8 +358,8 @@ def write_ahead(db_path: Any, asset_ids: list[str], each: Any = None) -> list[st
                 doc.snapshot_deferred = False      # (written: what is cached with it is written at once too)
             if each is not None:
                 each(doc)
-        except (sqlite3.Error, OSError):
-            pass                       # a cache: the first open reads the store instead
+        except Exception:  # noqa: BLE001 - a cache: the first open reads the store (and draws) instead
+            pass
         finally:
             conn.close()
     return written
