@@ -190,8 +190,11 @@ def cmd_share_snapshot(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     from labeldesk.core.sync.engine import sync_round
     from labeldesk.core.ontology_codes import collision_text, value_collisions
+    from labeldesk.core import document_snapshot
     with _open(args) as project:
+        mark = document_snapshot.high_water(project.conn)
         code = _print_report(sync_round(project, verify=args.verify), args.json)
+        document_snapshot.write_ahead_since(project.conn, mark)    # assets the pull changed: no cold first open
         if not args.json:       # classes made apart on two devices with one label value: named, not renumbered
             for value, classes in value_collisions(project.classes()):
                 print(f"ontology  {collision_text(value, classes)}")

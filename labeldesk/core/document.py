@@ -113,8 +113,10 @@ class _Codes:
 
 
 class Document:
-    def __init__(self, conn: sqlite3.Connection, asset_id: str, own_connection: bool = False) -> None:
+    def __init__(self, conn: sqlite3.Connection, asset_id: str, own_connection: bool = False,
+                 save_snapshot: bool = True) -> None:
         self.conn = conn
+        self._save_snapshot = save_snapshot     # False: the caller writes it (document_snapshot.write_ahead)
         self._own_connection = own_connection   # nobody else uses conn: the load is one read transaction
         self.asset_id = asset_id
         self.loads = 0                      # full loads (one per open; tests count them)
@@ -131,6 +133,7 @@ class Document:
         from labeldesk.core import document_snapshot as snapshot
         self.loads += 1
         self.caught_up: int | None = None   # rows read again on top of an older snapshot (None: not)
+        self._catch_up_size = 0             # entities the catch-up named (its cost)
         own = self._own_connection and not self.conn.in_transaction
         if own:
             self.conn.execute("BEGIN")
@@ -149,8 +152,11 @@ class Document:
         finally:
             if own:
                 self.conn.execute("COMMIT")
-        if use and (not self.from_snapshot or self.caught_up is not None):
-            snapshot.save_later(self, self.stamp)
+        # a small catch-up is saved when the project closes, not rewritten on every open
+        self.snapshot_deferred = bool(self.from_snapshot and self.caught_up is not None
+                                      and self._catch_up_size < snapshot.SAVE_CATCH_UP_AT)
+        if use and self._save_snapshot and (not self.from_snapshot or self.caught_up is not None):
+            snapshot.save_later(self, self.stamp, defer=self.snapshot_deferred)
 
     def _catch_up(self, entities: list[str]) -> None:
         """Bring a document restored from an older snapshot in step with the store: every change
@@ -160,6 +166,7 @@ class Document:
         before goes to ``caught_up_from.old`` when the caller set one (document_snapshot.CaughtUp):
         the overlay cache patches the overlay drawn at the snapshot's stamp with it."""
         out = DocumentChange()
+        self._catch_up_size = len(entities)
         cur = self.conn.cursor()
         cur.row_factory = None
         memo = getattr(self, "caught_up_from", None)

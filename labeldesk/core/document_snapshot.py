@@ -10,10 +10,16 @@ what the snapshot holds. When ops were appended since (an edit, a sync, an impor
 is restored and **caught up**: the annotations named by those ops are read again from the store
 (``Document._catch_up``, as a ChangeSet is applied; what those rows were before is kept on
 ``doc.caught_up_from``, so that the overlay drawn at the old stamp is patched, not drawn again:
-``qt/viewer/overlay_patch.py``), and the caught-up document is saved under the new stamp in the
-background — so after the first open of an asset every open takes this path,
+``qt/viewer/overlay_patch.py``). The caught-up document is saved under the new stamp in the
+background when the catch-up named ``SAVE_CATCH_UP_AT`` entities or more; a smaller one is saved
+when the project closes (:func:`flush`; at most ``DEFER_MAX`` writes wait so, each holding its
+document's copy: an older one starts at once), so that a few edits do not rewrite a snapshot of
+100,000 shapes (80 MB) on every open — after the first open of an asset every open takes this path,
 edits or not. More than ``CATCH_UP_AT`` entities since the snapshot (a bulk import) read the store
-instead. Only documents whose live shapes all come from vertex arrays or bounds are saved (shapes
+instead. **Ahead of the first open**: after an import or a sync that changed an asset's
+annotations, :func:`write_ahead` (or :func:`write_ahead_later`, on a background thread) reads the
+document of each asset of at least ``AHEAD_MIN`` shapes and writes its snapshot, so the user's
+first open of it is not a cold read. Only documents whose live shapes all come from vertex arrays or bounds are saved (shapes
 parsed from JSON — holes, lines, masks… — make the last saved snapshot stay the one caught up). It is a cache:
 deleting the folder loses nothing. ``LABELDESK_NO_DOCUMENT_CACHE=1`` turns it off.
 """
@@ -32,9 +38,14 @@ import numpy as np
 FORMAT = 2
 FOLDER = "documents"
 CATCH_UP_AT = 20_000    # ops' entities since the snapshot above which the store is read instead
+SAVE_CATCH_UP_AT = 2_000   # a catch-up naming fewer entities is saved at flush (project close), not at once
+DEFER_MAX = 4           # writes kept for flush (a snapshot and an overlay per asset); older ones start now
+AHEAD_MIN = 5_000       # write_ahead: assets with fewer live shapes read fast enough cold
 WRITE_AFTER = 1.5       # s a writer waits before it starts (the first paint of the open goes first)
 _writers: list[threading.Thread] = []
 _now = threading.Event()                     # set by flush: writers waiting start at once
+_deferred: dict[Path, tuple[Any, ...]] = {}  # path -> (writer, args): written by flush (project close)
+_lock = threading.Lock()
 
 
 def enabled() -> bool:
@@ -62,33 +73,68 @@ def _table(values: list[Any]) -> tuple[np.ndarray, str]:
     return np.fromiter(map(code.__getitem__, values), np.int32, len(values)), json.dumps(list(code))
 
 
-def save_later(doc: Any, stamp_text: str) -> None:
+def save_later(doc: Any, stamp_text: str, defer: bool = False) -> None:
     """Write the live rows of ``doc`` (freshly loaded or caught up) on a background thread, which
     starts its work ``WRITE_AFTER`` seconds later (or at once when :func:`flush` is called), so
-    that encoding and writing it does not compete with the open's first paint. Here
-    only what later changes to the document could alter is copied (numpy columns, shallow copies
-    of the lists, the ring dict; ring arrays and the load buffer are never changed in place); the
-    compaction, coding and encoding are done by the writer, not by the thread that opens."""
+    that encoding and writing it does not compete with the open's first paint; ``defer``: not
+    before :func:`flush` (the project closes). Here only what later changes to the document could
+    alter is copied (numpy columns, shallow copies of the lists, the ring dict; ring arrays and
+    the load buffer are never changed in place); the compaction, coding and encoding are done by
+    the writer, not by the thread that opens."""
     path = path_for(doc.conn, doc.asset_id)
-    if path is None:
+    state = None if path is None else _state(doc)
+    if state is None:
         return
+    _start_or_defer(path, _encode_and_write, (path, stamp_text, state), "document-snapshot", defer)
+
+
+def _start_or_defer(path: Path, target: Any, args: tuple[Any, ...], name: str, defer: bool) -> None:
+    """Start a writer thread for ``path`` (it waits WRITE_AFTER, or for flush), or keep it for
+    flush; a later write of the same path replaces one kept (the newer state wins)."""
+    start = []
+    with _lock:
+        _deferred.pop(path, None)
+        if defer:
+            _deferred[path] = (target, args, name)
+            while len(_deferred) > DEFER_MAX:        # (each holds its document's copy: not many)
+                start.append(_deferred.pop(next(iter(_deferred))))
+        else:
+            start.append((target, args, name))
+    for target_, args_, name_ in start:
+        thread = threading.Thread(target=target_, args=args_, name=name_, daemon=True)
+        _writers.append(thread)
+        thread.start()
+
+
+def _state(doc: Any) -> dict[str, Any] | None:
+    """What a snapshot of ``doc`` is written from (None when a live shape was parsed from JSON)."""
     n = len(doc.ids)
     if any(doc.alive[r] for r in doc._geoms if r < n):
-        return
+        return None
     state = {name: getattr(doc, name)[:n].copy() for name in (
         "alive", "bounds", "z_order", "plane_code", "layer_code", "class_code", "onto_version", "_start", "_len")}
     state.update({name: list(getattr(doc, name)) for name in (
         "ids", "kinds", "authors", "attributes_json", "tracks", "keyframes")})
     state.update(_buf=doc._buf, _ring_new=dict(doc._ring_new), planes=list(doc.planes.values),
                  layers=list(doc.layers.values), classes=list(doc.classes.values))
-    thread = threading.Thread(target=_encode_and_write, args=(path, stamp_text, state), name="document-snapshot",
-                              daemon=True)
-    _writers.append(thread)
-    thread.start()
+    return state
 
 
-def _encode_and_write(path: Path, stamp_text: str, st: dict[str, Any]) -> None:
-    _now.wait(WRITE_AFTER)
+def write_now(doc: Any) -> bool:
+    """Write the snapshot of ``doc`` at its stamp on this thread (False when it cannot have one)."""
+    path = path_for(doc.conn, doc.asset_id)
+    state = None if path is None else _state(doc)
+    if state is None:
+        return False
+    with _lock:
+        _deferred.pop(path, None)
+    _encode_and_write(path, doc.stamp, state, wait=False)
+    return True
+
+
+def _encode_and_write(path: Path, stamp_text: str, st: dict[str, Any], wait: bool = True) -> None:
+    if wait:
+        _now.wait(WRITE_AFTER)
     n = len(st["ids"])
     live = np.flatnonzero(st["alive"])
     compact = len(live) != n or any(st["kinds"][r] != "box" for r in st["_ring_new"])
@@ -156,10 +202,17 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 def flush() -> None:
-    """Write the snapshots (and overlays) waiting to be written and wait for them (the project is
-    closing)."""
+    """Write the snapshots (and overlays) waiting to be written, those kept for this moment too,
+    and wait for them (the project is closing)."""
     _now.set()
     try:
+        with _lock:
+            kept = list(_deferred.values())
+            _deferred.clear()
+        for target, args, name in kept:
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            _writers.append(thread)
+            thread.start()
         while _writers:
             _writers.pop().join()
     finally:
@@ -266,3 +319,90 @@ def _since(conn: sqlite3.Connection, saved: str, current: str) -> list[str] | No
         "SELECT DISTINCT entity FROM ops WHERE local_order > ? AND entity IS NOT NULL LIMIT ?",
         (after, CATCH_UP_AT + 1))]
     return None if len(entities) > CATCH_UP_AT else entities
+
+
+# ---- ahead of the first open (after an import or a sync) --------------------------------------------
+def high_water(conn: sqlite3.Connection) -> int:
+    """The op log's last position (0 when empty): what :func:`changed_assets` counts from."""
+    return int(conn.execute("SELECT COALESCE(MAX(local_order), 0) FROM ops").fetchone()[0])
+
+
+def changed_assets(conn: sqlite3.Connection, since: int) -> list[str]:
+    """Assets holding annotations named by the ops appended after position ``since`` (an import,
+    a sync pull) that have at least ``AHEAD_MIN`` live annotations."""
+    found = [a for (a,) in conn.execute(
+        "SELECT DISTINCT a.asset_id FROM ops o JOIN annotations a ON a.id = o.entity WHERE o.local_order > ?",
+        (since,))]
+    return large(conn, found)
+
+
+def large(conn: sqlite3.Connection, asset_ids: list[str]) -> list[str]:
+    """Those of ``asset_ids`` with at least ``AHEAD_MIN`` live annotations."""
+    return [a for a in asset_ids if conn.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM annotations WHERE asset_id = ? AND deleted = 0 LIMIT ?)",
+        (a, AHEAD_MIN)).fetchone()[0] >= AHEAD_MIN]
+
+
+def store_file(conn: sqlite3.Connection) -> str | None:
+    """The store's file (None for an in-memory store)."""
+    main = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+    return main[0] if main and main[0] else None
+
+
+def write_ahead_since(conn: sqlite3.Connection, since: int, background: bool = False) -> list[str]:
+    """Snapshots of the assets whose annotations the ops after position ``since`` changed (see
+    :func:`changed_assets`), written now (returns the assets written) or, with ``background``, on
+    a thread joined by :func:`flush` (returns the assets it will read)."""
+    db = store_file(conn)
+    if db is None or not enabled():
+        return []
+    assets = changed_assets(conn, since)
+    if background:
+        write_ahead_later(db, assets)
+        return assets
+    return write_ahead(db, assets)
+
+
+def write_ahead(db_path: Any, asset_ids: list[str], each: Any = None) -> list[str]:
+    """Read each asset's document (on a read-only connection of its own: a consistent read while
+    others write) and write its snapshot now, unless the one on disk is current; returns the
+    assets whose snapshot was written. ``each(doc)`` is then called with every document read (the
+    app draws and caches its zoomed-out overlay there). Caching is off
+    (``LABELDESK_NO_DOCUMENT_CACHE``): nothing."""
+    from labeldesk.core.document import Document
+    from labeldesk.core.store import connection
+    if not enabled():
+        return []
+    written = []
+    for asset_id in asset_ids:
+        conn = connection.connect(db_path, read_only=True)
+        try:
+            doc = Document(conn, asset_id, own_connection=True, save_snapshot=False)
+            if not (doc.from_snapshot and doc.caught_up is None) and write_now(doc):
+                written.append(asset_id)
+                doc.snapshot_deferred = False      # (written: what is cached with it is written at once too)
+            if each is not None:
+                each(doc)
+        except Exception:  # noqa: BLE001 - a cache: the first open reads the store (and draws) instead
+            pass
+        finally:
+            conn.close()
+    return written
+
+
+def write_ahead_later(db_path: Any, asset_ids: list[str], then: Any = None, each: Any = None) -> threading.Thread | None:
+    """:func:`write_ahead` on a background thread (joined by :func:`flush`), which starts
+    ``WRITE_AFTER`` seconds later (or at once when :func:`flush` is called: the window's refresh
+    after an import goes first); ``then(written)`` runs on that thread when it is done."""
+    if not asset_ids or not enabled():
+        return None
+
+    def work() -> None:
+        _now.wait(WRITE_AFTER)
+        written = write_ahead(db_path, asset_ids, each)
+        if then is not None:
+            then(written)
+    thread = threading.Thread(target=work, name="document-snapshot-ahead", daemon=True)
+    _writers.append(thread)
+    thread.start()
+    return thread

@@ -3,6 +3,7 @@ and the undo stack. Tools call ``create``/``move``/``delete_selected``; every ch
 ops pushed as one undo command and saved as it happens (there is no save button)."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -185,15 +186,16 @@ class EditSession(QtCore.QObject):
         future = self._loading[asset_id] = Document.open_in_background(db, asset_id, _loader(), then)
         future.add_done_callback(lambda _f, a=asset_id: self._sig_document_read.emit(a))
 
-    def _overlay_spec(self, asset_id: str) -> dict[str, Any] | None:
+    def _overlay_spec(self, asset_id: str, ahead: bool = False) -> dict[str, Any] | None:
         """What the active view will ask of its zoomed-out overlay of ``asset_id`` (plane, layers,
         size, zoom, colours, opacity), so that the worker reading the document can draw it; None
-        when the view does not show the asset or is zoomed in too far for the overlay."""
+        when the view does not show the asset or is zoomed in too far for the overlay. ``ahead``:
+        what it would ask once it shows the asset (fitted, or as last seen), shown or not."""
         view = self.viewport
         painter = getattr(view, "overlay", None)
-        if getattr(view, "asset_id", None) != asset_id or painter is None:
+        if painter is None or (not ahead and getattr(view, "asset_id", None) != asset_id):
             return None
-        if view.source is None:
+        if ahead or view.source is None:
             view = self._fitted_stand_in(asset_id)
             if view is None:
                 return None
@@ -382,6 +384,40 @@ class EditSession(QtCore.QObject):
                 self.refresh_view(view)
         for doc in list(self.documents.values()):
             doc.apply_changes(changes)
+        from labeldesk.core import document_snapshot
+        if len(changes.annotations) >= document_snapshot.AHEAD_MIN:
+            self.write_ahead(changes.annotations)
+
+    def write_ahead(self, annotation_ids: Any) -> list[str]:
+        """After a bulk change (an import, a sync round): the large assets it changed that are not
+        open get their document snapshot and the zoomed-out overlay the active view would show of
+        each written on a background thread (document_snapshot.write_ahead_later), so that the
+        user's first open of one is not a cold read. Returns those assets."""
+        import json
+
+        from labeldesk.core import document_snapshot as snapshot
+        from labeldesk.qt.viewer import overlay_cache
+        if self.project is None or not snapshot.enabled():
+            return []
+        db = snapshot.store_file(self.project.conn)
+        if db is None:
+            return []
+        try:
+            found = [a for (a,) in self.project.conn.execute(
+                "SELECT DISTINCT asset_id FROM annotations WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(annotation_ids)),))]
+        except sqlite3.Error:                  # (SQLite without JSON functions: the first open reads)
+            return []
+        assets = snapshot.large(self.project.conn, [a for a in found if a not in self.documents
+                                                    and a not in self._loading])
+        specs = {a: self._overlay_spec(a, ahead=True) for a in assets}
+
+        def overlay(doc: Document) -> None:
+            spec = specs.get(doc.asset_id)
+            if spec is not None:
+                overlay_cache.prepare(doc, spec)
+        snapshot.write_ahead_later(db, assets, each=overlay)
+        return assets
 
     def _on_document_changed(self, doc: Document, change: Any) -> None:
         for view in self.views():

@@ -549,8 +549,8 @@ class AnnotationPainter:
         """Draw the shown rows into ``buf`` (all, or only within ``area`` in image_xy, cleared
         first; ``only``: just these of them, in drawing order, each as a full drawing draws it).
         Ringed shapes go through OpenCV, one fill per shape in drawing order and the outlines per
-        class; other shapes (holes, lines, points, masks) through QPainter."""
-        from labeldesk.core.io.opencv import cv2
+        class (``overlay_fill.py``: a whole drawing of many split over threads); other shapes
+        (holes, lines, points, masks) through QPainter."""
         doc = self.doc
         rows = self.rows if only is None else only
         ox = oy = 0
@@ -583,6 +583,7 @@ class AnnotationPainter:
             fills[code] = (c.blue() * a, c.green() * a, c.red() * a, 255 * a)
             lines[code] = (c.blue(), c.green(), c.red(), 255)
         if len(ringed):
+            from labeldesk.qt.viewer import overlay_fill
             pts, lens = doc.gather(ringed)
             xy = pts * k
             np.rint(xy, out=xy)
@@ -590,16 +591,12 @@ class AnnotationPainter:
             if ox or oy:                      # an area: moved in whole pixels after the rounding, so each
                 ip -= (ox << shift, oy << shift)    # vertex lands where a full drawing puts it
             ends = np.cumsum(lens).tolist()
-            starts = [0] + ends[:-1]
-            polys = [ip[a:b] for a, b in zip(starts, ends)]
-            codes = doc.class_code[ringed].tolist()
-            fill_poly, line8 = cv2.fillPoly, cv2.LINE_8
-            for poly, code in zip(polys, codes):
-                fill_poly(target, [poly], fills[code], line8, shift)
-            codes_arr = np.asarray(codes)
-            for code, colour in lines.items():
-                chosen = np.flatnonzero(codes_arr == code).tolist()
-                cv2.polylines(target, [polys[i] for i in chosen], True, colour, 1, line8, shift)
+            polys = list(map(ip.__getitem__, map(slice, [0] + ends[:-1], ends)))
+            # a whole drawing into a cleared buffer may be split over threads (the same pixels)
+            threads = overlay_fill.threads_for(len(polys), target) if area is None and only is None else 1
+            if threads > 1 and buf.any():
+                threads = 1
+            overlay_fill.draw_rings(target, polys, doc.class_code[ringed].tolist(), fills, lines, shift, threads)
         others = rows[~doc.ringed[rows]]
         if len(others):
             image = QtGui.QImage(target.data, target.shape[1], target.shape[0], target.strides[0],

@@ -110,11 +110,12 @@ def obtain(painter: Any, width: int, height: int, scale: float) -> tuple[np.ndar
         before = previous_key(*args)
         old = load(doc, before, shape) if before else None
         if old is not None and overlay_patch.patch(painter, old, scale, source_of(doc, rows, source)):
-            save_later(doc, cache_key, old)
+            # (with the document's snapshot: at once, or when the project closes for a small catch-up)
+            save_later(doc, cache_key, old, defer=bool(getattr(doc, "snapshot_deferred", False)))
             return old, "patched"
     buf = painter.render_raster(width, height, scale)[1]
     if cache_key:
-        save_later(doc, cache_key, buf)
+        save_later(doc, cache_key, buf, defer=bool(getattr(doc, "snapshot_deferred", False)))
     return buf, "drawn"
 
 
@@ -162,17 +163,17 @@ def load(doc: Any, key_text: str, shape: tuple[int, int]) -> np.ndarray | None:
     return buf
 
 
-def save_later(doc: Any, key_text: str, buf: np.ndarray) -> None:
-    """Write a copy of ``buf`` on a background thread (joined by ``document_snapshot.flush``);
-    the asset's other overlays are removed."""
+def save_later(doc: Any, key_text: str, buf: np.ndarray, defer: bool = False) -> None:
+    """Write a copy of ``buf`` on a background thread (joined by ``document_snapshot.flush``;
+    ``defer``: started by it, as the document's snapshot is); the asset's other overlays are
+    removed."""
     from labeldesk.core import document_snapshot as snapshot
     path = _path(doc, key_text)
     if path is None:
         return
-    thread = threading.Thread(target=_write, args=(path, buf.copy(), doc.asset_id), name="overlay-cache",
-                              daemon=True)
-    snapshot._writers.append(thread)
-    thread.start()
+    # (one file per asset: keyed on the asset, so that a newer overlay kept for flush replaces an older one)
+    snapshot._start_or_defer(path.with_name(f"{doc.asset_id}.overlay"), _write, (path, buf.copy(), doc.asset_id),
+                             "overlay-cache", defer)
 
 
 def _write(path: Path, buf: np.ndarray, asset_id: str) -> None:
