@@ -42,6 +42,34 @@ def is_project(root: str | Path) -> bool:
     return (Path(root) / STORE_NAME).is_file()
 
 
+def store_upgrade_pending(root: str | Path) -> tuple[int, int] | None:
+    """(version, newest) when the project's store was written by an older labeldesk and opening
+    it will upgrade it first (once; a large op log is copied: seconds for 100,000s of ops), else
+    None. Read from the file's header, without opening SQLite (a version committed but still in
+    the WAL reads as older: the upgrade then finds nothing to do)."""
+    from labeldesk.core.store.migrations import SCHEMA_VERSION
+    try:
+        with open(Path(root) / STORE_NAME, "rb") as f:
+            header = f.read(100)
+    except OSError:
+        return None
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    version = int.from_bytes(header[60:64], "big")
+    return (version, SCHEMA_VERSION) if 0 < version < SCHEMA_VERSION else None
+
+
+def upgrade_store(root: str | Path) -> None:
+    """Bring the project's store to this app's version (what ``Project.open`` does first), under
+    the project's lock, so that a window can do it on a worker while it shows progress."""
+    root = Path(root).resolve()
+    lock = _acquire_writable(root)
+    try:
+        connect(root / STORE_NAME).close()
+    finally:
+        lock.release()
+
+
 def _machine_id() -> str:
     for p in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
         try:

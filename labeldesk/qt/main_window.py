@@ -410,8 +410,11 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         self.current_asset_id = None
 
     def open_project(self, root: str | Path) -> None:
-        from labeldesk.core.project import Project
+        from labeldesk.core.project import Project, store_upgrade_pending
         self._close_current()
+        pending = store_upgrade_pending(root)
+        if pending is not None:
+            self._upgrade_store(root, *pending)
         self.project = Project.open(root)
         self.setWindowTitle(f"{self.project.name} — labeldesk")
         self._start_pending = False
@@ -437,6 +440,34 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
             self.viewport.set_message("This project has no assets yet: drop files or folders here, "
                                       "or File ▸ Add files… (Ctrl+Shift+A)")
         self.files.link_recorded_paths()
+
+    def _upgrade_store(self, root: str | Path, version: int, newest: int) -> None:
+        """A store written by an older labeldesk is upgraded once before it opens (a large op log
+        is copied: seconds): on a worker, with a busy dialog, the window painting meanwhile.
+        LabeldeskError if it fails (nothing was changed: each step is one transaction)."""
+        from labeldesk.core.errors import LabeldeskError
+        from labeldesk.core.project import upgrade_store
+        dialog = QtWidgets.QProgressDialog(
+            f"Upgrading the store of {Path(root).name} for this version of labeldesk (version {version} → "
+            f"{newest}; once, it keeps every op)…", "", 0, 0, self)
+        dialog.setWindowTitle("Upgrading the project")
+        dialog.setCancelButton(None)               # one transaction per step: let it finish
+        dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        loop = QtCore.QEventLoop()
+        outcome: list[str | None] = []
+        runner = TaskRunner(upgrade_store, root, with_progress=False)
+        runner.signals.sig_finished.connect(lambda _r: (outcome.append(None), loop.quit()))
+        runner.signals.sig_failed.connect(lambda msg: (outcome.append(msg), loop.quit()))
+        self._tasks.add(runner)
+        runner.start()
+        if not outcome:
+            loop.exec()
+        self._tasks.discard(runner)
+        dialog.reset()
+        dialog.deleteLater()
+        if outcome and outcome[0] is not None:
+            raise LabeldeskError(f"{root}: the store could not be upgraded: {outcome[0]}")
 
     def close_project(self) -> None:
         """File ▸ Close project: back to the start page (nothing to save: edits are saved as made)."""
