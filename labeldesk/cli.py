@@ -41,7 +41,11 @@ class ProgressBar:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from labeldesk.core.project import Project
+    from labeldesk.core.project import Project, store_upgrade_pending
+    pending = store_upgrade_pending(args.project)
+    if pending is not None:       # once; a large op log is copied (seconds): say why it waits
+        print(f"labeldesk: upgrading the project's store for this version (store version {pending[0]} → "
+              f"{pending[1]}; once, every op kept)…", file=sys.stderr, flush=True)
     return Project.open(args.project, allow_unsafe_location=getattr(args, "allow_unsafe_location", False))
 
 
