@@ -188,13 +188,19 @@ class Merger:
                                   " VALUES (?,?,?,?,?,?)", (line["op_id"], dev, seq, canonical_json(line), blob, self.now))
                 self.counts["pending"] += 1
                 return None
+            # a blob may come after its segment was taken: a bad one refuses its op alone, whenever
+            # it came, so that a replica that had it and one that waited for it agree
             try:
                 payload = share_json.loads(data)
             except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidOp(f"op {line.get('op_id')} (seq {seq}): its payload blob is not JSON ({exc})") from None
+                return self._collide(line, f"refused: op {line.get('op_id')} (seq {seq}): its payload blob is "
+                                           f"not JSON ({exc})")
             line = {**line, "payload": payload}
             if not own:
-                check_payload(str(line.get("type")), line["payload"], f"op {line.get('op_id')} (seq {seq})")
+                try:
+                    check_payload(str(line.get("type")), line["payload"], f"op {line.get('op_id')} (seq {seq})")
+                except InvalidOp as exc:
+                    return self._collide({**line, "payload": None}, f"refused: {exc}")
         self.counts["ops"] += 1
         try:
             # the fields as ``Op.from_dict`` reads them; the Op itself is made only if asked for

@@ -1,6 +1,8 @@
 """Adversarial: a member writes op lines whose JSON is nested deeper than any parser's recursion
-limit (``json.loads`` raises RecursionError, not ValueError). Only that segment is refused; the
-sync round goes on for everyone, every honest op merges, and the replicas agree."""
+limit (``json.loads`` raises RecursionError, not ValueError). Only that segment is refused (only
+that op, for a payload in a blob: a blob may come after its segment, and replicas that had it and
+that waited for it must agree); the sync round goes on for everyone, every honest op merges, and
+the replicas agree."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +12,7 @@ from hostile import key_of, op_line
 from sync_team import Team
 
 from labeldesk.core import ids
+from labeldesk.core.ops import canonical_json
 from labeldesk.core.sync import keys, segment
 from labeldesk.core.sync.status import status
 
@@ -34,7 +37,7 @@ def _write(share, project_id, dev, encoded, key_id):
 
 @pytest.mark.parametrize("depth", [DEEP, 990])
 @pytest.mark.parametrize("where", ["payload", "envelope", "line", "blob", "blob-malformed"])
-def test_json_nested_too_deep_refuses_only_its_segment(crew, where, depth):
+def test_json_nested_too_deep_refuses_only_its_segment_or_op(crew, where, depth):
     admin, honest, _mallory = crew.devices
     key = key_of(admin, crew.user_ids[2])
     target = crew.box(honest, x=10)
@@ -63,6 +66,10 @@ def test_json_nested_too_deep_refuses_only_its_segment(crew, where, depth):
     for p in (admin, honest):
         assert p.annotation(ann) is not None
         assert p.conn.execute("SELECT COUNT(*) FROM ops WHERE dev = ?", (dev,)).fetchone()[0] == 0
+        if where.startswith("blob"):                  # the op alone, kept with the collisions
+            problem = p.conn.execute("SELECT problem FROM sync_collisions WHERE op_id = ?", (line["op_id"],)).fetchone()
+            assert problem is not None and "blob is not JSON" in problem[0], problem
+            continue
         devices = {d["device_id"]: d for d in status(p, digest=False)["devices"]}
         if dev in devices:
             assert any(x["alert"] for x in devices[dev]["problems"]), devices[dev]
@@ -91,4 +98,41 @@ def test_a_blob_that_comes_later_and_is_not_a_payload_does_not_stop_the_round(cr
     for p in (admin, honest):
         assert p.annotation(ann) is not None
         assert p.annotation(target).geometry.to_dict()["xyxy"] != [1, 1, 9, 9]
+    assert crew.digests()[0] == crew.digests()[1]
+
+
+@pytest.mark.parametrize("blob_text", ['{"geometry": [', '{"geometry": 5}'])
+def test_a_bad_blob_is_judged_alike_whether_it_came_before_or_after_its_line(crew, blob_text):
+    """One replica reads the segment when the blob is already on the share, another before it
+    arrives: both refuse that op alone, apply the segment's other op, and agree."""
+    from labeldesk.core.sync import engine
+    admin, honest, mallory = crew.devices
+    key = key_of(admin, crew.user_ids[2])
+    crew.sync_all()
+    dev = ids.new_device_id()
+    good = ids.new_id()
+    import json
+    made = crew.box(mallory, x=20)                  # a well-formed create, as mallory's app writes it
+    payload = json.loads(mallory.conn.execute("SELECT payload FROM ops WHERE entity = ?", (made,)).fetchone()[0])
+    first = op_line(dev, 1, crew.user_ids[2], "annotation.create", good, payload)
+    second = op_line(dev, 2, crew.user_ids[2], "annotation.update", good,
+                     {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}})
+    data = blob_text.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    encoded = [segment.encode_line({k: v for k, v in first.items() if k != "payload"},
+                                   canonical_json(first["payload"])),
+               segment.encode_line({**{k: v for k, v in second.items() if k != "payload"}, "blob": digest}, "null")]
+    _write(crew.share, admin.id, dev, encoded, key)
+    engine.sync_round(honest)                        # before the blob: the line waits
+    folder = crew.share / "blobs" / "sha256" / digest[:2] / digest[2:4]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{digest}.bin").write_bytes(data)
+    engine.sync_round(admin)                         # with the blob already there
+    engine.sync_round(honest)
+    crew.sync_all()
+    outcome = [(p.conn.execute("SELECT COUNT(*) FROM ops WHERE dev = ?", (dev,)).fetchone()[0],
+                p.conn.execute("SELECT COUNT(*) FROM sync_collisions WHERE op_id = ?", (second["op_id"],)).fetchone()[0])
+               for p in (admin, honest)]
+
+    assert outcome[0] == outcome[1], outcome
     assert crew.digests()[0] == crew.digests()[1]
