@@ -97,6 +97,7 @@ class MainWindow(WindowShell, QtWidgets.QMainWindow):
         for view in self.grid.views:
             self._wire_view(view)
         self.grid.sig_active_changed.connect(self._on_grid_active_changed)
+        self.grid.tile_loader.sig_tile_failed.connect(lambda why: self.statusBar().showMessage(why, 15000))
         self.grid.sig_asset_dropped.connect(lambda view, asset_id: self.show_asset(asset_id, view))
         self.ontology_panel.sig_class_activated.connect(self.session.set_active_class)
         self.session.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from labeldesk.core.model import Plane
 from labeldesk.core.samples.video import read_stamp
@@ -125,6 +125,34 @@ def test_stale_tile_requests_are_dropped():
     assert loader.wait(5000)
     assert (0, 9, 9) in decoded and not {(0, 1, 0), (0, 2, 0), (0, 3, 0)} & set(decoded)
     assert loader.stats["dropped"] == 3
+
+
+def test_a_tile_that_cannot_be_decoded_is_said_once_and_not_asked_for_again(qtbot, window):
+    from labeldesk.core.errors import InputError
+    from labeldesk.qt.viewer.tile_loader import TileLoader
+    tried = []
+
+    class DamagedSource:
+        def read_tile(self, level, col, row):
+            tried.append((level, col, row))
+            if col == 1:
+                raise InputError("aerial.pyramid", f"tile {level}/{col}/{row} is corrupt; re-add the image")
+
+    loader = TileLoader(threads=1)
+    said = []
+    loader.sig_tile_failed.connect(said.append)
+    src = DamagedSource()
+    loader.request(src, [(0, 0, 0), (0, 1, 0), (0, 1, 1)])
+    assert loader.wait(5000)
+    qtbot.waitUntil(lambda: bool(said), timeout=2000)
+    loader.request(src, [(0, 0, 0), (0, 1, 0), (0, 1, 1)])    # the next paint asks again
+    assert loader.wait(5000)
+    QtWidgets.QApplication.processEvents()
+    assert sorted(tried) == [(0, 0, 0), (0, 0, 0), (0, 1, 0), (0, 1, 1)]      # the bad ones once
+    assert len(said) == 1 and "corrupt; re-add the image" in said[0] and loader.stats["failed"] == 2
+    # the window says it in its status bar
+    window.grid.tile_loader.sig_tile_failed.emit(said[0])
+    assert "re-add the image" in window.statusBar().currentMessage()
 
 
 def test_escape_cancels_a_slow_load(qtbot, window, show, monkeypatch):
