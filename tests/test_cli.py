@@ -88,19 +88,8 @@ def test_gui_without_a_display_writes_a_screenshot(tmp_path):
     assert "no display found" in res.stderr and (tmp_path / "s.png").stat().st_size > 1000
 
 
-def test_a_store_an_older_labeldesk_wrote_is_upgraded_once_and_says_so(tmp_path, capsys):
-    import sqlite3
-    from pathlib import Path
-
-    from labeldesk.core.project import STORE_NAME, _instance_nonce
-    root = tmp_path / "old"
-    root.mkdir()
-    store = root / STORE_NAME
-    conn = sqlite3.connect(store, isolation_level=None)
-    conn.executescript((Path(__file__).parent / "core" / "store" / "fixtures" / "project_v10.sql").read_text("utf-8"))
-    conn.execute("PRAGMA user_version = 10")
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'instance_nonce'", (_instance_nonce(store),))
-    conn.close()
+def test_a_store_an_older_labeldesk_wrote_is_upgraded_once_and_says_so(v10_project, tmp_path, capsys):
+    root = v10_project(tmp_path / "old")
     assert main(["info", str(root)]) == 0
     assert "upgrading the project's store" in capsys.readouterr().err
     assert main(["info", str(root)]) == 0

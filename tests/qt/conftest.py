@@ -31,6 +31,18 @@ def demo_project(demo_template, tmp_path):
 
 
 @pytest.fixture
+def win(qtbot, monkeypatch):
+    """A main window with no project (not shown: tests that need it shown show it)."""
+    from labeldesk.qt.main_window import MainWindow
+    monkeypatch.setattr(MainWindow, "show_labeling_guide_once", lambda self: None)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    yield w
+    w.close()
+
+
+@pytest.fixture
 def window(qtbot, demo_project, monkeypatch):
     from PySide6 import QtWidgets
 

@@ -77,17 +77,6 @@ def _red(view, x: float, y: float) -> bool:
     return c.red() > c.green() + 25
 
 
-@pytest.fixture
-def win(qtbot, monkeypatch):
-    from labeldesk.qt.main_window import MainWindow
-    monkeypatch.setattr(MainWindow, "show_labeling_guide_once", lambda self: None)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    yield w
-    w.close()
-
-
 def test_open_reads_annotations_once_after_the_window_shows(qtbot, win, many, monkeypatch):
     seen, state = _reads(monkeypatch)
     state["window"] = win

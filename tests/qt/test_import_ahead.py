@@ -51,17 +51,6 @@ def two(tmp_path):
     return root, coco
 
 
-@pytest.fixture
-def win(qtbot, monkeypatch):
-    from labeldesk.qt.main_window import MainWindow
-    monkeypatch.setattr(MainWindow, "show_labeling_guide_once", lambda self: None)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    yield w
-    w.close()
-
-
 def test_the_first_open_after_an_import_in_the_app_reads_the_snapshot_and_the_cached_overlay(
         qtbot, win, two, monkeypatch):
     from labeldesk.core import document_snapshot, interchange

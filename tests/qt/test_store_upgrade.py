@@ -3,44 +3,18 @@ while a busy dialog shows (a large op log takes seconds to copy), then it opens 
 failed upgrade is a clear error and leaves the store as it was."""
 from __future__ import annotations
 
-import sqlite3
 import threading
-from pathlib import Path
 
 import pytest
 
 from labeldesk.core import project as project_module
 from labeldesk.core.errors import LabeldeskError
-from labeldesk.core.project import STORE_NAME, _instance_nonce, store_upgrade_pending
+from labeldesk.core.project import STORE_NAME, store_upgrade_pending
 from labeldesk.core.store.migrations import SCHEMA_VERSION
 
-FIXTURE = Path(__file__).parents[1] / "core" / "store" / "fixtures" / "project_v10.sql"
 
-
-def _old_project(root: Path) -> None:
-    root.mkdir()
-    store = root / STORE_NAME
-    conn = sqlite3.connect(store, isolation_level=None)
-    conn.executescript(FIXTURE.read_text("utf-8"))
-    conn.execute("PRAGMA user_version = 10")
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'instance_nonce'", (_instance_nonce(store),))
-    conn.close()
-
-
-@pytest.fixture
-def win(qtbot, monkeypatch):
-    from labeldesk.qt.main_window import MainWindow
-    monkeypatch.setattr(MainWindow, "show_labeling_guide_once", lambda self: None)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-
-
-def test_the_window_upgrades_an_old_store_on_a_worker_then_opens_it(qtbot, win, tmp_path, monkeypatch):
-    root = tmp_path / "old"
-    _old_project(root)
+def test_the_window_upgrades_an_old_store_on_a_worker_then_opens_it(qtbot, win, v10_project, tmp_path, monkeypatch):
+    root = v10_project(tmp_path / "old")
     assert store_upgrade_pending(root) == (10, SCHEMA_VERSION)
     seen: list[bool] = []
     real = project_module.upgrade_store
@@ -57,9 +31,8 @@ def test_the_window_upgrades_an_old_store_on_a_worker_then_opens_it(qtbot, win, 
     assert seen == []
 
 
-def test_a_failed_upgrade_is_a_clear_error_and_changes_nothing(qtbot, win, tmp_path, monkeypatch):
-    root = tmp_path / "old"
-    _old_project(root)
+def test_a_failed_upgrade_is_a_clear_error_and_changes_nothing(qtbot, win, v10_project, tmp_path, monkeypatch):
+    root = v10_project(tmp_path / "old")
     before = (root / STORE_NAME).read_bytes()
 
     def broken(_root):

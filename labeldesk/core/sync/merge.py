@@ -534,13 +534,8 @@ class Merger:
                 "SELECT op_id, dev, line, blob FROM sync_pending_lines ORDER BY dev, seq").fetchall():
             if blobs.get(blob) is not None:
                 self.conn.execute("DELETE FROM sync_pending_lines WHERE op_id = ?", (op_id,))
-                waiting = {k: v for k, v in json.loads(line).items() if k != "seen"}
-                try:
-                    self.take_line(dev, waiting, blobs)
-                except InvalidOp as exc:
-                    # its blob came, and is not a payload of its type: refused alone (its segment
-                    # was taken before), kept with the collisions for the team to see
-                    self._collide(waiting, f"refused: {exc}")
+                # (a blob that is not a payload of its type: take_line refuses that op alone)
+                self.take_line(dev, {k: v for k, v in json.loads(line).items() if k != "seen"}, blobs)
                 done += 1
         previous: list[str] | None = None
         while True:

@@ -10,23 +10,14 @@ from pathlib import Path
 
 from labeldesk.core import ids
 from labeldesk.core.ops import OpDraft
-from labeldesk.core.project import STORE_NAME, Project, _instance_nonce
+from labeldesk.core.project import STORE_NAME, Project
 from labeldesk.core.store import repo
 from labeldesk.core.store.migrations import SCHEMA_VERSION, user_version
 from labeldesk.core.sync import engine
 
-FIXTURE = Path(__file__).parent / "fixtures" / "project_v10.sql"
-
-
 def old_project(root: Path) -> dict:
-    """The version-10 project restored at ``root`` as if made there (its instance nonce, so it
-    keeps its device identity); returns what the old store held."""
-    root.mkdir()
-    store = root / STORE_NAME
-    conn = sqlite3.connect(store, isolation_level=None)
-    conn.executescript(FIXTURE.read_text("utf-8"))
-    conn.execute("PRAGMA user_version = 10")
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'instance_nonce'", (_instance_nonce(store),))
+    """What the version-10 project made at ``root`` (the ``v10_project`` fixture) held."""
+    conn = sqlite3.connect(root / STORE_NAME, isolation_level=None)
     old = {
         "ops": conn.execute("SELECT * FROM ops ORDER BY local_order").fetchall(),
         "outbox": sorted(r[0] for r in conn.execute("SELECT op_id FROM outbox")),
@@ -37,13 +28,13 @@ def old_project(root: Path) -> dict:
     return old
 
 
-def test_fixture_is_the_old_schema(tmp_path):
-    old = old_project(tmp_path / "p")
+def test_fixture_is_the_old_schema(v10_project, tmp_path):
+    old = old_project(v10_project(tmp_path / "p"))
     assert old["autoincrement"] and len(old["ops"]) == 15 and len(old["outbox"]) == 15
 
 
-def test_old_project_migrates_with_every_op_and_its_outbox(tmp_path):
-    old = old_project(tmp_path / "p")
+def test_old_project_migrates_with_every_op_and_its_outbox(v10_project, tmp_path):
+    old = old_project(v10_project(tmp_path / "p"))
     with Project.open(tmp_path / "p") as p:
         conn = p.conn
         assert user_version(conn) == SCHEMA_VERSION
@@ -81,8 +72,8 @@ def test_old_project_migrates_with_every_op_and_its_outbox(tmp_path):
         assert p.verify_chain().ok and p.counts()["outbox"] == 18
 
 
-def test_migrated_project_publishes_its_outbox_to_a_new_device(tmp_path):
-    old_project(tmp_path / "p")
+def test_migrated_project_publishes_its_outbox_to_a_new_device(v10_project, tmp_path):
+    old_project(v10_project(tmp_path / "p"))
     p = Project.open(tmp_path / "p")
     try:
         uid = ids.new_id()
@@ -122,10 +113,10 @@ def test_a_new_project_has_the_lean_op_log(tmp_path):
         assert orders == list(range(1, len(orders) + 1)) and p.verify_chain().ok
 
 
-def test_edits_leave_meta_alone_and_a_reopened_project_carries_on(tmp_path):
+def test_edits_leave_meta_alone_and_a_reopened_project_carries_on(v10_project, tmp_path):
     """``Project.apply`` writes no ``meta`` row: the next sequence number and the clock are
     derived from the log when the project is opened again (or a batch, or sync, asks)."""
-    old_project(tmp_path / "p")
+    old_project(v10_project(tmp_path / "p"))
     p = Project.open(tmp_path / "p")
     ann = p.conn.execute("SELECT id FROM annotations WHERE deleted = 0 ORDER BY id").fetchone()[0]
     meta_before = p.conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall()

@@ -35,16 +35,31 @@ def _write(share, project_id, dev, encoded, key_id):
     (folder / name).write_bytes(data)
 
 
-@pytest.mark.parametrize("depth", [DEEP, 990])
-@pytest.mark.parametrize("where", ["payload", "envelope", "line", "blob", "blob-malformed"])
-def test_json_nested_too_deep_refuses_only_its_segment_or_op(crew, where, depth):
+def _mallorys_edit(crew):
+    """(mallory's key, an honest member's box, a new device, an edit of that box by mallory)."""
     admin, honest, _mallory = crew.devices
     key = key_of(admin, crew.user_ids[2])
     target = crew.box(honest, x=10)
     crew.sync_all()
     dev = ids.new_device_id()
-    line = op_line(dev, 1, crew.user_ids[2], "annotation.update", target,
-                   {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}})
+    return key, target, dev, op_line(dev, 1, crew.user_ids[2], "annotation.update", target,
+                                     {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}})
+
+
+def _put_blob(share, data: bytes) -> str:
+    """``data`` where the share keeps blobs (any member can write there); its SHA-256."""
+    digest = hashlib.sha256(data).hexdigest()
+    folder = share / "blobs" / "sha256" / digest[:2] / digest[2:4]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{digest}.bin").write_bytes(data)
+    return digest
+
+
+@pytest.mark.parametrize("depth", [DEEP, 990])
+@pytest.mark.parametrize("where", ["payload", "envelope", "line", "blob", "blob-malformed"])
+def test_json_nested_too_deep_refuses_only_its_segment_or_op(crew, where, depth):
+    admin, honest, _mallory = crew.devices
+    key, target, dev, line = _mallorys_edit(crew)
     deep = "[" * depth + "]" * depth
     envelope = {k: v for k, v in line.items() if k != "payload"}
     if where == "payload":
@@ -52,11 +67,7 @@ def test_json_nested_too_deep_refuses_only_its_segment_or_op(crew, where, depth)
     elif where == "envelope":
         encoded = segment.encode_line({**envelope, "reason": "@@"}, '{"x": 1}').replace('"@@"', deep)
     elif where.startswith("blob"):                       # a large payload goes to a blob file
-        data = (deep if where == "blob" else '{"geometry": [').encode()
-        digest = hashlib.sha256(data).hexdigest()
-        folder = crew.share / "blobs" / "sha256" / digest[:2] / digest[2:4]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{digest}.bin").write_bytes(data)
+        digest = _put_blob(crew.share, (deep if where == "blob" else '{"geometry": [').encode())
         encoded = segment.encode_line({**envelope, "blob": digest}, "null")
     else:
         encoded = deep + "\n"
@@ -79,20 +90,13 @@ def test_json_nested_too_deep_refuses_only_its_segment_or_op(crew, where, depth)
 @pytest.mark.parametrize("blob_text", ['{"geometry": [', "[" * DEEP + "]" * DEEP, '{"geometry": 5}'])
 def test_a_blob_that_comes_later_and_is_not_a_payload_does_not_stop_the_round(crew, blob_text):
     admin, honest, _mallory = crew.devices
-    key = key_of(admin, crew.user_ids[2])
-    target = crew.box(honest, x=10)
-    crew.sync_all()
-    dev = ids.new_device_id()
-    line = op_line(dev, 1, crew.user_ids[2], "annotation.update", target,
-                   {"geometry": {"kind": "box", "xyxy": [1, 1, 9, 9]}})
+    key, target, dev, line = _mallorys_edit(crew)
     envelope = {k: v for k, v in line.items() if k != "payload"}
     data = blob_text.encode()
     digest = hashlib.sha256(data).hexdigest()
     _write(crew.share, admin.id, dev, [segment.encode_line({**envelope, "blob": digest}, "null")], key)
     crew.sync_all()                                   # the line waits for its blob
-    folder = crew.share / "blobs" / "sha256" / digest[:2] / digest[2:4]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{digest}.bin").write_bytes(data)
+    _put_blob(crew.share, data)
     ann = crew.box(honest, x=40)
     crew.sync_all()                                   # no exception: the round finished
     for p in (admin, honest):
@@ -106,12 +110,12 @@ def test_a_bad_blob_is_judged_alike_whether_it_came_before_or_after_its_line(cre
     """One replica reads the segment when the blob is already on the share, another before it
     arrives: both refuse that op alone, apply the segment's other op, and agree."""
     from labeldesk.core.sync import engine
+    import json
     admin, honest, mallory = crew.devices
     key = key_of(admin, crew.user_ids[2])
     crew.sync_all()
     dev = ids.new_device_id()
     good = ids.new_id()
-    import json
     made = crew.box(mallory, x=20)                  # a well-formed create, as mallory's app writes it
     payload = json.loads(mallory.conn.execute("SELECT payload FROM ops WHERE entity = ?", (made,)).fetchone()[0])
     first = op_line(dev, 1, crew.user_ids[2], "annotation.create", good, payload)
@@ -124,9 +128,7 @@ def test_a_bad_blob_is_judged_alike_whether_it_came_before_or_after_its_line(cre
                segment.encode_line({**{k: v for k, v in second.items() if k != "payload"}, "blob": digest}, "null")]
     _write(crew.share, admin.id, dev, encoded, key)
     engine.sync_round(honest)                        # before the blob: the line waits
-    folder = crew.share / "blobs" / "sha256" / digest[:2] / digest[2:4]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{digest}.bin").write_bytes(data)
+    _put_blob(crew.share, data)
     engine.sync_round(admin)                         # with the blob already there
     engine.sync_round(honest)
     crew.sync_all()
